@@ -1,0 +1,19 @@
+// Registration of Miroir's own /_miroir routes.
+#pragma once
+
+namespace miroir::http {
+class Router;
+}
+namespace miroir::api {
+struct Context;
+}
+
+namespace miroir::admin {
+
+// GET /_miroir/ready (open, for orchestrator probes), GET /_miroir/metrics (admin key)
+void add_admin_routes(http::Router& router, api::Context& context);
+
+// GET /metrics for the separate metrics listener (no key: bind it to a private interface)
+void add_metrics_listener_routes(http::Router& router, api::Context& context);
+
+}  // namespace miroir::admin

@@ -1,0 +1,28 @@
+// Context: what route handlers may use — the configuration, the metrics and the nodes.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+#include <vector>
+
+namespace miroir::config {
+struct Config;
+}
+namespace miroir::metrics {
+class Metrics;
+}
+namespace miroir::upstream {
+class NodeClient;
+}
+
+namespace miroir::api {
+
+struct Context {
+    boost::asio::any_io_executor executor;
+    const config::Config& config;
+    metrics::Metrics& metrics;
+    // One client per configured node, in configuration order.
+    std::vector<std::unique_ptr<upstream::NodeClient>>& nodes;
+};
+
+}  // namespace miroir::api

@@ -1,0 +1,110 @@
+// Miroir's configuration: plain structs, loaded from YAML with environment overrides and
+// validated in one place. No other layer sees YAML.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace miroir::config {
+
+struct Node {
+    std::string id;
+    std::string address;  // http://host:port
+    int replica_group = 0;
+    // Parsed from address by validation.
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+struct TaskStore {
+    std::string backend = "sqlite";  // sqlite | redis
+    std::string path = "./miroir-tasks.db";
+    std::string url;  // redis://host:port
+};
+
+struct Admin {
+    std::string api_key;
+};
+
+struct Server {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 7700;
+    std::uint16_t metrics_port = 9090;  // 0 disables the separate metrics listener
+    std::uint64_t max_body_bytes = 104857600;
+    unsigned threads = 0;  // 0 = one per core
+    std::uint32_t header_timeout_ms = 30000;
+    std::uint32_t body_timeout_ms = 60000;
+    std::uint32_t idle_timeout_ms = 75000;
+    std::uint32_t shutdown_grace_ms = 10000;
+};
+
+struct Health {
+    std::uint32_t interval_ms = 5000;
+    std::uint32_t timeout_ms = 2000;
+    std::uint32_t unhealthy_threshold = 3;
+    std::uint32_t recovery_threshold = 2;
+};
+
+struct Scatter {
+    std::uint32_t node_timeout_ms = 5000;
+    std::string unavailable_shard_policy = "partial";  // partial | error
+};
+
+struct Upstream {
+    std::uint32_t max_connections_per_node = 64;
+    std::uint32_t connect_timeout_ms = 1000;
+    std::uint32_t idle_connections_per_node = 16;
+};
+
+struct Log {
+    std::string format = "text";  // text | json
+    std::string level = "info";   // debug | info | warn | error
+};
+
+struct Config {
+    std::string master_key;
+    std::string node_master_key;
+    std::uint32_t shards = 64;
+    std::uint32_t replication_factor = 2;
+    std::uint32_t replica_groups = 1;
+    std::vector<Node> nodes;
+    TaskStore task_store;
+    Admin admin;
+    Server server;
+    Health health;
+    Scatter scatter;
+    Upstream upstream;
+    Log log;
+
+    // Keys present in the file that Miroir does not know (dotted paths), kept for reporting.
+    std::vector<std::string> unknown_keys;
+
+    // The key that guards /_miroir/*: admin.api_key, or the master key when that is empty.
+    const std::string& effective_admin_key() const {
+        return admin.api_key.empty() ? master_key : admin.api_key;
+    }
+};
+
+// A configuration error; the message names the offending key.
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Reads the environment through this function so tests can inject their own.
+using EnvLookup = const char* (*)(const char*);
+
+// Parses YAML text (the document root holds a `miroir:` map), applies environment
+// overrides, validates. Throws ConfigError.
+Config parse(const std::string& yaml_text, EnvLookup env = nullptr);
+Config load_file(const std::string& path, EnvLookup env = nullptr);
+
+// Validation alone (parse() calls it).
+void validate(Config& config);
+
+// The effective configuration as YAML, secrets masked.
+std::string to_yaml(const Config& config);
+
+}  // namespace miroir::config

@@ -1,0 +1,69 @@
+// Miroir's own request and response types: what handlers see, independent of Beast.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace miroir::http {
+
+enum class Method { get, head, post, put, patch, del, options, other };
+
+std::string_view to_string(Method m);
+Method method_from_string(std::string_view s);
+
+// An ordered list of header fields with case-insensitive lookup.
+class Headers {
+public:
+    struct Field {
+        std::string name;
+        std::string value;
+    };
+
+    // The first value of `name`, or nullopt.
+    std::optional<std::string_view> get(std::string_view name) const;
+    // Replaces every field called `name` with one field.
+    void set(std::string name, std::string value);
+    void add(std::string name, std::string value);
+
+    const std::vector<Field>& fields() const { return fields_; }
+
+private:
+    std::vector<Field> fields_;
+};
+
+struct Request {
+    Method method = Method::get;
+    std::string method_text;  // as received, for logs
+    std::string target;       // path and query, as received
+    std::string path;         // decoded path, trailing slashes trimmed
+    std::string query;        // raw query string without '?'
+    Headers headers;
+    std::string body;
+    std::string remote_address;
+    // The body was larger than the configured limit and was not read.
+    bool body_too_large = false;
+
+    // Filled by the pipeline.
+    std::string request_id;
+    std::string route;  // route template, e.g. "/indexes/{uid}/search"
+    std::map<std::string, std::string, std::less<>> params;
+
+    std::string_view param(std::string_view name) const;
+};
+
+struct Response {
+    unsigned status = 200;
+    Headers headers;
+    std::string body;
+    bool close_connection = false;
+
+    // A response with a JSON body and the JSON content type.
+    static Response json(unsigned status, std::string body);
+};
+
+}  // namespace miroir::http

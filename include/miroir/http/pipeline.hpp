@@ -1,0 +1,38 @@
+// Pipeline: the one function every request goes through after the session read it —
+// request id, CORS, routing, auth, body limit, handler, error mapping, metrics, access log.
+#pragma once
+
+#include <miroir/http/message.hpp>
+#include <miroir/http/router.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <string>
+
+namespace miroir::metrics {
+class Metrics;
+}
+
+namespace miroir::http {
+
+struct PipelineOptions {
+    std::string master_key;  // empty: Meilisearch routes are open
+    std::string admin_key;   // empty: /_miroir routes are open
+    std::uint64_t max_body_bytes = 104857600;
+};
+
+class Pipeline {
+public:
+    Pipeline(const Router& router, PipelineOptions options, metrics::Metrics& metrics);
+
+    boost::asio::awaitable<Response> handle(Request request) const;
+
+private:
+    void authorize(const Request& request, Access access) const;
+
+    const Router& router_;
+    PipelineOptions options_;
+    metrics::Metrics& metrics_;
+};
+
+}  // namespace miroir::http

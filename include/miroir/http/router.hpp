@@ -1,0 +1,45 @@
+// Router: maps (method, path) to a route template and its handler; tells "no such path" from
+// "path exists, method does not".
+#pragma once
+
+#include <miroir/http/message.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace miroir::http {
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+// Who may call a route.
+enum class Access {
+    open,    // no key needed (/health)
+    client,  // Meilisearch routes: the master key (API keys come with the key store)
+    admin,   // /_miroir/*: the admin key
+};
+
+struct Route {
+    Method method;
+    std::string pattern;  // segments, "{name}" captures one segment
+    Access access;
+    Handler handler;
+};
+
+class Router {
+public:
+    void add(Method method, std::string pattern, Access access, Handler handler);
+
+    struct Match {
+        const Route* route = nullptr;    // null when nothing matched
+        bool path_exists = false;        // some route has this path with another method
+        std::vector<std::pair<std::string, std::string>> params;
+    };
+    Match match(Method method, std::string_view path) const;
+
+private:
+    std::vector<Route> routes_;
+};
+
+}  // namespace miroir::http

@@ -1,0 +1,52 @@
+// Server: an HTTP/1.1 listener whose sessions read requests, hand them to one handler
+// coroutine, and write the responses back (keep-alive, body limit, read timeouts, two-stage
+// graceful shutdown). It knows nothing about routes or Meilisearch.
+#pragma once
+
+#include <miroir/http/message.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace miroir::http {
+
+struct ServerOptions {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 7700;  // 0 picks a free port
+    std::uint64_t max_body_bytes = 100 * 1024 * 1024;
+    std::chrono::milliseconds header_timeout{30'000};  // whole header, from its first byte
+    std::chrono::milliseconds body_timeout{60'000};    // whole body
+    std::chrono::milliseconds idle_timeout{75'000};    // keep-alive wait for the next request
+};
+
+using RequestHandler = std::function<boost::asio::awaitable<Response>(Request)>;
+
+class Server {
+public:
+    Server(boost::asio::any_io_executor executor, ServerOptions options, RequestHandler handler);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds and starts accepting. Throws std::system_error naming the address on failure.
+    void start();
+    std::uint16_t local_port() const;
+
+    // Stage one: stop accepting, close idle connections, let in-flight requests finish.
+    // Stage two, after `grace`: close every connection. `done` runs once no session is left.
+    void shutdown(std::chrono::milliseconds grace, std::function<void()> done);
+
+    std::uint64_t connections_accepted() const;
+    std::size_t active_sessions() const;
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace miroir::http

@@ -1,0 +1,33 @@
+// Metrics: every Prometheus family Miroir exports is declared in metrics.cpp, in one table.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace miroir::metrics {
+
+class Metrics {
+public:
+    Metrics();
+    ~Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    // HTTP requests by route template, method and status.
+    void request_started(std::string_view route, std::string_view method);
+    void request_finished(std::string_view route, std::string_view method, unsigned status,
+                          double seconds);
+
+    // Upstream node requests by node and outcome (ok, error, timeout, canceled).
+    void upstream_request(std::string_view node, std::string_view outcome, double seconds);
+
+    // The Prometheus text exposition format of every family.
+    std::string serialize() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace miroir::metrics

@@ -1,0 +1,16 @@
+// gather: runs several node requests at once and returns their results in input order.
+#pragma once
+
+#include <miroir/upstream/node_client.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <vector>
+
+namespace miroir::upstream {
+
+boost::asio::awaitable<std::vector<UpstreamResult>> gather(
+    boost::asio::any_io_executor executor,
+    std::vector<boost::asio::awaitable<UpstreamResult>> requests);
+
+}  // namespace miroir::upstream

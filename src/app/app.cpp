@@ -1,0 +1,140 @@
+// The composition root: configuration → nodes, routes, pipelines, listeners → thread pool.
+#include <miroir/admin/routes.hpp>
+#include <miroir/api/context.hpp>
+#include <miroir/api/routes.hpp>
+#include <miroir/app/app.hpp>
+#include <miroir/http/pipeline.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/http/server.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
+#include <miroir/upstream/node_client.hpp>
+#include <miroir/version.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+namespace miroir::app {
+
+namespace asio = boost::asio;
+
+struct App::Impl {
+    explicit Impl(config::Config cfg)
+        : config(std::move(cfg)),
+          threads(config.server.threads ? config.server.threads
+                                        : std::max(1u, std::thread::hardware_concurrency())),
+          io(static_cast<int>(threads)),
+          context{io.get_executor(), config, metrics, nodes} {
+        for (const auto& node : config.nodes) {
+            upstream::PoolOptions pool;
+            pool.max_connections = config.upstream.max_connections_per_node;
+            pool.idle_connections = config.upstream.idle_connections_per_node;
+            pool.connect_timeout = std::chrono::milliseconds(config.upstream.connect_timeout_ms);
+            pool.api_key = config.node_master_key;
+            nodes.push_back(std::make_unique<upstream::NodeClient>(
+                io.get_executor(), upstream::NodeEndpoint{node.id, node.host, node.port}, pool,
+                &metrics));
+        }
+        api::add_misc_routes(router, context);
+        admin::add_admin_routes(router, context);
+        admin::add_metrics_listener_routes(metrics_router, context);
+    }
+
+    config::Config config;
+    unsigned threads;
+    asio::io_context io;
+    metrics::Metrics metrics;
+    std::vector<std::unique_ptr<upstream::NodeClient>> nodes;
+    api::Context context;
+    http::Router router;
+    http::Router metrics_router;
+};
+
+App::App(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+App::~App() = default;
+
+int App::run() {
+    auto& s = *impl_;
+    const auto& cfg = s.config;
+
+    http::Pipeline pipeline(s.router,
+                            {cfg.master_key, cfg.effective_admin_key(), cfg.server.max_body_bytes},
+                            s.metrics);
+    http::Pipeline metrics_pipeline(s.metrics_router, {"", "", 1024}, s.metrics);
+
+    http::ServerOptions options;
+    options.bind = cfg.server.bind;
+    options.port = cfg.server.port;
+    options.max_body_bytes = cfg.server.max_body_bytes;
+    options.header_timeout = std::chrono::milliseconds(cfg.server.header_timeout_ms);
+    options.body_timeout = std::chrono::milliseconds(cfg.server.body_timeout_ms);
+    options.idle_timeout = std::chrono::milliseconds(cfg.server.idle_timeout_ms);
+    http::Server server(s.io.get_executor(), options,
+                        [&pipeline](http::Request r) { return pipeline.handle(std::move(r)); });
+    server.start();
+
+    std::unique_ptr<http::Server> metrics_server;
+    if (cfg.server.metrics_port != 0) {
+        auto metrics_options = options;
+        metrics_options.port = cfg.server.metrics_port;
+        metrics_options.max_body_bytes = 1024;
+        metrics_server = std::make_unique<http::Server>(
+            s.io.get_executor(), metrics_options,
+            [&metrics_pipeline](http::Request r) { return metrics_pipeline.handle(std::move(r)); });
+        metrics_server->start();
+    }
+
+    if (cfg.master_key.empty()) {
+        log::warn("no master key configured: every Meilisearch route is open");
+    }
+    if (cfg.effective_admin_key().empty()) {
+        log::warn("no admin key or master key configured: /_miroir routes are open");
+    }
+    log::info("miroir listening",
+              {{"version", kVersion},
+               {"address", cfg.server.bind},
+               {"port", static_cast<int>(server.local_port())},
+               {"metrics_port",
+                static_cast<int>(metrics_server ? metrics_server->local_port() : 0)},
+               {"nodes", static_cast<int>(cfg.nodes.size())},
+               {"threads", static_cast<int>(s.threads)}});
+
+    // SIGTERM/SIGINT: drain both listeners, then stop; a second signal stops at once
+    std::atomic<int> pending_listeners{metrics_server ? 2 : 1};
+    std::atomic<bool> stopping{false};
+    asio::signal_set signals(s.io, SIGINT, SIGTERM);
+    std::function<void(boost::system::error_code, int)> on_signal =
+        [&](boost::system::error_code ec, int signo) {
+            if (ec) return;
+            if (stopping.exchange(true)) {
+                log::warn("second signal, stopping now", {{"signal", signo}});
+                s.io.stop();
+                return;
+            }
+            log::info("shutting down",
+                      {{"signal", signo}, {"grace_ms", static_cast<std::int64_t>(
+                                                           cfg.server.shutdown_grace_ms)}});
+            const auto grace = std::chrono::milliseconds(cfg.server.shutdown_grace_ms);
+            auto drained = [&] {
+                if (--pending_listeners == 0) {
+                    log::info("all connections closed, exiting");
+                    s.io.stop();
+                }
+            };
+            server.shutdown(grace, drained);
+            if (metrics_server) metrics_server->shutdown(grace, drained);
+            signals.async_wait(on_signal);
+        };
+    signals.async_wait(on_signal);
+
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < s.threads; ++i) pool.emplace_back([&] { s.io.run(); });
+    s.io.run();
+    for (auto& t : pool) t.join();
+    return 0;
+}
+
+}  // namespace miroir::app

@@ -1,0 +1,353 @@
+// YAML → Config: reading with unknown-key tracking, environment overrides, validation, and
+// the masked YAML dump used by `miroir check-config`.
+#include <miroir/config/config.hpp>
+
+#include <boost/url/parse.hpp>
+#include <yaml-cpp/yaml.h>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace miroir::config {
+
+namespace {
+
+// Reads the keys of one YAML map, remembering which were consumed; the rest are unknown.
+class MapReader {
+public:
+    MapReader(YAML::Node node, std::string path, std::vector<std::string>& unknown)
+        : node_(std::move(node)), path_(std::move(path)), unknown_(unknown) {
+        if (node_ && !node_.IsNull() && !node_.IsMap()) {
+            throw ConfigError(path_ + ": expected a map");
+        }
+    }
+    MapReader(const MapReader&) = delete;
+
+    ~MapReader() {
+        if (!node_ || !node_.IsMap()) return;
+        for (const auto& kv : node_) {
+            const auto key = kv.first.as<std::string>();
+            if (!known_.contains(key)) unknown_.push_back(path_ + "." + key);
+        }
+    }
+
+    std::string key_path(const std::string& key) const { return path_ + "." + key; }
+
+    YAML::Node child(const std::string& key) {
+        known_.insert(key);
+        if (!node_ || !node_.IsMap()) return YAML::Node();
+        return node_[key];
+    }
+
+    void read(const std::string& key, std::string& out) {
+        auto n = child(key);
+        if (!n || n.IsNull()) return;
+        if (!n.IsScalar()) throw ConfigError(key_path(key) + ": expected a string");
+        out = n.Scalar();
+    }
+
+    template <typename Int>
+    void read_int(const std::string& key, Int& out, std::int64_t min,
+                  std::int64_t max = std::numeric_limits<Int>::max()) {
+        auto n = child(key);
+        if (!n || n.IsNull()) return;
+        out = static_cast<Int>(to_int(n, key_path(key), min, max));
+    }
+
+    static std::int64_t to_int(const YAML::Node& n, const std::string& where, std::int64_t min,
+                               std::int64_t max) {
+        std::int64_t value = 0;
+        bool ok = n.IsScalar();
+        if (ok) {
+            const auto& s = n.Scalar();
+            char* end = nullptr;
+            errno = 0;
+            value = std::strtoll(s.c_str(), &end, 10);
+            ok = !s.empty() && end == s.c_str() + s.size() && errno == 0;
+        }
+        if (!ok) {
+            throw ConfigError(where + ": expected an integer, got `" +
+                              (n.IsScalar() ? n.Scalar() : std::string("<not a scalar>")) + "`");
+        }
+        if (value < min || value > max) {
+            throw ConfigError(where + ": " + std::to_string(value) + " is out of range [" +
+                              std::to_string(min) + ", " + std::to_string(max) + "]");
+        }
+        return value;
+    }
+
+private:
+    YAML::Node node_;
+    std::string path_;
+    std::vector<std::string>& unknown_;
+    std::set<std::string> known_;
+};
+
+void read_nodes(YAML::Node list, Config& cfg) {
+    if (!list || list.IsNull()) return;
+    if (!list.IsSequence()) throw ConfigError("miroir.nodes: expected a list");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        MapReader r(list[i], "miroir.nodes[" + std::to_string(i) + "]", cfg.unknown_keys);
+        Node node;
+        r.read("id", node.id);
+        r.read("address", node.address);
+        r.read_int("replica_group", node.replica_group, 0, 1024);
+        cfg.nodes.push_back(std::move(node));
+    }
+}
+
+void read_config(const YAML::Node& root, Config& cfg) {
+    if (!root || root.IsNull()) throw ConfigError("miroir: missing top-level `miroir:` map");
+    std::vector<std::string> top_unknown;
+    {
+        MapReader top(root, "", top_unknown);
+        MapReader m(top.child("miroir"), "miroir", cfg.unknown_keys);
+        m.read("master_key", cfg.master_key);
+        m.read("node_master_key", cfg.node_master_key);
+        m.read_int("shards", cfg.shards, 1, 65536);
+        m.read_int("replication_factor", cfg.replication_factor, 1, 16);
+        m.read_int("replica_groups", cfg.replica_groups, 1, 64);
+        read_nodes(m.child("nodes"), cfg);
+        {
+            MapReader r(m.child("task_store"), "miroir.task_store", cfg.unknown_keys);
+            r.read("backend", cfg.task_store.backend);
+            r.read("path", cfg.task_store.path);
+            r.read("url", cfg.task_store.url);
+        }
+        {
+            MapReader r(m.child("admin"), "miroir.admin", cfg.unknown_keys);
+            r.read("api_key", cfg.admin.api_key);
+        }
+        {
+            auto& s = cfg.server;
+            MapReader r(m.child("server"), "miroir.server", cfg.unknown_keys);
+            r.read("bind", s.bind);
+            r.read_int("port", s.port, 0);
+            r.read_int("metrics_port", s.metrics_port, 0);
+            r.read_int("max_body_bytes", s.max_body_bytes, 1, std::int64_t{1} << 40);
+            r.read_int("threads", s.threads, 0, 1024);
+            r.read_int("header_timeout_ms", s.header_timeout_ms, 1);
+            r.read_int("body_timeout_ms", s.body_timeout_ms, 1);
+            r.read_int("idle_timeout_ms", s.idle_timeout_ms, 1);
+            r.read_int("shutdown_grace_ms", s.shutdown_grace_ms, 0);
+        }
+        {
+            auto& h = cfg.health;
+            MapReader r(m.child("health"), "miroir.health", cfg.unknown_keys);
+            r.read_int("interval_ms", h.interval_ms, 1);
+            r.read_int("timeout_ms", h.timeout_ms, 1);
+            r.read_int("unhealthy_threshold", h.unhealthy_threshold, 1);
+            r.read_int("recovery_threshold", h.recovery_threshold, 1);
+        }
+        {
+            MapReader r(m.child("scatter"), "miroir.scatter", cfg.unknown_keys);
+            r.read_int("node_timeout_ms", cfg.scatter.node_timeout_ms, 1);
+            r.read("unavailable_shard_policy", cfg.scatter.unavailable_shard_policy);
+        }
+        {
+            auto& u = cfg.upstream;
+            MapReader r(m.child("upstream"), "miroir.upstream", cfg.unknown_keys);
+            r.read_int("max_connections_per_node", u.max_connections_per_node, 1, 65536);
+            r.read_int("idle_connections_per_node", u.idle_connections_per_node, 0, 65536);
+            r.read_int("connect_timeout_ms", u.connect_timeout_ms, 1);
+        }
+        {
+            MapReader r(m.child("log"), "miroir.log", cfg.unknown_keys);
+            r.read("format", cfg.log.format);
+            r.read("level", cfg.log.level);
+        }
+    }
+    for (auto& k : top_unknown) cfg.unknown_keys.push_back(k.substr(1));  // drop leading '.'
+}
+
+void apply_env(Config& cfg, EnvLookup env) {
+    auto get = [&](const char* name) -> const char* { return env ? env(name) : std::getenv(name); };
+    if (const char* v = get("MIROIR_MASTER_KEY")) cfg.master_key = v;
+    if (const char* v = get("MIROIR_NODE_MASTER_KEY")) cfg.node_master_key = v;
+    if (const char* v = get("MIROIR_ADMIN_API_KEY")) cfg.admin.api_key = v;
+    if (const char* v = get("MIROIR_REDIS_URL")) cfg.task_store.url = v;
+    if (const char* v = get("MIROIR_PORT")) {
+        cfg.server.port =
+            static_cast<std::uint16_t>(MapReader::to_int(YAML::Node(v), "MIROIR_PORT", 0, 65535));
+    }
+}
+
+bool valid_node_id(const std::string& id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string mask(const std::string& secret) { return secret.empty() ? "" : "********"; }
+
+std::string mask_url(const std::string& url) {
+    const auto at = url.find('@');
+    const auto scheme = url.find("://");
+    if (at == std::string::npos || scheme == std::string::npos || at < scheme) return url;
+    return url.substr(0, scheme + 3) + "********" + url.substr(at);
+}
+
+}  // namespace
+
+void validate(Config& cfg) {
+    if (cfg.nodes.empty()) throw ConfigError("miroir.nodes: at least one node is required");
+    std::set<std::string> ids;
+    std::map<int, std::uint32_t> per_group;
+    for (std::size_t i = 0; i < cfg.nodes.size(); ++i) {
+        auto& node = cfg.nodes[i];
+        const std::string where = "miroir.nodes[" + std::to_string(i) + "]";
+        if (!valid_node_id(node.id)) {
+            throw ConfigError(where + ".id: `" + node.id +
+                              "` is not a valid node id (1-128 of A-Z a-z 0-9 - _ .)");
+        }
+        if (!ids.insert(node.id).second) {
+            throw ConfigError(where + ".id: duplicate node id `" + node.id + "`");
+        }
+        auto url = boost::urls::parse_absolute_uri(node.address);
+        if (!url || url->scheme() != "http" || url->host().empty() || !url->has_port() ||
+            url->port_number() == 0 || (!url->path().empty() && url->path() != "/")) {
+            throw ConfigError(where + ".address: `" + node.address +
+                              "` is not an address of the form http://host:port");
+        }
+        node.host = url->host();
+        node.port = url->port_number();
+        if (node.replica_group < 0 ||
+            static_cast<std::uint32_t>(node.replica_group) >= cfg.replica_groups) {
+            throw ConfigError(where + ".replica_group: " + std::to_string(node.replica_group) +
+                              " is not below miroir.replica_groups (" +
+                              std::to_string(cfg.replica_groups) + ")");
+        }
+        ++per_group[node.replica_group];
+    }
+    for (std::uint32_t g = 0; g < cfg.replica_groups; ++g) {
+        const auto count = per_group[static_cast<int>(g)];
+        if (count < cfg.replication_factor) {
+            throw ConfigError("miroir.replication_factor: " +
+                              std::to_string(cfg.replication_factor) + " copies need as many nodes "
+                              "in each replica group, but group " + std::to_string(g) + " has " +
+                              std::to_string(count));
+        }
+    }
+    if (cfg.task_store.backend == "sqlite") {
+        if (cfg.task_store.path.empty()) {
+            throw ConfigError("miroir.task_store.path: required by the sqlite backend");
+        }
+    } else if (cfg.task_store.backend == "redis") {
+        if (cfg.task_store.url.rfind("redis://", 0) != 0) {
+            throw ConfigError(
+                "miroir.task_store.url: the redis backend needs a redis://host:port url "
+                "(or MIROIR_REDIS_URL)");
+        }
+    } else {
+        throw ConfigError("miroir.task_store.backend: `" + cfg.task_store.backend +
+                          "` is not one of sqlite, redis");
+    }
+    const auto& policy = cfg.scatter.unavailable_shard_policy;
+    if (policy != "partial" && policy != "error") {
+        throw ConfigError("miroir.scatter.unavailable_shard_policy: `" + policy +
+                          "` is not one of partial, error");
+    }
+    if (cfg.server.metrics_port != 0 && cfg.server.metrics_port == cfg.server.port) {
+        throw ConfigError("miroir.server.metrics_port: must differ from miroir.server.port");
+    }
+    if (cfg.upstream.idle_connections_per_node > cfg.upstream.max_connections_per_node) {
+        throw ConfigError(
+            "miroir.upstream.idle_connections_per_node: must not exceed max_connections_per_node");
+    }
+    if (cfg.log.format != "text" && cfg.log.format != "json") {
+        throw ConfigError("miroir.log.format: `" + cfg.log.format + "` is not one of text, json");
+    }
+    if (cfg.log.level != "debug" && cfg.log.level != "info" && cfg.log.level != "warn" &&
+        cfg.log.level != "error") {
+        throw ConfigError("miroir.log.level: `" + cfg.log.level +
+                          "` is not one of debug, info, warn, error");
+    }
+}
+
+Config parse(const std::string& yaml_text, EnvLookup env) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml_text);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(std::string("invalid YAML: ") + e.what());
+    }
+    Config cfg;
+    read_config(root, cfg);
+    apply_env(cfg, env);
+    validate(cfg);
+    return cfg;
+}
+
+Config load_file(const std::string& path, EnvLookup env) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("cannot read config file `" + path + "`");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return parse(buffer.str(), env);
+}
+
+std::string to_yaml(const Config& c) {
+    YAML::Emitter out;
+    out << YAML::BeginMap << YAML::Key << "miroir" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "master_key" << YAML::Value << mask(c.master_key);
+    out << YAML::Key << "node_master_key" << YAML::Value << mask(c.node_master_key);
+    out << YAML::Key << "shards" << YAML::Value << c.shards;
+    out << YAML::Key << "replication_factor" << YAML::Value << c.replication_factor;
+    out << YAML::Key << "replica_groups" << YAML::Value << c.replica_groups;
+    out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
+    for (const auto& n : c.nodes) {
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "id" << YAML::Value << n.id
+            << YAML::Key << "address" << YAML::Value << n.address << YAML::Key << "replica_group"
+            << YAML::Value << n.replica_group << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "task_store" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "backend" << YAML::Value << c.task_store.backend;
+    out << YAML::Key << "path" << YAML::Value << c.task_store.path;
+    out << YAML::Key << "url" << YAML::Value << mask_url(c.task_store.url) << YAML::EndMap;
+    out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "api_key" << YAML::Value << mask(c.admin.api_key) << YAML::EndMap;
+    const auto& s = c.server;
+    out << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "bind" << YAML::Value << s.bind;
+    out << YAML::Key << "port" << YAML::Value << s.port;
+    out << YAML::Key << "metrics_port" << YAML::Value << s.metrics_port;
+    out << YAML::Key << "max_body_bytes" << YAML::Value << s.max_body_bytes;
+    out << YAML::Key << "threads" << YAML::Value << s.threads;
+    out << YAML::Key << "header_timeout_ms" << YAML::Value << s.header_timeout_ms;
+    out << YAML::Key << "body_timeout_ms" << YAML::Value << s.body_timeout_ms;
+    out << YAML::Key << "idle_timeout_ms" << YAML::Value << s.idle_timeout_ms;
+    out << YAML::Key << "shutdown_grace_ms" << YAML::Value << s.shutdown_grace_ms;
+    out << YAML::EndMap;
+    const auto& h = c.health;
+    out << YAML::Key << "health" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "interval_ms" << YAML::Value << h.interval_ms;
+    out << YAML::Key << "timeout_ms" << YAML::Value << h.timeout_ms;
+    out << YAML::Key << "unhealthy_threshold" << YAML::Value << h.unhealthy_threshold;
+    out << YAML::Key << "recovery_threshold" << YAML::Value << h.recovery_threshold;
+    out << YAML::EndMap;
+    out << YAML::Key << "scatter" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "node_timeout_ms" << YAML::Value << c.scatter.node_timeout_ms;
+    out << YAML::Key << "unavailable_shard_policy" << YAML::Value
+        << c.scatter.unavailable_shard_policy << YAML::EndMap;
+    const auto& u = c.upstream;
+    out << YAML::Key << "upstream" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "max_connections_per_node" << YAML::Value << u.max_connections_per_node;
+    out << YAML::Key << "idle_connections_per_node" << YAML::Value << u.idle_connections_per_node;
+    out << YAML::Key << "connect_timeout_ms" << YAML::Value << u.connect_timeout_ms;
+    out << YAML::EndMap;
+    out << YAML::Key << "log" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "format" << YAML::Value << c.log.format;
+    out << YAML::Key << "level" << YAML::Value << c.log.level << YAML::EndMap;
+    out << YAML::EndMap << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace miroir::config

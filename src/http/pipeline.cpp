@@ -1,0 +1,164 @@
+// The request pipeline. Its order, and why:
+//
+//   session ──► request id ──► CORS preflight ──► route ──► auth ──► body limit ──► handler
+//                                                                                     │
+//   session ◄── access log ◄── metrics ◄── X-Request-Id, CORS ◄── ApiError → JSON ◄──┘
+//
+// - The request id comes first so every later log line can carry it.
+// - Preflights are answered before auth: browsers never send credentials with them.
+// - Auth comes before the body limit, as in Meilisearch, where the auth guard is the first
+//   extractor of every handler.
+// - Every exception becomes a response here; nothing escapes to the session.
+#include <miroir/http/api_error.hpp>
+#include <miroir/http/pipeline.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+namespace miroir::http {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// A random UUID (version 4) string.
+std::string new_request_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uint64_t hi = rng(), lo = rng();
+    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+    char buf[37];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
+                  static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
+                  static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+    return buf;
+}
+
+// Compares two secrets in time independent of their contents and lengths.
+bool secret_equals(std::string_view a, std::string_view b) {
+    unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
+    SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
+    return CRYPTO_memcmp(da, db, SHA256_DIGEST_LENGTH) == 0;
+}
+
+// The token of an `Authorization` header, with Meilisearch's rules: a scheme other than
+// exactly `Bearer` is 401; `Bearer` without a token is 403.
+std::optional<std::string_view> bearer_token(const Request& request) {
+    auto header = request.headers.get("Authorization");
+    if (!header) return std::nullopt;
+    const auto space = header->find(' ');
+    const auto scheme = header->substr(0, space);
+    if (scheme != "Bearer") throw errors::missing_authorization_header();
+    if (space == std::string_view::npos) throw errors::invalid_api_key();
+    return header->substr(space + 1);
+}
+
+Response preflight() {
+    Response r;
+    r.status = 200;
+    r.headers.set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    r.headers.set("Access-Control-Allow-Headers", "*");
+    r.headers.set("Access-Control-Max-Age", "86400");
+    return r;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(const Router& router, PipelineOptions options, metrics::Metrics& metrics)
+    : router_(router), options_(std::move(options)), metrics_(metrics) {}
+
+void Pipeline::authorize(const Request& request, Access access) const {
+    switch (access) {
+        case Access::open: return;
+        case Access::client: {
+            const auto token = bearer_token(request);
+            if (options_.master_key.empty()) return;
+            if (!token) throw errors::missing_authorization_header();
+            if (!secret_equals(*token, options_.master_key)) throw errors::invalid_api_key();
+            return;
+        }
+        case Access::admin: {
+            if (options_.admin_key.empty()) return;
+            auto token = request.headers.get("X-Admin-Key");
+            if (!token) token = bearer_token(request);
+            if (!token) throw errors::missing_authorization_header();
+            if (!secret_equals(*token, options_.admin_key)) throw errors::invalid_api_key();
+            return;
+        }
+    }
+}
+
+boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
+    const auto started = Clock::now();
+
+    // request id: the client's when usable, else a new one
+    const auto client_id = request.headers.get("X-Request-Id");
+    request.request_id =
+        client_id && valid_request_id(*client_id) ? std::string(*client_id) : new_request_id();
+
+    // route
+    const bool is_preflight = request.method == Method::options &&
+                              request.headers.get("Access-Control-Request-Method").has_value();
+    const auto match = router_.match(request.method, request.path);
+    request.route = is_preflight ? "preflight" : match.route ? match.route->pattern : "unmatched";
+    for (auto& [name, value] : match.params) request.params.emplace(name, value);
+    metrics_.request_started(request.route, request.method_text);
+
+    Response response;
+    try {
+        if (is_preflight) {
+            response = preflight();
+        } else if (!match.route) {
+            // Meilisearch (actix-web) answers an unknown path 404 and a known path with
+            // another method 405, both with an empty body
+            response.status = match.path_exists ? 405 : 404;
+        } else {
+            authorize(request, match.route->access);
+            if (request.body_too_large) throw errors::payload_too_large(options_.max_body_bytes);
+            // hand the request to its handler
+            response = co_await match.route->handler(request);
+        }
+    } catch (const ApiError& e) {
+        response = e.response();
+    } catch (const std::exception& e) {
+        log::error("handler failed", {{"request_id", request.request_id}, {"error", e.what()}});
+        response = errors::internal(e.what()).response();
+    }
+    if (request.body_too_large) response.close_connection = true;
+
+    response.headers.set("X-Request-Id", request.request_id);
+    response.headers.set("Access-Control-Allow-Origin", "*");
+
+    const std::chrono::duration<double> elapsed = Clock::now() - started;
+    metrics_.request_finished(request.route, request.method_text, response.status,
+                              elapsed.count());
+    log::info("request", {{"request_id", request.request_id},
+                          {"method", request.method_text},
+                          {"target", request.target},
+                          {"route", request.route},
+                          {"status", response.status},
+                          {"duration_ms", elapsed.count() * 1000.0},
+                          {"bytes_in", static_cast<std::int64_t>(request.body.size())},
+                          {"bytes_out", static_cast<std::int64_t>(response.body.size())},
+                          {"remote", request.remote_address}});
+    co_return response;
+}
+
+}  // namespace miroir::http

@@ -1,0 +1,325 @@
+// The HTTP/1.1 listener and its sessions. One coroutine per connection, on its own strand:
+//
+//   accept ──► wait for first byte (idle timeout) ──► read header (header timeout)
+//          ──► read body (body timeout, size limit) ──► handler ──► write ──► loop / close
+//
+// Shutdown is two-stage: stop accepting and close idle connections; after the grace period,
+// close the rest. Normal ends of a connection (peer closed, timeout, shutdown) are values,
+// not errors.
+#include <miroir/http/server.hpp>
+#include <miroir/log/log.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <system_error>
+
+namespace miroir::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::uint32_t kHeaderLimit = 64 * 1024;
+
+struct Session {
+    explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+    bool busy = false;  // between the first byte of a request and the end of its response
+};
+
+// The normal ways for a connection to end: no log line for them.
+bool is_normal_end(const error_code& ec) {
+    return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::operation_aborted || ec == beast::error::timeout ||
+           ec == asio::error::connection_reset || ec == asio::error::bad_descriptor ||
+           ec == asio::error::broken_pipe || ec == asio::error::not_connected;
+}
+
+std::string trim_trailing_slashes(std::string_view path) {
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    return std::string(path.empty() ? "/" : path);
+}
+
+Request to_request(bhttp::request<bhttp::string_body>&& in, const tcp::socket& socket) {
+    Request out;
+    out.method_text = std::string(in.method_string());
+    out.method = method_from_string(out.method_text);
+    out.target = std::string(in.target());
+    const auto qpos = out.target.find('?');
+    out.path = trim_trailing_slashes(std::string_view(out.target).substr(0, qpos));
+    if (qpos != std::string::npos) out.query = out.target.substr(qpos + 1);
+    for (const auto& field : in) {
+        out.headers.add(std::string(field.name_string()), std::string(field.value()));
+    }
+    out.body = std::move(in.body());
+    error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (!ec) out.remote_address = remote.address().to_string();
+    return out;
+}
+
+bhttp::response<bhttp::string_body> to_beast(Response&& in, unsigned version, bool head) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};
+    for (auto& field : in.headers.fields()) out.insert(field.name, field.value);
+    out.body() = std::move(in.body);
+    out.prepare_payload();
+    if (head) out.body().clear();
+    return out;
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+    Impl(asio::any_io_executor ex, ServerOptions opts, RequestHandler h)
+        : executor(std::move(ex)),
+          options(std::move(opts)),
+          handler(std::move(h)),
+          acceptor(asio::make_strand(executor)),
+          grace_timer(executor) {}
+
+    asio::any_io_executor executor;
+    ServerOptions options;
+    RequestHandler handler;
+    tcp::acceptor acceptor;
+    asio::steady_timer grace_timer;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::uint64_t> accepted{0};
+
+    mutable std::mutex mutex;  // guards sessions and on_drained
+    std::set<std::shared_ptr<Session>> sessions;
+    std::function<void()> on_drained;
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> run_session(std::shared_ptr<Session> session);
+    asio::awaitable<bool> serve_one(Session& session, beast::flat_buffer& buffer);
+    void forget(const std::shared_ptr<Session>& session);
+    void close_sessions(bool only_idle);
+};
+
+asio::awaitable<void> Server::Impl::accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+        // wait for the next connection
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor), use_nothrow);
+        if (ec == asio::error::operation_aborted || stopping) co_return;
+        if (ec) {
+            log::warn("accept failed", {{"error", ec.message()}});
+            continue;
+        }
+        accepted.fetch_add(1, std::memory_order_relaxed);
+        auto session = std::make_shared<Session>(std::move(socket));
+        {
+            std::lock_guard lock(mutex);
+            sessions.insert(session);
+        }
+        auto session_executor = session->stream.get_executor();
+        asio::co_spawn(session_executor, run_session(session), [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                log::error("session ended by an exception", {{"error", ex.what()}});
+            }
+        });
+    }
+}
+
+asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> session) {
+    auto self = shared_from_this();
+    beast::flat_buffer buffer;
+    try {
+        while (!stopping && co_await serve_one(*session, buffer)) {
+        }
+    } catch (...) {
+        forget(session);
+        throw;
+    }
+    forget(session);
+}
+
+// Reads one request, answers it; false when the connection must end.
+asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buffer& buffer) {
+    auto& stream = session.stream;
+    session.busy = false;
+
+    // wait for the first byte of the next request (keep-alive idle time)
+    if (buffer.size() == 0) {
+        stream.expires_after(options.idle_timeout);
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kHeaderLimit), use_nothrow);
+        if (ec) co_return false;
+        buffer.commit(n);
+    }
+    session.busy = true;
+
+    // read the header
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(options.max_body_bytes);
+    stream.expires_after(options.header_timeout);
+    bool too_large = false;
+    if (auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
+        ec == bhttp::error::body_limit) {
+        too_large = true;  // a Content-Length over the limit is refused with the header
+    } else if (ec) {
+        if (!is_normal_end(ec)) {
+            log::debug("bad request header", {{"error", ec.message()}});
+            bhttp::response<bhttp::string_body> bad{bhttp::status::bad_request, 11};
+            bad.set(bhttp::field::connection, "close");
+            bad.prepare_payload();
+            co_await bhttp::async_write(stream, bad, use_nothrow);
+        }
+        co_return false;
+    }
+
+    // read the body, within the size limit
+    if (!too_large) {
+        stream.expires_after(options.body_timeout);
+        auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+        if (ec == bhttp::error::body_limit) {
+            too_large = true;
+        } else if (ec) {
+            co_return false;
+        }
+    }
+
+    const unsigned version = parser.get().version();
+    const bool keep_alive = parser.get().keep_alive() && !too_large;
+    const bool head = parser.get().method() == bhttp::verb::head;
+    Request request = to_request(parser.release(), stream.socket());
+    request.body_too_large = too_large;
+
+    // hand the request to the pipeline
+    stream.expires_never();
+    Response response = co_await handler(std::move(request));
+
+    // write the response
+    const bool close = !keep_alive || response.close_connection || stopping;
+    auto out = to_beast(std::move(response), version, head);
+    out.keep_alive(!close);
+    stream.expires_after(options.body_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream, out, use_nothrow);
+    if (ec || close) {
+        error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        co_return false;
+    }
+    co_return true;
+}
+
+void Server::Impl::forget(const std::shared_ptr<Session>& session) {
+    std::function<void()> done;
+    {
+        std::lock_guard lock(mutex);
+        sessions.erase(session);
+        if (stopping && sessions.empty() && on_drained) done = std::exchange(on_drained, nullptr);
+    }
+    if (done) {
+        grace_timer.cancel();
+        done();
+    }
+}
+
+void Server::Impl::close_sessions(bool only_idle) {
+    std::lock_guard lock(mutex);
+    for (const auto& session : sessions) {
+        // the session's fields belong to its strand
+        asio::post(session->stream.get_executor(), [session, only_idle] {
+            if (only_idle && session->busy) return;
+            error_code ignored;
+            session->stream.socket().cancel(ignored);
+            session->stream.socket().close(ignored);
+        });
+    }
+}
+
+Server::Server(asio::any_io_executor executor, ServerOptions options, RequestHandler handler)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options), std::move(handler))) {}
+
+Server::~Server() {
+    error_code ignored;
+    impl_->acceptor.close(ignored);
+}
+
+void Server::start() {
+    auto& acceptor = impl_->acceptor;
+    const auto& opts = impl_->options;
+    error_code ec;
+    const auto address = asio::ip::make_address(opts.bind, ec);
+    if (ec) {
+        throw std::system_error(ec, "invalid bind address `" + opts.bind + "`");
+    }
+    const tcp::endpoint endpoint{address, opts.port};
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint, ec);
+    if (ec) {
+        throw std::system_error(
+            ec, "cannot listen on " + opts.bind + ":" + std::to_string(opts.port));
+    }
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    asio::co_spawn(acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log::error("accept loop ended by an exception", {{"error", ex.what()}});
+        }
+    });
+}
+
+std::uint16_t Server::local_port() const {
+    error_code ec;
+    const auto endpoint = impl_->acceptor.local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
+}
+
+void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> done) {
+    auto impl = impl_;
+    impl->stopping = true;
+    // stage one: no new connections, idle ones closed, busy ones finish their request
+    asio::post(impl->acceptor.get_executor(), [impl] {
+        error_code ignored;
+        impl->acceptor.close(ignored);
+    });
+    {
+        std::lock_guard lock(impl->mutex);
+        if (impl->sessions.empty()) {
+            done();
+            return;
+        }
+        impl->on_drained = std::move(done);
+    }
+    impl->close_sessions(/*only_idle=*/true);
+    // stage two: after the grace period, close whatever is left
+    impl->grace_timer.expires_after(grace);
+    impl->grace_timer.async_wait([impl](error_code ec) {
+        if (ec) return;
+        log::warn("grace period over, closing remaining connections",
+                  {{"connections", static_cast<std::int64_t>(impl->sessions.size())}});
+        impl->close_sessions(/*only_idle=*/false);
+    });
+}
+
+std::uint64_t Server::connections_accepted() const { return impl_->accepted.load(); }
+
+std::size_t Server::active_sessions() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->sessions.size();
+}
+
+}  // namespace miroir::http

@@ -1,0 +1,87 @@
+// The table of every metric family Miroir exports (names, help, labels), and their updates.
+//
+//   miroir_http_requests_total            counter    route, method, status
+//   miroir_http_request_duration_seconds  histogram  route, method, status
+//   miroir_http_requests_in_flight        gauge      route, method
+//   miroir_upstream_requests_total        counter    node, outcome
+//   miroir_upstream_request_duration_seconds histogram node, outcome
+#include <miroir/metrics/metrics.hpp>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace miroir::metrics {
+
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& latency_buckets() {
+    static const prometheus::Histogram::BucketBoundaries buckets{
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    return buckets;
+}
+
+}  // namespace
+
+struct Metrics::Impl {
+    prometheus::Registry registry;
+
+    prometheus::Family<prometheus::Counter>& http_requests =
+        prometheus::BuildCounter()
+            .Name("miroir_http_requests_total")
+            .Help("HTTP requests answered, by route template, method and status")
+            .Register(registry);
+    prometheus::Family<prometheus::Histogram>& http_duration =
+        prometheus::BuildHistogram()
+            .Name("miroir_http_request_duration_seconds")
+            .Help("Time from a request's arrival to its response, by route, method and status")
+            .Register(registry);
+    prometheus::Family<prometheus::Gauge>& http_in_flight =
+        prometheus::BuildGauge()
+            .Name("miroir_http_requests_in_flight")
+            .Help("HTTP requests being handled, by route template and method")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& upstream_requests =
+        prometheus::BuildCounter()
+            .Name("miroir_upstream_requests_total")
+            .Help("Requests sent to nodes, by node and outcome (ok, error, timeout, canceled)")
+            .Register(registry);
+    prometheus::Family<prometheus::Histogram>& upstream_duration =
+        prometheus::BuildHistogram()
+            .Name("miroir_upstream_request_duration_seconds")
+            .Help("Duration of requests sent to nodes, by node and outcome")
+            .Register(registry);
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::~Metrics() = default;
+
+void Metrics::request_started(std::string_view route, std::string_view method) {
+    impl_->http_in_flight.Add({{"route", std::string(route)}, {"method", std::string(method)}})
+        .Increment();
+}
+
+void Metrics::request_finished(std::string_view route, std::string_view method, unsigned status,
+                               double seconds) {
+    const std::string r(route), m(method), s = std::to_string(status);
+    impl_->http_in_flight.Add({{"route", r}, {"method", m}}).Decrement();
+    impl_->http_requests.Add({{"route", r}, {"method", m}, {"status", s}}).Increment();
+    impl_->http_duration.Add({{"route", r}, {"method", m}, {"status", s}}, latency_buckets())
+        .Observe(seconds);
+}
+
+void Metrics::upstream_request(std::string_view node, std::string_view outcome, double seconds) {
+    const std::string n(node), o(outcome);
+    impl_->upstream_requests.Add({{"node", n}, {"outcome", o}}).Increment();
+    impl_->upstream_duration.Add({{"node", n}, {"outcome", o}}, latency_buckets())
+        .Observe(seconds);
+}
+
+std::string Metrics::serialize() const {
+    return prometheus::TextSerializer{}.Serialize(impl_->registry.Collect());
+}
+
+}  // namespace miroir::metrics
