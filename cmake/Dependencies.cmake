@@ -1,7 +1,7 @@
 # Every third-party dependency, found once. All come from Debian 12 packages installed by
 # scripts/bootstrap; see DEVELOPERS.md for the list and why each one is here.
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS system url)
+find_package(Boost 1.81...<1.82 REQUIRED CONFIG COMPONENTS system url)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
@@ -13,7 +13,7 @@ find_package(OpenSSL REQUIRED)
 add_library(miroir_asio_config INTERFACE)
 target_compile_definitions(miroir_asio_config INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
-  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+  BOOST_ASIO_NO_DEPRECATED)
 target_link_libraries(miroir_asio_config INTERFACE Boost::headers Boost::system Threads::Threads)
 
 if(MIROIR_BUILD_TESTS)

@@ -1,0 +1,167 @@
+"""Test harness: starts real miroir processes on free loopback ports and talks HTTP to them.
+
+Every process started here is stopped by the test that started it (or at interpreter exit).
+"""
+import atexit
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+MIROIR_BIN = os.environ.get("MIROIR_BIN", "build/dev/src/miroir")
+
+_live = []
+
+
+def _kill_leftovers():
+    for proc in _live:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+atexit.register(_kill_leftovers)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # dict with lowercase names
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def request(port, method, path, body=None, headers=None, timeout=10.0):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+def yaml_quote(value):
+    return json.dumps(value)
+
+
+class Miroir:
+    """One miroir process with its own config file and log file."""
+
+    def __init__(self, nodes=None, master_key="", admin_key="", extra="", log_format="json",
+                 replication_factor=1, metrics_port=None, env=None):
+        self.port = free_port()
+        self.metrics_port = free_port() if metrics_port is None else metrics_port
+        self.dir = tempfile.TemporaryDirectory(prefix="miroir-test-")
+        nodes = nodes or [("n0", f"http://127.0.0.1:{free_port()}")]
+        node_lines = "\n".join(
+            f'    - {{ id: {nid}, address: "{addr}", replica_group: 0 }}' for nid, addr in nodes)
+        self.config_path = os.path.join(self.dir.name, "miroir.yaml")
+        with open(self.config_path, "w") as f:
+            f.write(f"""miroir:
+  master_key: {yaml_quote(master_key)}
+  replication_factor: {replication_factor}
+  nodes:
+{node_lines}
+  task_store: {{ backend: sqlite, path: {yaml_quote(os.path.join(self.dir.name, 'tasks.db'))} }}
+  admin: {{ api_key: {yaml_quote(admin_key)} }}
+  server:
+    bind: 127.0.0.1
+    port: {self.port}
+    metrics_port: {self.metrics_port}
+{extra}
+""")
+        self.log_path = os.path.join(self.dir.name, "miroir.log")
+        self.log_format = log_format
+        self.env = env
+        self.proc = None
+
+    def start(self):
+        self._log = open(self.log_path, "w")
+        env = dict(os.environ)
+        for k in [k for k in env if k.startswith("MIROIR_") and k != "MIROIR_BIN"]:
+            del env[k]
+        env.update(self.env or {})
+        self.proc = subprocess.Popen(
+            [MIROIR_BIN, "serve", "--config", self.config_path, "--log-format", self.log_format],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        _live.append(self.proc)
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            self.proc.kill()
+            raise RuntimeError("miroir did not start:\n" + self.log())
+        return self
+
+    def request(self, method, path, body=None, headers=None, timeout=10.0):
+        return request(self.port, method, path, body, headers, timeout)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def log_records(self):
+        records = []
+        for line in self.log().splitlines():
+            if line.startswith("{"):
+                records.append(json.loads(line))
+        return records
+
+    def terminate(self, timeout=15.0):
+        """SIGTERM, then wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.terminate()
+        if hasattr(self, "_log"):
+            self._log.close()
+        self.dir.cleanup()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run_cli(*args, env=None, timeout=30):
+    full_env = dict(os.environ)
+    for k in [k for k in full_env if k.startswith("MIROIR_") and k != "MIROIR_BIN"]:
+        del full_env[k]
+    full_env.update(env or {})
+    return subprocess.run([MIROIR_BIN, *args], capture_output=True, text=True, env=full_env,
+                          timeout=timeout)
