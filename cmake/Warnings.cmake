@@ -5,6 +5,6 @@ option(MIROIR_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" ON)
 add_library(miroir_warnings INTERFACE)
 target_compile_options(miroir_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-  -Wunused -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion -Wformat=2
+  -Wunused -Woverloaded-virtual -Wdouble-promotion -Wformat=2
   -Wimplicit-fallthrough
   $<$<BOOL:${MIROIR_WARNINGS_AS_ERRORS}>:-Werror>)

@@ -331,6 +331,13 @@ class CommandLine(unittest.TestCase):
         finally:
             m.dir.cleanup()
 
+    def test_shipped_configuration_files_are_valid(self):
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        for path in ("miroir.yaml", "docker/miroir.yaml", "examples/two-groups.yaml"):
+            r = run_cli("check-config", "--config", os.path.join(root, path))
+            self.assertEqual(r.returncode, 0, f"{path}: {r.stderr}")
+            self.assertNotIn("unknown configuration key", r.stderr, path)
+
     def test_missing_config_file(self):
         r = run_cli("serve", "--config", "/nonexistent/miroir.yaml")
         self.assertEqual(r.returncode, 2)
