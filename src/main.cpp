@@ -1,9 +1,4 @@
 // miroir: arguments → configuration → App::run (or one of the operator subcommands).
-#include <miroir/app/app.hpp>
-#include <miroir/config/config.hpp>
-#include <miroir/log/log.hpp>
-#include <miroir/version.hpp>
-
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -11,6 +6,11 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <miroir/app/app.hpp>
+#include <miroir/config/config.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/version.hpp>
 
 namespace {
 

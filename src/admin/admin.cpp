@@ -1,13 +1,14 @@
 // /_miroir/ready and the metrics endpoints.
+#include <map>
+
+#include <nlohmann/json.hpp>
+
 #include <miroir/admin/routes.hpp>
 #include <miroir/api/context.hpp>
 #include <miroir/config/config.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/upstream/gather.hpp>
-
-#include <nlohmann/json.hpp>
-#include <map>
 
 namespace miroir::admin {
 

@@ -1,10 +1,10 @@
 // GET /health and GET /version.
+#include <nlohmann/json.hpp>
+
 #include <miroir/api/context.hpp>
 #include <miroir/api/routes.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/version.hpp>
-
-#include <nlohmann/json.hpp>
 
 namespace miroir::api {
 

@@ -1,4 +1,11 @@
 // The composition root: configuration → nodes, routes, pipelines, listeners → thread pool.
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
 #include <miroir/admin/routes.hpp>
 #include <miroir/api/context.hpp>
 #include <miroir/api/routes.hpp>
@@ -10,12 +17,6 @@
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/upstream/node_client.hpp>
 #include <miroir/version.hpp>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <atomic>
-#include <csignal>
-#include <thread>
 
 namespace miroir::app {
 
@@ -93,14 +94,14 @@ int App::run() {
     if (cfg.effective_admin_key().empty()) {
         log::warn("no admin key or master key configured: /_miroir routes are open");
     }
-    log::info("miroir listening",
-              {{"version", kVersion},
-               {"address", cfg.server.bind},
-               {"port", static_cast<int>(server.local_port())},
-               {"metrics_port",
-                static_cast<int>(metrics_server ? metrics_server->local_port() : 0)},
-               {"nodes", static_cast<int>(cfg.nodes.size())},
-               {"threads", static_cast<int>(s.threads)}});
+    log::info(
+        "miroir listening",
+        {{"version", kVersion},
+         {"address", cfg.server.bind},
+         {"port", static_cast<int>(server.local_port())},
+         {"metrics_port", static_cast<int>(metrics_server ? metrics_server->local_port() : 0)},
+         {"nodes", static_cast<int>(cfg.nodes.size())},
+         {"threads", static_cast<int>(s.threads)}});
 
     // SIGTERM/SIGINT: drain both listeners, then stop; a second signal stops at once
     std::atomic<int> pending_listeners{metrics_server ? 2 : 1};
@@ -115,8 +116,8 @@ int App::run() {
                 return;
             }
             log::info("shutting down",
-                      {{"signal", signo}, {"grace_ms", static_cast<std::int64_t>(
-                                                           cfg.server.shutdown_grace_ms)}});
+                      {{"signal", signo},
+                       {"grace_ms", static_cast<std::int64_t>(cfg.server.shutdown_grace_ms)}});
             const auto grace = std::chrono::milliseconds(cfg.server.shutdown_grace_ms);
             auto drained = [&] {
                 if (--pending_listeners == 0) {

@@ -1,9 +1,5 @@
 // YAML → Config: reading with unknown-key tracking, environment overrides, validation, and
 // the masked YAML dump used by `miroir check-config`.
-#include <miroir/config/config.hpp>
-
-#include <boost/url/parse.hpp>
-#include <yaml-cpp/yaml.h>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -11,13 +7,18 @@
 #include <set>
 #include <sstream>
 
+#include <boost/url/parse.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <miroir/config/config.hpp>
+
 namespace miroir::config {
 
 namespace {
 
 // Reads the keys of one YAML map, remembering which were consumed; the rest are unknown.
 class MapReader {
-public:
+  public:
     MapReader(YAML::Node node, std::string path, std::vector<std::string>& unknown)
         : node_(std::move(node)), path_(std::move(path)), unknown_(unknown) {
         if (node_ && !node_.IsNull() && !node_.IsMap()) {
@@ -79,7 +80,7 @@ public:
         return value;
     }
 
-private:
+  private:
     YAML::Node node_;
     std::string path_;
     std::vector<std::string>& unknown_;
@@ -229,10 +230,11 @@ void validate(Config& cfg) {
     for (std::uint32_t g = 0; g < cfg.replica_groups; ++g) {
         const auto count = per_group[static_cast<int>(g)];
         if (count < cfg.replication_factor) {
-            throw ConfigError("miroir.replication_factor: " +
-                              std::to_string(cfg.replication_factor) + " copies need as many nodes "
-                              "in each replica group, but group " + std::to_string(g) + " has " +
-                              std::to_string(count));
+            throw ConfigError(
+                "miroir.replication_factor: " + std::to_string(cfg.replication_factor) +
+                " copies need as many nodes "
+                "in each replica group, but group " +
+                std::to_string(g) + " has " + std::to_string(count));
         }
     }
     if (cfg.task_store.backend == "sqlite") {
@@ -303,9 +305,9 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "replica_groups" << YAML::Value << c.replica_groups;
     out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
     for (const auto& n : c.nodes) {
-        out << YAML::Flow << YAML::BeginMap << YAML::Key << "id" << YAML::Value << n.id
-            << YAML::Key << "address" << YAML::Value << n.address << YAML::Key << "replica_group"
-            << YAML::Value << n.replica_group << YAML::EndMap;
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "id" << YAML::Value << n.id << YAML::Key
+            << "address" << YAML::Value << n.address << YAML::Key << "replica_group" << YAML::Value
+            << n.replica_group << YAML::EndMap;
     }
     out << YAML::EndSeq;
     out << YAML::Key << "task_store" << YAML::Value << YAML::BeginMap;

@@ -1,23 +1,31 @@
 // ApiError and its JSON rendering in Meilisearch's error shape.
-#include <miroir/http/api_error.hpp>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
-#include <cstdio>
+
+#include <miroir/http/api_error.hpp>
 
 namespace miroir::http {
 
 std::string_view to_string(ErrorType t) {
     switch (t) {
-        case ErrorType::invalid_request: return "invalid_request";
-        case ErrorType::auth: return "auth";
-        case ErrorType::internal: return "internal";
-        case ErrorType::system: return "system";
+        case ErrorType::invalid_request:
+            return "invalid_request";
+        case ErrorType::auth:
+            return "auth";
+        case ErrorType::internal:
+            return "internal";
+        case ErrorType::system:
+            return "system";
     }
     return "internal";
 }
 
 ApiError::ApiError(unsigned status, std::string code, ErrorType type, std::string message)
-    : std::runtime_error(std::move(message)), status_(status), code_(std::move(code)), type_(type) {}
+    : std::runtime_error(std::move(message)),
+      status_(status),
+      code_(std::move(code)),
+      type_(type) {}
 
 std::string ApiError::body() const {
     // nlohmann's ordered_json keeps Meilisearch's key order: message, code, type, link

@@ -1,20 +1,28 @@
 // Request/response helpers: method names and case-insensitive header lookup.
-#include <miroir/http/message.hpp>
-
 #include <boost/algorithm/string/predicate.hpp>
+
+#include <miroir/http/message.hpp>
 
 namespace miroir::http {
 
 std::string_view to_string(Method m) {
     switch (m) {
-        case Method::get: return "GET";
-        case Method::head: return "HEAD";
-        case Method::post: return "POST";
-        case Method::put: return "PUT";
-        case Method::patch: return "PATCH";
-        case Method::del: return "DELETE";
-        case Method::options: return "OPTIONS";
-        case Method::other: return "OTHER";
+        case Method::get:
+            return "GET";
+        case Method::head:
+            return "HEAD";
+        case Method::post:
+            return "POST";
+        case Method::put:
+            return "PUT";
+        case Method::patch:
+            return "PATCH";
+        case Method::del:
+            return "DELETE";
+        case Method::options:
+            return "OPTIONS";
+        case Method::other:
+            return "OTHER";
     }
     return "OTHER";
 }

@@ -9,16 +9,16 @@
 // - Auth comes before the body limit, as in Meilisearch, where the auth guard is the first
 //   extractor of every handler.
 // - Every exception becomes a response here; nothing escapes to the session.
+#include <chrono>
+#include <cstdio>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <random>
+
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/pipeline.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
-
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-#include <chrono>
-#include <cstdio>
-#include <random>
 
 namespace miroir::http {
 
@@ -43,9 +43,9 @@ std::string new_request_id() {
     hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
     char buf[37];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx",
-                  static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                  static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                  static_cast<unsigned>(lo >> 48),
                   static_cast<unsigned long long>(lo & 0xffffffffffffULL));
     return buf;
 }
@@ -86,7 +86,8 @@ Pipeline::Pipeline(const Router& router, PipelineOptions options, metrics::Metri
 
 void Pipeline::authorize(const Request& request, Access access) const {
     switch (access) {
-        case Access::open: return;
+        case Access::open:
+            return;
         case Access::client: {
             const auto token = bearer_token(request);
             if (options_.master_key.empty()) return;
@@ -147,8 +148,7 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
     response.headers.set("Access-Control-Allow-Origin", "*");
 
     const std::chrono::duration<double> elapsed = Clock::now() - started;
-    metrics_.request_finished(request.route, request.method_text, response.status,
-                              elapsed.count());
+    metrics_.request_finished(request.route, request.method_text, response.status, elapsed.count());
     log::info("request", {{"request_id", request.request_id},
                           {"method", request.method_text},
                           {"target", request.target},

@@ -6,8 +6,10 @@
 // Shutdown is two-stage: stop accepting and close idle connections; after the grace period,
 // close the rest. Normal ends of a connection (peer closed, timeout, shutdown) are values,
 // not errors.
-#include <miroir/http/server.hpp>
-#include <miroir/log/log.hpp>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <system_error>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,10 +20,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
-#include <mutex>
-#include <set>
-#include <system_error>
+
+#include <miroir/http/server.hpp>
+#include <miroir/log/log.hpp>
 
 namespace miroir::http {
 
@@ -115,7 +116,8 @@ asio::awaitable<void> Server::Impl::accept_loop() {
     auto self = shared_from_this();
     for (;;) {
         // wait for the next connection
-        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor), use_nothrow);
+        auto [ec, socket] =
+            co_await acceptor.async_accept(asio::make_strand(executor), use_nothrow);
         if (ec == asio::error::operation_aborted || stopping) co_return;
         if (ec) {
             log::warn("accept failed", {{"error", ec.message()}});
@@ -268,8 +270,8 @@ void Server::start() {
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(endpoint, ec);
     if (ec) {
-        throw std::system_error(
-            ec, "cannot listen on " + opts.bind + ":" + std::to_string(opts.port));
+        throw std::system_error(ec,
+                                "cannot listen on " + opts.bind + ":" + std::to_string(opts.port));
     }
     acceptor.listen(asio::socket_base::max_listen_connections);
     asio::co_spawn(acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {

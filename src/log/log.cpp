@@ -1,11 +1,12 @@
 // Structured log lines through one spdlog logger writing to stderr.
-#include <miroir/log/log.hpp>
+#include <atomic>
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <atomic>
-#include <chrono>
+
+#include <miroir/log/log.hpp>
 
 namespace miroir::log {
 
@@ -28,20 +29,28 @@ spdlog::logger& logger() {
 
 spdlog::level::level_enum to_spdlog(Level level) {
     switch (level) {
-        case Level::debug: return spdlog::level::debug;
-        case Level::info: return spdlog::level::info;
-        case Level::warn: return spdlog::level::warn;
-        case Level::error: return spdlog::level::err;
+        case Level::debug:
+            return spdlog::level::debug;
+        case Level::info:
+            return spdlog::level::info;
+        case Level::warn:
+            return spdlog::level::warn;
+        case Level::error:
+            return spdlog::level::err;
     }
     return spdlog::level::info;
 }
 
 std::string_view level_name(Level level) {
     switch (level) {
-        case Level::debug: return "debug";
-        case Level::info: return "info";
-        case Level::warn: return "warn";
-        case Level::error: return "error";
+        case Level::debug:
+            return "debug";
+        case Level::info:
+            return "info";
+        case Level::warn:
+            return "warn";
+        case Level::error:
+            return "error";
     }
     return "info";
 }
@@ -72,18 +81,26 @@ bool needs_quotes(std::string_view s) {
 }  // namespace
 
 bool parse_format(std::string_view s, Format& out) {
-    if (s == "text") out = Format::text;
-    else if (s == "json") out = Format::json;
-    else return false;
+    if (s == "text")
+        out = Format::text;
+    else if (s == "json")
+        out = Format::json;
+    else
+        return false;
     return true;
 }
 
 bool parse_level(std::string_view s, Level& out) {
-    if (s == "debug") out = Level::debug;
-    else if (s == "info") out = Level::info;
-    else if (s == "warn" || s == "warning") out = Level::warn;
-    else if (s == "error") out = Level::error;
-    else return false;
+    if (s == "debug")
+        out = Level::debug;
+    else if (s == "info")
+        out = Level::info;
+    else if (s == "warn" || s == "warning")
+        out = Level::warn;
+    else if (s == "error")
+        out = Level::error;
+    else
+        return false;
     return true;
 }
 
@@ -121,9 +138,10 @@ void write(Level level, std::string_view message, Fields fields) {
                     using T = std::decay_t<decltype(v)>;
                     if constexpr (std::is_same_v<T, std::string_view>) {
                         if (needs_quotes(v))
-                            line += nlohmann::json(v).dump(-1, ' ', false,
-                                                           nlohmann::json::error_handler_t::replace);
-                        else line += v;
+                            line += nlohmann::json(v).dump(
+                                -1, ' ', false, nlohmann::json::error_handler_t::replace);
+                        else
+                            line += v;
                     } else if constexpr (std::is_same_v<T, bool>) {
                         line += v ? "true" : "false";
                     } else {

@@ -5,14 +5,14 @@
 //   miroir_http_requests_in_flight        gauge      route, method
 //   miroir_upstream_requests_total        counter    node, outcome
 //   miroir_upstream_request_duration_seconds histogram node, outcome
-#include <miroir/metrics/metrics.hpp>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+
+#include <miroir/metrics/metrics.hpp>
 
 namespace miroir::metrics {
 
@@ -76,8 +76,7 @@ void Metrics::request_finished(std::string_view route, std::string_view method, 
 void Metrics::upstream_request(std::string_view node, std::string_view outcome, double seconds) {
     const std::string n(node), o(outcome);
     impl_->upstream_requests.Add({{"node", n}, {"outcome", o}}).Increment();
-    impl_->upstream_duration.Add({{"node", n}, {"outcome", o}}, latency_buckets())
-        .Observe(seconds);
+    impl_->upstream_duration.Add({{"node", n}, {"outcome", o}}, latency_buckets()).Observe(seconds);
 }
 
 std::string Metrics::serialize() const {

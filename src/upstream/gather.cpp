@@ -1,10 +1,10 @@
 // gather: a ranged parallel group over node requests; each child's failure is a value.
-#include <miroir/upstream/gather.hpp>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <miroir/upstream/gather.hpp>
 
 namespace miroir::upstream {
 

@@ -5,9 +5,8 @@
 //
 // A connection that saw any error, timeout or cancellation is closed, never pooled: its
 // state on the wire is unknown.
-#include <miroir/log/log.hpp>
-#include <miroir/metrics/metrics.hpp>
-#include <miroir/upstream/node_client.hpp>
+#include <mutex>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -15,8 +14,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <mutex>
-#include <vector>
+
+#include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
+#include <miroir/upstream/node_client.hpp>
 
 namespace miroir::upstream {
 
@@ -44,14 +45,22 @@ struct Connection {
 
 bhttp::verb to_verb(http::Method m) {
     switch (m) {
-        case http::Method::get: return bhttp::verb::get;
-        case http::Method::head: return bhttp::verb::head;
-        case http::Method::post: return bhttp::verb::post;
-        case http::Method::put: return bhttp::verb::put;
-        case http::Method::patch: return bhttp::verb::patch;
-        case http::Method::del: return bhttp::verb::delete_;
-        case http::Method::options: return bhttp::verb::options;
-        case http::Method::other: break;
+        case http::Method::get:
+            return bhttp::verb::get;
+        case http::Method::head:
+            return bhttp::verb::head;
+        case http::Method::post:
+            return bhttp::verb::post;
+        case http::Method::put:
+            return bhttp::verb::put;
+        case http::Method::patch:
+            return bhttp::verb::patch;
+        case http::Method::del:
+            return bhttp::verb::delete_;
+        case http::Method::options:
+            return bhttp::verb::options;
+        case http::Method::other:
+            break;
     }
     return bhttp::verb::get;
 }
@@ -145,8 +154,8 @@ asio::awaitable<error_code> NodeClient::Impl::connect(Connection& conn) {
     }
     // resolve and connect within the connect timeout
     tcp::resolver resolver(executor);
-    auto [rec, results] = co_await resolver.async_resolve(
-        endpoint.host, std::to_string(endpoint.port), use_nothrow);
+    auto [rec, results] =
+        co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), use_nothrow);
     if (rec) co_return rec;
     conn.stream.expires_after(options.connect_timeout);
     auto [cec, ep] = co_await conn.stream.async_connect(results, use_nothrow);
@@ -193,8 +202,8 @@ asio::awaitable<UpstreamResult> NodeClient::Impl::exchange(Connection& conn,
     co_return out;
 }
 
-NodeClient::NodeClient(asio::any_io_executor executor, NodeEndpoint endpoint,
-                       PoolOptions options, metrics::Metrics* metrics)
+NodeClient::NodeClient(asio::any_io_executor executor, NodeEndpoint endpoint, PoolOptions options,
+                       metrics::Metrics* metrics)
     : impl_(std::make_shared<Impl>(std::move(executor), std::move(endpoint), std::move(options),
                                    metrics)) {}
 

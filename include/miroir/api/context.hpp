@@ -1,9 +1,10 @@
 // Context: what route handlers may use — the configuration, the metrics and the nodes.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <memory>
 #include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
 
 namespace miroir::config {
 struct Config;

@@ -2,14 +2,14 @@
 // io_context on a thread pool, and shuts down on SIGTERM/SIGINT.
 #pragma once
 
-#include <miroir/config/config.hpp>
-
 #include <memory>
+
+#include <miroir/config/config.hpp>
 
 namespace miroir::app {
 
 class App {
-public:
+  public:
     explicit App(config::Config config);
     ~App();
     App(const App&) = delete;
@@ -19,7 +19,7 @@ public:
     // Throws std::system_error when a listener cannot bind.
     int run();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -89,7 +89,7 @@ struct Config {
 
 // A configuration error; the message names the offending key.
 class ConfigError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -2,10 +2,10 @@
 // rendering as Meilisearch's error object (message, code, type, link).
 #pragma once
 
-#include <miroir/http/message.hpp>
-
 #include <stdexcept>
 #include <string>
+
+#include <miroir/http/message.hpp>
 
 namespace miroir::http {
 
@@ -14,7 +14,7 @@ enum class ErrorType { invalid_request, auth, internal, system };
 std::string_view to_string(ErrorType t);
 
 class ApiError : public std::runtime_error {
-public:
+  public:
     ApiError(unsigned status, std::string code, ErrorType type, std::string message);
 
     unsigned status() const { return status_; }
@@ -25,7 +25,7 @@ public:
     std::string body() const;
     Response response() const;
 
-private:
+  private:
     unsigned status_;
     std::string code_;
     ErrorType type_;

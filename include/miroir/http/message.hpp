@@ -18,7 +18,7 @@ Method method_from_string(std::string_view s);
 
 // An ordered list of header fields with case-insensitive lookup.
 class Headers {
-public:
+  public:
     struct Field {
         std::string name;
         std::string value;
@@ -32,7 +32,7 @@ public:
 
     const std::vector<Field>& fields() const { return fields_; }
 
-private:
+  private:
     std::vector<Field> fields_;
 };
 

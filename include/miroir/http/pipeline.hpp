@@ -2,12 +2,13 @@
 // request id, CORS, routing, auth, body limit, handler, error mapping, metrics, access log.
 #pragma once
 
-#include <miroir/http/message.hpp>
-#include <miroir/http/router.hpp>
-
-#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <miroir/http/message.hpp>
+#include <miroir/http/router.hpp>
 
 namespace miroir::metrics {
 class Metrics;
@@ -22,12 +23,12 @@ struct PipelineOptions {
 };
 
 class Pipeline {
-public:
+  public:
     Pipeline(const Router& router, PipelineOptions options, metrics::Metrics& metrics);
 
     boost::asio::awaitable<Response> handle(Request request) const;
 
-private:
+  private:
     void authorize(const Request& request, Access access) const;
 
     const Router& router_;

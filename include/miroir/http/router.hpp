@@ -2,12 +2,13 @@
 // "path exists, method does not".
 #pragma once
 
-#include <miroir/http/message.hpp>
-
-#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <miroir/http/message.hpp>
 
 namespace miroir::http {
 
@@ -28,17 +29,17 @@ struct Route {
 };
 
 class Router {
-public:
+  public:
     void add(Method method, std::string pattern, Access access, Handler handler);
 
     struct Match {
-        const Route* route = nullptr;    // null when nothing matched
-        bool path_exists = false;        // some route has this path with another method
+        const Route* route = nullptr;  // null when nothing matched
+        bool path_exists = false;      // some route has this path with another method
         std::vector<std::pair<std::string, std::string>> params;
     };
     Match match(Method method, std::string_view path) const;
 
-private:
+  private:
     std::vector<Route> routes_;
 };
 

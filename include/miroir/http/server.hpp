@@ -3,15 +3,16 @@
 // graceful shutdown). It knows nothing about routes or Meilisearch.
 #pragma once
 
-#include <miroir/http/message.hpp>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <miroir/http/message.hpp>
 
 namespace miroir::http {
 
@@ -27,7 +28,7 @@ struct ServerOptions {
 using RequestHandler = std::function<boost::asio::awaitable<Response>(Request)>;
 
 class Server {
-public:
+  public:
     Server(boost::asio::any_io_executor executor, ServerOptions options, RequestHandler handler);
     ~Server();
     Server(const Server&) = delete;
@@ -44,7 +45,7 @@ public:
     std::uint64_t connections_accepted() const;
     std::size_t active_sessions() const;
 
-private:
+  private:
     struct Impl;
     std::shared_ptr<Impl> impl_;
 };

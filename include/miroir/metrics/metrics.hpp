@@ -8,7 +8,7 @@
 namespace miroir::metrics {
 
 class Metrics {
-public:
+  public:
     Metrics();
     ~Metrics();
     Metrics(const Metrics&) = delete;
@@ -25,7 +25,7 @@ public:
     // The Prometheus text exposition format of every family.
     std::string serialize() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

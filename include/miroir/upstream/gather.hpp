@@ -1,11 +1,12 @@
 // gather: runs several node requests at once and returns their results in input order.
 #pragma once
 
-#include <miroir/upstream/node_client.hpp>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <vector>
+
+#include <miroir/upstream/node_client.hpp>
 
 namespace miroir::upstream {
 

@@ -2,15 +2,16 @@
 // connection pool. Every later path (writes, scatter, health) sends through it.
 #pragma once
 
-#include <miroir/http/message.hpp>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+
+#include <miroir/http/message.hpp>
 
 namespace miroir::metrics {
 class Metrics;
@@ -25,7 +26,7 @@ struct NodeEndpoint {
 };
 
 struct PoolOptions {
-    std::uint32_t max_connections = 64;  // in use + idle; further requests wait
+    std::uint32_t max_connections = 64;   // in use + idle; further requests wait
     std::uint32_t idle_connections = 16;  // idle ones kept for reuse
     std::chrono::milliseconds connect_timeout{1000};
     std::string api_key;  // sent as `Authorization: Bearer` when not empty
@@ -36,7 +37,7 @@ struct UpstreamRequest {
     std::string target;  // path and query
     std::string body;
     std::string content_type = "application/json";  // used when body is not empty
-    http::Headers headers;                         // extra headers
+    http::Headers headers;                          // extra headers
 };
 
 struct UpstreamResponse {
@@ -50,13 +51,13 @@ struct UpstreamResponse {
 using UpstreamResult = boost::system::result<UpstreamResponse>;
 
 struct PoolStats {
-    std::size_t open = 0;          // connections currently open (idle or in use)
-    std::size_t idle = 0;          // idle connections
-    std::uint64_t opened = 0;      // connections opened since start
+    std::size_t open = 0;      // connections currently open (idle or in use)
+    std::size_t idle = 0;      // idle connections
+    std::uint64_t opened = 0;  // connections opened since start
 };
 
 class NodeClient {
-public:
+  public:
     NodeClient(boost::asio::any_io_executor executor, NodeEndpoint endpoint, PoolOptions options,
                metrics::Metrics* metrics = nullptr);
     ~NodeClient();
@@ -73,7 +74,7 @@ public:
     const NodeEndpoint& endpoint() const;
     PoolStats stats() const;
 
-private:
+  private:
     struct Impl;
     std::shared_ptr<Impl> impl_;
 };

@@ -1,10 +1,11 @@
 // Configuration parsing, environment overrides and validation.
-#include <miroir/config/config.hpp>
-
-#include <gtest/gtest.h>
 #include <cstring>
 #include <map>
 #include <string>
+
+#include <gtest/gtest.h>
+
+#include <miroir/config/config.hpp>
 
 namespace miroir::config {
 namespace {
@@ -96,8 +97,8 @@ TEST(Config, AdminKeyFallsBackToMasterKey) {
 }
 
 TEST(Config, UnknownKeysAreReportedWithTheirPath) {
-    const auto c = parse(std::string(kMinimal) + "  sharding: 3\n  server: { prot: 1 }\nother: 1\n",
-                         no_env);
+    const auto c =
+        parse(std::string(kMinimal) + "  sharding: 3\n  server: { prot: 1 }\nother: 1\n", no_env);
     EXPECT_EQ(c.unknown_keys,
               (std::vector<std::string>{"miroir.server.prot", "miroir.sharding", "other"}));
 }
@@ -116,21 +117,21 @@ TEST_P(ConfigValidation, ErrorNamesTheOffendingKey) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ConfigValidation,
-    ::testing::Values(
-        BadCase{"  shards: 0\n", "miroir.shards"}, BadCase{"  shards: lots\n", "miroir.shards"},
-        BadCase{"  shards: -3\n", "miroir.shards"},
-        BadCase{"  replica_groups: 0\n", "miroir.replica_groups"},
-        BadCase{"  replica_groups: 2\n", "miroir.replication_factor"},
-        BadCase{"  server: { port: 70000 }\n", "miroir.server.port"},
-        BadCase{"  server: { port: 9090 }\n", "miroir.server.metrics_port"},
-        BadCase{"  server: { max_body_bytes: 0 }\n", "miroir.server.max_body_bytes"},
-        BadCase{"  task_store: { backend: etcd }\n", "miroir.task_store.backend"},
-        BadCase{"  task_store: { backend: redis }\n", "miroir.task_store.url"},
-        BadCase{"  scatter: { unavailable_shard_policy: maybe }\n",
-                "miroir.scatter.unavailable_shard_policy"},
-        BadCase{"  log: { format: xml }\n", "miroir.log.format"},
-        BadCase{"  health: { timeout_ms: 0 }\n", "miroir.health.timeout_ms"},
-        BadCase{"  server: [1, 2]\n", "miroir.server"}));
+    ::testing::Values(BadCase{"  shards: 0\n", "miroir.shards"},
+                      BadCase{"  shards: lots\n", "miroir.shards"},
+                      BadCase{"  shards: -3\n", "miroir.shards"},
+                      BadCase{"  replica_groups: 0\n", "miroir.replica_groups"},
+                      BadCase{"  replica_groups: 2\n", "miroir.replication_factor"},
+                      BadCase{"  server: { port: 70000 }\n", "miroir.server.port"},
+                      BadCase{"  server: { port: 9090 }\n", "miroir.server.metrics_port"},
+                      BadCase{"  server: { max_body_bytes: 0 }\n", "miroir.server.max_body_bytes"},
+                      BadCase{"  task_store: { backend: etcd }\n", "miroir.task_store.backend"},
+                      BadCase{"  task_store: { backend: redis }\n", "miroir.task_store.url"},
+                      BadCase{"  scatter: { unavailable_shard_policy: maybe }\n",
+                              "miroir.scatter.unavailable_shard_policy"},
+                      BadCase{"  log: { format: xml }\n", "miroir.log.format"},
+                      BadCase{"  health: { timeout_ms: 0 }\n", "miroir.health.timeout_ms"},
+                      BadCase{"  server: [1, 2]\n", "miroir.server"}));
 
 TEST(Config, NodeErrorsNameTheNode) {
     const std::string head = "miroir:\n  nodes:\n";

@@ -1,8 +1,8 @@
 // Meilisearch's error shape and the payload-limit message.
-#include <miroir/http/api_error.hpp>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <miroir/http/api_error.hpp>
 
 namespace miroir::http {
 namespace {
@@ -27,7 +27,8 @@ TEST(ApiError, ServiceUnavailableAsksToRetry) {
 }
 
 TEST(ApiError, MessagesWithQuotesStayValidJson) {
-    const auto body = ApiError(400, "bad_request", ErrorType::invalid_request, "a \"b\" \n c").body();
+    const auto body =
+        ApiError(400, "bad_request", ErrorType::invalid_request, "a \"b\" \n c").body();
     EXPECT_EQ(nlohmann::json::parse(body)["message"], "a \"b\" \n c");
 }
 

@@ -1,7 +1,7 @@
 // Route matching: literals, captures, percent-decoding, and 404 versus 405.
-#include <miroir/http/router.hpp>
-
 #include <gtest/gtest.h>
+
+#include <miroir/http/router.hpp>
 
 namespace miroir::http {
 namespace {

@@ -1,7 +1,7 @@
 // NodeClient against a real in-process HTTP server (miroir's own http::Server): pooling,
 // keep-alive, bounds, timeouts, cancellation, and retry of stale pooled connections.
-#include <miroir/http/server.hpp>
-#include <miroir/upstream/node_client.hpp>
+#include <atomic>
+#include <thread>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,8 +13,9 @@
 #include <boost/beast/core/error.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <atomic>
-#include <thread>
+
+#include <miroir/http/server.hpp>
+#include <miroir/upstream/node_client.hpp>
 
 namespace miroir::upstream {
 namespace {
@@ -25,7 +26,7 @@ using namespace asio::experimental::awaitable_operators;
 
 // A node double: echoes what it received; `/sleep/<ms>` waits first; `/close` asks to close.
 class UpstreamTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { start_server({}); }
 
     void start_server(http::ServerOptions options) {
@@ -157,7 +158,8 @@ TEST_F(UpstreamTest, CancellationClosesTheConnection) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
     EXPECT_EQ(c.stats().open, 0u);
     // the server sees the connection go away once its handler finishes
-    for (int i = 0; i < 400 && server_->active_sessions() > 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 400 && server_->active_sessions() > 0; ++i)
+        std::this_thread::sleep_for(10ms);
     EXPECT_EQ(server_->active_sessions(), 0u);
 }
 
@@ -172,7 +174,7 @@ TEST_F(UpstreamTest, ConnectionCloseFromTheNodeIsNotPooled) {
 }
 
 class StaleUpstreamTest : public UpstreamTest {
-protected:
+  protected:
     void SetUp() override {
         http::ServerOptions options;
         options.idle_timeout = 50ms;  // the node closes idle keep-alive connections quickly
