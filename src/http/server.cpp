@@ -51,6 +51,18 @@ bool is_normal_end(const error_code& ec) {
            ec == asio::error::broken_pipe || ec == asio::error::not_connected;
 }
 
+// A co_spawn completion handler that logs the exception a coroutine ended with.
+auto log_exception(const char* what) {
+    return [what](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log::error(what, {{"error", ex.what()}});
+        }
+    };
+}
+
 std::string trim_trailing_slashes(std::string_view path) {
     while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
     return std::string(path.empty() ? "/" : path);
@@ -109,6 +121,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> run_session(std::shared_ptr<Session> session);
     asio::awaitable<bool> serve_one(Session& session, beast::flat_buffer& buffer);
     void forget(const std::shared_ptr<Session>& session);
+    std::size_t active_count() const {
+        std::lock_guard lock(mutex);
+        return sessions.size();
+    }
     void close_sessions(bool only_idle);
 };
 
@@ -130,14 +146,8 @@ asio::awaitable<void> Server::Impl::accept_loop() {
             sessions.insert(session);
         }
         auto session_executor = session->stream.get_executor();
-        asio::co_spawn(session_executor, run_session(session), [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                log::error("session ended by an exception", {{"error", ex.what()}});
-            }
-        });
+        asio::co_spawn(session_executor, run_session(session),
+                       log_exception("session ended by an exception"));
     }
 }
 
@@ -274,14 +284,8 @@ void Server::start() {
                                 "cannot listen on " + opts.bind + ":" + std::to_string(opts.port));
     }
     acceptor.listen(asio::socket_base::max_listen_connections);
-    asio::co_spawn(acceptor.get_executor(), impl_->accept_loop(), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log::error("accept loop ended by an exception", {{"error", ex.what()}});
-        }
-    });
+    asio::co_spawn(acceptor.get_executor(), impl_->accept_loop(),
+                   log_exception("accept loop ended by an exception"));
 }
 
 std::uint16_t Server::local_port() const {
@@ -312,16 +316,13 @@ void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> don
     impl->grace_timer.async_wait([impl](error_code ec) {
         if (ec) return;
         log::warn("grace period over, closing remaining connections",
-                  {{"connections", static_cast<std::int64_t>(impl->sessions.size())}});
+                  {{"connections", static_cast<std::int64_t>(impl->active_count())}});
         impl->close_sessions(/*only_idle=*/false);
     });
 }
 
 std::uint64_t Server::connections_accepted() const { return impl_->accepted.load(); }
 
-std::size_t Server::active_sessions() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->sessions.size();
-}
+std::size_t Server::active_sessions() const { return impl_->active_count(); }
 
 }  // namespace miroir::http
