@@ -63,8 +63,10 @@ bool match_path(std::string_view pattern, std::string_view path,
 
 }  // namespace
 
-void Router::add(Method method, std::string pattern, Access access, Handler handler) {
-    routes_.push_back({method, std::move(pattern), access, std::move(handler)});
+std::size_t Router::add(Method method, std::string pattern, Access access, Handler handler) {
+    const auto id = routes_.size();
+    routes_.push_back({method, std::move(pattern), access, std::move(handler), id});
+    return id;
 }
 
 Router::Match Router::match(Method method, std::string_view path) const {

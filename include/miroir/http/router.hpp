@@ -26,11 +26,13 @@ struct Route {
     std::string pattern;  // segments, "{name}" captures one segment
     Access access;
     Handler handler;
+    std::size_t id = 0;  // position in registration order
 };
 
 class Router {
   public:
-    void add(Method method, std::string pattern, Access access, Handler handler);
+    // Registers a route; returns its id. Routes are tried in registration order.
+    std::size_t add(Method method, std::string pattern, Access access, Handler handler);
 
     struct Match {
         const Route* route = nullptr;  // null when nothing matched

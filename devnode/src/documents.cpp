@@ -1,0 +1,576 @@
+// Documents: payload parsing (JSON, NDJSON, CSV), primary-key inference, id validation,
+// browse/fetch/get, and the add/update/delete tasks.
+#include "node.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace devnode {
+
+namespace http = miroir::http;
+using http::Method;
+
+namespace {
+
+constexpr const char* kAccepted =
+    "Accepted values for the Content-Type header are: `application/json`, "
+    "`application/x-ndjson`, `text/csv`";
+
+// Splits one CSV line into cells, honouring double quotes.
+std::vector<std::string> csv_cells(std::string_view line, char delimiter, bool& ok) {
+    std::vector<std::string> cells;
+    std::string cell;
+    bool quoted = false;
+    ok = true;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+                cell.push_back('"');
+                ++i;
+            } else if (c == '"') {
+                quoted = false;
+            } else {
+                cell.push_back(c);
+            }
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == delimiter) {
+            cells.push_back(std::move(cell));
+            cell.clear();
+        } else {
+            cell.push_back(c);
+        }
+    }
+    if (quoted) ok = false;
+    cells.push_back(std::move(cell));
+    return cells;
+}
+
+// CSV lines, keeping newlines inside quoted cells.
+std::vector<std::string> csv_lines(const std::string& body) {
+    std::vector<std::string> lines;
+    std::string line;
+    bool quoted = false;
+    for (char c : body) {
+        if (c == '"') quoted = !quoted;
+        if (c == '\n' && !quoted) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            lines.push_back(std::move(line));
+            line.clear();
+        } else {
+            line.push_back(c);
+        }
+    }
+    if (!line.empty()) lines.push_back(std::move(line));
+    return lines;
+}
+
+std::vector<json> parse_csv(const std::string& body, char delimiter) {
+    auto malformed = [](const std::string& why) {
+        return error(400, "malformed_payload",
+                     "The `csv` payload provided is malformed: `" + why + "`.");
+    };
+    const auto lines = csv_lines(body);
+    if (lines.empty()) return {};
+    bool ok = true;
+    struct Column {
+        std::string name;
+        std::string type;  // string | number | boolean
+    };
+    std::vector<Column> columns;
+    for (auto& cell : csv_cells(lines[0], delimiter, ok)) {
+        Column col{cell, "string"};
+        if (auto colon = cell.rfind(':'); colon != std::string::npos) {
+            const auto type = cell.substr(colon + 1);
+            if (type == "number" || type == "boolean" || type == "string") {
+                col.name = cell.substr(0, colon);
+                col.type = type;
+            }
+        }
+        columns.push_back(col);
+    }
+    std::vector<json> docs;
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        if (lines[i].empty()) continue;
+        auto cells = csv_cells(lines[i], delimiter, ok);
+        if (!ok || cells.size() != columns.size()) {
+            throw malformed("CSV error: record " + std::to_string(i) + " has " +
+                            std::to_string(cells.size()) + " fields, but the header has " +
+                            std::to_string(columns.size()) + " fields");
+        }
+        json doc = json::object();
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+            const auto& v = cells[c];
+            if (v.empty()) {
+                doc[columns[c].name] = nullptr;
+            } else if (columns[c].type == "number") {
+                try {
+                    std::size_t used = 0;
+                    const long long n = std::stoll(v, &used);
+                    if (used == v.size()) {
+                        doc[columns[c].name] = n;
+                        continue;
+                    }
+                    const double d = std::stod(v, &used);
+                    if (used != v.size()) throw std::invalid_argument(v);
+                    doc[columns[c].name] = d;
+                } catch (const std::exception&) {
+                    throw malformed("Error parsing number \"" + v + "\" at line " +
+                                    std::to_string(i + 1));
+                }
+            } else if (columns[c].type == "boolean") {
+                if (v != "true" && v != "false") {
+                    throw malformed("Error parsing boolean \"" + v + "\" at line " +
+                                    std::to_string(i + 1));
+                }
+                doc[columns[c].name] = v == "true";
+            } else {
+                doc[columns[c].name] = v;
+            }
+        }
+        docs.push_back(std::move(doc));
+    }
+    return docs;
+}
+
+std::vector<json> parse_payload(const Request& r, const Query& q) {
+    const auto type = r.headers.get("Content-Type");
+    if (!type) throw error(415, "missing_content_type",
+                           std::string("A Content-Type header is missing. ") + kAccepted);
+    const std::string base(type->substr(0, type->find(';')));
+    const bool is_json = base == "application/json";
+    const bool is_ndjson = base == "application/x-ndjson";
+    const bool is_csv = base == "text/csv";
+    if (!is_json && !is_ndjson && !is_csv) {
+        throw error(415, "invalid_content_type",
+                    "The Content-Type `" + std::string(*type) + "` is invalid. " + kAccepted);
+    }
+    char delimiter = ',';
+    if (auto d = q.get("csvDelimiter")) {
+        if (!is_csv) {
+            throw error(415, "invalid_content_type",
+                        "The Content-Type `" + base +
+                            "` does not support the use of a csv delimiter. The csv delimiter can "
+                            "only be used with the Content-Type `text/csv`.");
+        }
+        if (d->size() != 1 || static_cast<unsigned char>((*d)[0]) > 127) {
+            throw error(400, "invalid_document_csv_delimiter",
+                        "Invalid value in parameter `csvDelimiter`: expected a string of one "
+                        "character, but found the following string of " +
+                            std::to_string(d->size()) + " characters: `" + *d + "`");
+        }
+        delimiter = (*d)[0];
+    }
+    const std::string format = is_json ? "json" : is_ndjson ? "ndjson" : "csv";
+    if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+        throw error(400, "missing_payload", "A " + format + " payload is missing.");
+    }
+    auto malformed = [&](const std::string& why) {
+        return error(400, "malformed_payload",
+                     "The `" + format + "` payload provided is malformed. `" + why + "`.");
+    };
+    std::vector<json> docs;
+    if (is_csv) return parse_csv(r.body, delimiter);
+    if (is_json) {
+        json parsed;
+        try {
+            parsed = json::parse(r.body);
+        } catch (const json::parse_error& e) {
+            throw malformed(e.what());
+        }
+        if (parsed.is_object()) {
+            docs.push_back(std::move(parsed));
+        } else if (parsed.is_array()) {
+            for (auto& d : parsed) {
+                if (!d.is_object()) throw malformed("expected a map, found " + d.dump());
+                docs.push_back(std::move(d));
+            }
+        } else {
+            throw malformed("expected a sequence or a map, found " + parsed.dump());
+        }
+        return docs;
+    }
+    std::size_t start = 0;
+    while (start < r.body.size()) {
+        auto end = r.body.find('\n', start);
+        if (end == std::string::npos) end = r.body.size();
+        const auto line = std::string_view(r.body).substr(start, end - start);
+        start = end + 1;
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+        json d;
+        try {
+            d = json::parse(line);
+        } catch (const json::parse_error& e) {
+            throw malformed(e.what());
+        }
+        if (!d.is_object()) throw malformed("expected a map, found " + d.dump());
+        docs.push_back(std::move(d));
+    }
+    return docs;
+}
+
+// The value at a dotted primary-key path, or nullptr when absent.
+const json* field_at(const json& doc, const std::string& path) {
+    if (auto it = doc.find(path); it != doc.end()) return &*it;
+    const auto dot = path.find('.');
+    if (dot == std::string::npos) return nullptr;
+    auto it = doc.find(path.substr(0, dot));
+    if (it == doc.end() || !it->is_object()) return nullptr;
+    return field_at(*it, path.substr(dot + 1));
+}
+
+ApiError invalid_id(const json& value) {
+    return error(400, "invalid_document_id",
+                 "Document identifier `" + value.dump() +
+                     "` is invalid. A document identifier can be of type integer or string, only "
+                     "composed of alphanumeric characters (a-z A-Z 0-9), hyphens (-) and "
+                     "underscores (_), and can not be more than 511 bytes.");
+}
+
+bool valid_id_string(const std::string& s) {
+    return !s.empty() && s.size() <= 511 && std::all_of(s.begin(), s.end(), [](char c) {
+               return isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+           });
+}
+
+}  // namespace
+
+// The canonical string of a document id value (integer in decimal, string as is).
+std::optional<std::string> canonical_id(const json& value) {
+    if (value.is_number_integer()) return value.dump();
+    if (value.is_string() && valid_id_string(value.get<std::string>())) {
+        return value.get<std::string>();
+    }
+    return std::nullopt;
+}
+
+json project(const json& doc, const std::optional<std::vector<std::string>>& fields) {
+    json out = json::object();
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+        if (it.key() == "_vectors") continue;
+        if (!fields) {
+            out[it.key()] = it.value();
+            continue;
+        }
+        for (const auto& f : *fields) {
+            if (f == "*" || f == it.key()) {
+                out[it.key()] = it.value();
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+void apply_documents(State& state, Task& task) {
+    const auto& uid = *task.index_uid;
+    auto& docs = task.op.documents;
+    auto it = state.indexes.find(uid);
+    Index* index = it == state.indexes.end() ? nullptr : &it->second;
+
+    // resolve the primary key
+    std::optional<std::string> pk = index ? index->primary_key : std::nullopt;
+    if (task.op.primary_key) {
+        if (pk && *pk != *task.op.primary_key) {
+            throw error(400, "index_primary_key_already_exists",
+                        "Index already has a primary key: `" + *pk + "`.");
+        }
+        pk = task.op.primary_key;
+    }
+    if (!pk && !docs.empty()) {
+        std::vector<std::string> candidates;
+        for (auto f = docs[0].begin(); f != docs[0].end(); ++f) {
+            std::string lower = f.key();
+            std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+            if (lower.ends_with("id")) candidates.push_back(f.key());
+        }
+        std::sort(candidates.begin(), candidates.end());
+        if (candidates.empty()) {
+            throw error(400, "index_primary_key_no_candidate_found",
+                        "The primary key inference failed as the engine did not find any field "
+                        "ending with `id` in its name. Please specify the primary key manually "
+                        "using the `primaryKey` query parameter.");
+        }
+        if (candidates.size() > 1) {
+            throw error(400, "index_primary_key_multiple_candidates_found",
+                        "The primary key inference failed as the engine found " +
+                            std::to_string(candidates.size()) +
+                            " fields ending with `id` in their names: '" + candidates[0] +
+                            "' and '" + candidates[1] +
+                            "'. Please specify the primary key manually using the `primaryKey` "
+                            "query parameter.");
+        }
+        pk = candidates[0];
+    }
+
+    // validate every document before touching the index
+    std::vector<std::string> ids;
+    ids.reserve(docs.size());
+    for (const auto& doc : docs) {
+        const json* value = field_at(doc, *pk);
+        if (!value) {
+            throw error(400, "missing_document_id",
+                        "Document doesn't have a `" + *pk + "` attribute: `" + doc.dump() + "`.");
+        }
+        auto id = canonical_id(*value);
+        if (!id) throw invalid_id(*value);
+        for (auto f = doc.begin(); f != doc.end(); ++f) {
+            if (f.key() == "_geo" && !f.value().is_null() &&
+                !(f.value().is_object() && f.value().contains("lat") &&
+                  f.value().contains("lng"))) {
+                throw error(400, "invalid_document_geo_field",
+                            "The `_geo` field in the document with the id: `" + *id +
+                                "` is not an object. Was expecting an object with the `_geo.lat` "
+                                "and `_geo.lng` fields but instead got `" + f.value().dump() +
+                                "`.");
+            }
+        }
+        ids.push_back(std::move(*id));
+    }
+
+    if (!index) {
+        if (task.op.skip_creation) {
+            task.details["indexedDocuments"] = 0;
+            return;
+        }
+        index = &create_index(state, uid, std::nullopt);
+    }
+    if (!docs.empty()) index->primary_key = pk;
+    std::uint64_t indexed = 0;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+        auto existing = index->by_id.find(ids[i]);
+        if (existing == index->by_id.end()) {
+            if (task.op.skip_creation) continue;
+            index->put(ids[i], std::move(docs[i]));
+        } else if (task.op.replace) {
+            index->put(ids[i], std::move(docs[i]));
+        } else {
+            json merged = *index->slots[existing->second];
+            for (auto f = docs[i].begin(); f != docs[i].end(); ++f) merged[f.key()] = f.value();
+            index->put(ids[i], std::move(merged));
+        }
+        ++indexed;
+    }
+    index->updated_at = now();
+    task.details["indexedDocuments"] = indexed;
+}
+
+void apply_document_deletion(State& state, Task& task) {
+    const auto& uid = *task.index_uid;
+    auto it = state.indexes.find(uid);
+    if (it == state.indexes.end()) throw index_not_found(uid);
+    Index& index = it->second;
+    std::uint64_t deleted = 0;
+    switch (task.op.deletion) {
+        case Operation::Deletion::ids:
+            for (const auto& id : task.op.ids) deleted += index.erase(id) ? 1 : 0;
+            break;
+        case Operation::Deletion::all:
+            deleted = index.size();
+            index.clear();
+            break;
+        case Operation::Deletion::filter:
+        case Operation::Deletion::none:
+            throw error(400, "invalid_document_filter",
+                        "Deleting documents by filter is not supported by this development node "
+                        "yet.");
+    }
+    index.updated_at = now();
+    task.details["deletedDocuments"] = deleted;
+}
+
+void Node::add_document_routes() {
+    auto add_or_update = [this](bool replace) {
+        return [this, replace](Request& r) {
+            const std::string uid(r.param("uid"));
+            check_index_uid(uid);
+            Query q(r.query, {"primaryKey", "csvDelimiter", "customMetadata", "skipCreation"});
+            Operation op;
+            op.replace = replace;
+            op.primary_key = q.get("primaryKey");
+            op.skip_creation =
+                q.get_bool("skipCreation", "invalid_document_skip_creation").value_or(false);
+            op.documents = parse_payload(r, q);
+            json details;
+            details["receivedDocuments"] = op.documents.size();
+            details["indexedDocuments"] = nullptr;
+            std::lock_guard lock(state_.mutex);
+            return respond(202, state_.enqueue("documentAdditionOrUpdate", uid, details,
+                                               std::move(op))
+                                    .summary());
+        };
+    };
+    add(Method::post, "/indexes/{uid}/documents", "documents.add", add_or_update(true));
+    add(Method::put, "/indexes/{uid}/documents", "documents.add", add_or_update(false));
+
+    auto enqueue_deletion = [this](const std::string& uid, Operation op, json details) {
+        std::lock_guard lock(state_.mutex);
+        return respond(202,
+                       state_.enqueue("documentDeletion", uid, details, std::move(op)).summary());
+    };
+    add(Method::del, "/indexes/{uid}/documents", "documents.delete",
+        [enqueue_deletion](Request& r) {
+            const std::string uid(r.param("uid"));
+            check_index_uid(uid);
+            Operation op;
+            op.deletion = Operation::Deletion::all;
+            return enqueue_deletion(uid, std::move(op), json{{"deletedDocuments", nullptr}});
+        });
+    add(Method::post, "/indexes/{uid}/documents/delete-batch", "documents.delete",
+        [enqueue_deletion](Request& r) {
+            const std::string uid(r.param("uid"));
+            check_index_uid(uid);
+            const auto body = json_body(r);
+            if (!body.is_array()) {
+                throw bad_request("Json deserialize error: invalid type: " +
+                                  std::string(body.type_name()) + ", expected a sequence");
+            }
+            Operation op;
+            op.deletion = Operation::Deletion::ids;
+            for (const auto& v : body) {
+                op.ids.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+            }
+            json details;
+            details["providedIds"] = op.ids.size();
+            details["deletedDocuments"] = nullptr;
+            details["originalFilter"] = nullptr;
+            return enqueue_deletion(uid, std::move(op), details);
+        });
+    add(Method::del, "/indexes/{uid}/documents/{id}", "documents.delete",
+        [enqueue_deletion](Request& r) {
+            const std::string uid(r.param("uid"));
+            check_index_uid(uid);
+            Operation op;
+            op.deletion = Operation::Deletion::ids;
+            op.ids.push_back(std::string(r.param("id")));
+            json details;
+            details["providedIds"] = 1;
+            details["deletedDocuments"] = nullptr;
+            details["originalFilter"] = nullptr;
+            return enqueue_deletion(uid, std::move(op), details);
+        });
+
+    // browse: GET /documents and POST /documents/fetch share one implementation
+    auto browse = [this](const std::string& uid, std::uint64_t offset, std::uint64_t limit,
+                         std::optional<std::vector<std::string>> fields,
+                         std::optional<std::vector<std::string>> ids, const json& filter) {
+        if (!filter.is_null() && !(filter.is_string() && filter.get<std::string>().empty()) &&
+            !(filter.is_array() && filter.empty())) {
+            throw error(400, "invalid_document_filter",
+                        "Filtering documents is not supported by this development node yet.");
+        }
+        std::lock_guard lock(state_.mutex);
+        auto it = state_.indexes.find(uid);
+        if (it == state_.indexes.end()) throw index_not_found(uid);
+        const Index& index = it->second;
+        std::vector<const json*> matched;
+        if (ids) {
+            std::set<std::uint32_t> slots;
+            for (const auto& id : *ids) {
+                if (auto f = index.by_id.find(id); f != index.by_id.end()) slots.insert(f->second);
+            }
+            for (auto s : slots) matched.push_back(&*index.slots[s]);
+        } else {
+            index.each([&](const json& doc) { matched.push_back(&doc); });
+        }
+        json results = json::array();
+        for (std::size_t i = offset; i < matched.size() && results.size() < limit; ++i) {
+            results.push_back(project(*matched[i], fields));
+        }
+        return respond(200, json{{"results", results},
+                                 {"offset", offset},
+                                 {"limit", limit},
+                                 {"total", matched.size()}});
+    };
+    auto csv_list = [](const std::optional<std::string>& v) {
+        std::optional<std::vector<std::string>> out;
+        if (!v) return out;
+        out.emplace();
+        std::size_t start = 0;
+        while (start <= v->size()) {
+            auto end = v->find(',', start);
+            if (end == std::string::npos) end = v->size();
+            out->push_back(v->substr(start, end - start));
+            start = end + 1;
+        }
+        return out;
+    };
+    add(Method::get, "/indexes/{uid}/documents", "documents.get", [browse, csv_list](Request& r) {
+        const std::string uid(r.param("uid"));
+        check_index_uid(uid);
+        Query q(r.query, {"offset", "limit", "fields", "retrieveVectors", "ids", "filter", "sort"});
+        const auto offset = q.get_uint("offset", "invalid_document_offset").value_or(0);
+        const auto limit = q.get_uint("limit", "invalid_document_limit").value_or(20);
+        q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors");
+        json filter = nullptr;
+        if (auto f = q.get("filter")) {
+            try {
+                filter = json::parse(*f);
+            } catch (const json::parse_error&) {
+                filter = *f;
+            }
+        }
+        return browse(uid, offset, limit, csv_list(q.get("fields")), csv_list(q.get("ids")),
+                      filter);
+    });
+    add(Method::post, "/indexes/{uid}/documents/fetch", "documents.get", [browse](Request& r) {
+        const std::string uid(r.param("uid"));
+        check_index_uid(uid);
+        const auto body = json_body(r);
+        static const std::vector<std::string> kFields = {"offset", "limit",  "fields",
+                                                         "retrieveVectors", "ids", "filter",
+                                                         "sort"};
+        for (auto it = body.begin(); it != body.end(); ++it) {
+            if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end()) {
+                throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
+                                  backquoted_list(kFields));
+            }
+        }
+        auto uint_field = [&](const char* name, const char* code, std::uint64_t def) {
+            if (!body.contains(name) || body[name].is_null()) return def;
+            if (!body[name].is_number_unsigned()) {
+                throw error(400, code,
+                            std::string("Invalid value type at `.") + name +
+                                "`: expected a positive integer, but found " + body[name].dump());
+            }
+            return body[name].get<std::uint64_t>();
+        };
+        std::optional<std::vector<std::string>> fields, ids;
+        if (body.contains("fields") && body["fields"].is_array()) {
+            fields = body["fields"].get<std::vector<std::string>>();
+        }
+        if (body.contains("ids") && body["ids"].is_array()) {
+            ids.emplace();
+            for (std::size_t i = 0; i < body["ids"].size(); ++i) {
+                const auto& v = body["ids"][i];
+                auto id = canonical_id(v);
+                if (!id) {
+                    throw error(400, "invalid_document_ids",
+                                "In `.ids[" + std::to_string(i) + "]`: " + invalid_id(v).what());
+                }
+                ids->push_back(*id);
+            }
+        }
+        return browse(uid, uint_field("offset", "invalid_document_offset", 0),
+                      uint_field("limit", "invalid_document_limit", 20), fields, ids,
+                      body.value("filter", json(nullptr)));
+    });
+    add(Method::get, "/indexes/{uid}/documents/{id}", "documents.get", [this, csv_list](Request& r) {
+        const std::string uid(r.param("uid"));
+        check_index_uid(uid);
+        Query q(r.query, {"fields", "retrieveVectors"});
+        q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors");
+        const std::string id(r.param("id"));
+        std::lock_guard lock(state_.mutex);
+        auto it = state_.indexes.find(uid);
+        if (it == state_.indexes.end()) throw index_not_found(uid);
+        auto doc = it->second.by_id.find(id);
+        if (doc == it->second.by_id.end()) {
+            throw error(404, "document_not_found", "Document `" + id + "` not found.");
+        }
+        return respond(200, project(*it->second.slots[doc->second], csv_list(q.get("fields"))));
+    });
+}
+
+}  // namespace devnode

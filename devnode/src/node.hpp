@@ -1,0 +1,73 @@
+// Node: the development node's routes, Meilisearch-style auth and the task worker.
+#pragma once
+
+#include "state.hpp"
+
+#include <miroir/http/router.hpp>
+
+#include <functional>
+#include <thread>
+
+namespace devnode {
+
+using miroir::http::Request;
+using miroir::http::Response;
+
+// A devnode route handler: synchronous, runs with the state mutex NOT held.
+using Handler = std::function<Response(Request&)>;
+
+class Node {
+public:
+    explicit Node(std::string master_key);
+    ~Node();
+
+    // The request entry point, for http::Server.
+    Response handle(Request& request);
+
+    // Starts/stops the task worker thread.
+    void start_worker();
+    void stop_worker();
+
+    State& state() { return state_; }
+
+private:
+    struct Route {
+        std::string action;  // "" for open routes
+        bool index_scoped = false;
+        Handler handler;
+    };
+    void add(miroir::http::Method method, std::string pattern, std::string action, Handler h,
+             bool index_scoped = true);
+    // Throws ApiError unless the request may run `action` (on the `uid` path parameter).
+    void authorize(const Request& request, const Route& route) const;
+
+    void add_misc_routes();
+    void add_key_routes();
+    void add_index_routes();
+    void add_document_routes();
+    void add_settings_routes();
+    void add_task_routes();
+
+    void worker_loop();
+    void process(Task& task);  // with the mutex held
+
+    State state_;
+    miroir::http::Router router_;
+    std::vector<Route> routes_;
+    std::thread worker_;
+};
+
+// Task processing helpers shared by route files (mutex held by caller).
+void apply_documents(State& state, Task& task);
+void apply_document_deletion(State& state, Task& task);
+void apply_settings(State& state, Task& task);
+// Validates a settings patch synchronously (throws invalid_settings_*); returns it normalized.
+json validate_settings_patch(const json& patch);
+// Checks an index uid (throws invalid_index_uid).
+void check_index_uid(const std::string& uid);
+Index& create_index(State& state, const std::string& uid, std::optional<std::string> pk);
+ApiError index_not_found(const std::string& uid);
+json index_json(const Index& index);
+json index_stats(const Index& index, bool indexing);
+
+}  // namespace devnode

@@ -1,0 +1,393 @@
+// Settings: GET/PATCH/DELETE on /settings and every sub-route, validated synchronously and
+// applied as settingsUpdate tasks.
+#include "node.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace devnode {
+
+namespace http = miroir::http;
+using http::Method;
+
+namespace {
+
+struct SubRoute {
+    const char* path;  // /settings/<path>
+    const char* key;   // camelCase setting name
+    Method verb;       // the update verb
+};
+
+const SubRoute kSubRoutes[] = {
+    {"displayed-attributes", "displayedAttributes", Method::put},
+    {"searchable-attributes", "searchableAttributes", Method::put},
+    {"filterable-attributes", "filterableAttributes", Method::put},
+    {"sortable-attributes", "sortableAttributes", Method::put},
+    {"ranking-rules", "rankingRules", Method::put},
+    {"stop-words", "stopWords", Method::put},
+    {"non-separator-tokens", "nonSeparatorTokens", Method::put},
+    {"separator-tokens", "separatorTokens", Method::put},
+    {"dictionary", "dictionary", Method::put},
+    {"synonyms", "synonyms", Method::put},
+    {"distinct-attribute", "distinctAttribute", Method::put},
+    {"proximity-precision", "proximityPrecision", Method::put},
+    {"typo-tolerance", "typoTolerance", Method::patch},
+    {"faceting", "faceting", Method::patch},
+    {"pagination", "pagination", Method::patch},
+    {"embedders", "embedders", Method::patch},
+    {"search-cutoff-ms", "searchCutoffMs", Method::put},
+    {"localized-attributes", "localizedAttributes", Method::put},
+    {"facet-search", "facetSearch", Method::put},
+    {"prefix-search", "prefixSearch", Method::put},
+};
+
+std::string snake(const std::string& camel) {
+    std::string out;
+    for (char c : camel) {
+        if (isupper(static_cast<unsigned char>(c))) {
+            out += '_';
+            out += static_cast<char>(tolower(c));
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string kind_of(const json& v) {
+    if (v.is_string()) return "a string: `" + v.dump() + "`";
+    if (v.is_boolean()) return "a boolean: `" + v.dump() + "`";
+    if (v.is_number()) return "a positive integer: `" + v.dump() + "`";
+    if (v.is_array()) return "a sequence: `" + v.dump() + "`";
+    if (v.is_object()) return "a map: `" + v.dump() + "`";
+    return "null";
+}
+
+class Checker {
+public:
+    explicit Checker(std::string key) : key_(std::move(key)), code_("invalid_settings_" + snake(key_)) {}
+
+    ApiError type_error(const std::string& at, const char* expected, const json& v) const {
+        return error(400, code_,
+                     "Invalid value type at `." + at + "`: expected " + expected + ", but found " +
+                         kind_of(v));
+    }
+    ApiError value_error(const std::string& at, const std::string& why) const {
+        return error(400, code_, "Invalid value at `." + at + "`: " + why);
+    }
+    void strings(const json& v, const std::string& at) const {
+        if (!v.is_array()) throw type_error(at, "an array", v);
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (!v[i].is_string()) {
+                throw type_error(at + "[" + std::to_string(i) + "]", "a string", v[i]);
+            }
+        }
+    }
+    void uint(const json& v, const std::string& at) const {
+        if (!v.is_number_unsigned()) throw type_error(at, "a positive integer", v);
+    }
+    void boolean(const json& v, const std::string& at) const {
+        if (!v.is_boolean()) throw type_error(at, "a boolean", v);
+    }
+    void one_of(const json& v, const std::string& at, std::vector<std::string> values) const {
+        if (!v.is_string()) throw type_error(at, "a string", v);
+        if (std::find(values.begin(), values.end(), v.get<std::string>()) == values.end()) {
+            throw error(400, code_,
+                        "Unknown value `" + v.get<std::string>() + "` at `." + at +
+                            "`: expected one of " + backquoted_list(values));
+        }
+    }
+    void fields(const json& v, const std::string& at, std::vector<std::string> known) const {
+        if (!v.is_object()) throw type_error(at, "an object", v);
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
+                throw error(400, code_,
+                            "Unknown field `" + it.key() + "` inside `." + at +
+                                "`: expected one of " + backquoted_list(known));
+            }
+        }
+    }
+
+private:
+    std::string key_;
+    std::string code_;
+};
+
+bool valid_ranking_rule(const std::string& rule) {
+    static const std::set<std::string> kBuiltin = {"words",         "typo", "proximity",
+                                                   "attribute",     "sort", "exactness",
+                                                   "attributeRank", "wordPosition"};
+    if (kBuiltin.count(rule)) return true;
+    for (const char* suffix : {":asc", ":desc"}) {
+        if (rule.ends_with(suffix) && rule.size() > std::strlen(suffix)) {
+            const auto field = rule.substr(0, rule.size() - std::strlen(suffix));
+            return field.find(' ') == std::string::npos && field.find(':') == std::string::npos;
+        }
+    }
+    return false;
+}
+
+void validate_value(const std::string& key, const json& v) {
+    if (v.is_null()) return;  // null resets
+    const Checker c(key);
+    if (key == "displayedAttributes" || key == "searchableAttributes" ||
+        key == "sortableAttributes" || key == "stopWords" || key == "nonSeparatorTokens" ||
+        key == "separatorTokens" || key == "dictionary") {
+        c.strings(v, key);
+    } else if (key == "filterableAttributes") {
+        if (!v.is_array()) throw c.type_error(key, "an array", v);
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            const auto at = key + "[" + std::to_string(i) + "]";
+            if (v[i].is_string()) continue;
+            c.fields(v[i], at, {"attributePatterns", "features"});
+            if (!v[i].contains("attributePatterns")) {
+                throw error(400, "invalid_settings_filterable_attributes",
+                            "Missing field `attributePatterns` inside `." + at + "`");
+            }
+            c.strings(v[i]["attributePatterns"], at + ".attributePatterns");
+        }
+    } else if (key == "rankingRules") {
+        c.strings(v, key);
+        bool legacy = false, modern = false;
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            const auto rule = v[i].get<std::string>();
+            if (!valid_ranking_rule(rule)) {
+                throw c.value_error(key + "[" + std::to_string(i) + "]",
+                                    "`" + rule +
+                                        "` ranking rule is invalid. Valid ranking rules are "
+                                        "words, typo, sort, proximity, attribute, exactness and "
+                                        "custom ranking rules.");
+            }
+            legacy |= rule == "attribute";
+            modern |= rule == "attributeRank" || rule == "wordPosition";
+        }
+        if (legacy && modern) {
+            throw c.value_error(key, "`attribute` cannot be used together with `attributeRank` "
+                                     "or `wordPosition`.");
+        }
+    } else if (key == "synonyms") {
+        if (!v.is_object()) throw c.type_error(key, "an object", v);
+        for (auto it = v.begin(); it != v.end(); ++it) c.strings(it.value(), key + "." + it.key());
+    } else if (key == "distinctAttribute") {
+        if (!v.is_string()) throw c.type_error(key, "a string", v);
+    } else if (key == "proximityPrecision") {
+        c.one_of(v, key, {"byWord", "byAttribute"});
+    } else if (key == "typoTolerance") {
+        c.fields(v, key, {"enabled", "minWordSizeForTypos", "disableOnWords",
+                          "disableOnAttributes", "disableOnNumbers"});
+        if (v.contains("enabled") && !v["enabled"].is_null()) c.boolean(v["enabled"], key + ".enabled");
+        if (v.contains("disableOnNumbers") && !v["disableOnNumbers"].is_null()) {
+            c.boolean(v["disableOnNumbers"], key + ".disableOnNumbers");
+        }
+        for (const char* f : {"disableOnWords", "disableOnAttributes"}) {
+            if (v.contains(f) && !v[f].is_null()) c.strings(v[f], key + "." + f);
+        }
+        if (v.contains("minWordSizeForTypos") && !v["minWordSizeForTypos"].is_null()) {
+            const auto& m = v["minWordSizeForTypos"];
+            c.fields(m, key + ".minWordSizeForTypos", {"oneTypo", "twoTypos"});
+            for (const char* f : {"oneTypo", "twoTypos"}) {
+                if (m.contains(f) && !m[f].is_null()) c.uint(m[f], key + ".minWordSizeForTypos." + f);
+            }
+            const auto one = m.value("oneTypo", json(5));
+            const auto two = m.value("twoTypos", json(9));
+            if (one.is_number() && two.is_number() && one.get<std::uint64_t>() > two.get<std::uint64_t>()) {
+                throw error(400, "invalid_settings_typo_tolerance",
+                            "`minWordSizeForTypos` setting is invalid. `oneTypo` and `twoTypos` "
+                            "fields should be between `0` and `255`, and `twoTypos` should be "
+                            "greater or equals to `oneTypo` but found `oneTypo: " +
+                                one.dump() + "` and twoTypos: " + two.dump() + "`.");
+            }
+        }
+    } else if (key == "faceting") {
+        c.fields(v, key, {"maxValuesPerFacet", "sortFacetValuesBy"});
+        if (v.contains("maxValuesPerFacet") && !v["maxValuesPerFacet"].is_null()) {
+            c.uint(v["maxValuesPerFacet"], key + ".maxValuesPerFacet");
+        }
+        if (v.contains("sortFacetValuesBy") && !v["sortFacetValuesBy"].is_null()) {
+            const auto& s = v["sortFacetValuesBy"];
+            if (!s.is_object()) throw c.type_error(key + ".sortFacetValuesBy", "an object", s);
+            for (auto it = s.begin(); it != s.end(); ++it) {
+                c.one_of(it.value(), key + ".sortFacetValuesBy." + it.key(), {"alpha", "count"});
+            }
+        }
+    } else if (key == "pagination") {
+        c.fields(v, key, {"maxTotalHits"});
+        if (v.contains("maxTotalHits") && !v["maxTotalHits"].is_null()) {
+            c.uint(v["maxTotalHits"], key + ".maxTotalHits");
+            if (v["maxTotalHits"].get<std::uint64_t>() == 0) {
+                throw c.value_error(key + ".maxTotalHits", "a non-zero integer value lower than `18446744073709551615` was expected, but found a zero");
+            }
+        }
+    } else if (key == "embedders") {
+        if (!v.is_object()) throw c.type_error(key, "an object", v);
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            if (it.value().is_null()) continue;
+            const auto at = key + "." + it.key();
+            c.fields(it.value(), at, {"source", "dimensions", "distribution", "binaryQuantized"});
+            if (!it.value().contains("source")) {
+                throw error(400, "invalid_settings_embedders",
+                            "Missing field `source` inside `." + at + "`");
+            }
+            c.one_of(it.value()["source"], at + ".source", {"userProvided"});
+            if (!it.value().contains("dimensions")) {
+                throw error(400, "invalid_settings_embedders",
+                            "Missing field `." + at + ".dimensions`\n  - note: `." + at +
+                                ".source = \"userProvided\"`");
+            }
+            c.uint(it.value()["dimensions"], at + ".dimensions");
+        }
+    } else if (key == "searchCutoffMs") {
+        c.uint(v, key);
+    } else if (key == "localizedAttributes") {
+        if (!v.is_array()) throw c.type_error(key, "an array", v);
+    } else if (key == "facetSearch") {
+        c.boolean(v, key);
+    } else if (key == "prefixSearch") {
+        c.one_of(v, key, {"indexingTime", "disabled"});
+    }
+}
+
+// Values Meilisearch keeps as sets come back sorted.
+void normalize(const std::string& key, json& v) {
+    if (v.is_null()) return;
+    if (key == "sortableAttributes" || key == "stopWords" || key == "nonSeparatorTokens" ||
+        key == "separatorTokens" || key == "dictionary") {
+        auto items = v.get<std::vector<std::string>>();
+        std::sort(items.begin(), items.end());
+        items.erase(std::unique(items.begin(), items.end()), items.end());
+        v = items;
+    } else if (key == "synonyms") {
+        std::map<std::string, std::vector<std::string>> sorted;
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            auto values = it.value().get<std::vector<std::string>>();
+            std::sort(values.begin(), values.end());
+            sorted[it.key()] = values;
+        }
+        json out = json::object();
+        for (auto& [k, vals] : sorted) out[k] = vals;
+        v = out;
+    }
+}
+
+// Merges `patch` into `target` one level deep (nulls reset to `defaults`).
+void merge_object(json& target, const json& patch, const json& defaults) {
+    for (auto it = patch.begin(); it != patch.end(); ++it) {
+        if (it.value().is_null()) {
+            target[it.key()] = defaults[it.key()];
+        } else if (it.value().is_object() && target[it.key()].is_object() &&
+                   it.key() != "sortFacetValuesBy") {
+            merge_object(target[it.key()], it.value(), defaults.value(it.key(), json::object()));
+        } else if (it.key() == "sortFacetValuesBy") {
+            for (auto s = it.value().begin(); s != it.value().end(); ++s) {
+                target[it.key()][s.key()] = s.value();
+            }
+        } else {
+            target[it.key()] = it.value();
+        }
+    }
+}
+
+}  // namespace
+
+json validate_settings_patch(const json& patch) {
+    if (!patch.is_object()) {
+        throw bad_request("Invalid value type: expected an object, but found " + kind_of(patch));
+    }
+    const auto defaults = default_settings();
+    std::vector<std::string> known;
+    for (auto it = defaults.begin(); it != defaults.end(); ++it) known.push_back(it.key());
+    json out = patch;
+    for (auto it = out.begin(); it != out.end(); ++it) {
+        if (!defaults.contains(it.key())) {
+            throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
+                              backquoted_list(known));
+        }
+        validate_value(it.key(), it.value());
+        normalize(it.key(), it.value());
+    }
+    return out;
+}
+
+void apply_settings(State& state, Task& task) {
+    const auto& uid = *task.index_uid;
+    auto it = state.indexes.find(uid);
+    Index& index = it != state.indexes.end() ? it->second : create_index(state, uid, std::nullopt);
+    const auto defaults = default_settings();
+    for (auto s = task.op.settings.begin(); s != task.op.settings.end(); ++s) {
+        const auto& key = s.key();
+        if (s.value().is_null()) {
+            index.settings[key] = defaults[key];
+        } else if (key == "typoTolerance" || key == "faceting" || key == "pagination") {
+            merge_object(index.settings[key], s.value(), defaults[key]);
+        } else if (key == "embedders") {
+            for (auto e = s.value().begin(); e != s.value().end(); ++e) {
+                if (e.value().is_null()) {
+                    index.settings[key].erase(e.key());
+                } else {
+                    index.settings[key][e.key()] = e.value();
+                }
+            }
+        } else {
+            index.settings[key] = s.value();
+        }
+    }
+    index.updated_at = now();
+}
+
+void Node::add_settings_routes() {
+    auto enqueue = [this](const std::string& uid, json patch) {
+        std::lock_guard lock(state_.mutex);
+        Operation op;
+        op.settings = patch;
+        return respond(202,
+                       state_.enqueue("settingsUpdate", uid, std::move(patch), std::move(op))
+                           .summary());
+    };
+    auto get_settings = [this](const std::string& uid) {
+        check_index_uid(uid);
+        std::lock_guard lock(state_.mutex);
+        auto it = state_.indexes.find(uid);
+        if (it == state_.indexes.end()) throw index_not_found(uid);
+        return it->second.settings;
+    };
+    add(Method::get, "/indexes/{uid}/settings", "settings.get", [get_settings](Request& r) {
+        return respond(200, get_settings(std::string(r.param("uid"))));
+    });
+    add(Method::patch, "/indexes/{uid}/settings", "settings.update", [enqueue](Request& r) {
+        const std::string uid(r.param("uid"));
+        check_index_uid(uid);
+        return enqueue(uid, validate_settings_patch(json_body(r)));
+    });
+    add(Method::del, "/indexes/{uid}/settings", "settings.update", [enqueue](Request& r) {
+        const std::string uid(r.param("uid"));
+        check_index_uid(uid);
+        json reset = json::object();
+        const auto defaults = default_settings();
+        for (auto it = defaults.begin(); it != defaults.end(); ++it) reset[it.key()] = nullptr;
+        return enqueue(uid, reset);
+    });
+    for (const auto& sub : kSubRoutes) {
+        const std::string pattern = std::string("/indexes/{uid}/settings/") + sub.path;
+        const std::string key = sub.key;
+        add(Method::get, pattern, "settings.get", [get_settings, key](Request& r) {
+            return respond(200, get_settings(std::string(r.param("uid")))[key]);
+        });
+        add(sub.verb, pattern, "settings.update", [enqueue, key](Request& r) {
+            const std::string uid(r.param("uid"));
+            check_index_uid(uid);
+            json patch = json::object();
+            json value = r.body.find_first_not_of(" \t\r\n") == std::string::npos
+                             ? json(nullptr)
+                             : json_body(r);
+            patch[key] = value;
+            return enqueue(uid, validate_settings_patch(patch));
+        });
+        add(Method::del, pattern, "settings.update", [enqueue, key](Request& r) {
+            const std::string uid(r.param("uid"));
+            check_index_uid(uid);
+            return enqueue(uid, json{{key, nullptr}});
+        });
+    }
+}
+
+}  // namespace devnode

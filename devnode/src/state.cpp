@@ -1,0 +1,165 @@
+// State helpers: documents storage, task and key serialization, defaults, key derivation.
+#include "state.hpp"
+
+#include <openssl/hmac.h>
+#include <cstdio>
+#include <random>
+
+namespace devnode {
+
+void Index::put(const std::string& id, json doc) {
+    if (auto it = by_id.find(id); it != by_id.end()) {
+        slots[it->second] = std::move(doc);
+        return;
+    }
+    std::uint32_t slot;
+    if (!free_slots.empty()) {
+        // the smallest freed docid is reused first
+        auto smallest = std::min_element(free_slots.begin(), free_slots.end());
+        slot = *smallest;
+        free_slots.erase(smallest);
+        slots[slot] = std::move(doc);
+    } else {
+        slot = static_cast<std::uint32_t>(slots.size());
+        slots.push_back(std::move(doc));
+    }
+    by_id.emplace(id, slot);
+}
+
+bool Index::erase(const std::string& id) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) return false;
+    slots[it->second].reset();
+    free_slots.push_back(it->second);
+    by_id.erase(it);
+    return true;
+}
+
+void Index::clear() {
+    slots.clear();
+    free_slots.clear();
+    by_id.clear();
+}
+
+json Task::to_json() const {
+    json j;
+    j["uid"] = uid;
+    j["batchUid"] = batch_uid ? json(*batch_uid) : json(nullptr);
+    j["indexUid"] = index_uid ? json(*index_uid) : json(nullptr);
+    j["status"] = status;
+    j["type"] = type;
+    j["canceledBy"] = canceled_by ? json(*canceled_by) : json(nullptr);
+    if (!details.is_null()) j["details"] = details;
+    j["error"] = error;
+    if (started_at && finished_at) {
+        j["duration"] = iso_duration(*finished_at - *started_at);
+    } else {
+        j["duration"] = nullptr;
+    }
+    j["enqueuedAt"] = rfc3339(enqueued_at);
+    j["startedAt"] = started_at ? json(rfc3339(*started_at)) : json(nullptr);
+    j["finishedAt"] = finished_at ? json(rfc3339(*finished_at)) : json(nullptr);
+    return j;
+}
+
+json Task::summary() const {
+    json j;
+    j["taskUid"] = uid;
+    j["indexUid"] = index_uid ? json(*index_uid) : json(nullptr);
+    j["status"] = status;
+    j["type"] = type;
+    j["enqueuedAt"] = rfc3339(enqueued_at);
+    return j;
+}
+
+json Key::to_json() const {
+    json j;
+    j["name"] = name ? json(*name) : json(nullptr);
+    j["description"] = description ? json(*description) : json(nullptr);
+    j["key"] = key;
+    j["uid"] = uid;
+    j["actions"] = actions;
+    j["indexes"] = indexes;
+    j["expiresAt"] = expires_at ? json(rfc3339(*expires_at)) : json(nullptr);
+    j["createdAt"] = rfc3339(created_at);
+    j["updatedAt"] = rfc3339(updated_at);
+    return j;
+}
+
+Task& State::enqueue(std::string type, std::optional<std::string> index_uid, json details,
+                     Operation op) {
+    Task task;
+    task.uid = next_task_uid++;
+    task.type = std::move(type);
+    task.index_uid = std::move(index_uid);
+    task.details = std::move(details);
+    task.enqueued_at = now();
+    task.op = std::move(op);
+    auto& stored = tasks.emplace(task.uid, std::move(task)).first->second;
+    work.notify_one();
+    return stored;
+}
+
+json default_settings() {
+    json s;
+    s["displayedAttributes"] = json::array({"*"});
+    s["searchableAttributes"] = json::array({"*"});
+    s["filterableAttributes"] = json::array();
+    s["sortableAttributes"] = json::array();
+    s["rankingRules"] = json::array(
+        {"words", "typo", "proximity", "attributeRank", "sort", "wordPosition", "exactness"});
+    s["stopWords"] = json::array();
+    s["nonSeparatorTokens"] = json::array();
+    s["separatorTokens"] = json::array();
+    s["dictionary"] = json::array();
+    s["synonyms"] = json::object();
+    s["distinctAttribute"] = nullptr;
+    s["proximityPrecision"] = "byWord";
+    json typo;
+    typo["enabled"] = true;
+    typo["minWordSizeForTypos"] = {{"oneTypo", 5}, {"twoTypos", 9}};
+    typo["disableOnWords"] = json::array();
+    typo["disableOnAttributes"] = json::array();
+    typo["disableOnNumbers"] = false;
+    s["typoTolerance"] = typo;
+    json faceting;
+    faceting["maxValuesPerFacet"] = 100;
+    faceting["sortFacetValuesBy"] = {{"*", "alpha"}};
+    s["faceting"] = faceting;
+    s["pagination"] = {{"maxTotalHits", 1000}};
+    s["embedders"] = json::object();
+    s["searchCutoffMs"] = nullptr;
+    s["localizedAttributes"] = nullptr;
+    s["facetSearch"] = true;
+    s["prefixSearch"] = "indexingTime";
+    return s;
+}
+
+std::string derive_key(const std::string& master_key, const std::string& uid) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), master_key.data(), static_cast<int>(master_key.size()),
+         reinterpret_cast<const unsigned char*>(uid.data()), uid.size(), mac, &len);
+    std::string hex;
+    char buf[3];
+    for (unsigned i = 0; i < len; ++i) {
+        std::snprintf(buf, sizeof buf, "%02x", mac[i]);
+        hex += buf;
+    }
+    return hex;
+}
+
+std::string new_uuid() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uint64_t hi = rng(), lo = rng();
+    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+    char buf[37];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                  static_cast<unsigned>(lo >> 48),
+                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+    return buf;
+}
+
+}  // namespace devnode

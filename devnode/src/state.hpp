@@ -1,0 +1,121 @@
+// The development node's whole state, in memory: indexes with their documents and settings,
+// the task queue, and the API keys. One mutex guards all of it.
+#pragma once
+
+#include "util.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace devnode {
+
+struct Index {
+    std::string uid;
+    std::optional<std::string> primary_key;
+    Time created_at;
+    Time updated_at;
+    // Documents by internal id (slot); freed slots are reused, as Meilisearch reuses docids.
+    std::vector<std::optional<json>> slots;
+    std::vector<std::uint32_t> free_slots;
+    std::unordered_map<std::string, std::uint32_t> by_id;
+    json settings;  // every setting, in GET /settings order
+
+    std::size_t size() const { return by_id.size(); }
+    void put(const std::string& id, json doc);
+    bool erase(const std::string& id);
+    void clear();
+    // Live documents in slot order.
+    template <typename F>
+    void each(F&& f) const {
+        for (const auto& slot : slots) {
+            if (slot) f(*slot);
+        }
+    }
+};
+
+// What a task does when processed.
+struct Operation {
+    // documentAdditionOrUpdate
+    std::vector<json> documents;
+    bool replace = true;
+    std::optional<std::string> primary_key;
+    bool skip_creation = false;
+    // documentDeletion
+    enum class Deletion { none, ids, filter, all } deletion = Deletion::none;
+    std::vector<std::string> ids;
+    json filter;
+    // settingsUpdate: the submitted patch (null = reset)
+    json settings;
+    // indexUpdate
+    std::optional<std::string> new_uid;
+    // indexSwap
+    json swaps;
+    // taskCancelation / taskDeletion: the uids matched when the task was registered
+    std::vector<std::uint32_t> matched;
+};
+
+struct Task {
+    std::uint32_t uid = 0;
+    std::optional<std::uint32_t> batch_uid;
+    std::optional<std::string> index_uid;
+    std::string status = "enqueued";
+    std::string type;
+    std::optional<std::uint32_t> canceled_by;
+    json details;  // null: omitted
+    json error;    // null unless failed
+    Time enqueued_at;
+    std::optional<Time> started_at;
+    std::optional<Time> finished_at;
+    Operation op;
+
+    json to_json() const;
+    json summary() const;
+};
+
+struct Key {
+    std::string uid;
+    std::string key;
+    std::optional<std::string> name;
+    std::optional<std::string> description;
+    std::vector<std::string> actions;
+    std::vector<std::string> indexes;
+    std::optional<Time> expires_at;
+    Time created_at;
+    Time updated_at;
+
+    json to_json() const;
+};
+
+struct State {
+    std::mutex mutex;
+    std::condition_variable work;  // signalled when a task is enqueued
+    bool stopping = false;
+
+    std::string master_key;
+    std::map<std::string, Index> indexes;  // byte order of uid, as GET /indexes lists them
+    std::map<std::uint32_t, Task> tasks;
+    std::uint32_t next_task_uid = 0;
+    std::uint32_t next_batch_uid = 0;
+    std::vector<Key> keys;  // creation order
+    Time last_update{};
+    bool has_update = false;
+
+    // Registers a task; the caller holds the mutex.
+    Task& enqueue(std::string type, std::optional<std::string> index_uid, json details,
+                  Operation op = {});
+};
+
+// Settings with Meilisearch's defaults, in GET /settings order.
+json default_settings();
+
+// HMAC-SHA256(master key, uid) in lowercase hex: a key's value.
+std::string derive_key(const std::string& master_key, const std::string& uid);
+std::string new_uuid();
+
+}  // namespace devnode
