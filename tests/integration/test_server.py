@@ -8,6 +8,7 @@ import time
 import unittest
 
 from harness import Miroir, free_port, request, run_cli
+from nodes import Node
 
 MASTER = "integration-master-key"
 ADMIN = "integration-admin-key"
@@ -205,8 +206,7 @@ class Readiness(unittest.TestCase):
             self.assertEqual(r.json()["nodes"], [{"id": "n0", "available": False}])
 
     def test_ready_when_a_group_covers_every_shard(self):
-        # Any server answering GET /health with 200 stands for a node here: another miroir.
-        with Miroir() as node:
+        with Node() as node:
             up = ("up", f"http://127.0.0.1:{node.port}")
             down = ("down", f"http://127.0.0.1:{free_port()}")
             with Miroir(nodes=[up, down], replication_factor=2) as m:
