@@ -1,9 +1,10 @@
 // Documents: payload parsing (JSON, NDJSON, CSV), primary-key inference, id validation,
 // browse/fetch/get, and the add/update/delete tasks.
-#include "node.hpp"
-
 #include <algorithm>
 #include <set>
+
+#include "filter.hpp"
+#include "node.hpp"
 
 namespace devnode {
 
@@ -136,8 +137,9 @@ std::vector<json> parse_csv(const std::string& body, char delimiter) {
 
 std::vector<json> parse_payload(const Request& r, const Query& q) {
     const auto type = r.headers.get("Content-Type");
-    if (!type) throw error(415, "missing_content_type",
-                           std::string("A Content-Type header is missing. ") + kAccepted);
+    if (!type)
+        throw error(415, "missing_content_type",
+                    std::string("A Content-Type header is missing. ") + kAccepted);
     const std::string base(type->substr(0, type->find(';')));
     const bool is_json = base == "application/json";
     const bool is_ndjson = base == "application/x-ndjson";
@@ -230,8 +232,8 @@ ApiError invalid_id(const json& value) {
 
 bool valid_id_string(const std::string& s) {
     return !s.empty() && s.size() <= 511 && std::all_of(s.begin(), s.end(), [](char c) {
-               return isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-           });
+        return isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
 }
 
 }  // namespace
@@ -322,8 +324,8 @@ void apply_documents(State& state, Task& task) {
                 throw error(400, "invalid_document_geo_field",
                             "The `_geo` field in the document with the id: `" + *id +
                                 "` is not an object. Was expecting an object with the `_geo.lat` "
-                                "and `_geo.lng` fields but instead got `" + f.value().dump() +
-                                "`.");
+                                "and `_geo.lng` fields but instead got `" +
+                                f.value().dump() + "`.");
             }
         }
         ids.push_back(std::move(*id));
@@ -370,11 +372,19 @@ void apply_document_deletion(State& state, Task& task) {
             deleted = index.size();
             index.clear();
             break;
-        case Operation::Deletion::filter:
+        case Operation::Deletion::filter: {
+            const auto filter = parse_filter(task.op.filter, "invalid_document_filter");
+            check_filterable(filter, index.settings["filterableAttributes"],
+                             "invalid_document_filter");
+            std::vector<std::string> doomed;
+            for (const auto& [id, slot] : index.by_id) {
+                if (matches(filter, *index.slots[slot])) doomed.push_back(id);
+            }
+            for (const auto& id : doomed) deleted += index.erase(id) ? 1 : 0;
+            break;
+        }
         case Operation::Deletion::none:
-            throw error(400, "invalid_document_filter",
-                        "Deleting documents by filter is not supported by this development node "
-                        "yet.");
+            break;
     }
     index.updated_at = now();
     task.details["deletedDocuments"] = deleted;
@@ -396,9 +406,9 @@ void Node::add_document_routes() {
             details["receivedDocuments"] = op.documents.size();
             details["indexedDocuments"] = nullptr;
             std::lock_guard lock(state_.mutex);
-            return respond(202, state_.enqueue("documentAdditionOrUpdate", uid, details,
-                                               std::move(op))
-                                    .summary());
+            return respond(
+                202,
+                state_.enqueue("documentAdditionOrUpdate", uid, details, std::move(op)).summary());
         };
     };
     add(Method::post, "/indexes/{uid}/documents", "documents.add", add_or_update(true));
@@ -437,6 +447,37 @@ void Node::add_document_routes() {
             details["originalFilter"] = nullptr;
             return enqueue_deletion(uid, std::move(op), details);
         });
+    add(Method::post, "/indexes/{uid}/documents/delete", "documents.delete",
+        [enqueue_deletion](Request& r) {
+            const std::string uid(r.param("uid"));
+            check_index_uid(uid);
+            const auto body = json_body(r);
+            if (!body.is_object()) {
+                throw bad_request("Invalid value type: expected an object, but found " +
+                                  body.dump());
+            }
+            for (auto it = body.begin(); it != body.end(); ++it) {
+                if (it.key() != "filter") {
+                    throw bad_request("Unknown field `" + it.key() + "`: expected one of `filter`");
+                }
+            }
+            if (!body.contains("filter")) {
+                throw error(400, "missing_document_filter", "Missing field `filter`");
+            }
+            const auto& filter = body["filter"];
+            if (!parse_filter(filter, "invalid_document_filter")) {
+                throw error(400, "invalid_document_filter",
+                            "Sending an empty filter is forbidden.");
+            }
+            Operation op;
+            op.deletion = Operation::Deletion::filter;
+            op.filter = filter;
+            json details;
+            details["providedIds"] = 0;
+            details["deletedDocuments"] = nullptr;
+            details["originalFilter"] = filter.dump();
+            return enqueue_deletion(uid, std::move(op), details);
+        });
     add(Method::del, "/indexes/{uid}/documents/{id}", "documents.delete",
         [enqueue_deletion](Request& r) {
             const std::string uid(r.param("uid"));
@@ -454,25 +495,26 @@ void Node::add_document_routes() {
     // browse: GET /documents and POST /documents/fetch share one implementation
     auto browse = [this](const std::string& uid, std::uint64_t offset, std::uint64_t limit,
                          std::optional<std::vector<std::string>> fields,
-                         std::optional<std::vector<std::string>> ids, const json& filter) {
-        if (!filter.is_null() && !(filter.is_string() && filter.get<std::string>().empty()) &&
-            !(filter.is_array() && filter.empty())) {
-            throw error(400, "invalid_document_filter",
-                        "Filtering documents is not supported by this development node yet.");
-        }
+                         std::optional<std::vector<std::string>> ids, const json& filter_json) {
+        const auto filter = parse_filter(filter_json, "invalid_document_filter");
         std::lock_guard lock(state_.mutex);
         auto it = state_.indexes.find(uid);
         if (it == state_.indexes.end()) throw index_not_found(uid);
         const Index& index = it->second;
+        check_filterable(filter, index.settings["filterableAttributes"], "invalid_document_filter");
         std::vector<const json*> matched;
         if (ids) {
             std::set<std::uint32_t> slots;
             for (const auto& id : *ids) {
                 if (auto f = index.by_id.find(id); f != index.by_id.end()) slots.insert(f->second);
             }
-            for (auto s : slots) matched.push_back(&*index.slots[s]);
+            for (auto s : slots) {
+                if (matches(filter, *index.slots[s])) matched.push_back(&*index.slots[s]);
+            }
         } else {
-            index.each([&](const json& doc) { matched.push_back(&doc); });
+            index.each([&](const json& doc) {
+                if (matches(filter, doc)) matched.push_back(&doc);
+            });
         }
         json results = json::array();
         for (std::size_t i = offset; i < matched.size() && results.size() < limit; ++i) {
@@ -518,9 +560,8 @@ void Node::add_document_routes() {
         const std::string uid(r.param("uid"));
         check_index_uid(uid);
         const auto body = json_body(r);
-        static const std::vector<std::string> kFields = {"offset", "limit",  "fields",
-                                                         "retrieveVectors", "ids", "filter",
-                                                         "sort"};
+        static const std::vector<std::string> kFields = {
+            "offset", "limit", "fields", "retrieveVectors", "ids", "filter", "sort"};
         for (auto it = body.begin(); it != body.end(); ++it) {
             if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end()) {
                 throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
@@ -556,21 +597,22 @@ void Node::add_document_routes() {
                       uint_field("limit", "invalid_document_limit", 20), fields, ids,
                       body.value("filter", json(nullptr)));
     });
-    add(Method::get, "/indexes/{uid}/documents/{id}", "documents.get", [this, csv_list](Request& r) {
-        const std::string uid(r.param("uid"));
-        check_index_uid(uid);
-        Query q(r.query, {"fields", "retrieveVectors"});
-        q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors");
-        const std::string id(r.param("id"));
-        std::lock_guard lock(state_.mutex);
-        auto it = state_.indexes.find(uid);
-        if (it == state_.indexes.end()) throw index_not_found(uid);
-        auto doc = it->second.by_id.find(id);
-        if (doc == it->second.by_id.end()) {
-            throw error(404, "document_not_found", "Document `" + id + "` not found.");
-        }
-        return respond(200, project(*it->second.slots[doc->second], csv_list(q.get("fields"))));
-    });
+    add(Method::get, "/indexes/{uid}/documents/{id}", "documents.get",
+        [this, csv_list](Request& r) {
+            const std::string uid(r.param("uid"));
+            check_index_uid(uid);
+            Query q(r.query, {"fields", "retrieveVectors"});
+            q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors");
+            const std::string id(r.param("id"));
+            std::lock_guard lock(state_.mutex);
+            auto it = state_.indexes.find(uid);
+            if (it == state_.indexes.end()) throw index_not_found(uid);
+            auto doc = it->second.by_id.find(id);
+            if (doc == it->second.by_id.end()) {
+                throw error(404, "document_not_found", "Document `" + id + "` not found.");
+            }
+            return respond(200, project(*it->second.slots[doc->second], csv_list(q.get("fields"))));
+        });
 }
 
 }  // namespace devnode

@@ -1,14 +1,15 @@
 // miroir-devnode: Meilisearch's command line → an in-memory development node.
-#include "node.hpp"
-
-#include <miroir/http/server.hpp>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <miroir/http/server.hpp>
+
+#include "node.hpp"
 
 namespace {
 
@@ -23,7 +24,8 @@ namespace {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string addr = std::getenv("MEILI_HTTP_ADDR") ? std::getenv("MEILI_HTTP_ADDR") : "localhost:7700";
+    std::string addr =
+        std::getenv("MEILI_HTTP_ADDR") ? std::getenv("MEILI_HTTP_ADDR") : "localhost:7700";
     std::string master_key = std::getenv("MEILI_MASTER_KEY") ? std::getenv("MEILI_MASTER_KEY") : "";
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -64,11 +66,11 @@ int main(int argc, char** argv) {
     node.start_worker();
 
     boost::asio::io_context io;
-    miroir::http::Server server(io.get_executor(), options,
-                                [&node](miroir::http::Request r)
-                                    -> boost::asio::awaitable<miroir::http::Response> {
-                                    co_return node.handle(r);
-                                });
+    miroir::http::Server server(
+        io.get_executor(), options,
+        [&node](miroir::http::Request r) -> boost::asio::awaitable<miroir::http::Response> {
+            co_return node.handle(r);
+        });
     try {
         server.start();
     } catch (const std::exception& e) {

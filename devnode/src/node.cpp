@@ -1,11 +1,11 @@
 // The development node: route table, auth, misc/keys/indexes/tasks routes and the worker.
 #include "node.hpp"
 
-#include <miroir/http/api_error.hpp>
-
-#include <openssl/crypto.h>
 #include <algorithm>
+#include <openssl/crypto.h>
 #include <set>
+
+#include <miroir/http/api_error.hpp>
 
 namespace devnode {
 
@@ -64,11 +64,22 @@ std::vector<std::string> split_csv(const std::string& s) {
 
 const std::vector<std::string> kTaskStatuses = {"enqueued", "processing", "succeeded", "failed",
                                                 "canceled"};
-const std::vector<std::string> kTaskTypes = {
-    "documentAdditionOrUpdate", "documentEdition", "documentDeletion", "settingsUpdate",
-    "indexCreation", "indexDeletion", "indexUpdate", "indexSwap", "taskCancelation",
-    "taskDeletion", "dumpCreation", "snapshotCreation", "export", "upgradeDatabase",
-    "indexCompaction", "networkTopologyChange"};
+const std::vector<std::string> kTaskTypes = {"documentAdditionOrUpdate",
+                                             "documentEdition",
+                                             "documentDeletion",
+                                             "settingsUpdate",
+                                             "indexCreation",
+                                             "indexDeletion",
+                                             "indexUpdate",
+                                             "indexSwap",
+                                             "taskCancelation",
+                                             "taskDeletion",
+                                             "dumpCreation",
+                                             "snapshotCreation",
+                                             "export",
+                                             "upgradeDatabase",
+                                             "indexCompaction",
+                                             "networkTopologyChange"};
 
 // The task filters shared by GET /tasks, POST /tasks/cancel and DELETE /tasks.
 struct TaskFilter {
@@ -84,9 +95,9 @@ struct TaskFilter {
             if (auto v = q.get(name); v && *v != "*") {
                 out.emplace();
                 for (const auto& item : split_csv(*v)) {
-                    const bool ok = !item.empty() && std::all_of(item.begin(), item.end(), [](char c) {
-                        return c >= '0' && c <= '9';
-                    });
+                    const bool ok =
+                        !item.empty() && std::all_of(item.begin(), item.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; });
                     if (!ok) {
                         throw error(400, code,
                                     "Invalid value in parameter `" + std::string(name) +
@@ -114,13 +125,14 @@ struct TaskFilter {
                                           [](char x, char y) { return tolower(x) == tolower(y); });
                     });
                     if (match == allowed->end()) {
-                        throw error(400, code,
-                                    "Invalid value in parameter `" + std::string(name) +
-                                        "`: `" + item + "` is not a valid " +
-                                        (std::string(name) == "types" ? "task type" : "task status") +
-                                        ". Available " +
-                                        (std::string(name) == "types" ? "types" : "statuses") +
-                                        " are " + backquoted_list(*allowed) + ".");
+                        throw error(
+                            400, code,
+                            "Invalid value in parameter `" + std::string(name) + "`: `" + item +
+                                "` is not a valid " +
+                                (std::string(name) == "types" ? "task type" : "task status") +
+                                ". Available " +
+                                (std::string(name) == "types" ? "types" : "statuses") + " are " +
+                                backquoted_list(*allowed) + ".");
                     }
                     out->insert(*match);
                 }
@@ -187,10 +199,18 @@ struct TaskFilter {
     }
 };
 
-const std::vector<std::string_view> kFilterParams = {
-    "uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
-    "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
-    "beforeFinishedAt", "afterFinishedAt"};
+const std::vector<std::string_view> kFilterParams = {"uids",
+                                                     "batchUids",
+                                                     "canceledBy",
+                                                     "types",
+                                                     "statuses",
+                                                     "indexUids",
+                                                     "beforeEnqueuedAt",
+                                                     "afterEnqueuedAt",
+                                                     "beforeStartedAt",
+                                                     "afterStartedAt",
+                                                     "beforeFinishedAt",
+                                                     "afterFinishedAt"};
 
 }  // namespace
 
@@ -199,10 +219,10 @@ ApiError index_not_found(const std::string& uid) {
 }
 
 void check_index_uid(const std::string& uid) {
-    const bool ok = !uid.empty() && uid.size() <= 400 &&
-                    std::all_of(uid.begin(), uid.end(), [](char c) {
-                        return isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-                    });
+    const bool ok =
+        !uid.empty() && uid.size() <= 400 && std::all_of(uid.begin(), uid.end(), [](char c) {
+            return isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
     if (!ok) {
         throw error(400, "invalid_index_uid",
                     "`" + uid +
@@ -306,7 +326,8 @@ void Node::authorize(const Request& request, const Route& route) const {
                         ErrorType::auth);
         }
         if (space == std::string_view::npos) {
-            throw error(403, "invalid_api_key", "The provided API key is invalid.", ErrorType::auth);
+            throw error(403, "invalid_api_key", "The provided API key is invalid.",
+                        ErrorType::auth);
         }
         token = std::string(header->substr(space + 1));
     }
@@ -331,8 +352,8 @@ void Node::authorize(const Request& request, const Route& route) const {
     for (const auto& k : state_.keys) {
         if (secret_equals(k.key, *token)) key = &k;
     }
-    const auto invalid = error(403, "invalid_api_key", "The provided API key is invalid.",
-                               ErrorType::auth);
+    const auto invalid =
+        error(403, "invalid_api_key", "The provided API key is invalid.", ErrorType::auth);
     if (!key || !action_allows(key->actions, route.action)) throw invalid;
     if (key->expires_at && *key->expires_at < now()) throw invalid;
     if (route.index_scoped) {
@@ -408,26 +429,35 @@ void Node::add_misc_routes() {
     auto global_task = [this](const char* type) {
         return [this, type](Request&) {
             std::lock_guard lock(state_.mutex);
-            json details = std::string(type) == "dumpCreation" ? json{{"dumpUid", nullptr}}
-                                                               : json(nullptr);
+            json details =
+                std::string(type) == "dumpCreation" ? json{{"dumpUid", nullptr}} : json(nullptr);
             return respond(202, state_.enqueue(type, std::nullopt, details).summary());
         };
     };
     add(Method::post, "/dumps", "dumps.create", global_task("dumpCreation"));
     add(Method::post, "/snapshots", "snapshots.create", global_task("snapshotCreation"));
 
-    static const std::vector<std::string> kFeatures = {
-        "metrics", "logsRoute", "editDocumentsByFunction", "containsFilter",
-        "dynamicSearchRules", "network", "getTaskDocumentsRoute", "taskQueueCompactionRoute",
-        "compositeEmbedders", "chatCompletions", "multimodal", "foreignKeys",
-        "disableDocumentsFetchQueue", "legacySearch", "renderRoute"};
+    static const std::vector<std::string> kFeatures = {"metrics",
+                                                       "logsRoute",
+                                                       "editDocumentsByFunction",
+                                                       "containsFilter",
+                                                       "dynamicSearchRules",
+                                                       "network",
+                                                       "getTaskDocumentsRoute",
+                                                       "taskQueueCompactionRoute",
+                                                       "compositeEmbedders",
+                                                       "chatCompletions",
+                                                       "multimodal",
+                                                       "foreignKeys",
+                                                       "disableDocumentsFetchQueue",
+                                                       "legacySearch",
+                                                       "renderRoute"};
     auto features = std::make_shared<json>();
     for (const auto& f : kFeatures) (*features)[f] = false;
-    add(Method::get, "/experimental-features", "experimental.get",
-        [this, features](Request&) {
-            std::lock_guard lock(state_.mutex);
-            return respond(200, *features);
-        });
+    add(Method::get, "/experimental-features", "experimental.get", [this, features](Request&) {
+        std::lock_guard lock(state_.mutex);
+        return respond(200, *features);
+    });
     add(Method::patch, "/experimental-features", "experimental.update",
         [this, features](Request& r) {
             const auto body = json_body(r);
@@ -455,213 +485,240 @@ void Node::add_key_routes() {
         }
         throw error(404, "api_key_not_found", "API key `" + uid_or_key + "` not found.");
     };
-    add(Method::get, "/keys", "keys.get", [this](Request& r) {
-        Query q(r.query, {"offset", "limit"});
-        const auto offset = q.get_uint("offset", "invalid_api_key_offset").value_or(0);
-        const auto limit = q.get_uint("limit", "invalid_api_key_limit").value_or(20);
-        std::lock_guard lock(state_.mutex);
-        std::vector<const Key*> keys;
-        for (const auto& k : state_.keys) keys.push_back(&k);
-        std::stable_sort(keys.begin(), keys.end(),
-                         [](auto a, auto b) { return a->created_at > b->created_at; });
-        json results = json::array();
-        for (std::size_t i = offset; i < keys.size() && results.size() < limit; ++i) {
-            results.push_back(keys[i]->to_json());
-        }
-        return respond(200, json{{"results", results},
-                                 {"offset", offset},
-                                 {"limit", limit},
-                                 {"total", keys.size()}});
-    }, false);
-    add(Method::post, "/keys", "keys.create", [this](Request& r) {
-        const auto body = json_body(r);
-        if (!body.is_object()) throw bad_request("Json deserialize error: expected an object");
-        static const std::vector<std::string> kFields = {"description", "name", "uid", "actions",
-                                                         "indexes", "expiresAt"};
-        for (auto it = body.begin(); it != body.end(); ++it) {
-            if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end()) {
-                throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
-                                  backquoted_list(kFields));
+    add(
+        Method::get, "/keys", "keys.get",
+        [this](Request& r) {
+            Query q(r.query, {"offset", "limit"});
+            const auto offset = q.get_uint("offset", "invalid_api_key_offset").value_or(0);
+            const auto limit = q.get_uint("limit", "invalid_api_key_limit").value_or(20);
+            std::lock_guard lock(state_.mutex);
+            std::vector<const Key*> keys;
+            for (const auto& k : state_.keys) keys.push_back(&k);
+            std::stable_sort(keys.begin(), keys.end(),
+                             [](auto a, auto b) { return a->created_at > b->created_at; });
+            json results = json::array();
+            for (std::size_t i = offset; i < keys.size() && results.size() < limit; ++i) {
+                results.push_back(keys[i]->to_json());
             }
-        }
-        auto missing = [](const char* field, const char* code) {
-            return error(400, code, std::string("Missing field `") + field + "`");
-        };
-        if (!body.contains("actions")) throw missing("actions", "missing_api_key_actions");
-        if (!body.contains("indexes")) throw missing("indexes", "missing_api_key_indexes");
-        if (!body.contains("expiresAt")) throw missing("expiresAt", "missing_api_key_expires_at");
-        Key k;
-        auto string_list = [](const json& v, const char* field, const char* code) {
-            if (!v.is_array()) {
-                throw error(400, code,
-                            std::string("Invalid value type at `.") + field +
-                                "`: expected an array, but found " + v.dump());
+            return respond(200, json{{"results", results},
+                                     {"offset", offset},
+                                     {"limit", limit},
+                                     {"total", keys.size()}});
+        },
+        false);
+    add(
+        Method::post, "/keys", "keys.create",
+        [this](Request& r) {
+            const auto body = json_body(r);
+            if (!body.is_object()) throw bad_request("Json deserialize error: expected an object");
+            static const std::vector<std::string> kFields = {"description", "name",    "uid",
+                                                             "actions",     "indexes", "expiresAt"};
+            for (auto it = body.begin(); it != body.end(); ++it) {
+                if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end()) {
+                    throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
+                                      backquoted_list(kFields));
+                }
             }
-            std::vector<std::string> out;
-            for (const auto& item : v) {
-                if (!item.is_string()) {
+            auto missing = [](const char* field, const char* code) {
+                return error(400, code, std::string("Missing field `") + field + "`");
+            };
+            if (!body.contains("actions")) throw missing("actions", "missing_api_key_actions");
+            if (!body.contains("indexes")) throw missing("indexes", "missing_api_key_indexes");
+            if (!body.contains("expiresAt"))
+                throw missing("expiresAt", "missing_api_key_expires_at");
+            Key k;
+            auto string_list = [](const json& v, const char* field, const char* code) {
+                if (!v.is_array()) {
                     throw error(400, code,
                                 std::string("Invalid value type at `.") + field +
-                                    "`: expected a string, but found " + item.dump());
+                                    "`: expected an array, but found " + v.dump());
                 }
-                out.push_back(item.get<std::string>());
-            }
-            return out;
-        };
-        k.actions = string_list(body["actions"], "actions", "invalid_api_key_actions");
-        k.indexes = string_list(body["indexes"], "indexes", "invalid_api_key_indexes");
-        for (const auto& idx : k.indexes) {
-            if (idx != "*" && !(idx.ends_with("*"))) check_index_uid(idx);
-        }
-        if (!body["expiresAt"].is_null()) {
-            if (!body["expiresAt"].is_string() || !parse_date(body["expiresAt"].get<std::string>())) {
-                throw error(400, "invalid_api_key_expires_at",
-                            "Invalid value at `.expiresAt`: `" + body["expiresAt"].dump() +
-                                "` is not a valid date. It should follow the RFC 3339 format to "
-                                "represents a date or datetime in the future or specified as a "
-                                "null value. e.g. 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'.");
-            }
-            k.expires_at = parse_date(body["expiresAt"].get<std::string>());
-            if (*k.expires_at < now()) {
-                throw error(400, "invalid_api_key_expires_at",
-                            "Invalid value at `.expiresAt`: `" +
-                                body["expiresAt"].get<std::string>() +
-                                "` is not a valid date. It should follow the RFC 3339 format to "
-                                "represents a date or datetime in the future or specified as a "
-                                "null value. e.g. 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'.");
-            }
-        }
-        for (const char* f : {"name", "description"}) {
-            if (body.contains(f) && !body[f].is_null()) {
-                if (!body[f].is_string()) {
-                    throw error(400, std::string("invalid_api_key_") + f,
-                                std::string("Invalid value type at `.") + f +
-                                    "`: expected a string, but found " + body[f].dump());
+                std::vector<std::string> out;
+                for (const auto& item : v) {
+                    if (!item.is_string()) {
+                        throw error(400, code,
+                                    std::string("Invalid value type at `.") + field +
+                                        "`: expected a string, but found " + item.dump());
+                    }
+                    out.push_back(item.get<std::string>());
                 }
-                (std::string(f) == "name" ? k.name : k.description) = body[f].get<std::string>();
+                return out;
+            };
+            k.actions = string_list(body["actions"], "actions", "invalid_api_key_actions");
+            k.indexes = string_list(body["indexes"], "indexes", "invalid_api_key_indexes");
+            for (const auto& idx : k.indexes) {
+                if (idx != "*" && !(idx.ends_with("*"))) check_index_uid(idx);
             }
-        }
-        std::lock_guard lock(state_.mutex);
-        if (body.contains("uid") && !body["uid"].is_null()) {
-            if (!body["uid"].is_string() || body["uid"].get<std::string>().size() != 36) {
-                throw error(400, "invalid_api_key_uid",
-                            "Invalid value at `.uid`: invalid length: expected length 32 for "
-                            "simple format, found " +
-                                std::to_string(body["uid"].dump().size()));
-            }
-            k.uid = body["uid"].get<std::string>();
-            std::transform(k.uid.begin(), k.uid.end(), k.uid.begin(), ::tolower);
-            for (const auto& existing : state_.keys) {
-                if (existing.uid == k.uid) {
-                    throw error(409, "api_key_already_exists",
-                                "`uid` field value `" + k.uid +
-                                    "` is already an existing API key.");
+            if (!body["expiresAt"].is_null()) {
+                if (!body["expiresAt"].is_string() ||
+                    !parse_date(body["expiresAt"].get<std::string>())) {
+                    throw error(
+                        400, "invalid_api_key_expires_at",
+                        "Invalid value at `.expiresAt`: `" + body["expiresAt"].dump() +
+                            "` is not a valid date. It should follow the RFC 3339 format to "
+                            "represents a date or datetime in the future or specified as a "
+                            "null value. e.g. 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'.");
+                }
+                k.expires_at = parse_date(body["expiresAt"].get<std::string>());
+                if (*k.expires_at < now()) {
+                    throw error(
+                        400, "invalid_api_key_expires_at",
+                        "Invalid value at `.expiresAt`: `" + body["expiresAt"].get<std::string>() +
+                            "` is not a valid date. It should follow the RFC 3339 format to "
+                            "represents a date or datetime in the future or specified as a "
+                            "null value. e.g. 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'.");
                 }
             }
-        } else {
-            k.uid = new_uuid();
-        }
-        k.key = derive_key(state_.master_key, k.uid);
-        k.created_at = k.updated_at = now();
-        state_.keys.push_back(k);
-        return respond(201, k.to_json());
-    }, false);
-    add(Method::get, "/keys/{key}", "keys.get", [this, find_key](Request& r) {
-        std::lock_guard lock(state_.mutex);
-        return respond(200, find_key(std::string(r.param("key"))).to_json());
-    }, false);
-    add(Method::patch, "/keys/{key}", "keys.update", [this, find_key](Request& r) {
-        const auto body = json_body(r);
-        std::lock_guard lock(state_.mutex);
-        Key& k = find_key(std::string(r.param("key")));
-        for (auto it = body.begin(); it != body.end(); ++it) {
-            const auto& f = it.key();
-            if (f == "name" || f == "description") {
-                if (!it.value().is_null() && !it.value().is_string()) {
-                    throw error(400, "invalid_api_key_" + f,
-                                "Invalid value type at `." + f + "`: expected a string, but found " +
-                                    it.value().dump());
+            for (const char* f : {"name", "description"}) {
+                if (body.contains(f) && !body[f].is_null()) {
+                    if (!body[f].is_string()) {
+                        throw error(400, std::string("invalid_api_key_") + f,
+                                    std::string("Invalid value type at `.") + f +
+                                        "`: expected a string, but found " + body[f].dump());
+                    }
+                    (std::string(f) == "name" ? k.name : k.description) =
+                        body[f].get<std::string>();
                 }
-                auto& target = f == "name" ? k.name : k.description;
-                if (it.value().is_null()) target.reset();
-                else target = it.value().get<std::string>();
-            } else if (f == "uid" || f == "actions" || f == "indexes" || f == "expiresAt" ||
-                       f == "createdAt" || f == "updatedAt") {
-                std::string snake;
-                for (char c : f) {
-                    if (isupper(static_cast<unsigned char>(c))) {
-                        snake += '_';
-                        snake += static_cast<char>(tolower(c));
-                    } else {
-                        snake += c;
+            }
+            std::lock_guard lock(state_.mutex);
+            if (body.contains("uid") && !body["uid"].is_null()) {
+                if (!body["uid"].is_string() || body["uid"].get<std::string>().size() != 36) {
+                    throw error(400, "invalid_api_key_uid",
+                                "Invalid value at `.uid`: invalid length: expected length 32 for "
+                                "simple format, found " +
+                                    std::to_string(body["uid"].dump().size()));
+                }
+                k.uid = body["uid"].get<std::string>();
+                std::transform(k.uid.begin(), k.uid.end(), k.uid.begin(), ::tolower);
+                for (const auto& existing : state_.keys) {
+                    if (existing.uid == k.uid) {
+                        throw error(
+                            409, "api_key_already_exists",
+                            "`uid` field value `" + k.uid + "` is already an existing API key.");
                     }
                 }
-                throw error(400, "immutable_api_key_" + snake,
-                            "The `" + f + "` field cannot be modified for the given resource.");
             } else {
-                throw bad_request("Unknown field `" + f +
-                                  "`: expected one of `description`, `name`");
+                k.uid = new_uuid();
             }
-        }
-        k.updated_at = now();
-        return respond(200, k.to_json());
-    }, false);
-    add(Method::del, "/keys/{key}", "keys.delete", [this, find_key](Request& r) {
-        std::lock_guard lock(state_.mutex);
-        Key& k = find_key(std::string(r.param("key")));
-        std::erase_if(state_.keys, [&](const Key& x) { return x.uid == k.uid; });
-        Response res;
-        res.status = 204;
-        return res;
-    }, false);
+            k.key = derive_key(state_.master_key, k.uid);
+            k.created_at = k.updated_at = now();
+            state_.keys.push_back(k);
+            return respond(201, k.to_json());
+        },
+        false);
+    add(
+        Method::get, "/keys/{key}", "keys.get",
+        [this, find_key](Request& r) {
+            std::lock_guard lock(state_.mutex);
+            return respond(200, find_key(std::string(r.param("key"))).to_json());
+        },
+        false);
+    add(
+        Method::patch, "/keys/{key}", "keys.update",
+        [this, find_key](Request& r) {
+            const auto body = json_body(r);
+            std::lock_guard lock(state_.mutex);
+            Key& k = find_key(std::string(r.param("key")));
+            for (auto it = body.begin(); it != body.end(); ++it) {
+                const auto& f = it.key();
+                if (f == "name" || f == "description") {
+                    if (!it.value().is_null() && !it.value().is_string()) {
+                        throw error(400, "invalid_api_key_" + f,
+                                    "Invalid value type at `." + f +
+                                        "`: expected a string, but found " + it.value().dump());
+                    }
+                    auto& target = f == "name" ? k.name : k.description;
+                    if (it.value().is_null())
+                        target.reset();
+                    else
+                        target = it.value().get<std::string>();
+                } else if (f == "uid" || f == "actions" || f == "indexes" || f == "expiresAt" ||
+                           f == "createdAt" || f == "updatedAt") {
+                    std::string snake;
+                    for (char c : f) {
+                        if (isupper(static_cast<unsigned char>(c))) {
+                            snake += '_';
+                            snake += static_cast<char>(tolower(c));
+                        } else {
+                            snake += c;
+                        }
+                    }
+                    throw error(400, "immutable_api_key_" + snake,
+                                "The `" + f + "` field cannot be modified for the given resource.");
+                } else {
+                    throw bad_request("Unknown field `" + f +
+                                      "`: expected one of `description`, `name`");
+                }
+            }
+            k.updated_at = now();
+            return respond(200, k.to_json());
+        },
+        false);
+    add(
+        Method::del, "/keys/{key}", "keys.delete",
+        [this, find_key](Request& r) {
+            std::lock_guard lock(state_.mutex);
+            Key& k = find_key(std::string(r.param("key")));
+            std::erase_if(state_.keys, [&](const Key& x) { return x.uid == k.uid; });
+            Response res;
+            res.status = 204;
+            return res;
+        },
+        false);
 }
 
 void Node::add_index_routes() {
-    add(Method::get, "/indexes", "indexes.get", [this](Request& r) {
-        Query q(r.query, {"offset", "limit"});
-        const auto offset = q.get_uint("offset", "invalid_index_offset").value_or(0);
-        const auto limit = q.get_uint("limit", "invalid_index_limit").value_or(20);
-        std::lock_guard lock(state_.mutex);
-        json results = json::array();
-        std::size_t i = 0;
-        for (const auto& [uid, index] : state_.indexes) {
-            if (i++ >= offset && results.size() < limit) results.push_back(index_json(index));
-        }
-        return respond(200, json{{"results", results},
-                                 {"offset", offset},
-                                 {"limit", limit},
-                                 {"total", state_.indexes.size()}});
-    }, false);
-    add(Method::post, "/indexes", "indexes.create", [this](Request& r) {
-        const auto body = json_body(r);
-        if (!body.is_object()) throw bad_request("Json deserialize error: expected an object");
-        for (auto it = body.begin(); it != body.end(); ++it) {
-            if (it.key() != "uid" && it.key() != "primaryKey") {
-                throw bad_request("Unknown field `" + it.key() +
-                                  "`: expected one of `uid`, `primaryKey`");
+    add(
+        Method::get, "/indexes", "indexes.get",
+        [this](Request& r) {
+            Query q(r.query, {"offset", "limit"});
+            const auto offset = q.get_uint("offset", "invalid_index_offset").value_or(0);
+            const auto limit = q.get_uint("limit", "invalid_index_limit").value_or(20);
+            std::lock_guard lock(state_.mutex);
+            json results = json::array();
+            std::size_t i = 0;
+            for (const auto& [uid, index] : state_.indexes) {
+                if (i++ >= offset && results.size() < limit) results.push_back(index_json(index));
             }
-        }
-        if (!body.contains("uid")) throw error(400, "missing_index_uid", "Missing field `uid`");
-        if (!body["uid"].is_string()) {
-            throw error(400, "invalid_index_uid",
-                        "Invalid value type at `.uid`: expected a string, but found " +
-                            body["uid"].dump());
-        }
-        const auto uid = body["uid"].get<std::string>();
-        check_index_uid(uid);
-        json pk = body.value("primaryKey", json(nullptr));
-        if (!pk.is_null() && !pk.is_string()) {
-            throw error(400, "invalid_index_primary_key",
-                        "Invalid value type at `.primaryKey`: expected a string, but found " +
-                            pk.dump());
-        }
-        std::lock_guard lock(state_.mutex);
-        Operation op;
-        if (pk.is_string()) op.primary_key = pk.get<std::string>();
-        return respond(202, state_.enqueue("indexCreation", uid, json{{"primaryKey", pk}},
-                                           std::move(op))
-                                .summary());
-    }, false);
+            return respond(200, json{{"results", results},
+                                     {"offset", offset},
+                                     {"limit", limit},
+                                     {"total", state_.indexes.size()}});
+        },
+        false);
+    add(
+        Method::post, "/indexes", "indexes.create",
+        [this](Request& r) {
+            const auto body = json_body(r);
+            if (!body.is_object()) throw bad_request("Json deserialize error: expected an object");
+            for (auto it = body.begin(); it != body.end(); ++it) {
+                if (it.key() != "uid" && it.key() != "primaryKey") {
+                    throw bad_request("Unknown field `" + it.key() +
+                                      "`: expected one of `uid`, `primaryKey`");
+                }
+            }
+            if (!body.contains("uid")) throw error(400, "missing_index_uid", "Missing field `uid`");
+            if (!body["uid"].is_string()) {
+                throw error(400, "invalid_index_uid",
+                            "Invalid value type at `.uid`: expected a string, but found " +
+                                body["uid"].dump());
+            }
+            const auto uid = body["uid"].get<std::string>();
+            check_index_uid(uid);
+            json pk = body.value("primaryKey", json(nullptr));
+            if (!pk.is_null() && !pk.is_string()) {
+                throw error(400, "invalid_index_primary_key",
+                            "Invalid value type at `.primaryKey`: expected a string, but found " +
+                                pk.dump());
+            }
+            std::lock_guard lock(state_.mutex);
+            Operation op;
+            if (pk.is_string()) op.primary_key = pk.get<std::string>();
+            return respond(
+                202, state_.enqueue("indexCreation", uid, json{{"primaryKey", pk}}, std::move(op))
+                         .summary());
+        },
+        false);
     add(Method::get, "/indexes/{uid}", "indexes.get", [this](Request& r) {
         const std::string uid(r.param("uid"));
         check_index_uid(uid);
@@ -676,9 +733,11 @@ void Node::add_index_routes() {
         const auto body = json_body(r);
         for (auto it = body.begin(); it != body.end(); ++it) {
             if (it.key() == "createdAt" || it.key() == "updatedAt") {
-                throw error(400, it.key() == "createdAt" ? "immutable_index_created_at"
-                                                         : "immutable_index_updated_at",
-                            "Immutable field `" + it.key() + "`: expected one of `primaryKey`, `uid`");
+                throw error(
+                    400,
+                    it.key() == "createdAt" ? "immutable_index_created_at"
+                                            : "immutable_index_updated_at",
+                    "Immutable field `" + it.key() + "`: expected one of `primaryKey`, `uid`");
             }
             if (it.key() != "uid" && it.key() != "primaryKey") {
                 throw bad_request("Unknown field `" + it.key() +
@@ -689,9 +748,9 @@ void Node::add_index_routes() {
         json details;
         json pk = body.value("primaryKey", json(nullptr));
         if (!pk.is_null() && !pk.is_string()) {
-            throw error(400, "invalid_index_primary_key",
-                        "Invalid value type at `.primaryKey`: expected a string, but found " +
-                            pk.dump());
+            throw error(
+                400, "invalid_index_primary_key",
+                "Invalid value type at `.primaryKey`: expected a string, but found " + pk.dump());
         }
         if (pk.is_string()) op.primary_key = pk.get<std::string>();
         details["primaryKey"] = pk;
@@ -708,9 +767,9 @@ void Node::add_index_routes() {
         const std::string uid(r.param("uid"));
         check_index_uid(uid);
         std::lock_guard lock(state_.mutex);
-        return respond(202, state_.enqueue("indexDeletion", uid,
-                                           json{{"deletedDocuments", nullptr}})
-                                .summary());
+        return respond(
+            202,
+            state_.enqueue("indexDeletion", uid, json{{"deletedDocuments", nullptr}}).summary());
     });
     add(Method::get, "/indexes/{uid}/stats", "stats.get", [this](Request& r) {
         const std::string uid(r.param("uid"));
@@ -726,76 +785,87 @@ void Node::add_index_routes() {
         }
         return respond(200, index_stats(it->second, indexing));
     });
-    add(Method::post, "/swap-indexes", "indexes.swap", [this](Request& r) {
-        const auto body = json_body(r);
-        if (!body.is_array()) throw bad_request("Json deserialize error: expected an array");
-        json swaps = json::array();
-        for (std::size_t i = 0; i < body.size(); ++i) {
-            const auto& entry = body[i];
-            if (!entry.is_object() || !entry.contains("indexes")) {
-                throw error(400, "missing_swap_indexes",
-                            "Missing field `indexes` inside `[" + std::to_string(i) + "]`");
+    add(
+        Method::post, "/swap-indexes", "indexes.swap",
+        [this](Request& r) {
+            const auto body = json_body(r);
+            if (!body.is_array()) throw bad_request("Json deserialize error: expected an array");
+            json swaps = json::array();
+            for (std::size_t i = 0; i < body.size(); ++i) {
+                const auto& entry = body[i];
+                if (!entry.is_object() || !entry.contains("indexes")) {
+                    throw error(400, "missing_swap_indexes",
+                                "Missing field `indexes` inside `[" + std::to_string(i) + "]`");
+                }
+                const auto& pair = entry["indexes"];
+                if (!pair.is_array() || pair.size() != 2) {
+                    throw error(400, "invalid_swap_indexes",
+                                "Two indexes must be given for each swap. The list `" +
+                                    pair.dump() + "` contains " + std::to_string(pair.size()) +
+                                    " indexes.");
+                }
+                for (const auto& u : pair) check_index_uid(u.get<std::string>());
+                swaps.push_back(json{{"indexes", pair}, {"rename", entry.value("rename", false)}});
             }
-            const auto& pair = entry["indexes"];
-            if (!pair.is_array() || pair.size() != 2) {
-                throw error(400, "invalid_swap_indexes",
-                            "Two indexes must be given for each swap. The list `" + pair.dump() +
-                                "` contains " + std::to_string(pair.size()) + " indexes.");
-            }
-            for (const auto& u : pair) check_index_uid(u.get<std::string>());
-            swaps.push_back(json{{"indexes", pair}, {"rename", entry.value("rename", false)}});
-        }
-        std::lock_guard lock(state_.mutex);
-        Operation op;
-        op.swaps = swaps;
-        return respond(202,
-                       state_.enqueue("indexSwap", std::nullopt, json{{"swaps", swaps}}, op).summary());
-    }, false);
+            std::lock_guard lock(state_.mutex);
+            Operation op;
+            op.swaps = swaps;
+            return respond(
+                202,
+                state_.enqueue("indexSwap", std::nullopt, json{{"swaps", swaps}}, op).summary());
+        },
+        false);
 }
 
 void Node::add_task_routes() {
-    add(Method::get, "/tasks", "tasks.get", [this](Request& r) {
-        Query q(r.query, {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
-                          "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt",
-                          "afterStartedAt", "beforeFinishedAt", "afterFinishedAt", "limit",
-                          "from", "reverse"});
-        TaskFilter filter(q);
-        const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
-        const auto from = q.get_uint("from", "invalid_task_from");
-        const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
-        std::lock_guard lock(state_.mutex);
-        std::vector<const Task*> matched;
-        for (const auto& [uid, t] : state_.tasks) {
-            if (filter.matches(t)) matched.push_back(&t);
-        }
-        if (!reverse) std::reverse(matched.begin(), matched.end());
-        json results = json::array();
-        std::optional<std::uint32_t> next;
-        for (const Task* t : matched) {
-            if (from && (reverse ? t->uid < *from : t->uid > *from)) continue;
-            if (results.size() == limit) {
-                next = t->uid;
-                break;
+    add(
+        Method::get, "/tasks", "tasks.get",
+        [this](Request& r) {
+            Query q(r.query,
+                    {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
+                     "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
+                     "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
+            TaskFilter filter(q);
+            const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
+            const auto from = q.get_uint("from", "invalid_task_from");
+            const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
+            std::lock_guard lock(state_.mutex);
+            std::vector<const Task*> matched;
+            for (const auto& [uid, t] : state_.tasks) {
+                if (filter.matches(t)) matched.push_back(&t);
             }
-            results.push_back(t->to_json());
-        }
-        json j;
-        j["results"] = results;
-        j["total"] = matched.size();
-        j["limit"] = limit;
-        j["from"] = results.empty() ? json(nullptr) : results[0]["uid"];
-        j["next"] = next ? json(*next) : json(nullptr);
-        return respond(200, j);
-    }, false);
-    add(Method::get, "/tasks/{uid}", "tasks.get", [this](Request& r) {
-        const auto uid = parse_task_uid(std::string(r.param("uid")));
-        std::lock_guard lock(state_.mutex);
-        auto it = state_.tasks.find(uid);
-        if (it == state_.tasks.end()) {
-            throw error(404, "task_not_found", "Task `" + std::to_string(uid) + "` not found.");
-        }
-        return respond(200, it->second.to_json());
-    }, false);
+            if (!reverse) std::reverse(matched.begin(), matched.end());
+            json results = json::array();
+            std::optional<std::uint32_t> next;
+            for (const Task* t : matched) {
+                if (from && (reverse ? t->uid < *from : t->uid > *from)) continue;
+                if (results.size() == limit) {
+                    next = t->uid;
+                    break;
+                }
+                results.push_back(t->to_json());
+            }
+            json j;
+            j["results"] = results;
+            j["total"] = matched.size();
+            j["limit"] = limit;
+            j["from"] = results.empty() ? json(nullptr) : results[0]["uid"];
+            j["next"] = next ? json(*next) : json(nullptr);
+            return respond(200, j);
+        },
+        false);
+    add(
+        Method::get, "/tasks/{uid}", "tasks.get",
+        [this](Request& r) {
+            const auto uid = parse_task_uid(std::string(r.param("uid")));
+            std::lock_guard lock(state_.mutex);
+            auto it = state_.tasks.find(uid);
+            if (it == state_.tasks.end()) {
+                throw error(404, "task_not_found", "Task `" + std::to_string(uid) + "` not found.");
+            }
+            return respond(200, it->second.to_json());
+        },
+        false);
     auto cancel_or_delete = [this](bool cancel) {
         return [this, cancel](Request& r) {
             Query q(r.query, kFilterParams);

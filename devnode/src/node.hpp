@@ -1,12 +1,12 @@
 // Node: the development node's routes, Meilisearch-style auth and the task worker.
 #pragma once
 
-#include "state.hpp"
+#include <functional>
+#include <thread>
 
 #include <miroir/http/router.hpp>
 
-#include <functional>
-#include <thread>
+#include "state.hpp"
 
 namespace devnode {
 
@@ -17,7 +17,7 @@ using miroir::http::Response;
 using Handler = std::function<Response(Request&)>;
 
 class Node {
-public:
+  public:
     explicit Node(std::string master_key);
     ~Node();
 
@@ -30,7 +30,7 @@ public:
 
     State& state() { return state_; }
 
-private:
+  private:
     struct Route {
         std::string action;  // "" for open routes
         bool index_scoped = false;

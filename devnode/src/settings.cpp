@@ -1,9 +1,9 @@
 // Settings: GET/PATCH/DELETE on /settings and every sub-route, validated synchronously and
 // applied as settingsUpdate tasks.
-#include "node.hpp"
-
 #include <algorithm>
 #include <set>
+
+#include "node.hpp"
 
 namespace devnode {
 
@@ -64,8 +64,9 @@ std::string kind_of(const json& v) {
 }
 
 class Checker {
-public:
-    explicit Checker(std::string key) : key_(std::move(key)), code_("invalid_settings_" + snake(key_)) {}
+  public:
+    explicit Checker(std::string key)
+        : key_(std::move(key)), code_("invalid_settings_" + snake(key_)) {}
 
     ApiError type_error(const std::string& at, const char* expected, const json& v) const {
         return error(400, code_,
@@ -108,14 +109,14 @@ public:
         }
     }
 
-private:
+  private:
     std::string key_;
     std::string code_;
 };
 
 bool valid_ranking_rule(const std::string& rule) {
-    static const std::set<std::string> kBuiltin = {"words",         "typo", "proximity",
-                                                   "attribute",     "sort", "exactness",
+    static const std::set<std::string> kBuiltin = {"words",         "typo",        "proximity",
+                                                   "attribute",     "sort",        "exactness",
                                                    "attributeRank", "wordPosition"};
     if (kBuiltin.count(rule)) return true;
     for (const char* suffix : {":asc", ":desc"}) {
@@ -162,8 +163,9 @@ void validate_value(const std::string& key, const json& v) {
             modern |= rule == "attributeRank" || rule == "wordPosition";
         }
         if (legacy && modern) {
-            throw c.value_error(key, "`attribute` cannot be used together with `attributeRank` "
-                                     "or `wordPosition`.");
+            throw c.value_error(key,
+                                "`attribute` cannot be used together with `attributeRank` "
+                                "or `wordPosition`.");
         }
     } else if (key == "synonyms") {
         if (!v.is_object()) throw c.type_error(key, "an object", v);
@@ -173,9 +175,11 @@ void validate_value(const std::string& key, const json& v) {
     } else if (key == "proximityPrecision") {
         c.one_of(v, key, {"byWord", "byAttribute"});
     } else if (key == "typoTolerance") {
-        c.fields(v, key, {"enabled", "minWordSizeForTypos", "disableOnWords",
-                          "disableOnAttributes", "disableOnNumbers"});
-        if (v.contains("enabled") && !v["enabled"].is_null()) c.boolean(v["enabled"], key + ".enabled");
+        c.fields(v, key,
+                 {"enabled", "minWordSizeForTypos", "disableOnWords", "disableOnAttributes",
+                  "disableOnNumbers"});
+        if (v.contains("enabled") && !v["enabled"].is_null())
+            c.boolean(v["enabled"], key + ".enabled");
         if (v.contains("disableOnNumbers") && !v["disableOnNumbers"].is_null()) {
             c.boolean(v["disableOnNumbers"], key + ".disableOnNumbers");
         }
@@ -186,11 +190,13 @@ void validate_value(const std::string& key, const json& v) {
             const auto& m = v["minWordSizeForTypos"];
             c.fields(m, key + ".minWordSizeForTypos", {"oneTypo", "twoTypos"});
             for (const char* f : {"oneTypo", "twoTypos"}) {
-                if (m.contains(f) && !m[f].is_null()) c.uint(m[f], key + ".minWordSizeForTypos." + f);
+                if (m.contains(f) && !m[f].is_null())
+                    c.uint(m[f], key + ".minWordSizeForTypos." + f);
             }
             const auto one = m.value("oneTypo", json(5));
             const auto two = m.value("twoTypos", json(9));
-            if (one.is_number() && two.is_number() && one.get<std::uint64_t>() > two.get<std::uint64_t>()) {
+            if (one.is_number() && two.is_number() &&
+                one.get<std::uint64_t>() > two.get<std::uint64_t>()) {
                 throw error(400, "invalid_settings_typo_tolerance",
                             "`minWordSizeForTypos` setting is invalid. `oneTypo` and `twoTypos` "
                             "fields should be between `0` and `255`, and `twoTypos` should be "
@@ -215,7 +221,9 @@ void validate_value(const std::string& key, const json& v) {
         if (v.contains("maxTotalHits") && !v["maxTotalHits"].is_null()) {
             c.uint(v["maxTotalHits"], key + ".maxTotalHits");
             if (v["maxTotalHits"].get<std::uint64_t>() == 0) {
-                throw c.value_error(key + ".maxTotalHits", "a non-zero integer value lower than `18446744073709551615` was expected, but found a zero");
+                throw c.value_error(key + ".maxTotalHits",
+                                    "a non-zero integer value lower than `18446744073709551615` "
+                                    "was expected, but found a zero");
             }
         }
     } else if (key == "embedders") {
@@ -339,9 +347,8 @@ void Node::add_settings_routes() {
         std::lock_guard lock(state_.mutex);
         Operation op;
         op.settings = patch;
-        return respond(202,
-                       state_.enqueue("settingsUpdate", uid, std::move(patch), std::move(op))
-                           .summary());
+        return respond(
+            202, state_.enqueue("settingsUpdate", uid, std::move(patch), std::move(op)).summary());
     };
     auto get_settings = [this](const std::string& uid) {
         check_index_uid(uid);
@@ -376,9 +383,8 @@ void Node::add_settings_routes() {
             const std::string uid(r.param("uid"));
             check_index_uid(uid);
             json patch = json::object();
-            json value = r.body.find_first_not_of(" \t\r\n") == std::string::npos
-                             ? json(nullptr)
-                             : json_body(r);
+            json value = r.body.find_first_not_of(" \t\r\n") == std::string::npos ? json(nullptr)
+                                                                                  : json_body(r);
             patch[key] = value;
             return enqueue(uid, validate_settings_patch(patch));
         });

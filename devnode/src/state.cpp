@@ -1,8 +1,8 @@
 // State helpers: documents storage, task and key serialization, defaults, key derivation.
 #include "state.hpp"
 
-#include <openssl/hmac.h>
 #include <cstdio>
+#include <openssl/hmac.h>
 #include <random>
 
 namespace devnode {

@@ -2,8 +2,6 @@
 // the task queue, and the API keys. One mutex guards all of it.
 #pragma once
 
-#include "util.hpp"
-
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -12,6 +10,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "util.hpp"
 
 namespace devnode {
 

@@ -204,7 +204,8 @@ ApiError error(unsigned status, std::string code, std::string message, ErrorType
 
 json json_body(const miroir::http::Request& request) {
     const auto type = request.headers.get("Content-Type");
-    const std::string accepted = "Accepted values for the Content-Type header are: `application/json`";
+    const std::string accepted =
+        "Accepted values for the Content-Type header are: `application/json`";
     if (!type) {
         throw error(415, "missing_content_type", "A Content-Type header is missing. " + accepted);
     }

@@ -1,16 +1,17 @@
 // Small helpers of the development node: clock formatting, query strings, request checks.
 #pragma once
 
-#include <miroir/http/api_error.hpp>
-#include <miroir/http/message.hpp>
-
-#include <nlohmann/json.hpp>
 #include <chrono>
 #include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include <miroir/http/api_error.hpp>
+#include <miroir/http/message.hpp>
 
 namespace devnode {
 
@@ -29,7 +30,7 @@ std::string iso_duration(std::chrono::nanoseconds d);
 
 // Query-string parameters, percent-decoded, checked against the names a route accepts.
 class Query {
-public:
+  public:
     // Throws bad_request for an unknown parameter.
     Query(std::string_view raw, const std::vector<std::string_view>& allowed);
     std::optional<std::string> get(std::string_view name) const;
@@ -39,7 +40,7 @@ public:
     bool has(std::string_view name) const { return values_.count(std::string(name)) > 0; }
     const std::string& raw() const { return raw_; }
 
-private:
+  private:
     std::string raw_;
     std::map<std::string, std::string> values_;
 };

@@ -230,6 +230,93 @@ class Conformance(unittest.TestCase):
         self.assertEqual(self.node.call("GET", f"/indexes/{uid}").json()["primaryKey"],
                          "productID")
 
+    # -- filters ----------------------------------------------------------------------------
+    def filtered_index(self):
+        uid = self.new_index()
+        docs = [
+            {"id": 1, "genre": "Horror", "year": 1999, "tags": ["a", "b"], "ok": True,
+             "meta": {"lang": "en"}, "note": None, "title": "Évasion"},
+            {"id": 2, "genre": "horror", "year": 2005, "tags": [], "ok": False,
+             "meta": {"lang": "fr"}, "note": "x", "title": "Alien"},
+            {"id": 3, "genre": "Drama", "year": 2010, "tags": ["b"], "title": "Amélie"},
+            {"id": 4, "genre": "Comedy", "year": "unknown", "title": ""},
+        ]
+        self.node.run("POST", f"/indexes/{uid}/documents", docs)
+        self.node.run("PATCH", f"/indexes/{uid}/settings", {"filterableAttributes": [
+            "genre", "year", "tags", "ok", "meta.lang", "note", "title"]})
+        return uid
+
+    def ids(self, uid, filter_):
+        r = self.node.call("POST", f"/indexes/{uid}/documents/fetch",
+                           {"filter": filter_, "fields": ["id"], "limit": 100})
+        self.assertEqual(r.status, 200, (filter_, r.body))
+        return sorted(d["id"] for d in r.json()["results"])
+
+    def test_filter_semantics(self):
+        uid = self.filtered_index()
+        cases = {
+            "genre = horror": [1, 2],
+            "genre != horror": [3, 4],
+            "NOT genre = horror": [3, 4],
+            # comparisons apply to numbers and, lexicographically, to strings
+            "year > 2000": [2, 3, 4],
+            "year 1999 TO 2005": [1, 2],
+            "year >= 2005 AND genre = horror": [2],
+            "genre = drama OR year < 2000": [1, 3],
+            "genre IN [Drama, Comedy]": [3, 4],
+            "genre NOT IN [Drama, Comedy]": [1, 2],
+            "tags = b": [1, 3],
+            "ok = true": [1],
+            "meta.lang = fr": [2],
+            "note EXISTS": [1, 2],
+            "note NOT EXISTS": [3, 4],
+            "note IS NULL": [1],
+            "note IS NOT NULL": [2, 3, 4],
+            "tags IS EMPTY": [2],
+            "title IS EMPTY": [4],
+            "genre STARTS WITH hor": [1, 2],
+            "title = evasion": [1],
+            "(genre = horror AND year = 1999) OR genre = comedy": [1, 4],
+            "genre = 'Drama'": [3],
+        }
+        for expression, expected in cases.items():
+            self.assertEqual(self.ids(uid, expression), expected, expression)
+        self.assertEqual(self.ids(uid, ["genre = horror", ["year = 1999", "year = 2010"]]), [1])
+        self.assertEqual(self.ids(uid, ""), [1, 2, 3, 4])
+        got = self.node.call("GET", f"/indexes/{uid}/documents?filter=year%20%3C%202006&fields=id")
+        self.assertEqual(sorted(d["id"] for d in got.json()["results"]), [1, 2])
+
+    def test_filter_errors(self):
+        uid = self.filtered_index()
+        fetch = f"/indexes/{uid}/documents/fetch"
+        body = self.assertError(self.node.call("POST", fetch, {"filter": "doggo = 1"}), 400,
+                                "invalid_document_filter")
+        self.assertIn("Attribute `doggo` is not filterable.", body["message"])
+        for bad in ["genre =", "genre ! x", "(genre = a", "AND = 1", "genre = 'x", "genre"]:
+            self.assertError(self.node.call("POST", fetch, {"filter": bad}), 400,
+                             "invalid_document_filter")
+        self.assertError(self.node.call("POST", fetch, {"filter": [1]}), 400,
+                         "invalid_document_filter")
+        self.assertError(self.node.call("POST", fetch, {"filter": True}), 400,
+                         "invalid_document_filter")
+
+    def test_delete_by_filter(self):
+        uid = self.filtered_index()
+        path = f"/indexes/{uid}/documents/delete"
+        self.assertError(self.node.call("POST", path, {}), 400, "missing_document_filter")
+        self.assertError(self.node.call("POST", path, {"filter": ""}), 400,
+                         "invalid_document_filter")
+        self.assertError(self.node.call("POST", path, {"filter": "genre ="}), 400,
+                         "invalid_document_filter")
+        task = self.node.run("POST", path, {"filter": "genre = horror"})
+        self.assertEqual(task["status"], "succeeded", task)
+        self.assertEqual(task["details"], {"providedIds": 0, "deletedDocuments": 2,
+                                           "originalFilter": "\"genre = horror\""})
+        self.assertEqual(self.ids(uid, None), [3, 4])
+        failed = self.node.run("POST", path, {"filter": "doggo = 1"})
+        self.assertEqual(failed["status"], "failed")
+        self.assertEqual(failed["error"]["code"], "invalid_document_filter")
+
     # -- tasks ----------------------------------------------------------------------------
     def test_task_list_pagination_and_filters(self):
         uid = self.new_index()

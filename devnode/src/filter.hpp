@@ -1,0 +1,48 @@
+// Meilisearch's filter expressions: parsing (string and array forms) and evaluation over
+// documents, with Meilisearch's error codes and filterable-attribute checks.
+#pragma once
+
+#include "util.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace devnode {
+
+struct FilterNode;
+using FilterPtr = std::shared_ptr<const FilterNode>;
+
+struct FilterNode {
+    enum class Kind {
+        and_, or_, not_, compare, range, in, exists, is_null, is_empty, starts_with, contains
+    } kind;
+    std::vector<FilterPtr> children;  // and_, or_, not_
+    std::string field;
+    std::string op;                   // compare: = != > >= < <=
+    std::string value;                // compare, starts_with, contains; range low
+    std::string high;                 // range
+    std::vector<std::string> values;  // in
+    int start = 0, end = 0;           // 1-based char columns in the expression, for errors
+    std::string text;                 // the whole expression, for errors
+};
+
+// Parses a filter (string or array form). `code` is the route's error code
+// (invalid_search_filter, invalid_document_filter). Empty filters give nullptr.
+FilterPtr parse_filter(const json& filter, const std::string& code);
+
+// Throws `code` when the filter names an attribute that `filterable` does not allow.
+void check_filterable(const FilterPtr& filter, const json& filterable, const std::string& code);
+
+// Whether `filterable` (the setting) allows filtering on `field`.
+bool is_filterable(const json& filterable, const std::string& field);
+
+bool matches(const FilterPtr& filter, const json& doc);
+
+// The values of a (dotted) field in a document, arrays flattened.
+std::vector<const json*> field_values(const json& doc, const std::string& field);
+
+// Lowercased for comparisons (ASCII and common Latin-1 accents folded).
+std::string normalize(std::string_view s);
+
+}  // namespace devnode
