@@ -16,13 +16,12 @@ struct Token {
     int end = 0;
 };
 
-const std::set<std::string> kKeywords = {"AND", "OR",       "NOT",    "IN",   "TO",
-                                         "EXISTS", "IS",   "NULL",   "EMPTY", "CONTAINS",
-                                         "STARTS", "WITH", "_geoRadius", "_geoBoundingBox",
-                                         "_geoPolygon"};
+const std::set<std::string> kKeywords = {
+    "AND",   "OR",       "NOT",    "IN",   "TO",         "EXISTS",          "IS",         "NULL",
+    "EMPTY", "CONTAINS", "STARTS", "WITH", "_geoRadius", "_geoBoundingBox", "_geoPolygon"};
 
 class Parser {
-public:
+  public:
     Parser(std::string text, std::string code) : text_(std::move(text)), code_(std::move(code)) {
         tokenize();
     }
@@ -37,7 +36,7 @@ public:
         return node;
     }
 
-private:
+  private:
     [[noreturn]] void fail(const Token& at, const std::string& message) const {
         throw error(400, code_,
                     message + "\n" + std::to_string(at.start + 1) + ":" +
@@ -55,7 +54,7 @@ private:
             if (std::isspace(static_cast<unsigned char>(c))) {
                 ++i;
             } else if (c == '(' || c == ')' || c == '[' || c == ']' || c == ',') {
-                const auto type = c == '(' ? Token::Type::lparen
+                const auto type = c == '('   ? Token::Type::lparen
                                   : c == ')' ? Token::Type::rparen
                                   : c == '[' ? Token::Type::lbracket
                                   : c == ']' ? Token::Type::rbracket
@@ -73,7 +72,8 @@ private:
                          "`NOT STARTS WITH`, `_geoRadius`, or `_geoBoundingBox` at `" +
                              text_.substr(i) + "`.");
                 }
-                tokens_.push_back({Token::Type::op, op, start, start + static_cast<int>(op.size())});
+                tokens_.push_back(
+                    {Token::Type::op, op, start, start + static_cast<int>(op.size())});
                 i += op.size();
             } else if (c == '"' || c == '\'') {
                 std::string value;
@@ -101,8 +101,8 @@ private:
             } else if (is_word(static_cast<unsigned char>(c))) {
                 std::size_t j = i;
                 while (j < text_.size() && is_word(static_cast<unsigned char>(text_[j]))) ++j;
-                tokens_.push_back({Token::Type::word, text_.substr(i, j - i), start,
-                                   static_cast<int>(j)});
+                tokens_.push_back(
+                    {Token::Type::word, text_.substr(i, j - i), start, static_cast<int>(j)});
                 i = j;
             } else {
                 fail({Token::Type::word, std::string(1, c), start, start + 1},
@@ -149,7 +149,10 @@ private:
     }
 
     FilterPtr parse_not(int depth) {
-        if (depth > 150) fail(peek(), "The filter exceeded the maximum depth limit. Try rewriting the filter so that it contains fewer nested conditions.");
+        if (depth > 150)
+            fail(peek(),
+                 "The filter exceeded the maximum depth limit. Try rewriting the filter so that it "
+                 "contains fewer nested conditions.");
         if (keyword("NOT")) {
             next();
             return make(FilterNode::Kind::not_, {parse_not(depth + 1)});
@@ -169,7 +172,8 @@ private:
             }
             return next().text;
         }
-        if (t.type == Token::Type::end) fail(t, std::string("Was expecting ") + what + " but instead got nothing.");
+        if (t.type == Token::Type::end)
+            fail(t, std::string("Was expecting ") + what + " but instead got nothing.");
         fail(t, "Was expecting a value but instead got `" + t.text + "`.");
     }
 
@@ -232,11 +236,12 @@ private:
             } else if (keyword("EMPTY")) {
                 node->kind = FilterNode::Kind::is_empty;
             } else {
-                fail(peek(), "Was expecting an operation `=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, "
-                             "`NOT IN`, `TO`, `EXISTS`, `NOT EXISTS`, `IS NULL`, `IS NOT NULL`, "
-                             "`IS EMPTY`, `IS NOT EMPTY`, `CONTAINS`, `NOT CONTAINS`, `STARTS "
-                             "WITH`, `NOT STARTS WITH`, `_geoRadius`, or `_geoBoundingBox` at `" +
-                                 text_.substr(field_token.start) + "`.");
+                fail(peek(),
+                     "Was expecting an operation `=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, "
+                     "`NOT IN`, `TO`, `EXISTS`, `NOT EXISTS`, `IS NULL`, `IS NOT NULL`, "
+                     "`IS EMPTY`, `IS NOT EMPTY`, `CONTAINS`, `NOT CONTAINS`, `STARTS "
+                     "WITH`, `NOT STARTS WITH`, `_geoRadius`, or `_geoBoundingBox` at `" +
+                         text_.substr(field_token.start) + "`.");
             }
             next();
             if (negate) return make(FilterNode::Kind::not_, {node});
@@ -275,11 +280,12 @@ private:
     [[noreturn]] void fail_operation(const Token& field_token) {
         Token at = field_token;
         at.end = static_cast<int>(text_.size());
-        fail(at, "Was expecting an operation `=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, `NOT IN`, "
-                 "`TO`, `EXISTS`, `NOT EXISTS`, `IS NULL`, `IS NOT NULL`, `IS EMPTY`, `IS NOT "
-                 "EMPTY`, `CONTAINS`, `NOT CONTAINS`, `STARTS WITH`, `NOT STARTS WITH`, "
-                 "`_geoRadius`, or `_geoBoundingBox` at `" +
-                     text_.substr(field_token.start) + "`.");
+        fail(at,
+             "Was expecting an operation `=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, `NOT IN`, "
+             "`TO`, `EXISTS`, `NOT EXISTS`, `IS NULL`, `IS NOT NULL`, `IS EMPTY`, `IS NOT "
+             "EMPTY`, `CONTAINS`, `NOT CONTAINS`, `STARTS WITH`, `NOT STARTS WITH`, "
+             "`_geoRadius`, or `_geoBoundingBox` at `" +
+                 text_.substr(field_token.start) + "`.");
     }
 
     std::vector<std::string> list() {
@@ -400,7 +406,7 @@ std::string normalize(std::string_view s) {
         if (c == 0xC3 && i + 1 < s.size()) {
             const unsigned char d = static_cast<unsigned char>(s[i + 1]);
             static const char* kFold =
-                "aaaaaaaceeeeiiiidnooooo/ouuuuyts"  // 0x80-0x9F (upper)
+                "aaaaaaaceeeeiiiidnooooo/ouuuuyts"   // 0x80-0x9F (upper)
                 "aaaaaaaceeeeiiiidnooooo/ouuuuyty";  // 0xA0-0xBF (lower)
             if (d >= 0x80 && d <= 0xBF && kFold[d - 0x80] != '/') {
                 out.push_back(kFold[d - 0x80]);
@@ -438,7 +444,8 @@ FilterPtr parse_filter(const json& filter, const std::string& code) {
                     if (!inner.is_string()) {
                         throw error(400, code,
                                     "Invalid syntax for the filter parameter: `expected String, "
-                                    "[String], found: " + inner.dump() + "`.");
+                                    "[String], found: " +
+                                        inner.dump() + "`.");
                     }
                     if (auto f = parse_filter(inner, code)) any.push_back(f);
                 }
@@ -452,7 +459,8 @@ FilterPtr parse_filter(const json& filter, const std::string& code) {
             } else {
                 throw error(400, code,
                             "Invalid syntax for the filter parameter: `expected String, "
-                            "[String], found: " + item.dump() + "`.");
+                            "[String], found: " +
+                                item.dump() + "`.");
             }
         }
         if (all.empty()) return nullptr;
@@ -488,7 +496,8 @@ void check_filterable(const FilterPtr& filter, const json& filterable, const std
         if (is_filterable(filterable, leaf->field)) continue;
         std::vector<std::string> patterns;
         for (const auto& rule : filterable) {
-            if (rule.is_string()) patterns.push_back(rule.get<std::string>());
+            if (rule.is_string())
+                patterns.push_back(rule.get<std::string>());
             else
                 for (const auto& p : rule.value("attributePatterns", json::array())) {
                     patterns.push_back(p.get<std::string>());
@@ -497,14 +506,14 @@ void check_filterable(const FilterPtr& filter, const json& filterable, const std
         std::sort(patterns.begin(), patterns.end());
         const std::string where = "\n" + std::to_string(leaf->start + 1) + ":" +
                                   std::to_string(leaf->end) + " " + leaf->text;
-        throw error(400, code,
-                    "Attribute `" + leaf->field + "` is not filterable. " +
-                        (patterns.empty()
-                             ? std::string("This index does not have configured filterable "
-                                           "attributes.")
-                             : "Available filterable attribute patterns are: " +
-                                   backquoted_list(patterns) + ".") +
-                        where);
+        throw error(
+            400, code,
+            "Attribute `" + leaf->field + "` is not filterable. " +
+                (patterns.empty() ? std::string("This index does not have configured filterable "
+                                                "attributes.")
+                                  : "Available filterable attribute patterns are: " +
+                                        backquoted_list(patterns) + ".") +
+                where);
     }
 }
 
@@ -518,8 +527,10 @@ bool matches(const FilterPtr& f, const json& doc) {
         case K::or_:
             return std::any_of(f->children.begin(), f->children.end(),
                                [&](const FilterPtr& c) { return matches(c, doc); });
-        case K::not_: return !matches(f->children[0], doc);
-        default: break;
+        case K::not_:
+            return !matches(f->children[0], doc);
+        default:
+            break;
     }
     const auto values = field_values(doc, f->field);
     switch (f->kind) {
@@ -566,8 +577,8 @@ bool matches(const FilterPtr& f, const json& doc) {
             auto it = doc.find(f->field);
             if (it == doc.end()) return false;
             const auto& v = *it;
-            return (v.is_string() && v.get<std::string>().empty()) ||
-                   (v.is_array() && v.empty()) || (v.is_object() && v.empty());
+            return (v.is_string() && v.get<std::string>().empty()) || (v.is_array() && v.empty()) ||
+                   (v.is_object() && v.empty());
         }
         case K::starts_with: {
             const auto prefix = normalize(f->value);
@@ -575,7 +586,8 @@ bool matches(const FilterPtr& f, const json& doc) {
                 return v->is_string() && normalize(v->get<std::string>()).starts_with(prefix);
             });
         }
-        default: return false;
+        default:
+            return false;
     }
 }
 

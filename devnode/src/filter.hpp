@@ -2,11 +2,11 @@
 // documents, with Meilisearch's error codes and filterable-attribute checks.
 #pragma once
 
-#include "util.hpp"
-
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "util.hpp"
 
 namespace devnode {
 
@@ -15,7 +15,17 @@ using FilterPtr = std::shared_ptr<const FilterNode>;
 
 struct FilterNode {
     enum class Kind {
-        and_, or_, not_, compare, range, in, exists, is_null, is_empty, starts_with, contains
+        and_,
+        or_,
+        not_,
+        compare,
+        range,
+        in,
+        exists,
+        is_null,
+        is_empty,
+        starts_with,
+        contains
     } kind;
     std::vector<FilterPtr> children;  // and_, or_, not_
     std::string field;

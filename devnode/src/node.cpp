@@ -303,6 +303,7 @@ Node::Node(std::string master_key) {
     add_document_routes();
     add_settings_routes();
     add_task_routes();
+    add_search_routes();
 }
 
 Node::~Node() { stop_worker(); }
@@ -360,6 +361,23 @@ void Node::authorize(const Request& request, const Route& route) const {
         const auto uid = std::string(request.param("uid"));
         if (!uid.empty() && !index_allows(key->indexes, uid)) {
             json list = key->indexes;
+            throw error(403, "invalid_api_key",
+                        "The API key cannot acces the index `" + uid +
+                            "`, authorized indexes are " + list.dump() + ".",
+                        ErrorType::auth);
+        }
+    }
+}
+
+void Node::authorize_index(const Request& request, const std::string& uid) const {
+    if (state_.master_key.empty()) return;
+    const auto header = request.headers.get("Authorization");
+    if (!header || header->size() < 7) return;  // already refused by authorize()
+    const std::string token(header->substr(7));
+    if (secret_equals(token, state_.master_key)) return;
+    for (const auto& k : state_.keys) {
+        if (secret_equals(k.key, token) && !index_allows(k.indexes, uid)) {
+            json list = k.indexes;
             throw error(403, "invalid_api_key",
                         "The API key cannot acces the index `" + uid +
                             "`, authorized indexes are " + list.dump() + ".",

@@ -47,6 +47,9 @@ class Node {
     void add_document_routes();
     void add_settings_routes();
     void add_task_routes();
+    void add_search_routes();
+    // Throws unless the request's key may search `uid` (multi-search checks each query).
+    void authorize_index(const Request& request, const std::string& uid) const;
 
     void worker_loop();
     void process(Task& task);  // with the mutex held

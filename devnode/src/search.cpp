@@ -1,0 +1,1000 @@
+// Keyword search: candidates by matching strategy, bucket sort by ranking rules, details,
+// scores, facets, distinct, pagination and hit formatting.
+//
+// The model (documented in devnode/README.md): each ranking rule gives a document a rank out
+// of a maximum; rules are applied in order (ties go to the next rule, then to internal id);
+// the score folds the ranks lexicographically. The typo rule's maximum depends on which typo
+// variants of the query words exist in this node's own dictionary, as in Meilisearch, so the
+// same query can be normalized differently on different nodes.
+#include "search.hpp"
+
+#include "filter.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace devnode {
+
+namespace {
+
+constexpr std::size_t kMaxQueryWords = 10;
+constexpr int kMaxProximityCost = 7;
+constexpr int kWordPositionMax = 21;
+
+ApiError search_error(const std::string& param, const std::string& message) {
+    return error(400, "invalid_search_" + param, message);
+}
+
+std::string snake(const std::string& camel) {
+    std::string out;
+    for (char c : camel) {
+        if (isupper(static_cast<unsigned char>(c))) {
+            out += '_';
+            out += static_cast<char>(tolower(c));
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// Levenshtein distance where a transposition of two neighbours counts as one typo (as in
+// Meilisearch's automata), with an early exit above `bound`.
+int distance(std::string_view a, std::string_view b, int bound) {
+    if (std::abs(static_cast<int>(a.size()) - static_cast<int>(b.size())) > bound) return bound + 1;
+    const std::size_t w = b.size() + 1;
+    std::vector<int> d((a.size() + 1) * w);
+    for (std::size_t j = 0; j <= b.size(); ++j) d[j] = static_cast<int>(j);
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        d[i * w] = static_cast<int>(i);
+        int row_min = d[i * w];
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            int v = std::min({d[(i - 1) * w + j] + 1, d[i * w + j - 1] + 1,
+                              d[(i - 1) * w + j - 1] + (a[i - 1] != b[j - 1])});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                v = std::min(v, d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+            row_min = std::min(row_min, v);
+        }
+        if (row_min > bound) return bound + 1;
+    }
+    return d[a.size() * w + b.size()];
+}
+
+struct Term {
+    std::string word;
+    bool prefix = false;  // the last word of the query matches as a prefix
+    int allowed_typos = 0;
+    int max_typos = 0;    // the most typos among this node's derivations of the word
+};
+
+// How a dictionary word matches a term: typos, or -1.
+int match_word(const Term& t, std::string_view word) {
+    if (word == t.word) return 0;
+    if (t.prefix && word.starts_with(t.word)) return 0;
+    if (t.allowed_typos == 0) return -1;
+    int d = distance(word, t.word, t.allowed_typos);
+    if (d <= t.allowed_typos) return d;
+    if (t.prefix && word.size() > t.word.size()) {
+        d = distance(word.substr(0, t.word.size()), t.word, t.allowed_typos);
+        if (d <= t.allowed_typos) return d;
+    }
+    return -1;
+}
+
+struct Attribute {
+    std::string name;
+    std::vector<std::string> tokens;
+};
+
+// Searchable values of a document, in searchable-attribute order.
+std::vector<Attribute> searchable(const json& doc, const std::vector<std::string>& fields) {
+    std::vector<Attribute> out;
+    for (const auto& f : fields) {
+        Attribute a{f, {}};
+        std::function<void(const json&)> add = [&](const json& v) {
+            if (v.is_string()) {
+                for (auto& t : tokenize(v.get<std::string>())) a.tokens.push_back(std::move(t));
+            } else if (v.is_number()) {
+                a.tokens.push_back(v.dump());
+            } else if (v.is_boolean()) {
+                a.tokens.push_back(v.get<bool>() ? "true" : "false");
+            } else if (v.is_array()) {
+                for (const auto& i : v) add(i);
+            } else if (v.is_object()) {
+                for (const auto& i : v) add(i);
+            }
+        };
+        for (const json* v : field_values(doc, f)) add(*v);
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+// The index's fields in the order they were first seen (Meilisearch's field-id order).
+std::vector<std::string> all_fields(const Index& index) {
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    index.each([&](const json& doc) {
+        for (auto it = doc.begin(); it != doc.end(); ++it) {
+            if (it.key() != "_vectors" && seen.insert(it.key()).second) out.push_back(it.key());
+        }
+    });
+    return out;
+}
+
+struct SortRule {
+    std::string field;
+    bool asc = true;
+    std::string key;  // "field:asc"
+};
+
+struct RuleResult {
+    std::string name;  // key in _rankingScoreDetails
+    json details;      // without "order"
+    double local = 1.0;                // rank / max, for bucket comparison
+    std::uint64_t rank = 1, max = 1;   // for the score (relevancy rules only)
+    bool relevancy = true;
+    // sort rules: the value used
+    int sort_class = 0;  // 0 number, 1 string, 2 missing
+    double number = 0;
+    std::string string;
+    bool asc = true;
+};
+
+// The value a document sorts by for a field: numbers first, then strings, missing last.
+void sort_value(const json& doc, const SortRule& rule, RuleResult& r) {
+    const auto values = field_values(doc, rule.field);
+    std::optional<double> best_number;
+    std::optional<std::string> best_string;
+    for (const json* v : values) {
+        if (v->is_number()) {
+            const double d = v->get<double>();
+            if (!best_number || (rule.asc ? d < *best_number : d > *best_number)) best_number = d;
+        } else if (v->is_string()) {
+            const auto s = normalize(v->get<std::string>());
+            if (!best_string || (rule.asc ? s < *best_string : s > *best_string)) best_string = s;
+        } else if (v->is_boolean()) {
+            const std::string s = v->get<bool>() ? "true" : "false";
+            if (!best_string || (rule.asc ? s < *best_string : s > *best_string)) best_string = s;
+        }
+    }
+    r.relevancy = false;
+    r.asc = rule.asc;
+    r.name = rule.key;
+    if (best_number) {
+        r.sort_class = 0;
+        r.number = *best_number;
+        r.details["value"] = *best_number;
+    } else if (best_string) {
+        r.sort_class = 1;
+        r.string = *best_string;
+        r.details["value"] = *best_string;
+    } else {
+        r.sort_class = 2;
+        r.details["value"] = nullptr;
+    }
+}
+
+// Negative when `a` ranks before `b`.
+int compare_rule(const RuleResult& a, const RuleResult& b) {
+    if (a.relevancy) {
+        if (a.local == b.local) return 0;
+        return a.local > b.local ? -1 : 1;
+    }
+    if (a.sort_class != b.sort_class) return a.sort_class < b.sort_class ? -1 : 1;
+    if (a.sort_class == 0 && a.number != b.number) {
+        return (a.number < b.number) == a.asc ? -1 : 1;
+    }
+    if (a.sort_class == 1 && a.string != b.string) {
+        return (a.string < b.string) == a.asc ? -1 : 1;
+    }
+    return 0;
+}
+
+struct Hit {
+    std::uint32_t slot;
+    const json* doc;
+    std::vector<RuleResult> rules;
+    double score = 1.0;
+};
+
+std::string number_key(double d) {
+    if (std::floor(d) == d && std::abs(d) < 1e15) return std::to_string(static_cast<long long>(d));
+    json j = d;
+    return j.dump();
+}
+
+std::vector<std::string> split_csv(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        auto end = s.find(',', start);
+        if (end == std::string::npos) end = s.size();
+        out.push_back(s.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+bool glob(std::string_view pattern, std::string_view s) {
+    if (pattern == "*") return true;
+    const auto star = pattern.find('*');
+    if (star == std::string_view::npos) return pattern == s;
+    return s.size() >= pattern.size() - 1 && s.starts_with(pattern.substr(0, star)) &&
+           s.ends_with(pattern.substr(star + 1));
+}
+
+// Highlights the matched words of a text.
+std::string highlight(const std::string& text, const std::vector<Term>& terms,
+                      const SearchParams& p, std::vector<std::pair<std::size_t, std::size_t>>* spans) {
+    std::string out;
+    std::size_t i = 0;
+    auto is_word = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
+    while (i < text.size()) {
+        if (!is_word(static_cast<unsigned char>(text[i]))) {
+            out += text[i++];
+            continue;
+        }
+        std::size_t j = i;
+        while (j < text.size() && is_word(static_cast<unsigned char>(text[j]))) ++j;
+        const auto word = text.substr(i, j - i);
+        const auto norm = normalize(word);
+        bool hit = false;
+        std::size_t len = word.size();
+        for (const auto& t : terms) {
+            if (match_word(t, norm) >= 0) {
+                hit = true;
+                if (t.prefix && norm.starts_with(t.word) && norm != t.word) len = t.word.size();
+                break;
+            }
+        }
+        if (hit) {
+            if (spans) spans->emplace_back(i, len);
+            out += p.highlight_pre + word.substr(0, len) + p.highlight_post + word.substr(len);
+        } else {
+            out += word;
+        }
+        i = j;
+    }
+    return out;
+}
+
+std::string crop(const std::string& text, const std::vector<Term>& terms, std::uint64_t length,
+                 const std::string& marker) {
+    // words with their byte ranges
+    std::vector<std::pair<std::size_t, std::size_t>> words;
+    auto is_word = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
+    for (std::size_t i = 0; i < text.size();) {
+        if (!is_word(static_cast<unsigned char>(text[i]))) {
+            ++i;
+            continue;
+        }
+        std::size_t j = i;
+        while (j < text.size() && is_word(static_cast<unsigned char>(text[j]))) ++j;
+        words.emplace_back(i, j);
+        i = j;
+    }
+    if (words.size() <= length) return text;
+    std::size_t first = 0;
+    for (std::size_t w = 0; w < words.size(); ++w) {
+        const auto norm = normalize(text.substr(words[w].first, words[w].second - words[w].first));
+        if (std::any_of(terms.begin(), terms.end(), [&](const Term& t) { return match_word(t, norm) >= 0; })) {
+            first = w;
+            break;
+        }
+    }
+    const std::size_t start = std::min(first, words.size() - length);
+    const std::size_t end = start + length - 1;
+    std::string out;
+    if (start > 0) out += marker;
+    out += text.substr(words[start].first, words[end].second - words[start].first);
+    if (end + 1 < words.size()) out += marker;
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> tokenize(std::string_view text) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (std::isalnum(c) || c >= 0x80) {
+            cur.push_back(static_cast<char>(c));
+        } else if (!cur.empty()) {
+            out.push_back(normalize(cur));
+            cur.clear();
+        }
+    }
+    if (!cur.empty()) out.push_back(normalize(cur));
+    return out;
+}
+
+json run_search(const Index& index, const SearchParams& p) {
+    const auto& settings = index.settings;
+    const auto filter = parse_filter(p.filter, "invalid_search_filter");
+    check_filterable(filter, settings["filterableAttributes"], "invalid_search_filter");
+
+    // searchable attributes
+    std::vector<std::string> fields;
+    if (settings["searchableAttributes"] == json::array({"*"})) {
+        fields = all_fields(index);
+    } else {
+        fields = settings["searchableAttributes"].get<std::vector<std::string>>();
+    }
+    if (p.attributes_to_search_on) {
+        std::vector<std::string> restricted;
+        for (const auto& a : *p.attributes_to_search_on) {
+            if (a == "*") return run_search(index, [&] {
+                    auto copy = p;
+                    copy.attributes_to_search_on.reset();
+                    return copy;
+                }());
+            if (std::find(fields.begin(), fields.end(), a) == fields.end() &&
+                settings["searchableAttributes"] != json::array({"*"})) {
+                throw search_error("attributes_to_search_on",
+                                   "Attribute `" + a + "` is not searchable. Available searchable "
+                                   "attributes are: `" +
+                                       [&] {
+                                           std::string s;
+                                           for (const auto& f : fields) s += (s.empty() ? "" : ", ") + f;
+                                           return s;
+                                       }() + "`.");
+            }
+        }
+        for (const auto& f : fields) {
+            if (std::find(p.attributes_to_search_on->begin(), p.attributes_to_search_on->end(), f) !=
+                p.attributes_to_search_on->end()) {
+                restricted.push_back(f);
+            }
+        }
+        fields = restricted;
+    }
+
+    // sort rules, validated
+    std::vector<SortRule> sort_param;
+    const auto rules = settings["rankingRules"].get<std::vector<std::string>>();
+    if (!p.sort.empty()) {
+        if (std::find(rules.begin(), rules.end(), "sort") == rules.end()) {
+            throw search_error("sort",
+                               "You must specify where `sort` is listed in the rankingRules "
+                               "setting to use the sort parameter at search time.");
+        }
+        for (const auto& s : p.sort) {
+            const auto colon = s.rfind(':');
+            const auto dir = colon == std::string::npos ? "" : s.substr(colon + 1);
+            if (colon == std::string::npos || (dir != "asc" && dir != "desc")) {
+                throw search_error("sort", "Invalid syntax for the sort parameter: expected "
+                                           "expression ending by `:asc` or `:desc`, found `" +
+                                               s + "`.");
+            }
+            const auto field = s.substr(0, colon);
+            const auto& sortable = settings["sortableAttributes"];
+            const bool ok = std::any_of(sortable.begin(), sortable.end(), [&](const json& a) {
+                return glob(a.get<std::string>(), field);
+            });
+            if (!ok) {
+                std::vector<std::string> names = sortable.get<std::vector<std::string>>();
+                throw search_error(
+                    "sort", "Attribute `" + field + "` is not sortable. " +
+                                (names.empty() ? std::string("This index does not have configured "
+                                                             "sortable attributes.")
+                                               : "Available sortable attributes are: `" +
+                                                     [&] {
+                                                         std::string r;
+                                                         for (auto& n : names) r += (r.empty() ? "" : ", ") + n;
+                                                         return r;
+                                                     }() + "`."));
+            }
+            sort_param.push_back({field, dir == "asc", s});
+        }
+    }
+
+    // facets, validated
+    std::vector<std::string> facet_fields;
+    if (p.facets) {
+        const auto& filterable = settings["filterableAttributes"];
+        const auto known = all_fields(index);
+        for (const auto& pattern : *p.facets) {
+            bool any = false;
+            if (pattern.find('*') != std::string::npos) {
+                for (const auto& f : known) {
+                    if (glob(pattern, f) && is_filterable(filterable, f)) {
+                        any = true;
+                        if (std::find(facet_fields.begin(), facet_fields.end(), f) == facet_fields.end()) facet_fields.push_back(f);
+                    }
+                }
+                if (any || pattern == "*") continue;
+            }
+            if (!is_filterable(filterable, pattern)) {
+                std::vector<std::string> names;
+                for (const auto& r : filterable) {
+                    if (r.is_string()) names.push_back(r.get<std::string>());
+                }
+                std::sort(names.begin(), names.end());
+                throw search_error("facets", "Invalid facet distribution: Attribute `" + pattern +
+                                                 "` is not filterable. " +
+                                                 (names.empty() ? std::string("This index does not have configured filterable attributes.")
+                                                                : "Available filterable attributes patterns are: " + backquoted_list(names) + "."));
+            }
+            if (std::find(facet_fields.begin(), facet_fields.end(), pattern) == facet_fields.end()) facet_fields.push_back(pattern);
+        }
+        std::sort(facet_fields.begin(), facet_fields.end());
+    }
+
+    // the query's terms, with this node's typo normalization
+    std::vector<Term> terms;
+    auto words = tokenize(p.q);
+    if (words.size() > kMaxQueryWords) words.resize(kMaxQueryWords);
+    const auto& typo = settings["typoTolerance"];
+    const auto one = typo["minWordSizeForTypos"]["oneTypo"].get<std::size_t>();
+    const auto two = typo["minWordSizeForTypos"]["twoTypos"].get<std::size_t>();
+    const auto& disabled_words = typo["disableOnWords"];
+    const bool query_ends_in_word = !p.q.empty() && (std::isalnum(static_cast<unsigned char>(p.q.back())) ||
+                                                     static_cast<unsigned char>(p.q.back()) >= 0x80);
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        Term t;
+        t.word = words[i];
+        t.prefix = i + 1 == words.size() && query_ends_in_word;
+        if (typo["enabled"].get<bool>() &&
+            std::find(disabled_words.begin(), disabled_words.end(), t.word) == disabled_words.end() &&
+            !(typo["disableOnNumbers"].get<bool>() &&
+              std::all_of(t.word.begin(), t.word.end(), ::isdigit))) {
+            t.allowed_typos = t.word.size() >= two ? 2 : t.word.size() >= one ? 1 : 0;
+        }
+        terms.push_back(std::move(t));
+    }
+    const bool placeholder = terms.empty();
+
+    // per document: which terms match, with how many typos, where
+    struct TermMatch {
+        int typos = -1;  // -1: no match
+        bool exact = false;
+        int attribute = -1;
+        std::vector<std::pair<int, int>> positions;  // (attribute, position)
+    };
+    struct Candidate {
+        std::uint32_t slot;
+        const json* doc;
+        std::vector<TermMatch> matches;
+        std::vector<Attribute> attrs;
+        std::size_t k = 0;  // number of leading terms matched
+    };
+    std::vector<Candidate> candidates;
+    std::set<std::string> dictionary;
+    for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
+        if (!index.slots[slot]) continue;
+        const json& doc = *index.slots[slot];
+        if (!matches(filter, doc)) continue;
+        Candidate c{slot, &doc, {}, {}, 0};
+        if (!placeholder) {
+            c.attrs = searchable(doc, fields);
+            c.matches.resize(terms.size());
+            for (int a = 0; a < static_cast<int>(c.attrs.size()); ++a) {
+                const auto& toks = c.attrs[a].tokens;
+                for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
+                    dictionary.insert(toks[pos]);
+                    for (std::size_t ti = 0; ti < terms.size(); ++ti) {
+                        const int typos = match_word(terms[ti], toks[pos]);
+                        if (typos < 0) continue;
+                        auto& m = c.matches[ti];
+                        if (m.typos < 0 || typos < m.typos) m.typos = typos;
+                        if (typos == 0 && toks[pos] == terms[ti].word) m.exact = true;
+                        if (m.attribute < 0 || a < m.attribute) m.attribute = a;
+                        m.positions.emplace_back(a, pos);
+                    }
+                }
+            }
+            while (c.k < terms.size() && c.matches[c.k].typos >= 0) ++c.k;
+            if (c.k == 0) continue;
+            if (p.matching_strategy == "all" && c.k < terms.size()) continue;
+        }
+        candidates.push_back(std::move(c));
+    }
+    // this node's typo normalization: the most typos among derivations present here
+    for (auto& t : terms) {
+        for (const auto& w : dictionary) {
+            const int typos = match_word(t, w);
+            if (typos > t.max_typos) t.max_typos = typos;
+        }
+    }
+
+    // rank every candidate
+    std::vector<Hit> hits;
+    hits.reserve(candidates.size());
+    for (const auto& c : candidates) {
+        Hit h{c.slot, c.doc, {}, 1.0};
+        for (const auto& rule : rules) {
+            if (rule == "sort") {
+                for (const auto& s : sort_param) {
+                    RuleResult r;
+                    sort_value(*c.doc, s, r);
+                    h.rules.push_back(std::move(r));
+                }
+                continue;
+            }
+            if (rule.ends_with(":asc") || rule.ends_with(":desc")) {
+                const auto colon = rule.rfind(':');
+                RuleResult r;
+                sort_value(*c.doc, {rule.substr(0, colon), rule.ends_with(":asc"), rule}, r);
+                h.rules.push_back(std::move(r));
+                continue;
+            }
+            if (placeholder) continue;  // relevancy rules are skipped without a query
+            RuleResult r;
+            r.name = rule;
+            const std::size_t k = c.k;
+            if (rule == "words") {
+                r.rank = k;
+                r.max = terms.size();
+                r.details["matchingWords"] = k;
+                r.details["maxMatchingWords"] = terms.size();
+            } else if (rule == "typo") {
+                int count = 0, max = 0;
+                for (std::size_t i = 0; i < k; ++i) {
+                    count += c.matches[i].typos;
+                    max += terms[i].max_typos;
+                }
+                r.rank = static_cast<std::uint64_t>(max + 1 - count);
+                r.max = static_cast<std::uint64_t>(max + 1);
+                r.details["typoCount"] = count;
+                r.details["maxTypoCount"] = max;
+            } else if (rule == "proximity") {
+                int cost = 0;
+                for (std::size_t i = 0; i + 1 < k; ++i) {
+                    int best = kMaxProximityCost;
+                    for (const auto& [a1, p1] : c.matches[i].positions) {
+                        for (const auto& [a2, p2] : c.matches[i + 1].positions) {
+                            if (a1 != a2) continue;
+                            const int d = p2 - p1;
+                            const int pair_cost = d > 0 ? d - 1 : std::abs(d) + 1;
+                            best = std::min(best, std::min(pair_cost, kMaxProximityCost));
+                        }
+                    }
+                    cost += best;
+                }
+                const int max_cost = kMaxProximityCost * static_cast<int>(k > 0 ? k - 1 : 0);
+                r.rank = static_cast<std::uint64_t>(max_cost + 1 - cost);
+                r.max = static_cast<std::uint64_t>(max_cost + 1);
+            } else if (rule == "attributeRank" || rule == "wordPosition" || rule == "attribute") {
+                int best_attr = static_cast<int>(fields.size());
+                for (std::size_t i = 0; i < k; ++i) {
+                    if (c.matches[i].attribute >= 0) best_attr = std::min(best_attr, c.matches[i].attribute);
+                }
+                int first_pos = kWordPositionMax - 1;
+                for (std::size_t i = 0; i < k; ++i) {
+                    for (const auto& [a, pos] : c.matches[i].positions) {
+                        if (a == best_attr) first_pos = std::min(first_pos, pos);
+                    }
+                }
+                const auto n_attr = std::max<std::size_t>(fields.size(), 1);
+                const std::uint64_t attr_rank = n_attr - static_cast<std::size_t>(best_attr);
+                const std::uint64_t pos_rank = static_cast<std::uint64_t>(kWordPositionMax - first_pos);
+                if (rule == "attributeRank") {
+                    r.rank = attr_rank;
+                    r.max = n_attr;
+                } else if (rule == "wordPosition") {
+                    r.rank = pos_rank;
+                    r.max = kWordPositionMax;
+                } else {
+                    r.rank = (attr_rank - 1) * kWordPositionMax + pos_rank;
+                    r.max = n_attr * kWordPositionMax;
+                    r.details["attributeRankingOrderScore"] = static_cast<double>(attr_rank) / static_cast<double>(n_attr);
+                    r.details["queryWordDistanceScore"] = static_cast<double>(pos_rank) / kWordPositionMax;
+                }
+            } else if (rule == "exactness") {
+                std::string type = "noExactMatch";
+                for (const auto& a : c.attrs) {
+                    if (a.tokens.empty() || words.empty()) continue;
+                    if (a.tokens == words) {
+                        type = "exactMatch";
+                        break;
+                    }
+                    if (a.tokens.size() > words.size() &&
+                        std::equal(words.begin(), words.end(), a.tokens.begin())) {
+                        type = "matchesStart";
+                    }
+                }
+                r.details["matchType"] = type;
+                if (type == "exactMatch") {
+                    r.rank = 3;
+                    r.max = 3;
+                } else if (type == "matchesStart") {
+                    r.rank = 2;
+                    r.max = 3;
+                } else {
+                    std::uint64_t exact = 0;
+                    for (std::size_t i = 0; i < k; ++i) exact += c.matches[i].exact ? 1 : 0;
+                    r.details["matchingWords"] = exact;
+                    r.details["maxMatchingWords"] = k;
+                    r.rank = exact + 1;
+                    r.max = (k + 1) * 3;
+                }
+            } else {
+                continue;
+            }
+            r.local = static_cast<double>(r.rank) / static_cast<double>(r.max);
+            h.rules.push_back(std::move(r));
+        }
+        // the score folds the relevancy ranks lexicographically; sort rules are excluded
+        long double rank = 1, max = 1;
+        for (const auto& r : h.rules) {
+            if (!r.relevancy) continue;
+            rank = (rank - 1) * static_cast<long double>(r.max) + static_cast<long double>(r.rank);
+            max *= static_cast<long double>(r.max);
+        }
+        h.score = static_cast<double>(rank / max);
+        hits.push_back(std::move(h));
+    }
+
+    // the bucket sort: rule by rule, then internal id
+    std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+        for (std::size_t i = 0; i < a.rules.size() && i < b.rules.size(); ++i) {
+            const int c = compare_rule(a.rules[i], b.rules[i]);
+            if (c != 0) return c < 0;
+        }
+        return a.slot < b.slot;
+    });
+    if (p.ranking_score_threshold) {
+        std::erase_if(hits, [&](const Hit& h) { return h.score < *p.ranking_score_threshold; });
+    }
+
+    // distinct: the first hit of each value
+    const auto distinct = p.distinct ? p.distinct
+                          : settings["distinctAttribute"].is_string()
+                              ? std::optional<std::string>(settings["distinctAttribute"].get<std::string>())
+                              : std::nullopt;
+    if (distinct) {
+        if (p.distinct && !is_filterable(settings["filterableAttributes"], *distinct)) {
+            throw search_error("distinct", "Attribute `" + *distinct + "` is not filterable and thus, cannot be used as distinct attribute. " +
+                                               "Available filterable attributes patterns are: " +
+                                               backquoted_list([&] {
+                                                   std::vector<std::string> n;
+                                                   for (const auto& r : settings["filterableAttributes"]) if (r.is_string()) n.push_back(r.get<std::string>());
+                                                   std::sort(n.begin(), n.end());
+                                                   return n;
+                                               }()) + ".");
+        }
+        std::set<std::string> seen;
+        std::erase_if(hits, [&](const Hit& h) {
+            const auto values = field_values(*h.doc, *distinct);
+            if (values.empty()) return false;
+            std::vector<std::string> keys;
+            for (const json* v : values) {
+                keys.push_back(v->is_string() ? normalize(v->get<std::string>()) : v->is_number() ? number_key(v->get<double>()) : v->dump());
+            }
+            for (const auto& key : keys) {
+                if (seen.count(key)) return true;
+            }
+            for (auto& key : keys) seen.insert(key);
+            return false;
+        });
+    }
+
+    // facets over every remaining candidate
+    json facet_distribution = json::object();
+    json facet_stats = json::object();
+    if (p.facets) {
+        const auto& faceting = settings["faceting"];
+        const auto max_values = faceting["maxValuesPerFacet"].get<std::size_t>();
+        for (const auto& f : facet_fields) {
+            std::map<std::string, std::pair<std::string, std::uint64_t>> strings;  // norm → (original, count)
+            std::map<double, std::uint64_t> numbers;
+            std::optional<double> min, max;
+            bool present = false;
+            // the original casing shown for a value is the first indexed document's
+            std::vector<const Hit*> by_slot;
+            for (const auto& h : hits) by_slot.push_back(&h);
+            std::sort(by_slot.begin(), by_slot.end(),
+                      [](const Hit* a, const Hit* b) { return a->slot < b->slot; });
+            for (const Hit* hp : by_slot) {
+                const Hit& h = *hp;
+                std::set<std::string> seen_s;
+                std::set<double> seen_n;
+                for (const json* v : field_values(*h.doc, f)) {
+                    present = true;
+                    if (v->is_number()) {
+                        const double d = v->get<double>();
+                        if (seen_n.insert(d).second) ++numbers[d];
+                        min = min ? std::min(*min, d) : d;
+                        max = max ? std::max(*max, d) : d;
+                    } else if (v->is_string() || v->is_boolean()) {
+                        const std::string original = v->is_string() ? v->get<std::string>() : (v->get<bool>() ? "true" : "false");
+                        const auto norm = normalize(original);
+                        if (seen_s.insert(norm).second) {
+                            auto& entry = strings[norm];
+                            if (entry.first.empty()) entry.first = original;
+                            ++entry.second;
+                        }
+                    }
+                }
+            }
+            bool known = present;
+            if (!known) {
+                for (const auto& name : all_fields(index)) known |= name == f || name.starts_with(f + ".");
+            }
+            if (!known) continue;
+            std::string order = "alpha";
+            const auto& by = faceting["sortFacetValuesBy"];
+            if (by.contains(f)) order = by[f].get<std::string>();
+            else if (by.contains("*")) order = by["*"].get<std::string>();
+            std::vector<std::pair<std::string, std::uint64_t>> entries;
+            std::vector<std::pair<std::string, std::uint64_t>> number_entries, string_entries;
+            for (const auto& [d, n] : numbers) number_entries.emplace_back(number_key(d), n);
+            for (const auto& [norm, e] : strings) string_entries.emplace_back(e.first, e.second);
+            if (order == "count") {
+                auto by_count = [](const auto& a, const auto& b) { return a.second > b.second; };
+                std::stable_sort(number_entries.begin(), number_entries.end(), by_count);
+                std::stable_sort(string_entries.begin(), string_entries.end(), by_count);
+            } else {
+                std::sort(number_entries.begin(), number_entries.end());
+            }
+            json dist = json::object();
+            for (auto* list : {&number_entries, &string_entries}) {
+                for (const auto& [key, n] : *list) {
+                    if (dist.size() >= max_values) break;
+                    dist[key] = n;
+                }
+            }
+            facet_distribution[f] = dist;
+            if (min) facet_stats[f] = json{{"min", *min}, {"max", *max}};
+        }
+    }
+
+    // the window
+    const auto max_total = settings["pagination"]["maxTotalHits"].get<std::uint64_t>();
+    const bool page_mode = p.page || p.hits_per_page;
+    std::uint64_t offset = p.offset, limit = p.limit;
+    if (page_mode) {
+        const auto per_page = p.hits_per_page.value_or(20);
+        const auto page = p.page.value_or(1);
+        offset = page == 0 ? 0 : (page - 1) * per_page;
+        limit = page == 0 ? 0 : per_page;
+    }
+    offset = std::min(offset, max_total);
+    limit = std::min(limit, max_total - offset);
+
+    // the hits
+    const auto& displayed = settings["displayedAttributes"];
+    auto visible = [&](const std::string& field) {
+        const bool shown = std::any_of(displayed.begin(), displayed.end(), [&](const json& d) {
+            return glob(d.get<std::string>(), field);
+        });
+        if (!shown) return false;
+        if (!p.attributes_to_retrieve) return true;
+        return std::any_of(p.attributes_to_retrieve->begin(), p.attributes_to_retrieve->end(),
+                           [&](const std::string& a) { return glob(a, field); });
+    };
+    json out_hits = json::array();
+    for (std::size_t i = offset; i < hits.size() && out_hits.size() < limit; ++i) {
+        const auto& h = hits[i];
+        json hit = json::object();
+        // _formatted also shows the attributes to highlight or crop that are displayed
+        json shown = json::object();
+        auto listed = [&](const std::vector<std::string>& list, const std::string& field) {
+            return std::any_of(list.begin(), list.end(), [&](const std::string& a) {
+                return glob(a.substr(0, a.find(':')), field);
+            });
+        };
+        for (auto it = h.doc->begin(); it != h.doc->end(); ++it) {
+            if (it.key() == "_vectors") continue;
+            if (visible(it.key())) {
+                hit[it.key()] = it.value();
+                shown[it.key()] = it.value();
+            } else if ((listed(p.attributes_to_highlight, it.key()) ||
+                        listed(p.attributes_to_crop, it.key())) &&
+                       std::any_of(displayed.begin(), displayed.end(), [&](const json& d) {
+                           return glob(d.get<std::string>(), it.key());
+                       })) {
+                shown[it.key()] = it.value();
+            }
+        }
+        const bool format = !p.attributes_to_highlight.empty() || !p.attributes_to_crop.empty();
+        json positions = json::object();
+        if (format || p.show_matches_position) {
+            json formatted = json::object();
+            for (auto it = shown.begin(); it != shown.end(); ++it) {
+                auto in = [&](const std::vector<std::string>& list) { return listed(list, it.key()); };
+                if (it.value().is_string()) {
+                    std::string text = it.value().get<std::string>();
+                    std::vector<std::pair<std::size_t, std::size_t>> spans;
+                    if (in(p.attributes_to_crop)) text = crop(text, terms, p.crop_length, p.crop_marker);
+                    const std::string highlighted = highlight(text, terms, p, &spans);
+                    if (in(p.attributes_to_highlight)) text = highlighted;
+                    formatted[it.key()] = text;
+                    if (p.show_matches_position && !spans.empty()) {
+                        std::vector<std::pair<std::size_t, std::size_t>> raw;
+                        highlight(it.value().get<std::string>(), terms, p, &raw);
+                        json list = json::array();
+                        for (const auto& [start, len] : raw) list.push_back(json{{"start", start}, {"length", len}});
+                        positions[it.key()] = list;
+                    }
+                } else if (it.value().is_number()) {
+                    formatted[it.key()] = it.value().dump();
+                } else {
+                    formatted[it.key()] = it.value();
+                }
+            }
+            if (format) hit["_formatted"] = formatted;
+            if (p.show_matches_position) hit["_matchesPosition"] = positions;
+        }
+        if (p.show_ranking_score) hit["_rankingScore"] = h.score;
+        if (p.show_ranking_score_details) {
+            json details = json::object();
+            int order = 0;
+            for (const auto& r : h.rules) {
+                json d;
+                d["order"] = order++;
+                for (auto it = r.details.begin(); it != r.details.end(); ++it) d[it.key()] = it.value();
+                if (r.relevancy) d["score"] = r.local;
+                details[r.name] = d;
+            }
+            hit["_rankingScoreDetails"] = details;
+        }
+        out_hits.push_back(std::move(hit));
+    }
+
+    json out;
+    out["hits"] = out_hits;
+    out["query"] = p.q;
+    out["processingTimeMs"] = 0;
+    if (page_mode) {
+        const auto per_page = p.hits_per_page.value_or(20);
+        out["hitsPerPage"] = per_page;
+        out["page"] = p.page.value_or(1);
+        out["totalPages"] = per_page == 0 ? 0 : (hits.size() + per_page - 1) / per_page;
+        out["totalHits"] = hits.size();
+    } else {
+        out["limit"] = limit;
+        out["offset"] = offset;
+        out["estimatedTotalHits"] = hits.size();
+    }
+    if (p.facets) {
+        out["facetDistribution"] = facet_distribution;
+        out["facetStats"] = facet_stats;
+    }
+    out["requestUid"] = new_uuid();
+    return out;
+}
+
+SearchParams search_params_from_json(const json& body) {
+    if (!body.is_object()) throw bad_request("Invalid value type: expected an object, but found " + body.dump());
+    static const std::vector<std::string> kKnown = {
+        "q", "vector", "media", "hybrid", "offset", "limit", "page", "hitsPerPage",
+        "attributesToRetrieve", "retrieveVectors", "attributesToCrop", "cropLength",
+        "attributesToHighlight", "showMatchesPosition", "showRankingScore",
+        "showRankingScoreDetails", "showPerformanceDetails", "filter", "sort", "distinct",
+        "facets", "highlightPreTag", "highlightPostTag", "cropMarker", "matchingStrategy",
+        "attributesToSearchOn", "rankingScoreThreshold", "locales", "personalize", "useNetwork"};
+    SearchParams p;
+    for (auto it = body.begin(); it != body.end(); ++it) {
+        const auto& k = it.key();
+        const auto& v = it.value();
+        if (std::find(kKnown.begin(), kKnown.end(), k) == kKnown.end()) {
+            throw bad_request("Unknown field `" + k + "`: expected one of " + backquoted_list(kKnown));
+        }
+        if (v.is_null()) continue;
+        const std::string code = snake(k == "q" ? "q" : k);
+        auto type_error = [&](const char* expected) {
+            return search_error(code, "Invalid value type at `." + k + "`: expected " + expected + ", but found " + v.dump());
+        };
+        auto uint_value = [&]() {
+            if (!v.is_number_unsigned()) throw type_error("a positive integer");
+            return v.get<std::uint64_t>();
+        };
+        auto bool_value = [&]() {
+            if (!v.is_boolean()) throw type_error("a boolean");
+            return v.get<bool>();
+        };
+        auto string_value = [&]() {
+            if (!v.is_string()) throw type_error("a string");
+            return v.get<std::string>();
+        };
+        auto strings_value = [&]() {
+            if (!v.is_array()) throw type_error("an array");
+            std::vector<std::string> out;
+            for (const auto& i : v) {
+                if (!i.is_string()) throw type_error("an array of strings");
+                out.push_back(i.get<std::string>());
+            }
+            return out;
+        };
+        if (k == "q") p.q = string_value();
+        else if (k == "offset") p.offset = uint_value();
+        else if (k == "limit") p.limit = uint_value();
+        else if (k == "page") p.page = uint_value();
+        else if (k == "hitsPerPage") p.hits_per_page = uint_value();
+        else if (k == "attributesToRetrieve") p.attributes_to_retrieve = strings_value();
+        else if (k == "attributesToCrop") p.attributes_to_crop = strings_value();
+        else if (k == "cropLength") p.crop_length = uint_value();
+        else if (k == "attributesToHighlight") p.attributes_to_highlight = strings_value();
+        else if (k == "showMatchesPosition") p.show_matches_position = bool_value();
+        else if (k == "showRankingScore") p.show_ranking_score = bool_value();
+        else if (k == "showRankingScoreDetails") p.show_ranking_score_details = bool_value();
+        else if (k == "showPerformanceDetails" || k == "retrieveVectors" || k == "useNetwork") bool_value();
+        else if (k == "filter") p.filter = v;
+        else if (k == "sort") p.sort = strings_value();
+        else if (k == "distinct") p.distinct = string_value();
+        else if (k == "facets") p.facets = strings_value();
+        else if (k == "highlightPreTag") p.highlight_pre = string_value();
+        else if (k == "highlightPostTag") p.highlight_post = string_value();
+        else if (k == "cropMarker") p.crop_marker = string_value();
+        else if (k == "attributesToSearchOn") p.attributes_to_search_on = strings_value();
+        else if (k == "matchingStrategy") {
+            const auto s = string_value();
+            if (s != "last" && s != "all" && s != "frequency") {
+                throw search_error("matching_strategy", "Unknown value `" + s + "` at `.matchingStrategy`: expected one of `last`, `all`, `frequency`");
+            }
+            p.matching_strategy = s;
+        } else if (k == "rankingScoreThreshold") {
+            if (!v.is_number() || v.get<double>() < 0.0 || v.get<double>() > 1.0) {
+                throw search_error("ranking_score_threshold", "Invalid value at `.rankingScoreThreshold`: the value of `rankingScoreThreshold` is invalid, expected a float between `0.0` and `1.0`.");
+            }
+            p.ranking_score_threshold = v.get<double>();
+        } else if (k == "vector" || k == "hybrid" || k == "media") {
+            throw error(400, "invalid_search_" + snake(k), "Vector and hybrid search are not supported by this development node yet.");
+        }
+    }
+    return p;
+}
+
+SearchParams search_params_from_query(const std::string& raw_query) {
+    Query q(raw_query, {"q", "offset", "limit", "page", "hitsPerPage", "attributesToRetrieve",
+                        "retrieveVectors", "attributesToCrop", "cropLength",
+                        "attributesToHighlight", "showMatchesPosition", "showRankingScore",
+                        "showRankingScoreDetails", "showPerformanceDetails", "filter", "sort",
+                        "distinct", "facets", "highlightPreTag", "highlightPostTag", "cropMarker",
+                        "matchingStrategy", "attributesToSearchOn", "hybridEmbedder",
+                        "hybridSemanticRatio", "rankingScoreThreshold", "locales", "vector"});
+    json body = json::object();
+    auto uint_param = [&](const char* name) {
+        if (auto v = q.get_uint(name, "invalid_search_" + snake(name))) body[name] = *v;
+    };
+    auto bool_param = [&](const char* name) {
+        if (auto v = q.get_bool(name, "invalid_search_" + snake(name))) body[name] = *v;
+    };
+    auto list_param = [&](const char* name) {
+        if (auto v = q.get(name)) body[name] = split_csv(*v);
+    };
+    auto string_param = [&](const char* name) {
+        if (auto v = q.get(name)) body[name] = *v;
+    };
+    string_param("q");
+    for (const char* n : {"offset", "limit", "page", "hitsPerPage", "cropLength"}) uint_param(n);
+    for (const char* n : {"showMatchesPosition", "showRankingScore", "showRankingScoreDetails",
+                          "showPerformanceDetails", "retrieveVectors"}) {
+        bool_param(n);
+    }
+    for (const char* n : {"attributesToRetrieve", "attributesToCrop", "attributesToHighlight",
+                          "sort", "facets", "attributesToSearchOn"}) {
+        list_param(n);
+    }
+    for (const char* n : {"distinct", "highlightPreTag", "highlightPostTag", "cropMarker",
+                          "matchingStrategy"}) {
+        string_param(n);
+    }
+    if (auto f = q.get("filter")) {
+        try {
+            body["filter"] = json::parse(*f);
+            if (!body["filter"].is_array()) body["filter"] = *f;
+        } catch (const json::parse_error&) {
+            body["filter"] = *f;
+        }
+    }
+    if (auto t = q.get("rankingScoreThreshold")) {
+        char* end = nullptr;
+        const double d = std::strtod(t->c_str(), &end);
+        if (end != t->c_str() + t->size()) {
+            throw search_error("ranking_score_threshold", "Invalid value in parameter `rankingScoreThreshold`: could not parse `" + *t + "` as a float");
+        }
+        body["rankingScoreThreshold"] = d;
+    }
+    return search_params_from_json(body);
+}
+
+}  // namespace devnode

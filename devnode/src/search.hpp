@@ -1,0 +1,51 @@
+// Keyword search over one index, reproducing Meilisearch's bucket sort, ranking-rule details
+// and ranking score (including the per-node normalization of the typo rule).
+#pragma once
+
+#include "state.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace devnode {
+
+struct SearchParams {
+    std::string q;
+    std::uint64_t offset = 0;
+    std::uint64_t limit = 20;
+    std::optional<std::uint64_t> page;
+    std::optional<std::uint64_t> hits_per_page;
+    std::optional<std::vector<std::string>> attributes_to_retrieve;
+    std::vector<std::string> attributes_to_highlight;
+    std::vector<std::string> attributes_to_crop;
+    std::uint64_t crop_length = 10;
+    std::string crop_marker = "…";
+    std::string highlight_pre = "<em>";
+    std::string highlight_post = "</em>";
+    bool show_matches_position = false;
+    json filter;
+    std::vector<std::string> sort;
+    std::optional<std::string> distinct;
+    std::optional<std::vector<std::string>> facets;
+    std::string matching_strategy = "last";
+    std::optional<std::vector<std::string>> attributes_to_search_on;
+    std::optional<double> ranking_score_threshold;
+    bool show_ranking_score = false;
+    bool show_ranking_score_details = false;
+};
+
+// POST body → params; throws Meilisearch's invalid_search_* errors.
+SearchParams search_params_from_json(const json& body);
+// GET query string → params.
+SearchParams search_params_from_query(const std::string& raw_query);
+
+// Runs the search; the caller holds the state mutex. Throws ApiError for bad parameters
+// (non-filterable, non-sortable...).
+json run_search(const Index& index, const SearchParams& params);
+
+// Tokens of a text as Meilisearch's tokenizer would roughly give them: split on
+// non-alphanumerics, lowercased, Latin accents folded.
+std::vector<std::string> tokenize(std::string_view text);
+
+}  // namespace devnode

@@ -1,0 +1,198 @@
+"""Search on the development node, checked for what Meilisearch itself guarantees: response
+shapes, bucket-sort order, ranking details, sort, filters, facets, distinct, pagination and
+the per-node normalization of the typo rule. Runs against real Meilisearch as well
+(MEILISEARCH_BIN or MEILISEARCH_URL)."""
+import unittest
+import uuid
+
+from nodes import Node
+
+MOVIES = [
+    {"id": 1, "title": "The Dark Knight", "genre": "Action", "year": 2008, "rating": 9.0},
+    {"id": 2, "title": "Dark Waters", "genre": "Drama", "year": 2019, "rating": 7.6},
+    {"id": 3, "title": "Knight and Day", "genre": "action", "year": 2010, "rating": 6.3},
+    {"id": 4, "title": "Knight Dark", "genre": "Comedy", "year": 1999},
+    {"id": 5, "title": "Dark", "genre": "Drama", "year": "unknown", "rating": 8.7},
+    {"id": 6, "title": "A Knight's Tale", "genre": "Action", "year": 2001, "rating": 6.9},
+]
+
+
+class Search(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node().start()
+        cls.uid = f"movies_{uuid.uuid4().hex[:8]}"
+        cls.node.run("POST", f"/indexes/{cls.uid}/documents", MOVIES)
+        task = cls.node.run("PATCH", f"/indexes/{cls.uid}/settings", {
+            "filterableAttributes": ["genre", "year", "rating"],
+            "sortableAttributes": ["year", "rating", "title"],
+            "searchableAttributes": ["title", "genre"]})
+        assert task["status"] == "succeeded", task
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+
+    def search(self, body, status=200):
+        r = self.node.call("POST", f"/indexes/{self.uid}/search", body)
+        self.assertEqual(r.status, status, r.body)
+        return r.json()
+
+    def ids(self, body):
+        return [h["id"] for h in self.search(body)["hits"]]
+
+    def test_response_shape(self):
+        body = self.search({"q": "dark"})
+        self.assertEqual(list(body.keys()), ["hits", "query", "processingTimeMs", "limit",
+                                             "offset", "estimatedTotalHits", "requestUid"])
+        body = self.search({"q": "dark", "hitsPerPage": 2, "page": 2})
+        self.assertEqual(list(body.keys()), ["hits", "query", "processingTimeMs", "hitsPerPage",
+                                             "page", "totalPages", "totalHits", "requestUid"])
+        self.assertEqual((body["totalHits"], body["totalPages"], len(body["hits"])), (4, 2, 2))
+        hit = self.search({"q": "dark", "limit": 1})["hits"][0]
+        self.assertFalse(any(k.startswith("_") for k in hit))
+
+    def test_placeholder_returns_everything_with_score_one(self):
+        body = self.search({"showRankingScore": True, "limit": 100})
+        self.assertEqual(body["estimatedTotalHits"], 6)
+        self.assertTrue(all(h["_rankingScore"] == 1.0 for h in body["hits"]))
+
+    def test_more_matching_words_rank_first(self):
+        ids = self.ids({"q": "dark knight"})
+        self.assertEqual(set(ids[:2]), {1, 4})
+        self.assertEqual(set(ids[2:]), {2, 5})
+
+    def test_matching_strategy_all(self):
+        self.assertEqual(set(self.ids({"q": "dark knight", "matchingStrategy": "all"})), {1, 4})
+
+    def test_exact_match_beats_longer_title(self):
+        ids = self.ids({"q": "dark"})
+        self.assertEqual(ids[0], 5)
+
+    def test_typo_ranks_after_exact(self):
+        ids = self.ids({"q": "knigth"})  # a typo of knight
+        self.assertEqual(set(ids), {1, 3, 4, 6})
+
+    def test_ranking_score_details(self):
+        hit = self.search({"q": "dark knight", "showRankingScoreDetails": True,
+                           "showRankingScore": True, "limit": 1})["hits"][0]
+        details = hit["_rankingScoreDetails"]
+        self.assertEqual(list(details.keys()), ["words", "typo", "proximity", "attributeRank",
+                                                "wordPosition", "exactness"])
+        self.assertEqual([d["order"] for d in details.values()], list(range(6)))
+        self.assertEqual(details["words"]["matchingWords"], 2)
+        self.assertEqual(details["words"]["maxMatchingWords"], 2)
+        self.assertEqual(details["words"]["score"], 1.0)
+        self.assertIn("typoCount", details["typo"])
+        self.assertIn("maxTypoCount", details["typo"])
+        self.assertIn(details["exactness"]["matchType"],
+                      ["exactMatch", "matchesStart", "noExactMatch"])
+        self.assertGreater(hit["_rankingScore"], 0)
+        self.assertLessEqual(hit["_rankingScore"], 1)
+
+    def test_sort_numbers_then_strings_then_missing(self):
+        body = self.search({"sort": ["year:asc"], "showRankingScoreDetails": True, "limit": 100})
+        self.assertEqual([h["id"] for h in body["hits"]], [4, 6, 1, 3, 2, 5])
+        self.assertEqual(body["hits"][0]["_rankingScoreDetails"]["year:asc"],
+                         {"order": 0, "value": 1999.0})
+        self.assertEqual(body["hits"][-1]["_rankingScoreDetails"]["year:asc"]["value"], "unknown")
+        self.assertEqual(self.ids({"sort": ["year:desc"], "limit": 100}), [2, 3, 1, 6, 4, 5])
+        self.assertEqual(self.ids({"sort": ["rating:desc"], "limit": 100}), [1, 5, 2, 6, 3, 4])
+        self.assertEqual(self.ids({"sort": ["title:asc"], "limit": 3}), [6, 5, 2])
+
+    def test_sort_errors(self):
+        body = self.search({"sort": ["genre:asc"]}, status=400)
+        self.assertEqual(body["code"], "invalid_search_sort")
+        body = self.search({"sort": ["year"]}, status=400)
+        self.assertEqual(body["code"], "invalid_search_sort")
+
+    def test_filter(self):
+        self.assertEqual(set(self.ids({"q": "knight", "filter": "genre = action"})), {1, 3, 6})
+        self.assertEqual(self.ids({"filter": ["year 2005 TO 2020", "rating >= 7"],
+                                   "sort": ["year:asc"]}), [1, 2])
+        body = self.search({"filter": "title = x"}, status=400)
+        self.assertEqual(body["code"], "invalid_search_filter")
+
+    def test_facets(self):
+        body = self.search({"facets": ["genre", "rating"]})
+        self.assertEqual(body["facetDistribution"]["genre"], {"Action": 3, "Comedy": 1, "Drama": 2})
+        self.assertEqual(body["facetStats"]["rating"], {"min": 6.3, "max": 9.0})
+        self.assertEqual(sum(body["facetDistribution"]["rating"].values()), 5)
+        body = self.search({"q": "knight", "facets": ["genre"]})
+        self.assertEqual(body["facetDistribution"]["genre"], {"Action": 3, "Comedy": 1})
+        self.assertEqual(self.search({"facets": ["title"]}, status=400)["code"],
+                         "invalid_search_facets")
+
+    def test_distinct(self):
+        body = self.search({"distinct": "genre", "limit": 100})
+        genres = [h["genre"].lower() for h in body["hits"]]
+        self.assertEqual(len(genres), len(set(genres)))
+        self.assertEqual(len(genres), 3)
+
+    def test_offset_limit_window(self):
+        everything = self.ids({"q": "knight", "limit": 100})
+        self.assertEqual(self.ids({"q": "knight", "offset": 1, "limit": 2}), everything[1:3])
+        self.assertEqual(self.search({"q": "knight", "offset": 10})["hits"], [])
+
+    def test_ranking_score_threshold(self):
+        body = self.search({"q": "dark knight", "rankingScoreThreshold": 0.9,
+                            "showRankingScore": True})
+        self.assertTrue(all(h["_rankingScore"] >= 0.9 for h in body["hits"]))
+        self.assertEqual(body["estimatedTotalHits"], len(body["hits"]))
+
+    def test_retrieve_and_highlight(self):
+        hit = self.search({"q": "waters", "attributesToRetrieve": ["id"],
+                           "attributesToHighlight": ["title"]})["hits"][0]
+        self.assertEqual(hit["id"], 2)
+        self.assertNotIn("title", hit)
+        self.assertEqual(hit["_formatted"]["title"], "Dark <em>Waters</em>")
+
+    def test_get_matches_post(self):
+        post = self.ids({"q": "dark", "limit": 3, "sort": ["year:desc"]})
+        r = self.node.call("GET", f"/indexes/{self.uid}/search?q=dark&limit=3&sort=year:desc")
+        self.assertEqual([h["id"] for h in r.json()["hits"]], post)
+
+    def test_errors(self):
+        r = self.node.call("POST", f"/indexes/missing_{uuid.uuid4().hex[:6]}/search", {"q": "a"})
+        self.assertEqual((r.status, r.json()["code"]), (404, "index_not_found"))
+        self.assertEqual(self.search({"q": "a", "doggo": 1}, status=400)["code"], "bad_request")
+        self.assertEqual(self.search({"limit": "ten"}, status=400)["code"], "invalid_search_limit")
+        self.assertEqual(self.search({"matchingStrategy": "some"}, status=400)["code"],
+                         "invalid_search_matching_strategy")
+
+    def test_multi_search(self):
+        r = self.node.call("POST", "/multi-search", {"queries": [
+            {"indexUid": self.uid, "q": "dark", "limit": 1},
+            {"indexUid": self.uid, "q": "knight", "limit": 2}]})
+        self.assertEqual(r.status, 200, r.body)
+        results = r.json()["results"]
+        self.assertEqual([res["indexUid"] for res in results], [self.uid, self.uid])
+        self.assertEqual(len(results[0]["hits"]), 1)
+        self.assertEqual(len(results[1]["hits"]), 2)
+        r = self.node.call("POST", "/multi-search", {"queries": [
+            {"indexUid": self.uid}, {"indexUid": "nope_" + uuid.uuid4().hex[:6]}]})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["code"], "index_not_found")
+        self.assertTrue(r.json()["message"].startswith("Inside `.queries[1]`: "))
+
+
+class TypoNormalization(unittest.TestCase):
+    """maxTypoCount depends on the typo variants present in the node's own dictionary."""
+
+    def test_max_typo_count_follows_the_dictionary(self):
+        with Node() as node:
+            plain, noisy = f"plain_{uuid.uuid4().hex[:6]}", f"noisy_{uuid.uuid4().hex[:6]}"
+            node.run("POST", f"/indexes/{plain}/documents", [{"id": 1, "title": "knight"}])
+            node.run("POST", f"/indexes/{noisy}/documents",
+                     [{"id": 1, "title": "knight"}, {"id": 2, "title": "knigt"}])
+            query = {"q": "knight", "showRankingScoreDetails": True}
+            a = node.call("POST", f"/indexes/{plain}/search", query).json()["hits"][0]
+            b = node.call("POST", f"/indexes/{noisy}/search", query).json()["hits"][0]
+            self.assertEqual(a["id"], 1)
+            self.assertEqual(b["id"], 1)
+            self.assertEqual(a["_rankingScoreDetails"]["typo"]["maxTypoCount"], 0)
+            self.assertEqual(b["_rankingScoreDetails"]["typo"]["maxTypoCount"], 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
