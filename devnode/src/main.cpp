@@ -6,7 +6,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
+#include <miroir/http/api_error.hpp>
 #include <miroir/http/server.hpp>
 
 #include "node.hpp"
@@ -19,6 +23,29 @@ namespace {
               << "       (--db-path, --env, --no-analytics and other Meilisearch options are "
                  "accepted and ignored)\n";
     std::exit(2);
+}
+
+// One request: injected faults first (delay, hang, error), then the node's handler.
+boost::asio::awaitable<miroir::http::Response> serve(devnode::Node& node,
+                                                     miroir::http::Request request) {
+    const auto plan = node.plan_faults(request);
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    if (plan.hang) {
+        while (node.hanging(request)) {
+            timer.expires_after(std::chrono::milliseconds(20));
+            co_await timer.async_wait(boost::asio::use_awaitable);
+        }
+    }
+    if (plan.delay.count() > 0) {
+        timer.expires_after(plan.delay);
+        co_await timer.async_wait(boost::asio::use_awaitable);
+    }
+    if (plan.error) {
+        co_return miroir::http::ApiError(plan.error, "internal", miroir::http::ErrorType::internal,
+                                         "Fault injected by the development node.")
+            .response();
+    }
+    co_return node.handle(request);
 }
 
 }  // namespace
@@ -66,11 +93,9 @@ int main(int argc, char** argv) {
     node.start_worker();
 
     boost::asio::io_context io;
-    miroir::http::Server server(
-        io.get_executor(), options,
-        [&node](miroir::http::Request r) -> boost::asio::awaitable<miroir::http::Response> {
-            co_return node.handle(r);
-        });
+    miroir::http::Server server(io.get_executor(), options, [&node](miroir::http::Request r) {
+        return serve(node, std::move(r));
+    });
     try {
         server.start();
     } catch (const std::exception& e) {

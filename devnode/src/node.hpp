@@ -1,6 +1,7 @@
 // Node: the development node's routes, Meilisearch-style auth and the task worker.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <thread>
 
@@ -23,6 +24,15 @@ class Node {
 
     // The request entry point, for http::Server.
     Response handle(Request& request);
+
+    // Fault injection (/_devnode/faults): what to do to a request before handling it.
+    struct FaultPlan {
+        std::chrono::milliseconds delay{0};
+        bool hang = false;   // wait until the faults of its route class are cleared
+        unsigned error = 0;  // answer this status instead of handling
+    };
+    FaultPlan plan_faults(const Request& request);
+    bool hanging(const Request& request);
 
     // Starts/stops the task worker thread.
     void start_worker();
@@ -48,11 +58,22 @@ class Node {
     void add_settings_routes();
     void add_task_routes();
     void add_search_routes();
+    void add_fault_routes();
     // Throws unless the request's key may search `uid` (multi-search checks each query).
     void authorize_index(const Request& request, const std::string& uid) const;
 
     void worker_loop();
     void process(Task& task);  // with the mutex held
+
+    struct Fault {
+        std::uint64_t latency_ms = 0;
+        double latency_fraction = 1.0;
+        double error_rate = 0.0;
+        unsigned error_status = 500;
+        bool hang = false;
+    };
+    std::map<std::string, Fault> faults_;  // by route class; guarded by state_.mutex
+    std::uint64_t fault_seed_ = 0x9e3779b97f4a7c15ULL;
 
     State state_;
     miroir::http::Router router_;

@@ -8,13 +8,13 @@
 // same query can be normalized differently on different nodes.
 #include "search.hpp"
 
-#include "filter.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 #include <unordered_map>
+
+#include "filter.hpp"
 
 namespace devnode {
 
@@ -69,7 +69,7 @@ struct Term {
     std::string word;
     bool prefix = false;  // the last word of the query matches as a prefix
     int allowed_typos = 0;
-    int max_typos = 0;    // the most typos among this node's derivations of the word
+    int max_typos = 0;  // the most typos among this node's derivations of the word
 };
 
 // How a dictionary word matches a term: typos, or -1.
@@ -134,10 +134,10 @@ struct SortRule {
 };
 
 struct RuleResult {
-    std::string name;  // key in _rankingScoreDetails
-    json details;      // without "order"
-    double local = 1.0;                // rank / max, for bucket comparison
-    std::uint64_t rank = 1, max = 1;   // for the score (relevancy rules only)
+    std::string name;                 // key in _rankingScoreDetails
+    json details;                     // without "order"
+    double local = 1.0;               // rank / max, for bucket comparison
+    std::uint64_t rank = 1, max = 1;  // for the score (relevancy rules only)
     bool relevancy = true;
     // sort rules: the value used
     int sort_class = 0;  // 0 number, 1 string, 2 missing
@@ -231,7 +231,8 @@ bool glob(std::string_view pattern, std::string_view s) {
 
 // Highlights the matched words of a text.
 std::string highlight(const std::string& text, const std::vector<Term>& terms,
-                      const SearchParams& p, std::vector<std::pair<std::size_t, std::size_t>>* spans) {
+                      const SearchParams& p,
+                      std::vector<std::pair<std::size_t, std::size_t>>* spans) {
     std::string out;
     std::size_t i = 0;
     auto is_word = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
@@ -283,7 +284,8 @@ std::string crop(const std::string& text, const std::vector<Term>& terms, std::u
     std::size_t first = 0;
     for (std::size_t w = 0; w < words.size(); ++w) {
         const auto norm = normalize(text.substr(words[w].first, words[w].second - words[w].first));
-        if (std::any_of(terms.begin(), terms.end(), [&](const Term& t) { return match_word(t, norm) >= 0; })) {
+        if (std::any_of(terms.begin(), terms.end(),
+                        [&](const Term& t) { return match_word(t, norm) >= 0; })) {
             first = w;
             break;
         }
@@ -330,26 +332,30 @@ json run_search(const Index& index, const SearchParams& p) {
     if (p.attributes_to_search_on) {
         std::vector<std::string> restricted;
         for (const auto& a : *p.attributes_to_search_on) {
-            if (a == "*") return run_search(index, [&] {
+            if (a == "*")
+                return run_search(index, [&] {
                     auto copy = p;
                     copy.attributes_to_search_on.reset();
                     return copy;
                 }());
             if (std::find(fields.begin(), fields.end(), a) == fields.end() &&
                 settings["searchableAttributes"] != json::array({"*"})) {
-                throw search_error("attributes_to_search_on",
-                                   "Attribute `" + a + "` is not searchable. Available searchable "
-                                   "attributes are: `" +
-                                       [&] {
-                                           std::string s;
-                                           for (const auto& f : fields) s += (s.empty() ? "" : ", ") + f;
-                                           return s;
-                                       }() + "`.");
+                throw search_error(
+                    "attributes_to_search_on", "Attribute `" + a +
+                                                   "` is not searchable. Available searchable "
+                                                   "attributes are: `" +
+                                                   [&] {
+                                                       std::string s;
+                                                       for (const auto& f : fields)
+                                                           s += (s.empty() ? "" : ", ") + f;
+                                                       return s;
+                                                   }() +
+                                                   "`.");
             }
         }
         for (const auto& f : fields) {
-            if (std::find(p.attributes_to_search_on->begin(), p.attributes_to_search_on->end(), f) !=
-                p.attributes_to_search_on->end()) {
+            if (std::find(p.attributes_to_search_on->begin(), p.attributes_to_search_on->end(),
+                          f) != p.attributes_to_search_on->end()) {
                 restricted.push_back(f);
             }
         }
@@ -369,9 +375,10 @@ json run_search(const Index& index, const SearchParams& p) {
             const auto colon = s.rfind(':');
             const auto dir = colon == std::string::npos ? "" : s.substr(colon + 1);
             if (colon == std::string::npos || (dir != "asc" && dir != "desc")) {
-                throw search_error("sort", "Invalid syntax for the sort parameter: expected "
-                                           "expression ending by `:asc` or `:desc`, found `" +
-                                               s + "`.");
+                throw search_error("sort",
+                                   "Invalid syntax for the sort parameter: expected "
+                                   "expression ending by `:asc` or `:desc`, found `" +
+                                       s + "`.");
             }
             const auto field = s.substr(0, colon);
             const auto& sortable = settings["sortableAttributes"];
@@ -387,9 +394,11 @@ json run_search(const Index& index, const SearchParams& p) {
                                                : "Available sortable attributes are: `" +
                                                      [&] {
                                                          std::string r;
-                                                         for (auto& n : names) r += (r.empty() ? "" : ", ") + n;
+                                                         for (auto& n : names)
+                                                             r += (r.empty() ? "" : ", ") + n;
                                                          return r;
-                                                     }() + "`."));
+                                                     }() +
+                                                     "`."));
             }
             sort_param.push_back({field, dir == "asc", s});
         }
@@ -406,7 +415,9 @@ json run_search(const Index& index, const SearchParams& p) {
                 for (const auto& f : known) {
                     if (glob(pattern, f) && is_filterable(filterable, f)) {
                         any = true;
-                        if (std::find(facet_fields.begin(), facet_fields.end(), f) == facet_fields.end()) facet_fields.push_back(f);
+                        if (std::find(facet_fields.begin(), facet_fields.end(), f) ==
+                            facet_fields.end())
+                            facet_fields.push_back(f);
                     }
                 }
                 if (any || pattern == "*") continue;
@@ -417,12 +428,17 @@ json run_search(const Index& index, const SearchParams& p) {
                     if (r.is_string()) names.push_back(r.get<std::string>());
                 }
                 std::sort(names.begin(), names.end());
-                throw search_error("facets", "Invalid facet distribution: Attribute `" + pattern +
-                                                 "` is not filterable. " +
-                                                 (names.empty() ? std::string("This index does not have configured filterable attributes.")
-                                                                : "Available filterable attributes patterns are: " + backquoted_list(names) + "."));
+                throw search_error(
+                    "facets",
+                    "Invalid facet distribution: Attribute `" + pattern + "` is not filterable. " +
+                        (names.empty()
+                             ? std::string(
+                                   "This index does not have configured filterable attributes.")
+                             : "Available filterable attributes patterns are: " +
+                                   backquoted_list(names) + "."));
             }
-            if (std::find(facet_fields.begin(), facet_fields.end(), pattern) == facet_fields.end()) facet_fields.push_back(pattern);
+            if (std::find(facet_fields.begin(), facet_fields.end(), pattern) == facet_fields.end())
+                facet_fields.push_back(pattern);
         }
         std::sort(facet_fields.begin(), facet_fields.end());
     }
@@ -435,14 +451,16 @@ json run_search(const Index& index, const SearchParams& p) {
     const auto one = typo["minWordSizeForTypos"]["oneTypo"].get<std::size_t>();
     const auto two = typo["minWordSizeForTypos"]["twoTypos"].get<std::size_t>();
     const auto& disabled_words = typo["disableOnWords"];
-    const bool query_ends_in_word = !p.q.empty() && (std::isalnum(static_cast<unsigned char>(p.q.back())) ||
-                                                     static_cast<unsigned char>(p.q.back()) >= 0x80);
+    const bool query_ends_in_word =
+        !p.q.empty() && (std::isalnum(static_cast<unsigned char>(p.q.back())) ||
+                         static_cast<unsigned char>(p.q.back()) >= 0x80);
     for (std::size_t i = 0; i < words.size(); ++i) {
         Term t;
         t.word = words[i];
         t.prefix = i + 1 == words.size() && query_ends_in_word;
         if (typo["enabled"].get<bool>() &&
-            std::find(disabled_words.begin(), disabled_words.end(), t.word) == disabled_words.end() &&
+            std::find(disabled_words.begin(), disabled_words.end(), t.word) ==
+                disabled_words.end() &&
             !(typo["disableOnNumbers"].get<bool>() &&
               std::all_of(t.word.begin(), t.word.end(), ::isdigit))) {
             t.allowed_typos = t.word.size() >= two ? 2 : t.word.size() >= one ? 1 : 0;
@@ -564,7 +582,8 @@ json run_search(const Index& index, const SearchParams& p) {
             } else if (rule == "attributeRank" || rule == "wordPosition" || rule == "attribute") {
                 int best_attr = static_cast<int>(fields.size());
                 for (std::size_t i = 0; i < k; ++i) {
-                    if (c.matches[i].attribute >= 0) best_attr = std::min(best_attr, c.matches[i].attribute);
+                    if (c.matches[i].attribute >= 0)
+                        best_attr = std::min(best_attr, c.matches[i].attribute);
                 }
                 int first_pos = kWordPositionMax - 1;
                 for (std::size_t i = 0; i < k; ++i) {
@@ -574,7 +593,8 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
                 const auto n_attr = std::max<std::size_t>(fields.size(), 1);
                 const std::uint64_t attr_rank = n_attr - static_cast<std::size_t>(best_attr);
-                const std::uint64_t pos_rank = static_cast<std::uint64_t>(kWordPositionMax - first_pos);
+                const std::uint64_t pos_rank =
+                    static_cast<std::uint64_t>(kWordPositionMax - first_pos);
                 if (rule == "attributeRank") {
                     r.rank = attr_rank;
                     r.max = n_attr;
@@ -584,8 +604,10 @@ json run_search(const Index& index, const SearchParams& p) {
                 } else {
                     r.rank = (attr_rank - 1) * kWordPositionMax + pos_rank;
                     r.max = n_attr * kWordPositionMax;
-                    r.details["attributeRankingOrderScore"] = static_cast<double>(attr_rank) / static_cast<double>(n_attr);
-                    r.details["queryWordDistanceScore"] = static_cast<double>(pos_rank) / kWordPositionMax;
+                    r.details["attributeRankingOrderScore"] =
+                        static_cast<double>(attr_rank) / static_cast<double>(n_attr);
+                    r.details["queryWordDistanceScore"] =
+                        static_cast<double>(pos_rank) / kWordPositionMax;
                 }
             } else if (rule == "exactness") {
                 std::string type = "noExactMatch";
@@ -645,20 +667,25 @@ json run_search(const Index& index, const SearchParams& p) {
     }
 
     // distinct: the first hit of each value
-    const auto distinct = p.distinct ? p.distinct
-                          : settings["distinctAttribute"].is_string()
-                              ? std::optional<std::string>(settings["distinctAttribute"].get<std::string>())
-                              : std::nullopt;
+    const auto distinct =
+        p.distinct ? p.distinct
+        : settings["distinctAttribute"].is_string()
+            ? std::optional<std::string>(settings["distinctAttribute"].get<std::string>())
+            : std::nullopt;
     if (distinct) {
         if (p.distinct && !is_filterable(settings["filterableAttributes"], *distinct)) {
-            throw search_error("distinct", "Attribute `" + *distinct + "` is not filterable and thus, cannot be used as distinct attribute. " +
-                                               "Available filterable attributes patterns are: " +
-                                               backquoted_list([&] {
-                                                   std::vector<std::string> n;
-                                                   for (const auto& r : settings["filterableAttributes"]) if (r.is_string()) n.push_back(r.get<std::string>());
-                                                   std::sort(n.begin(), n.end());
-                                                   return n;
-                                               }()) + ".");
+            throw search_error(
+                "distinct",
+                "Attribute `" + *distinct +
+                    "` is not filterable and thus, cannot be used as distinct attribute. " +
+                    "Available filterable attributes patterns are: " + backquoted_list([&] {
+                        std::vector<std::string> n;
+                        for (const auto& r : settings["filterableAttributes"])
+                            if (r.is_string()) n.push_back(r.get<std::string>());
+                        std::sort(n.begin(), n.end());
+                        return n;
+                    }()) +
+                    ".");
         }
         std::set<std::string> seen;
         std::erase_if(hits, [&](const Hit& h) {
@@ -666,7 +693,9 @@ json run_search(const Index& index, const SearchParams& p) {
             if (values.empty()) return false;
             std::vector<std::string> keys;
             for (const json* v : values) {
-                keys.push_back(v->is_string() ? normalize(v->get<std::string>()) : v->is_number() ? number_key(v->get<double>()) : v->dump());
+                keys.push_back(v->is_string()   ? normalize(v->get<std::string>())
+                               : v->is_number() ? number_key(v->get<double>())
+                                                : v->dump());
             }
             for (const auto& key : keys) {
                 if (seen.count(key)) return true;
@@ -683,7 +712,8 @@ json run_search(const Index& index, const SearchParams& p) {
         const auto& faceting = settings["faceting"];
         const auto max_values = faceting["maxValuesPerFacet"].get<std::size_t>();
         for (const auto& f : facet_fields) {
-            std::map<std::string, std::pair<std::string, std::uint64_t>> strings;  // norm → (original, count)
+            std::map<std::string, std::pair<std::string, std::uint64_t>>
+                strings;  // norm → (original, count)
             std::map<double, std::uint64_t> numbers;
             std::optional<double> min, max;
             bool present = false;
@@ -704,7 +734,9 @@ json run_search(const Index& index, const SearchParams& p) {
                         min = min ? std::min(*min, d) : d;
                         max = max ? std::max(*max, d) : d;
                     } else if (v->is_string() || v->is_boolean()) {
-                        const std::string original = v->is_string() ? v->get<std::string>() : (v->get<bool>() ? "true" : "false");
+                        const std::string original = v->is_string()
+                                                         ? v->get<std::string>()
+                                                         : (v->get<bool>() ? "true" : "false");
                         const auto norm = normalize(original);
                         if (seen_s.insert(norm).second) {
                             auto& entry = strings[norm];
@@ -716,13 +748,16 @@ json run_search(const Index& index, const SearchParams& p) {
             }
             bool known = present;
             if (!known) {
-                for (const auto& name : all_fields(index)) known |= name == f || name.starts_with(f + ".");
+                for (const auto& name : all_fields(index))
+                    known |= name == f || name.starts_with(f + ".");
             }
             if (!known) continue;
             std::string order = "alpha";
             const auto& by = faceting["sortFacetValuesBy"];
-            if (by.contains(f)) order = by[f].get<std::string>();
-            else if (by.contains("*")) order = by["*"].get<std::string>();
+            if (by.contains(f))
+                order = by[f].get<std::string>();
+            else if (by.contains("*"))
+                order = by["*"].get<std::string>();
             std::vector<std::pair<std::string, std::uint64_t>> entries;
             std::vector<std::pair<std::string, std::uint64_t>> number_entries, string_entries;
             for (const auto& [d, n] : numbers) number_entries.emplace_back(number_key(d), n);
@@ -799,11 +834,14 @@ json run_search(const Index& index, const SearchParams& p) {
         if (format || p.show_matches_position) {
             json formatted = json::object();
             for (auto it = shown.begin(); it != shown.end(); ++it) {
-                auto in = [&](const std::vector<std::string>& list) { return listed(list, it.key()); };
+                auto in = [&](const std::vector<std::string>& list) {
+                    return listed(list, it.key());
+                };
                 if (it.value().is_string()) {
                     std::string text = it.value().get<std::string>();
                     std::vector<std::pair<std::size_t, std::size_t>> spans;
-                    if (in(p.attributes_to_crop)) text = crop(text, terms, p.crop_length, p.crop_marker);
+                    if (in(p.attributes_to_crop))
+                        text = crop(text, terms, p.crop_length, p.crop_marker);
                     const std::string highlighted = highlight(text, terms, p, &spans);
                     if (in(p.attributes_to_highlight)) text = highlighted;
                     formatted[it.key()] = text;
@@ -811,7 +849,8 @@ json run_search(const Index& index, const SearchParams& p) {
                         std::vector<std::pair<std::size_t, std::size_t>> raw;
                         highlight(it.value().get<std::string>(), terms, p, &raw);
                         json list = json::array();
-                        for (const auto& [start, len] : raw) list.push_back(json{{"start", start}, {"length", len}});
+                        for (const auto& [start, len] : raw)
+                            list.push_back(json{{"start", start}, {"length", len}});
                         positions[it.key()] = list;
                     }
                 } else if (it.value().is_number()) {
@@ -830,7 +869,8 @@ json run_search(const Index& index, const SearchParams& p) {
             for (const auto& r : h.rules) {
                 json d;
                 d["order"] = order++;
-                for (auto it = r.details.begin(); it != r.details.end(); ++it) d[it.key()] = it.value();
+                for (auto it = r.details.begin(); it != r.details.end(); ++it)
+                    d[it.key()] = it.value();
                 if (r.relevancy) d["score"] = r.local;
                 details[r.name] = d;
             }
@@ -863,25 +903,51 @@ json run_search(const Index& index, const SearchParams& p) {
 }
 
 SearchParams search_params_from_json(const json& body) {
-    if (!body.is_object()) throw bad_request("Invalid value type: expected an object, but found " + body.dump());
-    static const std::vector<std::string> kKnown = {
-        "q", "vector", "media", "hybrid", "offset", "limit", "page", "hitsPerPage",
-        "attributesToRetrieve", "retrieveVectors", "attributesToCrop", "cropLength",
-        "attributesToHighlight", "showMatchesPosition", "showRankingScore",
-        "showRankingScoreDetails", "showPerformanceDetails", "filter", "sort", "distinct",
-        "facets", "highlightPreTag", "highlightPostTag", "cropMarker", "matchingStrategy",
-        "attributesToSearchOn", "rankingScoreThreshold", "locales", "personalize", "useNetwork"};
+    if (!body.is_object())
+        throw bad_request("Invalid value type: expected an object, but found " + body.dump());
+    static const std::vector<std::string> kKnown = {"q",
+                                                    "vector",
+                                                    "media",
+                                                    "hybrid",
+                                                    "offset",
+                                                    "limit",
+                                                    "page",
+                                                    "hitsPerPage",
+                                                    "attributesToRetrieve",
+                                                    "retrieveVectors",
+                                                    "attributesToCrop",
+                                                    "cropLength",
+                                                    "attributesToHighlight",
+                                                    "showMatchesPosition",
+                                                    "showRankingScore",
+                                                    "showRankingScoreDetails",
+                                                    "showPerformanceDetails",
+                                                    "filter",
+                                                    "sort",
+                                                    "distinct",
+                                                    "facets",
+                                                    "highlightPreTag",
+                                                    "highlightPostTag",
+                                                    "cropMarker",
+                                                    "matchingStrategy",
+                                                    "attributesToSearchOn",
+                                                    "rankingScoreThreshold",
+                                                    "locales",
+                                                    "personalize",
+                                                    "useNetwork"};
     SearchParams p;
     for (auto it = body.begin(); it != body.end(); ++it) {
         const auto& k = it.key();
         const auto& v = it.value();
         if (std::find(kKnown.begin(), kKnown.end(), k) == kKnown.end()) {
-            throw bad_request("Unknown field `" + k + "`: expected one of " + backquoted_list(kKnown));
+            throw bad_request("Unknown field `" + k + "`: expected one of " +
+                              backquoted_list(kKnown));
         }
         if (v.is_null()) continue;
         const std::string code = snake(k == "q" ? "q" : k);
         auto type_error = [&](const char* expected) {
-            return search_error(code, "Invalid value type at `." + k + "`: expected " + expected + ", but found " + v.dump());
+            return search_error(code, "Invalid value type at `." + k + "`: expected " + expected +
+                                          ", but found " + v.dump());
         };
         auto uint_value = [&]() {
             if (!v.is_number_unsigned()) throw type_error("a positive integer");
@@ -904,53 +970,102 @@ SearchParams search_params_from_json(const json& body) {
             }
             return out;
         };
-        if (k == "q") p.q = string_value();
-        else if (k == "offset") p.offset = uint_value();
-        else if (k == "limit") p.limit = uint_value();
-        else if (k == "page") p.page = uint_value();
-        else if (k == "hitsPerPage") p.hits_per_page = uint_value();
-        else if (k == "attributesToRetrieve") p.attributes_to_retrieve = strings_value();
-        else if (k == "attributesToCrop") p.attributes_to_crop = strings_value();
-        else if (k == "cropLength") p.crop_length = uint_value();
-        else if (k == "attributesToHighlight") p.attributes_to_highlight = strings_value();
-        else if (k == "showMatchesPosition") p.show_matches_position = bool_value();
-        else if (k == "showRankingScore") p.show_ranking_score = bool_value();
-        else if (k == "showRankingScoreDetails") p.show_ranking_score_details = bool_value();
-        else if (k == "showPerformanceDetails" || k == "retrieveVectors" || k == "useNetwork") bool_value();
-        else if (k == "filter") p.filter = v;
-        else if (k == "sort") p.sort = strings_value();
-        else if (k == "distinct") p.distinct = string_value();
-        else if (k == "facets") p.facets = strings_value();
-        else if (k == "highlightPreTag") p.highlight_pre = string_value();
-        else if (k == "highlightPostTag") p.highlight_post = string_value();
-        else if (k == "cropMarker") p.crop_marker = string_value();
-        else if (k == "attributesToSearchOn") p.attributes_to_search_on = strings_value();
+        if (k == "q")
+            p.q = string_value();
+        else if (k == "offset")
+            p.offset = uint_value();
+        else if (k == "limit")
+            p.limit = uint_value();
+        else if (k == "page")
+            p.page = uint_value();
+        else if (k == "hitsPerPage")
+            p.hits_per_page = uint_value();
+        else if (k == "attributesToRetrieve")
+            p.attributes_to_retrieve = strings_value();
+        else if (k == "attributesToCrop")
+            p.attributes_to_crop = strings_value();
+        else if (k == "cropLength")
+            p.crop_length = uint_value();
+        else if (k == "attributesToHighlight")
+            p.attributes_to_highlight = strings_value();
+        else if (k == "showMatchesPosition")
+            p.show_matches_position = bool_value();
+        else if (k == "showRankingScore")
+            p.show_ranking_score = bool_value();
+        else if (k == "showRankingScoreDetails")
+            p.show_ranking_score_details = bool_value();
+        else if (k == "showPerformanceDetails" || k == "retrieveVectors" || k == "useNetwork")
+            bool_value();
+        else if (k == "filter")
+            p.filter = v;
+        else if (k == "sort")
+            p.sort = strings_value();
+        else if (k == "distinct")
+            p.distinct = string_value();
+        else if (k == "facets")
+            p.facets = strings_value();
+        else if (k == "highlightPreTag")
+            p.highlight_pre = string_value();
+        else if (k == "highlightPostTag")
+            p.highlight_post = string_value();
+        else if (k == "cropMarker")
+            p.crop_marker = string_value();
+        else if (k == "attributesToSearchOn")
+            p.attributes_to_search_on = strings_value();
         else if (k == "matchingStrategy") {
             const auto s = string_value();
             if (s != "last" && s != "all" && s != "frequency") {
-                throw search_error("matching_strategy", "Unknown value `" + s + "` at `.matchingStrategy`: expected one of `last`, `all`, `frequency`");
+                throw search_error(
+                    "matching_strategy",
+                    "Unknown value `" + s +
+                        "` at `.matchingStrategy`: expected one of `last`, `all`, `frequency`");
             }
             p.matching_strategy = s;
         } else if (k == "rankingScoreThreshold") {
             if (!v.is_number() || v.get<double>() < 0.0 || v.get<double>() > 1.0) {
-                throw search_error("ranking_score_threshold", "Invalid value at `.rankingScoreThreshold`: the value of `rankingScoreThreshold` is invalid, expected a float between `0.0` and `1.0`.");
+                throw search_error("ranking_score_threshold",
+                                   "Invalid value at `.rankingScoreThreshold`: the value of "
+                                   "`rankingScoreThreshold` is invalid, expected a float between "
+                                   "`0.0` and `1.0`.");
             }
             p.ranking_score_threshold = v.get<double>();
         } else if (k == "vector" || k == "hybrid" || k == "media") {
-            throw error(400, "invalid_search_" + snake(k), "Vector and hybrid search are not supported by this development node yet.");
+            throw error(400, "invalid_search_" + snake(k),
+                        "Vector and hybrid search are not supported by this development node yet.");
         }
     }
     return p;
 }
 
 SearchParams search_params_from_query(const std::string& raw_query) {
-    Query q(raw_query, {"q", "offset", "limit", "page", "hitsPerPage", "attributesToRetrieve",
-                        "retrieveVectors", "attributesToCrop", "cropLength",
-                        "attributesToHighlight", "showMatchesPosition", "showRankingScore",
-                        "showRankingScoreDetails", "showPerformanceDetails", "filter", "sort",
-                        "distinct", "facets", "highlightPreTag", "highlightPostTag", "cropMarker",
-                        "matchingStrategy", "attributesToSearchOn", "hybridEmbedder",
-                        "hybridSemanticRatio", "rankingScoreThreshold", "locales", "vector"});
+    Query q(raw_query, {"q",
+                        "offset",
+                        "limit",
+                        "page",
+                        "hitsPerPage",
+                        "attributesToRetrieve",
+                        "retrieveVectors",
+                        "attributesToCrop",
+                        "cropLength",
+                        "attributesToHighlight",
+                        "showMatchesPosition",
+                        "showRankingScore",
+                        "showRankingScoreDetails",
+                        "showPerformanceDetails",
+                        "filter",
+                        "sort",
+                        "distinct",
+                        "facets",
+                        "highlightPreTag",
+                        "highlightPostTag",
+                        "cropMarker",
+                        "matchingStrategy",
+                        "attributesToSearchOn",
+                        "hybridEmbedder",
+                        "hybridSemanticRatio",
+                        "rankingScoreThreshold",
+                        "locales",
+                        "vector"});
     json body = json::object();
     auto uint_param = [&](const char* name) {
         if (auto v = q.get_uint(name, "invalid_search_" + snake(name))) body[name] = *v;
@@ -974,8 +1089,8 @@ SearchParams search_params_from_query(const std::string& raw_query) {
                           "sort", "facets", "attributesToSearchOn"}) {
         list_param(n);
     }
-    for (const char* n : {"distinct", "highlightPreTag", "highlightPostTag", "cropMarker",
-                          "matchingStrategy"}) {
+    for (const char* n :
+         {"distinct", "highlightPreTag", "highlightPostTag", "cropMarker", "matchingStrategy"}) {
         string_param(n);
     }
     if (auto f = q.get("filter")) {
@@ -990,7 +1105,10 @@ SearchParams search_params_from_query(const std::string& raw_query) {
         char* end = nullptr;
         const double d = std::strtod(t->c_str(), &end);
         if (end != t->c_str() + t->size()) {
-            throw search_error("ranking_score_threshold", "Invalid value in parameter `rankingScoreThreshold`: could not parse `" + *t + "` as a float");
+            throw search_error(
+                "ranking_score_threshold",
+                "Invalid value in parameter `rankingScoreThreshold`: could not parse `" + *t +
+                    "` as a float");
         }
         body["rankingScoreThreshold"] = d;
     }

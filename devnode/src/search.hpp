@@ -2,11 +2,11 @@
 // and ranking score (including the per-node normalization of the typo rule).
 #pragma once
 
-#include "state.hpp"
-
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "state.hpp"
 
 namespace devnode {
 

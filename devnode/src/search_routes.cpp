@@ -23,49 +23,54 @@ void Node::add_search_routes() {
         const auto params = search_params_from_query(r.query);
         return respond(200, search(std::string(r.param("uid")), params));
     });
-    add(Method::post, "/multi-search", "search", [this, search](Request& r) {
-        const auto body = json_body(r);
-        if (!body.is_object() || !body.contains("queries") || !body["queries"].is_array()) {
-            throw bad_request("Missing field `queries`");
-        }
-        if (body.contains("federation") && !body["federation"].is_null()) {
-            throw error(400, "invalid_multi_search_federated",
-                        "Federated multi-search is not supported by this development node yet.");
-        }
-        json results = json::array();
-        const auto& queries = body["queries"];
-        for (std::size_t i = 0; i < queries.size(); ++i) {
-            const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
-            try {
-                json query = queries[i];
-                if (!query.is_object() || !query.contains("indexUid")) {
-                    throw error(400, "missing_index_uid", "Missing field `indexUid`");
-                }
-                const auto uid = query["indexUid"].get<std::string>();
-                query.erase("indexUid");
-                if (query.contains("federationOptions")) {
-                    throw error(400, "invalid_multi_search_federation_options",
-                                "Using `federationOptions` is not allowed in a non-federated "
-                                "search.\n - Hint: remove `federationOptions` from query #" +
-                                    std::to_string(i) + " or add `federation` to the request.");
-                }
-                {
-                    std::lock_guard lock(state_.mutex);
-                    authorize_index(r, uid);
-                }
-                json one;
-                one["indexUid"] = uid;
-                const auto answer = search(uid, search_params_from_json(query));
-                for (auto it = answer.begin(); it != answer.end(); ++it) one[it.key()] = it.value();
-                results.push_back(one);
-            } catch (const ApiError& e) {
-                // index_not_found is a 400 inside multi-search
-                const unsigned status = e.code() == "index_not_found" ? 400 : e.status();
-                throw ApiError(status, e.code(), e.type(), prefix + e.what());
+    add(
+        Method::post, "/multi-search", "search",
+        [this, search](Request& r) {
+            const auto body = json_body(r);
+            if (!body.is_object() || !body.contains("queries") || !body["queries"].is_array()) {
+                throw bad_request("Missing field `queries`");
             }
-        }
-        return respond(200, json{{"results", results}});
-    }, false);
+            if (body.contains("federation") && !body["federation"].is_null()) {
+                throw error(
+                    400, "invalid_multi_search_federated",
+                    "Federated multi-search is not supported by this development node yet.");
+            }
+            json results = json::array();
+            const auto& queries = body["queries"];
+            for (std::size_t i = 0; i < queries.size(); ++i) {
+                const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
+                try {
+                    json query = queries[i];
+                    if (!query.is_object() || !query.contains("indexUid")) {
+                        throw error(400, "missing_index_uid", "Missing field `indexUid`");
+                    }
+                    const auto uid = query["indexUid"].get<std::string>();
+                    query.erase("indexUid");
+                    if (query.contains("federationOptions")) {
+                        throw error(400, "invalid_multi_search_federation_options",
+                                    "Using `federationOptions` is not allowed in a non-federated "
+                                    "search.\n - Hint: remove `federationOptions` from query #" +
+                                        std::to_string(i) + " or add `federation` to the request.");
+                    }
+                    {
+                        std::lock_guard lock(state_.mutex);
+                        authorize_index(r, uid);
+                    }
+                    json one;
+                    one["indexUid"] = uid;
+                    const auto answer = search(uid, search_params_from_json(query));
+                    for (auto it = answer.begin(); it != answer.end(); ++it)
+                        one[it.key()] = it.value();
+                    results.push_back(one);
+                } catch (const ApiError& e) {
+                    // index_not_found is a 400 inside multi-search
+                    const unsigned status = e.code() == "index_not_found" ? 400 : e.status();
+                    throw ApiError(status, e.code(), e.type(), prefix + e.what());
+                }
+            }
+            return respond(200, json{{"results", results}});
+        },
+        false);
 }
 
 }  // namespace devnode
