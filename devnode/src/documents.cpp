@@ -5,6 +5,7 @@
 
 #include "filter.hpp"
 #include "node.hpp"
+#include "search.hpp"
 
 namespace devnode {
 
@@ -247,7 +248,8 @@ std::optional<std::string> canonical_id(const json& value) {
     return std::nullopt;
 }
 
-json project(const json& doc, const std::optional<std::vector<std::string>>& fields) {
+json project(const json& doc, const std::optional<std::vector<std::string>>& fields,
+             bool retrieve_vectors) {
     json out = json::object();
     for (auto it = doc.begin(); it != doc.end(); ++it) {
         if (it.key() == "_vectors") continue;
@@ -262,6 +264,7 @@ json project(const json& doc, const std::optional<std::vector<std::string>>& fie
             }
         }
     }
+    if (retrieve_vectors) out["_vectors"] = shown_vectors(doc);
     return out;
 }
 
@@ -326,6 +329,24 @@ void apply_documents(State& state, Task& task) {
                                 "` is not an object. Was expecting an object with the `_geo.lat` "
                                 "and `_geo.lng` fields but instead got `" +
                                 f.value().dump() + "`.");
+            }
+        }
+        if (index) {
+            for (auto e = index->settings["embedders"].begin();
+                 e != index->settings["embedders"].end(); ++e) {
+                const auto dims = e.value()["dimensions"].get<std::size_t>();
+                for (const auto& v : document_vectors(doc, e.key())) {
+                    if (v.size() != dims) {
+                        throw error(400, "invalid_vector_dimensions",
+                                    "Index `" + uid +
+                                        "`: Invalid vector dimensions in document "
+                                        "with id `" +
+                                        *id + "` in `._vectors." + e.key() +
+                                        "`.\n  - note: embedding #0 has dimensions " +
+                                        std::to_string(v.size()) + "\n  - note: embedder `" +
+                                        e.key() + "` requires " + std::to_string(dims));
+                    }
+                }
             }
         }
         ids.push_back(std::move(*id));
@@ -494,7 +515,7 @@ void Node::add_document_routes() {
 
     // browse: GET /documents and POST /documents/fetch share one implementation
     auto browse = [this](const std::string& uid, std::uint64_t offset, std::uint64_t limit,
-                         std::optional<std::vector<std::string>> fields,
+                         bool vectors, std::optional<std::vector<std::string>> fields,
                          std::optional<std::vector<std::string>> ids, const json& filter_json) {
         const auto filter = parse_filter(filter_json, "invalid_document_filter");
         std::lock_guard lock(state_.mutex);
@@ -518,7 +539,7 @@ void Node::add_document_routes() {
         }
         json results = json::array();
         for (std::size_t i = offset; i < matched.size() && results.size() < limit; ++i) {
-            results.push_back(project(*matched[i], fields));
+            results.push_back(project(*matched[i], fields, vectors));
         }
         return respond(200, json{{"results", results},
                                  {"offset", offset},
@@ -544,7 +565,8 @@ void Node::add_document_routes() {
         Query q(r.query, {"offset", "limit", "fields", "retrieveVectors", "ids", "filter", "sort"});
         const auto offset = q.get_uint("offset", "invalid_document_offset").value_or(0);
         const auto limit = q.get_uint("limit", "invalid_document_limit").value_or(20);
-        q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors");
+        const bool vectors =
+            q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors").value_or(false);
         json filter = nullptr;
         if (auto f = q.get("filter")) {
             try {
@@ -553,8 +575,8 @@ void Node::add_document_routes() {
                 filter = *f;
             }
         }
-        return browse(uid, offset, limit, csv_list(q.get("fields")), csv_list(q.get("ids")),
-                      filter);
+        return browse(uid, offset, limit, vectors, csv_list(q.get("fields")),
+                      csv_list(q.get("ids")), filter);
     });
     add(Method::post, "/indexes/{uid}/documents/fetch", "documents.get", [browse](Request& r) {
         const std::string uid(r.param("uid"));
@@ -593,8 +615,9 @@ void Node::add_document_routes() {
                 ids->push_back(*id);
             }
         }
+        const bool vectors = body.value("retrieveVectors", false);
         return browse(uid, uint_field("offset", "invalid_document_offset", 0),
-                      uint_field("limit", "invalid_document_limit", 20), fields, ids,
+                      uint_field("limit", "invalid_document_limit", 20), vectors, fields, ids,
                       body.value("filter", json(nullptr)));
     });
     add(Method::get, "/indexes/{uid}/documents/{id}", "documents.get",
@@ -602,7 +625,8 @@ void Node::add_document_routes() {
             const std::string uid(r.param("uid"));
             check_index_uid(uid);
             Query q(r.query, {"fields", "retrieveVectors"});
-            q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors");
+            const bool vectors =
+                q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors").value_or(false);
             const std::string id(r.param("id"));
             std::lock_guard lock(state_.mutex);
             auto it = state_.indexes.find(uid);
@@ -611,7 +635,8 @@ void Node::add_document_routes() {
             if (doc == it->second.by_id.end()) {
                 throw error(404, "document_not_found", "Document `" + id + "` not found.");
             }
-            return respond(200, project(*it->second.slots[doc->second], csv_list(q.get("fields"))));
+            return respond(
+                200, project(*it->second.slots[doc->second], csv_list(q.get("fields")), vectors));
         });
 }
 

@@ -14,8 +14,8 @@ using http::Method;
 
 namespace {
 
-const std::vector<std::string> kClasses = {"all", "search", "documents", "writes", "tasks",
-                                           "health", "other"};
+const std::vector<std::string> kClasses = {"all",   "search", "documents", "writes",
+                                           "tasks", "health", "other"};
 
 // The route class of a request, for fault injection.
 std::string route_class(const Request& r) {
@@ -82,10 +82,13 @@ void Node::add_fault_routes() {
         }
         return out;
     };
-    add(Method::get, "/_devnode/faults", "*", [this, listing](Request&) {
-        std::lock_guard lock(state_.mutex);
-        return respond(200, listing());
-    }, false);
+    add(
+        Method::get, "/_devnode/faults", "*",
+        [this, listing](Request&) {
+            std::lock_guard lock(state_.mutex);
+            return respond(200, listing());
+        },
+        false);
     auto set = [this, listing](Request& r) {
         const auto body = json_body(r);
         if (!body.is_object()) throw bad_request("expected an object");
@@ -98,9 +101,8 @@ void Node::add_fault_routes() {
                 return bad_request("Invalid value at `." + k + "`: expected " + what);
             };
             if (k == "routeClass") {
-                if (!v.is_string() ||
-                    std::find(kClasses.begin(), kClasses.end(), v.get<std::string>()) ==
-                        kClasses.end()) {
+                if (!v.is_string() || std::find(kClasses.begin(), kClasses.end(),
+                                                v.get<std::string>()) == kClasses.end()) {
                     throw bad_request("Unknown value at `.routeClass`: expected one of " +
                                       backquoted_list(kClasses));
                 }
@@ -133,11 +135,14 @@ void Node::add_fault_routes() {
     };
     add(Method::put, "/_devnode/faults", "*", set, false);
     add(Method::post, "/_devnode/faults", "*", set, false);
-    add(Method::del, "/_devnode/faults", "*", [this](Request&) {
-        std::lock_guard lock(state_.mutex);
-        faults_.clear();
-        return respond(200, json::object());
-    }, false);
+    add(
+        Method::del, "/_devnode/faults", "*",
+        [this](Request&) {
+            std::lock_guard lock(state_.mutex);
+            faults_.clear();
+            return respond(200, json::object());
+        },
+        false);
 }
 
 }  // namespace devnode

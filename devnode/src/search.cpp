@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -201,6 +202,8 @@ struct Hit {
     const json* doc;
     std::vector<RuleResult> rules;
     double score = 1.0;
+    bool semantic = false;  // won by the semantic side of a hybrid search
+    double weighted = 0;    // hybrid: the score weighted by the semantic ratio
 };
 
 std::string number_key(double d) {
@@ -469,6 +472,34 @@ json run_search(const Index& index, const SearchParams& p) {
     }
     const bool placeholder = terms.empty();
 
+    // vector and hybrid search: which sides run
+    if (p.vector && !p.hybrid_embedder) {
+        throw error(400, "missing_search_hybrid",
+                    "Passing `vector` as a parameter requires `hybrid` to be set.");
+    }
+    std::optional<std::size_t> dimensions;
+    if (p.hybrid_embedder) {
+        const auto& embedders = settings["embedders"];
+        if (!embedders.contains(*p.hybrid_embedder)) {
+            throw error(400, "invalid_search_embedder",
+                        "Cannot find embedder with name `" + *p.hybrid_embedder + "`.");
+        }
+        dimensions = embedders[*p.hybrid_embedder]["dimensions"].get<std::size_t>();
+        if (p.vector && p.vector->size() != *dimensions) {
+            throw error(400, "invalid_vector_dimensions",
+                        "Invalid vector dimensions: expected: `" + std::to_string(*dimensions) +
+                            "`, found: `" + std::to_string(p.vector->size()) + "`.");
+        }
+        if (!p.vector && p.semantic_ratio > 0.0) {
+            throw error(400, "invalid_search_vector",
+                        "Invalid value at `.vector`: the embedder `" + *p.hybrid_embedder +
+                            "` is `userProvided`: a `vector` is required for a semantic or "
+                            "hybrid search.");
+        }
+    }
+    const bool semantic_side = p.hybrid_embedder && p.vector && p.semantic_ratio > 0.0;
+    const bool keyword_side = !semantic_side || (p.semantic_ratio < 1.0 && !placeholder);
+
     // per document: which terms match, with how many typos, where
     struct TermMatch {
         int typos = -1;  // -1: no match
@@ -485,7 +516,7 @@ json run_search(const Index& index, const SearchParams& p) {
     };
     std::vector<Candidate> candidates;
     std::set<std::string> dictionary;
-    for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
+    for (std::uint32_t slot = 0; keyword_side && slot < index.slots.size(); ++slot) {
         if (!index.slots[slot]) continue;
         const json& doc = *index.slots[slot];
         if (!matches(filter, doc)) continue;
@@ -662,6 +693,52 @@ json run_search(const Index& index, const SearchParams& p) {
         }
         return a.slot < b.slot;
     });
+    // the semantic side, merged with the keyword side by weighted score
+    if (semantic_side) {
+        const double ratio = p.semantic_ratio;
+        std::map<std::uint32_t, std::size_t> keyword_rank;
+        for (auto& h : hits) h.weighted = h.score * (1.0 - ratio);
+        std::vector<Hit> merged;
+        std::set<std::uint32_t> placed;
+        std::vector<Hit> semantic;
+        for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
+            if (!index.slots[slot]) continue;
+            const json& doc = *index.slots[slot];
+            if (!matches(filter, doc)) continue;
+            double best = -1;
+            for (const auto& v : document_vectors(doc, *p.hybrid_embedder)) {
+                if (v.size() == p.vector->size()) best = std::max(best, similarity(v, *p.vector));
+            }
+            if (best < 0) continue;
+            Hit h{slot, &doc, {}, best, true, best * ratio};
+            RuleResult r;
+            r.name = "vectorSort";
+            r.local = best;
+            r.details["similarity"] = best;
+            r.relevancy = false;  // no "score" field in its details
+            h.rules.push_back(std::move(r));
+            semantic.push_back(std::move(h));
+        }
+        std::stable_sort(semantic.begin(), semantic.end(),
+                         [](const Hit& a, const Hit& b) { return a.score > b.score; });
+        // each document once, from the side where it weighs most
+        std::map<std::uint32_t, const Hit*> best_semantic;
+        for (const auto& h : semantic) best_semantic.emplace(h.slot, &h);
+        for (auto& h : hits) {
+            auto it = best_semantic.find(h.slot);
+            if (it != best_semantic.end() && it->second->weighted > h.weighted) continue;
+            placed.insert(h.slot);
+            merged.push_back(std::move(h));
+        }
+        for (auto& h : semantic) {
+            if (placed.insert(h.slot).second) merged.push_back(std::move(h));
+        }
+        std::stable_sort(merged.begin(), merged.end(), [](const Hit& a, const Hit& b) {
+            if (a.weighted != b.weighted) return a.weighted > b.weighted;
+            return a.semantic < b.semantic;
+        });
+        hits = std::move(merged);
+    }
     if (p.ranking_score_threshold) {
         std::erase_if(hits, [&](const Hit& h) { return h.score < *p.ranking_score_threshold; });
     }
@@ -710,7 +787,9 @@ json run_search(const Index& index, const SearchParams& p) {
     json facet_stats = json::object();
     if (p.facets) {
         const auto& faceting = settings["faceting"];
-        const auto max_values = faceting["maxValuesPerFacet"].get<std::size_t>();
+        const auto max_values = p.all_facet_values
+                                    ? std::numeric_limits<std::size_t>::max()
+                                    : faceting["maxValuesPerFacet"].get<std::size_t>();
         for (const auto& f : facet_fields) {
             std::map<std::string, std::pair<std::string, std::uint64_t>>
                 strings;  // norm → (original, count)
@@ -862,6 +941,7 @@ json run_search(const Index& index, const SearchParams& p) {
             if (format) hit["_formatted"] = formatted;
             if (p.show_matches_position) hit["_matchesPosition"] = positions;
         }
+        if (p.retrieve_vectors) hit["_vectors"] = shown_vectors(*h.doc);
         if (p.show_ranking_score) hit["_rankingScore"] = h.score;
         if (p.show_ranking_score_details) {
             json details = json::object();
@@ -882,6 +962,7 @@ json run_search(const Index& index, const SearchParams& p) {
     json out;
     out["hits"] = out_hits;
     out["query"] = p.q;
+    if (p.vector && p.retrieve_vectors) out["queryVector"] = *p.vector;
     out["processingTimeMs"] = 0;
     if (page_mode) {
         const auto per_page = p.hits_per_page.value_or(20);
@@ -899,6 +980,62 @@ json run_search(const Index& index, const SearchParams& p) {
         out["facetStats"] = facet_stats;
     }
     out["requestUid"] = new_uuid();
+    if (semantic_side) {
+        std::uint64_t semantic_hits = 0;
+        for (std::size_t i = offset; i < hits.size() && i < offset + limit; ++i) {
+            semantic_hits += hits[i].semantic ? 1 : 0;
+        }
+        out["semanticHitCount"] = semantic_hits;
+    }
+    return out;
+}
+
+std::vector<std::vector<double>> document_vectors(const json& doc, const std::string& embedder) {
+    std::vector<std::vector<double>> out;
+    auto vectors = doc.find("_vectors");
+    if (vectors == doc.end() || !vectors->is_object()) return out;
+    auto it = vectors->find(embedder);
+    if (it == vectors->end()) return out;
+    json value = *it;
+    if (value.is_object()) value = value.value("embeddings", json(nullptr));
+    if (!value.is_array() || value.empty()) return out;
+    auto numbers = [](const json& a) {
+        std::vector<double> v;
+        for (const auto& x : a) {
+            if (!x.is_number()) return std::vector<double>{};
+            v.push_back(x.get<double>());
+        }
+        return v;
+    };
+    if (value[0].is_array()) {
+        for (const auto& e : value) out.push_back(numbers(e));
+    } else {
+        out.push_back(numbers(value));
+    }
+    std::erase_if(out, [](const auto& v) { return v.empty(); });
+    return out;
+}
+
+double similarity(const std::vector<double>& a, const std::vector<double>& b) {
+    double dot = 0, na = 0, nb = 0;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        dot += a[i] * b[i];
+        na += a[i] * a[i];
+        nb += b[i] * b[i];
+    }
+    if (na == 0 || nb == 0) return 0;
+    return (1.0 + dot / (std::sqrt(na) * std::sqrt(nb))) / 2.0;
+}
+
+json shown_vectors(const json& doc) {
+    json out = json::object();
+    auto vectors = doc.find("_vectors");
+    if (vectors == doc.end() || !vectors->is_object()) return out;
+    for (auto it = vectors->begin(); it != vectors->end(); ++it) {
+        json embeddings = json::array();
+        for (const auto& v : document_vectors(doc, it.key())) embeddings.push_back(v);
+        out[it.key()] = json{{"embeddings", embeddings}, {"regenerate", false}};
+    }
     return out;
 }
 
@@ -994,7 +1131,9 @@ SearchParams search_params_from_json(const json& body) {
             p.show_ranking_score = bool_value();
         else if (k == "showRankingScoreDetails")
             p.show_ranking_score_details = bool_value();
-        else if (k == "showPerformanceDetails" || k == "retrieveVectors" || k == "useNetwork")
+        else if (k == "retrieveVectors")
+            p.retrieve_vectors = bool_value();
+        else if (k == "showPerformanceDetails" || k == "useNetwork")
             bool_value();
         else if (k == "filter")
             p.filter = v;
@@ -1029,9 +1168,41 @@ SearchParams search_params_from_json(const json& body) {
                                    "`0.0` and `1.0`.");
             }
             p.ranking_score_threshold = v.get<double>();
-        } else if (k == "vector" || k == "hybrid" || k == "media") {
-            throw error(400, "invalid_search_" + snake(k),
-                        "Vector and hybrid search are not supported by this development node yet.");
+        } else if (k == "vector") {
+            if (!v.is_array()) throw type_error("an array");
+            std::vector<double> vec;
+            for (const auto& x : v) {
+                if (!x.is_number()) throw type_error("an array of numbers");
+                vec.push_back(x.get<double>());
+            }
+            p.vector = std::move(vec);
+        } else if (k == "hybrid") {
+            if (!v.is_object()) throw type_error("an object");
+            for (auto h = v.begin(); h != v.end(); ++h) {
+                if (h.key() != "embedder" && h.key() != "semanticRatio") {
+                    throw search_error("hybrid", "Unknown field `" + h.key() +
+                                                     "` inside `.hybrid`: expected one of "
+                                                     "`semanticRatio`, `embedder`");
+                }
+            }
+            if (!v.contains("embedder") || !v["embedder"].is_string()) {
+                throw error(400, "invalid_search_embedder",
+                            "Missing field `embedder` inside `.hybrid`");
+            }
+            p.hybrid_embedder = v["embedder"].get<std::string>();
+            if (v.contains("semanticRatio")) {
+                const auto& r = v["semanticRatio"];
+                if (!r.is_number() || r.get<double>() < 0 || r.get<double>() > 1) {
+                    throw search_error("semantic_ratio",
+                                       "Invalid value at `.hybrid.semanticRatio`: the value of "
+                                       "`semanticRatio` is invalid, expected a float between "
+                                       "`0.0` and `1.0`.");
+                }
+                p.semantic_ratio = r.get<double>();
+            }
+        } else if (k == "media") {
+            throw error(400, "invalid_search_media",
+                        "Multimodal search is not supported by this development node.");
         }
     }
     return p;
@@ -1100,6 +1271,35 @@ SearchParams search_params_from_query(const std::string& raw_query) {
         } catch (const json::parse_error&) {
             body["filter"] = *f;
         }
+    }
+    if (auto e = q.get("hybridEmbedder")) {
+        json hybrid{{"embedder", *e}};
+        if (auto r = q.get("hybridSemanticRatio")) {
+            char* end = nullptr;
+            const double d = std::strtod(r->c_str(), &end);
+            if (end != r->c_str() + r->size()) {
+                throw search_error(
+                    "semantic_ratio",
+                    "Invalid value in parameter `hybridSemanticRatio`: could not parse `" + *r +
+                        "` as a float");
+            }
+            hybrid["semanticRatio"] = d;
+        }
+        body["hybrid"] = hybrid;
+    }
+    if (auto v = q.get("vector")) {
+        json vec = json::array();
+        for (const auto& part : split_csv(*v)) {
+            char* end = nullptr;
+            const double d = std::strtod(part.c_str(), &end);
+            if (part.empty() || end != part.c_str() + part.size()) {
+                throw search_error("vector",
+                                   "Invalid value in parameter `vector`: could not parse `" + part +
+                                       "` as a float");
+            }
+            vec.push_back(d);
+        }
+        body["vector"] = vec;
     }
     if (auto t = q.get("rankingScoreThreshold")) {
         char* end = nullptr;

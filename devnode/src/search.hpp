@@ -33,7 +33,21 @@ struct SearchParams {
     std::optional<double> ranking_score_threshold;
     bool show_ranking_score = false;
     bool show_ranking_score_details = false;
+    bool retrieve_vectors = false;
+    // vector and hybrid search (userProvided embedders)
+    std::optional<std::vector<double>> vector;
+    std::optional<std::string> hybrid_embedder;
+    double semantic_ratio = 0.5;
+    // facet search: every facet value, not only maxValuesPerFacet of them
+    bool all_facet_values = false;
 };
+
+// The vectors a document holds for an embedder (`_vectors.<name>` in any accepted form).
+std::vector<std::vector<double>> document_vectors(const json& doc, const std::string& embedder);
+// (1 + cosine) / 2 of two vectors of the same length; 0 when either is null.
+double similarity(const std::vector<double>& a, const std::vector<double>& b);
+// `_vectors` as Meilisearch shows it with retrieveVectors.
+json shown_vectors(const json& doc);
 
 // POST body → params; throws Meilisearch's invalid_search_* errors.
 SearchParams search_params_from_json(const json& body);

@@ -1,4 +1,9 @@
 // Search routes: GET/POST /indexes/{uid}/search and POST /multi-search (non-federated).
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "filter.hpp"
 #include "node.hpp"
 #include "search.hpp"
 
@@ -22,6 +27,223 @@ void Node::add_search_routes() {
     add(Method::get, "/indexes/{uid}/search", "search", [search](Request& r) {
         const auto params = search_params_from_query(r.query);
         return respond(200, search(std::string(r.param("uid")), params));
+    });
+    add(Method::post, "/indexes/{uid}/facet-search", "search", [this](Request& r) {
+        const std::string uid(r.param("uid"));
+        check_index_uid(uid);
+        json body = json_body(r);
+        if (!body.is_object()) throw bad_request("expected an object");
+        if (!body.contains("facetName") || body["facetName"].is_null()) {
+            throw error(400, "missing_facet_search_facet_name", "Missing field `facetName`");
+        }
+        if (!body["facetName"].is_string()) {
+            throw error(400, "invalid_facet_search_facet_name",
+                        "Invalid value type at `.facetName`: expected a string, but found " +
+                            body["facetName"].dump());
+        }
+        const auto facet = body["facetName"].get<std::string>();
+        json query = body.value("facetQuery", json(nullptr));
+        if (!query.is_null() && !query.is_string()) {
+            throw error(400, "invalid_facet_search_query",
+                        "Invalid value type at `.facetQuery`: expected a string, but found " +
+                            query.dump());
+        }
+        // narrow with the search parameters facet search accepts; other fields are ignored
+        json narrowing = json::object();
+        for (const char* k : {"q", "filter", "matchingStrategy", "attributesToSearchOn",
+                              "rankingScoreThreshold", "hybrid", "vector"}) {
+            if (body.contains(k)) narrowing[k] = body[k];
+        }
+        auto params = search_params_from_json(narrowing);
+        params.limit = 0;
+        params.facets = std::vector<std::string>{facet};
+        params.all_facet_values = true;
+        std::lock_guard lock(state_.mutex);
+        auto it = state_.indexes.find(uid);
+        if (it == state_.indexes.end()) throw index_not_found(uid);
+        const auto& settings = it->second.settings;
+        if (!settings["facetSearch"].get<bool>()) {
+            throw error(400, "facet_search_disabled",
+                        "The facet search is disabled for this index");
+        }
+        if (!is_filterable(settings["filterableAttributes"], facet)) {
+            throw error(400, "invalid_facet_search_facet_name",
+                        "Attribute `" + facet +
+                            "` is not facet-searchable. Note: this attribute is not filterable.");
+        }
+        const auto result = run_search(it->second, params);
+        const auto norm_query = query.is_string() ? normalize(query.get<std::string>()) : "";
+        std::vector<std::pair<std::string, std::uint64_t>> found;
+        const auto dist = result["facetDistribution"].value(facet, json::object());
+        for (auto v = dist.begin(); v != dist.end(); ++v) {
+            // numbers are not facet-searchable
+            char* end = nullptr;
+            std::strtod(v.key().c_str(), &end);
+            if (!v.key().empty() && end == v.key().c_str() + v.key().size()) continue;
+            bool hit = norm_query.empty() || normalize(v.key()).starts_with(norm_query);
+            for (const auto& word : tokenize(v.key())) hit = hit || word.starts_with(norm_query);
+            if (hit) found.emplace_back(v.key(), v.value().get<std::uint64_t>());
+        }
+        std::string order = "alpha";
+        const auto& by = settings["faceting"]["sortFacetValuesBy"];
+        if (by.contains(facet)) {
+            order = by[facet].get<std::string>();
+        } else if (by.contains("*")) {
+            order = by["*"].get<std::string>();
+        }
+        if (order == "count") {
+            std::stable_sort(found.begin(), found.end(),
+                             [](const auto& a, const auto& b) { return a.second > b.second; });
+        }
+        const auto max = settings["faceting"]["maxValuesPerFacet"].get<std::size_t>();
+        json hits = json::array();
+        for (const auto& [value, count] : found) {
+            if (hits.size() >= max) break;
+            hits.push_back(json{{"value", value}, {"count", count}});
+        }
+        json out;
+        out["facetHits"] = hits;
+        out["facetQuery"] = query;
+        out["processingTimeMs"] = 0;
+        return respond(200, out);
+    });
+    auto similar = [this](const std::string& uid, const json& body) {
+        check_index_uid(uid);
+        static const std::vector<std::string> kFields = {"id",
+                                                         "embedder",
+                                                         "offset",
+                                                         "limit",
+                                                         "filter",
+                                                         "attributesToRetrieve",
+                                                         "retrieveVectors",
+                                                         "showRankingScore",
+                                                         "showRankingScoreDetails",
+                                                         "showPerformanceDetails",
+                                                         "rankingScoreThreshold"};
+        for (auto it = body.begin(); it != body.end(); ++it) {
+            if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end()) {
+                throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
+                                  backquoted_list(kFields));
+            }
+        }
+        if (!body.contains("id")) throw error(400, "invalid_similar_id", "Missing field `id`");
+        if (!body.contains("embedder") || !body["embedder"].is_string()) {
+            throw error(400, "invalid_similar_embedder", "Missing field `embedder`");
+        }
+        const auto& id_value = body["id"];
+        const std::string id = id_value.is_string() ? id_value.get<std::string>() : id_value.dump();
+        const auto embedder = body["embedder"].get<std::string>();
+        auto uint_field = [&](const char* name, std::uint64_t def) {
+            if (!body.contains(name)) return def;
+            if (!body[name].is_number_unsigned()) {
+                throw error(400, std::string("invalid_similar_") + name,
+                            std::string("Invalid value type at `.") + name +
+                                "`: expected a positive integer, but found " + body[name].dump());
+            }
+            return body[name].get<std::uint64_t>();
+        };
+        const auto offset = uint_field("offset", 0);
+        const auto limit = uint_field("limit", 20);
+        const auto filter =
+            parse_filter(body.value("filter", json(nullptr)), "invalid_similar_filter");
+        std::optional<double> threshold;
+        if (body.contains("rankingScoreThreshold") && body["rankingScoreThreshold"].is_number()) {
+            threshold = body["rankingScoreThreshold"].get<double>();
+        }
+        std::lock_guard lock(state_.mutex);
+        auto it = state_.indexes.find(uid);
+        if (it == state_.indexes.end()) throw index_not_found(uid);
+        const Index& index = it->second;
+        if (!index.settings["embedders"].contains(embedder)) {
+            throw error(400, "invalid_similar_embedder",
+                        "Cannot find embedder with name `" + embedder + "`.");
+        }
+        check_filterable(filter, index.settings["filterableAttributes"], "invalid_similar_filter");
+        auto target = index.by_id.find(id);
+        if (target == index.by_id.end()) {
+            throw error(400, "not_found_similar_id",
+                        "Invalid value at `.id`: Document `" + id + "` not found.");
+        }
+        const auto reference = document_vectors(*index.slots[target->second], embedder);
+        std::vector<std::pair<double, std::uint32_t>> ranked;
+        for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
+            if (!index.slots[slot] || slot == target->second) continue;
+            if (!matches(filter, *index.slots[slot])) continue;
+            double best = -1;
+            for (const auto& a : reference) {
+                for (const auto& b : document_vectors(*index.slots[slot], embedder)) {
+                    if (a.size() == b.size()) best = std::max(best, similarity(a, b));
+                }
+            }
+            if (best < 0 || (threshold && best < *threshold)) continue;
+            ranked.emplace_back(best, slot);
+        }
+        std::stable_sort(ranked.begin(), ranked.end(),
+                         [](const auto& a, const auto& b) { return a.first > b.first; });
+        const auto& displayed = index.settings["displayedAttributes"];
+        std::optional<json> retrieve;
+        if (body.contains("attributesToRetrieve") && body["attributesToRetrieve"].is_array()) {
+            retrieve = body["attributesToRetrieve"];
+        }
+        auto in = [](const json& list, const std::string& field) {
+            return std::any_of(list.begin(), list.end(),
+                               [&](const json& p) { return p == "*" || p == field; });
+        };
+        json hits = json::array();
+        for (std::size_t i = offset; i < ranked.size() && hits.size() < limit; ++i) {
+            const json& doc = *index.slots[ranked[i].second];
+            json hit = json::object();
+            for (auto f = doc.begin(); f != doc.end(); ++f) {
+                if (f.key() != "_vectors" && in(displayed, f.key()) &&
+                    (!retrieve || in(*retrieve, f.key()))) {
+                    hit[f.key()] = f.value();
+                }
+            }
+            if (body.value("retrieveVectors", false)) hit["_vectors"] = shown_vectors(doc);
+            if (body.value("showRankingScore", false)) hit["_rankingScore"] = ranked[i].first;
+            if (body.value("showRankingScoreDetails", false)) {
+                hit["_rankingScoreDetails"] =
+                    json{{"vectorSort", json{{"order", 0}, {"similarity", ranked[i].first}}}};
+            }
+            hits.push_back(std::move(hit));
+        }
+        json out;
+        out["hits"] = hits;
+        out["id"] = id;
+        out["processingTimeMs"] = 0;
+        out["limit"] = limit;
+        out["offset"] = offset;
+        out["estimatedTotalHits"] = ranked.size();
+        return respond(200, out);
+    };
+    add(Method::post, "/indexes/{uid}/similar", "search",
+        [similar](Request& r) { return similar(std::string(r.param("uid")), json_body(r)); });
+    add(Method::get, "/indexes/{uid}/similar", "search", [similar](Request& r) {
+        Query q(r.query, {"id", "embedder", "offset", "limit", "filter", "attributesToRetrieve",
+                          "retrieveVectors", "showRankingScore", "showRankingScoreDetails",
+                          "showPerformanceDetails", "rankingScoreThreshold"});
+        json body = json::object();
+        for (const char* k : {"id", "embedder", "filter"}) {
+            if (auto v = q.get(k)) body[k] = *v;
+        }
+        for (const char* k : {"offset", "limit"}) {
+            if (auto v = q.get_uint(k, std::string("invalid_similar_") + k)) body[k] = *v;
+        }
+        for (const char* k : {"retrieveVectors", "showRankingScore", "showRankingScoreDetails"}) {
+            if (auto v = q.get_bool(k, "bad_request")) body[k] = *v;
+        }
+        if (auto v = q.get("attributesToRetrieve")) {
+            json list = json::array();
+            std::size_t start = 0;
+            while (start <= v->size()) {
+                auto end = v->find(',', start);
+                if (end == std::string::npos) end = v->size();
+                list.push_back(v->substr(start, end - start));
+                start = end + 1;
+            }
+            body["attributesToRetrieve"] = list;
+        }
+        return similar(std::string(r.param("uid")), body);
     });
     add(
         Method::post, "/multi-search", "search",

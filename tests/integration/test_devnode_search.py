@@ -176,6 +176,119 @@ class Search(unittest.TestCase):
         self.assertTrue(r.json()["message"].startswith("Inside `.queries[1]`: "))
 
 
+class FacetSearch(unittest.TestCase):
+    def test_facet_search(self):
+        with Node() as node:
+            uid = f"fs_{uuid.uuid4().hex[:6]}"
+            node.run("POST", f"/indexes/{uid}/documents", MOVIES)
+            node.run("PATCH", f"/indexes/{uid}/settings", {"filterableAttributes": ["genre"]})
+            path = f"/indexes/{uid}/facet-search"
+            r = node.call("POST", path, {"facetName": "genre", "facetQuery": "dr"})
+            self.assertEqual(r.status, 200, r.body)
+            body = r.json()
+            self.assertEqual(list(body.keys()), ["facetHits", "facetQuery", "processingTimeMs"])
+            self.assertEqual(body["facetHits"], [{"value": "Drama", "count": 2}])
+            body = node.call("POST", path, {"facetName": "genre"}).json()
+            self.assertEqual(body["facetHits"], [{"value": "Action", "count": 3},
+                                                 {"value": "Comedy", "count": 1},
+                                                 {"value": "Drama", "count": 2}])
+            self.assertIsNone(body["facetQuery"])
+            body = node.call("POST", path, {"facetName": "genre", "q": "knight"}).json()
+            self.assertEqual(body["facetHits"], [{"value": "Action", "count": 3},
+                                                 {"value": "Comedy", "count": 1}])
+            self.assertEqual(node.call("POST", path, {}).json()["code"],
+                             "missing_facet_search_facet_name")
+            self.assertEqual(node.call("POST", path, {"facetName": "title"}).json()["code"],
+                             "invalid_facet_search_facet_name")
+            node.run("PUT", f"/indexes/{uid}/settings/facet-search", False)
+            self.assertEqual(node.call("POST", path, {"facetName": "genre"}).json()["code"],
+                             "facet_search_disabled")
+
+
+class Vectors(unittest.TestCase):
+    DOCS = [
+        {"id": 1, "title": "red apple", "_vectors": {"emb": [1.0, 0.0, 0.0]}},
+        {"id": 2, "title": "green apple", "_vectors": {"emb": [0.8, 0.6, 0.0]}},
+        {"id": 3, "title": "blue sky", "_vectors": {"emb": [0.0, 0.0, 1.0]}},
+        {"id": 4, "title": "apple pie", "_vectors": {"emb": None}},
+    ]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node().start()
+        cls.uid = f"vec_{uuid.uuid4().hex[:6]}"
+        task = cls.node.run("PATCH", f"/indexes/{cls.uid}/settings", {
+            "embedders": {"emb": {"source": "userProvided", "dimensions": 3}},
+            "filterableAttributes": ["title"]})
+        assert task["status"] == "succeeded", task
+        task = cls.node.run("POST", f"/indexes/{cls.uid}/documents", cls.DOCS)
+        assert task["status"] == "succeeded", task
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+
+    def search(self, body):
+        r = self.node.call("POST", f"/indexes/{self.uid}/search", body)
+        return r.status, r.json()
+
+    def test_semantic_search_orders_by_similarity(self):
+        status, body = self.search({"vector": [1, 0.1, 0], "hybrid": {"embedder": "emb",
+                                                                       "semanticRatio": 1.0},
+                                    "showRankingScore": True})
+        self.assertEqual(status, 200, body)
+        self.assertEqual([h["id"] for h in body["hits"]], [1, 2, 3])
+        scores = [h["_rankingScore"] for h in body["hits"]]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        self.assertEqual(body["semanticHitCount"], 3)
+        self.assertNotIn("_vectors", body["hits"][0])
+
+    def test_hybrid_mixes_keyword_and_semantic(self):
+        status, body = self.search({"q": "apple", "vector": [0, 0, 1],
+                                    "hybrid": {"embedder": "emb", "semanticRatio": 0.5}})
+        self.assertEqual(status, 200, body)
+        ids = [h["id"] for h in body["hits"]]
+        self.assertEqual(sorted(ids), [1, 2, 3, 4])
+        self.assertIn("semanticHitCount", body)
+
+    def test_keyword_only_with_ratio_zero(self):
+        status, body = self.search({"q": "apple", "vector": [0, 0, 1],
+                                    "hybrid": {"embedder": "emb", "semanticRatio": 0.0}})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(sorted(h["id"] for h in body["hits"]), [1, 2, 4])
+
+    def test_vector_errors(self):
+        self.assertEqual(self.search({"vector": [1, 0, 0]})[1]["code"], "missing_search_hybrid")
+        self.assertEqual(self.search({"vector": [1, 0], "hybrid": {"embedder": "emb"}})[1]["code"],
+                         "invalid_vector_dimensions")
+        self.assertEqual(self.search({"vector": [1, 0, 0], "hybrid": {"embedder": "nope"}})[1]
+                         ["code"], "invalid_search_embedder")
+
+    def test_retrieve_vectors(self):
+        status, body = self.search({"q": "red", "retrieveVectors": True})
+        self.assertEqual(body["hits"][0]["_vectors"]["emb"]["embeddings"], [[1.0, 0.0, 0.0]])
+        doc = self.node.call("GET", f"/indexes/{self.uid}/documents/1?retrieveVectors=true").json()
+        self.assertEqual(doc["_vectors"]["emb"]["embeddings"], [[1.0, 0.0, 0.0]])
+        doc = self.node.call("GET", f"/indexes/{self.uid}/documents/1").json()
+        self.assertNotIn("_vectors", doc)
+
+    def test_similar(self):
+        r = self.node.call("POST", f"/indexes/{self.uid}/similar", {"id": 1, "embedder": "emb"})
+        self.assertEqual(r.status, 200, r.body)
+        body = r.json()
+        self.assertEqual(list(body.keys()), ["hits", "id", "processingTimeMs", "limit", "offset",
+                                             "estimatedTotalHits"])
+        self.assertEqual([h["id"] for h in body["hits"]], [2, 3])
+        r = self.node.call("POST", f"/indexes/{self.uid}/similar", {"id": 99, "embedder": "emb"})
+        self.assertEqual(r.json()["code"], "not_found_similar_id")
+
+    def test_wrong_dimensions_fail_the_task(self):
+        task = self.node.run("POST", f"/indexes/{self.uid}/documents",
+                             [{"id": 9, "title": "x", "_vectors": {"emb": [1, 2]}}])
+        self.assertEqual(task["status"], "failed")
+        self.assertEqual(task["error"]["code"], "invalid_vector_dimensions")
+
+
 class TypoNormalization(unittest.TestCase):
     """maxTypoCount depends on the typo variants present in the node's own dictionary."""
 
