@@ -128,6 +128,39 @@ std::vector<std::string> all_fields(const Index& index) {
     return out;
 }
 
+// What search derives from an index's documents, built once per change of the index.
+struct SearchCache {
+    std::vector<std::string> all_fields;  // first-seen order
+    std::vector<std::string> fields;      // the searchable fields, in ranking order
+    std::vector<std::shared_ptr<const std::vector<Attribute>>> attrs;  // by slot
+    std::map<std::string, std::vector<std::uint32_t>> postings;        // word → slots
+};
+
+const SearchCache& cache_of(const Index& index) {
+    if (index.search_cache) return *std::static_pointer_cast<SearchCache>(index.search_cache);
+    auto cache = std::make_shared<SearchCache>();
+    cache->all_fields = all_fields(index);
+    const auto& searchable_setting = index.settings["searchableAttributes"];
+    cache->fields = searchable_setting == json::array({"*"})
+                        ? cache->all_fields
+                        : searchable_setting.get<std::vector<std::string>>();
+    cache->attrs.resize(index.slots.size());
+    for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
+        if (!index.slots[slot]) continue;
+        auto attrs = std::make_shared<const std::vector<Attribute>>(
+            searchable(*index.slots[slot], cache->fields));
+        for (const auto& a : *attrs) {
+            for (const auto& token : a.tokens) {
+                auto& list = cache->postings[token];
+                if (list.empty() || list.back() != slot) list.push_back(slot);
+            }
+        }
+        cache->attrs[slot] = std::move(attrs);
+    }
+    index.search_cache = cache;
+    return *cache;
+}
+
 struct SortRule {
     std::string field;
     bool asc = true;
@@ -326,12 +359,9 @@ json run_search(const Index& index, const SearchParams& p) {
     check_filterable(filter, settings["filterableAttributes"], "invalid_search_filter");
 
     // searchable attributes
-    std::vector<std::string> fields;
-    if (settings["searchableAttributes"] == json::array({"*"})) {
-        fields = all_fields(index);
-    } else {
-        fields = settings["searchableAttributes"].get<std::vector<std::string>>();
-    }
+    const SearchCache& cache = cache_of(index);
+    std::vector<std::string> fields = cache.fields;
+    std::vector<int> attribute_rank;  // by cached attribute: rank among searched ones, or -1
     if (p.attributes_to_search_on) {
         std::vector<std::string> restricted;
         for (const auto& a : *p.attributes_to_search_on) {
@@ -357,10 +387,11 @@ json run_search(const Index& index, const SearchParams& p) {
             }
         }
         for (const auto& f : fields) {
-            if (std::find(p.attributes_to_search_on->begin(), p.attributes_to_search_on->end(),
-                          f) != p.attributes_to_search_on->end()) {
-                restricted.push_back(f);
-            }
+            const bool searched =
+                std::find(p.attributes_to_search_on->begin(), p.attributes_to_search_on->end(),
+                          f) != p.attributes_to_search_on->end();
+            attribute_rank.push_back(searched ? static_cast<int>(restricted.size()) : -1);
+            if (searched) restricted.push_back(f);
         }
         fields = restricted;
     }
@@ -411,7 +442,7 @@ json run_search(const Index& index, const SearchParams& p) {
     std::vector<std::string> facet_fields;
     if (p.facets) {
         const auto& filterable = settings["filterableAttributes"];
-        const auto known = all_fields(index);
+        const auto& known = cache.all_fields;
         for (const auto& pattern : *p.facets) {
             bool any = false;
             if (pattern.find('*') != std::string::npos) {
@@ -511,23 +542,42 @@ json run_search(const Index& index, const SearchParams& p) {
         std::uint32_t slot;
         const json* doc;
         std::vector<TermMatch> matches;
-        std::vector<Attribute> attrs;
+        const std::vector<Attribute>* attrs = nullptr;
         std::size_t k = 0;  // number of leading terms matched
     };
+    // the words of this node's dictionary that each term matches; the first term's postings
+    // give the candidates; the most typos among a term's derivations normalizes the typo rule
+    std::vector<std::uint32_t> pool;
+    if (keyword_side && !placeholder) {
+        std::set<std::uint32_t> first;
+        for (std::size_t ti = 0; ti < terms.size(); ++ti) {
+            auto& t = terms[ti];
+            for (const auto& [word, slots] : cache.postings) {
+                const int typos = match_word(t, word);
+                if (typos < 0) continue;
+                t.max_typos = std::max(t.max_typos, typos);
+                if (ti == 0) first.insert(slots.begin(), slots.end());
+            }
+        }
+        pool.assign(first.begin(), first.end());
+    } else if (keyword_side) {
+        for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
+            if (index.slots[slot]) pool.push_back(slot);
+        }
+    }
     std::vector<Candidate> candidates;
-    std::set<std::string> dictionary;
-    for (std::uint32_t slot = 0; keyword_side && slot < index.slots.size(); ++slot) {
-        if (!index.slots[slot]) continue;
+    for (const std::uint32_t slot : pool) {
         const json& doc = *index.slots[slot];
         if (!matches(filter, doc)) continue;
-        Candidate c{slot, &doc, {}, {}, 0};
+        Candidate c{slot, &doc, {}, nullptr, 0};
         if (!placeholder) {
-            c.attrs = searchable(doc, fields);
+            c.attrs = cache.attrs[slot].get();
             c.matches.resize(terms.size());
-            for (int a = 0; a < static_cast<int>(c.attrs.size()); ++a) {
-                const auto& toks = c.attrs[a].tokens;
+            for (int cached = 0; cached < static_cast<int>(c.attrs->size()); ++cached) {
+                const int a = attribute_rank.empty() ? cached : attribute_rank[cached];
+                if (a < 0) continue;
+                const auto& toks = (*c.attrs)[cached].tokens;
                 for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
-                    dictionary.insert(toks[pos]);
                     for (std::size_t ti = 0; ti < terms.size(); ++ti) {
                         const int typos = match_word(terms[ti], toks[pos]);
                         if (typos < 0) continue;
@@ -544,13 +594,6 @@ json run_search(const Index& index, const SearchParams& p) {
             if (p.matching_strategy == "all" && c.k < terms.size()) continue;
         }
         candidates.push_back(std::move(c));
-    }
-    // this node's typo normalization: the most typos among derivations present here
-    for (auto& t : terms) {
-        for (const auto& w : dictionary) {
-            const int typos = match_word(t, w);
-            if (typos > t.max_typos) t.max_typos = typos;
-        }
     }
 
     // rank every candidate
@@ -642,7 +685,9 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
             } else if (rule == "exactness") {
                 std::string type = "noExactMatch";
-                for (const auto& a : c.attrs) {
+                for (std::size_t ai = 0; ai < c.attrs->size(); ++ai) {
+                    if (!attribute_rank.empty() && attribute_rank[ai] < 0) continue;
+                    const auto& a = (*c.attrs)[ai];
                     if (a.tokens.empty() || words.empty()) continue;
                     if (a.tokens == words) {
                         type = "exactMatch";
@@ -827,7 +872,7 @@ json run_search(const Index& index, const SearchParams& p) {
             }
             bool known = present;
             if (!known) {
-                for (const auto& name : all_fields(index))
+                for (const auto& name : cache.all_fields)
                     known |= name == f || name.starts_with(f + ".");
             }
             if (!known) continue;

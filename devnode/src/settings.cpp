@@ -339,6 +339,7 @@ void apply_settings(State& state, Task& task) {
             index.settings[key] = s.value();
         }
     }
+    index.search_cache.reset();
     index.updated_at = now();
 }
 

@@ -8,6 +8,7 @@
 namespace devnode {
 
 void Index::put(const std::string& id, json doc) {
+    search_cache.reset();
     if (auto it = by_id.find(id); it != by_id.end()) {
         slots[it->second] = std::move(doc);
         return;
@@ -29,6 +30,7 @@ void Index::put(const std::string& id, json doc) {
 bool Index::erase(const std::string& id) {
     auto it = by_id.find(id);
     if (it == by_id.end()) return false;
+    search_cache.reset();
     slots[it->second].reset();
     free_slots.push_back(it->second);
     by_id.erase(it);
@@ -36,6 +38,7 @@ bool Index::erase(const std::string& id) {
 }
 
 void Index::clear() {
+    search_cache.reset();
     slots.clear();
     free_slots.clear();
     by_id.clear();

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,6 +26,9 @@ struct Index {
     std::vector<std::uint32_t> free_slots;
     std::unordered_map<std::string, std::uint32_t> by_id;
     json settings;  // every setting, in GET /settings order
+    // Search's derived structures (tokens, inverted index), rebuilt by the next search after
+    // any change; owned by search.cpp.
+    mutable std::shared_ptr<void> search_cache;
 
     std::size_t size() const { return by_id.size(); }
     void put(const std::string& id, json doc);
