@@ -9,6 +9,7 @@
 #include "search.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -47,7 +48,8 @@ std::string snake(const std::string& camel) {
 int distance(std::string_view a, std::string_view b, int bound) {
     if (std::abs(static_cast<int>(a.size()) - static_cast<int>(b.size())) > bound) return bound + 1;
     const std::size_t w = b.size() + 1;
-    std::vector<int> d((a.size() + 1) * w);
+    thread_local std::vector<int> d;
+    d.assign((a.size() + 1) * w, 0);
     for (std::size_t j = 0; j <= b.size(); ++j) d[j] = static_cast<int>(j);
     for (std::size_t i = 1; i <= a.size(); ++i) {
         d[i * w] = static_cast<int>(i);
@@ -133,7 +135,8 @@ struct SearchCache {
     std::vector<std::string> all_fields;  // first-seen order
     std::vector<std::string> fields;      // the searchable fields, in ranking order
     std::vector<std::shared_ptr<const std::vector<Attribute>>> attrs;  // by slot
-    std::map<std::string, std::vector<std::uint32_t>> postings;        // word → slots
+    // word → slots, sorted by word
+    std::vector<std::pair<std::string, std::vector<std::uint32_t>>> postings;
 };
 
 const SearchCache& cache_of(const Index& index) {
@@ -145,18 +148,22 @@ const SearchCache& cache_of(const Index& index) {
                         ? cache->all_fields
                         : searchable_setting.get<std::vector<std::string>>();
     cache->attrs.resize(index.slots.size());
+    std::unordered_map<std::string, std::vector<std::uint32_t>> postings;
     for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
         if (!index.slots[slot]) continue;
         auto attrs = std::make_shared<const std::vector<Attribute>>(
             searchable(*index.slots[slot], cache->fields));
         for (const auto& a : *attrs) {
             for (const auto& token : a.tokens) {
-                auto& list = cache->postings[token];
+                auto& list = postings[token];
                 if (list.empty() || list.back() != slot) list.push_back(slot);
             }
         }
         cache->attrs[slot] = std::move(attrs);
     }
+    cache->postings.reserve(postings.size());
+    for (auto& [word, slots] : postings) cache->postings.emplace_back(word, std::move(slots));
+    std::sort(cache->postings.begin(), cache->postings.end());
     index.search_cache = cache;
     return *cache;
 }
@@ -167,9 +174,28 @@ struct SortRule {
     std::string key;  // "field:asc"
 };
 
+// The fields of one rule's entry in _rankingScoreDetails (besides order, score and a sort
+// rule's value), kept as plain values: JSON is only built for the hits returned.
+struct Details {
+    struct Item {
+        const char* key = nullptr;
+        enum class Type { count, real, text } type = Type::count;
+        std::uint64_t count = 0;
+        double real = 0;
+        const char* text = nullptr;
+    };
+    std::array<Item, 3> items;
+    std::size_t size = 0;
+    void add(const char* key, std::uint64_t v) {
+        items[size++] = {key, Item::Type::count, v, 0, nullptr};
+    }
+    void add(const char* key, double v) { items[size++] = {key, Item::Type::real, 0, v, nullptr}; }
+    void add(const char* key, const char* v) { items[size++] = {key, Item::Type::text, 0, 0, v}; }
+};
+
 struct RuleResult {
-    std::string name;                 // key in _rankingScoreDetails
-    json details;                     // without "order"
+    std::string_view name;            // key in _rankingScoreDetails (storage outlives the search)
+    Details details;                  // without "order", "score" and a sort rule's "value"
     double local = 1.0;               // rank / max, for bucket comparison
     std::uint64_t rank = 1, max = 1;  // for the score (relevancy rules only)
     bool relevancy = true;
@@ -203,14 +229,13 @@ void sort_value(const json& doc, const SortRule& rule, RuleResult& r) {
     if (best_number) {
         r.sort_class = 0;
         r.number = *best_number;
-        r.details["value"] = *best_number;
+
     } else if (best_string) {
         r.sort_class = 1;
         r.string = *best_string;
-        r.details["value"] = *best_string;
+
     } else {
         r.sort_class = 2;
-        r.details["value"] = nullptr;
     }
 }
 
@@ -399,6 +424,15 @@ json run_search(const Index& index, const SearchParams& p) {
     // sort rules, validated
     std::vector<SortRule> sort_param;
     const auto rules = settings["rankingRules"].get<std::vector<std::string>>();
+    // custom ranking rules (`field:asc|desc`), by position in `rules`
+    std::vector<std::optional<SortRule>> custom_rules(rules.size());
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        const auto& rule = rules[i];
+        if (rule.ends_with(":asc") || rule.ends_with(":desc")) {
+            custom_rules[i] =
+                SortRule{rule.substr(0, rule.rfind(':')), rule.ends_with(":asc"), rule};
+        }
+    }
     if (!p.sort.empty()) {
         if (std::find(rules.begin(), rules.end(), "sort") == rules.end()) {
             throw search_error("sort",
@@ -548,18 +582,43 @@ json run_search(const Index& index, const SearchParams& p) {
     // the words of this node's dictionary that each term matches; the first term's postings
     // give the candidates; the most typos among a term's derivations normalizes the typo rule
     std::vector<std::uint32_t> pool;
+    // for each term, the dictionary words it matches and with how many typos
+    std::vector<std::unordered_map<std::string_view, int>> term_words(terms.size());
     if (keyword_side && !placeholder) {
-        std::set<std::uint32_t> first;
+        std::vector<char> in_pool(index.slots.size(), 0);
         for (std::size_t ti = 0; ti < terms.size(); ++ti) {
             auto& t = terms[ti];
+            // the dictionary is sorted: words sharing a prefix are neighbours, so the typos
+            // of a prefix are computed once for all of them
+            std::string_view last_prefix;
+            int last_prefix_typos = -1;
             for (const auto& [word, slots] : cache.postings) {
-                const int typos = match_word(t, word);
+                int typos = -1;
+                if (word == t.word || (t.prefix && word.starts_with(t.word))) {
+                    typos = 0;
+                } else if (t.allowed_typos > 0) {
+                    const int d = distance(word, t.word, t.allowed_typos);
+                    if (d <= t.allowed_typos) typos = d;
+                    if (typos < 0 && t.prefix && word.size() > t.word.size()) {
+                        const std::string_view prefix(word.data(), t.word.size());
+                        if (prefix != last_prefix) {
+                            last_prefix = prefix;
+                            last_prefix_typos = distance(prefix, t.word, t.allowed_typos);
+                        }
+                        if (last_prefix_typos <= t.allowed_typos) typos = last_prefix_typos;
+                    }
+                }
                 if (typos < 0) continue;
                 t.max_typos = std::max(t.max_typos, typos);
-                if (ti == 0) first.insert(slots.begin(), slots.end());
+                term_words[ti].emplace(word, typos);
+                if (ti == 0) {
+                    for (auto slot : slots) in_pool[slot] = 1;
+                }
             }
         }
-        pool.assign(first.begin(), first.end());
+        for (std::uint32_t slot = 0; slot < in_pool.size(); ++slot) {
+            if (in_pool[slot]) pool.push_back(slot);
+        }
     } else if (keyword_side) {
         for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
             if (index.slots[slot]) pool.push_back(slot);
@@ -579,8 +638,9 @@ json run_search(const Index& index, const SearchParams& p) {
                 const auto& toks = (*c.attrs)[cached].tokens;
                 for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
                     for (std::size_t ti = 0; ti < terms.size(); ++ti) {
-                        const int typos = match_word(terms[ti], toks[pos]);
-                        if (typos < 0) continue;
+                        const auto found = term_words[ti].find(toks[pos]);
+                        if (found == term_words[ti].end()) continue;
+                        const int typos = found->second;
                         auto& m = c.matches[ti];
                         if (m.typos < 0 || typos < m.typos) m.typos = typos;
                         if (typos == 0 && toks[pos] == terms[ti].word) m.exact = true;
@@ -601,7 +661,10 @@ json run_search(const Index& index, const SearchParams& p) {
     hits.reserve(candidates.size());
     for (const auto& c : candidates) {
         Hit h{c.slot, c.doc, {}, 1.0};
+        h.rules.reserve(rules.size() + sort_param.size());
+        std::size_t rule_index = 0;
         for (const auto& rule : rules) {
+            ++rule_index;
             if (rule == "sort") {
                 for (const auto& s : sort_param) {
                     RuleResult r;
@@ -610,10 +673,9 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
                 continue;
             }
-            if (rule.ends_with(":asc") || rule.ends_with(":desc")) {
-                const auto colon = rule.rfind(':');
+            if (const auto& custom = custom_rules[rule_index - 1]; custom) {
                 RuleResult r;
-                sort_value(*c.doc, {rule.substr(0, colon), rule.ends_with(":asc"), rule}, r);
+                sort_value(*c.doc, *custom, r);
                 h.rules.push_back(std::move(r));
                 continue;
             }
@@ -624,8 +686,8 @@ json run_search(const Index& index, const SearchParams& p) {
             if (rule == "words") {
                 r.rank = k;
                 r.max = terms.size();
-                r.details["matchingWords"] = k;
-                r.details["maxMatchingWords"] = terms.size();
+                r.details.add("matchingWords", std::uint64_t{k});
+                r.details.add("maxMatchingWords", std::uint64_t{terms.size()});
             } else if (rule == "typo") {
                 int count = 0, max = 0;
                 for (std::size_t i = 0; i < k; ++i) {
@@ -634,8 +696,8 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
                 r.rank = static_cast<std::uint64_t>(max + 1 - count);
                 r.max = static_cast<std::uint64_t>(max + 1);
-                r.details["typoCount"] = count;
-                r.details["maxTypoCount"] = max;
+                r.details.add("typoCount", static_cast<std::uint64_t>(count));
+                r.details.add("maxTypoCount", static_cast<std::uint64_t>(max));
             } else if (rule == "proximity") {
                 int cost = 0;
                 for (std::size_t i = 0; i + 1 < k; ++i) {
@@ -678,13 +740,13 @@ json run_search(const Index& index, const SearchParams& p) {
                 } else {
                     r.rank = (attr_rank - 1) * kWordPositionMax + pos_rank;
                     r.max = n_attr * kWordPositionMax;
-                    r.details["attributeRankingOrderScore"] =
-                        static_cast<double>(attr_rank) / static_cast<double>(n_attr);
-                    r.details["queryWordDistanceScore"] =
-                        static_cast<double>(pos_rank) / kWordPositionMax;
+                    r.details.add("attributeRankingOrderScore",
+                                  static_cast<double>(attr_rank) / static_cast<double>(n_attr));
+                    r.details.add("queryWordDistanceScore",
+                                  static_cast<double>(pos_rank) / kWordPositionMax);
                 }
             } else if (rule == "exactness") {
-                std::string type = "noExactMatch";
+                const char* type = "noExactMatch";
                 for (std::size_t ai = 0; ai < c.attrs->size(); ++ai) {
                     if (!attribute_rank.empty() && attribute_rank[ai] < 0) continue;
                     const auto& a = (*c.attrs)[ai];
@@ -698,18 +760,18 @@ json run_search(const Index& index, const SearchParams& p) {
                         type = "matchesStart";
                     }
                 }
-                r.details["matchType"] = type;
-                if (type == "exactMatch") {
+                r.details.add("matchType", type);
+                if (type == std::string_view("exactMatch")) {
                     r.rank = 3;
                     r.max = 3;
-                } else if (type == "matchesStart") {
+                } else if (type == std::string_view("matchesStart")) {
                     r.rank = 2;
                     r.max = 3;
                 } else {
                     std::uint64_t exact = 0;
                     for (std::size_t i = 0; i < k; ++i) exact += c.matches[i].exact ? 1 : 0;
-                    r.details["matchingWords"] = exact;
-                    r.details["maxMatchingWords"] = k;
+                    r.details.add("matchingWords", exact);
+                    r.details.add("maxMatchingWords", std::uint64_t{k});
                     r.rank = exact + 1;
                     r.max = (k + 1) * 3;
                 }
@@ -731,13 +793,38 @@ json run_search(const Index& index, const SearchParams& p) {
     }
 
     // the bucket sort: rule by rule, then internal id
-    std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
-        for (std::size_t i = 0; i < a.rules.size() && i < b.rules.size(); ++i) {
-            const int c = compare_rule(a.rules[i], b.rules[i]);
-            if (c != 0) return c < 0;
+    {
+        // sort positions, not the hits themselves; the slot makes the order total
+        std::vector<std::uint32_t> order(hits.size());
+        for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+        auto before = [&hits](std::uint32_t x, std::uint32_t y) {
+            const Hit& a = hits[x];
+            const Hit& b = hits[y];
+            for (std::size_t i = 0; i < a.rules.size() && i < b.rules.size(); ++i) {
+                const int c = compare_rule(a.rules[i], b.rules[i]);
+                if (c != 0) return c < 0;
+            }
+            return a.slot < b.slot;
+        };
+        // only the requested window needs an order, unless distinct, a threshold or the
+        // semantic merge looks further
+        const auto max_total = settings["pagination"]["maxTotalHits"].get<std::uint64_t>();
+        const std::uint64_t needed = p.page || p.hits_per_page
+                                         ? p.page.value_or(1) * p.hits_per_page.value_or(20)
+                                         : std::min<std::uint64_t>(p.offset, max_total) + p.limit;
+        const bool whole = semantic_side || p.distinct || p.ranking_score_threshold ||
+                           settings["distinctAttribute"].is_string();
+        if (whole || needed >= order.size()) {
+            std::sort(order.begin(), order.end(), before);
+        } else {
+            std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(needed),
+                              order.end(), before);
         }
-        return a.slot < b.slot;
-    });
+        std::vector<Hit> sorted;
+        sorted.reserve(hits.size());
+        for (auto i : order) sorted.push_back(std::move(hits[i]));
+        hits = std::move(sorted);
+    }
     // the semantic side, merged with the keyword side by weighted score
     if (semantic_side) {
         const double ratio = p.semantic_ratio;
@@ -759,7 +846,7 @@ json run_search(const Index& index, const SearchParams& p) {
             RuleResult r;
             r.name = "vectorSort";
             r.local = best;
-            r.details["similarity"] = best;
+            r.details.add("similarity", best);
             r.relevancy = false;  // no "score" field in its details
             h.rules.push_back(std::move(r));
             semantic.push_back(std::move(h));
@@ -994,10 +1081,20 @@ json run_search(const Index& index, const SearchParams& p) {
             for (const auto& r : h.rules) {
                 json d;
                 d["order"] = order++;
-                for (auto it = r.details.begin(); it != r.details.end(); ++it)
-                    d[it.key()] = it.value();
+                for (std::size_t di = 0; di < r.details.size; ++di) {
+                    const auto& item = r.details.items[di];
+                    using Type = Details::Item::Type;
+                    if (item.type == Type::count) d[item.key] = item.count;
+                    if (item.type == Type::real) d[item.key] = item.real;
+                    if (item.type == Type::text) d[item.key] = item.text;
+                }
                 if (r.relevancy) d["score"] = r.local;
-                details[r.name] = d;
+                if (!r.relevancy && r.name != "vectorSort") {
+                    d["value"] = r.sort_class == 0   ? json(r.number)
+                                 : r.sort_class == 1 ? json(r.string)
+                                                     : json(nullptr);
+                }
+                details[std::string(r.name)] = d;
             }
             hit["_rankingScoreDetails"] = details;
         }
