@@ -516,7 +516,8 @@ void Node::add_document_routes() {
     // browse: GET /documents and POST /documents/fetch share one implementation
     auto browse = [this](const std::string& uid, std::uint64_t offset, std::uint64_t limit,
                          bool vectors, std::optional<std::vector<std::string>> fields,
-                         std::optional<std::vector<std::string>> ids, const json& filter_json) {
+                         std::optional<std::vector<std::string>> ids, const json& filter_json,
+                         const std::vector<std::string>& sort) {
         const auto filter = parse_filter(filter_json, "invalid_document_filter");
         std::lock_guard lock(state_.mutex);
         auto it = state_.indexes.find(uid);
@@ -537,6 +538,8 @@ void Node::add_document_routes() {
                 if (matches(filter, doc)) matched.push_back(&doc);
             });
         }
+        sort_documents(matched, sort, index.settings["sortableAttributes"],
+                       "invalid_document_sort");
         json results = json::array();
         for (std::size_t i = offset; i < matched.size() && results.size() < limit; ++i) {
             results.push_back(project(*matched[i], fields, vectors));
@@ -576,7 +579,8 @@ void Node::add_document_routes() {
             }
         }
         return browse(uid, offset, limit, vectors, csv_list(q.get("fields")),
-                      csv_list(q.get("ids")), filter);
+                      csv_list(q.get("ids")), filter,
+                      csv_list(q.get("sort")).value_or(std::vector<std::string>{}));
     });
     add(Method::post, "/indexes/{uid}/documents/fetch", "documents.get", [browse](Request& r) {
         const std::string uid(r.param("uid"));
@@ -616,9 +620,25 @@ void Node::add_document_routes() {
             }
         }
         const bool vectors = body.value("retrieveVectors", false);
+        std::vector<std::string> sort;
+        if (body.contains("sort") && !body["sort"].is_null()) {
+            if (!body["sort"].is_array()) {
+                throw error(400, "invalid_document_sort",
+                            "Invalid value type at `.sort`: expected an array, but found " +
+                                body["sort"].dump());
+            }
+            for (const auto& s : body["sort"]) {
+                if (!s.is_string()) {
+                    throw error(
+                        400, "invalid_document_sort",
+                        "Invalid value type at `.sort`: expected a string, but found " + s.dump());
+                }
+                sort.push_back(s.get<std::string>());
+            }
+        }
         return browse(uid, uint_field("offset", "invalid_document_offset", 0),
                       uint_field("limit", "invalid_document_limit", 20), vectors, fields, ids,
-                      body.value("filter", json(nullptr)));
+                      body.value("filter", json(nullptr)), sort);
     });
     add(Method::get, "/indexes/{uid}/documents/{id}", "documents.get",
         [this, csv_list](Request& r) {

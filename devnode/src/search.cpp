@@ -362,6 +362,51 @@ std::string crop(const std::string& text, const std::vector<Term>& terms, std::u
 
 }  // namespace
 
+void sort_documents(std::vector<const json*>& docs, const std::vector<std::string>& sort,
+                    const json& sortable, const std::string& code) {
+    std::vector<SortRule> rules;
+    for (const auto& s : sort) {
+        const auto colon = s.rfind(':');
+        const auto dir = colon == std::string::npos ? "" : s.substr(colon + 1);
+        if (colon == std::string::npos || (dir != "asc" && dir != "desc")) {
+            throw error(400, code,
+                        "Invalid syntax for the sort parameter: expected expression ending by "
+                        "`:asc` or `:desc`, found `" +
+                            s + "`.");
+        }
+        const auto field = s.substr(0, colon);
+        const bool ok = std::any_of(sortable.begin(), sortable.end(), [&](const json& a) {
+            return glob(a.get<std::string>(), field);
+        });
+        if (!ok) {
+            const auto names = sortable.get<std::vector<std::string>>();
+            throw error(
+                400, code,
+                "Attribute `" + field + "` is not sortable. " +
+                    (names.empty()
+                         ? std::string("This index does not have configured "
+                                       "sortable attributes.")
+                         : "Available sortable attributes are: " + backquoted_list(names) + "."));
+        }
+        rules.push_back({field, dir == "asc", s});
+    }
+    if (rules.empty()) return;
+    std::vector<std::pair<std::vector<RuleResult>, const json*>> keyed;
+    for (const json* d : docs) {
+        std::vector<RuleResult> values(rules.size());
+        for (std::size_t i = 0; i < rules.size(); ++i) sort_value(*d, rules[i], values[i]);
+        keyed.emplace_back(std::move(values), d);
+    }
+    std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+        for (std::size_t i = 0; i < a.first.size(); ++i) {
+            const int c = compare_rule(a.first[i], b.first[i]);
+            if (c != 0) return c < 0;
+        }
+        return false;
+    });
+    for (std::size_t i = 0; i < docs.size(); ++i) docs[i] = keyed[i].second;
+}
+
 std::vector<std::string> tokenize(std::string_view text) {
     std::vector<std::string> out;
     std::string cur;

@@ -58,6 +58,11 @@ SearchParams search_params_from_query(const std::string& raw_query);
 // (non-filterable, non-sortable...).
 json run_search(const Index& index, const SearchParams& params);
 
+// Orders documents (stable) by `sort` expressions (`field:asc|desc`) the way search's sort
+// rules do. Throws `code` for a malformed expression or a non-sortable attribute.
+void sort_documents(std::vector<const json*>& docs, const std::vector<std::string>& sort,
+                    const json& sortable, const std::string& code);
+
 // Tokens of a text as Meilisearch's tokenizer would roughly give them: split on
 // non-alphanumerics, lowercased, Latin accents folded.
 std::vector<std::string> tokenize(std::string_view text);

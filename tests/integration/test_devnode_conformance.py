@@ -300,6 +300,22 @@ class Conformance(unittest.TestCase):
         self.assertError(self.node.call("POST", fetch, {"filter": True}), 400,
                          "invalid_document_filter")
 
+    def test_browse_sort(self):
+        uid = self.filtered_index()
+        self.node.run("PUT", f"/indexes/{uid}/settings/sortable-attributes", ["year", "title"])
+        fetch = f"/indexes/{uid}/documents/fetch"
+        r = self.node.call("POST", fetch, {"sort": ["year:desc"], "fields": ["id"]})
+        self.assertEqual([d["id"] for d in r.json()["results"]], [3, 2, 1, 4])
+        r = self.node.call("GET", f"/indexes/{uid}/documents?sort=year:asc&fields=id")
+        self.assertEqual([d["id"] for d in r.json()["results"]], [1, 2, 3, 4])
+        r = self.node.call("POST", fetch, {"sort": ["title:asc"], "filter": "genre = horror",
+                                           "fields": ["id"]})
+        self.assertEqual([d["id"] for d in r.json()["results"]], [2, 1])
+        self.assertError(self.node.call("POST", fetch, {"sort": ["genre:asc"]}), 400,
+                         "invalid_document_sort")
+        self.assertError(self.node.call("POST", fetch, {"sort": ["year"]}), 400,
+                         "invalid_document_sort")
+
     def test_delete_by_filter(self):
         uid = self.filtered_index()
         path = f"/indexes/{uid}/documents/delete"
