@@ -92,13 +92,14 @@ int match_word(const Term& t, std::string_view word) {
 struct Attribute {
     std::string name;
     std::vector<std::string> tokens;
+    std::vector<std::uint32_t> ids;  // the tokens' positions in the sorted dictionary (cache)
 };
 
 // Searchable values of a document, in searchable-attribute order.
 std::vector<Attribute> searchable(const json& doc, const std::vector<std::string>& fields) {
     std::vector<Attribute> out;
     for (const auto& f : fields) {
-        Attribute a{f, {}};
+        Attribute a{f, {}, {}};
         std::function<void(const json&)> add = [&](const json& v) {
             if (v.is_string()) {
                 for (auto& t : tokenize(v.get<std::string>())) a.tokens.push_back(std::move(t));
@@ -134,7 +135,7 @@ std::vector<std::string> all_fields(const Index& index) {
 struct SearchCache {
     std::vector<std::string> all_fields;  // first-seen order
     std::vector<std::string> fields;      // the searchable fields, in ranking order
-    std::vector<std::shared_ptr<const std::vector<Attribute>>> attrs;  // by slot
+    std::vector<std::shared_ptr<std::vector<Attribute>>> attrs;  // by slot
     // word → slots, sorted by word
     std::vector<std::pair<std::string, std::vector<std::uint32_t>>> postings;
 };
@@ -151,8 +152,8 @@ const SearchCache& cache_of(const Index& index) {
     std::unordered_map<std::string, std::vector<std::uint32_t>> postings;
     for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
         if (!index.slots[slot]) continue;
-        auto attrs = std::make_shared<const std::vector<Attribute>>(
-            searchable(*index.slots[slot], cache->fields));
+        auto attrs =
+            std::make_shared<std::vector<Attribute>>(searchable(*index.slots[slot], cache->fields));
         for (const auto& a : *attrs) {
             for (const auto& token : a.tokens) {
                 auto& list = postings[token];
@@ -164,8 +165,43 @@ const SearchCache& cache_of(const Index& index) {
     cache->postings.reserve(postings.size());
     for (auto& [word, slots] : postings) cache->postings.emplace_back(word, std::move(slots));
     std::sort(cache->postings.begin(), cache->postings.end());
+    // tokens as dictionary ids, so that queries look words up by position
+    std::unordered_map<std::string_view, std::uint32_t> ids;
+    for (std::uint32_t i = 0; i < cache->postings.size(); ++i)
+        ids.emplace(cache->postings[i].first, i);
+    for (auto& attrs : cache->attrs) {
+        if (!attrs) continue;
+        for (auto& a : *attrs) {
+            a.ids.reserve(a.tokens.size());
+            for (const auto& t : a.tokens) a.ids.push_back(ids.at(t));
+        }
+    }
     index.search_cache = cache;
     return *cache;
+}
+
+enum class RuleKind {
+    words,
+    typo,
+    proximity,
+    attribute_rank,
+    word_position,
+    attribute,
+    exactness,
+    sort,
+    custom
+};
+
+RuleKind rule_kind(const std::string& rule) {
+    if (rule == "words") return RuleKind::words;
+    if (rule == "typo") return RuleKind::typo;
+    if (rule == "proximity") return RuleKind::proximity;
+    if (rule == "attributeRank") return RuleKind::attribute_rank;
+    if (rule == "wordPosition") return RuleKind::word_position;
+    if (rule == "attribute") return RuleKind::attribute;
+    if (rule == "exactness") return RuleKind::exactness;
+    if (rule == "sort") return RuleKind::sort;
+    return RuleKind::custom;
 }
 
 struct SortRule {
@@ -469,6 +505,9 @@ json run_search(const Index& index, const SearchParams& p) {
     // sort rules, validated
     std::vector<SortRule> sort_param;
     const auto rules = settings["rankingRules"].get<std::vector<std::string>>();
+    // each rule's kind, decided once rather than per document
+    std::vector<RuleKind> rule_kinds;
+    for (const auto& rule : rules) rule_kinds.push_back(rule_kind(rule));
     // custom ranking rules (`field:asc|desc`), by position in `rules`
     std::vector<std::optional<SortRule>> custom_rules(rules.size());
     for (std::size_t i = 0; i < rules.size(); ++i) {
@@ -628,16 +667,21 @@ json run_search(const Index& index, const SearchParams& p) {
     // give the candidates; the most typos among a term's derivations normalizes the typo rule
     std::vector<std::uint32_t> pool;
     // for each term, the dictionary words it matches and with how many typos
-    std::vector<std::unordered_map<std::string_view, int>> term_words(terms.size());
+    std::vector<std::vector<std::int8_t>> term_words(terms.size());
+    std::vector<std::int64_t> exact_id(terms.size(), -1);
     if (keyword_side && !placeholder) {
         std::vector<char> in_pool(index.slots.size(), 0);
         for (std::size_t ti = 0; ti < terms.size(); ++ti) {
             auto& t = terms[ti];
+            term_words[ti].assign(cache.postings.size(), -1);
+            std::uint32_t word_id = 0;
             // the dictionary is sorted: words sharing a prefix are neighbours, so the typos
             // of a prefix are computed once for all of them
             std::string_view last_prefix;
             int last_prefix_typos = -1;
             for (const auto& [word, slots] : cache.postings) {
+                const std::uint32_t id = word_id++;
+                if (word == t.word) exact_id[ti] = id;
                 int typos = -1;
                 if (word == t.word || (t.prefix && word.starts_with(t.word))) {
                     typos = 0;
@@ -655,7 +699,7 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
                 if (typos < 0) continue;
                 t.max_typos = std::max(t.max_typos, typos);
-                term_words[ti].emplace(word, typos);
+                term_words[ti][id] = static_cast<std::int8_t>(typos);
                 if (ti == 0) {
                     for (auto slot : slots) in_pool[slot] = 1;
                 }
@@ -680,15 +724,14 @@ json run_search(const Index& index, const SearchParams& p) {
             for (int cached = 0; cached < static_cast<int>(c.attrs->size()); ++cached) {
                 const int a = attribute_rank.empty() ? cached : attribute_rank[cached];
                 if (a < 0) continue;
-                const auto& toks = (*c.attrs)[cached].tokens;
+                const auto& toks = (*c.attrs)[cached].ids;
                 for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
                     for (std::size_t ti = 0; ti < terms.size(); ++ti) {
-                        const auto found = term_words[ti].find(toks[pos]);
-                        if (found == term_words[ti].end()) continue;
-                        const int typos = found->second;
+                        const int typos = term_words[ti][toks[pos]];
+                        if (typos < 0) continue;
                         auto& m = c.matches[ti];
                         if (m.typos < 0 || typos < m.typos) m.typos = typos;
-                        if (typos == 0 && toks[pos] == terms[ti].word) m.exact = true;
+                        if (toks[pos] == exact_id[ti]) m.exact = true;
                         if (m.attribute < 0 || a < m.attribute) m.attribute = a;
                         m.positions.emplace_back(a, pos);
                     }
@@ -710,7 +753,8 @@ json run_search(const Index& index, const SearchParams& p) {
         std::size_t rule_index = 0;
         for (const auto& rule : rules) {
             ++rule_index;
-            if (rule == "sort") {
+            const RuleKind kind = rule_kinds[rule_index - 1];
+            if (kind == RuleKind::sort) {
                 for (const auto& s : sort_param) {
                     RuleResult r;
                     sort_value(*c.doc, s, r);
@@ -728,12 +772,12 @@ json run_search(const Index& index, const SearchParams& p) {
             RuleResult r;
             r.name = rule;
             const std::size_t k = c.k;
-            if (rule == "words") {
+            if (kind == RuleKind::words) {
                 r.rank = k;
                 r.max = terms.size();
                 r.details.add("matchingWords", std::uint64_t{k});
                 r.details.add("maxMatchingWords", std::uint64_t{terms.size()});
-            } else if (rule == "typo") {
+            } else if (kind == RuleKind::typo) {
                 int count = 0, max = 0;
                 for (std::size_t i = 0; i < k; ++i) {
                     count += c.matches[i].typos;
@@ -743,7 +787,7 @@ json run_search(const Index& index, const SearchParams& p) {
                 r.max = static_cast<std::uint64_t>(max + 1);
                 r.details.add("typoCount", static_cast<std::uint64_t>(count));
                 r.details.add("maxTypoCount", static_cast<std::uint64_t>(max));
-            } else if (rule == "proximity") {
+            } else if (kind == RuleKind::proximity) {
                 int cost = 0;
                 for (std::size_t i = 0; i + 1 < k; ++i) {
                     int best = kMaxProximityCost;
@@ -760,7 +804,8 @@ json run_search(const Index& index, const SearchParams& p) {
                 const int max_cost = kMaxProximityCost * static_cast<int>(k > 0 ? k - 1 : 0);
                 r.rank = static_cast<std::uint64_t>(max_cost + 1 - cost);
                 r.max = static_cast<std::uint64_t>(max_cost + 1);
-            } else if (rule == "attributeRank" || rule == "wordPosition" || rule == "attribute") {
+            } else if (kind == RuleKind::attribute_rank || kind == RuleKind::word_position ||
+                       kind == RuleKind::attribute) {
                 int best_attr = static_cast<int>(fields.size());
                 for (std::size_t i = 0; i < k; ++i) {
                     if (c.matches[i].attribute >= 0)
@@ -776,10 +821,10 @@ json run_search(const Index& index, const SearchParams& p) {
                 const std::uint64_t attr_rank = n_attr - static_cast<std::size_t>(best_attr);
                 const std::uint64_t pos_rank =
                     static_cast<std::uint64_t>(kWordPositionMax - first_pos);
-                if (rule == "attributeRank") {
+                if (kind == RuleKind::attribute_rank) {
                     r.rank = attr_rank;
                     r.max = n_attr;
-                } else if (rule == "wordPosition") {
+                } else if (kind == RuleKind::word_position) {
                     r.rank = pos_rank;
                     r.max = kWordPositionMax;
                 } else {
@@ -790,7 +835,7 @@ json run_search(const Index& index, const SearchParams& p) {
                     r.details.add("queryWordDistanceScore",
                                   static_cast<double>(pos_rank) / kWordPositionMax);
                 }
-            } else if (rule == "exactness") {
+            } else if (kind == RuleKind::exactness) {
                 const char* type = "noExactMatch";
                 for (std::size_t ai = 0; ai < c.attrs->size(); ++ai) {
                     if (!attribute_rank.empty() && attribute_rank[ai] < 0) continue;
