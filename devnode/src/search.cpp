@@ -713,41 +713,10 @@ json run_search(const Index& index, const SearchParams& p) {
             if (index.slots[slot]) pool.push_back(slot);
         }
     }
-    std::vector<Candidate> candidates;
-    for (const std::uint32_t slot : pool) {
-        const json& doc = *index.slots[slot];
-        if (!matches(filter, doc)) continue;
-        Candidate c{slot, &doc, {}, nullptr, 0};
-        if (!placeholder) {
-            c.attrs = cache.attrs[slot].get();
-            c.matches.resize(terms.size());
-            for (int cached = 0; cached < static_cast<int>(c.attrs->size()); ++cached) {
-                const int a = attribute_rank.empty() ? cached : attribute_rank[cached];
-                if (a < 0) continue;
-                const auto& toks = (*c.attrs)[cached].ids;
-                for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
-                    for (std::size_t ti = 0; ti < terms.size(); ++ti) {
-                        const int typos = term_words[ti][toks[pos]];
-                        if (typos < 0) continue;
-                        auto& m = c.matches[ti];
-                        if (m.typos < 0 || typos < m.typos) m.typos = typos;
-                        if (toks[pos] == exact_id[ti]) m.exact = true;
-                        if (m.attribute < 0 || a < m.attribute) m.attribute = a;
-                        m.positions.emplace_back(a, pos);
-                    }
-                }
-            }
-            while (c.k < terms.size() && c.matches[c.k].typos >= 0) ++c.k;
-            if (c.k == 0) continue;
-            if (p.matching_strategy == "all" && c.k < terms.size()) continue;
-        }
-        candidates.push_back(std::move(c));
-    }
-
-    // rank every candidate
+    // rank one candidate as soon as its matches are known
     std::vector<Hit> hits;
-    hits.reserve(candidates.size());
-    for (const auto& c : candidates) {
+    hits.reserve(pool.size());
+    auto rank_candidate = [&](const Candidate& c) {
         Hit h{c.slot, c.doc, {}, 1.0};
         h.rules.reserve(rules.size() + sort_param.size());
         std::size_t rule_index = 0;
@@ -880,6 +849,46 @@ json run_search(const Index& index, const SearchParams& p) {
         }
         h.score = static_cast<double>(rank / max);
         hits.push_back(std::move(h));
+    };
+
+    Candidate current{0, nullptr, std::vector<TermMatch>(terms.size()), nullptr, 0};
+    for (const std::uint32_t slot : pool) {
+        Candidate& c = current;
+        const json& doc = *index.slots[slot];
+        if (!matches(filter, doc)) continue;
+        c.slot = slot;
+        c.doc = &doc;
+        c.k = 0;
+        if (!placeholder) {
+            c.attrs = cache.attrs[slot].get();
+            // the buffers are reused from one candidate to the next
+            for (auto& m : c.matches) {
+                m.typos = -1;
+                m.exact = false;
+                m.attribute = -1;
+                m.positions.clear();
+            }
+            for (int cached = 0; cached < static_cast<int>(c.attrs->size()); ++cached) {
+                const int a = attribute_rank.empty() ? cached : attribute_rank[cached];
+                if (a < 0) continue;
+                const auto& toks = (*c.attrs)[cached].ids;
+                for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
+                    for (std::size_t ti = 0; ti < terms.size(); ++ti) {
+                        const int typos = term_words[ti][toks[pos]];
+                        if (typos < 0) continue;
+                        auto& m = c.matches[ti];
+                        if (m.typos < 0 || typos < m.typos) m.typos = typos;
+                        if (toks[pos] == exact_id[ti]) m.exact = true;
+                        if (m.attribute < 0 || a < m.attribute) m.attribute = a;
+                        m.positions.emplace_back(a, pos);
+                    }
+                }
+            }
+            while (c.k < terms.size() && c.matches[c.k].typos >= 0) ++c.k;
+            if (c.k == 0) continue;
+            if (p.matching_strategy == "all" && c.k < terms.size()) continue;
+        }
+        rank_candidate(c);
     }
 
     // the bucket sort: rule by rule, then internal id
