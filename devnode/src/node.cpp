@@ -147,16 +147,7 @@ struct TaskFilter {
             bool date_only = false;
             auto t = parse_date(*v, &date_only);
             if (!t) {
-                std::string code = "invalid_task_";
-                for (char c : std::string(name)) {
-                    if (isupper(static_cast<unsigned char>(c))) {
-                        code += '_';
-                        code += static_cast<char>(tolower(c));
-                    } else {
-                        code += c;
-                    }
-                }
-                throw error(400, code,
+                throw error(400, "invalid_task_" + snake_case(name),
                             "Invalid value in parameter `" + std::string(name) + "`: `" + *v +
                                 "` is an invalid date-time. It should follow the YYYY-MM-DD or "
                                 "RFC 3339 date-time format.");
@@ -653,16 +644,7 @@ void Node::add_key_routes() {
                         target = it.value().get<std::string>();
                 } else if (f == "uid" || f == "actions" || f == "indexes" || f == "expiresAt" ||
                            f == "createdAt" || f == "updatedAt") {
-                    std::string snake;
-                    for (char c : f) {
-                        if (isupper(static_cast<unsigned char>(c))) {
-                            snake += '_';
-                            snake += static_cast<char>(tolower(c));
-                        } else {
-                            snake += c;
-                        }
-                    }
-                    throw error(400, "immutable_api_key_" + snake,
+                    throw error(400, "immutable_api_key_" + snake_case(f),
                                 "The `" + f + "` field cannot be modified for the given resource.");
                 } else {
                     throw bad_request("Unknown field `" + f +

@@ -30,19 +30,6 @@ ApiError search_error(const std::string& param, const std::string& message) {
     return error(400, "invalid_search_" + param, message);
 }
 
-std::string snake(const std::string& camel) {
-    std::string out;
-    for (char c : camel) {
-        if (isupper(static_cast<unsigned char>(c))) {
-            out += '_';
-            out += static_cast<char>(tolower(c));
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-
 // Levenshtein distance where a transposition of two neighbours counts as one typo (as in
 // Meilisearch's automata), with an early exit above `bound`.
 int distance(std::string_view a, std::string_view b, int bound) {
@@ -1322,7 +1309,7 @@ SearchParams search_params_from_json(const json& body) {
                               backquoted_list(kKnown));
         }
         if (v.is_null()) continue;
-        const std::string code = snake(k == "q" ? "q" : k);
+        const std::string code = snake_case(k == "q" ? "q" : k);
         auto type_error = [&](const char* expected) {
             return search_error(code, "Invalid value type at `." + k + "`: expected " + expected +
                                           ", but found " + v.dump());
@@ -1480,10 +1467,10 @@ SearchParams search_params_from_query(const std::string& raw_query) {
                         "vector"});
     json body = json::object();
     auto uint_param = [&](const char* name) {
-        if (auto v = q.get_uint(name, "invalid_search_" + snake(name))) body[name] = *v;
+        if (auto v = q.get_uint(name, "invalid_search_" + snake_case(name))) body[name] = *v;
     };
     auto bool_param = [&](const char* name) {
-        if (auto v = q.get_bool(name, "invalid_search_" + snake(name))) body[name] = *v;
+        if (auto v = q.get_bool(name, "invalid_search_" + snake_case(name))) body[name] = *v;
     };
     auto list_param = [&](const char* name) {
         if (auto v = q.get(name)) body[name] = split_csv(*v);

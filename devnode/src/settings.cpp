@@ -41,19 +41,6 @@ const SubRoute kSubRoutes[] = {
     {"prefix-search", "prefixSearch", Method::put},
 };
 
-std::string snake(const std::string& camel) {
-    std::string out;
-    for (char c : camel) {
-        if (isupper(static_cast<unsigned char>(c))) {
-            out += '_';
-            out += static_cast<char>(tolower(c));
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-
 std::string kind_of(const json& v) {
     if (v.is_string()) return "a string: `" + v.dump() + "`";
     if (v.is_boolean()) return "a boolean: `" + v.dump() + "`";
@@ -66,7 +53,7 @@ std::string kind_of(const json& v) {
 class Checker {
   public:
     explicit Checker(std::string key)
-        : key_(std::move(key)), code_("invalid_settings_" + snake(key_)) {}
+        : key_(std::move(key)), code_("invalid_settings_" + snake_case(key_)) {}
 
     ApiError type_error(const std::string& at, const char* expected, const json& v) const {
         return error(400, code_,

@@ -3,7 +3,8 @@
 
 #include <cstdio>
 #include <openssl/hmac.h>
-#include <random>
+
+#include <miroir/util/uuid.hpp>
 
 namespace devnode {
 
@@ -152,17 +153,6 @@ std::string derive_key(const std::string& master_key, const std::string& uid) {
     return hex;
 }
 
-std::string new_uuid() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    std::uint64_t hi = rng(), lo = rng();
-    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                  static_cast<unsigned>(lo >> 48),
-                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-    return buf;
-}
+std::string new_uuid() { return miroir::util::random_uuid(); }
 
 }  // namespace devnode

@@ -132,6 +132,19 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
     return out;
 }
 
+std::string snake_case(std::string_view camel) {
+    std::string out;
+    for (char c : camel) {
+        if (std::isupper(static_cast<unsigned char>(c))) {
+            out += '_';
+            out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 std::string backquoted_list(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& item : items) {

@@ -56,6 +56,9 @@ json json_body(const miroir::http::Request& request);
 
 miroir::http::Response respond(unsigned status, const json& body);
 
+// camelCase → snake_case, as Meilisearch derives error codes from parameter names.
+std::string snake_case(std::string_view camel);
+
 // "`a`, `b`, `c`"
 std::string backquoted_list(const std::vector<std::string>& items);
 

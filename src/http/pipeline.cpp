@@ -13,12 +13,12 @@
 #include <cstdio>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <random>
 
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/pipeline.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
+#include <miroir/util/uuid.hpp>
 
 namespace miroir::http {
 
@@ -34,20 +34,6 @@ bool valid_request_id(std::string_view id) {
         if (!ok) return false;
     }
     return true;
-}
-
-// A random UUID (version 4) string.
-std::string new_request_id() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    std::uint64_t hi = rng(), lo = rng();
-    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                  static_cast<unsigned>(lo >> 48),
-                  static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-    return buf;
 }
 
 // Compares two secrets in time independent of their contents and lengths.
@@ -112,7 +98,7 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
     // request id: the client's when usable, else a new one
     const auto client_id = request.headers.get("X-Request-Id");
     request.request_id =
-        client_id && valid_request_id(*client_id) ? std::string(*client_id) : new_request_id();
+        client_id && valid_request_id(*client_id) ? std::string(*client_id) : util::random_uuid();
 
     // route
     const bool is_preflight = request.method == Method::options &&

@@ -1,10 +1,9 @@
 // Shard and owner computation (see docs/routing.md for the definitions, which are a contract:
 // changing them moves data).
-#include <miroir/routing/placement.hpp>
-
+#include <algorithm>
 #include <xxhash.h>
 
-#include <algorithm>
+#include <miroir/routing/placement.hpp>
 
 namespace miroir::routing {
 

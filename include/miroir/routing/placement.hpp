@@ -25,7 +25,7 @@ std::vector<std::string> owners(std::uint32_t shard, const std::vector<std::stri
 
 // Owners of every shard of one replica group.
 class GroupPlacement {
-public:
+  public:
     GroupPlacement(std::vector<std::string> nodes, std::uint32_t shards, std::uint32_t rf);
 
     const std::vector<std::string>& owners(std::uint32_t shard) const { return owners_[shard]; }
@@ -33,7 +33,7 @@ public:
     std::vector<std::uint32_t> shards_of(std::string_view node) const;
     std::uint32_t shard_count() const { return static_cast<std::uint32_t>(owners_.size()); }
 
-private:
+  private:
     std::vector<std::string> nodes_;
     std::vector<std::vector<std::string>> owners_;
 };

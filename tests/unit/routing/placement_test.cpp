@@ -1,10 +1,11 @@
 // Placement: determinism, uniformity, minimal movement on topology changes, RF > 1.
-#include <miroir/routing/placement.hpp>
-
-#include <gtest/gtest.h>
 #include <algorithm>
 #include <map>
 #include <set>
+
+#include <gtest/gtest.h>
+
+#include <miroir/routing/placement.hpp>
 
 namespace miroir::routing {
 namespace {
@@ -96,7 +97,8 @@ TEST(Placement, RemovingANodeMovesOnlyItsShards) {
     GroupPlacement after(fewer, shards, 2);
     for (std::uint32_t s = 0; s < shards; ++s) {
         const auto& old_owners = before.owners(s);
-        const bool held = std::find(old_owners.begin(), old_owners.end(), "meili-1") != old_owners.end();
+        const bool held =
+            std::find(old_owners.begin(), old_owners.end(), "meili-1") != old_owners.end();
         if (!held) {
             EXPECT_EQ(before.owners(s), after.owners(s)) << "shard " << s;
         } else {
