@@ -1,9 +1,9 @@
 // Random UUIDs from a per-thread generator seeded by the system.
-#include <miroir/util/uuid.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <random>
+
+#include <miroir/util/uuid.hpp>
 
 namespace miroir::util {
 
