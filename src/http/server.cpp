@@ -6,6 +6,7 @@
 // Shutdown is two-stage: stop accepting and close idle connections; after the grace period,
 // close the rest. Normal ends of a connection (peer closed, timeout, shutdown) are values,
 // not errors.
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -49,6 +50,19 @@ bool is_normal_end(const error_code& ec) {
            ec == asio::error::operation_aborted || ec == beast::error::timeout ||
            ec == asio::error::connection_reset || ec == asio::error::bad_descriptor ||
            ec == asio::error::broken_pipe || ec == asio::error::not_connected;
+}
+
+// Lingering close: discards what the peer still sends, up to a bound in bytes and time.
+asio::awaitable<void> linger(beast::tcp_stream& stream) {
+    constexpr std::size_t kMaxBytes = 64 * 1024 * 1024;
+    std::array<char, 16 * 1024> scratch;
+    std::size_t total = 0;
+    stream.expires_after(std::chrono::seconds(5));
+    while (total < kMaxBytes) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), use_nothrow);
+        if (ec) break;
+        total += n;
+    }
 }
 
 // A co_spawn completion handler that logs the exception a coroutine ended with.
@@ -228,6 +242,9 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
     if (ec || close) {
         error_code ignored;
         stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        // a refused body may still be arriving: read and drop it for a while, so that closing
+        // with unread input does not reset the connection before the client reads the answer
+        if (!ec && too_large) co_await linger(stream);
         co_return false;
     }
     co_return true;
