@@ -218,7 +218,6 @@ struct Details {
 
 struct RuleResult {
     std::string_view name;            // key in _rankingScoreDetails (storage outlives the search)
-    Details details;                  // without "order", "score" and a sort rule's "value"
     double local = 1.0;               // rank / max, for bucket comparison
     std::uint64_t rank = 1, max = 1;  // for the score (relevancy rules only)
     bool relevancy = true;
@@ -282,6 +281,7 @@ struct Hit {
     std::uint32_t slot;
     const json* doc;
     std::vector<RuleResult> rules;
+    std::vector<Details> details;  // parallel to rules, only when details are asked for
     double score = 1.0;
     bool semantic = false;  // won by the semantic side of a hybrid search
     double weighted = 0;    // hybrid: the score weighted by the semantic ratio
@@ -703,8 +703,9 @@ json run_search(const Index& index, const SearchParams& p) {
     // rank one candidate as soon as its matches are known
     std::vector<Hit> hits;
     hits.reserve(pool.size());
+    const bool want_details = p.show_ranking_score_details;
     auto rank_candidate = [&](const Candidate& c) {
-        Hit h{c.slot, c.doc, {}, 1.0};
+        Hit h{c.slot, c.doc, {}, {}, 1.0};
         h.rules.reserve(rules.size() + sort_param.size());
         std::size_t rule_index = 0;
         for (const auto& rule : rules) {
@@ -715,6 +716,7 @@ json run_search(const Index& index, const SearchParams& p) {
                     RuleResult r;
                     sort_value(*c.doc, s, r);
                     h.rules.push_back(std::move(r));
+                    if (want_details) h.details.emplace_back();
                 }
                 continue;
             }
@@ -722,17 +724,19 @@ json run_search(const Index& index, const SearchParams& p) {
                 RuleResult r;
                 sort_value(*c.doc, *custom, r);
                 h.rules.push_back(std::move(r));
+                if (want_details) h.details.emplace_back();
                 continue;
             }
             if (placeholder) continue;  // relevancy rules are skipped without a query
             RuleResult r;
+            Details details;
             r.name = rule;
             const std::size_t k = c.k;
             if (kind == RuleKind::words) {
                 r.rank = k;
                 r.max = terms.size();
-                r.details.add("matchingWords", std::uint64_t{k});
-                r.details.add("maxMatchingWords", std::uint64_t{terms.size()});
+                details.add("matchingWords", std::uint64_t{k});
+                details.add("maxMatchingWords", std::uint64_t{terms.size()});
             } else if (kind == RuleKind::typo) {
                 int count = 0, max = 0;
                 for (std::size_t i = 0; i < k; ++i) {
@@ -741,8 +745,8 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
                 r.rank = static_cast<std::uint64_t>(max + 1 - count);
                 r.max = static_cast<std::uint64_t>(max + 1);
-                r.details.add("typoCount", static_cast<std::uint64_t>(count));
-                r.details.add("maxTypoCount", static_cast<std::uint64_t>(max));
+                details.add("typoCount", static_cast<std::uint64_t>(count));
+                details.add("maxTypoCount", static_cast<std::uint64_t>(max));
             } else if (kind == RuleKind::proximity) {
                 int cost = 0;
                 for (std::size_t i = 0; i + 1 < k; ++i) {
@@ -786,10 +790,10 @@ json run_search(const Index& index, const SearchParams& p) {
                 } else {
                     r.rank = (attr_rank - 1) * kWordPositionMax + pos_rank;
                     r.max = n_attr * kWordPositionMax;
-                    r.details.add("attributeRankingOrderScore",
-                                  static_cast<double>(attr_rank) / static_cast<double>(n_attr));
-                    r.details.add("queryWordDistanceScore",
-                                  static_cast<double>(pos_rank) / kWordPositionMax);
+                    details.add("attributeRankingOrderScore",
+                                static_cast<double>(attr_rank) / static_cast<double>(n_attr));
+                    details.add("queryWordDistanceScore",
+                                static_cast<double>(pos_rank) / kWordPositionMax);
                 }
             } else if (kind == RuleKind::exactness) {
                 const char* type = "noExactMatch";
@@ -806,7 +810,7 @@ json run_search(const Index& index, const SearchParams& p) {
                         type = "matchesStart";
                     }
                 }
-                r.details.add("matchType", type);
+                details.add("matchType", type);
                 if (type == std::string_view("exactMatch")) {
                     r.rank = 3;
                     r.max = 3;
@@ -816,8 +820,8 @@ json run_search(const Index& index, const SearchParams& p) {
                 } else {
                     std::uint64_t exact = 0;
                     for (std::size_t i = 0; i < k; ++i) exact += c.matches[i].exact ? 1 : 0;
-                    r.details.add("matchingWords", exact);
-                    r.details.add("maxMatchingWords", std::uint64_t{k});
+                    details.add("matchingWords", exact);
+                    details.add("maxMatchingWords", std::uint64_t{k});
                     r.rank = exact + 1;
                     r.max = (k + 1) * 3;
                 }
@@ -826,6 +830,7 @@ json run_search(const Index& index, const SearchParams& p) {
             }
             r.local = static_cast<double>(r.rank) / static_cast<double>(r.max);
             h.rules.push_back(std::move(r));
+            if (want_details) h.details.push_back(details);
         }
         // the score folds the relevancy ranks lexicographically; sort rules are excluded
         long double rank = 1, max = 1;
@@ -928,13 +933,15 @@ json run_search(const Index& index, const SearchParams& p) {
                 if (v.size() == p.vector->size()) best = std::max(best, similarity(v, *p.vector));
             }
             if (best < 0) continue;
-            Hit h{slot, &doc, {}, best, true, best * ratio};
+            Hit h{slot, &doc, {}, {}, best, true, best * ratio};
             RuleResult r;
             r.name = "vectorSort";
             r.local = best;
-            r.details.add("similarity", best);
+            Details details;
+            details.add("similarity", best);
             r.relevancy = false;  // no "score" field in its details
             h.rules.push_back(std::move(r));
+            if (want_details) h.details.push_back(details);
             semantic.push_back(std::move(h));
         }
         std::stable_sort(semantic.begin(), semantic.end(),
@@ -1164,11 +1171,12 @@ json run_search(const Index& index, const SearchParams& p) {
         if (p.show_ranking_score_details) {
             json details = json::object();
             int order = 0;
-            for (const auto& r : h.rules) {
+            for (std::size_t ri = 0; ri < h.rules.size(); ++ri) {
+                const auto& r = h.rules[ri];
                 json d;
                 d["order"] = order++;
-                for (std::size_t di = 0; di < r.details.size; ++di) {
-                    const auto& item = r.details.items[di];
+                for (std::size_t di = 0; di < h.details[ri].size; ++di) {
+                    const auto& item = h.details[ri].items[di];
                     using Type = Details::Item::Type;
                     if (item.type == Type::count) d[item.key] = item.count;
                     if (item.type == Type::real) d[item.key] = item.real;
