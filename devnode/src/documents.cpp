@@ -550,17 +550,7 @@ void Node::add_document_routes() {
                                  {"total", matched.size()}});
     };
     auto csv_list = [](const std::optional<std::string>& v) {
-        std::optional<std::vector<std::string>> out;
-        if (!v) return out;
-        out.emplace();
-        std::size_t start = 0;
-        while (start <= v->size()) {
-            auto end = v->find(',', start);
-            if (end == std::string::npos) end = v->size();
-            out->push_back(v->substr(start, end - start));
-            start = end + 1;
-        }
-        return out;
+        return v ? std::optional<std::vector<std::string>>(split_csv(*v)) : std::nullopt;
     };
     add(Method::get, "/indexes/{uid}/documents", "documents.get", [browse, csv_list](Request& r) {
         const std::string uid(r.param("uid"));

@@ -47,21 +47,6 @@ std::uint32_t parse_task_uid(const std::string& s) {
     return static_cast<std::uint32_t>(std::stoull(s));
 }
 
-std::vector<std::string> split_csv(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-        auto end = s.find(',', start);
-        if (end == std::string::npos) end = s.size();
-        auto item = s.substr(start, end - start);
-        item.erase(0, item.find_first_not_of(' '));
-        item.erase(item.find_last_not_of(' ') + 1);
-        out.push_back(item);
-        start = end + 1;
-    }
-    return out;
-}
-
 const std::vector<std::string> kTaskStatuses = {"enqueued", "processing", "succeeded", "failed",
                                                 "canceled"};
 const std::vector<std::string> kTaskTypes = {"documentAdditionOrUpdate",

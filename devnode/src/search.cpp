@@ -293,18 +293,6 @@ std::string number_key(double d) {
     return j.dump();
 }
 
-std::vector<std::string> split_csv(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-        auto end = s.find(',', start);
-        if (end == std::string::npos) end = s.size();
-        out.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
-
 bool glob(std::string_view pattern, std::string_view s) {
     if (pattern == "*") return true;
     const auto star = pattern.find('*');

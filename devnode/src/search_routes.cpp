@@ -232,17 +232,7 @@ void Node::add_search_routes() {
         for (const char* k : {"retrieveVectors", "showRankingScore", "showRankingScoreDetails"}) {
             if (auto v = q.get_bool(k, "bad_request")) body[k] = *v;
         }
-        if (auto v = q.get("attributesToRetrieve")) {
-            json list = json::array();
-            std::size_t start = 0;
-            while (start <= v->size()) {
-                auto end = v->find(',', start);
-                if (end == std::string::npos) end = v->size();
-                list.push_back(v->substr(start, end - start));
-                start = end + 1;
-            }
-            body["attributesToRetrieve"] = list;
-        }
+        if (auto v = q.get("attributesToRetrieve")) body["attributesToRetrieve"] = split_csv(*v);
         return similar(std::string(r.param("uid")), body);
     });
     add(

@@ -132,6 +132,21 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
     return out;
 }
 
+std::vector<std::string> split_csv(std::string_view s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        auto end = s.find(',', start);
+        if (end == std::string_view::npos) end = s.size();
+        std::string item(s.substr(start, end - start));
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        out.push_back(std::move(item));
+        start = end + 1;
+    }
+    return out;
+}
+
 std::string snake_case(std::string_view camel) {
     std::string out;
     for (char c : camel) {

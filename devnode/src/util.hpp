@@ -56,6 +56,9 @@ json json_body(const miroir::http::Request& request);
 
 miroir::http::Response respond(unsigned status, const json& body);
 
+// A comma-separated query-string list, items trimmed of spaces.
+std::vector<std::string> split_csv(std::string_view s);
+
 // camelCase → snake_case, as Meilisearch derives error codes from parameter names.
 std::string snake_case(std::string_view camel);
 
