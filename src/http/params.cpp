@@ -1,115 +1,10 @@
-// Helpers of the development node.
-#include "util.hpp"
-
+// Query strings, JSON bodies and error shortcuts for Meilisearch routes.
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
+#include <cctype>
 
-namespace devnode {
+#include <miroir/http/params.hpp>
 
-Time now() { return std::chrono::system_clock::now(); }
-
-std::string rfc3339(Time t) {
-    using namespace std::chrono;
-    const auto ns = duration_cast<nanoseconds>(t.time_since_epoch()).count();
-    const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
-    long frac = static_cast<long>(ns % 1'000'000'000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    std::string out = buf;
-    if (frac != 0) {
-        char f[16];
-        std::snprintf(f, sizeof f, ".%09ld", frac);
-        std::string fs = f;
-        while (fs.back() == '0') fs.pop_back();
-        out += fs;
-    }
-    return out + "Z";
-}
-
-std::optional<Time> parse_date(std::string_view s, bool* date_only) {
-    int y, mo, d, h = 0, mi = 0, sec = 0;
-    long frac_ns = 0;
-    int consumed = 0;
-    const std::string str(s);
-    if (std::sscanf(str.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &consumed) != 3 || consumed != 10) {
-        return std::nullopt;
-    }
-    std::size_t pos = 10;
-    int offset_seconds = 0;
-    if (date_only) *date_only = pos == str.size();
-    if (pos < str.size()) {
-        if (str[pos] != 'T' && str[pos] != 't' && str[pos] != ' ') return std::nullopt;
-        if (std::sscanf(str.c_str() + pos + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &consumed) != 3 ||
-            consumed != 8) {
-            return std::nullopt;
-        }
-        pos += 9;
-        if (pos < str.size() && str[pos] == '.') {
-            ++pos;
-            int digits = 0;
-            while (pos < str.size() && std::isdigit(static_cast<unsigned char>(str[pos]))) {
-                if (digits < 9) frac_ns = frac_ns * 10 + (str[pos] - '0');
-                ++digits;
-                ++pos;
-            }
-            if (digits == 0) return std::nullopt;
-            for (int i = digits; i < 9; ++i) frac_ns *= 10;
-        }
-        if (pos == str.size()) return std::nullopt;  // a zone is required
-        if (str[pos] == 'Z' || str[pos] == 'z') {
-            ++pos;
-        } else if (str[pos] == '+' || str[pos] == '-') {
-            int oh, om;
-            if (std::sscanf(str.c_str() + pos + 1, "%2d:%2d%n", &oh, &om, &consumed) != 2 ||
-                consumed != 5) {
-                return std::nullopt;
-            }
-            offset_seconds = (oh * 3600 + om * 60) * (str[pos] == '+' ? 1 : -1);
-            pos += 6;
-        }
-        if (pos != str.size()) return std::nullopt;
-    }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-    std::tm tm{};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    const std::time_t t = timegm(&tm) - offset_seconds;
-    return std::chrono::system_clock::from_time_t(t) + std::chrono::nanoseconds(frac_ns);
-}
-
-std::string iso_duration(std::chrono::nanoseconds d) {
-    const long long total = d.count();
-    if (total < 0) return "";
-    const long long day_ns = 86'400LL * 1'000'000'000LL;
-    const long long days = total / day_ns;
-    const long long rest = total % day_ns;
-    std::string out = "P";
-    if (days) out += std::to_string(days) + "D";
-    if (rest == 0 && days) return out;
-    const long long secs = rest / 1'000'000'000;
-    const long long ns = rest % 1'000'000'000;
-    out += "T" + std::to_string(secs);
-    if (ns) {
-        char buf[16];
-        if (ns % 1'000'000 == 0) {
-            std::snprintf(buf, sizeof buf, ".%03lld", ns / 1'000'000);
-        } else if (ns % 1000 == 0) {
-            std::snprintf(buf, sizeof buf, ".%06lld", ns / 1000);
-        } else {
-            std::snprintf(buf, sizeof buf, ".%09lld", ns);
-        }
-        out += buf;
-    }
-    return out + "S";
-}
+namespace miroir::http {
 
 std::string percent_decode(std::string_view s, bool plus_is_space) {
     auto hex = [](char c) -> int {
@@ -127,6 +22,21 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
             out.push_back(' ');
         } else {
             out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+std::string percent_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
         }
     }
     return out;
@@ -230,7 +140,7 @@ ApiError error(unsigned status, std::string code, std::string message, ErrorType
     return ApiError(status, std::move(code), type, std::move(message));
 }
 
-json json_body(const miroir::http::Request& request) {
+nlohmann::ordered_json json_body(const Request& request) {
     const auto type = request.headers.get("Content-Type");
     const std::string accepted =
         "Accepted values for the Content-Type header are: `application/json`";
@@ -246,16 +156,16 @@ json json_body(const miroir::http::Request& request) {
         throw error(400, "missing_payload", "A json payload is missing.");
     }
     try {
-        return json::parse(request.body);
-    } catch (const json::parse_error& e) {
+        return nlohmann::ordered_json::parse(request.body);
+    } catch (const nlohmann::json::parse_error& e) {
         throw error(400, "malformed_payload",
                     std::string("The json payload provided is malformed. `") + e.what() + "`.");
     }
 }
 
-miroir::http::Response respond(unsigned status, const json& body) {
-    return miroir::http::Response::json(
-        status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+Response respond(unsigned status, const nlohmann::ordered_json& body) {
+    return Response::json(status,
+                          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-}  // namespace devnode
+}  // namespace miroir::http
