@@ -7,6 +7,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(prometheus-cpp REQUIRED COMPONENTS core)
 find_package(OpenSSL REQUIRED)
+find_package(simdjson 3 REQUIRED CONFIG)
 
 # Asio and Beast are compiled once in miroir_asio (src/asio_impl.cpp) instead of in every
 # translation unit that includes them.

@@ -1,0 +1,623 @@
+// The splitter. JSON and NDJSON go through simdjson's On-Demand API: every value is visited
+// once (so the payload is fully validated, as Meilisearch validates it before answering), and
+// a document's slice is the text between its opening brace and the token after it. CSV is a
+// single pass over the bytes that counts cells and reads the primary-key cell.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <simdjson.h>
+
+#include <miroir/ingest/splitter.hpp>
+
+namespace miroir::ingest {
+
+namespace od = simdjson::ondemand;
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+Failure malformed(Format format, std::string_view why) {
+    return {"malformed_payload",
+            "The `" + std::string(to_string(format)) + "` payload provided is malformed. `" +
+                std::string(why) + "`.",
+            true};
+}
+
+Failure reserved(std::string_view field) {
+    return {"miroir_reserved_field",
+            "The field `" + std::string(field) +
+                "` is reserved: fields starting with `_miroir_` belong to Miroir and cannot be "
+                "sent in documents.",
+            true};
+}
+
+Failure invalid_id(std::string_view raw) {
+    return {"invalid_document_id",
+            "Document identifier `" + std::string(raw) +
+                "` is invalid. A document identifier can be of type integer or string, only "
+                "composed of alphanumeric characters (a-z A-Z 0-9), hyphens (-) and underscores "
+                "(_), and can not be more than 511 bytes.",
+            false};
+}
+
+Failure missing_id(std::string_view pk, std::string_view doc) {
+    return {
+        "missing_document_id",
+        "Document doesn't have a `" + std::string(pk) + "` attribute: `" + std::string(doc) + "`.",
+        false};
+}
+
+Failure multiple_ids(std::string_view pk, std::string_view doc) {
+    return {"invalid_document_id",
+            "Too many fields match the primary key `" + std::string(pk) + "` in document `" +
+                std::string(doc) + "`.",
+            false};
+}
+
+// Meilisearch's inference: the first document's top-level fields whose lowercase name ends
+// with "id"; exactly one must exist.
+std::optional<Failure> infer(std::vector<std::string> names, std::string& pk) {
+    std::vector<std::string> candidates;
+    for (auto& name : names) {
+        std::string lower = name;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (lower.ends_with("id")) candidates.push_back(std::move(name));
+    }
+    std::sort(candidates.begin(), candidates.end());
+    if (candidates.empty()) {
+        return Failure{"index_primary_key_no_candidate_found",
+                       "The primary key inference failed as the engine did not find any field "
+                       "ending with `id` in its name. Please specify the primary key manually "
+                       "using the `primaryKey` query parameter.",
+                       false};
+    }
+    if (candidates.size() > 1) {
+        return Failure{"index_primary_key_multiple_candidates_found",
+                       "The primary key inference failed as the engine found " +
+                           std::to_string(candidates.size()) +
+                           " fields ending with `id` in their names: '" + candidates[0] +
+                           "' and '" + candidates[1] +
+                           "'. Please specify the primary key manually using the `primaryKey` "
+                           "query parameter.",
+                       false};
+    }
+    pk = candidates[0];
+    return std::nullopt;
+}
+
+// Visits every value under `v`, which validates it.
+simdjson::error_code walk(od::value v) {
+    od::json_type type;
+    if (auto e = v.type().get(type)) return e;
+    switch (type) {
+        case od::json_type::object: {
+            od::object object;
+            if (auto e = v.get_object().get(object)) return e;
+            for (auto field_result : object) {
+                od::field field;
+                std::string_view key;
+                if (auto e = std::move(field_result).get(field)) return e;
+                if (auto e = field.unescaped_key().get(key)) return e;
+                if (auto e = walk(field.value())) return e;
+            }
+            return simdjson::SUCCESS;
+        }
+        case od::json_type::array: {
+            od::array array;
+            if (auto e = v.get_array().get(array)) return e;
+            for (auto element : array) {
+                od::value child;
+                if (auto e = element.get(child)) return e;
+                if (auto e = walk(child)) return e;
+            }
+            return simdjson::SUCCESS;
+        }
+        case od::json_type::string: {
+            std::string_view s;
+            return v.get_string().get(s);
+        }
+        case od::json_type::number: {
+            od::number n;
+            const auto e = v.get_number().get(n);
+            return e;
+        }
+        case od::json_type::boolean: {
+            bool b;
+            return v.get_bool().get(b);
+        }
+        case od::json_type::null: {
+            bool is_null = false;
+            if (auto e = v.is_null().get(is_null)) return e;
+            return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+        }
+    }
+    return simdjson::INCORRECT_TYPE;
+}
+
+// What reading a primary-key value found.
+struct IdRead {
+    std::optional<std::string> id;  // set when valid
+    std::string raw;                // the value's text, for the error message
+};
+
+simdjson::error_code read_id(od::value v, IdRead& out) {
+    od::json_type type;
+    if (auto e = v.type().get(type)) return e;
+    if (type == od::json_type::number || type == od::json_type::string) {
+        out.raw = std::string(trim(v.raw_json_token()));
+    }
+    if (type == od::json_type::number) {
+        od::number n;
+        if (auto e = v.get_number().get(n)) return e;
+        if (n.is_int64()) out.id = std::to_string(n.get_int64());
+        if (n.is_uint64()) out.id = std::to_string(n.get_uint64());
+        return simdjson::SUCCESS;
+    }
+    if (type == od::json_type::string) {
+        std::string_view s;
+        if (auto e = v.get_string().get(s)) return e;
+        if (valid_id_string(s)) out.id = std::string(s);
+        return simdjson::SUCCESS;
+    }
+    // objects, arrays, booleans, null: never an id; the message shows the value
+    const char* start = nullptr;
+    if (auto e = v.current_location().get(start)) return e;
+    if (auto e = walk(v)) return e;
+    const char* end = nullptr;
+    if (v.current_location().get(end) == simdjson::SUCCESS && end > start) {
+        out.raw = std::string(trim(std::string_view(start, static_cast<std::size_t>(end - start))));
+    } else {
+        out.raw = std::string(trim(std::string_view(start)).substr(0, 64));
+    }
+    return simdjson::SUCCESS;
+}
+
+// Splits JSON and NDJSON payloads.
+class JsonSplitter {
+  public:
+    JsonSplitter(const SplitOptions& options, Split& out) : options_(options), out_(out) {
+        if (options.primary_key) out_.primary_key = *options.primary_key;
+    }
+
+    // Processes one document object; `start` is its opening brace, `limit` the end of the text
+    // it may extend to (used for the last value of a payload).
+    simdjson::error_code document(od::value value, const char* limit) {
+        od::json_type type;
+        if (auto e = value.type().get(type)) return e;
+        const char* start = nullptr;
+        if (auto e = value.current_location().get(start)) return e;
+        if (type != od::json_type::object) {
+            if (auto e = walk(value)) return e;
+            not_a_map_ = std::string(trim(std::string_view(start, end_of(value, start, limit))));
+            return simdjson::INCORRECT_TYPE;
+        }
+        od::object object;
+        if (auto e = value.get_object().get(object)) return e;
+
+        const bool inferring = out_.primary_key.empty() && out_.documents.empty();
+        std::vector<std::string> names;
+        std::vector<std::pair<std::string, IdRead>> candidates;  // while inferring
+        IdRead id;
+        int matches = 0;
+        const std::string& pk = out_.primary_key;
+        for (auto field_result : object) {
+            od::field field;
+            std::string_view key;
+            if (auto e = std::move(field_result).get(field)) return e;
+            if (auto e = field.unescaped_key().get(key)) return e;
+            if (key.starts_with(kReservedPrefix) && !reserved_) reserved_ = std::string(key);
+            if (inferring) {
+                names.emplace_back(key);
+                IdRead read;
+                if (auto e = read_id(field.value(), read)) return e;
+                candidates.emplace_back(std::string(key), std::move(read));
+            } else if (key == pk) {
+                ++matches;
+                if (auto e = read_id(field.value(), id)) return e;
+            } else if (pk.size() > key.size() && pk.starts_with(key) && pk[key.size()] == '.') {
+                if (auto e = nested(field.value(), std::string_view(pk).substr(key.size() + 1), id,
+                                    matches)) {
+                    return e;
+                }
+            } else {
+                if (auto e = walk(field.value())) return e;
+            }
+        }
+        const std::string_view text(start, end_of(value, start, limit));
+
+        if (inferring && !failure_) {
+            if (auto f = infer(std::move(names), out_.primary_key)) {
+                failure_ = std::move(f);
+            } else {
+                for (auto& [name, read] : candidates) {
+                    if (name == out_.primary_key) {
+                        id = std::move(read);
+                        matches = 1;
+                    }
+                }
+            }
+        }
+        if (!failure_) {
+            if (matches == 0) {
+                failure_ = missing_id(out_.primary_key, text);
+            } else if (matches > 1) {
+                failure_ = multiple_ids(out_.primary_key, text);
+            } else if (!id.id) {
+                failure_ = invalid_id(id.raw);
+            }
+        }
+        if (!failure_) out_.documents.push_back({text, std::move(*id.id)});
+        return simdjson::SUCCESS;
+    }
+
+    // The outcome once every document went through, or `e` stopped the walk.
+    void finish(simdjson::error_code e, Format format) {
+        if (e == simdjson::INCORRECT_TYPE && not_a_map_) {
+            out_.failure = malformed(format, "expected a map, found " + *not_a_map_);
+        } else if (e) {
+            out_.failure = malformed(format, simdjson::error_message(e));
+        } else if (reserved_) {
+            out_.failure = reserved(*reserved_);
+        } else if (failure_) {
+            out_.failure = std::move(failure_);
+        }
+        if (out_.failure) out_.documents.clear();
+    }
+
+  private:
+    // The end of the value just consumed: the next token, or `limit`, less whitespace.
+    static std::size_t end_of(od::value& value, const char* start, const char* limit) {
+        const char* end = nullptr;
+        if (value.current_location().get(end) != simdjson::SUCCESS || end == nullptr ||
+            end > limit || end <= start) {
+            end = limit;
+        }
+        while (end > start && is_space(end[-1])) --end;
+        return static_cast<std::size_t>(end - start);
+    }
+
+    // A dotted primary key (`a.b`) inside the object `v`.
+    simdjson::error_code nested(od::value v, std::string_view rest, IdRead& id, int& matches) {
+        od::json_type type;
+        if (auto e = v.type().get(type)) return e;
+        if (type != od::json_type::object) return walk(v);
+        od::object object;
+        if (auto e = v.get_object().get(object)) return e;
+        for (auto field_result : object) {
+            od::field field;
+            std::string_view key;
+            if (auto e = std::move(field_result).get(field)) return e;
+            if (auto e = field.unescaped_key().get(key)) return e;
+            if (key == rest) {
+                ++matches;
+                if (auto e = read_id(field.value(), id)) return e;
+            } else if (rest.size() > key.size() && rest.starts_with(key) &&
+                       rest[key.size()] == '.') {
+                if (auto e = nested(field.value(), rest.substr(key.size() + 1), id, matches)) {
+                    return e;
+                }
+            } else if (auto e = walk(field.value())) {
+                return e;
+            }
+        }
+        return simdjson::SUCCESS;
+    }
+
+    const SplitOptions& options_;
+    Split& out_;
+    std::optional<Failure> failure_;
+    std::optional<std::string> reserved_;
+    std::optional<std::string> not_a_map_;
+};
+
+// On-Demand has no end-of-document test of its own: the location is out of bounds at the end.
+bool at_end(od::document& doc) {
+    const char* p = nullptr;
+    return doc.current_location().get(p) != simdjson::SUCCESS;
+}
+
+od::parser& thread_parser() {
+    thread_local od::parser parser;
+    return parser;
+}
+
+void split_json(std::string& body, const SplitOptions& options, Split& out) {
+    JsonSplitter splitter(options, out);
+    auto& parser = thread_parser();
+    const char* limit = body.data() + body.size();
+    od::document doc;
+    auto e = parser.iterate(body.data(), body.size(), body.capacity()).get(doc);
+    if (!e) {
+        od::json_type type;
+        e = doc.type().get(type);
+        if (!e && type == od::json_type::array) {
+            od::array array;
+            e = doc.get_array().get(array);
+            if (!e) {
+                for (auto element : array) {
+                    od::value value;
+                    e = std::move(element).get(value);
+                    if (!e) e = splitter.document(value, limit);
+                    if (e) break;
+                }
+            }
+        } else if (!e && type == od::json_type::object) {
+            od::value value;
+            e = doc.get_value().get(value);
+            if (!e) e = splitter.document(value, limit);
+        } else if (!e) {
+            std::string_view text = trim(body);
+            out.failure =
+                malformed(Format::json,
+                          "expected a sequence or a map, found " +
+                              std::string(text.substr(0, std::min<std::size_t>(text.size(), 64))));
+            return;
+        }
+        if (!e && !at_end(doc)) e = simdjson::TRAILING_CONTENT;
+    }
+    splitter.finish(e, Format::json);
+}
+
+void split_ndjson(std::string& body, const SplitOptions& options, Split& out) {
+    JsonSplitter splitter(options, out);
+    auto& parser = thread_parser();
+    const char* const capacity_end = body.data() + body.capacity();
+    simdjson::error_code e = simdjson::SUCCESS;
+    std::size_t start = 0;
+    while (!e && start < body.size()) {
+        auto end = body.find('\n', start);
+        if (end == std::string::npos) end = body.size();
+        const std::string_view line = trim(std::string_view(body).substr(start, end - start));
+        start = end + 1;
+        if (line.empty()) continue;
+        od::document doc;
+        e = parser
+                .iterate(line.data(), line.size(),
+                         static_cast<std::size_t>(capacity_end - line.data()))
+                .get(doc);
+        if (e) break;
+        od::value value;
+        e = doc.get_value().get(value);
+        if (!e) e = splitter.document(value, line.data() + line.size());
+        if (!e && !at_end(doc)) e = simdjson::TRAILING_CONTENT;
+    }
+    splitter.finish(e, Format::ndjson);
+}
+
+// --- CSV ------------------------------------------------------------------------------------
+
+struct CsvColumn {
+    std::string name;
+    std::string type = "string";  // string | number | boolean
+};
+
+// The cells of one record, unquoted.
+std::vector<std::string> csv_cells(std::string_view record, char delimiter) {
+    std::vector<std::string> cells(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < record.size(); ++i) {
+        const char c = record[i];
+        if (c == '"') {
+            if (quoted && i + 1 < record.size() && record[i + 1] == '"') {
+                cells.back().push_back('"');
+                ++i;
+            } else {
+                quoted = !quoted;
+            }
+        } else if (c == delimiter && !quoted) {
+            cells.emplace_back();
+        } else {
+            cells.back().push_back(c);
+        }
+    }
+    return cells;
+}
+
+bool valid_number(std::string_view v) {
+    long long i;
+    if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+        ec == std::errc() && p == v.data() + v.size()) {
+        return true;
+    }
+    double d;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+    return ec == std::errc() && p == v.data() + v.size();
+}
+
+// The next record of `body` from `pos` (quoted line ends belong to their cell); false at the end.
+bool next_record(std::string_view body, std::size_t& pos, std::string_view& record) {
+    while (pos < body.size()) {
+        const std::size_t start = pos;
+        bool quoted = false;
+        std::size_t i = start;
+        for (; i < body.size(); ++i) {
+            const char c = body[i];
+            if (c == '"') quoted = !quoted;
+            if (c == '\n' && !quoted) break;
+        }
+        pos = i + 1;
+        std::size_t end = i;
+        if (end > start && body[end - 1] == '\r') --end;
+        record = body.substr(start, end - start);
+        if (!record.empty()) return true;
+    }
+    return false;
+}
+
+void split_csv(std::string& body, const SplitOptions& options, Split& out) {
+    const std::string_view text(body);
+    const char delim = options.csv_delimiter;
+    std::size_t pos = 0;
+    std::string_view header;
+    if (!next_record(text, pos, header)) return;
+    out.csv_header = header;
+
+    std::vector<CsvColumn> columns;
+    for (auto& cell : csv_cells(header, delim)) {
+        CsvColumn column{cell};
+        if (auto colon = cell.rfind(':'); colon != std::string::npos) {
+            const auto type = cell.substr(colon + 1);
+            if (type == "number" || type == "boolean" || type == "string") {
+                column.name = cell.substr(0, colon);
+                column.type = type;
+            }
+        }
+        if (column.name.starts_with(kReservedPrefix)) {
+            out.failure = reserved(column.name);
+            return;
+        }
+        columns.push_back(std::move(column));
+    }
+
+    std::optional<Failure> failure;
+    if (options.primary_key) {
+        out.primary_key = *options.primary_key;
+    } else {
+        std::vector<std::string> names;
+        for (const auto& c : columns) names.push_back(c.name);
+        failure = infer(std::move(names), out.primary_key);
+    }
+    std::size_t pk_column = columns.size();
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+        if (columns[c].name == out.primary_key) pk_column = c;
+    }
+
+    std::string_view record;
+    std::size_t line = 1;
+    while (next_record(text, pos, record)) {
+        ++line;
+        const auto cells = csv_cells(record, delim);
+        if (cells.size() != columns.size()) {
+            out.failure =
+                malformed(Format::csv, "CSV error: record " + std::to_string(line - 1) +
+                                           " (line: " + std::to_string(line) +
+                                           "): found record with " + std::to_string(cells.size()) +
+                                           " fields, but the previous record has " +
+                                           std::to_string(columns.size()) + " fields");
+            out.documents.clear();
+            return;
+        }
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+            const auto& v = cells[c];
+            if (v.empty()) continue;
+            if (columns[c].type == "number" && !valid_number(v)) {
+                out.failure = malformed(Format::csv, "Error parsing number \"" + v + "\" at line " +
+                                                         std::to_string(line));
+                out.documents.clear();
+                return;
+            }
+            if (columns[c].type == "boolean" && v != "true" && v != "false") {
+                out.failure = malformed(Format::csv, "Error parsing boolean \"" + v +
+                                                         "\" at line " + std::to_string(line));
+                out.documents.clear();
+                return;
+            }
+        }
+        if (failure) continue;
+        if (pk_column == columns.size()) {
+            failure = missing_id(out.primary_key, record);
+            continue;
+        }
+        const auto& v = cells[pk_column];
+        const auto& type = columns[pk_column].type;
+        if (v.empty()) {
+            failure = invalid_id("null");
+        } else if (type == "number") {
+            long long n;
+            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec == std::errc() && p == v.data() + v.size()) {
+                out.documents.push_back({record, std::to_string(n)});
+            } else {
+                failure = invalid_id(v);
+            }
+        } else if (type == "boolean") {
+            failure = invalid_id(v);
+        } else if (valid_id_string(v)) {
+            out.documents.push_back({record, v});
+        } else {
+            failure = invalid_id("\"" + v + "\"");
+        }
+    }
+    if (failure) {
+        out.failure = std::move(failure);
+        out.documents.clear();
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(Format f) {
+    switch (f) {
+        case Format::json:
+            return "json";
+        case Format::ndjson:
+            return "ndjson";
+        case Format::csv:
+            return "csv";
+    }
+    return "json";
+}
+
+bool valid_id_string(std::string_view id) {
+    return !id.empty() && id.size() <= 511 && std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+}
+
+Split split(std::string& body, const SplitOptions& options) {
+    Split out;
+    if (trim(body).empty()) {
+        out.failure =
+            Failure{"missing_payload",
+                    "A " + std::string(to_string(options.format)) + " payload is missing.", true};
+        return out;
+    }
+    // the parser reads up to SIMDJSON_PADDING bytes past the text
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    switch (options.format) {
+        case Format::json:
+            split_json(body, options, out);
+            break;
+        case Format::ndjson:
+            split_ndjson(body, options, out);
+            break;
+        case Format::csv:
+            split_csv(body, options, out);
+            break;
+    }
+    // an empty payload without a primary key leaves the key unknown
+    if (out.documents.empty() && !options.primary_key && !out.failure) out.primary_key.clear();
+    return out;
+}
+
+void append_json(std::string& out, const Document& doc, std::uint32_t shard) {
+    if (out.size() > 1) out.push_back(',');
+    out += "{\"_miroir_shard\":";
+    out += std::to_string(shard);
+    out.push_back(',');
+    out.append(doc.text.substr(1));
+}
+
+void begin_csv(std::string& out, std::string_view header, char delimiter) {
+    out.append(header);
+    out.push_back(delimiter);
+    out += "_miroir_shard:number\n";
+}
+
+void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter) {
+    out.append(doc.text);
+    out.push_back(delimiter);
+    out += std::to_string(shard);
+    out.push_back('\n');
+}
+
+}  // namespace miroir::ingest

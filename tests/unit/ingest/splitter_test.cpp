@@ -1,0 +1,201 @@
+// The payload splitter: slices, ids, primary-key inference and every payload error.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <miroir/ingest/splitter.hpp>
+
+namespace miroir::ingest {
+namespace {
+
+Split run(std::string body, Format format = Format::json,
+          std::optional<std::string> pk = std::string("id"), char delimiter = ',') {
+    static std::string keep;  // slices point into the body
+    keep = std::move(body);
+    return split(keep, {format, delimiter, std::move(pk)});
+}
+
+std::vector<std::string> ids(const Split& s) {
+    std::vector<std::string> out;
+    for (const auto& d : s.documents) out.push_back(d.id);
+    return out;
+}
+
+TEST(Splitter, JsonArrayGivesRawSlicesAndCanonicalIds) {
+    const auto s = run(R"( [ {"id": 1, "t": "a"} , {"t": [1, {"x": null}], "id": "b-2"},
+                           {"id": -5} ] )");
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    EXPECT_EQ(ids(s), (std::vector<std::string>{"1", "b-2", "-5"}));
+    EXPECT_EQ(s.documents[0].text, R"({"id": 1, "t": "a"})");
+    EXPECT_EQ(s.documents[1].text, R"({"t": [1, {"x": null}], "id": "b-2"})");
+    EXPECT_EQ(s.documents[2].text, R"({"id": -5})");
+}
+
+TEST(Splitter, SingleObjectIsOneDocument) {
+    const auto s = run(R"({"id": "x", "n": 1.5}
+)");
+    ASSERT_FALSE(s.failure);
+    ASSERT_EQ(s.documents.size(), 1u);
+    EXPECT_EQ(s.documents[0].text, R"({"id": "x", "n": 1.5})");
+}
+
+TEST(Splitter, InjectedPayloadIsValidJsonWithTheShardFirst) {
+    const auto s = run(R"([{"id": 1, "t": "a"}, {"id": 2}])");
+    std::string out = "[";
+    append_json(out, s.documents[0], 7);
+    append_json(out, s.documents[1], 12);
+    out += "]";
+    const auto parsed = nlohmann::json::parse(out);
+    EXPECT_EQ(parsed[0]["_miroir_shard"], 7);
+    EXPECT_EQ(parsed[0]["t"], "a");
+    EXPECT_EQ(parsed[1]["_miroir_shard"], 12);
+    EXPECT_EQ(parsed[1]["id"], 2);
+}
+
+TEST(Splitter, NdjsonSkipsBlankLines) {
+    const auto s =
+        run("{\"id\": 1}\r\n\n  {\"id\": \"two\", \"a\": {\"b\": [true]}}\n", Format::ndjson);
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    EXPECT_EQ(ids(s), (std::vector<std::string>{"1", "two"}));
+    EXPECT_EQ(s.documents[1].text, R"({"id": "two", "a": {"b": [true]}})");
+}
+
+TEST(Splitter, EmptyPayloadIsMissingPayload) {
+    for (auto format : {Format::json, Format::ndjson, Format::csv}) {
+        const auto s = run(" \n", format);
+        ASSERT_TRUE(s.failure);
+        EXPECT_EQ(s.failure->code, "missing_payload");
+        EXPECT_TRUE(s.failure->synchronous);
+    }
+}
+
+TEST(Splitter, EmptyArraySucceedsWithoutDocuments) {
+    const auto s = run("[]", Format::json, std::nullopt);
+    EXPECT_FALSE(s.failure);
+    EXPECT_TRUE(s.documents.empty());
+    EXPECT_EQ(s.primary_key, "");
+}
+
+TEST(Splitter, MalformedPayloadsAreSynchronous) {
+    for (const char* body : {R"([{"id": 1},)", R"([{"id": 1} {"id": 2}])", R"({"id": 1} x)",
+                             R"([{"id": 1, "a": tru}])", R"([{"id": 1, "a": "\q"}])", "42",
+                             R"([1, 2])", R"([{"id": 1}, "x"])"}) {
+        const auto s = run(body);
+        ASSERT_TRUE(s.failure) << body;
+        EXPECT_EQ(s.failure->code, "malformed_payload") << body;
+        EXPECT_TRUE(s.failure->synchronous) << body;
+        EXPECT_TRUE(s.documents.empty());
+    }
+    const auto nd = run("{\"id\": 1}\n{\"id\": \n", Format::ndjson);
+    ASSERT_TRUE(nd.failure);
+    EXPECT_EQ(nd.failure->code, "malformed_payload");
+    EXPECT_NE(nd.failure->message.find("`ndjson`"), std::string::npos);
+}
+
+TEST(Splitter, MalformedWinsOverAnEarlierBadId) {
+    const auto s = run(R"([{"id": 1.5}, {"id": ])");
+    ASSERT_TRUE(s.failure);
+    EXPECT_EQ(s.failure->code, "malformed_payload");
+}
+
+TEST(Splitter, InvalidIdsFailTheTask) {
+    for (const char* body :
+         {R"([{"id": 1.5}])", R"([{"id": "a b"}])", R"([{"id": true}])", R"([{"id": null}])",
+          R"([{"id": ""}])", R"([{"id": [1]}])", R"([{"id": {"a": 1}}])"}) {
+        const auto s = run(body);
+        ASSERT_TRUE(s.failure) << body;
+        EXPECT_EQ(s.failure->code, "invalid_document_id") << body;
+        EXPECT_FALSE(s.failure->synchronous);
+        EXPECT_TRUE(s.documents.empty());
+    }
+    const auto s = run(R"([{"id": "foo & bar"}])");
+    EXPECT_NE(s.failure->message.find(R"(`"foo & bar"`)"), std::string::npos) << s.failure->message;
+    const auto longest = run("[{\"id\": \"" + std::string(511, 'a') + "\"}]");
+    EXPECT_FALSE(longest.failure);
+    const auto too_long = run("[{\"id\": \"" + std::string(512, 'a') + "\"}]");
+    EXPECT_TRUE(too_long.failure);
+}
+
+TEST(Splitter, MissingIdNamesTheKeyAndDocument) {
+    const auto s = run(R"([{"id": 1}, {"name": "x"}])");
+    ASSERT_TRUE(s.failure);
+    EXPECT_EQ(s.failure->code, "missing_document_id");
+    EXPECT_EQ(s.failure->message, R"(Document doesn't have a `id` attribute: `{"name": "x"}`.)");
+}
+
+TEST(Splitter, ReservedFieldsAreRejected) {
+    const auto s = run(R"([{"id": 1, "_miroir_shard": 3}])");
+    ASSERT_TRUE(s.failure);
+    EXPECT_EQ(s.failure->code, "miroir_reserved_field");
+    EXPECT_TRUE(s.failure->synchronous);
+    // nested fields are the client's own
+    EXPECT_FALSE(run(R"([{"id": 1, "a": {"_miroir_x": 3}}])").failure);
+    const auto csv = run("id,_miroir_shard\n1,2\n", Format::csv);
+    ASSERT_TRUE(csv.failure);
+    EXPECT_EQ(csv.failure->code, "miroir_reserved_field");
+}
+
+TEST(Splitter, InfersThePrimaryKeyFromTheFirstDocument) {
+    const auto s =
+        run(R"([{"title": "a", "productId": 3}, {"productId": "x"}])", Format::json, std::nullopt);
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    EXPECT_EQ(s.primary_key, "productId");
+    EXPECT_EQ(ids(s), (std::vector<std::string>{"3", "x"}));
+
+    const auto none = run(R"([{"title": "a"}])", Format::json, std::nullopt);
+    ASSERT_TRUE(none.failure);
+    EXPECT_EQ(none.failure->code, "index_primary_key_no_candidate_found");
+
+    const auto many =
+        run(R"([{"object_id": 1, "id": 2, "uuid": "x"}])", Format::json, std::nullopt);
+    ASSERT_TRUE(many.failure);
+    EXPECT_EQ(many.failure->code, "index_primary_key_multiple_candidates_found");
+    EXPECT_NE(many.failure->message.find("found 3 fields ending with `id` in their names: 'id' "
+                                         "and 'object_id'"),
+              std::string::npos)
+        << many.failure->message;
+}
+
+TEST(Splitter, DottedPrimaryKey) {
+    const auto s = run(R"([{"a": {"b": 4}}, {"a.b": "x"}])", Format::json, std::string("a.b"));
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    EXPECT_EQ(ids(s), (std::vector<std::string>{"4", "x"}));
+    const auto both = run(R"([{"a": {"b": 4}, "a.b": 5}])", Format::json, std::string("a.b"));
+    ASSERT_TRUE(both.failure);
+    EXPECT_EQ(both.failure->code, "invalid_document_id");
+}
+
+TEST(Splitter, CsvRecordsWithQuotedCells) {
+    const auto s = run("id:number,title,tags\r\n1,\"a, \"\"b\"\"\",x\n\n007,\"multi\nline\",y\n",
+                       Format::csv, std::nullopt);
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    EXPECT_EQ(s.primary_key, "id");
+    EXPECT_EQ(s.csv_header, "id:number,title,tags");
+    EXPECT_EQ(ids(s), (std::vector<std::string>{"1", "7"}));
+    EXPECT_EQ(s.documents[0].text, "1,\"a, \"\"b\"\"\",x");
+
+    std::string out;
+    begin_csv(out, s.csv_header, ',');
+    append_csv(out, s.documents[0], 5, ',');
+    EXPECT_EQ(out, "id:number,title,tags,_miroir_shard:number\n1,\"a, \"\"b\"\"\",x,5\n");
+}
+
+TEST(Splitter, CsvWithDelimiterAndStringIds) {
+    const auto s = run("sku;name\nab-1;x\n\"cd_2\";y\n", Format::csv, std::string("sku"), ';');
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    EXPECT_EQ(ids(s), (std::vector<std::string>{"ab-1", "cd_2"}));
+}
+
+std::string failure_code(const Split& s) { return s.failure ? s.failure->code : "none"; }
+
+TEST(Splitter, CsvErrors) {
+    EXPECT_EQ(failure_code(run("id,a\n1,2,3\n", Format::csv)), "malformed_payload");
+    EXPECT_EQ(failure_code(run("id,n:number\n1,abc\n", Format::csv)), "malformed_payload");
+    EXPECT_EQ(failure_code(run("id,b:boolean\n1,yes\n", Format::csv)), "malformed_payload");
+    EXPECT_EQ(failure_code(run("id:number\n1.5\n", Format::csv)), "invalid_document_id");
+    EXPECT_EQ(failure_code(run("id\na b\n", Format::csv)), "invalid_document_id");
+    EXPECT_EQ(failure_code(run("id\n\"\"\n", Format::csv)), "invalid_document_id");
+    EXPECT_EQ(failure_code(run("name\nx\n", Format::csv)), "missing_document_id");
+}
+
+}  // namespace
+}  // namespace miroir::ingest
