@@ -1,0 +1,104 @@
+// The task store: Miroir's own tasks (what clients poll) mapped to the node tasks that carry
+// them out, and the catalogue of indexes Miroir manages. One interface, two backends: embedded
+// SQLite (one Miroir) and Redis (several Miroir pods).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace miroir::config {
+struct TaskStore;
+}
+
+namespace miroir::tasks {
+
+// One node's share of a Miroir task, with what the node last reported about it.
+struct NodeTask {
+    std::string node;
+    std::uint64_t uid = 0;
+    std::string status = "enqueued";
+    std::string error;                   // the node's error object (JSON text) when failed
+    std::int64_t deleted_documents = 0;  // from the node task's details
+    std::int64_t started_at = 0;         // ns since the epoch; 0 = not yet
+    std::int64_t finished_at = 0;
+};
+
+struct Task {
+    std::uint64_t uid = 0;
+    std::string index_uid;  // empty for tasks on no index
+    std::string type;       // Meilisearch task type
+    std::string status = "enqueued";
+    std::string details;  // JSON object text; empty when the type has none
+    std::string error;    // JSON object text when failed
+    std::optional<std::uint64_t> canceled_by;
+    std::int64_t enqueued_at = 0;  // ns since the epoch
+    std::int64_t started_at = 0;   // 0 = null
+    std::int64_t finished_at = 0;
+    // Copies of each document across the fleet: node counts of deleted documents are
+    // divided by it to count the client's documents.
+    std::uint32_t copies = 1;
+    std::vector<NodeTask> node_tasks;
+
+    bool finished() const {
+        return status == "succeeded" || status == "failed" || status == "canceled";
+    }
+};
+
+// GET /tasks filters; empty lists and unset bounds do not filter. Dates in ns since the epoch,
+// exclusive bounds.
+struct TaskFilter {
+    std::vector<std::uint64_t> uids;
+    std::vector<std::string> statuses;
+    std::vector<std::string> types;
+    std::vector<std::string> index_uids;
+    std::vector<std::uint64_t> canceled_by;
+    std::optional<std::int64_t> before_enqueued_at, after_enqueued_at;
+    std::optional<std::int64_t> before_started_at, after_started_at;
+    std::optional<std::int64_t> before_finished_at, after_finished_at;
+};
+
+struct TaskPage {
+    std::vector<Task> tasks;
+    std::uint64_t total = 0;            // matching the filter, ignoring from/limit
+    std::optional<std::uint64_t> next;  // the uid to continue from
+};
+
+// What Miroir knows of an index.
+struct IndexRecord {
+    std::string uid;
+    std::optional<std::string> primary_key;
+    std::uint32_t shards = 0;
+};
+
+class Store {
+  public:
+    virtual ~Store() = default;
+
+    // Stores a new task and gives it the next uid (0, 1, 2... across every Miroir sharing the
+    // store); returns the uid.
+    virtual std::uint64_t create(Task& task) = 0;
+    virtual std::optional<Task> get(std::uint64_t uid) = 0;
+    virtual void update(const Task& task) = 0;
+    // Newest first (oldest first when `reverse`), starting at `from` inclusive.
+    virtual TaskPage list(const TaskFilter& filter, std::optional<std::uint64_t> from,
+                          std::uint32_t limit, bool reverse) = 0;
+    virtual std::vector<Task> unfinished(std::uint32_t limit) = 0;
+    // Deletes finished tasks that finished before `before` (ns); returns how many.
+    virtual std::uint64_t prune(std::int64_t before) = 0;
+    virtual std::uint64_t erase(const std::vector<std::uint64_t>& uids) = 0;
+
+    virtual std::optional<IndexRecord> index(const std::string& uid) = 0;
+    virtual void put_index(const IndexRecord& index) = 0;
+    virtual void erase_index(const std::string& uid) = 0;
+};
+
+// The store the configuration names. Throws std::runtime_error when it cannot be opened.
+std::unique_ptr<Store> open_store(const config::TaskStore& config);
+
+// An embedded SQLite store at `path` (":memory:" for a private one).
+std::unique_ptr<Store> open_sqlite(const std::string& path);
+
+}  // namespace miroir::tasks

@@ -1,0 +1,357 @@
+// The embedded task store: one SQLite file in WAL mode. Tasks are rows with the columns GET
+// /tasks filters on, and the whole record as JSON; task uids come from a counter row, so a
+// deleted task's uid is never given again.
+#include <mutex>
+#include <sqlite3.h>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include <miroir/config/config.hpp>
+#include <miroir/tasks/store.hpp>
+
+namespace miroir::tasks {
+
+namespace {
+
+using json = nlohmann::json;
+
+json to_json(const Task& t) {
+    json nodes = json::array();
+    for (const auto& n : t.node_tasks) {
+        nodes.push_back({{"node", n.node},
+                         {"uid", n.uid},
+                         {"status", n.status},
+                         {"error", n.error},
+                         {"deleted", n.deleted_documents},
+                         {"started", n.started_at},
+                         {"finished", n.finished_at}});
+    }
+    json j = {{"uid", t.uid},
+              {"index", t.index_uid},
+              {"type", t.type},
+              {"status", t.status},
+              {"details", t.details},
+              {"error", t.error},
+              {"enqueued", t.enqueued_at},
+              {"started", t.started_at},
+              {"finished", t.finished_at},
+              {"copies", t.copies},
+              {"nodes", std::move(nodes)}};
+    if (t.canceled_by) j["canceledBy"] = *t.canceled_by;
+    return j;
+}
+
+Task from_json(const json& j) {
+    Task t;
+    t.uid = j.at("uid").get<std::uint64_t>();
+    t.index_uid = j.at("index").get<std::string>();
+    t.type = j.at("type").get<std::string>();
+    t.status = j.at("status").get<std::string>();
+    t.details = j.at("details").get<std::string>();
+    t.error = j.at("error").get<std::string>();
+    t.enqueued_at = j.at("enqueued").get<std::int64_t>();
+    t.started_at = j.at("started").get<std::int64_t>();
+    t.finished_at = j.at("finished").get<std::int64_t>();
+    t.copies = j.at("copies").get<std::uint32_t>();
+    if (j.contains("canceledBy")) t.canceled_by = j.at("canceledBy").get<std::uint64_t>();
+    for (const auto& n : j.at("nodes")) {
+        t.node_tasks.push_back({n.at("node").get<std::string>(), n.at("uid").get<std::uint64_t>(),
+                                n.at("status").get<std::string>(), n.at("error").get<std::string>(),
+                                n.at("deleted").get<std::int64_t>(),
+                                n.at("started").get<std::int64_t>(),
+                                n.at("finished").get<std::int64_t>()});
+    }
+    return t;
+}
+
+// A prepared statement, finalized on scope exit; binds are 1-based as in SQLite.
+class Statement {
+  public:
+    Statement(sqlite3* db, const std::string& sql) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) {
+            throw std::runtime_error(std::string("task store: ") + sqlite3_errmsg(db));
+        }
+    }
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    Statement& bind(int i, std::int64_t v) {
+        sqlite3_bind_int64(stmt_, i, v);
+        return *this;
+    }
+    Statement& bind(int i, const std::string& v) {
+        sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Statement& bind_null(int i) {
+        sqlite3_bind_null(stmt_, i);
+        return *this;
+    }
+    // Steps once: true when a row is available.
+    bool step() {
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        throw std::runtime_error(std::string("task store: ") + sqlite3_errmsg(db_));
+    }
+    std::int64_t int_at(int col) const { return sqlite3_column_int64(stmt_, col); }
+    bool null_at(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+    std::string text_at(int col) const {
+        const auto* p = sqlite3_column_text(stmt_, col);
+        return p ? std::string(reinterpret_cast<const char*>(p),
+                               static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+                 : std::string();
+    }
+
+  private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+// A WHERE clause under construction with its parameters.
+struct Where {
+    std::string sql;
+    std::vector<json> params;  // integers or strings
+
+    void add(const std::string& clause) { sql += (sql.empty() ? " WHERE " : " AND ") + clause; }
+    template <typename T>
+    void in(const std::string& column, const std::vector<T>& values) {
+        if (values.empty()) return;
+        std::string list;
+        for (const auto& v : values) {
+            list += list.empty() ? "?" : ",?";
+            params.push_back(v);
+        }
+        add(column + " IN (" + list + ")");
+    }
+    void bound(const std::string& column, const char* op, const std::optional<std::int64_t>& v) {
+        if (!v) return;
+        add(column + " != 0 AND " + column + " " + op + " ?");
+        params.push_back(*v);
+    }
+    void bind(Statement& s) const {
+        int i = 1;
+        for (const auto& p : params) {
+            if (p.is_string()) {
+                s.bind(i++, p.get<std::string>());
+            } else {
+                s.bind(i++, p.get<std::int64_t>());
+            }
+        }
+    }
+};
+
+Where where_of(const TaskFilter& f) {
+    Where w;
+    std::vector<std::int64_t> uids(f.uids.begin(), f.uids.end());
+    std::vector<std::int64_t> canceled(f.canceled_by.begin(), f.canceled_by.end());
+    w.in("uid", uids);
+    w.in("status", f.statuses);
+    w.in("type", f.types);
+    w.in("index_uid", f.index_uids);
+    w.in("canceled_by", canceled);
+    w.bound("enqueued_at", "<", f.before_enqueued_at);
+    w.bound("enqueued_at", ">", f.after_enqueued_at);
+    w.bound("started_at", "<", f.before_started_at);
+    w.bound("started_at", ">", f.after_started_at);
+    w.bound("finished_at", "<", f.before_finished_at);
+    w.bound("finished_at", ">", f.after_finished_at);
+    return w;
+}
+
+class SqliteStore final : public Store {
+  public:
+    explicit SqliteStore(const std::string& path) {
+        if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) {
+            const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+            sqlite3_close(db_);
+            throw std::runtime_error("cannot open the task store `" + path + "`: " + why);
+        }
+        sqlite3_busy_timeout(db_, 5000);
+        exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA synchronous=NORMAL");
+        exec("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+        exec("INSERT OR IGNORE INTO counters VALUES ('task_uid', 0)");
+        exec(
+            "CREATE TABLE IF NOT EXISTS tasks (uid INTEGER PRIMARY KEY, index_uid TEXT, "
+            "type TEXT, status TEXT, canceled_by INTEGER, enqueued_at INTEGER, "
+            "started_at INTEGER, finished_at INTEGER, record TEXT NOT NULL)");
+        exec("CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status)");
+        exec(
+            "CREATE TABLE IF NOT EXISTS indexes (uid TEXT PRIMARY KEY, primary_key TEXT, "
+            "shards INTEGER NOT NULL)");
+    }
+    ~SqliteStore() override { sqlite3_close(db_); }
+
+    std::uint64_t create(Task& task) override {
+        std::lock_guard lock(mutex_);
+        exec("BEGIN IMMEDIATE");
+        try {
+            {
+                Statement next(db_,
+                               "UPDATE counters SET value = value + 1 WHERE name = 'task_uid' "
+                               "RETURNING value - 1");
+                if (!next.step()) throw std::runtime_error("task store: no task counter");
+                task.uid = static_cast<std::uint64_t>(next.int_at(0));
+                next.step();  // runs the statement to its end before the commit
+            }
+            write(task);
+            exec("COMMIT");
+        } catch (...) {
+            exec("ROLLBACK");
+            throw;
+        }
+        return task.uid;
+    }
+
+    std::optional<Task> get(std::uint64_t uid) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "SELECT record FROM tasks WHERE uid = ?");
+        s.bind(1, static_cast<std::int64_t>(uid));
+        if (!s.step()) return std::nullopt;
+        return from_json(json::parse(s.text_at(0)));
+    }
+
+    void update(const Task& task) override {
+        std::lock_guard lock(mutex_);
+        write(task);
+    }
+
+    TaskPage list(const TaskFilter& filter, std::optional<std::uint64_t> from, std::uint32_t limit,
+                  bool reverse) override {
+        std::lock_guard lock(mutex_);
+        TaskPage page;
+        auto where = where_of(filter);
+        {
+            Statement count(db_, "SELECT COUNT(*) FROM tasks" + where.sql);
+            where.bind(count);
+            count.step();
+            page.total = static_cast<std::uint64_t>(count.int_at(0));
+        }
+        if (from) {
+            where.add(reverse ? "uid >= ?" : "uid <= ?");
+            where.params.push_back(static_cast<std::int64_t>(*from));
+        }
+        Statement s(db_, "SELECT record FROM tasks" + where.sql + " ORDER BY uid " +
+                             (reverse ? "ASC" : "DESC") + " LIMIT ?");
+        where.bind(s);
+        s.bind(static_cast<int>(where.params.size()) + 1, static_cast<std::int64_t>(limit) + 1);
+        while (s.step()) {
+            auto task = from_json(json::parse(s.text_at(0)));
+            if (page.tasks.size() == limit) {
+                page.next = task.uid;
+                break;
+            }
+            page.tasks.push_back(std::move(task));
+        }
+        return page;
+    }
+
+    std::vector<Task> unfinished(std::uint32_t limit) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_,
+                    "SELECT record FROM tasks WHERE status IN ('enqueued', 'processing') "
+                    "ORDER BY uid LIMIT ?");
+        s.bind(1, static_cast<std::int64_t>(limit));
+        std::vector<Task> out;
+        while (s.step()) out.push_back(from_json(json::parse(s.text_at(0))));
+        return out;
+    }
+
+    std::uint64_t prune(std::int64_t before) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_,
+                    "DELETE FROM tasks WHERE status IN ('succeeded', 'failed', 'canceled') "
+                    "AND finished_at < ?");
+        s.bind(1, before);
+        s.step();
+        return static_cast<std::uint64_t>(sqlite3_changes(db_));
+    }
+
+    std::uint64_t erase(const std::vector<std::uint64_t>& uids) override {
+        std::lock_guard lock(mutex_);
+        std::uint64_t erased = 0;
+        for (auto uid : uids) {
+            Statement s(db_, "DELETE FROM tasks WHERE uid = ?");
+            s.bind(1, static_cast<std::int64_t>(uid));
+            s.step();
+            erased += static_cast<std::uint64_t>(sqlite3_changes(db_));
+        }
+        return erased;
+    }
+
+    std::optional<IndexRecord> index(const std::string& uid) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "SELECT uid, primary_key, shards FROM indexes WHERE uid = ?");
+        s.bind(1, uid);
+        if (!s.step()) return std::nullopt;
+        IndexRecord r{s.text_at(0), std::nullopt, static_cast<std::uint32_t>(s.int_at(2))};
+        if (!s.null_at(1)) r.primary_key = s.text_at(1);
+        return r;
+    }
+
+    void put_index(const IndexRecord& index) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "INSERT OR REPLACE INTO indexes VALUES (?, ?, ?)");
+        s.bind(1, index.uid);
+        if (index.primary_key) {
+            s.bind(2, *index.primary_key);
+        } else {
+            s.bind_null(2);
+        }
+        s.bind(3, static_cast<std::int64_t>(index.shards));
+        s.step();
+    }
+
+    void erase_index(const std::string& uid) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "DELETE FROM indexes WHERE uid = ?");
+        s.bind(1, uid);
+        s.step();
+    }
+
+  private:
+    void exec(const char* sql) {
+        char* message = nullptr;
+        if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+            std::string why = message ? message : "unknown error";
+            sqlite3_free(message);
+            throw std::runtime_error("task store: " + why);
+        }
+    }
+
+    void write(const Task& t) {
+        Statement s(db_, "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        s.bind(1, static_cast<std::int64_t>(t.uid))
+            .bind(2, t.index_uid)
+            .bind(3, t.type)
+            .bind(4, t.status);
+        if (t.canceled_by) {
+            s.bind(5, static_cast<std::int64_t>(*t.canceled_by));
+        } else {
+            s.bind_null(5);
+        }
+        s.bind(6, t.enqueued_at).bind(7, t.started_at).bind(8, t.finished_at);
+        s.bind(9, to_json(t).dump());
+        s.step();
+    }
+
+    std::mutex mutex_;
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite(const std::string& path) {
+    return std::make_unique<SqliteStore>(path);
+}
+
+std::unique_ptr<Store> open_store(const config::TaskStore& config) {
+    if (config.backend == "sqlite") return open_sqlite(config.path);
+    throw std::runtime_error("task_store.backend `" + config.backend +
+                             "` is not available in this build; use `sqlite`");
+}
+
+}  // namespace miroir::tasks
