@@ -8,6 +8,7 @@
 
 #include <miroir/admin/routes.hpp>
 #include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
 #include <miroir/api/routes.hpp>
 #include <miroir/app/app.hpp>
 #include <miroir/http/pipeline.hpp>
@@ -15,6 +16,7 @@
 #include <miroir/http/server.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
+#include <miroir/tasks/store.hpp>
 #include <miroir/upstream/node_client.hpp>
 #include <miroir/version.hpp>
 
@@ -28,7 +30,9 @@ struct App::Impl {
           threads(config.server.threads ? config.server.threads
                                         : std::max(1u, std::thread::hardware_concurrency())),
           io(static_cast<int>(threads)),
-          context{io.get_executor(), config, metrics, nodes} {
+          fleet(config),
+          store(tasks::open_store(config.task_store)),
+          context{io.get_executor(), config, metrics, nodes, fleet, *store} {
         for (const auto& node : config.nodes) {
             upstream::PoolOptions pool;
             pool.max_connections = config.upstream.max_connections_per_node;
@@ -40,6 +44,8 @@ struct App::Impl {
                 &metrics));
         }
         api::add_misc_routes(router, context);
+        api::add_task_routes(router, context);
+        api::add_write_routes(router, context);
         admin::add_admin_routes(router, context);
         admin::add_metrics_listener_routes(metrics_router, context);
     }
@@ -49,6 +55,8 @@ struct App::Impl {
     asio::io_context io;
     metrics::Metrics metrics;
     std::vector<std::unique_ptr<upstream::NodeClient>> nodes;
+    api::Fleet fleet;
+    std::unique_ptr<tasks::Store> store;
     api::Context context;
     http::Router router;
     http::Router metrics_router;
@@ -130,6 +138,8 @@ int App::run() {
             signals.async_wait(on_signal);
         };
     signals.async_wait(on_signal);
+
+    api::start_task_poller(s.context);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < s.threads; ++i) pool.emplace_back([&] { s.io.run(); });

@@ -117,6 +117,8 @@ void read_config(const YAML::Node& root, Config& cfg) {
             r.read("backend", cfg.task_store.backend);
             r.read("path", cfg.task_store.path);
             r.read("url", cfg.task_store.url);
+            r.read_int("poll_interval_ms", cfg.task_store.poll_interval_ms, 10);
+            r.read_int("retention_hours", cfg.task_store.retention_hours, 1);
         }
         {
             MapReader r(m.child("admin"), "miroir.admin", cfg.unknown_keys);
@@ -154,6 +156,7 @@ void read_config(const YAML::Node& root, Config& cfg) {
             r.read_int("max_connections_per_node", u.max_connections_per_node, 1, 65536);
             r.read_int("idle_connections_per_node", u.idle_connections_per_node, 0, 65536);
             r.read_int("connect_timeout_ms", u.connect_timeout_ms, 1);
+            r.read_int("write_timeout_ms", u.write_timeout_ms, 1);
         }
         {
             MapReader r(m.child("log"), "miroir.log", cfg.unknown_keys);
@@ -313,7 +316,10 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "task_store" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "backend" << YAML::Value << c.task_store.backend;
     out << YAML::Key << "path" << YAML::Value << c.task_store.path;
-    out << YAML::Key << "url" << YAML::Value << mask_url(c.task_store.url) << YAML::EndMap;
+    out << YAML::Key << "url" << YAML::Value << mask_url(c.task_store.url);
+    out << YAML::Key << "poll_interval_ms" << YAML::Value << c.task_store.poll_interval_ms;
+    out << YAML::Key << "retention_hours" << YAML::Value << c.task_store.retention_hours
+        << YAML::EndMap;
     out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "api_key" << YAML::Value << mask(c.admin.api_key) << YAML::EndMap;
     const auto& s = c.server;
@@ -344,6 +350,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "max_connections_per_node" << YAML::Value << u.max_connections_per_node;
     out << YAML::Key << "idle_connections_per_node" << YAML::Value << u.idle_connections_per_node;
     out << YAML::Key << "connect_timeout_ms" << YAML::Value << u.connect_timeout_ms;
+    out << YAML::Key << "write_timeout_ms" << YAML::Value << u.write_timeout_ms;
     out << YAML::EndMap;
     out << YAML::Key << "log" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "format" << YAML::Value << c.log.format;

@@ -80,8 +80,10 @@ class Miroir:
         self.metrics_port = free_port() if metrics_port is None else metrics_port
         self.dir = tempfile.TemporaryDirectory(prefix="miroir-test-")
         nodes = nodes or [("n0", f"http://127.0.0.1:{free_port()}")]
+        # (id, address) or (id, address, replica group)
         node_lines = "\n".join(
-            f'    - {{ id: {nid}, address: "{addr}", replica_group: 0 }}' for nid, addr in nodes)
+            f'    - {{ id: {n[0]}, address: "{n[1]}", replica_group: {n[2] if len(n) > 2 else 0} }}'
+            for n in nodes)
         self.config_path = os.path.join(self.dir.name, "miroir.yaml")
         with open(self.config_path, "w") as f:
             f.write(f"""miroir:
@@ -103,7 +105,7 @@ class Miroir:
         self.proc = None
 
     def start(self):
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "a")
         env = dict(os.environ)
         for k in [k for k in env if k.startswith("MIROIR_") and k != "MIROIR_BIN"]:
             del env[k]
@@ -143,6 +145,12 @@ class Miroir:
             self.proc.kill()
             self.proc.wait()
             raise
+
+    def restart(self):
+        """Stops the process and starts it again with the same configuration and files."""
+        self.terminate()
+        self._log.close()
+        return self.start()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

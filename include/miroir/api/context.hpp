@@ -1,4 +1,5 @@
-// Context: what route handlers may use — the configuration, the metrics and the nodes.
+// Context: what route handlers may use — the configuration, the metrics, the nodes, their
+// replica groups and the task store.
 #pragma once
 
 #include <memory>
@@ -15,8 +16,13 @@ class Metrics;
 namespace miroir::upstream {
 class NodeClient;
 }
+namespace miroir::tasks {
+class Store;
+}
 
 namespace miroir::api {
+
+class Fleet;
 
 struct Context {
     boost::asio::any_io_executor executor;
@@ -24,6 +30,8 @@ struct Context {
     metrics::Metrics& metrics;
     // One client per configured node, in configuration order.
     std::vector<std::unique_ptr<upstream::NodeClient>>& nodes;
+    const Fleet& fleet;
+    tasks::Store& store;
 };
 
 }  // namespace miroir::api

@@ -12,4 +12,13 @@ struct Context;
 // GET /health, GET /version
 void add_misc_routes(http::Router& router, Context& context);
 
+// GET /tasks, GET /tasks/{uid}
+void add_task_routes(http::Router& router, Context& context);
+
+// POST /indexes, DELETE /indexes/{uid}, and the documents write and get-one routes
+void add_write_routes(http::Router& router, Context& context);
+
+// Advances unfinished tasks in the background and prunes old ones.
+void start_task_poller(Context& context);
+
 }  // namespace miroir::api

@@ -21,7 +21,9 @@ struct Node {
 struct TaskStore {
     std::string backend = "sqlite";  // sqlite | redis
     std::string path = "./miroir-tasks.db";
-    std::string url;  // redis://host:port
+    std::string url;                       // redis://host:port
+    std::uint32_t poll_interval_ms = 500;  // how often unfinished tasks are asked of the nodes
+    std::uint32_t retention_hours = 168;   // finished tasks older than this are pruned
 };
 
 struct Admin {
@@ -55,6 +57,7 @@ struct Scatter {
 struct Upstream {
     std::uint32_t max_connections_per_node = 64;
     std::uint32_t connect_timeout_ms = 1000;
+    std::uint32_t write_timeout_ms = 60000;  // a write's request to one node, payload included
     std::uint32_t idle_connections_per_node = 16;
 };
 

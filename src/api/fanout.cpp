@@ -1,0 +1,149 @@
+// Write fan-out and the quorum rule of docs/architecture.md: a group succeeds for a shard when
+// floor(copies/2)+1 of the shard's owners in that group accepted; a write succeeds when, for
+// every shard it carried, at least one group succeeded.
+#include "fanout.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
+#include <miroir/config/config.hpp>
+#include <miroir/http/api_error.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/upstream/gather.hpp>
+#include <miroir/util/time.hpp>
+
+#include "tasks.hpp"
+
+namespace miroir::api {
+
+namespace asio = boost::asio;
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<NodeCall> calls) {
+    const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
+    std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
+    for (auto& call : calls) {
+        requests.push_back(ctx.nodes[call.node]->send(std::move(call.request), timeout));
+    }
+    auto results = co_await upstream::gather(ctx.executor, std::move(requests));
+    std::vector<NodeOutcome> out;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        NodeOutcome outcome{calls[i].node, std::move(results[i]), std::nullopt};
+        if (outcome.result && outcome.result->status == 202) {
+            const auto body = nlohmann::json::parse(outcome.result->body, nullptr, false);
+            if (body.is_object() && body.contains("taskUid") &&
+                body["taskUid"].is_number_unsigned()) {
+                outcome.task_uid = body["taskUid"].get<std::uint64_t>();
+            }
+        }
+        if (!outcome.task_uid) {
+            log::warn("node refused a write",
+                      {{"node", ctx.fleet.node_id(outcome.node)},
+                       {"status", outcome.result ? static_cast<int>(outcome.result->status) : 0},
+                       {"error", outcome.result ? outcome.result->body.substr(0, 200)
+                                                : outcome.result.error().message()}});
+        }
+        out.push_back(std::move(outcome));
+    }
+    co_return out;
+}
+
+std::vector<NodeCall> broadcast(const Context& ctx, const upstream::UpstreamRequest& request) {
+    std::vector<NodeCall> calls;
+    for (std::size_t i = 0; i < ctx.nodes.size(); ++i) calls.push_back({i, request});
+    return calls;
+}
+
+nlohmann::ordered_json summary(const tasks::Task& task) {
+    nlohmann::ordered_json j;
+    j["taskUid"] = task.uid;
+    j["indexUid"] = task.index_uid.empty() ? nlohmann::ordered_json(nullptr)
+                                           : nlohmann::ordered_json(task.index_uid);
+    j["status"] = "enqueued";  // as Meilisearch: a summary is always of an enqueued task
+    j["type"] = task.type;
+    j["enqueuedAt"] = util::rfc3339(util::Time(std::chrono::duration_cast<util::Time::duration>(
+        std::chrono::nanoseconds(task.enqueued_at))));
+    return j;
+}
+
+http::Response conclude(Context& ctx, tasks::Task task, const std::vector<NodeOutcome>& outcomes,
+                        const std::vector<std::uint32_t>& shards) {
+    std::vector<bool> accepted(ctx.nodes.size(), false);
+    std::set<std::size_t> asked;
+    for (const auto& o : outcomes) {
+        asked.insert(o.node);
+        if (o.task_uid) {
+            accepted[o.node] = true;
+            tasks::NodeTask node_task;
+            node_task.node = ctx.fleet.node_id(o.node);
+            node_task.uid = *o.task_uid;
+            task.node_tasks.push_back(std::move(node_task));
+        }
+    }
+
+    // every node refused with an HTTP error: that error is the answer (nothing was written)
+    if (task.node_tasks.empty() && !outcomes.empty()) {
+        for (const auto& o : outcomes) {
+            if (o.result && o.result->status >= 400 && o.result->status < 500) {
+                auto r = http::Response::json(o.result->status, o.result->body);
+                return r;
+            }
+        }
+    }
+
+    std::vector<std::uint32_t> lost;
+    for (auto shard : shards) {
+        bool ok = false;
+        for (const auto& group : ctx.fleet.groups()) {
+            std::uint32_t yes = 0;
+            for (auto node : ctx.fleet.owners(group, shard)) yes += accepted[node] ? 1 : 0;
+            if (yes >= group.quorum) ok = true;
+        }
+        if (!ok) lost.push_back(shard);
+    }
+    if (!lost.empty()) {
+        std::string list;
+        for (std::size_t i = 0; i < lost.size() && i < 16; ++i) {
+            list += (i ? ", " : "") + std::to_string(lost[i]);
+        }
+        if (lost.size() > 16) list += ", ...";
+        throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                             "No replica group reached a write quorum for shard(s) " + list +
+                                 " of index `" + task.index_uid +
+                                 "`. The write may be partially applied; retry it.");
+    }
+
+    std::string missed;
+    for (auto node : asked) {
+        if (!accepted[node]) missed += (missed.empty() ? "" : ",") + ctx.fleet.node_id(node);
+    }
+    task.status = task.node_tasks.empty() ? "succeeded" : "enqueued";
+    if (task.node_tasks.empty()) {
+        task.started_at = task.finished_at = task.enqueued_at;
+        finish_details(task, 0);
+    }
+    ctx.store.create(task);
+    auto response = http::Response::json(202, summary(task).dump());
+    if (!missed.empty()) response.headers.set("X-Miroir-Degraded", "nodes=" + missed);
+    return response;
+}
+
+http::Response fail_at_once(Context& ctx, tasks::Task task, const std::string& code,
+                            const std::string& message) {
+    task.status = "failed";
+    task.error = http::ApiError(400, code, http::ErrorType::invalid_request, message).body();
+    task.started_at = task.finished_at = task.enqueued_at;
+    finish_details(task, 0);
+    ctx.store.create(task);
+    return http::Response::json(202, summary(task).dump());
+}
+
+}  // namespace miroir::api

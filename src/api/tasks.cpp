@@ -1,0 +1,376 @@
+// Miroir tasks as Meilisearch tasks: GET /tasks and GET /tasks/{uid}, the aggregation of node
+// tasks into one task, and the poller that advances unfinished tasks in the background.
+//
+// Aggregation: a task is `failed` (with the first failing node's error) as soon as one node
+// task failed, `canceled` when one was canceled, `succeeded` when all succeeded, `processing`
+// once any node started, `enqueued` before. It starts when its first node task started and
+// finishes when its last one finished.
+#include "tasks.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
+#include <miroir/api/routes.hpp>
+#include <miroir/config/config.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/tasks/store.hpp>
+#include <miroir/upstream/gather.hpp>
+#include <miroir/util/time.hpp>
+
+#include "fanout.hpp"
+
+namespace miroir::api {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+const std::vector<std::string> kTaskTypes = {"documentAdditionOrUpdate",
+                                             "documentEdition",
+                                             "documentDeletion",
+                                             "settingsUpdate",
+                                             "indexCreation",
+                                             "indexDeletion",
+                                             "indexUpdate",
+                                             "indexSwap",
+                                             "taskCancelation",
+                                             "taskDeletion",
+                                             "dumpCreation",
+                                             "snapshotCreation",
+                                             "export",
+                                             "upgradeDatabase",
+                                             "indexCompaction",
+                                             "networkTopologyChange"};
+const std::vector<std::string> kTaskStatuses = {"enqueued", "processing", "succeeded", "failed",
+                                                "canceled"};
+
+std::int64_t to_ns(util::Time t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+json date_or_null(std::int64_t ns) {
+    if (ns == 0) return nullptr;
+    return util::rfc3339(
+        util::Time(std::chrono::duration_cast<util::Time::duration>(std::chrono::nanoseconds(ns))));
+}
+
+std::int64_t node_date(const nlohmann::json& j, const char* key) {
+    if (!j.contains(key) || !j[key].is_string()) return 0;
+    const auto t = util::parse_date(j[key].get<std::string>());
+    return t ? to_ns(*t) : 0;
+}
+
+// Recomputes status, dates and final details from the node tasks; true when anything changed.
+bool aggregate(tasks::Task& task) {
+    if (task.node_tasks.empty() || task.finished()) return false;
+    const auto before = task.status;
+    bool all_succeeded = true, any_started = false;
+    const tasks::NodeTask* failed = nullptr;
+    const tasks::NodeTask* canceled = nullptr;
+    std::int64_t started = 0, finished = 0, deleted = 0;
+    for (const auto& n : task.node_tasks) {
+        if (n.status != "succeeded") all_succeeded = false;
+        if (n.status == "failed" && !failed) failed = &n;
+        if (n.status == "canceled" && !canceled) canceled = &n;
+        if (n.started_at) {
+            any_started = true;
+            started = started ? std::min(started, n.started_at) : n.started_at;
+        }
+        finished = std::max(finished, n.finished_at);
+        deleted += n.deleted_documents;
+    }
+    if (failed) {
+        task.status = "failed";
+        task.error = failed->error;
+    } else if (canceled) {
+        task.status = "canceled";
+    } else if (all_succeeded) {
+        task.status = "succeeded";
+    } else if (any_started) {
+        task.status = "processing";
+    }
+    task.started_at = started;
+    if (task.finished()) {
+        task.finished_at = finished ? finished : api::now_ns();
+        if (!task.started_at) task.started_at = task.finished_at;
+        finish_details(task, deleted);
+    }
+    return task.status != before || task.finished();
+}
+
+// Asks one node about some of its tasks (GET /tasks?uids=...) and records the answers.
+asio::awaitable<void> poll_node(Context& ctx, std::size_t node,
+                                std::vector<tasks::NodeTask*> pending) {
+    std::string uids;
+    for (const auto* n : pending) uids += (uids.empty() ? "" : ",") + std::to_string(n->uid);
+    upstream::UpstreamRequest request;
+    request.target = "/tasks?limit=" + std::to_string(pending.size()) + "&uids=" + uids;
+    const auto result = co_await ctx.nodes[node]->send(
+        std::move(request), std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+    if (!result || result->status != 200) co_return;  // asked again on the next poll
+    const auto body = nlohmann::json::parse(result->body, nullptr, false);
+    if (!body.is_object() || !body.contains("results")) co_return;
+    for (const auto& t : body["results"]) {
+        if (!t.contains("uid") || !t["uid"].is_number_unsigned()) continue;
+        const auto uid = t["uid"].get<std::uint64_t>();
+        for (auto* n : pending) {
+            if (n->uid != uid) continue;
+            n->status = t.value("status", n->status);
+            if (t.contains("error") && t["error"].is_object()) n->error = t["error"].dump();
+            n->started_at = node_date(t, "startedAt");
+            n->finished_at = node_date(t, "finishedAt");
+            if (t.contains("details") && t["details"].is_object()) {
+                const auto& d = t["details"];
+                if (d.contains("deletedDocuments") && d["deletedDocuments"].is_number()) {
+                    n->deleted_documents = d["deletedDocuments"].get<std::int64_t>();
+                }
+            }
+        }
+    }
+}
+
+std::vector<std::string> names_in(const std::optional<std::string>& v, const char* param,
+                                  const char* code, const std::vector<std::string>* allowed) {
+    std::vector<std::string> out;
+    if (!v || *v == "*") return out;
+    for (const auto& item : http::split_csv(*v)) {
+        if (!allowed) {
+            out.push_back(item);
+            continue;
+        }
+        auto match = std::find_if(allowed->begin(), allowed->end(), [&](const auto& a) {
+            return std::equal(a.begin(), a.end(), item.begin(), item.end(),
+                              [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+        });
+        if (match == allowed->end()) {
+            const bool types = std::string_view(param) == "types";
+            throw http::error(400, code,
+                              "Invalid value in parameter `" + std::string(param) + "`: `" + item +
+                                  "` is not a valid " + (types ? "task type" : "task status") +
+                                  ". Available " + (types ? "types" : "statuses") + " are " +
+                                  http::backquoted_list(*allowed) + ".");
+        }
+        out.push_back(*match);
+    }
+    return out;
+}
+
+std::vector<std::uint64_t> numbers_in(const std::optional<std::string>& v, const char* param,
+                                      const char* code) {
+    std::vector<std::uint64_t> out;
+    if (!v || *v == "*") return out;
+    for (const auto& item : http::split_csv(*v)) {
+        const bool ok =
+            !item.empty() && item.size() < 20 &&
+            std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!ok) {
+            throw http::error(400, code,
+                              "Invalid value in parameter `" + std::string(param) +
+                                  "`: could not parse `" + item + "` as a positive integer");
+        }
+        out.push_back(std::stoull(item));
+    }
+    return out;
+}
+
+std::optional<std::int64_t> date_in(const http::Query& q, const char* param, bool before) {
+    auto v = q.get(param);
+    if (!v) return std::nullopt;
+    bool date_only = false;
+    auto t = util::parse_date(*v, &date_only);
+    if (!t) {
+        throw http::error(400, "invalid_task_" + http::snake_case(param),
+                          "Invalid value in parameter `" + std::string(param) + "`: `" + *v +
+                              "` is an invalid date-time. It should follow the YYYY-MM-DD or "
+                              "RFC 3339 date-time format.");
+    }
+    // a bare date means midnight for before*, the next midnight for after*
+    if (date_only && !before) *t += std::chrono::hours(24);
+    return to_ns(*t);
+}
+
+tasks::TaskFilter filter_of(const http::Query& q) {
+    tasks::TaskFilter f;
+    f.uids = numbers_in(q.get("uids"), "uids", "invalid_task_uids");
+    f.canceled_by = numbers_in(q.get("canceledBy"), "canceledBy", "invalid_task_canceled_by");
+    // Miroir runs each task as its own batch: a batch uid is the task uid
+    const auto batches = numbers_in(q.get("batchUids"), "batchUids", "invalid_task_batch_uids");
+    f.uids.insert(f.uids.end(), batches.begin(), batches.end());
+    f.types = names_in(q.get("types"), "types", "invalid_task_types", &kTaskTypes);
+    f.statuses = names_in(q.get("statuses"), "statuses", "invalid_task_statuses", &kTaskStatuses);
+    f.index_uids = names_in(q.get("indexUids"), "indexUids", "invalid_index_uid", nullptr);
+    f.before_enqueued_at = date_in(q, "beforeEnqueuedAt", true);
+    f.after_enqueued_at = date_in(q, "afterEnqueuedAt", false);
+    f.before_started_at = date_in(q, "beforeStartedAt", true);
+    f.after_started_at = date_in(q, "afterStartedAt", false);
+    f.before_finished_at = date_in(q, "beforeFinishedAt", true);
+    f.after_finished_at = date_in(q, "afterFinishedAt", false);
+    return f;
+}
+
+asio::awaitable<http::Response> get_tasks(Context& ctx, http::Request& r) {
+    const http::Query q(r.query,
+                        {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
+                         "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
+                         "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
+    const auto filter = filter_of(q);
+    const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
+    const auto from = q.get_uint("from", "invalid_task_from");
+    const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
+
+    // bring the unfinished tasks of the page up to date, then read the page again (a status
+    // filter may now select other tasks)
+    auto page = ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
+    std::vector<tasks::Task> stale;
+    for (auto& t : page.tasks) {
+        if (!t.finished()) stale.push_back(std::move(t));
+    }
+    if (!stale.empty()) {
+        co_await refresh(ctx, stale);
+        page = ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
+    }
+    json results = json::array();
+    for (const auto& t : page.tasks) results.push_back(task_view(t));
+    json body;
+    body["results"] = std::move(results);
+    body["total"] = page.total;
+    body["limit"] = limit;
+    body["from"] = page.tasks.empty() ? json(nullptr) : json(page.tasks.front().uid);
+    body["next"] = page.next ? json(*page.next) : json(nullptr);
+    co_return http::respond(200, body);
+}
+
+asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r) {
+    const std::string text(r.param("uid"));
+    const bool numeric =
+        !text.empty() && text.size() < 20 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!numeric) {
+        throw http::error(
+            400, "invalid_task_uids",
+            "Task uid `" + text + "` is invalid. It should only contain numeric characters.");
+    }
+    auto task = ctx.store.get(std::stoull(text));
+    if (!task) throw http::error(404, "task_not_found", "Task `" + text + "` not found.");
+    if (!task->finished()) {
+        std::vector<tasks::Task> one{std::move(*task)};
+        co_await refresh(ctx, one);
+        task = std::move(one.front());
+    }
+    co_return http::respond(200, task_view(*task));
+}
+
+asio::awaitable<void> poll_forever(Context& ctx) {
+    asio::steady_timer timer(ctx.executor);
+    const auto retention = std::chrono::hours(ctx.config.task_store.retention_hours);
+    auto last_prune = std::chrono::steady_clock::time_point{};
+    for (;;) {
+        timer.expires_after(std::chrono::milliseconds(ctx.config.task_store.poll_interval_ms));
+        co_await timer.async_wait(asio::use_awaitable);
+        try {
+            auto pending = ctx.store.unfinished(256);
+            if (!pending.empty()) co_await refresh(ctx, pending);
+            if (std::chrono::steady_clock::now() - last_prune > std::chrono::minutes(1)) {
+                last_prune = std::chrono::steady_clock::now();
+                const auto cutoff =
+                    api::now_ns() -
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(retention).count();
+                if (const auto pruned = ctx.store.prune(cutoff)) {
+                    log::info("pruned finished tasks",
+                              {{"count", static_cast<std::int64_t>(pruned)}});
+                }
+            }
+        } catch (const std::exception& e) {
+            log::error("task poller failed", {{"error", e.what()}});
+        }
+    }
+}
+
+}  // namespace
+
+void finish_details(tasks::Task& task, std::int64_t node_deleted) {
+    if (task.details.empty()) return;
+    auto details = json::parse(task.details);
+    const bool ok = task.status == "succeeded";
+    if (details.contains("indexedDocuments")) {
+        details["indexedDocuments"] = ok ? details.value("receivedDocuments", 0) : 0;
+    }
+    if (details.contains("deletedDocuments")) {
+        details["deletedDocuments"] =
+            ok ? node_deleted / std::max<std::int64_t>(1, task.copies) : 0;
+    }
+    task.details = details.dump();
+}
+
+json task_view(const tasks::Task& t) {
+    json j;
+    j["uid"] = t.uid;
+    j["batchUid"] = t.started_at ? json(t.uid) : json(nullptr);
+    j["indexUid"] = t.index_uid.empty() ? json(nullptr) : json(t.index_uid);
+    j["status"] = t.status;
+    j["type"] = t.type;
+    j["canceledBy"] = t.canceled_by ? json(*t.canceled_by) : json(nullptr);
+    if (!t.details.empty()) j["details"] = json::parse(t.details);
+    j["error"] = t.error.empty() ? json(nullptr) : json::parse(t.error);
+    j["duration"] = t.started_at && t.finished_at
+                        ? json(util::iso_duration(std::chrono::nanoseconds(
+                              std::max<std::int64_t>(0, t.finished_at - t.started_at))))
+                        : json(nullptr);
+    j["enqueuedAt"] = date_or_null(t.enqueued_at);
+    j["startedAt"] = date_or_null(t.started_at);
+    j["finishedAt"] = date_or_null(t.finished_at);
+    return j;
+}
+
+asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch) {
+    // one GET /tasks?uids=... per node for every pending node task of the batch
+    std::map<std::string, std::vector<tasks::NodeTask*>> by_node;
+    for (auto& task : batch) {
+        for (auto& n : task.node_tasks) {
+            if (n.status == "enqueued" || n.status == "processing") by_node[n.node].push_back(&n);
+        }
+    }
+    std::vector<asio::awaitable<void>> polls;
+    for (auto& [id, pending] : by_node) {
+        for (std::size_t i = 0; i < ctx.fleet.size(); ++i) {
+            if (ctx.fleet.node_id(i) == id) polls.push_back(poll_node(ctx, i, std::move(pending)));
+        }
+    }
+    // run the polls concurrently; each records its own answers
+    std::vector<asio::awaitable<upstream::UpstreamResult>> wrapped;
+    for (auto& p : polls) {
+        wrapped.push_back(
+            [](asio::awaitable<void> inner) -> asio::awaitable<upstream::UpstreamResult> {
+                co_await std::move(inner);
+                co_return upstream::UpstreamResponse{};
+            }(std::move(p)));
+    }
+    co_await upstream::gather(ctx.executor, std::move(wrapped));
+    for (auto& task : batch) {
+        if (aggregate(task)) ctx.store.update(task);
+    }
+}
+
+void add_task_routes(http::Router& router, Context& ctx) {
+    router.add(http::Method::get, "/tasks", http::Access::client,
+               [&ctx](http::Request& r) { return get_tasks(ctx, r); });
+    router.add(http::Method::get, "/tasks/{uid}", http::Access::client,
+               [&ctx](http::Request& r) { return get_task(ctx, r); });
+}
+
+void start_task_poller(Context& ctx) {
+    asio::co_spawn(ctx.executor, poll_forever(ctx), asio::detached);
+}
+
+}  // namespace miroir::api

@@ -1,0 +1,455 @@
+// The write path: index creation and deletion broadcast to every node, documents routed to the
+// owners of their shard, each write answered as one Miroir task. Reading one document by id
+// lives here too: it is routed exactly like a write of that id.
+#include <algorithm>
+#include <map>
+
+#include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
+#include <miroir/api/routes.hpp>
+#include <miroir/config/config.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/ingest/splitter.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/routing/placement.hpp>
+#include <miroir/tasks/store.hpp>
+
+#include "fanout.hpp"
+
+namespace miroir::api {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+constexpr const char* kAccepted =
+    "Accepted values for the Content-Type header are: `application/json`, "
+    "`application/x-ndjson`, `text/csv`";
+
+void check_index_uid(const std::string& uid) {
+    const bool ok =
+        !uid.empty() && uid.size() <= 400 && std::all_of(uid.begin(), uid.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
+    if (!ok) {
+        throw http::error(400, "invalid_index_uid",
+                          "`" + uid +
+                              "` is not a valid index uid. Index uid can be an integer or a "
+                              "string containing only alphanumeric characters, hyphens (-) and "
+                              "underscores (_), and can not be more than 512 bytes.");
+    }
+}
+
+std::string index_path(const std::string& uid) { return "/indexes/" + http::percent_encode(uid); }
+
+tasks::Task new_task(const std::string& index_uid, std::string type, const json& details,
+                     std::uint32_t copies) {
+    tasks::Task t;
+    t.index_uid = index_uid;
+    t.type = std::move(type);
+    t.details = details.is_null() ? std::string() : details.dump();
+    t.enqueued_at = now_ns();
+    t.copies = copies;
+    return t;
+}
+
+std::vector<std::uint32_t> all_shards(const Fleet& fleet) {
+    std::vector<std::uint32_t> out(fleet.shards());
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) out[s] = s;
+    return out;
+}
+
+upstream::UpstreamRequest node_request(Method method, std::string target, std::string body = {},
+                                       std::string content_type = "application/json") {
+    upstream::UpstreamRequest r;
+    r.method = method;
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.content_type = std::move(content_type);
+    return r;
+}
+
+// What Miroir knows of an index: its record in the store, else what a node says (an index
+// created before Miroir managed it); nullopt when no node has it.
+asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& ctx,
+                                                                const std::string& uid) {
+    if (auto known = ctx.store.index(uid)) co_return known;
+    for (auto& node : ctx.nodes) {
+        auto result =
+            co_await node->send(node_request(Method::get, index_path(uid)),
+                                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+        if (!result) continue;
+        if (result->status == 404) co_return std::nullopt;
+        if (result->status != 200) continue;
+        const auto body = nlohmann::json::parse(result->body, nullptr, false);
+        tasks::IndexRecord record{uid, std::nullopt, ctx.fleet.shards()};
+        if (body.is_object() && body.contains("primaryKey") && body["primaryKey"].is_string()) {
+            record.primary_key = body["primaryKey"].get<std::string>();
+        }
+        ctx.store.put_index(record);
+        co_return record;
+    }
+    throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                         "No node answered about index `" + uid + "`.");
+}
+
+// Creates the index on every node, then makes `_miroir_shard` filterable there (the nodes run
+// their tasks for one index in order, so documents sent next find both done).
+asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const std::string& uid,
+                                                          const std::optional<std::string>& pk) {
+    json body;
+    body["uid"] = uid;
+    body["primaryKey"] = pk ? json(*pk) : json(nullptr);
+    auto created =
+        co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, "/indexes", body.dump())));
+    json settings;
+    settings["filterableAttributes"] = json::array({ingest::kShardField});
+    co_await fan_out(ctx, broadcast(ctx, node_request(Method::patch, index_path(uid) + "/settings",
+                                                      settings.dump())));
+    ctx.store.put_index({uid, pk, ctx.fleet.shards()});
+    co_return created;
+}
+
+asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
+    const auto body = http::json_body(r);
+    if (!body.is_object()) {
+        throw http::bad_request("Invalid value type: expected an object, but found " + body.dump());
+    }
+    for (const auto& [key, value] : body.items()) {
+        if (key != "uid" && key != "primaryKey") {
+            throw http::bad_request("Unknown field `" + key +
+                                    "`: expected one of `uid`, `primaryKey`");
+        }
+    }
+    if (!body.contains("uid")) throw http::error(400, "missing_index_uid", "Missing field `uid`");
+    if (!body["uid"].is_string()) {
+        throw http::error(
+            400, "invalid_index_uid",
+            "Invalid value type at `.uid`: expected a string, but found " + body["uid"].dump());
+    }
+    const auto uid = body["uid"].get<std::string>();
+    check_index_uid(uid);
+    std::optional<std::string> pk;
+    if (body.contains("primaryKey") && !body["primaryKey"].is_null()) {
+        if (!body["primaryKey"].is_string()) {
+            throw http::error(400, "invalid_index_primary_key",
+                              "Invalid value type at `.primaryKey`: expected a string, but found " +
+                                  body["primaryKey"].dump());
+        }
+        pk = body["primaryKey"].get<std::string>();
+    }
+    json details;
+    details["primaryKey"] = pk ? json(*pk) : json(nullptr);
+    auto task = new_task(uid, "indexCreation", details, ctx.fleet.copies());
+
+    const auto existing = co_await lookup_index(ctx, uid);
+    std::vector<NodeOutcome> outcomes;
+    if (existing) {
+        // the nodes report index_already_exists in their tasks; the index is left as it is
+        json create;
+        create["uid"] = uid;
+        create["primaryKey"] = details["primaryKey"];
+        outcomes = co_await fan_out(
+            ctx, broadcast(ctx, node_request(Method::post, "/indexes", create.dump())));
+    } else {
+        outcomes = co_await create_on_nodes(ctx, uid, pk);
+    }
+    co_return conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+}
+
+asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    json details;
+    details["deletedDocuments"] = nullptr;
+    auto task = new_task(uid, "indexDeletion", details, ctx.fleet.copies());
+    auto outcomes =
+        co_await fan_out(ctx, broadcast(ctx, node_request(Method::del, index_path(uid))));
+    ctx.store.erase_index(uid);
+    co_return conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+}
+
+ingest::Format format_of(const http::Request& r) {
+    const auto type = r.headers.get("Content-Type");
+    if (!type) {
+        throw http::error(415, "missing_content_type",
+                          std::string("A Content-Type header is missing. ") + kAccepted);
+    }
+    const auto base = type->substr(0, type->find(';'));
+    if (base == "application/json") return ingest::Format::json;
+    if (base == "application/x-ndjson") return ingest::Format::ndjson;
+    if (base == "text/csv") return ingest::Format::csv;
+    throw http::error(415, "invalid_content_type",
+                      "The Content-Type `" + std::string(*type) + "` is invalid. " + kAccepted);
+}
+
+char csv_delimiter(const http::Query& q, ingest::Format format) {
+    auto d = q.get("csvDelimiter");
+    if (!d) return ',';
+    if (format != ingest::Format::csv) {
+        throw http::error(
+            415, "invalid_content_type",
+            std::string("The Content-Type `") +
+                (format == ingest::Format::json ? "application/json" : "application/x-ndjson") +
+                "` does not support the use of a csv delimiter. The csv delimiter "
+                "can only be used with the Content-Type `text/csv`.");
+    }
+    if (d->size() != 1 || static_cast<unsigned char>((*d)[0]) > 127) {
+        throw http::error(400, "invalid_document_csv_delimiter",
+                          "Invalid value in parameter `csvDelimiter`: expected a string of one "
+                          "character, but found the following string of " +
+                              std::to_string(d->size()) + " characters: `" + *d + "`");
+    }
+    return (*d)[0];
+}
+
+// POST (add or replace) and PUT (add or update) documents.
+asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Method method) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const http::Query q(r.query, {"primaryKey", "csvDelimiter", "customMetadata", "skipCreation"});
+    const auto format = format_of(r);
+    const char delimiter = csv_delimiter(q, format);
+    const auto requested_pk = q.get("primaryKey");
+
+    const auto index = co_await lookup_index(ctx, uid);
+    const auto known_pk = index ? index->primary_key : std::nullopt;
+    auto split = ingest::split(r.body, {format, delimiter, known_pk ? known_pk : requested_pk});
+    json details;
+    details["receivedDocuments"] = split.documents.size();
+    details["indexedDocuments"] = nullptr;
+    auto task = new_task(uid, "documentAdditionOrUpdate", details, ctx.fleet.copies());
+    if (split.failure && split.failure->synchronous) {
+        throw http::error(400, split.failure->code, split.failure->message);
+    }
+    if (known_pk && requested_pk && *requested_pk != *known_pk) {
+        co_return fail_at_once(ctx, std::move(task), "index_primary_key_already_exists",
+                               "Index already has a primary key: `" + *known_pk + "`.");
+    }
+    if (split.failure) {
+        co_return fail_at_once(ctx, std::move(task), split.failure->code, split.failure->message);
+    }
+    const std::optional<std::string> pk =
+        split.primary_key.empty() ? std::nullopt : std::optional(split.primary_key);
+    if (!index) {
+        co_await create_on_nodes(ctx, uid, pk);
+    } else if (!known_pk && pk) {
+        ctx.store.put_index({uid, pk, index->shards});
+    }
+
+    // one payload per node: each document to the owners of its shard in every group
+    const auto& fleet = ctx.fleet;
+    std::vector<std::string> payloads(fleet.size());
+    std::vector<bool> touched(fleet.shards(), false);
+    for (const auto& doc : split.documents) {
+        const auto shard = routing::shard_of(doc.id, fleet.shards());
+        touched[shard] = true;
+        for (const auto& group : fleet.groups()) {
+            for (auto node : fleet.owners(group, shard)) {
+                auto& out = payloads[node];
+                if (format == ingest::Format::csv) {
+                    if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter);
+                    ingest::append_csv(out, doc, shard, delimiter);
+                } else {
+                    if (out.empty()) out = "[";
+                    ingest::append_json(out, doc, shard);
+                }
+            }
+        }
+    }
+    std::string query;
+    if (pk) query += "&primaryKey=" + http::percent_encode(*pk);
+    if (format == ingest::Format::csv)
+        query += "&csvDelimiter=" + http::percent_encode({&delimiter, 1});
+    if (auto v = q.get("customMetadata")) query += "&customMetadata=" + http::percent_encode(*v);
+    if (auto v = q.get("skipCreation")) query += "&skipCreation=" + http::percent_encode(*v);
+    if (!query.empty()) query[0] = '?';
+
+    std::vector<NodeCall> calls;
+    for (std::size_t node = 0; node < payloads.size(); ++node) {
+        if (payloads[node].empty()) continue;
+        if (format != ingest::Format::csv) payloads[node] += "]";
+        calls.push_back(
+            {node,
+             node_request(method, index_path(uid) + "/documents" + query, std::move(payloads[node]),
+                          format == ingest::Format::csv ? "text/csv" : "application/json")});
+    }
+    std::vector<std::uint32_t> shards;
+    for (std::uint32_t s = 0; s < touched.size(); ++s) {
+        if (touched[s]) shards.push_back(s);
+    }
+    auto outcomes = co_await fan_out(ctx, std::move(calls));
+    co_return conclude(ctx, std::move(task), outcomes, shards);
+}
+
+// The canonical form of a document id given in a list or a path: strings as they are,
+// anything else as its JSON text (as Meilisearch stringifies ids to delete).
+std::string canonical(const nlohmann::json& id) {
+    return id.is_string() ? id.get<std::string>() : id.dump();
+}
+
+// Deletes documents by id: each id goes to the owners of its shard.
+asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
+                                           const std::vector<nlohmann::json>& ids, bool single) {
+    const auto& fleet = ctx.fleet;
+    std::vector<nlohmann::json> per_node(fleet.size(), nlohmann::json::array());
+    std::vector<bool> touched(fleet.shards(), false);
+    for (const auto& id : ids) {
+        const auto shard = routing::shard_of(canonical(id), fleet.shards());
+        touched[shard] = true;
+        for (const auto& group : fleet.groups()) {
+            for (auto node : fleet.owners(group, shard)) per_node[node].push_back(id);
+        }
+    }
+    std::vector<NodeCall> calls;
+    for (std::size_t node = 0; node < per_node.size(); ++node) {
+        if (per_node[node].empty()) continue;
+        if (single) {
+            calls.push_back(
+                {node, node_request(Method::del, index_path(uid) + "/documents/" +
+                                                     http::percent_encode(canonical(ids[0])))});
+        } else {
+            calls.push_back(
+                {node, node_request(Method::post, index_path(uid) + "/documents/delete-batch",
+                                    per_node[node].dump())});
+        }
+    }
+    std::vector<std::uint32_t> shards;
+    for (std::uint32_t s = 0; s < touched.size(); ++s) {
+        if (touched[s]) shards.push_back(s);
+    }
+    json details;
+    details["providedIds"] = ids.size();
+    details["deletedDocuments"] = nullptr;
+    details["originalFilter"] = nullptr;
+    auto task = new_task(uid, "documentDeletion", details, fleet.copies());
+    auto outcomes = co_await fan_out(ctx, std::move(calls));
+    co_return conclude(ctx, std::move(task), outcomes, shards);
+}
+
+asio::awaitable<http::Response> delete_one(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const std::vector<nlohmann::json> ids{nlohmann::json(std::string(r.param("id")))};
+    co_return co_await delete_ids(ctx, uid, ids, true);
+}
+
+asio::awaitable<http::Response> delete_batch(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    if (!body.is_array()) {
+        throw http::bad_request("Json deserialize error: invalid type: " +
+                                std::string(body.type_name()) + ", expected a sequence");
+    }
+    std::vector<nlohmann::json> ids(body.begin(), body.end());
+    co_return co_await delete_ids(ctx, uid, ids, false);
+}
+
+// Delete by filter and delete all: every node, every shard.
+asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string& uid,
+                                                 upstream::UpstreamRequest request,
+                                                 const json& details) {
+    auto task = new_task(uid, "documentDeletion", details, ctx.fleet.copies());
+    auto outcomes = co_await fan_out(ctx, broadcast(ctx, request));
+    co_return conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+}
+
+asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    if (!body.is_object()) {
+        throw http::bad_request("Invalid value type: expected an object, but found " + body.dump());
+    }
+    for (const auto& [key, value] : body.items()) {
+        if (key != "filter")
+            throw http::bad_request("Unknown field `" + key + "`: expected one of `filter`");
+    }
+    if (!body.contains("filter") || body["filter"].is_null()) {
+        throw http::error(400, "missing_document_filter", "Missing field `filter`");
+    }
+    json details;
+    details["providedIds"] = 0;
+    details["deletedDocuments"] = nullptr;
+    details["originalFilter"] = body["filter"].dump();
+    co_return co_await delete_broadcast(
+        ctx, uid, node_request(Method::post, index_path(uid) + "/documents/delete", body.dump()),
+        details);
+}
+
+asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    // (a local: GCC 12 rejects braced JSON literals inside co_await expressions)
+    json details;
+    details["deletedDocuments"] = nullptr;
+    co_return co_await delete_broadcast(
+        ctx, uid, node_request(Method::del, index_path(uid) + "/documents"), details);
+}
+
+// Removes Miroir's fields from a document.
+std::string strip_reserved(const std::string& body) {
+    auto doc = json::parse(body, nullptr, false);
+    if (!doc.is_object()) return body;
+    for (auto it = doc.begin(); it != doc.end();) {
+        if (it.key().starts_with(ingest::kReservedPrefix)) {
+            it = doc.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// GET one document: the owners of its shard, group by group, until one answers.
+asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const std::string id(r.param("id"));
+    const http::Query q(r.query, {"fields", "retrieveVectors"});
+    const auto shard = routing::shard_of(id, ctx.fleet.shards());
+    std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
+    if (!q.raw().empty()) target += "?" + q.raw();
+    for (const auto& group : ctx.fleet.groups()) {
+        for (auto node : ctx.fleet.owners(group, shard)) {
+            auto result = co_await ctx.nodes[node]->send(
+                node_request(Method::get, target),
+                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+            if (!result || result->status >= 500) continue;
+            if (result->status == 200)
+                co_return http::Response::json(200, strip_reserved(result->body));
+            co_return http::Response::json(result->status, result->body);
+        }
+    }
+    throw http::ApiError(
+        503, "miroir_shard_unavailable", http::ErrorType::system,
+        "No replica of shard " + std::to_string(shard) + " of index `" + uid + "` answered.");
+}
+
+}  // namespace
+
+void add_write_routes(http::Router& router, Context& ctx) {
+    using http::Access;
+    auto route = [&](Method m, const char* pattern,
+                     asio::awaitable<http::Response> (*handler)(Context&, http::Request&)) {
+        router.add(m, pattern, Access::client,
+                   [&ctx, handler](http::Request& r) { return handler(ctx, r); });
+    };
+    route(Method::post, "/indexes", create_index);
+    route(Method::del, "/indexes/{uid}", delete_index);
+    router.add(Method::post, "/indexes/{uid}/documents", Access::client,
+               [&ctx](http::Request& r) { return add_documents(ctx, r, Method::post); });
+    router.add(Method::put, "/indexes/{uid}/documents", Access::client,
+               [&ctx](http::Request& r) { return add_documents(ctx, r, Method::put); });
+    route(Method::del, "/indexes/{uid}/documents", delete_all);
+    route(Method::post, "/indexes/{uid}/documents/delete-batch", delete_batch);
+    route(Method::post, "/indexes/{uid}/documents/delete", delete_by_filter);
+    route(Method::get, "/indexes/{uid}/documents/{id}", get_document);
+    route(Method::del, "/indexes/{uid}/documents/{id}", delete_one);
+}
+
+}  // namespace miroir::api
