@@ -27,6 +27,17 @@ std::int64_t now_ns() {
         .count();
 }
 
+// Stores a new task; a store that cannot be reached is a 503 the client can retry.
+asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
+    try {
+        co_await ctx.store.create(task);
+    } catch (const std::runtime_error& e) {
+        log::error("task store unavailable", {{"error", e.what()}});
+        throw http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,
+                             std::string("The task store cannot be reached: ") + e.what() + ".");
+    }
+}
+
 asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<NodeCall> calls) {
     const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
     std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
@@ -74,8 +85,9 @@ nlohmann::ordered_json summary(const tasks::Task& task) {
     return j;
 }
 
-http::Response conclude(Context& ctx, tasks::Task task, const std::vector<NodeOutcome>& outcomes,
-                        const std::vector<std::uint32_t>& shards) {
+asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
+                                         const std::vector<NodeOutcome>& outcomes,
+                                         const std::vector<std::uint32_t>& shards) {
     std::vector<bool> accepted(ctx.nodes.size(), false);
     std::set<std::size_t> asked;
     for (const auto& o : outcomes) {
@@ -93,8 +105,7 @@ http::Response conclude(Context& ctx, tasks::Task task, const std::vector<NodeOu
     if (task.node_tasks.empty() && !outcomes.empty()) {
         for (const auto& o : outcomes) {
             if (o.result && o.result->status >= 400 && o.result->status < 500) {
-                auto r = http::Response::json(o.result->status, o.result->body);
-                return r;
+                co_return http::Response::json(o.result->status, o.result->body);
             }
         }
     }
@@ -130,20 +141,20 @@ http::Response conclude(Context& ctx, tasks::Task task, const std::vector<NodeOu
         task.started_at = task.finished_at = task.enqueued_at;
         finish_details(task, 0);
     }
-    ctx.store.create(task);
+    co_await record(ctx, task);
     auto response = http::Response::json(202, summary(task).dump());
     if (!missed.empty()) response.headers.set("X-Miroir-Degraded", "nodes=" + missed);
-    return response;
+    co_return response;
 }
 
-http::Response fail_at_once(Context& ctx, tasks::Task task, const std::string& code,
-                            const std::string& message) {
+asio::awaitable<http::Response> fail_at_once(Context& ctx, tasks::Task task, std::string code,
+                                             std::string message) {
     task.status = "failed";
     task.error = http::ApiError(400, code, http::ErrorType::invalid_request, message).body();
     task.started_at = task.finished_at = task.enqueued_at;
     finish_details(task, 0);
-    ctx.store.create(task);
-    return http::Response::json(202, summary(task).dump());
+    co_await record(ctx, task);
+    co_return http::Response::json(202, summary(task).dump());
 }
 
 }  // namespace miroir::api

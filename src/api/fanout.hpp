@@ -39,13 +39,14 @@ std::vector<NodeCall> broadcast(const Context& ctx, const upstream::UpstreamRequ
 // carried (every shard for broadcasts). Answers 202 with the task summary, with
 // X-Miroir-Degraded naming the nodes that did not accept; 503 miroir_no_quorum when some shard
 // reached quorum in no group; the nodes' own error when every node refused the request.
-http::Response conclude(Context& ctx, tasks::Task task, const std::vector<NodeOutcome>& outcomes,
-                        const std::vector<std::uint32_t>& shards);
+boost::asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
+                                                const std::vector<NodeOutcome>& outcomes,
+                                                const std::vector<std::uint32_t>& shards);
 
 // A task that failed before any node was asked (an invalid id, an unresolvable primary key):
 // stored as failed, answered 202 as Meilisearch does.
-http::Response fail_at_once(Context& ctx, tasks::Task task, const std::string& code,
-                            const std::string& message);
+boost::asio::awaitable<http::Response> fail_at_once(Context& ctx, tasks::Task task,
+                                                    std::string code, std::string message);
 
 // The 202 body of a task.
 nlohmann::ordered_json summary(const tasks::Task& task);

@@ -231,14 +231,14 @@ asio::awaitable<http::Response> get_tasks(Context& ctx, http::Request& r) {
 
     // bring the unfinished tasks of the page up to date, then read the page again (a status
     // filter may now select other tasks)
-    auto page = ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
+    auto page = co_await ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
     std::vector<tasks::Task> stale;
     for (auto& t : page.tasks) {
         if (!t.finished()) stale.push_back(std::move(t));
     }
     if (!stale.empty()) {
         co_await refresh(ctx, stale);
-        page = ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
+        page = co_await ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
     }
     json results = json::array();
     for (const auto& t : page.tasks) results.push_back(task_view(t));
@@ -261,7 +261,7 @@ asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r) {
             400, "invalid_task_uids",
             "Task uid `" + text + "` is invalid. It should only contain numeric characters.");
     }
-    auto task = ctx.store.get(std::stoull(text));
+    auto task = co_await ctx.store.get(std::stoull(text));
     if (!task) throw http::error(404, "task_not_found", "Task `" + text + "` not found.");
     if (!task->finished()) {
         std::vector<tasks::Task> one{std::move(*task)};
@@ -279,14 +279,14 @@ asio::awaitable<void> poll_forever(Context& ctx) {
         timer.expires_after(std::chrono::milliseconds(ctx.config.task_store.poll_interval_ms));
         co_await timer.async_wait(asio::use_awaitable);
         try {
-            auto pending = ctx.store.unfinished(256);
+            auto pending = co_await ctx.store.unfinished(256);
             if (!pending.empty()) co_await refresh(ctx, pending);
             if (std::chrono::steady_clock::now() - last_prune > std::chrono::minutes(1)) {
                 last_prune = std::chrono::steady_clock::now();
                 const auto cutoff =
                     api::now_ns() -
                     std::chrono::duration_cast<std::chrono::nanoseconds>(retention).count();
-                if (const auto pruned = ctx.store.prune(cutoff)) {
+                if (const auto pruned = co_await ctx.store.prune(cutoff)) {
                     log::info("pruned finished tasks",
                               {{"count", static_cast<std::int64_t>(pruned)}});
                 }
@@ -358,7 +358,7 @@ asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch) {
     }
     co_await upstream::gather(ctx.executor, std::move(wrapped));
     for (auto& task : batch) {
-        if (aggregate(task)) ctx.store.update(task);
+        if (aggregate(task)) co_await ctx.store.update(task);
     }
 }
 

@@ -76,7 +76,7 @@ upstream::UpstreamRequest node_request(Method method, std::string target, std::s
 // created before Miroir managed it); nullopt when no node has it.
 asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& ctx,
                                                                 const std::string& uid) {
-    if (auto known = ctx.store.index(uid)) co_return known;
+    if (auto known = co_await ctx.store.index(uid)) co_return known;
     for (auto& node : ctx.nodes) {
         auto result =
             co_await node->send(node_request(Method::get, index_path(uid)),
@@ -89,7 +89,7 @@ asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& ctx,
         if (body.is_object() && body.contains("primaryKey") && body["primaryKey"].is_string()) {
             record.primary_key = body["primaryKey"].get<std::string>();
         }
-        ctx.store.put_index(record);
+        co_await ctx.store.put_index(record);
         co_return record;
     }
     throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
@@ -109,7 +109,9 @@ asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const st
     settings["filterableAttributes"] = json::array({ingest::kShardField});
     co_await fan_out(ctx, broadcast(ctx, node_request(Method::patch, index_path(uid) + "/settings",
                                                       settings.dump())));
-    ctx.store.put_index({uid, pk, ctx.fleet.shards()});
+    // locals, not braced temporaries, in co_await expressions: GCC 12 miscompiles those
+    const tasks::IndexRecord record{uid, pk, ctx.fleet.shards()};
+    co_await ctx.store.put_index(record);
     co_return created;
 }
 
@@ -157,7 +159,7 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
     } else {
         outcomes = co_await create_on_nodes(ctx, uid, pk);
     }
-    co_return conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
 }
 
 asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
@@ -168,8 +170,8 @@ asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
     auto task = new_task(uid, "indexDeletion", details, ctx.fleet.copies());
     auto outcomes =
         co_await fan_out(ctx, broadcast(ctx, node_request(Method::del, index_path(uid))));
-    ctx.store.erase_index(uid);
-    co_return conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    co_await ctx.store.erase_index(uid);
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
 }
 
 ingest::Format format_of(const http::Request& r) {
@@ -226,18 +228,20 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
         throw http::error(400, split.failure->code, split.failure->message);
     }
     if (known_pk && requested_pk && *requested_pk != *known_pk) {
-        co_return fail_at_once(ctx, std::move(task), "index_primary_key_already_exists",
-                               "Index already has a primary key: `" + *known_pk + "`.");
+        co_return co_await fail_at_once(ctx, std::move(task), "index_primary_key_already_exists",
+                                        "Index already has a primary key: `" + *known_pk + "`.");
     }
     if (split.failure) {
-        co_return fail_at_once(ctx, std::move(task), split.failure->code, split.failure->message);
+        co_return co_await fail_at_once(ctx, std::move(task), split.failure->code,
+                                        split.failure->message);
     }
     const std::optional<std::string> pk =
         split.primary_key.empty() ? std::nullopt : std::optional(split.primary_key);
     if (!index) {
         co_await create_on_nodes(ctx, uid, pk);
     } else if (!known_pk && pk) {
-        ctx.store.put_index({uid, pk, index->shards});
+        const tasks::IndexRecord record{uid, pk, index->shards};
+        co_await ctx.store.put_index(record);
     }
 
     // one payload per node: each document to the owners of its shard in every group
@@ -282,7 +286,7 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
         if (touched[s]) shards.push_back(s);
     }
     auto outcomes = co_await fan_out(ctx, std::move(calls));
-    co_return conclude(ctx, std::move(task), outcomes, shards);
+    co_return co_await conclude(ctx, std::move(task), outcomes, shards);
 }
 
 // The canonical form of a document id given in a list or a path: strings as they are,
@@ -327,7 +331,7 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     details["originalFilter"] = nullptr;
     auto task = new_task(uid, "documentDeletion", details, fleet.copies());
     auto outcomes = co_await fan_out(ctx, std::move(calls));
-    co_return conclude(ctx, std::move(task), outcomes, shards);
+    co_return co_await conclude(ctx, std::move(task), outcomes, shards);
 }
 
 asio::awaitable<http::Response> delete_one(Context& ctx, http::Request& r) {
@@ -355,7 +359,7 @@ asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string
                                                  const json& details) {
     auto task = new_task(uid, "documentDeletion", details, ctx.fleet.copies());
     auto outcomes = co_await fan_out(ctx, broadcast(ctx, request));
-    co_return conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
 }
 
 asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r) {

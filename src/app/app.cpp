@@ -31,7 +31,7 @@ struct App::Impl {
                                         : std::max(1u, std::thread::hardware_concurrency())),
           io(static_cast<int>(threads)),
           fleet(config),
-          store(tasks::open_store(config.task_store)),
+          store(tasks::open_store(config.task_store, io.get_executor())),
           context{io.get_executor(), config, metrics, nodes, fleet, *store} {
         for (const auto& node : config.nodes) {
             upstream::PoolOptions pool;

@@ -10,60 +10,13 @@
 #include <miroir/config/config.hpp>
 #include <miroir/tasks/store.hpp>
 
+#include "record.hpp"
+
 namespace miroir::tasks {
 
 namespace {
 
 using json = nlohmann::json;
-
-json to_json(const Task& t) {
-    json nodes = json::array();
-    for (const auto& n : t.node_tasks) {
-        nodes.push_back({{"node", n.node},
-                         {"uid", n.uid},
-                         {"status", n.status},
-                         {"error", n.error},
-                         {"deleted", n.deleted_documents},
-                         {"started", n.started_at},
-                         {"finished", n.finished_at}});
-    }
-    json j = {{"uid", t.uid},
-              {"index", t.index_uid},
-              {"type", t.type},
-              {"status", t.status},
-              {"details", t.details},
-              {"error", t.error},
-              {"enqueued", t.enqueued_at},
-              {"started", t.started_at},
-              {"finished", t.finished_at},
-              {"copies", t.copies},
-              {"nodes", std::move(nodes)}};
-    if (t.canceled_by) j["canceledBy"] = *t.canceled_by;
-    return j;
-}
-
-Task from_json(const json& j) {
-    Task t;
-    t.uid = j.at("uid").get<std::uint64_t>();
-    t.index_uid = j.at("index").get<std::string>();
-    t.type = j.at("type").get<std::string>();
-    t.status = j.at("status").get<std::string>();
-    t.details = j.at("details").get<std::string>();
-    t.error = j.at("error").get<std::string>();
-    t.enqueued_at = j.at("enqueued").get<std::int64_t>();
-    t.started_at = j.at("started").get<std::int64_t>();
-    t.finished_at = j.at("finished").get<std::int64_t>();
-    t.copies = j.at("copies").get<std::uint32_t>();
-    if (j.contains("canceledBy")) t.canceled_by = j.at("canceledBy").get<std::uint64_t>();
-    for (const auto& n : j.at("nodes")) {
-        t.node_tasks.push_back({n.at("node").get<std::string>(), n.at("uid").get<std::uint64_t>(),
-                                n.at("status").get<std::string>(), n.at("error").get<std::string>(),
-                                n.at("deleted").get<std::int64_t>(),
-                                n.at("started").get<std::int64_t>(),
-                                n.at("finished").get<std::int64_t>()});
-    }
-    return t;
-}
 
 // A prepared statement, finalized on scope exit; binds are 1-based as in SQLite.
 class Statement {
@@ -185,7 +138,7 @@ class SqliteStore final : public Store {
     }
     ~SqliteStore() override { sqlite3_close(db_); }
 
-    std::uint64_t create(Task& task) override {
+    Async<std::uint64_t> create(Task& task) override {
         std::lock_guard lock(mutex_);
         exec("BEGIN IMMEDIATE");
         try {
@@ -203,24 +156,25 @@ class SqliteStore final : public Store {
             exec("ROLLBACK");
             throw;
         }
-        return task.uid;
+        co_return task.uid;
     }
 
-    std::optional<Task> get(std::uint64_t uid) override {
+    Async<std::optional<Task>> get(std::uint64_t uid) override {
         std::lock_guard lock(mutex_);
         Statement s(db_, "SELECT record FROM tasks WHERE uid = ?");
         s.bind(1, static_cast<std::int64_t>(uid));
-        if (!s.step()) return std::nullopt;
-        return from_json(json::parse(s.text_at(0)));
+        if (!s.step()) co_return std::nullopt;
+        co_return from_json(json::parse(s.text_at(0)));
     }
 
-    void update(const Task& task) override {
+    Async<void> update(const Task& task) override {
         std::lock_guard lock(mutex_);
         write(task);
+        co_return;
     }
 
-    TaskPage list(const TaskFilter& filter, std::optional<std::uint64_t> from, std::uint32_t limit,
-                  bool reverse) override {
+    Async<TaskPage> list(const TaskFilter& filter, std::optional<std::uint64_t> from,
+                         std::uint32_t limit, bool reverse) override {
         std::lock_guard lock(mutex_);
         TaskPage page;
         auto where = where_of(filter);
@@ -246,10 +200,10 @@ class SqliteStore final : public Store {
             }
             page.tasks.push_back(std::move(task));
         }
-        return page;
+        co_return page;
     }
 
-    std::vector<Task> unfinished(std::uint32_t limit) override {
+    Async<std::vector<Task>> unfinished(std::uint32_t limit) override {
         std::lock_guard lock(mutex_);
         Statement s(db_,
                     "SELECT record FROM tasks WHERE status IN ('enqueued', 'processing') "
@@ -257,20 +211,20 @@ class SqliteStore final : public Store {
         s.bind(1, static_cast<std::int64_t>(limit));
         std::vector<Task> out;
         while (s.step()) out.push_back(from_json(json::parse(s.text_at(0))));
-        return out;
+        co_return out;
     }
 
-    std::uint64_t prune(std::int64_t before) override {
+    Async<std::uint64_t> prune(std::int64_t before) override {
         std::lock_guard lock(mutex_);
         Statement s(db_,
                     "DELETE FROM tasks WHERE status IN ('succeeded', 'failed', 'canceled') "
                     "AND finished_at < ?");
         s.bind(1, before);
         s.step();
-        return static_cast<std::uint64_t>(sqlite3_changes(db_));
+        co_return static_cast<std::uint64_t>(sqlite3_changes(db_));
     }
 
-    std::uint64_t erase(const std::vector<std::uint64_t>& uids) override {
+    Async<std::uint64_t> erase(const std::vector<std::uint64_t>& uids) override {
         std::lock_guard lock(mutex_);
         std::uint64_t erased = 0;
         for (auto uid : uids) {
@@ -279,20 +233,20 @@ class SqliteStore final : public Store {
             s.step();
             erased += static_cast<std::uint64_t>(sqlite3_changes(db_));
         }
-        return erased;
+        co_return erased;
     }
 
-    std::optional<IndexRecord> index(const std::string& uid) override {
+    Async<std::optional<IndexRecord>> index(const std::string& uid) override {
         std::lock_guard lock(mutex_);
         Statement s(db_, "SELECT uid, primary_key, shards FROM indexes WHERE uid = ?");
         s.bind(1, uid);
-        if (!s.step()) return std::nullopt;
+        if (!s.step()) co_return std::nullopt;
         IndexRecord r{s.text_at(0), std::nullopt, static_cast<std::uint32_t>(s.int_at(2))};
         if (!s.null_at(1)) r.primary_key = s.text_at(1);
-        return r;
+        co_return r;
     }
 
-    void put_index(const IndexRecord& index) override {
+    Async<void> put_index(const IndexRecord& index) override {
         std::lock_guard lock(mutex_);
         Statement s(db_, "INSERT OR REPLACE INTO indexes VALUES (?, ?, ?)");
         s.bind(1, index.uid);
@@ -303,13 +257,15 @@ class SqliteStore final : public Store {
         }
         s.bind(3, static_cast<std::int64_t>(index.shards));
         s.step();
+        co_return;
     }
 
-    void erase_index(const std::string& uid) override {
+    Async<void> erase_index(const std::string& uid) override {
         std::lock_guard lock(mutex_);
         Statement s(db_, "DELETE FROM indexes WHERE uid = ?");
         s.bind(1, uid);
         s.step();
+        co_return;
     }
 
   private:
@@ -348,10 +304,10 @@ std::unique_ptr<Store> open_sqlite(const std::string& path) {
     return std::make_unique<SqliteStore>(path);
 }
 
-std::unique_ptr<Store> open_store(const config::TaskStore& config) {
-    if (config.backend == "sqlite") return open_sqlite(config.path);
-    throw std::runtime_error("task_store.backend `" + config.backend +
-                             "` is not available in this build; use `sqlite`");
+std::unique_ptr<Store> open_store(const config::TaskStore& config,
+                                  boost::asio::any_io_executor executor) {
+    if (config.backend == "redis") return open_redis(config.url, std::move(executor));
+    return open_sqlite(config.path);
 }
 
 }  // namespace miroir::tasks

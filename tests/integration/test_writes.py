@@ -1,12 +1,16 @@
 """The write path through Miroir over three nodes: documents routed to exactly their owners,
-Miroir tasks polled like Meilisearch tasks, payload errors, deletions, quorum, restarts."""
+Miroir tasks polled like Meilisearch tasks, payload errors, deletions, quorum, restarts.
+
+MIROIR_TEST_TASK_STORE=redis runs the same tests with the Redis task store (a redis-server is
+started for them); the default is the embedded SQLite store."""
 import csv
 import io
 import json
+import os
 import time
 import unittest
 
-from harness import Miroir
+from harness import Miroir, RedisServer
 from nodes import Node
 from placement import owners, shard_of
 
@@ -17,9 +21,33 @@ RF = 2
 AUTH = {"Authorization": f"Bearer {MASTER}"}
 
 
+STORE = os.environ.get("MIROIR_TEST_TASK_STORE", "sqlite")
+redis = None
+
+
+def setUpModule():
+    global redis
+    if STORE == "redis":
+        redis = RedisServer().start()
+
+
+def tearDownModule():
+    if redis:
+        redis.stop()
+
+
 def miroir_for(nodes, rf=RF, groups=1):
     extra = f"  node_master_key: {NODE_KEY}\n  shards: {SHARDS}\n  replica_groups: {groups}\n"
-    return Miroir(nodes=nodes, master_key=MASTER, replication_factor=rf, extra=extra)
+    store = None
+    if redis:
+        # every Miroir of a test module shares the server: start each from an empty store
+        import socket
+        with socket.create_connection(("127.0.0.1", redis.port)) as s:
+            s.sendall(b"FLUSHALL\r\n")
+            s.recv(16)
+        store = f'{{ backend: redis, url: "{redis.url}" }}'
+    return Miroir(nodes=nodes, master_key=MASTER, replication_factor=rf, extra=extra,
+                  task_store=store)
 
 
 class Client:
@@ -355,6 +383,37 @@ class Restart(unittest.TestCase):
             self.assertEqual(c.call("GET", "/indexes/kept/documents/2").json(), {"id": 2})
         finally:
             m.stop()
+            for n in nodes:
+                n.stop()
+
+
+@unittest.skipUnless(STORE == "redis", "several Miroir pods share the Redis task store only")
+class SharedStore(unittest.TestCase):
+    def test_two_miroirs_give_unique_increasing_task_uids(self):
+        nodes = [Node(NODE_KEY).start() for _ in range(2)]
+        addresses = [(f"p-{i}", f"http://127.0.0.1:{n.port}") for i, n in enumerate(nodes)]
+        a = miroir_for(addresses, rf=1).start()
+        b = Miroir(nodes=addresses, master_key=MASTER, replication_factor=1,
+                   extra=f"  node_master_key: {NODE_KEY}\n  shards: {SHARDS}\n",
+                   task_store=f'{{ backend: redis, url: "{redis.url}" }}').start()
+        try:
+            ca, cb = Client(a), Client(b)
+            ca.run("POST", "/indexes", {"uid": "pods", "primaryKey": "id"})
+            uids = []
+            for i in range(10):
+                c = ca if i % 2 == 0 else cb
+                r = c.call("POST", "/indexes/pods/documents", [{"id": i}])
+                self.assertEqual(r.status, 202, r.body)
+                uids.append(r.json()["taskUid"])
+            self.assertEqual(uids, sorted(set(uids)))
+            # either pod reports a task the other created
+            self.assertEqual(cb.wait(uids[0])["status"], "succeeded")
+            self.assertEqual(ca.wait(uids[1])["status"], "succeeded")
+            listed = ca.call("GET", "/tasks?indexUids=pods&types=documentAdditionOrUpdate").json()
+            self.assertEqual(sorted(t["uid"] for t in listed["results"]), uids)
+        finally:
+            a.stop()
+            b.stop()
             for n in nodes:
                 n.stop()
 

@@ -75,7 +75,7 @@ class Miroir:
     """One miroir process with its own config file and log file."""
 
     def __init__(self, nodes=None, master_key="", admin_key="", extra="", log_format="json",
-                 replication_factor=1, metrics_port=None, env=None):
+                 replication_factor=1, metrics_port=None, env=None, task_store=None):
         self.port = free_port()
         self.metrics_port = free_port() if metrics_port is None else metrics_port
         self.dir = tempfile.TemporaryDirectory(prefix="miroir-test-")
@@ -85,13 +85,15 @@ class Miroir:
             f'    - {{ id: {n[0]}, address: "{n[1]}", replica_group: {n[2] if len(n) > 2 else 0} }}'
             for n in nodes)
         self.config_path = os.path.join(self.dir.name, "miroir.yaml")
+        sqlite_store = ("{ backend: sqlite, path: "
+                        f"{yaml_quote(os.path.join(self.dir.name, 'tasks.db'))} }}")
         with open(self.config_path, "w") as f:
             f.write(f"""miroir:
   master_key: {yaml_quote(master_key)}
   replication_factor: {replication_factor}
   nodes:
 {node_lines}
-  task_store: {{ backend: sqlite, path: {yaml_quote(os.path.join(self.dir.name, 'tasks.db'))} }}
+  task_store: {task_store or sqlite_store}
   admin: {{ api_key: {yaml_quote(admin_key)} }}
   server:
     bind: 127.0.0.1
@@ -173,3 +175,34 @@ def run_cli(*args, env=None, timeout=30):
     full_env.update(env or {})
     return subprocess.run([MIROIR_BIN, *args], capture_output=True, text=True, env=full_env,
                           timeout=timeout)
+
+
+class RedisServer:
+    """A private redis-server on a free port, without persistence."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        _live.append(self.proc)
+        wait_for_port(self.port)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
 namespace miroir::config {
 struct TaskStore;
 }
@@ -73,32 +76,40 @@ struct IndexRecord {
     std::uint32_t shards = 0;
 };
 
+// Every call may suspend (the Redis store talks to Redis); the SQLite store answers at once.
 class Store {
   public:
+    template <typename T>
+    using Async = boost::asio::awaitable<T>;
+
     virtual ~Store() = default;
 
     // Stores a new task and gives it the next uid (0, 1, 2... across every Miroir sharing the
     // store); returns the uid.
-    virtual std::uint64_t create(Task& task) = 0;
-    virtual std::optional<Task> get(std::uint64_t uid) = 0;
-    virtual void update(const Task& task) = 0;
+    virtual Async<std::uint64_t> create(Task& task) = 0;
+    virtual Async<std::optional<Task>> get(std::uint64_t uid) = 0;
+    virtual Async<void> update(const Task& task) = 0;
     // Newest first (oldest first when `reverse`), starting at `from` inclusive.
-    virtual TaskPage list(const TaskFilter& filter, std::optional<std::uint64_t> from,
-                          std::uint32_t limit, bool reverse) = 0;
-    virtual std::vector<Task> unfinished(std::uint32_t limit) = 0;
+    virtual Async<TaskPage> list(const TaskFilter& filter, std::optional<std::uint64_t> from,
+                                 std::uint32_t limit, bool reverse) = 0;
+    virtual Async<std::vector<Task>> unfinished(std::uint32_t limit) = 0;
     // Deletes finished tasks that finished before `before` (ns); returns how many.
-    virtual std::uint64_t prune(std::int64_t before) = 0;
-    virtual std::uint64_t erase(const std::vector<std::uint64_t>& uids) = 0;
+    virtual Async<std::uint64_t> prune(std::int64_t before) = 0;
+    virtual Async<std::uint64_t> erase(const std::vector<std::uint64_t>& uids) = 0;
 
-    virtual std::optional<IndexRecord> index(const std::string& uid) = 0;
-    virtual void put_index(const IndexRecord& index) = 0;
-    virtual void erase_index(const std::string& uid) = 0;
+    virtual Async<std::optional<IndexRecord>> index(const std::string& uid) = 0;
+    virtual Async<void> put_index(const IndexRecord& index) = 0;
+    virtual Async<void> erase_index(const std::string& uid) = 0;
 };
 
 // The store the configuration names. Throws std::runtime_error when it cannot be opened.
-std::unique_ptr<Store> open_store(const config::TaskStore& config);
+std::unique_ptr<Store> open_store(const config::TaskStore& config,
+                                  boost::asio::any_io_executor executor);
 
 // An embedded SQLite store at `path` (":memory:" for a private one).
 std::unique_ptr<Store> open_sqlite(const std::string& path);
+
+// A Redis store at `url` (redis://host:port); keys start with `miroir:`. Connects lazily.
+std::unique_ptr<Store> open_redis(const std::string& url, boost::asio::any_io_executor executor);
 
 }  // namespace miroir::tasks

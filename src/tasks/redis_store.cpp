@@ -1,0 +1,165 @@
+// The shared task store, for several Miroir pods. Keys:
+//   miroir:task_uid        INCR counter; a new task's uid is the incremented value minus one
+//   miroir:task:<uid>      the task record (JSON)
+//   miroir:tasks           sorted set of every task uid (score = uid)
+//   miroir:tasks:open      sorted set of unfinished task uids
+//   miroir:indexes         hash: index uid → index record (JSON)
+// GET /tasks filters in Miroir over the records (newest first), so its cost grows with the
+// number of retained tasks; task_store.retention_hours bounds it.
+#include <boost/url/parse.hpp>
+
+#include <miroir/tasks/store.hpp>
+
+#include "record.hpp"
+#include "redis_client.hpp"
+
+namespace miroir::tasks {
+
+namespace {
+
+using json = nlohmann::json;
+using Type = RedisReply::Type;
+
+const std::string kCounter = "miroir:task_uid";
+const std::string kAll = "miroir:tasks";
+const std::string kOpen = "miroir:tasks:open";
+const std::string kIndexes = "miroir:indexes";
+
+std::string task_key(std::uint64_t uid) { return "miroir:task:" + std::to_string(uid); }
+
+class RedisStore final : public Store {
+  public:
+    RedisStore(boost::asio::any_io_executor executor, std::string host, std::uint16_t port)
+        : redis_(std::move(executor), std::move(host), port) {}
+
+    Async<std::uint64_t> create(Task& task) override {
+        const auto next = co_await call("INCR", kCounter);
+        task.uid = static_cast<std::uint64_t>(next.integer - 1);
+        co_await update(task);
+        co_return task.uid;
+    }
+
+    Async<std::optional<Task>> get(std::uint64_t uid) override {
+        const auto r = co_await call("GET", task_key(uid));
+        if (r.type != Type::string) co_return std::nullopt;
+        co_return from_json(json::parse(r.text));
+    }
+
+    Async<void> update(const Task& task) override {
+        const auto uid = std::to_string(task.uid);
+        co_await call("SET", task_key(task.uid), to_json(task).dump());
+        co_await call("ZADD", kAll, uid, uid);
+        if (task.finished()) {
+            co_await call("ZREM", kOpen, uid);
+        } else {
+            co_await call("ZADD", kOpen, uid, uid);
+        }
+    }
+
+    Async<TaskPage> list(const TaskFilter& filter, std::optional<std::uint64_t> from,
+                         std::uint32_t limit, bool reverse) override {
+        TaskPage page;
+        constexpr long long kChunk = 500;
+        for (long long start = 0;; start += kChunk) {
+            const auto uids =
+                co_await call(reverse ? "ZRANGE" : "ZREVRANGE", kAll, std::to_string(start),
+                              std::to_string(start + kChunk - 1));
+            if (uids.elements.empty()) break;
+            auto loaded = co_await load(uids.elements);
+            for (auto& task : loaded) {
+                if (!matches(filter, task)) continue;
+                ++page.total;
+                if (from && (reverse ? task.uid < *from : task.uid > *from)) continue;
+                if (page.tasks.size() < limit) {
+                    page.tasks.push_back(std::move(task));
+                } else if (!page.next) {
+                    page.next = task.uid;
+                }
+            }
+        }
+        co_return page;
+    }
+
+    Async<std::vector<Task>> unfinished(std::uint32_t limit) override {
+        const auto uids =
+            co_await call("ZRANGE", kOpen, "0", std::to_string(static_cast<long long>(limit) - 1));
+        co_return co_await load(uids.elements);
+    }
+
+    Async<std::uint64_t> prune(std::int64_t before) override {
+        std::vector<std::uint64_t> old;
+        const auto uids = co_await call("ZRANGE", kAll, "0", "-1");
+        const auto loaded = co_await load(uids.elements);
+        for (const auto& task : loaded) {
+            if (task.finished() && task.finished_at < before) old.push_back(task.uid);
+        }
+        co_return co_await erase(old);
+    }
+
+    Async<std::uint64_t> erase(const std::vector<std::uint64_t>& uids) override {
+        std::uint64_t erased = 0;
+        for (auto uid : uids) {
+            const auto r = co_await call("DEL", task_key(uid));
+            co_await call("ZREM", kAll, std::to_string(uid));
+            co_await call("ZREM", kOpen, std::to_string(uid));
+            erased += static_cast<std::uint64_t>(r.integer);
+        }
+        co_return erased;
+    }
+
+    Async<std::optional<IndexRecord>> index(const std::string& uid) override {
+        const auto r = co_await call("HGET", kIndexes, uid);
+        if (r.type != Type::string) co_return std::nullopt;
+        const auto j = json::parse(r.text);
+        IndexRecord record{uid, std::nullopt, j.at("shards").get<std::uint32_t>()};
+        if (j.at("primaryKey").is_string()) record.primary_key = j["primaryKey"];
+        co_return record;
+    }
+
+    Async<void> put_index(const IndexRecord& index) override {
+        json j;
+        j["primaryKey"] = index.primary_key ? json(*index.primary_key) : json(nullptr);
+        j["shards"] = index.shards;
+        co_await call("HSET", kIndexes, index.uid, j.dump());
+    }
+
+    Async<void> erase_index(const std::string& uid) override {
+        co_await call("HDEL", kIndexes, uid);
+    }
+
+  private:
+    // One command; a plain function, so that no braced list appears inside a co_await
+    // expression (GCC 12 miscompiles those).
+    template <typename... Args>
+    Async<RedisReply> call(const Args&... args) {
+        return redis_.command(std::vector<std::string>{std::string(args)...});
+    }
+
+    // The records of some uids (MGET), skipping any deleted meanwhile.
+    Async<std::vector<Task>> load(const std::vector<RedisReply>& uids) {
+        std::vector<Task> out;
+        if (uids.empty()) co_return out;
+        std::vector<std::string> args{"MGET"};
+        for (const auto& u : uids) args.push_back(task_key(std::stoull(u.text)));
+        const auto records = co_await redis_.command(std::move(args));
+        for (const auto& r : records.elements) {
+            if (r.type == Type::string) out.push_back(from_json(json::parse(r.text)));
+        }
+        co_return out;
+    }
+
+    RedisClient redis_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_redis(const std::string& url, boost::asio::any_io_executor executor) {
+    const auto parsed = boost::urls::parse_uri(url);
+    if (!parsed || parsed->scheme() != "redis" || parsed->host().empty()) {
+        throw std::runtime_error("task_store.url: `" + url + "` is not a redis://host:port url");
+    }
+    const auto port = parsed->has_port() ? static_cast<std::uint16_t>(parsed->port_number()) : 6379;
+    return std::make_unique<RedisStore>(std::move(executor), std::string(parsed->host()), port);
+}
+
+}  // namespace miroir::tasks
