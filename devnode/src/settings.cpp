@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include <miroir/http/settings_routes.hpp>
+
 #include "node.hpp"
 
 namespace devnode {
@@ -11,35 +13,6 @@ namespace http = miroir::http;
 using http::Method;
 
 namespace {
-
-struct SubRoute {
-    const char* path;  // /settings/<path>
-    const char* key;   // camelCase setting name
-    Method verb;       // the update verb
-};
-
-const SubRoute kSubRoutes[] = {
-    {"displayed-attributes", "displayedAttributes", Method::put},
-    {"searchable-attributes", "searchableAttributes", Method::put},
-    {"filterable-attributes", "filterableAttributes", Method::put},
-    {"sortable-attributes", "sortableAttributes", Method::put},
-    {"ranking-rules", "rankingRules", Method::put},
-    {"stop-words", "stopWords", Method::put},
-    {"non-separator-tokens", "nonSeparatorTokens", Method::put},
-    {"separator-tokens", "separatorTokens", Method::put},
-    {"dictionary", "dictionary", Method::put},
-    {"synonyms", "synonyms", Method::put},
-    {"distinct-attribute", "distinctAttribute", Method::put},
-    {"proximity-precision", "proximityPrecision", Method::put},
-    {"typo-tolerance", "typoTolerance", Method::patch},
-    {"faceting", "faceting", Method::patch},
-    {"pagination", "pagination", Method::patch},
-    {"embedders", "embedders", Method::patch},
-    {"search-cutoff-ms", "searchCutoffMs", Method::put},
-    {"localized-attributes", "localizedAttributes", Method::put},
-    {"facet-search", "facetSearch", Method::put},
-    {"prefix-search", "prefixSearch", Method::put},
-};
 
 std::string kind_of(const json& v) {
     if (v.is_string()) return "a string: `" + v.dump() + "`";
@@ -361,7 +334,7 @@ void Node::add_settings_routes() {
         for (auto it = defaults.begin(); it != defaults.end(); ++it) reset[it.key()] = nullptr;
         return enqueue(uid, reset);
     });
-    for (const auto& sub : kSubRoutes) {
+    for (const auto& sub : http::kSettingsRoutes) {
         const std::string pattern = std::string("/indexes/{uid}/settings/") + sub.path;
         const std::string key = sub.key;
         add(Method::get, pattern, "settings.get", [get_settings, key](Request& r) {

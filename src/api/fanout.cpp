@@ -11,6 +11,8 @@
 #include <miroir/api/fleet.hpp>
 #include <miroir/config/config.hpp>
 #include <miroir/http/api_error.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/ingest/splitter.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/time.hpp>
@@ -20,12 +22,16 @@
 namespace miroir::api {
 
 namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
 
 std::int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
+
+namespace {
 
 // Stores a new task; a store that cannot be reached is a 503 the client can retry.
 asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
@@ -37,6 +43,8 @@ asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
                              std::string("The task store cannot be reached: ") + e.what() + ".");
     }
 }
+
+}  // namespace
 
 asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<NodeCall> calls) {
     const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
@@ -155,6 +163,88 @@ asio::awaitable<http::Response> fail_at_once(Context& ctx, tasks::Task task, std
     finish_details(task, 0);
     co_await record(ctx, task);
     co_return http::Response::json(202, summary(task).dump());
+}
+
+void check_index_uid(const std::string& uid) {
+    const bool ok =
+        !uid.empty() && uid.size() <= 400 && std::all_of(uid.begin(), uid.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
+    if (!ok) {
+        throw http::error(400, "invalid_index_uid",
+                          "`" + uid +
+                              "` is not a valid index uid. Index uid can be an integer or a "
+                              "string containing only alphanumeric characters, hyphens (-) and "
+                              "underscores (_), and can not be more than 512 bytes.");
+    }
+}
+
+std::string index_path(const std::string& uid) { return "/indexes/" + http::percent_encode(uid); }
+
+tasks::Task new_task(const std::string& index_uid, std::string type, const json& details,
+                     std::uint32_t copies) {
+    tasks::Task t;
+    t.index_uid = index_uid;
+    t.type = std::move(type);
+    t.details = details.is_null() ? std::string() : details.dump();
+    t.enqueued_at = now_ns();
+    t.copies = copies;
+    return t;
+}
+
+std::vector<std::uint32_t> all_shards(const Fleet& fleet) {
+    std::vector<std::uint32_t> out(fleet.shards());
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) out[s] = s;
+    return out;
+}
+
+upstream::UpstreamRequest node_request(Method method, std::string target, std::string body,
+                                       std::string content_type) {
+    upstream::UpstreamRequest r;
+    r.method = method;
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.content_type = std::move(content_type);
+    return r;
+}
+
+asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& ctx,
+                                                                const std::string& uid) {
+    if (auto known = co_await ctx.store.index(uid)) co_return known;
+    for (auto& node : ctx.nodes) {
+        auto result =
+            co_await node->send(node_request(Method::get, index_path(uid)),
+                                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+        if (!result) continue;
+        if (result->status == 404) co_return std::nullopt;
+        if (result->status != 200) continue;
+        const auto body = nlohmann::json::parse(result->body, nullptr, false);
+        tasks::IndexRecord record{uid, std::nullopt, ctx.fleet.shards()};
+        if (body.is_object() && body.contains("primaryKey") && body["primaryKey"].is_string()) {
+            record.primary_key = body["primaryKey"].get<std::string>();
+        }
+        co_await ctx.store.put_index(record);
+        co_return record;
+    }
+    throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                         "No node answered about index `" + uid + "`.");
+}
+
+asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const std::string& uid,
+                                                          const std::optional<std::string>& pk) {
+    json body;
+    body["uid"] = uid;
+    body["primaryKey"] = pk ? json(*pk) : json(nullptr);
+    auto created =
+        co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, "/indexes", body.dump())));
+    json settings;
+    settings["filterableAttributes"] = json::array({ingest::kShardField});
+    co_await fan_out(ctx, broadcast(ctx, node_request(Method::patch, index_path(uid) + "/settings",
+                                                      settings.dump())));
+    // locals, not braced temporaries, in co_await expressions: GCC 12 miscompiles those
+    const tasks::IndexRecord record{uid, pk, ctx.fleet.shards()};
+    co_await ctx.store.put_index(record);
+    co_return created;
 }
 
 }  // namespace miroir::api

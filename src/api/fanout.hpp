@@ -17,6 +17,7 @@
 namespace miroir::api {
 
 struct Context;
+class Fleet;
 
 struct NodeCall {
     std::size_t node = 0;
@@ -52,5 +53,27 @@ boost::asio::awaitable<http::Response> fail_at_once(Context& ctx, tasks::Task ta
 nlohmann::ordered_json summary(const tasks::Task& task);
 
 std::int64_t now_ns();
+
+// Throws invalid_index_uid unless `uid` is a valid Meilisearch index uid.
+void check_index_uid(const std::string& uid);
+// "/indexes/<uid>", percent-encoded.
+std::string index_path(const std::string& uid);
+// A new task enqueued now; `details` null for none.
+tasks::Task new_task(const std::string& index_uid, std::string type,
+                     const nlohmann::ordered_json& details, std::uint32_t copies);
+std::vector<std::uint32_t> all_shards(const Fleet& fleet);
+upstream::UpstreamRequest node_request(http::Method method, std::string target,
+                                       std::string body = {},
+                                       std::string content_type = "application/json");
+
+// What Miroir knows of an index: its record in the store, else what a node says (an index
+// created before Miroir managed it); nullopt when no node has it.
+boost::asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& ctx,
+                                                                       const std::string& uid);
+
+// Creates the index on every node, then makes `_miroir_shard` filterable there (the nodes run
+// their tasks for one index in order, so documents sent next find both done).
+boost::asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(
+    Context& ctx, const std::string& uid, const std::optional<std::string>& pk);
 
 }  // namespace miroir::api

@@ -204,10 +204,9 @@ class WritePath(unittest.TestCase):
         remaining = [i for i in range(100) if i not in (1, 3, 5, 7)]
         self.assert_placed(index, remaining)
 
-        # delete by filter needs a filterable attribute on the nodes
-        for n in self.nodes:
-            n.run("PATCH", f"/indexes/{index}/settings",
-                  {"filterableAttributes": ["_miroir_shard", "kind"]})
+        # delete by filter needs a filterable attribute
+        task = self.c.run("PUT", f"/indexes/{index}/settings/filterable-attributes", ["kind"])
+        self.assertEqual(task["status"], "succeeded", task)
         task = self.c.run("POST", f"/indexes/{index}/documents/delete", {"filter": "kind = odd"})
         self.assertEqual(task["status"], "succeeded", task)
         self.assertEqual(task["details"], {"providedIds": 0, "deletedDocuments": 46,
@@ -229,6 +228,48 @@ class WritePath(unittest.TestCase):
         self.assertEqual(task["status"], "succeeded")
         for n in self.nodes:
             self.assertEqual(n.call("GET", f"/indexes/{index}").status, 404)
+
+    def test_settings_keep_and_hide_the_shard_field(self):
+        index = "settings"
+        self.c.run("POST", "/indexes", {"uid": index, "primaryKey": "id"})
+
+        def on_nodes():
+            return [set(n.call("GET", f"/indexes/{index}/settings/filterable-attributes").json())
+                    for n in self.nodes]
+
+        task = self.c.run("PUT", f"/indexes/{index}/settings/filterable-attributes", ["kind"])
+        self.assertEqual(task["type"], "settingsUpdate")
+        self.assertEqual(task["details"], {"filterableAttributes": ["kind"]})
+        self.assertEqual(on_nodes(), [{"kind", "_miroir_shard"}] * 3)
+        r = self.c.call("GET", f"/indexes/{index}/settings/filterable-attributes")
+        self.assertEqual((r.status, r.json()), (200, ["kind"]))
+        self.assertEqual(self.c.call("GET", f"/indexes/{index}/settings").json()
+                         ["filterableAttributes"], ["kind"])
+
+        task = self.c.run("PATCH", f"/indexes/{index}/settings",
+                          {"filterableAttributes": None, "sortableAttributes": ["n"]})
+        self.assertEqual(task["status"], "succeeded", task)
+        self.assertEqual(on_nodes(), [{"_miroir_shard"}] * 3)
+        settings = self.c.call("GET", f"/indexes/{index}/settings").json()
+        self.assertEqual(settings["filterableAttributes"], [])
+        self.assertEqual(settings["sortableAttributes"], ["n"])
+
+        self.c.run("PUT", f"/indexes/{index}/settings/filterable-attributes", ["a", "b"])
+        task = self.c.run("DELETE", f"/indexes/{index}/settings/filterable-attributes")
+        self.assertEqual(task["status"], "succeeded", task)
+        self.assertEqual(on_nodes(), [{"_miroir_shard"}] * 3)
+        self.c.run("PUT", f"/indexes/{index}/settings/filterable-attributes", ["a"])
+        task = self.c.run("DELETE", f"/indexes/{index}/settings")
+        self.assertEqual(task["status"], "succeeded", task)
+        self.assertEqual(on_nodes(), [{"_miroir_shard"}] * 3)
+        self.assertEqual(self.c.call("GET", f"/indexes/{index}/settings").json()
+                         ["sortableAttributes"], [])
+
+        bad = self.c.call("PATCH", f"/indexes/{index}/settings", {"rankingRules": "words"})
+        self.assertEqual(bad.status, 400, bad.body)
+        self.assertEqual(bad.json()["code"], "invalid_settings_ranking_rules")
+        missing = self.c.call("GET", "/indexes/nothing-here/settings")
+        self.assertEqual((missing.status, missing.json()["code"]), (404, "index_not_found"))
 
     def test_bad_bodies_are_refused_and_nothing_is_written(self):
         index = "strict"

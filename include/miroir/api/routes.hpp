@@ -18,6 +18,9 @@ void add_task_routes(http::Router& router, Context& context);
 // POST /indexes, DELETE /indexes/{uid}, and the documents write and get-one routes
 void add_write_routes(http::Router& router, Context& context);
 
+// GET, PATCH and DELETE /indexes/{uid}/settings and every settings sub-route
+void add_settings_routes(http::Router& router, Context& context);
+
 // Advances unfinished tasks in the background and prunes old ones.
 void start_task_poller(Context& context);
 
