@@ -1,5 +1,7 @@
 // Fault injection for tests (devnode only): added latency (always or for a fraction of
-// requests), an error rate, or hang-until-cleared, per route class.
+// requests), an error rate, or hang-until-cleared, per route class. The class `queue` with
+// `hang` pauses the task queue instead: tasks stay enqueued (cancelations and deletions still
+// run) until the fault is cleared.
 //
 //   PUT    /_devnode/faults  {"routeClass": "search", "latencyMs": 200, "latencyFraction": 0.05,
 //                             "errorRate": 0, "errorStatus": 500, "hang": false}
@@ -15,7 +17,7 @@ using http::Method;
 namespace {
 
 const std::vector<std::string> kClasses = {"all",   "search", "documents", "writes",
-                                           "tasks", "health", "other"};
+                                           "tasks", "health", "other",     "queue"};
 
 // The route class of a request, for fault injection.
 std::string route_class(const Request& r) {
@@ -131,6 +133,7 @@ void Node::add_fault_routes() {
         }
         std::lock_guard lock(state_.mutex);
         faults_[cls] = f;
+        state_.work.notify_all();
         return respond(200, listing());
     };
     add(Method::put, "/_devnode/faults", "*", set, false);
@@ -140,6 +143,7 @@ void Node::add_fault_routes() {
         [this](Request&) {
             std::lock_guard lock(state_.mutex);
             faults_.clear();
+            state_.work.notify_all();
             return respond(200, json::object());
         },
         false);

@@ -901,8 +901,11 @@ void Node::worker_loop() {
     for (;;) {
         // the next task: cancelations and deletions jump the queue, as in Meilisearch
         Task* next = nullptr;
+        const auto queue = faults_.find("queue");
+        const bool paused = queue != faults_.end() && queue->second.hang;
         for (auto& [uid, t] : state_.tasks) {
             if (t.status != "enqueued") continue;
+            if (paused && t.type != "taskCancelation" && t.type != "taskDeletion") continue;
             if (t.type == "taskCancelation") {
                 next = &t;
                 break;

@@ -95,6 +95,7 @@ bool aggregate(tasks::Task& task) {
         task.error = failed->error;
     } else if (canceled) {
         task.status = "canceled";
+        task.canceled_by = task.cancel_requested_by;
     } else if (all_succeeded) {
         task.status = "succeeded";
     } else if (any_started) {
@@ -271,6 +272,134 @@ asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r) {
     co_return http::respond(200, task_view(*task));
 }
 
+const std::vector<std::string_view> kFilterParams = {"uids",
+                                                     "batchUids",
+                                                     "canceledBy",
+                                                     "types",
+                                                     "statuses",
+                                                     "indexUids",
+                                                     "beforeEnqueuedAt",
+                                                     "afterEnqueuedAt",
+                                                     "beforeStartedAt",
+                                                     "afterStartedAt",
+                                                     "beforeFinishedAt",
+                                                     "afterFinishedAt"};
+
+// Every task matching the filter, newest first.
+asio::awaitable<std::vector<tasks::Task>> all_matching(Context& ctx,
+                                                       const tasks::TaskFilter& filter) {
+    std::vector<tasks::Task> out;
+    std::optional<std::uint64_t> from;
+    for (;;) {
+        auto page = co_await ctx.store.list(filter, from, 1000, false);
+        for (auto& t : page.tasks) out.push_back(std::move(t));
+        if (!page.next) break;
+        from = page.next;
+    }
+    co_return out;
+}
+
+// The filters of POST /tasks/cancel and DELETE /tasks; at least one is required.
+tasks::TaskFilter required_filter(const http::Query& q, const char* what) {
+    bool any = false;
+    for (auto name : kFilterParams) any = any || q.has(name);
+    if (!any) {
+        throw http::error(400, "missing_task_filters",
+                          std::string("Query parameters to filter the tasks to ") + what +
+                              " are missing. Available query parameters are: `uids`, "
+                              "`indexUids`, `statuses`, `types`, `canceledBy`, "
+                              "`beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, "
+                              "`afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`.");
+    }
+    return filter_of(q);
+}
+
+// The node uids of some tasks, by node index.
+std::map<std::size_t, std::string> node_uids(Context& ctx, const std::vector<tasks::Task>& ts,
+                                             bool unfinished_only) {
+    std::map<std::size_t, std::string> out;
+    for (const auto& t : ts) {
+        for (const auto& n : t.node_tasks) {
+            if (unfinished_only && n.status != "enqueued" && n.status != "processing") continue;
+            for (std::size_t i = 0; i < ctx.fleet.size(); ++i) {
+                if (ctx.fleet.node_id(i) != n.node) continue;
+                auto& list = out[i];
+                list += (list.empty() ? "" : ",") + std::to_string(n.uid);
+            }
+        }
+    }
+    return out;
+}
+
+// POST /tasks/cancel: the node tasks behind the matching unfinished Miroir tasks are canceled
+// on their nodes; the cancelation is a Miroir task made of the nodes' cancelation tasks.
+asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
+    const http::Query q(r.query, kFilterParams);
+    const auto filter = required_filter(q, "cancel");
+    auto matched = co_await all_matching(ctx, filter);
+    std::vector<tasks::Task> open;
+    for (auto& t : matched) {
+        if (!t.finished()) open.push_back(t);
+    }
+    if (!open.empty()) co_await refresh(ctx, open);
+    std::erase_if(open, [](const tasks::Task& t) { return t.finished(); });
+
+    std::vector<NodeCall> calls;
+    for (const auto& [node, uids] : node_uids(ctx, open, true)) {
+        calls.push_back({node, node_request(http::Method::post, "/tasks/cancel?uids=" + uids)});
+    }
+    json details;
+    details["matchedTasks"] = matched.size();
+    details["canceledTasks"] = nullptr;
+    details["originalFilter"] = "?" + q.raw();
+    auto task = new_task("", "taskCancelation", details, 1);
+    task.planned = open.size();
+    const auto outcomes = co_await fan_out(ctx, std::move(calls));
+    const std::vector<std::uint32_t> no_shards;  // a local: no braced lists in co_await
+    auto response = co_await conclude(ctx, std::move(task), outcomes, no_shards);
+    if (response.status == 202) {
+        const auto uid = nlohmann::json::parse(response.body)["taskUid"].get<std::uint64_t>();
+        for (auto& t : open) {
+            t.cancel_requested_by = uid;
+            co_await ctx.store.update(t);
+        }
+        response.status = 200;  // as Meilisearch answers a cancelation
+    }
+    co_return response;
+}
+
+// DELETE /tasks: finished Miroir tasks leave the store at once; their node tasks are deleted
+// on the nodes as housekeeping.
+asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
+    const http::Query q(r.query, kFilterParams);
+    const auto filter = required_filter(q, "delete");
+    const auto matched = co_await all_matching(ctx, filter);
+    std::vector<tasks::Task> done;
+    std::vector<std::uint64_t> uids;
+    for (const auto& t : matched) {
+        if (!t.finished()) continue;
+        done.push_back(t);
+        uids.push_back(t.uid);
+    }
+    std::vector<NodeCall> calls;
+    for (const auto& [node, list] : node_uids(ctx, done, false)) {
+        calls.push_back({node, node_request(http::Method::del, "/tasks?uids=" + list)});
+    }
+    co_await fan_out(ctx, std::move(calls));
+    const auto deleted = co_await ctx.store.erase(uids);
+
+    json details;
+    details["matchedTasks"] = matched.size();
+    details["deletedTasks"] = deleted;
+    details["originalFilter"] = "?" + q.raw();
+    auto task = new_task("", "taskDeletion", details, 1);
+    const std::vector<NodeOutcome> no_outcomes;
+    const std::vector<std::uint32_t> no_shards;
+    auto response = co_await conclude(ctx, std::move(task), no_outcomes, no_shards);
+    response.status = 200;
+    co_return response;
+}
+
 asio::awaitable<void> poll_forever(Context& ctx) {
     asio::steady_timer timer(ctx.executor);
     const auto retention = std::chrono::hours(ctx.config.task_store.retention_hours);
@@ -306,6 +435,7 @@ void finish_details(tasks::Task& task, std::int64_t node_deleted) {
     if (details.contains("indexedDocuments")) {
         details["indexedDocuments"] = ok ? details.value("receivedDocuments", 0) : 0;
     }
+    if (task.type == "taskCancelation") details["canceledTasks"] = ok ? task.planned : 0;
     if (details.contains("deletedDocuments")) {
         details["deletedDocuments"] =
             ok ? node_deleted / std::max<std::int64_t>(1, task.copies) : 0;
@@ -367,6 +497,10 @@ void add_task_routes(http::Router& router, Context& ctx) {
                [&ctx](http::Request& r) { return get_tasks(ctx, r); });
     router.add(http::Method::get, "/tasks/{uid}", http::Access::client,
                [&ctx](http::Request& r) { return get_task(ctx, r); });
+    router.add(http::Method::post, "/tasks/cancel", http::Access::client,
+               [&ctx](http::Request& r) { return cancel_tasks(ctx, r); });
+    router.add(http::Method::del, "/tasks", http::Access::client,
+               [&ctx](http::Request& r) { return delete_tasks(ctx, r); });
 }
 
 void start_task_poller(Context& ctx) {

@@ -28,8 +28,10 @@ nlohmann::json to_json(const Task& t) {
               {"started", t.started_at},
               {"finished", t.finished_at},
               {"copies", t.copies},
+              {"planned", t.planned},
               {"nodes", std::move(nodes)}};
     if (t.canceled_by) j["canceledBy"] = *t.canceled_by;
+    if (t.cancel_requested_by) j["cancelRequestedBy"] = *t.cancel_requested_by;
     return j;
 }
 
@@ -45,6 +47,10 @@ Task from_json(const nlohmann::json& j) {
     t.started_at = j.at("started").get<std::int64_t>();
     t.finished_at = j.at("finished").get<std::int64_t>();
     t.copies = j.at("copies").get<std::uint32_t>();
+    t.planned = j.value("planned", std::uint64_t{0});
+    if (j.contains("cancelRequestedBy")) {
+        t.cancel_requested_by = j.at("cancelRequestedBy").get<std::uint64_t>();
+    }
     if (j.contains("canceledBy")) t.canceled_by = j.at("canceledBy").get<std::uint64_t>();
     for (const auto& n : j.at("nodes")) {
         t.node_tasks.push_back({n.at("node").get<std::string>(), n.at("uid").get<std::uint64_t>(),

@@ -335,6 +335,54 @@ class WritePath(unittest.TestCase):
         self.assertEqual((r.status, r.json()["code"]), (404, "task_not_found"))
 
 
+class CancelAndDelete(unittest.TestCase):
+    def test_cancel_pending_writes_and_delete_finished_tasks(self):
+        nodes = [Node(NODE_KEY).start() for _ in range(2)]
+        m = miroir_for([(f"c-{i}", f"http://127.0.0.1:{n.port}") for i, n in enumerate(nodes)],
+                       rf=1).start()
+        try:
+            c = Client(m)
+            done = c.run("POST", "/indexes", {"uid": "c", "primaryKey": "id"})
+            for n in nodes:
+                r = n.call("PUT", "/_devnode/faults", {"routeClass": "queue", "hang": True})
+                self.assertEqual(r.status, 200, r.body)
+            pending = [c.call("POST", "/indexes/c/documents",
+                              [{"id": i} for i in range(k, k + 20)]).json()["taskUid"]
+                       for k in (0, 20)]
+            self.assertEqual(c.call("GET", f"/tasks/{pending[0]}").json()["status"], "enqueued")
+
+            missing = c.call("POST", "/tasks/cancel")
+            self.assertEqual((missing.status, missing.json()["code"]),
+                             (400, "missing_task_filters"))
+            r = c.call("POST", f"/tasks/cancel?uids={pending[0]},{pending[1]},{done['uid']}")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.json()["type"], "taskCancelation")
+            cancel = c.wait(r.json()["taskUid"])
+            self.assertEqual(cancel["status"], "succeeded", cancel)
+            self.assertEqual(cancel["details"], {
+                "matchedTasks": 3, "canceledTasks": 2,
+                "originalFilter": f"?uids={pending[0]},{pending[1]},{done['uid']}"})
+            for uid in pending:
+                task = c.wait(uid)
+                self.assertEqual(task["status"], "canceled", task)
+                self.assertEqual(task["canceledBy"], cancel["uid"])
+            for n in nodes:
+                n.call("DELETE", "/_devnode/faults")
+            self.assertEqual(node_documents(nodes[0], "c"), {})
+
+            r = c.call("DELETE", f"/tasks?uids={pending[0]}&statuses=canceled")
+            self.assertEqual(r.status, 200, r.body)
+            deletion = c.wait(r.json()["taskUid"])
+            self.assertEqual(deletion["type"], "taskDeletion")
+            self.assertEqual(deletion["details"]["deletedTasks"], 1)
+            self.assertEqual(c.call("GET", f"/tasks/{pending[0]}").status, 404)
+            self.assertEqual(c.call("GET", f"/tasks/{pending[1]}").status, 200)
+        finally:
+            m.stop()
+            for n in nodes:
+                n.stop()
+
+
 class Quorum(unittest.TestCase):
     """RF=2 over three nodes: one node down still reaches quorum in its group for every
     shard (with a degraded header); two down loses some shards entirely."""

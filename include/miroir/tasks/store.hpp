@@ -43,6 +43,10 @@ struct Task {
     // Copies of each document across the fleet: node counts of deleted documents are
     // divided by it to count the client's documents.
     std::uint32_t copies = 1;
+    // A cancelation asked for this task: its uid becomes canceledBy if the task ends canceled.
+    std::optional<std::uint64_t> cancel_requested_by;
+    // A cancelation: how many unfinished tasks it was sent for (its final canceledTasks).
+    std::uint64_t planned = 0;
     std::vector<NodeTask> node_tasks;
 
     bool finished() const {
