@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: the same Debian documents written directly into one node, through Miroir
+in front of that one node (pure proxy and splitting cost), and through Miroir over three nodes
+(RF 1). Each run sends NDJSON batches one after another on one keep-alive connection and ends
+when the last task succeeded; the table gives documents/s, MB/s and the ratio to direct.
+
+usage: bench/ingest.py [--docs 100000] [--batch 10000]
+       [--miroir build/release/src/miroir] [--devnode build/release/devnode/miroir-devnode]
+"""
+import argparse
+import gzip
+import http.client
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
+CORPUS = os.path.join(HERE, "..", "..", "shared", "data", "debian-packages.ndjson.gz")
+NODE_KEY = "bench-node-key"
+
+
+def batches(n, size):
+    base = []
+    with gzip.open(CORPUS, "rt") as f:
+        for line in f:
+            d = json.loads(line)
+            d.pop("id", None)
+            base.append(d)
+    out, lines = [], []
+    for i in range(n):
+        d = dict(base[i % len(base)])
+        d["id"] = i + 1
+        lines.append(json.dumps(d))
+        if len(lines) == size:
+            out.append(("\n".join(lines) + "\n").encode())
+            lines = []
+    if lines:
+        out.append(("\n".join(lines) + "\n").encode())
+    return out
+
+
+def ingest(port, key, bodies):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def call(method, path, body=None, ctype="application/json"):
+        headers = dict(auth)
+        if body is not None:
+            headers["Content-Type"] = ctype
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+
+    status, task = call("POST", "/indexes", json.dumps({"uid": "ingest", "primaryKey": "id"}))
+    assert status == 202, task
+    wait(call, task["taskUid"])
+    started = time.perf_counter()
+    uids = []
+    for body in bodies:
+        status, task = call("POST", "/indexes/ingest/documents", body, "application/x-ndjson")
+        assert status == 202, task
+        uids.append(task["taskUid"])
+    accepted = time.perf_counter() - started
+    for uid in uids:
+        result = wait(call, uid)
+        assert result["status"] == "succeeded", result
+    return accepted, time.perf_counter() - started
+
+
+def wait(call, uid):
+    while True:
+        status, task = call("GET", f"/tasks/{uid}")
+        if task["status"] in ("succeeded", "failed", "canceled"):
+            return task
+        time.sleep(0.01)
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--miroir", default="build/release/src/miroir")
+    ap.add_argument("--devnode", default="build/release/devnode/miroir-devnode")
+    args = ap.parse_args()
+    os.environ["MIROIR_BIN"] = os.path.abspath(args.miroir)
+    os.environ["MIROIR_DEVNODE_BIN"] = os.path.abspath(args.devnode)
+    from harness import Miroir  # noqa: E402 (reads MIROIR_BIN at import)
+    from nodes import Node  # noqa: E402
+
+    bodies = batches(args.docs, args.batch)
+    megabytes = sum(len(b) for b in bodies) / 1e6
+    print(f"{args.docs} documents, {len(bodies)} NDJSON batches, {megabytes:.1f} MB")
+
+    rows = []
+    with Node(NODE_KEY) as node:
+        rows.append(("direct, one node", *ingest(node.port, NODE_KEY, bodies), None))
+    for count in (1, 3):
+        nodes = [Node(NODE_KEY).start() for _ in range(count)]
+        try:
+            extra = f"  node_master_key: {NODE_KEY}\n  shards: 64\n"
+            with Miroir(nodes=[(f"n{i}", f"http://127.0.0.1:{n.port}")
+                               for i, n in enumerate(nodes)],
+                        master_key="bench", extra=extra, log_format="json") as m:
+                idle = rss_kb(m.proc.pid)
+                accepted, total = ingest(m.port, "bench", bodies)
+                rows.append((f"Miroir over {count} node{'s' if count > 1 else ''}", accepted,
+                             total, (idle, rss_kb(m.proc.pid))))
+        finally:
+            for n in nodes:
+                n.stop()
+
+    direct = rows[0][2]
+    print(f"\n| path | accepted in | all tasks succeeded in | docs/s | MB/s | vs direct | "
+          f"Miroir RSS idle → after |")
+    print("|---|---|---|---|---|---|---|")
+    for name, accepted, total, rss in rows:
+        memory = f"{rss[0] / 1024:.0f} → {rss[1] / 1024:.0f} MiB" if rss else "—"
+        print(f"| {name} | {accepted:.2f} s | {total:.2f} s | {args.docs / total:,.0f} | "
+              f"{megabytes / total:.1f} | {direct / total:.2f} | {memory} |")
+
+
+if __name__ == "__main__":
+    main()
