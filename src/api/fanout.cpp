@@ -37,6 +37,8 @@ namespace {
 asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
     try {
         co_await ctx.store.create(task);
+    } catch (const http::ApiError&) {
+        throw;
     } catch (const std::runtime_error& e) {
         log::error("task store unavailable", {{"error", e.what()}});
         throw http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,

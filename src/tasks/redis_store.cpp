@@ -8,6 +8,7 @@
 // number of retained tasks; task_store.retention_hours bounds it.
 #include <boost/url/parse.hpp>
 
+#include <miroir/http/api_error.hpp>
 #include <miroir/tasks/store.hpp>
 
 #include "record.hpp"
@@ -132,7 +133,18 @@ class RedisStore final : public Store {
     // expression (GCC 12 miscompiles those).
     template <typename... Args>
     Async<RedisReply> call(const Args&... args) {
-        return redis_.command(std::vector<std::string>{std::string(args)...});
+        return command(std::vector<std::string>{std::string(args)...});
+    }
+
+    // A command whose failure is the client's 503: Redis is out of reach.
+    Async<RedisReply> command(std::vector<std::string> args) {
+        try {
+            co_return co_await redis_.command(std::move(args));
+        } catch (const std::runtime_error& e) {
+            throw http::ApiError(
+                503, "miroir_task_store_unavailable", http::ErrorType::system,
+                std::string("The task store cannot be reached: ") + e.what() + ".");
+        }
     }
 
     // The records of some uids (MGET), skipping any deleted meanwhile.
@@ -141,7 +153,7 @@ class RedisStore final : public Store {
         if (uids.empty()) co_return out;
         std::vector<std::string> args{"MGET"};
         for (const auto& u : uids) args.push_back(task_key(std::stoull(u.text)));
-        const auto records = co_await redis_.command(std::move(args));
+        const auto records = co_await command(std::move(args));
         for (const auto& r : records.elements) {
             if (r.type == Type::string) out.push_back(from_json(json::parse(r.text)));
         }

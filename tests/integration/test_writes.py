@@ -500,7 +500,21 @@ class SharedStore(unittest.TestCase):
             self.assertEqual(ca.wait(uids[1])["status"], "succeeded")
             listed = ca.call("GET", "/tasks?indexUids=pods&types=documentAdditionOrUpdate").json()
             self.assertEqual(sorted(t["uid"] for t in listed["results"]), uids)
+
+            # Redis goes away: a write is refused with a clear error; when it is back, the
+            # next command reconnects (the data is gone with this unpersisted server, so
+            # the counter starts again)
+            redis.stop()
+            r = ca.call("POST", "/indexes/pods/documents", [{"id": 100}])
+            self.assertEqual(r.status, 503, r.body)
+            self.assertEqual(r.json()["code"], "miroir_task_store_unavailable")
+            redis.start()
+            r = ca.call("POST", "/indexes/pods/documents", [{"id": 101}])
+            self.assertEqual(r.status, 202, r.body)
+            self.assertEqual(ca.wait(r.json()["taskUid"])["status"], "succeeded")
         finally:
+            if redis.proc.poll() is not None:
+                redis.start()
             a.stop()
             b.stop()
             for n in nodes:
