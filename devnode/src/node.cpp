@@ -6,6 +6,7 @@
 #include <set>
 
 #include <miroir/http/api_error.hpp>
+#include <miroir/http/task_names.hpp>
 
 namespace devnode {
 
@@ -47,24 +48,8 @@ std::uint32_t parse_task_uid(const std::string& s) {
     return static_cast<std::uint32_t>(std::stoull(s));
 }
 
-const std::vector<std::string> kTaskStatuses = {"enqueued", "processing", "succeeded", "failed",
-                                                "canceled"};
-const std::vector<std::string> kTaskTypes = {"documentAdditionOrUpdate",
-                                             "documentEdition",
-                                             "documentDeletion",
-                                             "settingsUpdate",
-                                             "indexCreation",
-                                             "indexDeletion",
-                                             "indexUpdate",
-                                             "indexSwap",
-                                             "taskCancelation",
-                                             "taskDeletion",
-                                             "dumpCreation",
-                                             "snapshotCreation",
-                                             "export",
-                                             "upgradeDatabase",
-                                             "indexCompaction",
-                                             "networkTopologyChange"};
+using miroir::http::kTaskStatuses;
+using miroir::http::kTaskTypes;
 
 // The task filters shared by GET /tasks, POST /tasks/cancel and DELETE /tasks.
 struct TaskFilter {

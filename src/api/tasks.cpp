@@ -22,6 +22,7 @@
 #include <miroir/config/config.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
+#include <miroir/http/task_names.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/gather.hpp>
@@ -36,24 +37,8 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-const std::vector<std::string> kTaskTypes = {"documentAdditionOrUpdate",
-                                             "documentEdition",
-                                             "documentDeletion",
-                                             "settingsUpdate",
-                                             "indexCreation",
-                                             "indexDeletion",
-                                             "indexUpdate",
-                                             "indexSwap",
-                                             "taskCancelation",
-                                             "taskDeletion",
-                                             "dumpCreation",
-                                             "snapshotCreation",
-                                             "export",
-                                             "upgradeDatabase",
-                                             "indexCompaction",
-                                             "networkTopologyChange"};
-const std::vector<std::string> kTaskStatuses = {"enqueued", "processing", "succeeded", "failed",
-                                                "canceled"};
+using http::kTaskStatuses;
+using http::kTaskTypes;
 
 std::int64_t to_ns(util::Time t) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
