@@ -76,6 +76,89 @@ int match_word(const Term& t, std::string_view word) {
     return -1;
 }
 
+using Dictionary = std::vector<std::pair<std::string, std::vector<std::uint32_t>>>;
+
+// Calls `emit(word id, typos)` for every word of the sorted dictionary that matches `t` as
+// match_word() decides, without computing each word's distance from scratch: one dynamic-
+// programming row per prefix depth is shared by neighbouring words (the sorted dictionary is
+// walked like a trie), and a whole block of words sharing a prefix is skipped once that prefix
+// can no longer come within the allowed typos.
+template <typename Emit>
+void match_dictionary(const Term& t, const Dictionary& dict, Emit emit) {
+    const auto by_word = [](const auto& entry, std::string_view w) { return entry.first < w; };
+    const std::string_view term = t.word;
+    if (t.allowed_typos == 0) {
+        auto it = std::lower_bound(dict.begin(), dict.end(), term, by_word);
+        for (; it != dict.end(); ++it) {
+            const bool hit = it->first == term || (t.prefix && it->first.starts_with(term));
+            if (!hit) break;
+            emit(static_cast<std::uint32_t>(it - dict.begin()), 0);
+        }
+        return;
+    }
+    const int k = t.allowed_typos;
+    const std::size_t m = term.size();
+    std::vector<std::vector<int>> rows(1, std::vector<int>(m + 1));
+    std::vector<int> row_min(1, 0);
+    for (std::size_t j = 0; j <= m; ++j) rows[0][j] = static_cast<int>(j);
+    std::string_view prev;
+    std::size_t valid = 0;  // rows[0..valid] hold prev's prefixes
+    std::size_t i = 0;
+    while (i < dict.size()) {
+        const std::string_view w = dict[i].first;
+        std::size_t depth = 0;
+        const std::size_t limit = std::min({valid, w.size(), prev.size()});
+        while (depth < limit && w[depth] == prev[depth]) ++depth;
+        if (rows.size() < w.size() + 1) {
+            rows.resize(w.size() + 1, std::vector<int>(m + 1));
+            row_min.resize(w.size() + 1);
+        }
+        bool pruned = false;
+        for (std::size_t d = depth + 1; d <= w.size(); ++d) {
+            auto& row = rows[d];
+            row[0] = static_cast<int>(d);
+            int low = row[0];
+            for (std::size_t j = 1; j <= m; ++j) {
+                int v = std::min({rows[d - 1][j] + 1, row[j - 1] + 1,
+                                  rows[d - 1][j - 1] + (w[d - 1] != term[j - 1])});
+                if (d > 1 && j > 1 && w[d - 1] == term[j - 2] && w[d - 2] == term[j - 1]) {
+                    v = std::min(v, rows[d - 2][j - 2] + 1);
+                }
+                row[j] = v;
+                low = std::min(low, v);
+            }
+            row_min[d] = low;
+            // no longer word can come back within k (a transposition reaches two rows back);
+            // a prefix term still matches through its own depth's row
+            const bool prefix_alive = t.prefix && d > m && rows[m][m] <= k;
+            if (d >= 2 && low > k && row_min[d - 1] >= k && !prefix_alive) {
+                const std::string_view stem = w.substr(0, d);
+                const auto end = std::partition_point(
+                    dict.begin() + static_cast<std::ptrdiff_t>(i), dict.end(),
+                    [stem](const auto& entry) { return entry.first.starts_with(stem); });
+                i = static_cast<std::size_t>(end - dict.begin());
+                valid = d - 1;
+                prev = w;
+                pruned = true;
+                break;
+            }
+        }
+        if (pruned) continue;
+        int typos = -1;
+        if (t.prefix && w.starts_with(term)) {
+            typos = 0;
+        } else if (rows[w.size()][m] <= k) {
+            typos = rows[w.size()][m];
+        } else if (t.prefix && w.size() > m && rows[m][m] <= k) {
+            typos = rows[m][m];
+        }
+        if (typos >= 0) emit(static_cast<std::uint32_t>(i), typos);
+        valid = w.size();
+        prev = w;
+        ++i;
+    }
+}
+
 struct Attribute {
     std::string name;
     std::vector<std::string> tokens;
@@ -649,36 +732,14 @@ json run_search(const Index& index, const SearchParams& p) {
         for (std::size_t ti = 0; ti < terms.size(); ++ti) {
             auto& t = terms[ti];
             term_words[ti].assign(cache.postings.size(), -1);
-            std::uint32_t word_id = 0;
-            // the dictionary is sorted: words sharing a prefix are neighbours, so the typos
-            // of a prefix are computed once for all of them
-            std::string_view last_prefix;
-            int last_prefix_typos = -1;
-            for (const auto& [word, slots] : cache.postings) {
-                const std::uint32_t id = word_id++;
-                if (word == t.word) exact_id[ti] = id;
-                int typos = -1;
-                if (word == t.word || (t.prefix && word.starts_with(t.word))) {
-                    typos = 0;
-                } else if (t.allowed_typos > 0) {
-                    const int d = distance(word, t.word, t.allowed_typos);
-                    if (d <= t.allowed_typos) typos = d;
-                    if (typos < 0 && t.prefix && word.size() > t.word.size()) {
-                        const std::string_view prefix(word.data(), t.word.size());
-                        if (prefix != last_prefix) {
-                            last_prefix = prefix;
-                            last_prefix_typos = distance(prefix, t.word, t.allowed_typos);
-                        }
-                        if (last_prefix_typos <= t.allowed_typos) typos = last_prefix_typos;
-                    }
-                }
-                if (typos < 0) continue;
+            match_dictionary(t, cache.postings, [&](std::uint32_t id, int typos) {
+                if (cache.postings[id].first == t.word) exact_id[ti] = id;
                 t.max_typos = std::max(t.max_typos, typos);
                 term_words[ti][id] = static_cast<std::int8_t>(typos);
                 if (ti == 0) {
-                    for (auto slot : slots) in_pool[slot] = 1;
+                    for (auto slot : cache.postings[id].second) in_pool[slot] = 1;
                 }
-            }
+            });
         }
         for (std::uint32_t slot = 0; slot < in_pool.size(); ++slot) {
             if (in_pool[slot]) pool.push_back(slot);
@@ -687,6 +748,13 @@ json run_search(const Index& index, const SearchParams& p) {
         for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
             if (index.slots[slot]) pool.push_back(slot);
         }
+    }
+    // the query words as dictionary ids, for the exactness rule
+    std::vector<std::uint32_t> word_ids;
+    bool all_words_known = !words.empty() && words.size() == terms.size();
+    for (std::size_t ti = 0; all_words_known && ti < terms.size(); ++ti) {
+        if (exact_id[ti] < 0) all_words_known = false;
+        word_ids.push_back(static_cast<std::uint32_t>(exact_id[ti]));
     }
     // rank one candidate as soon as its matches are known
     std::vector<Hit> hits;
@@ -785,18 +853,18 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
             } else if (kind == RuleKind::exactness) {
                 const char* type = "noExactMatch";
-                for (std::size_t ai = 0; ai < c.attrs->size(); ++ai) {
+                // compared as dictionary ids: a query word missing from the dictionary
+                // cannot start or equal any attribute
+                for (std::size_t ai = 0; all_words_known && ai < c.attrs->size(); ++ai) {
                     if (!attribute_rank.empty() && attribute_rank[ai] < 0) continue;
-                    const auto& a = (*c.attrs)[ai];
-                    if (a.tokens.empty() || words.empty()) continue;
-                    if (a.tokens == words) {
+                    const auto& ids = (*c.attrs)[ai].ids;
+                    if (ids.empty() || ids.size() < words.size()) continue;
+                    if (!std::equal(word_ids.begin(), word_ids.end(), ids.begin())) continue;
+                    if (ids.size() == words.size()) {
                         type = "exactMatch";
                         break;
                     }
-                    if (a.tokens.size() > words.size() &&
-                        std::equal(words.begin(), words.end(), a.tokens.begin())) {
-                        type = "matchesStart";
-                    }
+                    type = "matchesStart";
                 }
                 details.add("matchType", type);
                 if (type == std::string_view("exactMatch")) {
