@@ -48,6 +48,7 @@ std::uint32_t parse_task_uid(const std::string& s) {
     return static_cast<std::uint32_t>(std::stoull(s));
 }
 
+using miroir::http::kTaskFilterParams;
 using miroir::http::kTaskStatuses;
 using miroir::http::kTaskTypes;
 
@@ -159,19 +160,6 @@ struct TaskFilter {
                in(t.finished_at, before_finished, after_finished);
     }
 };
-
-const std::vector<std::string_view> kFilterParams = {"uids",
-                                                     "batchUids",
-                                                     "canceledBy",
-                                                     "types",
-                                                     "statuses",
-                                                     "indexUids",
-                                                     "beforeEnqueuedAt",
-                                                     "afterEnqueuedAt",
-                                                     "beforeStartedAt",
-                                                     "afterStartedAt",
-                                                     "beforeFinishedAt",
-                                                     "afterFinishedAt"};
 
 }  // namespace
 
@@ -839,7 +827,7 @@ void Node::add_task_routes() {
         false);
     auto cancel_or_delete = [this](bool cancel) {
         return [this, cancel](Request& r) {
-            Query q(r.query, kFilterParams);
+            Query q(r.query, kTaskFilterParams);
             TaskFilter filter(q);
             if (!filter.any) {
                 throw error(400, "missing_task_filters",

@@ -37,6 +37,7 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
+using http::kTaskFilterParams;
 using http::kTaskStatuses;
 using http::kTaskTypes;
 
@@ -257,19 +258,6 @@ asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r) {
     co_return http::respond(200, task_view(*task));
 }
 
-const std::vector<std::string_view> kFilterParams = {"uids",
-                                                     "batchUids",
-                                                     "canceledBy",
-                                                     "types",
-                                                     "statuses",
-                                                     "indexUids",
-                                                     "beforeEnqueuedAt",
-                                                     "afterEnqueuedAt",
-                                                     "beforeStartedAt",
-                                                     "afterStartedAt",
-                                                     "beforeFinishedAt",
-                                                     "afterFinishedAt"};
-
 // Every task matching the filter, newest first.
 asio::awaitable<std::vector<tasks::Task>> all_matching(Context& ctx,
                                                        const tasks::TaskFilter& filter) {
@@ -287,7 +275,7 @@ asio::awaitable<std::vector<tasks::Task>> all_matching(Context& ctx,
 // The filters of POST /tasks/cancel and DELETE /tasks; at least one is required.
 tasks::TaskFilter required_filter(const http::Query& q, const char* what) {
     bool any = false;
-    for (auto name : kFilterParams) any = any || q.has(name);
+    for (auto name : kTaskFilterParams) any = any || q.has(name);
     if (!any) {
         throw http::error(400, "missing_task_filters",
                           std::string("Query parameters to filter the tasks to ") + what +
@@ -319,7 +307,7 @@ std::map<std::size_t, std::string> node_uids(Context& ctx, const std::vector<tas
 // POST /tasks/cancel: the node tasks behind the matching unfinished Miroir tasks are canceled
 // on their nodes; the cancelation is a Miroir task made of the nodes' cancelation tasks.
 asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
-    const http::Query q(r.query, kFilterParams);
+    const http::Query q(r.query, kTaskFilterParams);
     const auto filter = required_filter(q, "cancel");
     auto matched = co_await all_matching(ctx, filter);
     std::vector<tasks::Task> open;
@@ -356,7 +344,7 @@ asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
 // DELETE /tasks: finished Miroir tasks leave the store at once; their node tasks are deleted
 // on the nodes as housekeeping.
 asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
-    const http::Query q(r.query, kFilterParams);
+    const http::Query q(r.query, kTaskFilterParams);
     const auto filter = required_filter(q, "delete");
     const auto matched = co_await all_matching(ctx, filter);
     std::vector<tasks::Task> done;

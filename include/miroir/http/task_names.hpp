@@ -1,8 +1,9 @@
 // The task statuses and types Meilisearch accepts in task filters, in its own order (the
-// order its error messages list them in).
+// order its error messages list them in), and the filter parameters of the task routes.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace miroir::http {
@@ -26,5 +27,20 @@ inline const std::vector<std::string> kTaskTypes = {"documentAdditionOrUpdate",
                                                     "upgradeDatabase",
                                                     "indexCompaction",
                                                     "networkTopologyChange"};
+
+// The filters of GET /tasks (which adds limit, from, reverse), POST /tasks/cancel and
+// DELETE /tasks.
+inline const std::vector<std::string_view> kTaskFilterParams = {"uids",
+                                                                "batchUids",
+                                                                "canceledBy",
+                                                                "types",
+                                                                "statuses",
+                                                                "indexUids",
+                                                                "beforeEnqueuedAt",
+                                                                "afterEnqueuedAt",
+                                                                "beforeStartedAt",
+                                                                "afterStartedAt",
+                                                                "beforeFinishedAt",
+                                                                "afterFinishedAt"};
 
 }  // namespace miroir::http
