@@ -1126,9 +1126,9 @@ json run_search(const Index& index, const SearchParams& p) {
                 auto by_count = [](const auto& a, const auto& b) { return a.second > b.second; };
                 std::stable_sort(number_entries.begin(), number_entries.end(), by_count);
                 std::stable_sort(string_entries.begin(), string_entries.end(), by_count);
-            } else {
-                std::sort(number_entries.begin(), number_entries.end());
             }
+            // otherwise numbers are in numeric order (as Meilisearch's number facets are
+            // stored), strings in the order of their normalized form
             json dist = json::object();
             for (auto* list : {&number_entries, &string_entries}) {
                 for (const auto& [key, n] : *list) {
