@@ -1,0 +1,44 @@
+// The order of search hits from several nodes, as one node holding every document would rank
+// them. Built from each hit's `_rankingScoreDetails`: the rules are walked in their `order`,
+// comparing what one node buckets on (matching words, typo counts, exactness match types,
+// scores of rules whose maximum depends only on the query and the settings, sort values with
+// Meilisearch's value order, vector similarity), then `_rankingScore`. Pure, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace miroir::merge {
+
+// One comparable step of a hit's ranking.
+struct Step {
+    enum class Kind {
+        more,    // a count or score: larger ranks first
+        fewer,   // a count: smaller ranks first (typos)
+        value,   // a sort rule's value
+        nearer,  // a geo sort distance (missing last)
+    };
+    Kind kind = Kind::more;
+    double number = 0;
+    // value steps: 0 number, 1 string, 2 null or missing (always last); direction
+    int value_class = 2;
+    std::string text;
+    bool asc = true;
+    bool missing = false;  // nearer steps: no distance
+};
+
+struct RankKey {
+    std::vector<Step> steps;
+    double score = 0;  // _rankingScore
+};
+
+// The key of a hit (a search hit object with `_rankingScoreDetails` and `_rankingScore`).
+RankKey rank_key(const nlohmann::json& hit);
+
+// Negative when `a` ranks before `b`, 0 when one node could order them either way.
+int compare(const RankKey& a, const RankKey& b);
+
+}  // namespace miroir::merge

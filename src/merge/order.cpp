@@ -1,0 +1,139 @@
+// Ranking keys from `_rankingScoreDetails` (format in shared/meilisearch-api.md §5.3).
+//
+// Why raw quantities and not each rule's `score`: a node normalizes some rules against its own
+// dictionary (maxTypoCount is 0, 1 or 2 depending on which typo variants of a query word the
+// node holds), so the same document can get different typo scores on different nodes. One
+// node holding every document buckets on the counts themselves; so does this order.
+#include <algorithm>
+#include <cmath>
+
+#include <miroir/merge/order.hpp>
+
+namespace miroir::merge {
+
+namespace {
+
+using json = nlohmann::json;
+
+double number_at(const json& j, const char* key) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
+int match_type_rank(const json& rule) {
+    const auto type = rule.value("matchType", std::string());
+    if (type == "exactMatch") return 3;
+    if (type == "matchesStart") return 2;
+    return 1;
+}
+
+Step more(double v) { return {Step::Kind::more, v, 2, {}, true, false}; }
+
+// A sort rule's key is "<field>:asc" or "<field>:desc" (custom ranking rules and the `sort`
+// parameter alike); geo sorts start with "_geoPoint(".
+bool direction_of(const std::string& key, bool& asc) {
+    if (key.ends_with(":asc")) {
+        asc = true;
+        return true;
+    }
+    if (key.ends_with(":desc")) {
+        asc = false;
+        return true;
+    }
+    return false;
+}
+
+void add_rule(const std::string& name, const json& rule, std::vector<Step>& steps) {
+    if (name == "words") {
+        steps.push_back(more(number_at(rule, "matchingWords")));
+    } else if (name == "typo") {
+        steps.push_back({Step::Kind::fewer, number_at(rule, "typoCount"), 2, {}, true, false});
+    } else if (name == "exactness") {
+        steps.push_back(more(match_type_rank(rule)));
+        if (rule.contains("matchingWords")) steps.push_back(more(number_at(rule, "matchingWords")));
+    } else if (name == "vectorSort") {
+        steps.push_back(more(number_at(rule, "similarity")));
+    } else if (name == "skipped") {
+        // the node's search cutoff: nothing to compare
+    } else if (bool asc = true; direction_of(name, asc)) {
+        if (name.starts_with("_geoPoint(")) {
+            const auto d = rule.find("distance");
+            const bool missing = d == rule.end() || !d->is_number();
+            steps.push_back(
+                {Step::Kind::nearer, missing ? 0.0 : d->get<double>(), 2, {}, asc, missing});
+            return;
+        }
+        Step s{Step::Kind::value, 0, 2, {}, asc, false};
+        const auto v = rule.find("value");
+        if (v != rule.end() && v->is_number()) {
+            s.value_class = 0;
+            s.number = v->get<double>();
+        } else if (v != rule.end() && v->is_string()) {
+            s.value_class = 1;
+            s.text = v->get<std::string>();
+        }
+        steps.push_back(std::move(s));
+    } else {
+        // proximity, attributeRank, wordPosition, attribute: their maximum depends on the
+        // query and the settings only, so their scores compare across nodes
+        steps.push_back(more(number_at(rule, "score")));
+    }
+}
+
+int three_way(double a, double b) { return a < b ? -1 : a > b ? 1 : 0; }
+
+}  // namespace
+
+RankKey rank_key(const json& hit) {
+    RankKey key;
+    key.score = number_at(hit, "_rankingScore");
+    const auto details = hit.find("_rankingScoreDetails");
+    if (details == hit.end() || !details->is_object()) return key;
+    std::vector<std::pair<double, std::string>> rules;
+    for (auto it = details->begin(); it != details->end(); ++it) {
+        rules.emplace_back(number_at(it.value(), "order"), it.key());
+    }
+    std::sort(rules.begin(), rules.end());
+    for (const auto& [order, name] : rules) add_rule(name, (*details)[name], key.steps);
+    return key;
+}
+
+int compare(const RankKey& a, const RankKey& b) {
+    const auto n = std::min(a.steps.size(), b.steps.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        const Step& x = a.steps[i];
+        const Step& y = b.steps[i];
+        if (x.kind != y.kind) break;  // not the same rules: fall back to the score
+        int c = 0;
+        switch (x.kind) {
+            case Step::Kind::more:
+                c = -three_way(x.number, y.number);
+                break;
+            case Step::Kind::fewer:
+                c = three_way(x.number, y.number);
+                break;
+            case Step::Kind::value:
+                if (x.value_class != y.value_class) {
+                    // numbers, then strings, then missing values, whatever the direction
+                    c = three_way(x.value_class, y.value_class);
+                } else if (x.value_class == 0) {
+                    c = three_way(x.number, y.number) * (x.asc ? 1 : -1);
+                } else if (x.value_class == 1) {
+                    c = x.text.compare(y.text);
+                    c = (c < 0 ? -1 : c > 0 ? 1 : 0) * (x.asc ? 1 : -1);
+                }
+                break;
+            case Step::Kind::nearer:
+                if (x.missing != y.missing) {
+                    c = x.missing ? 1 : -1;
+                } else {
+                    c = three_way(x.number, y.number) * (x.asc ? 1 : -1);
+                }
+                break;
+        }
+        if (c != 0) return c;
+    }
+    return -three_way(a.score, b.score);
+}
+
+}  // namespace miroir::merge

@@ -1,0 +1,83 @@
+// The merge order of hits from different nodes.
+#include <gtest/gtest.h>
+
+#include <miroir/merge/order.hpp>
+
+namespace miroir::merge {
+namespace {
+
+using json = nlohmann::json;
+
+json hit(json details, double score) {
+    return {{"_rankingScore", score}, {"_rankingScoreDetails", std::move(details)}};
+}
+
+int cmp(const json& a, const json& b) { return compare(rank_key(a), rank_key(b)); }
+
+TEST(MergeOrder, TypoCountsCompareAcrossNodesWhoseMaximumsDiffer) {
+    // node A knows 2-typo variants of the word (maxTypoCount 2), node B does not (max 0):
+    // B's hit with one typo scores higher on its own node, yet ranks after A's exact hit
+    const json a = hit(
+        {{"words", {{"order", 0}, {"matchingWords", 1}, {"maxMatchingWords", 1}, {"score", 1.0}}},
+         {"typo", {{"order", 1}, {"typoCount", 0}, {"maxTypoCount", 2}, {"score", 1.0}}}},
+        0.9);
+    const json b = hit(
+        {{"words", {{"order", 0}, {"matchingWords", 1}, {"maxMatchingWords", 1}, {"score", 1.0}}},
+         {"typo", {{"order", 1}, {"typoCount", 1}, {"maxTypoCount", 1}, {"score", 0.5}}}},
+        0.95);
+    EXPECT_LT(cmp(a, b), 0);
+    EXPECT_GT(cmp(b, a), 0);
+}
+
+TEST(MergeOrder, RulesAreWalkedInTheirOrder) {
+    // more matching words wins before anything else, whatever the key order in the object
+    const json a = hit({{"typo", {{"order", 1}, {"typoCount", 0}}},
+                        {"words", {{"order", 0}, {"matchingWords", 2}}}},
+                       0.1);
+    const json b = hit({{"typo", {{"order", 1}, {"typoCount", 0}}},
+                        {"words", {{"order", 0}, {"matchingWords", 1}}}},
+                       0.9);
+    EXPECT_LT(cmp(a, b), 0);
+}
+
+TEST(MergeOrder, SortValuesNumbersThenStringsThenMissing) {
+    auto by = [](const char* rule, json value) {
+        return hit({{rule, {{"order", 0}, {"value", std::move(value)}}}}, 1.0);
+    };
+    EXPECT_LT(cmp(by("price:asc", 1.5), by("price:asc", 2.0)), 0);
+    EXPECT_LT(cmp(by("price:desc", 2.0), by("price:desc", 1.5)), 0);
+    EXPECT_LT(cmp(by("price:desc", 1.0), by("price:desc", "abc")), 0);
+    EXPECT_LT(cmp(by("price:asc", 1.0), by("price:asc", "abc")), 0);
+    EXPECT_LT(cmp(by("title:asc", "abc"), by("title:asc", nullptr)), 0);
+    EXPECT_LT(cmp(by("title:desc", "abc"), by("title:desc", nullptr)), 0);
+    EXPECT_LT(cmp(by("title:desc", "b"), by("title:desc", "a")), 0);
+    EXPECT_EQ(cmp(by("title:asc", "a"), by("title:asc", "a")), 0);
+}
+
+TEST(MergeOrder, ExactnessByMatchTypeThenExactWords) {
+    auto ex = [](const char* type, int words) {
+        json d = {{"order", 0}, {"matchType", type}};
+        if (words >= 0) d["matchingWords"] = words;
+        return hit({{"exactness", d}}, 0.5);
+    };
+    EXPECT_LT(cmp(ex("exactMatch", -1), ex("matchesStart", -1)), 0);
+    EXPECT_LT(cmp(ex("matchesStart", -1), ex("noExactMatch", 3)), 0);
+    EXPECT_LT(cmp(ex("noExactMatch", 2), ex("noExactMatch", 1)), 0);
+}
+
+TEST(MergeOrder, GeoSortNearerFirstMissingLast) {
+    auto geo = [](json distance) {
+        return hit({{"_geoPoint(45, 5):asc", {{"order", 0}, {"distance", std::move(distance)}}}},
+                   1.0);
+    };
+    EXPECT_LT(cmp(geo(10.0), geo(200.0)), 0);
+    EXPECT_LT(cmp(geo(200.0), geo(nullptr)), 0);
+}
+
+TEST(MergeOrder, FallsBackToTheScore) {
+    EXPECT_LT(cmp(hit(json::object(), 0.8), hit(json::object(), 0.7)), 0);
+    EXPECT_EQ(cmp(hit(json::object(), 0.8), hit(json::object(), 0.8)), 0);
+}
+
+}  // namespace
+}  // namespace miroir::merge
