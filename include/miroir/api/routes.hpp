@@ -18,6 +18,9 @@ void add_task_routes(http::Router& router, Context& context);
 // POST /indexes, DELETE /indexes/{uid}, and the documents write and get-one routes
 void add_write_routes(http::Router& router, Context& context);
 
+// POST /indexes/{uid}/search, scattered over a covering set and merged
+void add_search_routes(http::Router& router, Context& context);
+
 // GET, PATCH and DELETE /indexes/{uid}/settings and every settings sub-route
 void add_settings_routes(http::Router& router, Context& context);
 

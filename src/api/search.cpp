@@ -1,0 +1,347 @@
+// Search through Miroir: one replica group, one replica of each shard (the covering set),
+// each node asked once for the first offset+limit hits with their ranking details, the hits
+// merged in the order one node holding everything would give, then the client's window.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+
+#include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
+#include <miroir/api/routes.hpp>
+#include <miroir/config/config.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/ingest/splitter.hpp>
+#include <miroir/merge/order.hpp>
+#include <miroir/upstream/gather.hpp>
+#include <miroir/util/uuid.hpp>
+
+#include "fanout.hpp"
+
+namespace miroir::api {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+std::atomic<std::uint64_t> rotation{0};
+
+// The nodes a search asks: node → the shards it answers for (empty: all it holds).
+struct Assignment {
+    std::size_t node;
+    std::vector<std::uint32_t> shards;
+    bool restricted = false;  // answers for only some of its shards: filter by _miroir_shard
+};
+
+// One replica group, then one owner per shard, rotating among the owners from query to query.
+std::vector<Assignment> covering_set(const Fleet& fleet, std::uint64_t turn) {
+    const auto& group = fleet.groups()[turn % fleet.groups().size()];
+    std::map<std::size_t, std::vector<std::uint32_t>> chosen;
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
+        const auto owners = fleet.owners(group, s);
+        if (owners.empty()) continue;
+        chosen[owners[(s + turn) % owners.size()]].push_back(s);
+    }
+    std::vector<Assignment> out;
+    for (auto& [node, shards] : chosen) {
+        const auto held = group.placement.shards_of(fleet.node_id(node));
+        const bool restricted = shards.size() != held.size();
+        out.push_back({node, std::move(shards), restricted});
+    }
+    return out;
+}
+
+// The client's filter ANDed with "_miroir_shard IN [...]".
+json with_shards(const json& filter, const std::vector<std::uint32_t>& shards) {
+    std::string in = std::string(ingest::kShardField) + " IN [";
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+        in += (i ? ", " : "") + std::to_string(shards[i]);
+    }
+    in += "]";
+    if (filter.is_null()) return in;
+    if (filter.is_array()) {
+        json out = filter;
+        out.push_back(in);
+        return out;
+    }
+    return json::array({filter, in});
+}
+
+std::uint64_t uint_or(const json& body, const char* key, std::uint64_t fallback) {
+    const auto it = body.find(key);
+    return it != body.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : fallback;
+}
+
+bool flag(const json& body, const char* key) {
+    const auto it = body.find(key);
+    return it != body.end() && it->is_boolean() && it->get<bool>();
+}
+
+// Removes Miroir's fields from a hit (and from its _formatted copy).
+void strip_reserved(json& object) {
+    for (auto it = object.begin(); it != object.end();) {
+        if (it.key().starts_with(ingest::kReservedPrefix)) {
+            it = object.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+// A facet value's place: numbers first in numeric order, then strings by their lowercase form.
+struct FacetValue {
+    std::string key;
+    std::uint64_t count = 0;
+    bool is_number = false;
+    double number = 0;
+    std::string folded;
+};
+
+bool parse_number(const std::string& s, double& out) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    out = std::strtod(s.c_str(), &end);
+    return end == s.c_str() + s.size() && std::isfinite(out);
+}
+
+// Sums the nodes' facet distributions and orders and truncates them as the index's faceting
+// settings say.
+json merge_facets(const std::vector<const json*>& parts, const json& faceting) {
+    std::map<std::string, std::map<std::string, std::uint64_t>> sums;
+    std::vector<std::string> fields;
+    for (const json* part : parts) {
+        if (!part) continue;
+        for (auto f = part->begin(); f != part->end(); ++f) {
+            if (f.key().starts_with(ingest::kReservedPrefix)) continue;
+            if (!sums.contains(f.key())) fields.push_back(f.key());
+            auto& values = sums[f.key()];
+            for (auto v = f.value().begin(); v != f.value().end(); ++v) {
+                values[v.key()] += v.value().get<std::uint64_t>();
+            }
+        }
+    }
+    const auto max_values = faceting.value("maxValuesPerFacet", std::uint64_t{100});
+    const json by = faceting.value("sortFacetValuesBy", json::object());
+    json out = json::object();
+    for (const auto& field : fields) {
+        std::vector<FacetValue> values;
+        for (const auto& [key, count] : sums[field]) {
+            FacetValue v;
+            v.key = key;
+            v.count = count;
+            v.is_number = parse_number(key, v.number);
+            v.folded = key;
+            std::transform(v.folded.begin(), v.folded.end(), v.folded.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            values.push_back(std::move(v));
+        }
+        std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
+            if (a.is_number != b.is_number) return a.is_number;
+            if (a.is_number) return a.number < b.number;
+            return a.folded < b.folded;
+        });
+        std::string order = by.contains(field) ? by[field].get<std::string>()
+                            : by.contains("*") ? by["*"].get<std::string>()
+                                               : "alpha";
+        if (order == "count") {
+            std::stable_sort(values.begin(), values.end(), [](const auto& a, const auto& b) {
+                if (a.is_number != b.is_number) return a.is_number;
+                return a.count > b.count;
+            });
+        }
+        json dist = json::object();
+        for (const auto& v : values) {
+            if (dist.size() >= max_values) break;
+            dist[v.key] = v.count;
+        }
+        out[field] = std::move(dist);
+    }
+    return out;
+}
+
+json merge_facet_stats(const std::vector<const json*>& parts) {
+    json out = json::object();
+    for (const json* part : parts) {
+        if (!part) continue;
+        for (auto f = part->begin(); f != part->end(); ++f) {
+            if (f.key().starts_with(ingest::kReservedPrefix)) continue;
+            const double lo = f.value().value("min", 0.0);
+            const double hi = f.value().value("max", 0.0);
+            if (!out.contains(f.key())) {
+                out[f.key()] = {{"min", lo}, {"max", hi}};
+            } else {
+                auto& s = out[f.key()];
+                s["min"] = std::min(s["min"].get<double>(), lo);
+                s["max"] = std::max(s["max"].get<double>(), hi);
+            }
+        }
+    }
+    return out;
+}
+
+// The index's faceting settings, from the first node that answers.
+asio::awaitable<json> faceting_of(Context& ctx, const std::string& uid,
+                                  const std::vector<Assignment>& plan) {
+    for (const auto& a : plan) {
+        auto r = co_await ctx.nodes[a.node]->send(
+            node_request(Method::get, index_path(uid) + "/settings/faceting"),
+            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+        if (r && r->status == 200) co_return json::parse(r->body, nullptr, false);
+    }
+    co_return json::object();
+}
+
+struct NodeHit {
+    json hit;
+    merge::RankKey key;
+    std::size_t node_rank;  // position of the node in the plan, for a stable tie-break
+    std::size_t position;   // position in the node's answer
+};
+
+asio::awaitable<http::Response> search(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    if (!body.is_object()) {
+        throw http::error(400, "bad_request",
+                          "Invalid value type: expected an object, but found " + body.dump());
+    }
+    const bool page_mode = body.contains("page") || body.contains("hitsPerPage");
+    const auto offset = uint_or(body, "offset", 0);
+    const auto limit = uint_or(body, "limit", 20);
+    const auto page = uint_or(body, "page", 1);
+    const auto hits_per_page = uint_or(body, "hitsPerPage", 20);
+    const bool want_score = flag(body, "showRankingScore");
+    const bool want_details = flag(body, "showRankingScoreDetails");
+
+    // each node: the first offset+limit hits, scored, with the details that order them
+    json node_body = body;
+    if (page_mode) {
+        node_body["page"] = 1;
+        node_body["hitsPerPage"] = page * hits_per_page;
+    } else {
+        node_body["offset"] = 0;
+        node_body["limit"] = offset + limit;
+    }
+    node_body["showRankingScore"] = true;
+    node_body["showRankingScoreDetails"] = true;
+
+    const auto plan = covering_set(ctx.fleet, rotation++);
+    std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
+    for (const auto& a : plan) {
+        json b = node_body;
+        if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
+        requests.push_back(ctx.nodes[a.node]->send(
+            node_request(Method::post, index_path(uid) + "/search", b.dump()),
+            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
+    }
+    auto results = co_await upstream::gather(ctx.executor, std::move(requests));
+
+    std::vector<json> answers;
+    std::vector<std::uint32_t> missing_shards;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        auto& result = results[i];
+        if (result && result->status >= 400 && result->status < 500) {
+            // the query itself is wrong: every node says so; answer as one node would
+            co_return http::Response::json(result->status, result->body);
+        }
+        if (!result || result->status != 200) {
+            missing_shards.insert(missing_shards.end(), plan[i].shards.begin(),
+                                  plan[i].shards.end());
+            answers.emplace_back();
+            continue;
+        }
+        answers.push_back(json::parse(result->body));
+    }
+    if (!missing_shards.empty() && ctx.config.scatter.unavailable_shard_policy == "error") {
+        throw http::ApiError(503, "miroir_shard_unavailable", http::ErrorType::system,
+                             "Some shards of index `" + uid + "` have no reachable replica.");
+    }
+
+    // merge
+    std::vector<NodeHit> hits;
+    std::uint64_t total = 0;
+    std::uint64_t processing = 0;
+    const json* first = nullptr;
+    std::vector<const json*> distributions, stats;
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        auto& a = answers[i];
+        if (a.is_null()) continue;
+        if (!first) first = &a;
+        total += uint_or(a, page_mode ? "totalHits" : "estimatedTotalHits", 0);
+        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
+        if (a.contains("facetDistribution")) distributions.push_back(&a["facetDistribution"]);
+        if (a.contains("facetStats")) stats.push_back(&a["facetStats"]);
+        std::size_t position = 0;
+        for (auto& hit : a["hits"]) {
+            auto key = merge::rank_key(hit);
+            hits.push_back({std::move(hit), std::move(key), i, position++});
+        }
+    }
+    std::stable_sort(hits.begin(), hits.end(), [](const NodeHit& x, const NodeHit& y) {
+        return merge::compare(x.key, y.key) < 0;
+    });
+
+    const std::uint64_t from = page_mode ? (page > 0 ? (page - 1) * hits_per_page : 0) : offset;
+    const std::uint64_t count = page_mode ? (page > 0 ? hits_per_page : 0) : limit;
+    json out_hits = json::array();
+    for (std::uint64_t i = from; i < hits.size() && i < from + count; ++i) {
+        json& hit = hits[i].hit;
+        strip_reserved(hit);
+        if (hit.contains("_formatted") && hit["_formatted"].is_object()) {
+            strip_reserved(hit["_formatted"]);
+        }
+        if (!want_score) hit.erase("_rankingScore");
+        if (!want_details) hit.erase("_rankingScoreDetails");
+        out_hits.push_back(std::move(hit));
+    }
+
+    json out;
+    out["hits"] = std::move(out_hits);
+    out["query"] = first ? first->value("query", json("")) : json(body.value("q", ""));
+    out["processingTimeMs"] = processing;
+    if (page_mode) {
+        out["hitsPerPage"] = hits_per_page;
+        out["page"] = page;
+        out["totalPages"] =
+            hits_per_page ? (total + hits_per_page - 1) / hits_per_page : std::uint64_t{0};
+        out["totalHits"] = total;
+    } else {
+        out["limit"] = limit;
+        out["offset"] = offset;
+        out["estimatedTotalHits"] = total;
+    }
+    if (first && first->contains("facetDistribution")) {
+        out["facetDistribution"] =
+            merge_facets(distributions, co_await faceting_of(ctx, uid, plan));
+    }
+    if (first && first->contains("facetStats")) out["facetStats"] = merge_facet_stats(stats);
+    out["requestUid"] = util::random_uuid();
+    if (first && first->contains("semanticHitCount")) {
+        std::uint64_t semantic = 0;
+        for (const auto& a : answers) {
+            if (!a.is_null()) semantic += uint_or(a, "semanticHitCount", 0);
+        }
+        out["semanticHitCount"] = semantic;
+    }
+    auto response = http::respond(200, out);
+    if (!missing_shards.empty()) {
+        std::sort(missing_shards.begin(), missing_shards.end());
+        std::string list;
+        for (auto s : missing_shards) list += (list.empty() ? "" : ",") + std::to_string(s);
+        response.headers.set("X-Miroir-Degraded", "shards=" + list);
+    }
+    co_return response;
+}
+
+}  // namespace
+
+void add_search_routes(http::Router& router, Context& ctx) {
+    router.add(Method::post, "/indexes/{uid}/search", http::Access::client,
+               [&ctx](http::Request& r) { return search(ctx, r); });
+}
+
+}  // namespace miroir::api

@@ -1,0 +1,212 @@
+"""Differential test of search: the same corpus in one node and, through Miroir, in clusters of
+several shapes; the same generated queries must give the same hits in the same order (exact
+ties may permute among themselves), the same totals and the same facets.
+
+Seeded (MIROIR_DIFF_SEED, default 1); the seed is printed with every failure. Runs against
+real meilisearch binaries when MEILISEARCH_BIN is set."""
+import json
+import os
+import random
+import unittest
+
+from harness import Miroir
+from nodes import Node
+
+SEED = int(os.environ.get("MIROIR_DIFF_SEED", "1"))
+MASTER = "diff-master-key"
+NODE_KEY = "node-master-key"
+INDEX = "diff"
+WORDS = ["shadow", "river", "glass", "mountain", "engine", "garden", "silver", "storm",
+         "library", "kernel", "python", "daemon", "network", "window", "harbor", "ocean"]
+GENRES = ["drama", "comedy", "horror", "documentary", "Sci-Fi"]
+SETTINGS = {
+    "searchableAttributes": ["title", "overview", "tags"],
+    "filterableAttributes": ["genre", "year", "tags", "price"],
+    "sortableAttributes": ["year", "price", "title"],
+}
+
+
+def corpus(rng, n):
+    docs = []
+    for i in range(n):
+        title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3)))
+        if i % 17 == 0 and docs:
+            title = docs[-1]["title"]  # deliberate ties
+        doc = {"id": i, "title": title,
+               "overview": " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12))),
+               "genre": rng.choice(GENRES), "tags": rng.sample(WORDS[:6], rng.randint(0, 3)),
+               "year": rng.randint(1990, 2020)}
+        if rng.random() < 0.8:
+            doc["price"] = round(rng.uniform(1, 100), 1) if rng.random() < 0.9 else rng.randint(1, 5)
+        docs.append(doc)
+    return docs
+
+
+def typo(rng, word):
+    if len(word) < 5:
+        return word
+    i = rng.randrange(len(word))
+    return word[:i] + rng.choice("aeiou") + word[i + 1:]
+
+
+def queries(rng, count):
+    out = []
+    for _ in range(count):
+        body = {"showRankingScoreDetails": True}
+        words = [rng.choice(WORDS) for _ in range(rng.choice([0, 1, 1, 2, 2, 3]))]
+        if words and rng.random() < 0.3:
+            words[-1] = typo(rng, words[-1])
+        if words and rng.random() < 0.3:
+            words[-1] = words[-1][:rng.randint(2, len(words[-1]))]  # a prefix
+        body["q"] = " ".join(words)
+        r = rng.random()
+        if r < 0.2:
+            body["filter"] = f"year > {rng.randint(1995, 2015)}"
+        elif r < 0.35:
+            body["filter"] = [f"genre = {rng.choice(GENRES[:4])}", "price EXISTS"]
+        r = rng.random()
+        if r < 0.2:
+            body["sort"] = [rng.choice(["year:desc", "year:asc", "price:asc", "price:desc"])]
+        elif r < 0.3:
+            body["sort"] = ["price:asc", "title:desc"]
+        if rng.random() < 0.3:
+            body["facets"] = rng.choice([["genre"], ["genre", "year"], ["tags", "price"]])
+        if rng.random() < 0.3:
+            body["page"] = rng.randint(1, 4)
+            body["hitsPerPage"] = rng.choice([5, 10, 20])
+        else:
+            body["offset"] = rng.choice([0, 0, 5, 20, 45])
+            body["limit"] = rng.choice([1, 10, 20, 30])
+        out.append(body)
+    return out
+
+
+def signature(hit):
+    """What one node ranks a hit by, without the parts a node normalizes on its own
+    dictionary (the typo rule's maximum and score, hence the global score)."""
+    details = {}
+    for rule, d in hit.get("_rankingScoreDetails", {}).items():
+        d = dict(d)
+        d.pop("order", None)
+        if rule == "typo":
+            d.pop("score", None)
+            d.pop("maxTypoCount", None)
+        details[rule] = d
+    return json.dumps(details, sort_keys=True)
+
+
+class Cluster:
+    def __init__(self, shape):
+        self.shape = shape
+        count = shape["nodes"]
+        self.nodes = [Node(NODE_KEY).start() for _ in range(count)]
+        groups = shape.get("groups", 1)
+        per_group = count // groups
+        addresses = [(f"d{i}", f"http://127.0.0.1:{n.port}", i // per_group)
+                     for i, n in enumerate(self.nodes)]
+        extra = (f"  node_master_key: {NODE_KEY}\n  shards: {shape['shards']}\n"
+                 f"  replica_groups: {groups}\n")
+        self.m = Miroir(nodes=addresses, master_key=MASTER, replication_factor=shape["rf"],
+                        extra=extra).start()
+
+    def call(self, method, path, body=None):
+        headers = {"Authorization": f"Bearer {MASTER}", "Content-Type": "application/json"}
+        return self.m.request(method, path, json.dumps(body) if body is not None else None,
+                              headers)
+
+    def stop(self):
+        self.m.stop()
+        for n in self.nodes:
+            n.stop()
+
+
+def wait_miroir(cluster, uid):
+    import time
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        task = cluster.call("GET", f"/tasks/{uid}").json()
+        if task["status"] in ("succeeded", "failed", "canceled"):
+            assert task["status"] == "succeeded", task
+            return
+        time.sleep(0.05)
+    raise TimeoutError(uid)
+
+
+class SearchDifferential(unittest.TestCase):
+    SHAPES = [
+        {"nodes": 3, "rf": 1, "shards": 16},
+        {"nodes": 3, "rf": 2, "shards": 64},
+        {"nodes": 4, "rf": 1, "shards": 8, "groups": 2},
+        {"nodes": 2, "rf": 1, "shards": 1},
+    ]
+
+    @classmethod
+    def setUpClass(cls):
+        rng = random.Random(SEED)
+        cls.docs = corpus(rng, 600)
+        cls.queries = queries(rng, 160)
+        cls.reference = Node(NODE_KEY).start()
+        cls.reference.run("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+        cls.reference.run("PATCH", f"/indexes/{INDEX}/settings", SETTINGS)
+        cls.reference.run("POST", f"/indexes/{INDEX}/documents", cls.docs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.reference.stop()
+
+    def load(self, cluster):
+        for method, path, body in [("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"}),
+                                   ("PATCH", f"/indexes/{INDEX}/settings", SETTINGS),
+                                   ("POST", f"/indexes/{INDEX}/documents", self.docs)]:
+            r = cluster.call(method, path, body)
+            self.assertEqual(r.status, 202, r.body)
+            wait_miroir(cluster, r.json()["taskUid"])
+
+    def compare(self, shape, body, want, got):
+        where = f"seed {SEED}, shape {shape}, query {json.dumps(body)}"
+        for key in ("estimatedTotalHits", "totalHits", "totalPages", "page", "hitsPerPage",
+                    "offset", "limit", "facetDistribution", "facetStats"):
+            self.assertEqual(got.get(key), want.get(key), f"{key}: {where}")
+        if "facetDistribution" in want:
+            for field in want["facetDistribution"]:
+                self.assertEqual(list(got["facetDistribution"][field]),
+                                 list(want["facetDistribution"][field]), f"facet order: {where}")
+        w, g = want["hits"], got["hits"]
+        self.assertEqual(len(g), len(w), where)
+        for hit in g:
+            self.assertFalse([k for k in hit if k.startswith("_miroir")], where)
+        # position by position, the same ranking; ids equal within each run of ties, except
+        # runs cut by the window's edges (the members beyond the window are unknown here)
+        sig_w = [signature(h) for h in w]
+        sig_g = [signature(h) for h in g]
+        self.assertEqual(sig_g, sig_w, f"ranking: {where}")
+        i = 0
+        while i < len(w):
+            j = i
+            while j < len(w) and sig_w[j] == sig_w[i]:
+                j += 1
+            edge = i == 0 or j == len(w)
+            if not edge:
+                self.assertEqual(sorted(h["id"] for h in g[i:j]),
+                                 sorted(h["id"] for h in w[i:j]), f"ids: {where}")
+            i = j
+
+    def test_every_shape_answers_as_one_node(self):
+        for shape in self.SHAPES:
+            with self.subTest(shape=shape):
+                cluster = Cluster(shape)
+                try:
+                    self.load(cluster)
+                    for body in self.queries:
+                        want = self.reference.call("POST", f"/indexes/{INDEX}/search", body)
+                        got = cluster.call("POST", f"/indexes/{INDEX}/search", body)
+                        self.assertEqual(got.status, want.status,
+                                         f"seed {SEED} {shape} {body}: {got.body}")
+                        if want.status == 200:
+                            self.compare(shape, body, want.json(), got.json())
+                finally:
+                    cluster.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
