@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include <miroir/api/context.hpp>
@@ -68,6 +69,26 @@ json with_shards(const json& filter, const std::vector<std::uint32_t>& shards) {
         return out;
     }
     return json::array({filter, in});
+}
+
+// The parameters of a query string, percent-decoded, in order.
+std::vector<std::pair<std::string, std::string>> split_query(std::string_view raw) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::size_t start = 0;
+    while (start < raw.size()) {
+        auto end = raw.find('&', start);
+        if (end == std::string_view::npos) end = raw.size();
+        const auto part = raw.substr(start, end - start);
+        if (!part.empty()) {
+            const auto eq = part.find('=');
+            out.emplace_back(http::percent_decode(part.substr(0, eq), true),
+                             eq == std::string_view::npos
+                                 ? std::string()
+                                 : http::percent_decode(part.substr(eq + 1), true));
+        }
+        start = end + 1;
+    }
+    return out;
 }
 
 std::uint64_t uint_or(const json& body, const char* key, std::uint64_t fallback) {
@@ -201,7 +222,23 @@ struct NodeHit {
     std::size_t position;   // position in the node's answer
 };
 
-asio::awaitable<http::Response> search(Context& ctx, http::Request& r) {
+const char* const kWindowParams[] = {"offset", "limit", "page", "hitsPerPage"};
+
+// What the merge needs to know of the client's query.
+struct Window {
+    bool page_mode = false;
+    std::uint64_t offset = 0, limit = 20, page = 1, hits_per_page = 20;
+    bool want_score = false, want_details = false;
+    std::string q;
+};
+
+// Builds one node's request for the shards it answers for.
+using NodeSearch = std::function<upstream::UpstreamRequest(const Assignment&)>;
+
+asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
+                                                  const Window& w, const NodeSearch& node_search);
+
+asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
     const auto body = http::json_body(r);
@@ -209,34 +246,131 @@ asio::awaitable<http::Response> search(Context& ctx, http::Request& r) {
         throw http::error(400, "bad_request",
                           "Invalid value type: expected an object, but found " + body.dump());
     }
-    const bool page_mode = body.contains("page") || body.contains("hitsPerPage");
-    const auto offset = uint_or(body, "offset", 0);
-    const auto limit = uint_or(body, "limit", 20);
-    const auto page = uint_or(body, "page", 1);
-    const auto hits_per_page = uint_or(body, "hitsPerPage", 20);
-    const bool want_score = flag(body, "showRankingScore");
-    const bool want_details = flag(body, "showRankingScoreDetails");
+    Window w;
+    w.page_mode = body.contains("page") || body.contains("hitsPerPage");
+    w.offset = uint_or(body, "offset", 0);
+    w.limit = uint_or(body, "limit", 20);
+    w.page = uint_or(body, "page", 1);
+    w.hits_per_page = uint_or(body, "hitsPerPage", 20);
+    w.want_score = flag(body, "showRankingScore");
+    w.want_details = flag(body, "showRankingScoreDetails");
+    if (body.contains("q") && body["q"].is_string()) w.q = body["q"].get<std::string>();
 
-    // each node: the first offset+limit hits, scored, with the details that order them
+    // each node: the first offset+limit hits, scored, with the details that order them; a
+    // window parameter of the wrong type is left as it is, for the nodes to reject
     json node_body = body;
-    if (page_mode) {
+    const bool valid = std::all_of(
+        std::begin(kWindowParams), std::end(kWindowParams),
+        [&body](const char* p) { return !body.contains(p) || body[p].is_number_unsigned(); });
+    if (!valid) {
+        // nothing to rewrite
+    } else if (w.page_mode) {
         node_body["page"] = 1;
-        node_body["hitsPerPage"] = page * hits_per_page;
+        node_body["hitsPerPage"] = w.page * w.hits_per_page;
     } else {
         node_body["offset"] = 0;
-        node_body["limit"] = offset + limit;
+        node_body["limit"] = w.offset + w.limit;
     }
     node_body["showRankingScore"] = true;
     node_body["showRankingScoreDetails"] = true;
+    const json filter = body.value("filter", json());
+    // a named local, not a temporary inside the co_await expression (GCC 12)
+    const NodeSearch node_search = [&uid, node_body, filter](const Assignment& a) {
+        json b = node_body;
+        if (a.restricted) b["filter"] = with_shards(filter, a.shards);
+        return node_request(Method::post, index_path(uid) + "/search", b.dump());
+    };
+    co_return co_await scatter_and_merge(ctx, uid, w, node_search);
+}
+
+// GET search: the query string goes to the nodes as a query string (so that a bad parameter
+// gets the node's own message), with the window, the scores and the shard filter rewritten.
+asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    std::vector<std::pair<std::string, std::string>> params;
+    std::map<std::string, std::string> by_name;
+    for (const auto& part : split_query(r.query)) {
+        params.push_back(part);
+        by_name[part.first] = part.second;
+    }
+    bool valid = true;
+    auto number = [&](const char* name, std::uint64_t fallback) -> std::uint64_t {
+        const auto it = by_name.find(name);
+        if (it == by_name.end()) return fallback;
+        const auto& v = it->second;
+        const bool ok = !v.empty() && v.size() < 20 && std::all_of(v.begin(), v.end(), [](char c) {
+            return c >= '0' && c <= '9';
+        });
+        valid = valid && ok;  // a bad value is left for the nodes to reject
+        return ok ? std::stoull(v) : fallback;
+    };
+    auto boolean = [&](const char* name) {
+        const auto it = by_name.find(name);
+        return it != by_name.end() && (it->second == "true" || it->second == "True");
+    };
+    Window w;
+    w.page_mode = by_name.contains("page") || by_name.contains("hitsPerPage");
+    w.offset = number("offset", 0);
+    w.limit = number("limit", 20);
+    w.page = number("page", 1);
+    w.hits_per_page = number("hitsPerPage", 20);
+    w.want_score = boolean("showRankingScore");
+    w.want_details = boolean("showRankingScoreDetails");
+    if (by_name.contains("q")) w.q = by_name["q"];
+
+    std::map<std::string, std::string> overrides = {{"showRankingScore", "true"},
+                                                    {"showRankingScoreDetails", "true"}};
+    if (!valid) {
+        // nothing to rewrite
+    } else if (w.page_mode) {
+        overrides["page"] = "1";
+        overrides["hitsPerPage"] = std::to_string(w.page * w.hits_per_page);
+    } else {
+        overrides["offset"] = "0";
+        overrides["limit"] = std::to_string(w.offset + w.limit);
+    }
+    const std::optional<std::string> filter =
+        by_name.contains("filter") ? std::optional(by_name["filter"]) : std::nullopt;
+    const NodeSearch node_search = [&uid, params, overrides, filter](const Assignment& a) {
+        auto set = overrides;
+        if (a.restricted) {
+            // a filter given as a JSON array stays an array; a string is parenthesized
+            const auto shard_filter = with_shards(json(), a.shards).get<std::string>();
+            if (!filter) {
+                set["filter"] = shard_filter;
+            } else {
+                const json parsed = json::parse(*filter, nullptr, false);
+                set["filter"] = parsed.is_array() ? with_shards(parsed, a.shards).dump()
+                                                  : "(" + *filter + ") AND " + shard_filter;
+            }
+        }
+        std::string target = index_path(uid) + "/search?";
+        bool first = true;
+        auto add = [&](const std::string& k, const std::string& v) {
+            target += (first ? "" : "&") + http::percent_encode(k) + "=" + http::percent_encode(v);
+            first = false;
+        };
+        for (const auto& [k, v] : params) {
+            if (!set.contains(k)) add(k, v);
+        }
+        for (const auto& [k, v] : set) add(k, v);
+        return node_request(Method::get, target);
+    };
+    co_return co_await scatter_and_merge(ctx, uid, w, node_search);
+}
+
+asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
+                                                  const Window& w, const NodeSearch& node_search) {
+    const bool page_mode = w.page_mode;
+    const auto offset = w.offset, limit = w.limit, page = w.page, hits_per_page = w.hits_per_page;
+    const bool want_score = w.want_score, want_details = w.want_details;
 
     const auto plan = covering_set(ctx.fleet, rotation++);
     std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
     for (const auto& a : plan) {
-        json b = node_body;
-        if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
         requests.push_back(ctx.nodes[a.node]->send(
-            node_request(Method::post, index_path(uid) + "/search", b.dump()),
-            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
+            node_search(a), std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
     }
     auto results = co_await upstream::gather(ctx.executor, std::move(requests));
 
@@ -301,7 +435,7 @@ asio::awaitable<http::Response> search(Context& ctx, http::Request& r) {
 
     json out;
     out["hits"] = std::move(out_hits);
-    out["query"] = first ? first->value("query", json("")) : json(body.value("q", ""));
+    out["query"] = first ? first->value("query", json(w.q)) : json(w.q);
     out["processingTimeMs"] = processing;
     if (page_mode) {
         out["hitsPerPage"] = hits_per_page;
@@ -341,7 +475,9 @@ asio::awaitable<http::Response> search(Context& ctx, http::Request& r) {
 
 void add_search_routes(http::Router& router, Context& ctx) {
     router.add(Method::post, "/indexes/{uid}/search", http::Access::client,
-               [&ctx](http::Request& r) { return search(ctx, r); });
+               [&ctx](http::Request& r) { return search_post(ctx, r); });
+    router.add(Method::get, "/indexes/{uid}/search", http::Access::client,
+               [&ctx](http::Request& r) { return search_get(ctx, r); });
 }
 
 }  // namespace miroir::api

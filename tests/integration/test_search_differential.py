@@ -8,6 +8,7 @@ import json
 import os
 import random
 import unittest
+import urllib.parse
 
 from harness import Miroir
 from nodes import Node
@@ -79,6 +80,21 @@ def queries(rng, count):
             body["limit"] = rng.choice([1, 10, 20, 30])
         out.append(body)
     return out
+
+
+def as_query_string(body):
+    """The same search as GET parameters: lists comma-separated, an array filter as JSON."""
+    params = {}
+    for key, value in body.items():
+        if key == "filter" and isinstance(value, list):
+            params[key] = json.dumps(value)
+        elif isinstance(value, list):
+            params[key] = ",".join(value)
+        elif isinstance(value, bool):
+            params[key] = "true" if value else "false"
+        else:
+            params[key] = str(value)
+    return urllib.parse.urlencode(params)
 
 
 def signature(hit):
@@ -197,15 +213,66 @@ class SearchDifferential(unittest.TestCase):
                 cluster = Cluster(shape)
                 try:
                     self.load(cluster)
-                    for body in self.queries:
+                    for n, body in enumerate(self.queries):
                         want = self.reference.call("POST", f"/indexes/{INDEX}/search", body)
                         got = cluster.call("POST", f"/indexes/{INDEX}/search", body)
                         self.assertEqual(got.status, want.status,
                                          f"seed {SEED} {shape} {body}: {got.body}")
                         if want.status == 200:
                             self.compare(shape, body, want.json(), got.json())
+                        if n % 3 == 0:  # the same query as GET
+                            path = f"/indexes/{INDEX}/search?{as_query_string(body)}"
+                            want = self.reference.call("GET", path)
+                            got = cluster.call("GET", path)
+                            self.assertEqual(got.status, want.status, f"GET {path}: {got.body}")
+                            if want.status == 200:
+                                self.compare(shape, {"GET": path}, want.json(), got.json())
                 finally:
                     cluster.stop()
+
+
+class SearchErrorsAndReservedFields(unittest.TestCase):
+    def test_errors_are_the_nodes_and_reserved_fields_never_show(self):
+        cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8})
+        try:
+            for method, path, body in [
+                    ("POST", "/indexes", {"uid": "e", "primaryKey": "id"}),
+                    ("PATCH", "/indexes/e/settings", {"filterableAttributes": ["genre"]}),
+                    ("POST", "/indexes/e/documents",
+                     [{"id": i, "title": f"glass {i}", "genre": GENRES[i % 5]}
+                      for i in range(40)])]:
+                r = cluster.call(method, path, body)
+                self.assertEqual(r.status, 202, r.body)
+                wait_miroir(cluster, r.json()["taskUid"])
+            cases = [
+                ("POST", "/indexes/e/search", {"q": "glass", "filter": "genre ="}, 400,
+                 "invalid_search_filter"),
+                ("POST", "/indexes/e/search", {"sort": ["title:asc"]}, 400,
+                 "invalid_search_sort"),
+                ("POST", "/indexes/e/search", {"limit": "ten"}, 400, "invalid_search_limit"),
+                ("GET", "/indexes/e/search?limit=ten", None, 400, "invalid_search_limit"),
+                ("POST", "/indexes/e/search", {"nope": 1}, 400, "bad_request"),
+                ("POST", "/indexes/missing/search", {"q": "x"}, 404, "index_not_found"),
+            ]
+            for method, path, body, status, code in cases:
+                r = cluster.call(method, path, body)
+                self.assertEqual((r.status, r.json().get("code")), (status, code), (path, body))
+            r = cluster.call("POST", "/indexes/e/search",
+                             {"q": "glass", "facets": ["*"], "attributesToHighlight": ["*"],
+                              "limit": 40})
+            self.assertEqual(r.status, 200, r.body)
+            result = r.json()
+            self.assertEqual(result["estimatedTotalHits"], 40)
+            self.assertEqual(sorted(h["id"] for h in result["hits"]), list(range(40)))
+            for hit in result["hits"]:
+                self.assertNotIn("_miroir_shard", hit)
+                self.assertNotIn("_miroir_shard", hit["_formatted"])
+                self.assertNotIn("_rankingScore", hit)
+                self.assertNotIn("_rankingScoreDetails", hit)
+            self.assertEqual(list(result["facetDistribution"]), ["genre"])
+            self.assertEqual(sum(result["facetDistribution"]["genre"].values()), 40)
+        finally:
+            cluster.stop()
 
 
 if __name__ == "__main__":
