@@ -238,14 +238,9 @@ using NodeSearch = std::function<upstream::UpstreamRequest(const Assignment&)>;
 asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
                                                   const Window& w, const NodeSearch& node_search);
 
-asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
-    const std::string uid(r.param("uid"));
-    check_index_uid(uid);
-    const auto body = http::json_body(r);
-    if (!body.is_object()) {
-        throw http::error(400, "bad_request",
-                          "Invalid value type: expected an object, but found " + body.dump());
-    }
+// A search given as a JSON object (POST search, one query of a multi-search).
+asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid,
+                                            const json& body) {
     Window w;
     w.page_mode = body.contains("page") || body.contains("hitsPerPage");
     w.offset = uint_or(body, "offset", 0);
@@ -281,6 +276,90 @@ asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
         return node_request(Method::post, index_path(uid) + "/search", b.dump());
     };
     co_return co_await scatter_and_merge(ctx, uid, w, node_search);
+}
+
+asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    if (!body.is_object()) {
+        throw http::error(400, "bad_request",
+                          "Invalid value type: expected an object, but found " + body.dump());
+    }
+    co_return co_await search_body(ctx, uid, body);
+}
+
+// One query of a multi-search, as an upstream result so that gather() runs them together.
+asio::awaitable<upstream::UpstreamResult> one_query(Context& ctx, std::string uid, json query) {
+    auto response = co_await search_body(ctx, uid, query);
+    co_return upstream::UpstreamResponse{response.status, std::move(response.headers),
+                                         std::move(response.body)};
+}
+
+// POST /multi-search without federation: each query scattered and merged on its own, the
+// results in the order of the queries; the first failing query fails the request, its
+// message prefixed with its position, as Meilisearch reports it.
+asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
+    const auto body = http::json_body(r);
+    if (!body.is_object() || !body.contains("queries") || !body["queries"].is_array()) {
+        throw http::bad_request("Missing field `queries`");
+    }
+    if (body.contains("federation") && !body["federation"].is_null()) {
+        throw http::ApiError(501, "miroir_not_implemented", http::ErrorType::invalid_request,
+                             "Federated multi-search through Miroir is not available yet.");
+    }
+    const auto& queries = body["queries"];
+    std::vector<std::string> uids;
+    std::vector<asio::awaitable<upstream::UpstreamResult>> runs;
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
+        json query = queries[i];
+        if (!query.is_object() || !query.contains("indexUid") || !query["indexUid"].is_string()) {
+            throw http::error(400, "missing_index_uid", prefix + "Missing field `indexUid`");
+        }
+        const auto uid = query["indexUid"].get<std::string>();
+        try {
+            check_index_uid(uid);
+        } catch (const http::ApiError& e) {
+            throw http::ApiError(e.status(), e.code(), e.type(), prefix + e.what());
+        }
+        if (query.contains("federationOptions")) {
+            throw http::error(400, "invalid_multi_search_federation_options",
+                              prefix +
+                                  "Using `federationOptions` is not allowed in a non-federated "
+                                  "search.\n - Hint: remove `federationOptions` from query #" +
+                                  std::to_string(i) + " or add `federation` to the request.");
+        }
+        query.erase("indexUid");
+        uids.push_back(uid);
+        runs.push_back(one_query(ctx, uid, std::move(query)));
+    }
+    auto answers = co_await upstream::gather(ctx.executor, std::move(runs));
+    json results = json::array();
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        auto& a = *answers[i];
+        auto parsed = json::parse(a.body, nullptr, false);
+        if (a.status != 200) {
+            // index_not_found is a 400 inside multi-search
+            const auto code = parsed.value("code", std::string("internal"));
+            const auto type = parsed.value("type", std::string("internal"));
+            const unsigned status = code == "index_not_found" ? 400 : a.status;
+            json error;
+            error["message"] = "Inside `.queries[" + std::to_string(i) +
+                               "]`: " + parsed.value("message", std::string());
+            error["code"] = code;
+            error["type"] = type;
+            error["link"] = "https://docs.meilisearch.com/errors#" + code;
+            co_return http::respond(status, error);
+        }
+        json one;
+        one["indexUid"] = uids[i];
+        for (auto it = parsed.begin(); it != parsed.end(); ++it) one[it.key()] = it.value();
+        results.push_back(std::move(one));
+    }
+    json out;
+    out["results"] = std::move(results);
+    co_return http::respond(200, out);
 }
 
 // GET search: the query string goes to the nodes as a query string (so that a bad parameter
@@ -478,6 +557,8 @@ void add_search_routes(http::Router& router, Context& ctx) {
                [&ctx](http::Request& r) { return search_post(ctx, r); });
     router.add(Method::get, "/indexes/{uid}/search", http::Access::client,
                [&ctx](http::Request& r) { return search_get(ctx, r); });
+    router.add(Method::post, "/multi-search", http::Access::client,
+               [&ctx](http::Request& r) { return multi_search(ctx, r); });
 }
 
 }  // namespace miroir::api

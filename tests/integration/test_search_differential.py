@@ -220,6 +220,19 @@ class SearchDifferential(unittest.TestCase):
                                          f"seed {SEED} {shape} {body}: {got.body}")
                         if want.status == 200:
                             self.compare(shape, body, want.json(), got.json())
+                        if n % 5 == 0:  # with the next query, as a multi-search
+                            pair = [dict(body, indexUid=INDEX),
+                                    dict(self.queries[(n + 1) % len(self.queries)],
+                                         indexUid=INDEX)]
+                            want = self.reference.call("POST", "/multi-search",
+                                                       {"queries": pair})
+                            got = cluster.call("POST", "/multi-search", {"queries": pair})
+                            self.assertEqual(got.status, want.status, got.body)
+                            if want.status == 200:
+                                for q, w, g in zip(pair, want.json()["results"],
+                                                   got.json()["results"]):
+                                    self.assertEqual(g["indexUid"], INDEX)
+                                    self.compare(shape, {"multi": q}, w, g)
                         if n % 3 == 0:  # the same query as GET
                             path = f"/indexes/{INDEX}/search?{as_query_string(body)}"
                             want = self.reference.call("GET", path)
@@ -253,10 +266,18 @@ class SearchErrorsAndReservedFields(unittest.TestCase):
                 ("GET", "/indexes/e/search?limit=ten", None, 400, "invalid_search_limit"),
                 ("POST", "/indexes/e/search", {"nope": 1}, 400, "bad_request"),
                 ("POST", "/indexes/missing/search", {"q": "x"}, 404, "index_not_found"),
+                ("POST", "/multi-search",
+                 {"queries": [{"indexUid": "e", "q": "glass"}, {"indexUid": "missing"}]},
+                 400, "index_not_found"),
+                ("POST", "/multi-search", {"queries": [{"q": "glass"}]}, 400,
+                 "missing_index_uid"),
             ]
             for method, path, body, status, code in cases:
                 r = cluster.call(method, path, body)
                 self.assertEqual((r.status, r.json().get("code")), (status, code), (path, body))
+            r = cluster.call("POST", "/multi-search",
+                             {"queries": [{"indexUid": "e", "q": "glass"}, {"indexUid": "nope"}]})
+            self.assertTrue(r.json()["message"].startswith("Inside `.queries[1]`: "), r.body)
             r = cluster.call("POST", "/indexes/e/search",
                              {"q": "glass", "facets": ["*"], "attributesToHighlight": ["*"],
                               "limit": 40})

@@ -1,0 +1,76 @@
+// The search merge's CPU cost: ranking keys from the details of every node's hits, then one
+// order over all of them (what src/api/search.cpp does per query).
+#include <algorithm>
+#include <random>
+
+#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+
+#include <miroir/merge/order.hpp>
+
+namespace {
+
+using json = nlohmann::json;
+
+// `nodes` answers of `per_node` hits with default-rule details (and a sort rule when asked).
+std::vector<json> answers(int nodes, int per_node, bool sorted) {
+    std::mt19937 rng(7);
+    std::vector<json> out;
+    for (int n = 0; n < nodes; ++n) {
+        json hits = json::array();
+        for (int i = 0; i < per_node; ++i) {
+            json details;
+            int order = 0;
+            if (sorted) details["year:desc"] = {{"order", order++}, {"value", 1990 + rng() % 30}};
+            details["words"] = {{"order", order++},
+                                {"matchingWords", 1 + rng() % 3},
+                                {"maxMatchingWords", 3},
+                                {"score", 0.5}};
+            details["typo"] = {
+                {"order", order++}, {"typoCount", rng() % 2}, {"maxTypoCount", 1}, {"score", 0.5}};
+            details["proximity"] = {{"order", order++}, {"score", (rng() % 8) / 8.0}};
+            details["attributeRank"] = {{"order", order++}, {"score", (rng() % 3) / 3.0}};
+            details["wordPosition"] = {{"order", order++}, {"score", (rng() % 20) / 20.0}};
+            details["exactness"] = {{"order", order++},
+                                    {"matchType", "noExactMatch"},
+                                    {"matchingWords", rng() % 3},
+                                    {"maxMatchingWords", 3},
+                                    {"score", 0.3}};
+            hits.push_back({{"id", n * per_node + i},
+                            {"_rankingScore", (rng() % 1000) / 1000.0},
+                            {"_rankingScoreDetails", std::move(details)}});
+        }
+        out.push_back(std::move(hits));
+    }
+    return out;
+}
+
+void BM_Merge(benchmark::State& state) {
+    const auto nodes = static_cast<int>(state.range(0));
+    const auto per_node = static_cast<int>(state.range(1));
+    const auto input = answers(nodes, per_node, state.range(2) != 0);
+    for (auto _ : state) {
+        std::vector<std::pair<miroir::merge::RankKey, const json*>> keyed;
+        keyed.reserve(static_cast<std::size_t>(nodes * per_node));
+        for (const auto& node : input) {
+            for (const auto& hit : node) keyed.emplace_back(miroir::merge::rank_key(hit), &hit);
+        }
+        std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+            return miroir::merge::compare(a.first, b.first) < 0;
+        });
+        benchmark::DoNotOptimize(keyed.front().second);
+    }
+    state.SetItemsProcessed(state.iterations() * nodes * per_node);
+}
+
+}  // namespace
+
+BENCHMARK(BM_Merge)
+    ->ArgNames({"nodes", "hits", "sort"})
+    ->Args({3, 20, 0})
+    ->Args({3, 1000, 0})
+    ->Args({64, 20, 0})
+    ->Args({64, 100, 0})
+    ->Args({64, 100, 1})
+    ->Args({64, 1000, 0})
+    ->Unit(benchmark::kMicrosecond);
