@@ -21,7 +21,9 @@ double number_at(const json& j, const char* key) {
 }
 
 int match_type_rank(const json& rule) {
-    const auto type = rule.value("matchType", std::string());
+    const auto it = rule.find("matchType");
+    if (it == rule.end() || !it->is_string()) return 1;
+    const auto& type = it->get_ref<const std::string&>();
     if (type == "exactMatch") return 3;
     if (type == "matchesStart") return 2;
     return 1;
@@ -70,7 +72,7 @@ void add_rule(const std::string& name, const json& rule, std::vector<Step>& step
             s.number = v->get<double>();
         } else if (v != rule.end() && v->is_string()) {
             s.value_class = 1;
-            s.text = v->get<std::string>();
+            s.text = v->get_ref<const std::string&>();
         }
         steps.push_back(std::move(s));
     } else {
@@ -89,12 +91,21 @@ RankKey rank_key(const json& hit) {
     key.score = number_at(hit, "_rankingScore");
     const auto details = hit.find("_rankingScoreDetails");
     if (details == hit.end() || !details->is_object()) return key;
-    std::vector<std::pair<double, std::string>> rules;
-    for (auto it = details->begin(); it != details->end(); ++it) {
-        rules.emplace_back(number_at(it.value(), "order"), it.key());
+    // the rules by their `order` (0, 1, 2...: usually already the object's order)
+    std::vector<std::pair<double, json::const_iterator>> rules;
+    rules.reserve(details->size());
+    bool sorted = true;
+    for (auto it = details->cbegin(); it != details->cend(); ++it) {
+        const double order = number_at(it.value(), "order");
+        if (!rules.empty() && order < rules.back().first) sorted = false;
+        rules.emplace_back(order, it);
     }
-    std::sort(rules.begin(), rules.end());
-    for (const auto& [order, name] : rules) add_rule(name, (*details)[name], key.steps);
+    if (!sorted) {
+        std::sort(rules.begin(), rules.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
+    key.steps.reserve(rules.size() + 1);
+    for (const auto& [order, it] : rules) add_rule(it.key(), it.value(), key.steps);
     return key;
 }
 

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Search through Miroir against direct: the same corpus and queries (bench/devnode_search.py's)
+on one development node directly, through Miroir in front of that node (S = 1, pure proxy and
+merge cost), and through Miroir over three nodes (S = 64, RF 1). One client, one keep-alive
+connection, sequential queries; p50/p90/p99 client latency.
+
+usage: bench/search.py [--docs 100000] [--queries 300]
+       [--miroir build/release/src/miroir] [--devnode build/release/devnode/miroir-devnode]
+"""
+import argparse
+import http.client
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
+NODE_KEY = "bench-node-key"
+SETTINGS = {"searchableAttributes": ["name", "summary", "tags"],
+            "filterableAttributes": ["section", "priority"]}
+
+
+def client(port, key):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def call(method, path, body=None):
+        conn.request(method, path, json.dumps(body) if body is not None else None, headers)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    return call
+
+
+def wait(call, uid):
+    while True:
+        _, task = call("GET", f"/tasks/{uid}")
+        if task["status"] in ("succeeded", "failed", "canceled"):
+            assert task["status"] == "succeeded", task
+            return
+        time.sleep(0.02)
+
+
+def load_and_measure(port, key, docs, queries):
+    call = client(port, key)
+    for method, path, body in [("POST", "/indexes", {"uid": "bench", "primaryKey": "id"}),
+                               ("PATCH", "/indexes/bench/settings", SETTINGS)]:
+        status, task = call(method, path, body)
+        assert status == 202, task
+        wait(call, task["taskUid"])
+    for i in range(0, len(docs), 20_000):
+        status, task = call("POST", "/indexes/bench/documents", docs[i:i + 20_000])
+        assert status == 202, task
+    wait(call, task["taskUid"])
+    call("POST", "/indexes/bench/search", {"q": "warmup"})  # builds the nodes' caches
+    latencies = []
+    for q in queries:
+        started = time.perf_counter()
+        status, result = call("POST", "/indexes/bench/search", {"q": q, "limit": 20})
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert status == 200, result
+    latencies.sort()
+    pct = lambda x: latencies[min(len(latencies) - 1, int(x * len(latencies)))]
+    return pct(0.5), pct(0.9), pct(0.99)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--miroir", default="build/release/src/miroir")
+    ap.add_argument("--devnode", default="build/release/devnode/miroir-devnode")
+    args = ap.parse_args()
+    os.environ["MIROIR_BIN"] = os.path.abspath(args.miroir)
+    os.environ["MIROIR_DEVNODE_BIN"] = os.path.abspath(args.devnode)
+    import random
+    from devnode_search import load_corpus  # noqa: E402
+    from harness import Miroir  # noqa: E402
+    from nodes import Node  # noqa: E402
+
+    docs = load_corpus(args.docs)
+    rng = random.Random(42)
+    words = [w for d in docs[:5000] for w in d["summary"].lower().split() if w.isalpha()
+             and len(w) > 3]
+    queries = [" ".join(rng.choice(words) for _ in range(rng.choice([1, 1, 2, 2, 3])))
+               for _ in range(args.queries)]
+
+    rows = []
+    with Node(NODE_KEY) as node:
+        rows.append(("direct, one node", load_and_measure(node.port, NODE_KEY, docs, queries)))
+    for count, shards in ((1, 1), (3, 64)):
+        nodes = [Node(NODE_KEY).start() for _ in range(count)]
+        try:
+            extra = f"  node_master_key: {NODE_KEY}\n  shards: {shards}\n"
+            with Miroir(nodes=[(f"n{i}", f"http://127.0.0.1:{n.port}")
+                               for i, n in enumerate(nodes)],
+                        master_key="bench", extra=extra, log_format="json") as m:
+                name = f"Miroir over {count} node{'s' if count > 1 else ''} (S={shards})"
+                rows.append((name, load_and_measure(m.port, "bench", docs, queries)))
+        finally:
+            for n in nodes:
+                n.stop()
+    base = rows[0][1][0]
+    print(f"{args.docs} documents, {args.queries} queries\n")
+    print("| path | p50 | p90 | p99 | p50 vs direct |")
+    print("|---|---|---|---|---|")
+    for name, (p50, p90, p99) in rows:
+        print(f"| {name} | {p50:.2f} ms | {p90:.2f} ms | {p99:.2f} ms | {p50 / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
