@@ -419,9 +419,12 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
             if (!filter) {
                 set["filter"] = shard_filter;
             } else {
+                // the node reads the parameter as JSON first: an array, a quoted string, or
+                // else plain filter text
                 const json parsed = json::parse(*filter, nullptr, false);
+                const std::string text = parsed.is_string() ? parsed.get<std::string>() : *filter;
                 set["filter"] = parsed.is_array() ? with_shards(parsed, a.shards).dump()
-                                                  : "(" + *filter + ") AND " + shard_filter;
+                                                  : "(" + text + ") AND " + shard_filter;
             }
         }
         std::string target = index_path(uid) + "/search?";

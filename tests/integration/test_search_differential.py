@@ -290,6 +290,13 @@ class SearchErrorsAndReservedFields(unittest.TestCase):
                 self.assertNotIn("_miroir_shard", hit["_formatted"])
                 self.assertNotIn("_rankingScore", hit)
                 self.assertNotIn("_rankingScoreDetails", hit)
+            # GET filters in every form a node reads, with nodes answering for part of their
+            # shards (RF 2): plain text, a JSON string, a JSON array
+            for raw in ["genre = drama", json.dumps("genre = drama"), json.dumps(["genre = drama"])]:
+                path = "/indexes/e/search?" + urllib.parse.urlencode({"q": "glass", "filter": raw})
+                r = cluster.call("GET", path)
+                self.assertEqual((r.status, r.json().get("estimatedTotalHits")), (200, 8),
+                                 (raw, r.body))
             self.assertEqual(list(result["facetDistribution"]), ["genre"])
             self.assertEqual(sum(result["facetDistribution"]["genre"].values()), 40)
         finally:
