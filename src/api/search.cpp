@@ -215,13 +215,6 @@ asio::awaitable<json> faceting_of(Context& ctx, const std::string& uid,
     co_return json::object();
 }
 
-struct NodeHit {
-    json hit;
-    merge::RankKey key;
-    std::size_t node_rank;  // position of the node in the plan, for a stable tie-break
-    std::size_t position;   // position in the node's answer
-};
-
 const char* const kWindowParams[] = {"offset", "limit", "page", "hitsPerPage"};
 
 // What the merge needs to know of the client's query.
@@ -478,7 +471,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     }
 
     // merge
-    std::vector<NodeHit> hits;
+    std::vector<json*> lists;  // each node's hits
     std::uint64_t total = 0;
     std::uint64_t processing = 0;
     const json* first = nullptr;
@@ -491,21 +484,17 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
         if (a.contains("facetDistribution")) distributions.push_back(&a["facetDistribution"]);
         if (a.contains("facetStats")) stats.push_back(&a["facetStats"]);
-        std::size_t position = 0;
-        for (auto& hit : a["hits"]) {
-            auto key = merge::rank_key(hit);
-            hits.push_back({std::move(hit), std::move(key), i, position++});
-        }
+        if (a.contains("hits")) lists.push_back(&a["hits"]);
     }
-    std::stable_sort(hits.begin(), hits.end(), [](const NodeHit& x, const NodeHit& y) {
-        return merge::compare(x.key, y.key) < 0;
-    });
 
+    // each node's hits are already in its rank order: a k-way merge up to the window's end
     const std::uint64_t from = page_mode ? (page > 0 ? (page - 1) * hits_per_page : 0) : offset;
     const std::uint64_t count = page_mode ? (page > 0 ? hits_per_page : 0) : limit;
+    const auto merged =
+        merge::merge_ordered(std::vector<const json*>(lists.begin(), lists.end()), from + count);
     json out_hits = json::array();
-    for (std::uint64_t i = from; i < hits.size() && i < from + count; ++i) {
-        json& hit = hits[i].hit;
+    for (std::uint64_t i = from; i < merged.size(); ++i) {
+        json& hit = (*lists[merged[i].first])[merged[i].second];
         strip_reserved(hit);
         if (hit.contains("_formatted") && hit["_formatted"].is_object()) {
             strip_reserved(hit["_formatted"]);

@@ -6,6 +6,7 @@
 // node holding every document buckets on the counts themselves; so does this order.
 #include <algorithm>
 #include <cmath>
+#include <queue>
 
 #include <miroir/merge/order.hpp>
 
@@ -13,7 +14,7 @@ namespace miroir::merge {
 
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 double number_at(const json& j, const char* key) {
     const auto it = j.find(key);
@@ -145,6 +146,39 @@ int compare(const RankKey& a, const RankKey& b) {
         if (c != 0) return c;
     }
     return -three_way(a.score, b.score);
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
+    const std::vector<const json*>& lists, std::size_t take) {
+    struct Head {
+        std::size_t list;
+        std::size_t position;
+        RankKey key;
+    };
+    // the heap's top is the hit that ranks first
+    auto later = [](const Head& a, const Head& b) {
+        const int c = compare(a.key, b.key);
+        if (c != 0) return c > 0;
+        if (a.list != b.list) return a.list > b.list;
+        return a.position > b.position;
+    };
+    std::priority_queue<Head, std::vector<Head>, decltype(later)> heads(later);
+    auto push = [&](std::size_t list, std::size_t position) {
+        const json* hits = lists[list];
+        if (hits && hits->is_array() && position < hits->size()) {
+            heads.push({list, position, rank_key((*hits)[position])});
+        }
+    };
+    for (std::size_t l = 0; l < lists.size(); ++l) push(l, 0);
+    std::vector<std::pair<std::size_t, std::size_t>> out;
+    out.reserve(take);
+    while (out.size() < take && !heads.empty()) {
+        const auto [list, position] = std::pair(heads.top().list, heads.top().position);
+        heads.pop();
+        out.emplace_back(list, position);
+        push(list, position + 1);
+    }
+    return out;
 }
 
 }  // namespace miroir::merge

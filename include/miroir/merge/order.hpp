@@ -36,9 +36,15 @@ struct RankKey {
 };
 
 // The key of a hit (a search hit object with `_rankingScoreDetails` and `_rankingScore`).
-RankKey rank_key(const nlohmann::json& hit);
+RankKey rank_key(const nlohmann::ordered_json& hit);
 
 // Negative when `a` ranks before `b`, 0 when one node could order them either way.
 int compare(const RankKey& a, const RankKey& b);
+
+// The first `take` hits of several hit lists, each already in rank order (a node's answer
+// is), as (list, position) pairs: a k-way merge that computes keys only for the hits that
+// reach the front. Full ties keep list order, then position.
+std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
+    const std::vector<const nlohmann::ordered_json*>& lists, std::size_t take);
 
 }  // namespace miroir::merge

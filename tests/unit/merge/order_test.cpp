@@ -6,7 +6,7 @@
 namespace miroir::merge {
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 json hit(json details, double score) {
     return {{"_rankingScore", score}, {"_rankingScoreDetails", std::move(details)}};
@@ -77,6 +77,21 @@ TEST(MergeOrder, GeoSortNearerFirstMissingLast) {
 TEST(MergeOrder, FallsBackToTheScore) {
     EXPECT_LT(cmp(hit(json::object(), 0.8), hit(json::object(), 0.7)), 0);
     EXPECT_EQ(cmp(hit(json::object(), 0.8), hit(json::object(), 0.8)), 0);
+}
+
+TEST(MergeOrder, KWayMergeOfOrderedListsStopsAtTheWindow) {
+    auto words = [](int n, double score) {
+        return hit({{"words", {{"order", 0}, {"matchingWords", n}}}}, score);
+    };
+    const json a = json::array({words(3, 0.9), words(2, 0.8), words(1, 0.1)});
+    const json b = json::array({words(3, 0.9), words(1, 0.5)});
+    const json empty = json::array();
+    const auto merged = merge_ordered({&a, &empty, &b}, 4);
+    const std::vector<std::pair<std::size_t, std::size_t>> want = {
+        {0, 0}, {2, 0}, {0, 1}, {2, 1}};  // a full tie keeps list order
+    EXPECT_EQ(merged, want);
+    EXPECT_EQ(merge_ordered({&a, &b}, 100).size(), 5u);
+    EXPECT_TRUE(merge_ordered({&a, &b}, 0).empty());
 }
 
 }  // namespace
