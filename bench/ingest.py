@@ -41,7 +41,9 @@ def batches(n, size):
     return out
 
 
-def ingest(port, key, bodies):
+def client(port, key):
+    """call(method, path, body=None, ctype) on one keep-alive connection → (status, JSON);
+    a body that is not bytes or str is sent as JSON."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     auth = {"Authorization": f"Bearer {key}"}
 
@@ -49,11 +51,17 @@ def ingest(port, key, bodies):
         headers = dict(auth)
         if body is not None:
             headers["Content-Type"] = ctype
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
         conn.request(method, path, body=body, headers=headers)
         r = conn.getresponse()
         return r.status, json.loads(r.read() or b"null")
+    return call
 
-    status, task = call("POST", "/indexes", json.dumps({"uid": "ingest", "primaryKey": "id"}))
+
+def ingest(port, key, bodies):
+    call = client(port, key)
+    status, task = call("POST", "/indexes", {"uid": "ingest", "primaryKey": "id"})
     assert status == 202, task
     wait(call, task["taskUid"])
     started = time.perf_counter()

@@ -8,8 +8,6 @@ usage: bench/search.py [--docs 100000] [--queries 300]
        [--miroir build/release/src/miroir] [--devnode build/release/devnode/miroir-devnode]
 """
 import argparse
-import http.client
-import json
 import os
 import sys
 import time
@@ -17,29 +15,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
+from ingest import client, wait  # noqa: E402
+
 NODE_KEY = "bench-node-key"
 SETTINGS = {"searchableAttributes": ["name", "summary", "tags"],
             "filterableAttributes": ["section", "priority"]}
 
 
-def client(port, key):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-
-    def call(method, path, body=None):
-        conn.request(method, path, json.dumps(body) if body is not None else None, headers)
-        r = conn.getresponse()
-        return r.status, json.loads(r.read() or b"null")
-    return call
-
-
-def wait(call, uid):
-    while True:
-        _, task = call("GET", f"/tasks/{uid}")
-        if task["status"] in ("succeeded", "failed", "canceled"):
-            assert task["status"] == "succeeded", task
-            return
-        time.sleep(0.02)
+def wait_success(call, uid):
+    task = wait(call, uid)
+    assert task["status"] == "succeeded", task
 
 
 def load_and_measure(port, key, docs, queries):
@@ -48,11 +33,11 @@ def load_and_measure(port, key, docs, queries):
                                ("PATCH", "/indexes/bench/settings", SETTINGS)]:
         status, task = call(method, path, body)
         assert status == 202, task
-        wait(call, task["taskUid"])
+        wait_success(call, task["taskUid"])
     for i in range(0, len(docs), 20_000):
         status, task = call("POST", "/indexes/bench/documents", docs[i:i + 20_000])
         assert status == 202, task
-    wait(call, task["taskUid"])
+    wait_success(call, task["taskUid"])
     call("POST", "/indexes/bench/search", {"q": "warmup"})  # builds the nodes' caches
     latencies = []
     for q in queries:
