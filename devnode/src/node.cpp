@@ -123,7 +123,9 @@ struct TaskFilter {
                                 "` is an invalid date-time. It should follow the YYYY-MM-DD or "
                                 "RFC 3339 date-time format.");
             }
-            if (date_only && !before) *t += std::chrono::hours(24);
+            if (date_only && !before && *t < Time::max() - std::chrono::hours(24)) {
+                *t += std::chrono::hours(24);
+            }
             return t;
         };
         uids = uid_set("uids", "invalid_task_uids");

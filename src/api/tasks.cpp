@@ -183,7 +183,9 @@ std::optional<std::int64_t> date_in(const http::Query& q, const char* param, boo
                               "RFC 3339 date-time format.");
     }
     // a bare date means midnight for before*, the next midnight for after*
-    if (date_only && !before) *t += std::chrono::hours(24);
+    if (date_only && !before && *t < util::Time::max() - std::chrono::hours(24)) {
+        *t += std::chrono::hours(24);
+    }
     return to_ns(*t);
 }
 

@@ -81,7 +81,12 @@ std::optional<Time> parse_date(std::string_view s, bool* date_only) {
     tm.tm_min = mi;
     tm.tm_sec = sec;
     const std::time_t t = timegm(&tm) - offset_seconds;
-    return std::chrono::system_clock::from_time_t(t) + std::chrono::nanoseconds(frac_ns);
+    // the clock counts nanoseconds in 64 bits (years 1677 to 2262): dates beyond saturate
+    using namespace std::chrono;
+    const auto limit = duration_cast<seconds>(Time::duration::max()).count() - 1;
+    if (t >= limit) return Time::max();
+    if (t <= -limit) return Time::min();
+    return system_clock::from_time_t(t) + nanoseconds(frac_ns);
 }
 
 std::string iso_duration(std::chrono::nanoseconds d) {

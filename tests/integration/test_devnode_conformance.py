@@ -371,6 +371,11 @@ class Conformance(unittest.TestCase):
             "GET", f"/tasks?indexUids={uid}&afterEnqueuedAt={enqueued}").json()["total"], 0)
         self.assertEqual(self.node.call(
             "GET", f"/tasks?indexUids={uid}&beforeEnqueuedAt=2099-01-01").json()["total"], 1)
+        # far dates are valid (Meilisearch takes any year up to 9999)
+        self.assertEqual(self.node.call(
+            "GET", f"/tasks?indexUids={uid}&afterEnqueuedAt=2999-01-01").json()["total"], 0)
+        self.assertEqual(self.node.call(
+            "GET", f"/tasks?indexUids={uid}&beforeEnqueuedAt=9999-12-31").json()["total"], 1)
         self.assertError(self.node.call("GET", "/tasks?afterEnqueuedAt=yesterday"), 400,
                          "invalid_task_after_enqueued_at")
 

@@ -12,6 +12,7 @@ import urllib.parse
 
 from harness import Miroir
 from nodes import Node
+from placement import owners
 
 SEED = int(os.environ.get("MIROIR_DIFF_SEED", "1"))
 MASTER = "diff-master-key"
@@ -112,7 +113,7 @@ def signature(hit):
 
 
 class Cluster:
-    def __init__(self, shape):
+    def __init__(self, shape, extra_config=""):
         self.shape = shape
         count = shape["nodes"]
         self.nodes = [Node(NODE_KEY).start() for _ in range(count)]
@@ -121,7 +122,7 @@ class Cluster:
         addresses = [(f"d{i}", f"http://127.0.0.1:{n.port}", i // per_group)
                      for i, n in enumerate(self.nodes)]
         extra = (f"  node_master_key: {NODE_KEY}\n  shards: {shape['shards']}\n"
-                 f"  replica_groups: {groups}\n")
+                 f"  replica_groups: {groups}\n{extra_config}")
         self.m = Miroir(nodes=addresses, master_key=MASTER, replication_factor=shape["rf"],
                         extra=extra).start()
 
@@ -301,6 +302,45 @@ class SearchErrorsAndReservedFields(unittest.TestCase):
             self.assertEqual(sum(result["facetDistribution"]["genre"].values()), 40)
         finally:
             cluster.stop()
+
+
+class UnavailableShards(unittest.TestCase):
+    """RF 1 over three nodes, one node stopped: its shards have no replica left."""
+
+    def run_with(self, policy):
+        cluster = Cluster({"nodes": 3, "rf": 1, "shards": 8},
+                          f"  scatter: {{ unavailable_shard_policy: {policy} }}\n")
+        try:
+            for method, path, body in [
+                    ("POST", "/indexes", {"uid": "u", "primaryKey": "id"}),
+                    ("POST", "/indexes/u/documents", [{"id": i, "t": "glass"} for i in range(60)])]:
+                r = cluster.call(method, path, body)
+                self.assertEqual(r.status, 202, r.body)
+                wait_miroir(cluster, r.json()["taskUid"])
+            full = cluster.call("POST", "/indexes/u/search", {"q": "glass"}).json()
+            self.assertEqual(full["estimatedTotalHits"], 60)
+            cluster.nodes[1].stop()
+            return cluster.call("POST", "/indexes/u/search", {"q": "glass", "limit": 100})
+        finally:
+            cluster.stop()
+
+    def test_partial_answers_from_the_rest_and_names_the_shards(self):
+        r = self.run_with("partial")
+        self.assertEqual(r.status, 200, r.body)
+        degraded = r.headers.get("x-miroir-degraded", "")
+        self.assertTrue(degraded.startswith("shards="), degraded)
+        missing = [int(s) for s in degraded[len("shards="):].split(",")]
+        # exactly the shards of the stopped node d1
+        self.assertEqual(missing, [s for s in range(8)
+                                   if owners(s, ["d0", "d1", "d2"], 1) == ["d1"]])
+        result = r.json()
+        self.assertLess(result["estimatedTotalHits"], 60)
+        self.assertEqual(len(result["hits"]), result["estimatedTotalHits"])
+
+    def test_error_policy_refuses(self):
+        r = self.run_with("error")
+        self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(r.json()["code"], "miroir_shard_unavailable")
 
 
 if __name__ == "__main__":

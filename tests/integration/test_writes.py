@@ -328,6 +328,16 @@ class WritePath(unittest.TestCase):
                                   f"&from={page['next']}").json()
         self.assertEqual([t["uid"] for t in rest["results"]], [uids[0]])
         self.assertIsNone(rest["next"])
+        ascending = self.c.call("GET", "/tasks?indexUids=listed&types=documentAdditionOrUpdate"
+                                       "&reverse=true").json()
+        self.assertEqual([t["uid"] for t in ascending["results"]], uids)
+        future = self.c.call("GET", "/tasks?indexUids=listed&afterEnqueuedAt=2999-01-01").json()
+        self.assertEqual(future["total"], 0)
+        past = self.c.call("GET", "/tasks?indexUids=listed&statuses=succeeded"
+                                  "&afterEnqueuedAt=2000-01-01").json()
+        self.assertEqual(past["total"], 4)  # the creation and the three additions
+        self.assertEqual(self.c.call("GET", "/tasks?afterEnqueuedAt=soon").json()["code"],
+                         "invalid_task_after_enqueued_at")
         self.assertEqual(self.c.call("GET", "/tasks?statuses=nope").json()["code"],
                          "invalid_task_statuses")
         self.assertEqual(self.c.call("GET", "/tasks/abc").json()["code"], "invalid_task_uids")
