@@ -19,6 +19,7 @@
 #include <miroir/util/uuid.hpp>
 
 #include "fanout.hpp"
+#include "reads.hpp"
 
 namespace miroir::api {
 
@@ -30,67 +31,6 @@ using http::Method;
 
 std::atomic<std::uint64_t> rotation{0};
 
-// The nodes a search asks: node → the shards it answers for (empty: all it holds).
-struct Assignment {
-    std::size_t node;
-    std::vector<std::uint32_t> shards;
-    bool restricted = false;  // answers for only some of its shards: filter by _miroir_shard
-};
-
-// One replica group, then one owner per shard, rotating among the owners from query to query.
-std::vector<Assignment> covering_set(const Fleet& fleet, std::uint64_t turn) {
-    const auto& group = fleet.groups()[turn % fleet.groups().size()];
-    std::map<std::size_t, std::vector<std::uint32_t>> chosen;
-    for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
-        const auto owners = fleet.owners(group, s);
-        if (owners.empty()) continue;
-        chosen[owners[(s + turn) % owners.size()]].push_back(s);
-    }
-    std::vector<Assignment> out;
-    for (auto& [node, shards] : chosen) {
-        const auto held = group.placement.shards_of(fleet.node_id(node));
-        const bool restricted = shards.size() != held.size();
-        out.push_back({node, std::move(shards), restricted});
-    }
-    return out;
-}
-
-// The client's filter ANDed with "_miroir_shard IN [...]".
-json with_shards(const json& filter, const std::vector<std::uint32_t>& shards) {
-    std::string in = std::string(ingest::kShardField) + " IN [";
-    for (std::size_t i = 0; i < shards.size(); ++i) {
-        in += (i ? ", " : "") + std::to_string(shards[i]);
-    }
-    in += "]";
-    if (filter.is_null()) return in;
-    if (filter.is_array()) {
-        json out = filter;
-        out.push_back(in);
-        return out;
-    }
-    return json::array({filter, in});
-}
-
-// The parameters of a query string, percent-decoded, in order.
-std::vector<std::pair<std::string, std::string>> split_query(std::string_view raw) {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::size_t start = 0;
-    while (start < raw.size()) {
-        auto end = raw.find('&', start);
-        if (end == std::string_view::npos) end = raw.size();
-        const auto part = raw.substr(start, end - start);
-        if (!part.empty()) {
-            const auto eq = part.find('=');
-            out.emplace_back(http::percent_decode(part.substr(0, eq), true),
-                             eq == std::string_view::npos
-                                 ? std::string()
-                                 : http::percent_decode(part.substr(eq + 1), true));
-        }
-        start = end + 1;
-    }
-    return out;
-}
-
 std::uint64_t uint_or(const json& body, const char* key, std::uint64_t fallback) {
     const auto it = body.find(key);
     return it != body.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : fallback;
@@ -99,17 +39,6 @@ std::uint64_t uint_or(const json& body, const char* key, std::uint64_t fallback)
 bool flag(const json& body, const char* key) {
     const auto it = body.find(key);
     return it != body.end() && it->is_boolean() && it->get<bool>();
-}
-
-// Removes Miroir's fields from a hit (and from its _formatted copy).
-void strip_reserved(json& object) {
-    for (auto it = object.begin(); it != object.end();) {
-        if (it.key().starts_with(ingest::kReservedPrefix)) {
-            it = object.erase(it);
-        } else {
-            ++it;
-        }
-    }
 }
 
 // A facet value's place: numbers first in numeric order, then strings by their lowercase form.
@@ -406,30 +335,13 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         by_name.contains("filter") ? std::optional(by_name["filter"]) : std::nullopt;
     const NodeSearch node_search = [&uid, params, overrides, filter](const Assignment& a) {
         auto set = overrides;
-        if (a.restricted) {
-            // a filter given as a JSON array stays an array; a string is parenthesized
-            const auto shard_filter = with_shards(json(), a.shards).get<std::string>();
-            if (!filter) {
-                set["filter"] = shard_filter;
-            } else {
-                // the node reads the parameter as JSON first: an array, a quoted string, or
-                // else plain filter text
-                const json parsed = json::parse(*filter, nullptr, false);
-                const std::string text = parsed.is_string() ? parsed.get<std::string>() : *filter;
-                set["filter"] = parsed.is_array() ? with_shards(parsed, a.shards).dump()
-                                                  : "(" + text + ") AND " + shard_filter;
-            }
-        }
-        std::string target = index_path(uid) + "/search?";
-        bool first = true;
-        auto add = [&](const std::string& k, const std::string& v) {
-            target += (first ? "" : "&") + http::percent_encode(k) + "=" + http::percent_encode(v);
-            first = false;
-        };
+        if (a.restricted) set["filter"] = with_shards_param(filter, a.shards);
+        std::vector<std::pair<std::string, std::string>> query;
         for (const auto& [k, v] : params) {
-            if (!set.contains(k)) add(k, v);
+            if (!set.contains(k)) query.emplace_back(k, v);
         }
-        for (const auto& [k, v] : set) add(k, v);
+        for (const auto& [k, v] : set) query.emplace_back(k, v);
+        const std::string target = index_path(uid) + "/search?" + join_query(query);
         return node_request(Method::get, target);
     };
     co_return co_await scatter_and_merge(ctx, uid, w, node_search);
@@ -455,7 +367,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         auto& result = results[i];
         if (result && result->status >= 400 && result->status < 500) {
             // the query itself is wrong: every node says so; answer as one node would
-            co_return http::Response::json(result->status, result->body);
+            co_return relay_error(result->status, result->body);
         }
         if (!result || result->status != 200) {
             missing_shards.insert(missing_shards.end(), plan[i].shards.begin(),

@@ -1,6 +1,5 @@
 // The write path: index creation and deletion broadcast to every node, documents routed to the
-// owners of their shard, each write answered as one Miroir task. Reading one document by id
-// lives here too: it is routed exactly like a write of that id.
+// owners of their shard, each write answered as one Miroir task.
 #include <algorithm>
 #include <map>
 
@@ -309,45 +308,6 @@ asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
         ctx, uid, node_request(Method::del, index_path(uid) + "/documents"), details);
 }
 
-// Removes Miroir's fields from a document.
-std::string strip_reserved(const std::string& body) {
-    auto doc = json::parse(body, nullptr, false);
-    if (!doc.is_object()) return body;
-    for (auto it = doc.begin(); it != doc.end();) {
-        if (it.key().starts_with(ingest::kReservedPrefix)) {
-            it = doc.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// GET one document: the owners of its shard, group by group, until one answers.
-asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
-    const std::string uid(r.param("uid"));
-    check_index_uid(uid);
-    const std::string id(r.param("id"));
-    const http::Query q(r.query, {"fields", "retrieveVectors"});
-    const auto shard = routing::shard_of(id, ctx.fleet.shards());
-    std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
-    if (!q.raw().empty()) target += "?" + q.raw();
-    for (const auto& group : ctx.fleet.groups()) {
-        for (auto node : ctx.fleet.owners(group, shard)) {
-            auto result = co_await ctx.nodes[node]->send(
-                node_request(Method::get, target),
-                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
-            if (!result || result->status >= 500) continue;
-            if (result->status == 200)
-                co_return http::Response::json(200, strip_reserved(result->body));
-            co_return http::Response::json(result->status, result->body);
-        }
-    }
-    throw http::ApiError(
-        503, "miroir_shard_unavailable", http::ErrorType::system,
-        "No replica of shard " + std::to_string(shard) + " of index `" + uid + "` answered.");
-}
-
 }  // namespace
 
 void add_write_routes(http::Router& router, Context& ctx) {
@@ -366,7 +326,6 @@ void add_write_routes(http::Router& router, Context& ctx) {
     route(Method::del, "/indexes/{uid}/documents", delete_all);
     route(Method::post, "/indexes/{uid}/documents/delete-batch", delete_batch);
     route(Method::post, "/indexes/{uid}/documents/delete", delete_by_filter);
-    route(Method::get, "/indexes/{uid}/documents/{id}", get_document);
     route(Method::del, "/indexes/{uid}/documents/{id}", delete_one);
 }
 

@@ -46,6 +46,8 @@ struct App::Impl {
         api::add_misc_routes(router, context);
         api::add_task_routes(router, context);
         api::add_write_routes(router, context);
+        api::add_document_read_routes(router, context);
+        api::add_index_routes(router, context);
         api::add_settings_routes(router, context);
         api::add_search_routes(router, context);
         admin::add_admin_routes(router, context);

@@ -15,8 +15,14 @@ void add_misc_routes(http::Router& router, Context& context);
 // GET /tasks, GET /tasks/{uid}
 void add_task_routes(http::Router& router, Context& context);
 
-// POST /indexes, DELETE /indexes/{uid}, and the documents write and get-one routes
+// POST /indexes, DELETE /indexes/{uid}, and the documents write routes
 void add_write_routes(http::Router& router, Context& context);
+
+// GET /indexes/{uid}/documents, POST /indexes/{uid}/documents/fetch, GET one document
+void add_document_read_routes(http::Router& router, Context& context);
+
+// GET /indexes, GET and PATCH /indexes/{uid}, GET /indexes/{uid}/stats, GET /stats
+void add_index_routes(http::Router& router, Context& context);
 
 // POST /indexes/{uid}/search, scattered over a covering set and merged
 void add_search_routes(http::Router& router, Context& context);

@@ -1,0 +1,127 @@
+#include "reads.hpp"
+
+#include <map>
+
+#include <miroir/api/fleet.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/ingest/splitter.hpp>
+
+namespace miroir::api {
+
+using json = nlohmann::ordered_json;
+
+std::vector<Assignment> covering_set(const Fleet& fleet, std::uint64_t turn) {
+    const auto& group = fleet.groups()[turn % fleet.groups().size()];
+    std::map<std::size_t, std::vector<std::uint32_t>> chosen;
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
+        const auto owners = fleet.owners(group, s);
+        if (owners.empty()) continue;
+        chosen[owners[(s + turn) % owners.size()]].push_back(s);
+    }
+    std::vector<Assignment> out;
+    for (auto& [node, shards] : chosen) {
+        const auto held = group.placement.shards_of(fleet.node_id(node));
+        const bool restricted = shards.size() != held.size();
+        out.push_back({node, std::move(shards), restricted});
+    }
+    return out;
+}
+
+namespace {
+
+std::string shard_clause(const std::vector<std::uint32_t>& shards) {
+    std::string in = std::string(ingest::kShardField) + " IN [";
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+        in += (i ? ", " : "") + std::to_string(shards[i]);
+    }
+    return in + "]";
+}
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+    for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+        s.replace(at, from.size(), to);
+    }
+}
+
+}  // namespace
+
+json with_shards(const json& filter, const std::vector<std::uint32_t>& shards) {
+    const std::string in = shard_clause(shards);
+    if (filter.is_null()) return in;
+    if (filter.is_array()) {
+        json out = filter;
+        out.push_back(in);
+        return out;
+    }
+    return json::array({filter, in});
+}
+
+std::string with_shards_param(const std::optional<std::string>& filter,
+                              const std::vector<std::uint32_t>& shards) {
+    const std::string clause = shard_clause(shards);
+    if (!filter) return clause;
+    const json parsed = json::parse(*filter, nullptr, false);
+    if (parsed.is_array()) return with_shards(parsed, shards).dump();
+    const std::string text = parsed.is_string() ? parsed.get<std::string>() : *filter;
+    return "(" + text + ") AND " + clause;
+}
+
+std::vector<std::pair<std::string, std::string>> split_query(std::string_view raw) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::size_t start = 0;
+    while (start < raw.size()) {
+        auto end = raw.find('&', start);
+        if (end == std::string_view::npos) end = raw.size();
+        const auto part = raw.substr(start, end - start);
+        if (!part.empty()) {
+            const auto eq = part.find('=');
+            out.emplace_back(http::percent_decode(part.substr(0, eq), true),
+                             eq == std::string_view::npos
+                                 ? std::string()
+                                 : http::percent_decode(part.substr(eq + 1), true));
+        }
+        start = end + 1;
+    }
+    return out;
+}
+
+std::string join_query(const std::vector<std::pair<std::string, std::string>>& params) {
+    std::string out;
+    for (const auto& [k, v] : params) {
+        if (!out.empty()) out += '&';
+        out += http::percent_encode(k) + "=" + http::percent_encode(v);
+    }
+    return out;
+}
+
+void strip_reserved(json& object) {
+    for (auto it = object.begin(); it != object.end();) {
+        if (it.key().starts_with(ingest::kReservedPrefix)) {
+            it = object.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+http::Response relay_error(unsigned status, const std::string& body) {
+    auto error = json::parse(body, nullptr, false);
+    if (!error.is_object() || !error.contains("message") || !error["message"].is_string()) {
+        return http::Response::json(status, body);
+    }
+    auto message = error["message"].get<std::string>();
+    const std::string field = "`" + std::string(ingest::kShardField) + "`";
+    if (message.find(field) == std::string::npos) return http::Response::json(status, body);
+    // the node lists the filterable attributes, Miroir's own among them
+    for (const char* lead : {"Available filterable attribute patterns are: ",
+                             "Available filterable attributes patterns are: "}) {
+        replace_all(message, std::string(lead) + field + ".",
+                    "This index does not have configured filterable attributes.");
+    }
+    replace_all(message, field + ", ", "");
+    replace_all(message, ", " + field, "");
+    error["message"] = message;
+    return http::respond(status, error);
+}
+
+}  // namespace miroir::api

@@ -1,0 +1,53 @@
+// What every read route shares: the covering set of nodes a read asks, the shard filter that
+// keeps a node to the shards it answers for, and the scrubbing of Miroir's own fields out of
+// what the nodes say.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <miroir/http/message.hpp>
+
+namespace miroir::api {
+
+class Fleet;
+
+// A node a read asks, and the shards it answers for.
+struct Assignment {
+    std::size_t node;
+    std::vector<std::uint32_t> shards;
+    bool restricted = false;  // answers for only some of its shards: filter by _miroir_shard
+};
+
+// One replica group, then one owner per shard; `turn` rotates the group and the owners (the
+// same turn gives the same set).
+std::vector<Assignment> covering_set(const Fleet& fleet, std::uint64_t turn);
+
+// The client's filter (null, a string or an array) ANDed with "_miroir_shard IN [...]".
+nlohmann::ordered_json with_shards(const nlohmann::ordered_json& filter,
+                                   const std::vector<std::uint32_t>& shards);
+
+// The same for a filter given as a query-string parameter, which a node reads as JSON first
+// (an array, a quoted string) and else as plain filter text.
+std::string with_shards_param(const std::optional<std::string>& filter,
+                              const std::vector<std::uint32_t>& shards);
+
+// The parameters of a query string, percent-decoded, in order.
+std::vector<std::pair<std::string, std::string>> split_query(std::string_view raw);
+
+// Rebuilds a query string from parameters, percent-encoded.
+std::string join_query(const std::vector<std::pair<std::string, std::string>>& params);
+
+// Removes Miroir's fields from an object (a document, a hit, a hit's _formatted).
+void strip_reserved(nlohmann::ordered_json& object);
+
+// A node's error as the client may see it: Miroir's attributes taken out of its message.
+http::Response relay_error(unsigned status, const std::string& body);
+
+}  // namespace miroir::api

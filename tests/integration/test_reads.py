@@ -1,0 +1,209 @@
+"""Aggregated reads through Miroir: documents browsed page by page in one global order, index
+listing and updates, and statistics that count each document once whatever the replication.
+Compared with one node holding the same corpus. Runs against real meilisearch binaries when
+MEILISEARCH_BIN is set."""
+import json
+import random
+import unittest
+import urllib.parse
+
+from nodes import Node
+from test_search_differential import (INDEX, NODE_KEY, SETTINGS, Cluster, corpus,
+                                      wait_miroir)
+
+
+def load(cluster, docs, uid=INDEX):
+    for method, path, body in [("POST", "/indexes", {"uid": uid, "primaryKey": "id"}),
+                               ("PATCH", f"/indexes/{uid}/settings", SETTINGS),
+                               ("POST", f"/indexes/{uid}/documents", docs)]:
+        r = cluster.call(method, path, body)
+        assert r.status == 202, r.body
+        wait_miroir(cluster, r.json()["taskUid"])
+
+
+class ReadsAcrossShards(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = corpus(random.Random(7), 250)
+        cls.reference = Node(NODE_KEY).start()
+        cls.reference.run("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+        cls.reference.run("PATCH", f"/indexes/{INDEX}/settings", SETTINGS)
+        cls.reference.run("POST", f"/indexes/{INDEX}/documents", cls.docs)
+        # RF 2 over three nodes: every node answers for only part of what it holds
+        cls.cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8})
+        load(cls.cluster, cls.docs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+        cls.reference.stop()
+
+    def browse_all(self, page, get):
+        ids = []
+        for offset in range(0, 260, page):
+            if get:
+                r = self.cluster.call(
+                    "GET", f"/indexes/{INDEX}/documents?offset={offset}&limit={page}")
+            else:
+                r = self.cluster.call("POST", f"/indexes/{INDEX}/documents/fetch",
+                                      {"offset": offset, "limit": page})
+            self.assertEqual(r.status, 200, r.body)
+            body = r.json()
+            self.assertEqual((body["offset"], body["limit"], body["total"]),
+                             (offset, page, len(self.docs)))
+            for doc in body["results"]:
+                self.assertFalse([k for k in doc if k.startswith("_miroir")], doc)
+            ids += [d["id"] for d in body["results"]]
+        return ids
+
+    def test_pages_follow_one_global_order(self):
+        r = self.cluster.call("GET", f"/indexes/{INDEX}/documents?limit=1000")
+        self.assertEqual(r.status, 200, r.body)
+        everything = [d["id"] for d in r.json()["results"]]
+        self.assertEqual(sorted(everything), sorted(d["id"] for d in self.docs))
+        # pages of any size, by GET or POST, concatenate to the same order, each id once
+        for page, get in [(37, True), (50, False), (9, False)]:
+            self.assertEqual(self.browse_all(page, get), everything, (page, get))
+        self.assertEqual(self.browse_all(37, True), everything, "stable across calls")
+
+    def test_filters_fields_ids_and_sort_as_one_node(self):
+        cases = [
+            {"filter": "genre = drama", "limit": 500},
+            {"filter": ["year > 2000", "price EXISTS"], "limit": 500, "fields": ["id", "year"]},
+            {"ids": [1, 5, 9, 100, 249, 999], "limit": 50},
+            {"sort": ["year:desc", "title:asc"], "offset": 10, "limit": 30},
+            {"sort": ["price:asc"], "filter": "genre = comedy", "offset": 3, "limit": 15},
+        ]
+        for body in cases:
+            with self.subTest(body=body):
+                want = self.reference.call("POST", f"/indexes/{INDEX}/documents/fetch", body)
+                got = self.cluster.call("POST", f"/indexes/{INDEX}/documents/fetch", body)
+                self.assertEqual(got.status, want.status, got.body)
+                w, g = want.json(), got.json()
+                self.assertEqual(g["total"], w["total"])
+                if "sort" in body:
+                    # the same sort values in the same order (equal values may permute)
+                    fields = [s.split(":")[0] for s in body["sort"]]
+                    key = lambda d: [str(d.get(f)).lower() for f in fields]  # noqa: E731
+                    self.assertEqual([key(d) for d in g["results"]],
+                                     [key(d) for d in w["results"]])
+                else:
+                    self.assertEqual(sorted(d["id"] for d in g["results"]),
+                                     sorted(d["id"] for d in w["results"]))
+                if "fields" in body:
+                    for doc in g["results"]:
+                        self.assertEqual(sorted(doc), sorted(body["fields"]))
+        # GET with a filter as text, a JSON string and a JSON array
+        for raw in ["genre = drama", json.dumps("genre = drama"), json.dumps(["genre = drama"])]:
+            path = (f"/indexes/{INDEX}/documents?" +
+                    urllib.parse.urlencode({"filter": raw, "limit": 500}))
+            want, got = self.reference.call("GET", path), self.cluster.call("GET", path)
+            self.assertEqual((got.status, got.json()["total"]),
+                             (want.status, want.json()["total"]), (raw, got.body))
+
+    def test_errors_are_meilisearch_errors(self):
+        cases = [
+            ("GET", f"/indexes/{INDEX}/documents?limit=ten", None, 400, "invalid_document_limit"),
+            ("GET", f"/indexes/{INDEX}/documents?nope=1", None, 400, "bad_request"),
+            ("POST", f"/indexes/{INDEX}/documents/fetch", {"offset": -1}, 400,
+             "invalid_document_offset"),
+            ("POST", f"/indexes/{INDEX}/documents/fetch", {"filter": "title = x"}, 400,
+             "invalid_document_filter"),
+            ("POST", f"/indexes/{INDEX}/documents/fetch", {"sort": ["overview:asc"]}, 400,
+             "invalid_document_sort"),
+            ("POST", f"/indexes/{INDEX}/documents/fetch", {"nope": 1}, 400, "bad_request"),
+            ("GET", "/indexes/missing/documents", None, 404, "index_not_found"),
+            ("GET", "/indexes/missing", None, 404, "index_not_found"),
+            ("GET", "/indexes/missing/stats", None, 404, "index_not_found"),
+            ("GET", "/indexes?offset=x", None, 400, "invalid_index_offset"),
+            ("GET", f"/indexes/{INDEX}/documents/424242", None, 404, "document_not_found"),
+        ]
+        for method, path, body, status, code in cases:
+            with self.subTest(path=path, body=body):
+                want = self.reference.call(method, path, body)
+                got = self.cluster.call(method, path, body)
+                self.assertEqual((got.status, got.json().get("code")), (status, code), got.body)
+                self.assertEqual(got.status, want.status)
+                # the same message, Miroir's own attribute never named
+                self.assertEqual(got.json()["message"], want.json()["message"])
+
+    def test_stats_count_each_document_once(self):
+        want = self.reference.call("GET", f"/indexes/{INDEX}/stats").json()
+        r = self.cluster.call("GET", f"/indexes/{INDEX}/stats")
+        self.assertEqual(r.status, 200, r.body)
+        got = r.json()
+        self.assertEqual(list(got), list(want))
+        self.assertEqual(got["numberOfDocuments"], len(self.docs))
+        self.assertFalse(got["isIndexing"])
+        self.assertEqual(sorted(got["fieldDistribution"]), sorted(want["fieldDistribution"]))
+        for field, count in want["fieldDistribution"].items():
+            if count == len(self.docs):  # a field every document has: exact
+                self.assertEqual(got["fieldDistribution"][field], count, field)
+            else:  # a share of each node's count: close
+                self.assertLess(abs(got["fieldDistribution"][field] - count), count * 0.1 + 2,
+                                field)
+        r = self.cluster.call("GET", "/stats")
+        self.assertEqual(r.status, 200, r.body)
+        stats = r.json()
+        self.assertEqual(list(stats), ["databaseSize", "usedDatabaseSize", "lastUpdate",
+                                       "indexes"])
+        self.assertEqual(stats["indexes"][INDEX]["numberOfDocuments"], len(self.docs))
+        self.assertIsNotNone(stats["lastUpdate"])
+
+
+class IndexLifecycleReads(unittest.TestCase):
+    def test_list_get_and_update_indexes(self):
+        cluster = Cluster({"nodes": 3, "rf": 1, "shards": 4})
+        try:
+            for uid in ["beta", "alpha", "gamma"]:
+                r = cluster.call("POST", "/indexes", {"uid": uid})
+                self.assertEqual(r.status, 202, r.body)
+                wait_miroir(cluster, r.json()["taskUid"])
+            r = cluster.call("GET", "/indexes")
+            self.assertEqual(r.status, 200, r.body)
+            body = r.json()
+            self.assertEqual([i["uid"] for i in body["results"]], ["alpha", "beta", "gamma"])
+            self.assertEqual((body["offset"], body["limit"], body["total"]), (0, 20, 3))
+            self.assertEqual(list(body["results"][0]),
+                             ["uid", "createdAt", "updatedAt", "primaryKey"])
+            r = cluster.call("GET", "/indexes?offset=1&limit=1")
+            self.assertEqual([i["uid"] for i in r.json()["results"]], ["beta"])
+            self.assertEqual(r.json()["total"], 3)
+
+            # a primary key set after creation routes the documents that follow
+            r = cluster.call("PATCH", "/indexes/gamma", {"primaryKey": "sku"})
+            self.assertEqual((r.status, r.json()["type"]), (202, "indexUpdate"), r.body)
+            wait_miroir(cluster, r.json()["taskUid"])
+            self.assertEqual(cluster.call("GET", "/indexes/gamma").json()["primaryKey"], "sku")
+            docs = [{"sku": f"s{i}", "name": f"item {i}"} for i in range(30)]
+            r = cluster.call("POST", "/indexes/gamma/documents", docs)
+            wait_miroir(cluster, r.json()["taskUid"])
+            for i in range(30):
+                r = cluster.call("GET", f"/indexes/gamma/documents/s{i}")
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json(), docs[i])
+            # every node holds its part, and only its part
+            held = sum(n.call("GET", "/indexes/gamma/stats").json()["numberOfDocuments"]
+                       for n in cluster.nodes)
+            self.assertEqual(held, 30)
+            # a change of primary key once documents exist fails as on one node
+            r = cluster.call("PATCH", "/indexes/gamma", {"primaryKey": "name"})
+            self.assertEqual(r.status, 202, r.body)
+            uid = r.json()["taskUid"]
+            import time
+            for _ in range(200):
+                task = cluster.call("GET", f"/tasks/{uid}").json()
+                if task["status"] not in ("enqueued", "processing"):
+                    break
+                time.sleep(0.05)
+            self.assertEqual((task["status"], task["error"]["code"]),
+                             ("failed", "index_primary_key_already_exists"))
+            self.assertEqual(cluster.call("GET", "/indexes/gamma").json()["primaryKey"], "sku")
+            r = cluster.call("PATCH", "/indexes/gamma", {"nope": 1})
+            self.assertEqual((r.status, r.json()["code"]), (400, "bad_request"), r.body)
+        finally:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
