@@ -103,40 +103,25 @@ struct Part {
     std::uint64_t offset, limit;
 };
 
-// Asks each part at once. A node's refusal of the request is the answer; a node that cannot
-// answer leaves its shards missing.
-struct Asked {
-    std::vector<json> answers;  // null where the node did not answer
-    std::vector<std::uint32_t> missing;
-    std::optional<http::Response> refusal;
-};
-
-asio::awaitable<Asked> ask(Context& ctx, const std::vector<Part>& parts,
-                           const NodeBrowse& node_browse) {
-    std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
+// Asks each part at once.
+asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
+                              const NodeBrowse& node_browse) {
+    std::vector<const Assignment*> who;
+    std::vector<upstream::UpstreamRequest> requests;
     for (const auto& p : parts) {
-        requests.push_back(ctx.nodes[p.node->node]->send(
-            node_browse(*p.node, p.offset, p.limit),
-            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
+        who.push_back(p.node);
+        requests.push_back(node_browse(*p.node, p.offset, p.limit));
     }
-    auto results = co_await upstream::gather(ctx.executor, std::move(requests));
-    Asked out;
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        auto& result = results[i];
-        if (result && result->status >= 400 && result->status < 500) {
-            out.refusal = relay_error(result->status, result->body);
-            co_return out;
+    auto gathered = co_await ask_nodes(ctx, who, std::move(requests));
+    for (std::size_t i = 0; i < gathered.answers.size(); ++i) {
+        auto& a = gathered.answers[i];
+        if (a.is_object() && !(a.contains("results") && a["results"].is_array())) {
+            gathered.missing.insert(gathered.missing.end(), who[i]->shards.begin(),
+                                    who[i]->shards.end());
+            a = json();
         }
-        auto answer =
-            result && result->status == 200 ? json::parse(result->body, nullptr, false) : json();
-        if (!answer.is_object() || !answer.contains("results")) {
-            out.missing.insert(out.missing.end(), parts[i].node->shards.begin(),
-                               parts[i].node->shards.end());
-            answer = json();
-        }
-        out.answers.push_back(std::move(answer));
     }
-    co_return out;
+    co_return gathered;
 }
 
 asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, const Browse& b,
@@ -217,10 +202,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
             }
         }
     }
-    if (!asked.missing.empty() && ctx.config.scatter.unavailable_shard_policy == "error") {
-        throw http::ApiError(503, "miroir_shard_unavailable", http::ErrorType::system,
-                             "Some shards of index `" + uid + "` have no reachable replica.");
-    }
+    check_unavailable(ctx, uid, asked.missing);
 
     json results = json::array();
     for (auto& doc : window) {
@@ -233,12 +215,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     out["limit"] = b.limit;
     out["total"] = total;
     auto response = http::respond(200, out);
-    if (!asked.missing.empty()) {
-        std::sort(asked.missing.begin(), asked.missing.end());
-        std::string list;
-        for (auto s : asked.missing) list += (list.empty() ? "" : ",") + std::to_string(s);
-        response.headers.set("X-Miroir-Degraded", "shards=" + list);
-    }
+    mark_degraded(response, std::move(asked.missing));
     co_return response;
 }
 

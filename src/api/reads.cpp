@@ -1,10 +1,14 @@
 #include "reads.hpp"
 
+#include <algorithm>
 #include <map>
 
+#include <miroir/api/context.hpp>
 #include <miroir/api/fleet.hpp>
+#include <miroir/config/config.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/ingest/splitter.hpp>
+#include <miroir/upstream/gather.hpp>
 
 namespace miroir::api {
 
@@ -25,6 +29,49 @@ std::vector<Assignment> covering_set(const Fleet& fleet, std::uint64_t turn) {
         out.push_back({node, std::move(shards), restricted});
     }
     return out;
+}
+
+boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
+                                           std::vector<upstream::UpstreamRequest> requests) {
+    std::vector<boost::asio::awaitable<upstream::UpstreamResult>> sends;
+    for (std::size_t i = 0; i < who.size(); ++i) {
+        sends.push_back(ctx.nodes[who[i]->node]->send(
+            std::move(requests[i]), std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
+    }
+    auto results = co_await upstream::gather(ctx.executor, std::move(sends));
+    Gathered out;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        auto& result = results[i];
+        if (result && result->status >= 400 && result->status < 500) {
+            if (!out.refusal) out.refusal = relay_error(result->status, result->body);
+            out.answers.emplace_back();
+            continue;
+        }
+        auto answer =
+            result && result->status == 200 ? json::parse(result->body, nullptr, false) : json();
+        if (!answer.is_object()) {
+            out.missing.insert(out.missing.end(), who[i]->shards.begin(), who[i]->shards.end());
+            answer = json();
+        }
+        out.answers.push_back(std::move(answer));
+    }
+    co_return out;
+}
+
+void check_unavailable(const Context& ctx, const std::string& uid,
+                       const std::vector<std::uint32_t>& missing) {
+    if (!missing.empty() && ctx.config.scatter.unavailable_shard_policy == "error") {
+        throw http::ApiError(503, "miroir_shard_unavailable", http::ErrorType::system,
+                             "Some shards of index `" + uid + "` have no reachable replica.");
+    }
+}
+
+void mark_degraded(http::Response& response, std::vector<std::uint32_t> missing) {
+    if (missing.empty()) return;
+    std::sort(missing.begin(), missing.end());
+    std::string list;
+    for (auto s : missing) list += (list.empty() ? "" : ",") + std::to_string(s);
+    response.headers.set("X-Miroir-Degraded", "shards=" + list);
 }
 
 namespace {

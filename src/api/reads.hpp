@@ -10,13 +10,16 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 #include <miroir/http/message.hpp>
+#include <miroir/upstream/node_client.hpp>
 
 namespace miroir::api {
 
 class Fleet;
+struct Context;
 
 // A node a read asks, and the shards it answers for.
 struct Assignment {
@@ -28,6 +31,24 @@ struct Assignment {
 // One replica group, then one owner per shard; `turn` rotates the group and the owners (the
 // same turn gives the same set).
 std::vector<Assignment> covering_set(const Fleet& fleet, std::uint64_t turn);
+
+// What the nodes of a read answered.
+struct Gathered {
+    std::vector<nlohmann::ordered_json> answers;  // null where the node did not answer 200
+    std::vector<std::uint32_t> missing;           // the shards of those nodes
+    std::optional<http::Response> refusal;        // a node's 4xx: the request itself is wrong
+};
+
+// Sends requests[i] to who[i]'s node, all at once, with the read timeout.
+boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
+                                           std::vector<upstream::UpstreamRequest> requests);
+
+// Under the `error` policy, 503 miroir_shard_unavailable when shards are missing.
+void check_unavailable(const Context& ctx, const std::string& uid,
+                       const std::vector<std::uint32_t>& missing);
+
+// X-Miroir-Degraded: shards=... on an answer built without some shards.
+void mark_degraded(http::Response& response, std::vector<std::uint32_t> missing);
 
 // The client's filter (null, a string or an array) ANDed with "_miroir_shard IN [...]".
 nlohmann::ordered_json with_shards(const nlohmann::ordered_json& filter,

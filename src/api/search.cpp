@@ -15,6 +15,7 @@
 #include <miroir/http/router.hpp>
 #include <miroir/ingest/splitter.hpp>
 #include <miroir/merge/order.hpp>
+#include <miroir/routing/placement.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/uuid.hpp>
 
@@ -41,7 +42,8 @@ bool flag(const json& body, const char* key) {
     return it != body.end() && it->is_boolean() && it->get<bool>();
 }
 
-// A facet value's place: numbers first in numeric order, then strings by their lowercase form.
+// One facet value summed over the nodes: the first casing seen stands for every casing of the
+// same normalized value.
 struct FacetValue {
     std::string key;
     std::uint64_t count = 0;
@@ -57,10 +59,65 @@ bool parse_number(const std::string& s, double& out) {
     return end == s.c_str() + s.size() && std::isfinite(out);
 }
 
+std::string fold(std::string_view value) {
+    const auto first = value.find_first_not_of(' ');
+    const auto last = value.find_last_not_of(' ');
+    std::string out(first == std::string_view::npos ? std::string_view()
+                                                    : value.substr(first, last - first + 1));
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+// Sums of one facet's values, by normalized value, in first-seen order.
+class FacetSums {
+  public:
+    void add(const std::string& value, std::uint64_t count) {
+        auto folded = fold(value);
+        auto [it, inserted] = index_.try_emplace(folded, values_.size());
+        if (inserted) {
+            FacetValue v;
+            v.key = value;
+            v.is_number = parse_number(value, v.number);
+            v.folded = std::move(folded);
+            values_.push_back(std::move(v));
+        }
+        values_[it->second].count += count;
+    }
+
+    // Ordered as the faceting settings say for `field` (numbers first in numeric order, then
+    // strings by their normalized form; or by count), at most maxValuesPerFacet.
+    std::vector<FacetValue> ordered(const json& faceting, const std::string& field) const {
+        auto values = values_;
+        std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
+            if (a.is_number != b.is_number) return a.is_number;
+            if (a.is_number) return a.number < b.number;
+            return a.folded < b.folded;
+        });
+        const json by = faceting.value("sortFacetValuesBy", json::object());
+        const std::string order = by.contains(field) ? by[field].get<std::string>()
+                                  : by.contains("*") ? by["*"].get<std::string>()
+                                                     : "alpha";
+        if (order == "count") {
+            std::stable_sort(values.begin(), values.end(), [](const auto& a, const auto& b) {
+                if (a.is_number != b.is_number) return a.is_number;
+                return a.count > b.count;
+            });
+        }
+        const auto max_values = faceting.value("maxValuesPerFacet", std::uint64_t{100});
+        if (values.size() > max_values) values.resize(max_values);
+        return values;
+    }
+
+  private:
+    std::vector<FacetValue> values_;
+    std::map<std::string, std::size_t> index_;
+};
+
 // Sums the nodes' facet distributions and orders and truncates them as the index's faceting
 // settings say.
 json merge_facets(const std::vector<const json*>& parts, const json& faceting) {
-    std::map<std::string, std::map<std::string, std::uint64_t>> sums;
+    std::map<std::string, FacetSums> sums;
     std::vector<std::string> fields;
     for (const json* part : parts) {
         if (!part) continue;
@@ -69,44 +126,14 @@ json merge_facets(const std::vector<const json*>& parts, const json& faceting) {
             if (!sums.contains(f.key())) fields.push_back(f.key());
             auto& values = sums[f.key()];
             for (auto v = f.value().begin(); v != f.value().end(); ++v) {
-                values[v.key()] += v.value().get<std::uint64_t>();
+                values.add(v.key(), v.value().get<std::uint64_t>());
             }
         }
     }
-    const auto max_values = faceting.value("maxValuesPerFacet", std::uint64_t{100});
-    const json by = faceting.value("sortFacetValuesBy", json::object());
     json out = json::object();
     for (const auto& field : fields) {
-        std::vector<FacetValue> values;
-        for (const auto& [key, count] : sums[field]) {
-            FacetValue v;
-            v.key = key;
-            v.count = count;
-            v.is_number = parse_number(key, v.number);
-            v.folded = key;
-            std::transform(v.folded.begin(), v.folded.end(), v.folded.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            values.push_back(std::move(v));
-        }
-        std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
-            if (a.is_number != b.is_number) return a.is_number;
-            if (a.is_number) return a.number < b.number;
-            return a.folded < b.folded;
-        });
-        std::string order = by.contains(field) ? by[field].get<std::string>()
-                            : by.contains("*") ? by["*"].get<std::string>()
-                                               : "alpha";
-        if (order == "count") {
-            std::stable_sort(values.begin(), values.end(), [](const auto& a, const auto& b) {
-                if (a.is_number != b.is_number) return a.is_number;
-                return a.count > b.count;
-            });
-        }
         json dist = json::object();
-        for (const auto& v : values) {
-            if (dist.size() >= max_values) break;
-            dist[v.key] = v.count;
-        }
+        for (const auto& v : sums[field].ordered(faceting, field)) dist[v.key] = v.count;
         out[field] = std::move(dist);
     }
     return out;
@@ -159,6 +186,18 @@ using NodeSearch = std::function<upstream::UpstreamRequest(const Assignment&)>;
 
 asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
                                                   const Window& w, const NodeSearch& node_search);
+
+// Every node of the plan asked at once, each with its own request.
+asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& plan,
+                                   const NodeSearch& node_search) {
+    std::vector<const Assignment*> who;
+    std::vector<upstream::UpstreamRequest> requests;
+    for (const auto& a : plan) {
+        who.push_back(&a);
+        requests.push_back(node_search(a));
+    }
+    co_return co_await ask_nodes(ctx, who, std::move(requests));
+}
 
 // A search given as a JSON object (POST search, one query of a multi-search).
 asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid,
@@ -354,33 +393,10 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     const bool want_score = w.want_score, want_details = w.want_details;
 
     const auto plan = covering_set(ctx.fleet, rotation++);
-    std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
-    for (const auto& a : plan) {
-        requests.push_back(ctx.nodes[a.node]->send(
-            node_search(a), std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
-    }
-    auto results = co_await upstream::gather(ctx.executor, std::move(requests));
-
-    std::vector<json> answers;
-    std::vector<std::uint32_t> missing_shards;
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        auto& result = results[i];
-        if (result && result->status >= 400 && result->status < 500) {
-            // the query itself is wrong: every node says so; answer as one node would
-            co_return relay_error(result->status, result->body);
-        }
-        if (!result || result->status != 200) {
-            missing_shards.insert(missing_shards.end(), plan[i].shards.begin(),
-                                  plan[i].shards.end());
-            answers.emplace_back();
-            continue;
-        }
-        answers.push_back(json::parse(result->body));
-    }
-    if (!missing_shards.empty() && ctx.config.scatter.unavailable_shard_policy == "error") {
-        throw http::ApiError(503, "miroir_shard_unavailable", http::ErrorType::system,
-                             "Some shards of index `" + uid + "` have no reachable replica.");
-    }
+    auto gathered = co_await ask_plan(ctx, plan, node_search);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    check_unavailable(ctx, uid, gathered.missing);
+    auto& answers = gathered.answers;
 
     // merge
     std::vector<json*> lists;  // each node's hits
@@ -445,13 +461,228 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         out["semanticHitCount"] = semantic;
     }
     auto response = http::respond(200, out);
-    if (!missing_shards.empty()) {
-        std::sort(missing_shards.begin(), missing_shards.end());
-        std::string list;
-        for (auto s : missing_shards) list += (list.empty() ? "" : ",") + std::to_string(s);
-        response.headers.set("X-Miroir-Degraded", "shards=" + list);
-    }
+    mark_degraded(response, std::move(gathered.missing));
     co_return response;
+}
+
+// POST facet-search: every node's facet hits for the shards it answers for, counts summed per
+// normalized value, ordered and truncated by the index's faceting settings.
+asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    const auto plan = covering_set(ctx.fleet, rotation++);
+    const bool object = body.is_object();
+    const NodeSearch node_search = [&uid, &body, object](const Assignment& a) {
+        json b = body;
+        if (object && a.restricted)
+            b["filter"] = with_shards(body.value("filter", json()), a.shards);
+        return node_request(Method::post, index_path(uid) + "/facet-search", b.dump());
+    };
+    auto gathered = co_await ask_plan(ctx, plan, node_search);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    check_unavailable(ctx, uid, gathered.missing);
+
+    FacetSums sums;
+    std::uint64_t processing = 0;
+    json query;
+    for (const auto& a : gathered.answers) {
+        if (a.is_null()) continue;
+        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
+        query = a.value("facetQuery", json());
+        for (const auto& hit : a.value("facetHits", json::array())) {
+            sums.add(hit.value("value", std::string()), hit.value("count", std::uint64_t{0}));
+        }
+    }
+    const auto field = body.value("facetName", json()).is_string()
+                           ? body["facetName"].get<std::string>()
+                           : std::string();
+    json hits = json::array();
+    for (const auto& v : sums.ordered(co_await faceting_of(ctx, uid, plan), field)) {
+        json hit;
+        hit["value"] = v.key;
+        hit["count"] = v.count;
+        hits.push_back(std::move(hit));
+    }
+    json out;
+    out["facetHits"] = std::move(hits);
+    out["facetQuery"] = query;
+    out["processingTimeMs"] = processing;
+    auto response = http::respond(200, out);
+    mark_degraded(response, std::move(gathered.missing));
+    co_return response;
+}
+
+// The embedding the similar route compares with: the reference document's first vector for
+// `embedder`, from an owner of its shard; null when no owner has it.
+asio::awaitable<json> reference_vector(Context& ctx, const std::string& uid, const json& id,
+                                       const std::string& embedder) {
+    const std::string key = id.is_string() ? id.get<std::string>() : id.dump();
+    const auto shard = routing::shard_of(key, ctx.fleet.shards());
+    const std::string target =
+        index_path(uid) + "/documents/" + http::percent_encode(key) + "?retrieveVectors=true";
+    for (const auto& group : ctx.fleet.groups()) {
+        for (auto node : ctx.fleet.owners(group, shard)) {
+            auto result = co_await ctx.nodes[node]->send(
+                node_request(Method::get, target),
+                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+            if (!result || result->status >= 500) continue;
+            if (result->status != 200) co_return json();
+            const auto doc = json::parse(result->body, nullptr, false);
+            const json vectors =
+                doc.is_object() ? doc.value("_vectors", json::object()) : json::object();
+            const json mine = vectors.is_object() ? vectors.value(embedder, json()) : json();
+            const json embeddings =
+                mine.is_object() ? mine.value("embeddings", json::array()) : json::array();
+            if (embeddings.is_array() && !embeddings.empty()) co_return embeddings[0];
+            co_return json();
+        }
+    }
+    co_return json();
+}
+
+// POST similar: the node answering for the reference document's shard runs the similar query
+// itself (and so checks it as Meilisearch does); the other nodes run a vector search with the
+// reference document's embedding. Hits merged by similarity.
+asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& uid,
+                                             const json& body) {
+    const auto plan = covering_set(ctx.fleet, rotation++);
+    const bool valid =
+        body.is_object() && body.contains("id") && body.value("embedder", json()).is_string() &&
+        std::all_of(
+            std::begin(kWindowParams), std::begin(kWindowParams) + 2,
+            [&body](const char* p) { return !body.contains(p) || body[p].is_number_unsigned(); });
+    json key = valid ? body["id"] : json();
+    const auto owner_shard =
+        valid ? routing::shard_of(key.is_string() ? key.get<std::string>() : key.dump(),
+                                  ctx.fleet.shards())
+              : 0;
+    const std::uint64_t offset = valid ? uint_or(body, "offset", 0) : 0;
+    const std::uint64_t limit = valid ? uint_or(body, "limit", 20) : 20;
+    const bool want_score = valid && flag(body, "showRankingScore");
+    const bool want_details = valid && flag(body, "showRankingScoreDetails");
+    json vector;
+    if (valid && plan.size() > 1) {
+        vector = co_await reference_vector(ctx, uid, key, body["embedder"].get<std::string>());
+    }
+    const NodeSearch node_search = [&](const Assignment& a) {
+        const bool owner =
+            std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
+        if (!valid || owner || vector.is_null()) {
+            json b = body;
+            if (valid) {
+                b["offset"] = 0;
+                b["limit"] = offset + limit;
+                b["showRankingScore"] = true;
+                if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
+            }
+            return node_request(Method::post, index_path(uid) + "/similar", b.dump());
+        }
+        json b = json::object();
+        b["vector"] = vector;
+        json hybrid;
+        hybrid["embedder"] = body["embedder"];
+        hybrid["semanticRatio"] = 1.0;
+        b["hybrid"] = std::move(hybrid);
+        for (const char* k :
+             {"filter", "attributesToRetrieve", "retrieveVectors", "rankingScoreThreshold"}) {
+            if (body.contains(k)) b[k] = body[k];
+        }
+        if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
+        b["offset"] = 0;
+        b["limit"] = offset + limit;
+        b["showRankingScore"] = true;
+        return node_request(Method::post, index_path(uid) + "/search", b.dump());
+    };
+    // the owner first: its refusal is the one Meilisearch would give; the owner alone when
+    // there is no reference vector to search with
+    std::vector<Assignment> asked = plan;
+    const auto others = std::stable_partition(asked.begin(), asked.end(), [&](const Assignment& a) {
+        return std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
+    });
+    if (!valid || vector.is_null()) asked.erase(others, asked.end());
+    auto gathered = co_await ask_plan(ctx, asked, node_search);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    check_unavailable(ctx, uid, gathered.missing);
+
+    struct Entry {
+        double score;
+        json* hit;
+    };
+    std::vector<Entry> entries;
+    std::uint64_t total = 0, processing = 0;
+    for (auto& a : gathered.answers) {
+        if (a.is_null() || !a.contains("hits")) continue;
+        total += uint_or(a, "estimatedTotalHits", 0);
+        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
+        for (auto& hit : a["hits"]) entries.push_back({hit.value("_rankingScore", 0.0), &hit});
+    }
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const Entry& x, const Entry& y) { return x.score > y.score; });
+    json hits = json::array();
+    for (std::uint64_t i = offset; i < entries.size() && i < offset + limit; ++i) {
+        json& hit = *entries[i].hit;
+        strip_reserved(hit);
+        hit.erase("_rankingScore");
+        hit.erase("_rankingScoreDetails");
+        if (want_score) hit["_rankingScore"] = entries[i].score;
+        if (want_details) {
+            json sort;
+            sort["order"] = 0;
+            sort["similarity"] = entries[i].score;
+            hit["_rankingScoreDetails"] = json::object({{"vectorSort", sort}});
+        }
+        hits.push_back(std::move(hit));
+    }
+    json out;
+    out["hits"] = std::move(hits);
+    out["id"] = key.is_string() ? key.get<std::string>() : key.dump();
+    out["processingTimeMs"] = processing;
+    out["limit"] = limit;
+    out["offset"] = offset;
+    out["estimatedTotalHits"] = total;
+    auto response = http::respond(200, out);
+    mark_degraded(response, std::move(gathered.missing));
+    co_return response;
+}
+
+asio::awaitable<http::Response> similar_post(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    co_return co_await similar_body(ctx, uid, body);
+}
+
+// GET similar: the same query from query-string parameters.
+asio::awaitable<http::Response> similar_get(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const http::Query q(r.query, {"id", "embedder", "offset", "limit", "filter",
+                                  "attributesToRetrieve", "retrieveVectors", "showRankingScore",
+                                  "showRankingScoreDetails", "rankingScoreThreshold"});
+    json body = json::object();
+    for (const char* k : {"id", "embedder", "filter"}) {
+        if (auto v = q.get(k)) body[k] = *v;
+    }
+    for (const char* k : {"offset", "limit"}) {
+        if (auto v = q.get_uint(k, std::string("invalid_similar_") + k)) body[k] = *v;
+    }
+    for (const char* k : {"retrieveVectors", "showRankingScore", "showRankingScoreDetails"}) {
+        if (auto v = q.get_bool(k, "bad_request")) body[k] = *v;
+    }
+    if (auto v = q.get("attributesToRetrieve")) body["attributesToRetrieve"] = http::split_csv(*v);
+    if (auto v = q.get("rankingScoreThreshold")) {
+        char* end = nullptr;
+        const double threshold = std::strtod(v->c_str(), &end);
+        if (v->empty() || end != v->c_str() + v->size()) {
+            throw http::error(400, "invalid_similar_ranking_score_threshold",
+                              "Invalid value in parameter `rankingScoreThreshold`: could not "
+                              "parse `" +
+                                  *v + "` as a float.");
+        }
+        body["rankingScoreThreshold"] = threshold;
+    }
+    co_return co_await similar_body(ctx, uid, body);
 }
 
 }  // namespace
@@ -461,6 +692,12 @@ void add_search_routes(http::Router& router, Context& ctx) {
                [&ctx](http::Request& r) { return search_post(ctx, r); });
     router.add(Method::get, "/indexes/{uid}/search", http::Access::client,
                [&ctx](http::Request& r) { return search_get(ctx, r); });
+    router.add(Method::post, "/indexes/{uid}/facet-search", http::Access::client,
+               [&ctx](http::Request& r) { return facet_search(ctx, r); });
+    router.add(Method::post, "/indexes/{uid}/similar", http::Access::client,
+               [&ctx](http::Request& r) { return similar_post(ctx, r); });
+    router.add(Method::get, "/indexes/{uid}/similar", http::Access::client,
+               [&ctx](http::Request& r) { return similar_get(ctx, r); });
     router.add(Method::post, "/multi-search", http::Access::client,
                [&ctx](http::Request& r) { return multi_search(ctx, r); });
 }

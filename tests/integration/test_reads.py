@@ -127,6 +127,80 @@ class ReadsAcrossShards(unittest.TestCase):
                 # the same message, Miroir's own attribute never named
                 self.assertEqual(got.json()["message"], want.json()["message"])
 
+    def test_facet_search_sums_every_shard(self):
+        cases = [
+            {"facetName": "genre"},
+            {"facetName": "genre", "facetQuery": "dr"},
+            {"facetName": "genre", "facetQuery": "sci"},
+            {"facetName": "tags", "q": "glass", "filter": "year > 2000"},
+            {"facetName": "tags", "facetQuery": "riv", "ignored": True},
+        ]
+        for body in cases:
+            with self.subTest(body=body):
+                want = self.reference.call("POST", f"/indexes/{INDEX}/facet-search", body)
+                got = self.cluster.call("POST", f"/indexes/{INDEX}/facet-search", body)
+                self.assertEqual(got.status, want.status, got.body)
+                self.assertEqual(got.json()["facetHits"], want.json()["facetHits"])
+                self.assertEqual(got.json()["facetQuery"], want.json()["facetQuery"])
+        for body, code in [({"facetQuery": "x"}, "missing_facet_search_facet_name"),
+                           ({"facetName": "title"}, "invalid_facet_search_facet_name")]:
+            want = self.reference.call("POST", f"/indexes/{INDEX}/facet-search", body)
+            got = self.cluster.call("POST", f"/indexes/{INDEX}/facet-search", body)
+            self.assertEqual((got.status, got.json()["code"]), (want.status, code), got.body)
+            self.assertEqual(got.json()["message"], want.json()["message"])
+
+    def test_similar_documents_across_shards(self):
+        rng = random.Random(11)
+        docs = [{"id": i, "genre": rng.choice(["a", "b"]),
+                 "_vectors": {"manual": [rng.uniform(-1, 1) for _ in range(3)]}}
+                for i in range(80)]
+        settings = {"filterableAttributes": ["genre"],
+                    "embedders": {"manual": {"source": "userProvided", "dimensions": 3}}}
+        self.reference.run("POST", "/indexes", {"uid": "vec", "primaryKey": "id"})
+        self.reference.run("PATCH", "/indexes/vec/settings", settings)
+        self.reference.run("POST", "/indexes/vec/documents", docs)
+        for method, path, body in [("POST", "/indexes", {"uid": "vec", "primaryKey": "id"}),
+                                   ("PATCH", "/indexes/vec/settings", settings),
+                                   ("POST", "/indexes/vec/documents", docs)]:
+            r = self.cluster.call(method, path, body)
+            self.assertEqual(r.status, 202, r.body)
+            wait_miroir(self.cluster, r.json()["taskUid"])
+        cases = [
+            {"id": 3, "embedder": "manual"},
+            {"id": "17", "embedder": "manual", "offset": 5, "limit": 10,
+             "showRankingScore": True},
+            {"id": 40, "embedder": "manual", "filter": "genre = a", "limit": 50,
+             "showRankingScoreDetails": True},
+            {"id": 41, "embedder": "manual", "rankingScoreThreshold": 0.5},
+        ]
+        for body in cases:
+            with self.subTest(body=body):
+                want = self.reference.call("POST", "/indexes/vec/similar", body)
+                got = self.cluster.call("POST", "/indexes/vec/similar", body)
+                self.assertEqual(got.status, want.status, got.body)
+                w, g = want.json(), got.json()
+                self.assertEqual([h["id"] for h in g["hits"]], [h["id"] for h in w["hits"]])
+                for key in ("id", "offset", "limit", "estimatedTotalHits"):
+                    self.assertEqual(g[key], w[key], key)
+                for hw, hg in zip(w["hits"], g["hits"]):
+                    self.assertEqual(sorted(hg), sorted(hw))
+                    if "_rankingScore" in hw:
+                        self.assertAlmostEqual(hg["_rankingScore"], hw["_rankingScore"])
+        path = "/indexes/vec/similar?id=3&embedder=manual&limit=5"
+        want, got = self.reference.call("GET", path), self.cluster.call("GET", path)
+        self.assertEqual([h["id"] for h in got.json()["hits"]],
+                         [h["id"] for h in want.json()["hits"]], got.body)
+        for body, code in [({"id": 999, "embedder": "manual"}, "not_found_similar_id"),
+                           ({"id": 1, "embedder": "nope"}, "invalid_similar_embedder"),
+                           ({"id": 1, "embedder": "manual", "limit": -2},
+                            "invalid_similar_limit"),
+                           ({"id": 1, "embedder": "manual", "filter": "id = 3"},
+                            "invalid_similar_filter")]:
+            want = self.reference.call("POST", "/indexes/vec/similar", body)
+            got = self.cluster.call("POST", "/indexes/vec/similar", body)
+            self.assertEqual((got.status, got.json()["code"]), (want.status, code), got.body)
+            self.assertEqual(got.json()["message"], want.json()["message"])
+
     def test_stats_count_each_document_once(self):
         want = self.reference.call("GET", f"/indexes/{INDEX}/stats").json()
         r = self.cluster.call("GET", f"/indexes/{INDEX}/stats")
