@@ -50,6 +50,10 @@ void check_unavailable(const Context& ctx, const std::string& uid,
 // X-Miroir-Degraded: shards=... on an answer built without some shards.
 void mark_degraded(http::Response& response, std::vector<std::uint32_t> missing);
 
+// Searches keep an index's settings (faceting, distinctAttribute) for a second; this drops
+// them when a task that may change them finishes.
+void forget_settings(const std::string& uid);
+
 // The client's filter (null, a string or an array) ANDed with "_miroir_shard IN [...]".
 nlohmann::ordered_json with_shards(const nlohmann::ordered_json& filter,
                                    const std::vector<std::uint32_t>& shards);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <set>
 
 #include <miroir/api/context.hpp>
 #include <miroir/api/fleet.hpp>
@@ -159,16 +161,60 @@ json merge_facet_stats(const std::vector<const json*>& parts) {
     return out;
 }
 
-// The index's faceting settings, from the first node that answers.
-asio::awaitable<json> faceting_of(Context& ctx, const std::string& uid,
-                                  const std::vector<Assignment>& plan) {
+// What the merge needs of an index's settings.
+struct MergeSettings {
+    json faceting = json::object();
+    std::optional<std::string> distinct;  // the distinctAttribute setting
+    json filterable = json::array();
+
+    // Whether the nodes count the values of `field` in facet distributions.
+    bool facetable(const std::string& field) const {
+        for (const auto& rule : filterable) {
+            if (rule.is_string() && (rule == field || rule == "*")) return true;
+            if (!rule.is_object()) continue;
+            for (const auto& p : rule.value("attributePatterns", json::array())) {
+                if (p == field || p == "*") return true;
+            }
+        }
+        return false;
+    }
+};
+
+// Kept for a second per index, and forgotten when settings change through this Miroir: a
+// search does not pay a settings read, and another Miroir's change shows within a second.
+constexpr auto kSettingsTtl = std::chrono::seconds(1);
+std::mutex settings_mutex;
+std::map<std::string, std::pair<std::chrono::steady_clock::time_point, MergeSettings>>
+    settings_cache;
+
+asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& uid,
+                                              const std::vector<Assignment>& plan) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(settings_mutex);
+        const auto it = settings_cache.find(uid);
+        if (it != settings_cache.end() && now - it->second.first < kSettingsTtl) {
+            co_return it->second.second;
+        }
+    }
+    MergeSettings out;
     for (const auto& a : plan) {
         auto r = co_await ctx.nodes[a.node]->send(
-            node_request(Method::get, index_path(uid) + "/settings/faceting"),
+            node_request(Method::get, index_path(uid) + "/settings"),
             std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
-        if (r && r->status == 200) co_return json::parse(r->body, nullptr, false);
+        if (!r || r->status >= 500) continue;
+        if (r->status != 200) co_return out;  // no such index: the search says so
+        const auto settings = json::parse(r->body, nullptr, false);
+        if (!settings.is_object()) continue;
+        out.faceting = settings.value("faceting", json::object());
+        out.filterable = settings.value("filterableAttributes", json::array());
+        const auto d = settings.value("distinctAttribute", json());
+        if (d.is_string()) out.distinct = d.get<std::string>();
+        std::lock_guard lock(settings_mutex);
+        settings_cache[uid] = {now, out};
+        break;
     }
-    co_return json::object();
+    co_return out;
 }
 
 const char* const kWindowParams[] = {"offset", "limit", "page", "hitsPerPage"};
@@ -179,22 +225,36 @@ struct Window {
     std::uint64_t offset = 0, limit = 20, page = 1, hits_per_page = 20;
     bool want_score = false, want_details = false;
     std::string q;
+    std::optional<std::string> distinct;  // the `distinct` parameter
+    std::vector<std::string> facets;      // the `facets` parameter
+    // the attributes the client retrieves, when it names them without "*"
+    std::optional<std::vector<std::string>> retrieve;
 };
 
-// Builds one node's request for the shards it answers for.
-using NodeSearch = std::function<upstream::UpstreamRequest(const Assignment&)>;
+// What a search asks of the nodes beyond the client's query: an attribute to retrieve (the
+// distinct attribute), a facet to count (the distinct attribute's values, for the total).
+struct Extras {
+    std::optional<std::string> retrieve;
+    std::optional<std::string> facet;
+};
+
+// Builds one node's request for the shards it answers for, asking it for its first `depth`
+// hits, and for what the merge needs beyond the client's query.
+using NodeSearch = std::function<upstream::UpstreamRequest(const Assignment&, std::uint64_t depth,
+                                                           const Extras& extra)>;
 
 asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
                                                   const Window& w, const NodeSearch& node_search);
 
 // Every node of the plan asked at once, each with its own request.
 asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& plan,
-                                   const NodeSearch& node_search) {
+                                   const NodeSearch& node_search, std::uint64_t depth = 0,
+                                   const Extras& extra = {}) {
     std::vector<const Assignment*> who;
     std::vector<upstream::UpstreamRequest> requests;
     for (const auto& a : plan) {
         who.push_back(&a);
-        requests.push_back(node_search(a));
+        requests.push_back(node_search(a, depth, extra));
     }
     co_return co_await ask_nodes(ctx, who, std::move(requests));
 }
@@ -212,27 +272,49 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
     w.want_details = flag(body, "showRankingScoreDetails");
     if (body.contains("q") && body["q"].is_string()) w.q = body["q"].get<std::string>();
 
-    // each node: the first offset+limit hits, scored, with the details that order them; a
-    // window parameter of the wrong type is left as it is, for the nodes to reject
-    json node_body = body;
+    if (body.contains("distinct") && body["distinct"].is_string()) {
+        w.distinct = body["distinct"].get<std::string>();
+    }
+    if (body.contains("facets") && body["facets"].is_array()) {
+        for (const auto& f : body["facets"]) {
+            if (f.is_string()) w.facets.push_back(f.get<std::string>());
+        }
+    }
+    if (body.contains("attributesToRetrieve") && body["attributesToRetrieve"].is_array()) {
+        std::vector<std::string> names;
+        for (const auto& a : body["attributesToRetrieve"]) {
+            if (a.is_string()) names.push_back(a.get<std::string>());
+        }
+        if (std::find(names.begin(), names.end(), "*") == names.end()) w.retrieve = names;
+    }
+
+    // each node: its first hits, scored, with the details that order them; a window parameter
+    // of the wrong type is left as it is, for the nodes to reject
     const bool valid = std::all_of(
         std::begin(kWindowParams), std::end(kWindowParams),
         [&body](const char* p) { return !body.contains(p) || body[p].is_number_unsigned(); });
-    if (!valid) {
-        // nothing to rewrite
-    } else if (w.page_mode) {
-        node_body["page"] = 1;
-        node_body["hitsPerPage"] = w.page * w.hits_per_page;
-    } else {
-        node_body["offset"] = 0;
-        node_body["limit"] = w.offset + w.limit;
-    }
-    node_body["showRankingScore"] = true;
-    node_body["showRankingScoreDetails"] = true;
     const json filter = body.value("filter", json());
     // a named local, not a temporary inside the co_await expression (GCC 12)
-    const NodeSearch node_search = [&uid, node_body, filter](const Assignment& a) {
-        json b = node_body;
+    const NodeSearch node_search = [&uid, &body, &w, valid, filter](const Assignment& a,
+                                                                    std::uint64_t depth,
+                                                                    const Extras& extra) {
+        json b = body;
+        if (!valid) {
+            // nothing to rewrite
+        } else if (w.page_mode) {
+            b["page"] = 1;
+            b["hitsPerPage"] = depth;
+        } else {
+            b["offset"] = 0;
+            b["limit"] = depth;
+        }
+        b["showRankingScore"] = true;
+        b["showRankingScoreDetails"] = true;
+        if (extra.retrieve) b["attributesToRetrieve"].push_back(*extra.retrieve);
+        if (extra.facet) {
+            if (!b.contains("facets") || !b["facets"].is_array()) b["facets"] = json::array();
+            b["facets"].push_back(*extra.facet);
+        }
         if (a.restricted) b["filter"] = with_shards(filter, a.shards);
         return node_request(Method::post, index_path(uid) + "/search", b.dump());
     };
@@ -359,21 +441,38 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
     w.want_details = boolean("showRankingScoreDetails");
     if (by_name.contains("q")) w.q = by_name["q"];
 
-    std::map<std::string, std::string> overrides = {{"showRankingScore", "true"},
-                                                    {"showRankingScoreDetails", "true"}};
-    if (!valid) {
-        // nothing to rewrite
-    } else if (w.page_mode) {
-        overrides["page"] = "1";
-        overrides["hitsPerPage"] = std::to_string(w.page * w.hits_per_page);
-    } else {
-        overrides["offset"] = "0";
-        overrides["limit"] = std::to_string(w.offset + w.limit);
+    if (by_name.contains("distinct")) w.distinct = by_name["distinct"];
+    if (by_name.contains("facets")) w.facets = http::split_csv(by_name["facets"]);
+    if (by_name.contains("attributesToRetrieve")) {
+        auto names = http::split_csv(by_name["attributesToRetrieve"]);
+        if (std::find(names.begin(), names.end(), "*") == names.end()) w.retrieve = names;
     }
+
     const std::optional<std::string> filter =
         by_name.contains("filter") ? std::optional(by_name["filter"]) : std::nullopt;
-    const NodeSearch node_search = [&uid, params, overrides, filter](const Assignment& a) {
-        auto set = overrides;
+    const NodeSearch node_search = [&uid, &params, &by_name, &w, valid, filter](
+                                       const Assignment& a, std::uint64_t depth,
+                                       const Extras& extra) {
+        std::map<std::string, std::string> set = {{"showRankingScore", "true"},
+                                                  {"showRankingScoreDetails", "true"}};
+        if (!valid) {
+            // nothing to rewrite
+        } else if (w.page_mode) {
+            set["page"] = "1";
+            set["hitsPerPage"] = std::to_string(depth);
+        } else {
+            set["offset"] = "0";
+            set["limit"] = std::to_string(depth);
+        }
+        if (extra.retrieve) {
+            set["attributesToRetrieve"] =
+                by_name.at("attributesToRetrieve") + "," + *extra.retrieve;
+        }
+        if (extra.facet) {
+            const auto it = by_name.find("facets");
+            set["facets"] =
+                (it == by_name.end() || it->second.empty() ? "" : it->second + ",") + *extra.facet;
+        }
         if (a.restricted) set["filter"] = with_shards_param(filter, a.shards);
         std::vector<std::pair<std::string, std::string>> query;
         for (const auto& [k, v] : params) {
@@ -386,6 +485,44 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
     co_return co_await scatter_and_merge(ctx, uid, w, node_search);
 }
 
+// The keys a hit's value of `field` (a dotted path) counts as for distinct: normalized strings,
+// numbers, each element of an array; none when the hit has no value.
+std::vector<std::string> distinct_keys(const json& hit, const std::string& field) {
+    const json* v = &hit;
+    if (hit.contains(field)) {
+        v = &hit[field];
+    } else {
+        std::size_t start = 0;
+        while (v && start <= field.size()) {
+            auto dot = field.find('.', start);
+            if (dot == std::string::npos) dot = field.size();
+            const auto key = field.substr(start, dot - start);
+            v = v->is_object() && v->contains(key) ? &(*v)[key] : nullptr;
+            start = dot + 1;
+        }
+    }
+    std::vector<std::string> keys;
+    if (!v) return keys;
+    auto add = [&keys](const json& x) {
+        if (x.is_string()) {
+            keys.push_back("s" + fold(x.get<std::string>()));
+        } else if (x.is_number()) {
+            const double d = x.get<double>();
+            keys.push_back(d == std::floor(d) && std::fabs(d) < 1e15
+                               ? "n" + std::to_string(static_cast<long long>(d))
+                               : "n" + json(d).dump());
+        } else if (!x.is_null()) {
+            keys.push_back("o" + x.dump());
+        }
+    };
+    if (v->is_array()) {
+        for (const auto& x : *v) add(x);
+    } else {
+        add(*v);
+    }
+    return keys;
+}
+
 asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
                                                   const Window& w, const NodeSearch& node_search) {
     const bool page_mode = w.page_mode;
@@ -393,42 +530,121 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     const bool want_score = w.want_score, want_details = w.want_details;
 
     const auto plan = covering_set(ctx.fleet, rotation++);
-    auto gathered = co_await ask_plan(ctx, plan, node_search);
-    if (gathered.refusal) co_return std::move(*gathered.refusal);
-    check_unavailable(ctx, uid, gathered.missing);
-    auto& answers = gathered.answers;
-
-    // merge
-    std::vector<json*> lists;  // each node's hits
-    std::uint64_t total = 0;
-    std::uint64_t processing = 0;
-    const json* first = nullptr;
-    std::vector<const json*> distributions, stats;
-    for (std::size_t i = 0; i < answers.size(); ++i) {
-        auto& a = answers[i];
-        if (a.is_null()) continue;
-        if (!first) first = &a;
-        total += uint_or(a, page_mode ? "totalHits" : "estimatedTotalHits", 0);
-        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
-        if (a.contains("facetDistribution")) distributions.push_back(&a["facetDistribution"]);
-        if (a.contains("facetStats")) stats.push_back(&a["facetStats"]);
-        if (a.contains("hits")) lists.push_back(&a["hits"]);
+    const auto settings = co_await merge_settings(ctx, uid, plan);
+    // distinct is applied again over the merged hits: each node keeps its best hit of a value,
+    // the merge keeps the best of those
+    const auto distinct = w.distinct ? w.distinct : settings.distinct;
+    auto named = [](const std::vector<std::string>& list, const std::string& name) {
+        return std::find(list.begin(), list.end(), name) != list.end();
+    };
+    Extras extra;
+    if (distinct && w.retrieve && !named(*w.retrieve, *distinct)) extra.retrieve = distinct;
+    // the distinct values each node hit make the total exact: count them when the nodes can
+    const bool count_values = distinct && (w.distinct || settings.facetable(*distinct));
+    if (count_values && !named(w.facets, *distinct) && !named(w.facets, "*")) {
+        extra.facet = distinct;
     }
 
     // each node's hits are already in its rank order: a k-way merge up to the window's end
     const std::uint64_t from = page_mode ? (page > 0 ? (page - 1) * hits_per_page : 0) : offset;
     const std::uint64_t count = page_mode ? (page > 0 ? hits_per_page : 0) : limit;
-    const auto merged =
-        merge::merge_ordered(std::vector<const json*>(lists.begin(), lists.end()), from + count);
+    std::uint64_t depth = from + count;
+    Gathered gathered;
+    std::vector<json*> lists;  // each node's hits
+    std::vector<std::pair<std::size_t, std::size_t>> kept;
+    std::uint64_t dropped = 0;
+    for (int round = 0;; ++round) {
+        gathered = co_await ask_plan(ctx, plan, node_search, depth, extra);
+        if (gathered.refusal) co_return std::move(*gathered.refusal);
+        check_unavailable(ctx, uid, gathered.missing);
+        lists.clear();
+        bool more = false;  // some node may hold hits beyond those it sent
+        std::size_t all = 0;
+        for (auto& a : gathered.answers) {
+            if (a.is_null() || !a.contains("hits")) continue;
+            lists.push_back(&a["hits"]);
+            all += a["hits"].size();
+            more = more || a["hits"].size() >= depth;
+        }
+        const std::vector<const json*> views(lists.begin(), lists.end());
+        if (!distinct) {
+            kept = merge::merge_ordered(views, from + count);
+            break;
+        }
+        kept.clear();
+        dropped = 0;
+        std::set<std::string> seen;
+        for (const auto& at : merge::merge_ordered(views, all)) {
+            const auto keys = distinct_keys((*lists[at.first])[at.second], *distinct);
+            if (std::any_of(keys.begin(), keys.end(),
+                            [&seen](const std::string& k) { return seen.contains(k); })) {
+                ++dropped;
+                continue;
+            }
+            seen.insert(keys.begin(), keys.end());
+            kept.push_back(at);
+        }
+        // duplicates across shards left the window short: ask deeper
+        if (kept.size() >= from + count || !more || round == 3 || depth == 0) break;
+        depth *= 4;
+    }
+    auto& answers = gathered.answers;
+
+    // with distinct, a value hit on several shards is one hit: the total is the number of
+    // distinct values the nodes hit, plus the hits without a value
+    std::uint64_t total = 0;
+    std::set<std::string> values;
+    std::uint64_t valueless = 0;
+    bool exact = count_values;
+    const auto max_values = settings.faceting.value("maxValuesPerFacet", std::uint64_t{100});
+    for (auto& a : answers) {
+        if (a.is_null()) continue;
+        const auto node_total = uint_or(a, page_mode ? "totalHits" : "estimatedTotalHits", 0);
+        total += node_total;
+        if (!count_values) continue;
+        const json* dist = nullptr;
+        if (a.contains("facetDistribution") && a["facetDistribution"].contains(*distinct)) {
+            dist = &a["facetDistribution"][*distinct];
+        }
+        if (!dist || !dist->is_object() || dist->size() >= max_values) {
+            exact = exact && node_total == 0;
+            continue;
+        }
+        for (const auto& [key, n] : dist->items()) values.insert(fold(key));
+        valueless += node_total - std::min<std::uint64_t>(node_total, dist->size());
+        if (extra.facet) {
+            a["facetDistribution"].erase(*distinct);
+            if (a.contains("facetStats")) a["facetStats"].erase(*distinct);
+            if (w.facets.empty()) {
+                a.erase("facetDistribution");
+                a.erase("facetStats");
+            }
+        }
+    }
+    // otherwise the duplicates seen are not hits (exact when the nodes sent all they had)
+    total = exact ? values.size() + valueless : total - std::min(total, dropped);
+
+    std::uint64_t processing = 0;
+    const json* first = nullptr;
+    std::vector<const json*> distributions, stats;
+    for (auto& a : answers) {
+        if (a.is_null()) continue;
+        if (!first) first = &a;
+        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
+        if (a.contains("facetDistribution")) distributions.push_back(&a["facetDistribution"]);
+        if (a.contains("facetStats")) stats.push_back(&a["facetStats"]);
+    }
+
     json out_hits = json::array();
-    for (std::uint64_t i = from; i < merged.size(); ++i) {
-        json& hit = (*lists[merged[i].first])[merged[i].second];
+    for (std::uint64_t i = from; i < kept.size() && i < from + count; ++i) {
+        json& hit = (*lists[kept[i].first])[kept[i].second];
         strip_reserved(hit);
         if (hit.contains("_formatted") && hit["_formatted"].is_object()) {
             strip_reserved(hit["_formatted"]);
         }
         if (!want_score) hit.erase("_rankingScore");
         if (!want_details) hit.erase("_rankingScoreDetails");
+        if (extra.retrieve) hit.erase(*extra.retrieve);
         out_hits.push_back(std::move(hit));
     }
 
@@ -448,8 +664,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         out["estimatedTotalHits"] = total;
     }
     if (first && first->contains("facetDistribution")) {
-        out["facetDistribution"] =
-            merge_facets(distributions, co_await faceting_of(ctx, uid, plan));
+        out["facetDistribution"] = merge_facets(distributions, settings.faceting);
     }
     if (first && first->contains("facetStats")) out["facetStats"] = merge_facet_stats(stats);
     out["requestUid"] = util::random_uuid();
@@ -473,7 +688,8 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     const auto body = http::json_body(r);
     const auto plan = covering_set(ctx.fleet, rotation++);
     const bool object = body.is_object();
-    const NodeSearch node_search = [&uid, &body, object](const Assignment& a) {
+    const NodeSearch node_search = [&uid, &body, object](const Assignment& a, std::uint64_t,
+                                                         const Extras&) {
         json b = body;
         if (object && a.restricted)
             b["filter"] = with_shards(body.value("filter", json()), a.shards);
@@ -498,7 +714,8 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
                            ? body["facetName"].get<std::string>()
                            : std::string();
     json hits = json::array();
-    for (const auto& v : sums.ordered(co_await faceting_of(ctx, uid, plan), field)) {
+    const auto settings = co_await merge_settings(ctx, uid, plan);
+    for (const auto& v : sums.ordered(settings.faceting, field)) {
         json hit;
         hit["value"] = v.key;
         hit["count"] = v.count;
@@ -565,7 +782,7 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
     if (valid && plan.size() > 1) {
         vector = co_await reference_vector(ctx, uid, key, body["embedder"].get<std::string>());
     }
-    const NodeSearch node_search = [&](const Assignment& a) {
+    const NodeSearch node_search = [&](const Assignment& a, std::uint64_t, const Extras&) {
         const bool owner =
             std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
         if (!valid || owner || vector.is_null()) {
@@ -686,6 +903,11 @@ asio::awaitable<http::Response> similar_get(Context& ctx, http::Request& r) {
 }
 
 }  // namespace
+
+void forget_settings(const std::string& uid) {
+    std::lock_guard lock(settings_mutex);
+    settings_cache.erase(uid);
+}
 
 void add_search_routes(http::Router& router, Context& ctx) {
     router.add(Method::post, "/indexes/{uid}/search", http::Access::client,

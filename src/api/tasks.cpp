@@ -29,6 +29,7 @@
 #include <miroir/util/time.hpp>
 
 #include "fanout.hpp"
+#include "reads.hpp"
 
 namespace miroir::api {
 
@@ -92,6 +93,11 @@ bool aggregate(tasks::Task& task) {
         task.finished_at = finished ? finished : api::now_ns();
         if (!task.started_at) task.started_at = task.finished_at;
         finish_details(task, deleted);
+        // searches read settings from a short cache: a settings change shows once it is done
+        if (!task.index_uid.empty() && task.type != "documentAdditionOrUpdate" &&
+            task.type != "documentDeletion") {
+            forget_settings(task.index_uid);
+        }
     }
     return task.status != before || task.finished();
 }
