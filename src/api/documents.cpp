@@ -214,9 +214,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     out["offset"] = b.offset;
     out["limit"] = b.limit;
     out["total"] = total;
-    auto response = http::respond(200, out);
-    mark_degraded(response, std::move(asked.missing));
-    co_return response;
+    co_return respond_partial(out, std::move(asked.missing));
 }
 
 asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {

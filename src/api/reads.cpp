@@ -66,12 +66,14 @@ void check_unavailable(const Context& ctx, const std::string& uid,
     }
 }
 
-void mark_degraded(http::Response& response, std::vector<std::uint32_t> missing) {
-    if (missing.empty()) return;
+http::Response respond_partial(const json& body, std::vector<std::uint32_t> missing) {
+    auto response = http::respond(200, body);
+    if (missing.empty()) return response;
     std::sort(missing.begin(), missing.end());
     std::string list;
     for (auto s : missing) list += (list.empty() ? "" : ",") + std::to_string(s);
     response.headers.set("X-Miroir-Degraded", "shards=" + list);
+    return response;
 }
 
 namespace {

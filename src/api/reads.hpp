@@ -47,8 +47,9 @@ boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const
 void check_unavailable(const Context& ctx, const std::string& uid,
                        const std::vector<std::uint32_t>& missing);
 
-// X-Miroir-Degraded: shards=... on an answer built without some shards.
-void mark_degraded(http::Response& response, std::vector<std::uint32_t> missing);
+// A 200 answer, with X-Miroir-Degraded: shards=... when it was built without some shards.
+http::Response respond_partial(const nlohmann::ordered_json& body,
+                               std::vector<std::uint32_t> missing);
 
 // Searches keep an index's settings (faceting, distinctAttribute) for a second; this drops
 // them when a task that may change them finishes.

@@ -675,9 +675,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         }
         out["semanticHitCount"] = semantic;
     }
-    auto response = http::respond(200, out);
-    mark_degraded(response, std::move(gathered.missing));
-    co_return response;
+    co_return respond_partial(out, std::move(gathered.missing));
 }
 
 // POST facet-search: every node's facet hits for the shards it answers for, counts summed per
@@ -725,9 +723,7 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     out["facetHits"] = std::move(hits);
     out["facetQuery"] = query;
     out["processingTimeMs"] = processing;
-    auto response = http::respond(200, out);
-    mark_degraded(response, std::move(gathered.missing));
-    co_return response;
+    co_return respond_partial(out, std::move(gathered.missing));
 }
 
 // The embedding the similar route compares with: the reference document's first vector for
@@ -858,9 +854,7 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
     out["limit"] = limit;
     out["offset"] = offset;
     out["estimatedTotalHits"] = total;
-    auto response = http::respond(200, out);
-    mark_degraded(response, std::move(gathered.missing));
-    co_return response;
+    co_return respond_partial(out, std::move(gathered.missing));
 }
 
 asio::awaitable<http::Response> similar_post(Context& ctx, http::Request& r) {
