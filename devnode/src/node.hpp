@@ -61,6 +61,8 @@ class Node {
     void add_fault_routes();
     // Throws unless the request's key may search `uid` (multi-search checks each query).
     void authorize_index(const Request& request, const std::string& uid) const;
+    // POST /multi-search with `federation` (takes the state mutex).
+    json federated_search(const Request& request, const json& body);
 
     void worker_loop();
     void process(Task& task);  // with the mutex held

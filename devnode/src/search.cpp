@@ -1248,6 +1248,40 @@ json run_search(const Index& index, const SearchParams& p) {
             }
             hit["_rankingScoreDetails"] = details;
         }
+        if (p.federation) {
+            // consecutive relevancy rules fold into one score (their ranks, lexicographically);
+            // sort rules keep their values; vector similarity stays a score
+            json values = json::array();
+            long double rank = 1, max = 1;
+            bool open = false;
+            auto flush = [&] {
+                if (open) values.push_back(json{{"score", static_cast<double>(rank / max)}});
+                rank = max = 1;
+                open = false;
+            };
+            for (const auto& r : h.rules) {
+                if (r.relevancy) {
+                    rank = (rank - 1) * static_cast<long double>(r.max) +
+                           static_cast<long double>(r.rank);
+                    max *= static_cast<long double>(r.max);
+                    open = true;
+                } else if (r.name == "vectorSort") {
+                    flush();
+                    values.push_back(json{{"vector", r.local}});
+                } else {
+                    flush();
+                    values.push_back(
+                        json{{"sort", json{{"asc", r.asc},
+                                           {"value", r.sort_class == 0   ? json(r.number)
+                                                     : r.sort_class == 1 ? json(r.string)
+                                                                         : json(nullptr)}}}});
+                }
+            }
+            flush();
+            hit["_federation_values"] = std::move(values);
+            hit["_federation_slot"] = h.slot;
+            hit["_federation_score"] = h.score;
+        }
         out_hits.push_back(std::move(hit));
     }
 

@@ -40,6 +40,9 @@ struct SearchParams {
     double semantic_ratio = 0.5;
     // facet search: every facet value, not only maxValuesPerFacet of them
     bool all_facet_values = false;
+    // federated multi-search: each hit carries `_federation_values` (its ranking as
+    // Meilisearch's federated merge compares it) and `_federation_slot` (its document)
+    bool federation = false;
 };
 
 // The vectors a document holds for an embedder (`_vectors.<name>` in any accepted form).

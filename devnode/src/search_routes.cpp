@@ -1,4 +1,5 @@
-// Search routes: GET/POST /indexes/{uid}/search and POST /multi-search (non-federated).
+// Search routes: GET/POST /indexes/{uid}/search, facet search, similar and POST /multi-search
+// (federated in federation.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -243,9 +244,7 @@ void Node::add_search_routes() {
                 throw bad_request("Missing field `queries`");
             }
             if (body.contains("federation") && !body["federation"].is_null()) {
-                throw error(
-                    400, "invalid_multi_search_federated",
-                    "Federated multi-search is not supported by this development node yet.");
+                return respond(200, federated_search(r, body));
             }
             json results = json::array();
             const auto& queries = body["queries"];

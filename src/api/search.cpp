@@ -1,6 +1,8 @@
 // Search through Miroir: one replica group, one replica of each shard (the covering set),
 // each node asked once for the first offset+limit hits with their ranking details, the hits
 // merged in the order one node holding everything would give, then the client's window.
+#include "search.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -21,6 +23,7 @@
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/uuid.hpp>
 
+#include "facets.hpp"
 #include "fanout.hpp"
 #include "reads.hpp"
 
@@ -42,123 +45,6 @@ std::uint64_t uint_or(const json& body, const char* key, std::uint64_t fallback)
 bool flag(const json& body, const char* key) {
     const auto it = body.find(key);
     return it != body.end() && it->is_boolean() && it->get<bool>();
-}
-
-// One facet value summed over the nodes: the first casing seen stands for every casing of the
-// same normalized value.
-struct FacetValue {
-    std::string key;
-    std::uint64_t count = 0;
-    bool is_number = false;
-    double number = 0;
-    std::string folded;
-};
-
-bool parse_number(const std::string& s, double& out) {
-    if (s.empty()) return false;
-    char* end = nullptr;
-    out = std::strtod(s.c_str(), &end);
-    return end == s.c_str() + s.size() && std::isfinite(out);
-}
-
-std::string fold(std::string_view value) {
-    const auto first = value.find_first_not_of(' ');
-    const auto last = value.find_last_not_of(' ');
-    std::string out(first == std::string_view::npos ? std::string_view()
-                                                    : value.substr(first, last - first + 1));
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-// Sums of one facet's values, by normalized value, in first-seen order.
-class FacetSums {
-  public:
-    void add(const std::string& value, std::uint64_t count) {
-        auto folded = fold(value);
-        auto [it, inserted] = index_.try_emplace(folded, values_.size());
-        if (inserted) {
-            FacetValue v;
-            v.key = value;
-            v.is_number = parse_number(value, v.number);
-            v.folded = std::move(folded);
-            values_.push_back(std::move(v));
-        }
-        values_[it->second].count += count;
-    }
-
-    // Ordered as the faceting settings say for `field` (numbers first in numeric order, then
-    // strings by their normalized form; or by count), at most maxValuesPerFacet.
-    std::vector<FacetValue> ordered(const json& faceting, const std::string& field) const {
-        auto values = values_;
-        std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
-            if (a.is_number != b.is_number) return a.is_number;
-            if (a.is_number) return a.number < b.number;
-            return a.folded < b.folded;
-        });
-        const json by = faceting.value("sortFacetValuesBy", json::object());
-        const std::string order = by.contains(field) ? by[field].get<std::string>()
-                                  : by.contains("*") ? by["*"].get<std::string>()
-                                                     : "alpha";
-        if (order == "count") {
-            std::stable_sort(values.begin(), values.end(), [](const auto& a, const auto& b) {
-                if (a.is_number != b.is_number) return a.is_number;
-                return a.count > b.count;
-            });
-        }
-        const auto max_values = faceting.value("maxValuesPerFacet", std::uint64_t{100});
-        if (values.size() > max_values) values.resize(max_values);
-        return values;
-    }
-
-  private:
-    std::vector<FacetValue> values_;
-    std::map<std::string, std::size_t> index_;
-};
-
-// Sums the nodes' facet distributions and orders and truncates them as the index's faceting
-// settings say.
-json merge_facets(const std::vector<const json*>& parts, const json& faceting) {
-    std::map<std::string, FacetSums> sums;
-    std::vector<std::string> fields;
-    for (const json* part : parts) {
-        if (!part) continue;
-        for (auto f = part->begin(); f != part->end(); ++f) {
-            if (f.key().starts_with(ingest::kReservedPrefix)) continue;
-            if (!sums.contains(f.key())) fields.push_back(f.key());
-            auto& values = sums[f.key()];
-            for (auto v = f.value().begin(); v != f.value().end(); ++v) {
-                values.add(v.key(), v.value().get<std::uint64_t>());
-            }
-        }
-    }
-    json out = json::object();
-    for (const auto& field : fields) {
-        json dist = json::object();
-        for (const auto& v : sums[field].ordered(faceting, field)) dist[v.key] = v.count;
-        out[field] = std::move(dist);
-    }
-    return out;
-}
-
-json merge_facet_stats(const std::vector<const json*>& parts) {
-    json out = json::object();
-    for (const json* part : parts) {
-        if (!part) continue;
-        for (auto f = part->begin(); f != part->end(); ++f) {
-            if (f.key().starts_with(ingest::kReservedPrefix)) continue;
-            const double lo = f.value().value("min", 0.0);
-            const double hi = f.value().value("max", 0.0);
-            if (!out.contains(f.key())) {
-                out[f.key()] = {{"min", lo}, {"max", hi}};
-            } else {
-                auto& s = out[f.key()];
-                s["min"] = std::min(s["min"].get<double>(), lo);
-                s["max"] = std::max(s["max"].get<double>(), hi);
-            }
-        }
-    }
-    return out;
 }
 
 // What the merge needs of an index's settings.
@@ -348,55 +234,32 @@ asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
         throw http::bad_request("Missing field `queries`");
     }
     if (body.contains("federation") && !body["federation"].is_null()) {
-        throw http::ApiError(501, "miroir_not_implemented", http::ErrorType::invalid_request,
-                             "Federated multi-search through Miroir is not available yet.");
+        co_return co_await federated_search(ctx, body);
     }
     const auto& queries = body["queries"];
-    std::vector<std::string> uids;
-    std::vector<asio::awaitable<upstream::UpstreamResult>> runs;
+    std::vector<std::pair<std::string, json>> runs;
     for (std::size_t i = 0; i < queries.size(); ++i) {
-        const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
+        auto uid = query_index_uid(queries[i], i);
         json query = queries[i];
-        if (!query.is_object() || !query.contains("indexUid") || !query["indexUid"].is_string()) {
-            throw http::error(400, "missing_index_uid", prefix + "Missing field `indexUid`");
-        }
-        const auto uid = query["indexUid"].get<std::string>();
-        try {
-            check_index_uid(uid);
-        } catch (const http::ApiError& e) {
-            throw http::ApiError(e.status(), e.code(), e.type(), prefix + e.what());
-        }
         if (query.contains("federationOptions")) {
             throw http::error(400, "invalid_multi_search_federation_options",
-                              prefix +
-                                  "Using `federationOptions` is not allowed in a non-federated "
-                                  "search.\n - Hint: remove `federationOptions` from query #" +
+                              "Inside `.queries[" + std::to_string(i) +
+                                  "]`: Using `federationOptions` is not allowed in a "
+                                  "non-federated search.\n - Hint: remove `federationOptions` "
+                                  "from query #" +
                                   std::to_string(i) + " or add `federation` to the request.");
         }
         query.erase("indexUid");
-        uids.push_back(uid);
-        runs.push_back(one_query(ctx, uid, std::move(query)));
+        runs.emplace_back(std::move(uid), std::move(query));
     }
-    auto answers = co_await upstream::gather(ctx.executor, std::move(runs));
+    auto answers = co_await run_queries(ctx, runs);
     json results = json::array();
     for (std::size_t i = 0; i < answers.size(); ++i) {
         auto& a = *answers[i];
-        auto parsed = json::parse(a.body, nullptr, false);
-        if (a.status != 200) {
-            // index_not_found is a 400 inside multi-search
-            const auto code = parsed.value("code", std::string("internal"));
-            const auto type = parsed.value("type", std::string("internal"));
-            const unsigned status = code == "index_not_found" ? 400 : a.status;
-            json error;
-            error["message"] = "Inside `.queries[" + std::to_string(i) +
-                               "]`: " + parsed.value("message", std::string());
-            error["code"] = code;
-            error["type"] = type;
-            error["link"] = "https://docs.meilisearch.com/errors#" + code;
-            co_return http::respond(status, error);
-        }
+        if (a.status != 200) co_return query_error(i, a);
+        const auto parsed = json::parse(a.body, nullptr, false);
         json one;
-        one["indexUid"] = uids[i];
+        one["indexUid"] = runs[i].first;
         for (auto it = parsed.begin(); it != parsed.end(); ++it) one[it.key()] = it.value();
         results.push_back(std::move(one));
     }
@@ -897,6 +760,45 @@ asio::awaitable<http::Response> similar_get(Context& ctx, http::Request& r) {
 }
 
 }  // namespace
+
+std::string query_index_uid(const json& query, std::size_t position) {
+    const std::string prefix = "Inside `.queries[" + std::to_string(position) + "]`: ";
+    if (!query.is_object() || !query.contains("indexUid") || !query["indexUid"].is_string()) {
+        throw http::error(400, "missing_index_uid", prefix + "Missing field `indexUid`");
+    }
+    auto uid = query["indexUid"].get<std::string>();
+    try {
+        check_index_uid(uid);
+    } catch (const http::ApiError& e) {
+        throw http::ApiError(e.status(), e.code(), e.type(), prefix + e.what());
+    }
+    return uid;
+}
+
+asio::awaitable<std::vector<upstream::UpstreamResult>> run_queries(
+    Context& ctx, std::vector<std::pair<std::string, json>> queries) {
+    std::vector<asio::awaitable<upstream::UpstreamResult>> runs;
+    for (auto& [uid, query] : queries) runs.push_back(one_query(ctx, uid, std::move(query)));
+    co_return co_await upstream::gather(ctx.executor, std::move(runs));
+}
+
+http::Response query_error(std::size_t position, const upstream::UpstreamResponse& answer) {
+    const auto parsed = json::parse(answer.body, nullptr, false);
+    const auto code = parsed.value("code", std::string("internal"));
+    json error;
+    error["message"] = "Inside `.queries[" + std::to_string(position) +
+                       "]`: " + parsed.value("message", std::string());
+    error["code"] = code;
+    error["type"] = parsed.value("type", std::string("internal"));
+    error["link"] = "https://docs.meilisearch.com/errors#" + code;
+    return http::respond(code == "index_not_found" ? 400 : answer.status, error);
+}
+
+asio::awaitable<json> faceting_settings(Context& ctx, const std::string& uid) {
+    const auto plan = covering_set(ctx.fleet, rotation++);
+    const auto settings = co_await merge_settings(ctx, uid, plan);
+    co_return settings.faceting;
+}
 
 void forget_settings(const std::string& uid) {
     std::lock_guard lock(settings_mutex);

@@ -1,0 +1,383 @@
+// Federated multi-search: every query runs on its index, and the hits of all queries are merged
+// into one list the way Meilisearch's federated search merges them (weighted scores, sort
+// values, then the query position), with one pagination, facets per index or merged.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "filter.hpp"
+#include "node.hpp"
+#include "search.hpp"
+
+namespace devnode {
+
+namespace {
+
+const std::vector<std::string> kFederationFields = {
+    "offset",        "limit",       "page",     "hitsPerPage",
+    "facetsByIndex", "mergeFacets", "distinct", "showPerformanceDetails"};
+
+// One hit's place in the merge: its weighted values, its query and its weighted score.
+struct Entry {
+    json values;
+    std::size_t query = 0;
+    double weighted = 0;
+    json* hit = nullptr;
+};
+
+// 6.4 of Meilisearch's federated merge. Negative when `a` comes first.
+int compare(const Entry& a, const Entry& b) {
+    const auto& l = a.values;
+    const auto& r = b.values;
+    std::size_t i = 0;
+    for (; i < l.size() && i < r.size(); ++i) {
+        const auto& x = l[i];
+        const auto& y = r[i];
+        const bool x_score = !x.contains("sort");
+        const bool y_score = !y.contains("sort");
+        if (x_score && y_score) {
+            const double dx =
+                x.contains("score") ? x["score"].get<double>() : x["vector"].get<double>();
+            const double dy =
+                y.contains("score") ? y["score"].get<double>() : y["vector"].get<double>();
+            if (std::fabs(dx - dy) > std::numeric_limits<double>::epsilon())
+                return dx > dy ? -1 : 1;
+            continue;
+        }
+        if (!x_score && !y_score && x["sort"]["asc"] == y["sort"]["asc"]) {
+            const bool asc = x["sort"]["asc"].get<bool>();
+            const auto& vx = x["sort"]["value"];
+            const auto& vy = y["sort"]["value"];
+            if (vx.is_null() != vy.is_null()) return vx.is_null() ? 1 : -1;
+            if (vx.is_number() != vy.is_number()) return vx.is_number() ? -1 : 1;
+            int c = 0;
+            if (vx.is_number()) {
+                const double nx = vx.get<double>(), ny = vy.get<double>();
+                c = nx < ny ? -1 : nx > ny ? 1 : 0;
+            } else if (vx.is_string()) {
+                c = vx.get<std::string>().compare(vy.get<std::string>());
+                c = c < 0 ? -1 : c > 0 ? 1 : 0;
+            }
+            if (c != 0) return asc ? c : -c;
+            continue;
+        }
+        // incomparable: more remaining groups first, then the weighted score
+        const auto left = l.size() - i, right = r.size() - i;
+        if (left != right) return left > right ? -1 : 1;
+        if (a.weighted != b.weighted) return a.weighted > b.weighted ? -1 : 1;
+        return a.query < b.query ? -1 : a.query > b.query ? 1 : 0;
+    }
+    if (l.size() != r.size()) return l.size() > r.size() ? -1 : 1;
+    return a.query < b.query ? -1 : a.query > b.query ? 1 : 0;
+}
+
+std::uint64_t window_param(const json& federation, const char* key, std::uint64_t fallback) {
+    if (!federation.contains(key) || federation[key].is_null()) return fallback;
+    if (!federation[key].is_number_unsigned()) {
+        throw error(400, "invalid_multi_search_federated",
+                    std::string("Invalid value type at `.federation.") + key +
+                        "`: expected a positive integer, but found " + federation[key].dump());
+    }
+    return federation[key].get<std::uint64_t>();
+}
+
+// Sums facet distributions value by value (by normalized value) and orders them as a facet
+// distribution is ordered: numbers, then strings, alphabetically; or by count.
+json merge_distributions(const std::vector<std::pair<const json*, const json*>>& parts,
+                         std::optional<std::uint64_t> max_values) {
+    struct Value {
+        std::string key;
+        std::uint64_t count = 0;
+        bool number = false;
+        double n = 0;
+        std::string norm;
+    };
+    std::map<std::string, std::vector<Value>> fields;
+    std::vector<std::string> order;
+    std::map<std::string, std::string> sort_by;
+    for (const auto& [dist, faceting] : parts) {
+        for (auto f = dist->begin(); f != dist->end(); ++f) {
+            if (!fields.contains(f.key())) order.push_back(f.key());
+            auto& values = fields[f.key()];
+            const auto& by = (*faceting)["sortFacetValuesBy"];
+            sort_by[f.key()] = by.contains(f.key()) ? by[f.key()].get<std::string>()
+                               : by.contains("*")   ? by["*"].get<std::string>()
+                                                    : "alpha";
+            for (auto v = f.value().begin(); v != f.value().end(); ++v) {
+                const auto norm = normalize(v.key());
+                auto it = std::find_if(values.begin(), values.end(),
+                                       [&](const Value& x) { return x.norm == norm; });
+                if (it == values.end()) {
+                    Value x;
+                    x.key = v.key();
+                    x.norm = norm;
+                    char* end = nullptr;
+                    x.n = std::strtod(v.key().c_str(), &end);
+                    x.number = !v.key().empty() && end == v.key().c_str() + v.key().size();
+                    values.push_back(x);
+                    it = values.end() - 1;
+                }
+                it->count += v.value().get<std::uint64_t>();
+            }
+        }
+    }
+    json out = json::object();
+    for (const auto& field : order) {
+        auto values = fields[field];
+        std::sort(values.begin(), values.end(), [](const Value& a, const Value& b) {
+            if (a.number != b.number) return a.number;
+            return a.number ? a.n < b.n : a.norm < b.norm;
+        });
+        if (sort_by[field] == "count") {
+            std::stable_sort(values.begin(), values.end(), [](const Value& a, const Value& b) {
+                if (a.number != b.number) return a.number;
+                return a.count > b.count;
+            });
+        }
+        json dist = json::object();
+        for (const auto& v : values) {
+            if (max_values && dist.size() >= *max_values) break;
+            dist[v.key] = v.count;
+        }
+        out[field] = dist;
+    }
+    return out;
+}
+
+json merge_stats(const std::vector<const json*>& parts) {
+    json out = json::object();
+    for (const json* part : parts) {
+        for (auto f = part->begin(); f != part->end(); ++f) {
+            if (!out.contains(f.key())) {
+                out[f.key()] = f.value();
+                continue;
+            }
+            auto& s = out[f.key()];
+            s["min"] = std::min(s["min"].get<double>(), f.value()["min"].get<double>());
+            s["max"] = std::max(s["max"].get<double>(), f.value()["max"].get<double>());
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+json Node::federated_search(const Request& request, const json& body) {
+    const json& federation = body["federation"];
+    if (!federation.is_object()) {
+        throw bad_request("Invalid value type at `.federation`: expected an object, but found " +
+                          federation.dump());
+    }
+    for (auto it = federation.begin(); it != federation.end(); ++it) {
+        if (std::find(kFederationFields.begin(), kFederationFields.end(), it.key()) ==
+            kFederationFields.end()) {
+            throw bad_request("Unknown field `" + it.key() +
+                              "` inside `.federation`: expected one of " +
+                              backquoted_list(kFederationFields));
+        }
+    }
+    const bool page_mode = federation.contains("page") || federation.contains("hitsPerPage");
+    const auto offset = window_param(federation, "offset", 0);
+    const auto limit = window_param(federation, "limit", 20);
+    const auto page = window_param(federation, "page", 1);
+    const auto per_page = window_param(federation, "hitsPerPage", 20);
+    const std::uint64_t from = page_mode ? (page ? (page - 1) * per_page : 0) : offset;
+    const std::uint64_t count = page_mode ? (page ? per_page : 0) : limit;
+
+    const auto& queries = body["queries"];
+    struct Ran {
+        std::string uid;
+        double weight = 1;
+        bool show_score = false, show_details = false;
+        json result;
+    };
+    std::vector<Ran> ran;
+    std::lock_guard lock(state_.mutex);
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
+        try {
+            json query = queries[i];
+            if (!query.is_object() || !query.contains("indexUid")) {
+                throw error(400, "missing_index_uid", "Missing field `indexUid`");
+            }
+            const auto uid = query["indexUid"].get<std::string>();
+            query.erase("indexUid");
+            for (const char* k : {"offset", "limit", "page", "hitsPerPage"}) {
+                if (query.contains(k)) {
+                    throw error(400, "invalid_multi_search_query_pagination",
+                                "Using pagination options is not allowed in federated queries.\n"
+                                " - Hint: remove `" +
+                                    std::string(k) + "` from query #" + std::to_string(i) +
+                                    " or remove `federation` from the request\n - Hint: pass "
+                                    "`federation.limit` and `federation.offset` for pagination "
+                                    "in federated search");
+                }
+            }
+            if (query.contains("facets")) {
+                throw error(400, "invalid_multi_search_query_facets",
+                            "Using facet options is not allowed in federated queries.\n - Hint: "
+                            "remove `facets` from query #" +
+                                std::to_string(i) +
+                                " or remove `federation` from the request\n - Hint: pass "
+                                "`federation.facetsByIndex." +
+                                uid + ": [\"facets\"]` for facets in federated search");
+            }
+            Ran one;
+            one.uid = uid;
+            if (query.contains("federationOptions")) {
+                const auto& options = query["federationOptions"];
+                if (options.contains("weight")) {
+                    const auto& w = options["weight"];
+                    if (!w.is_number() || w.get<double>() < 0) {
+                        throw error(400, "invalid_multi_search_weight",
+                                    "Invalid value at `.federationOptions.weight`: the weight "
+                                    "must be a positive number, but found " +
+                                        w.dump());
+                    }
+                    one.weight = w.get<double>();
+                }
+                query.erase("federationOptions");
+            }
+            auto params = search_params_from_json(query);
+            one.show_score = params.show_ranking_score;
+            one.show_details = params.show_ranking_score_details;
+            params.offset = 0;
+            params.limit = from + count;
+            params.show_ranking_score = true;
+            params.federation = true;
+            authorize_index(request, uid);
+            auto it = state_.indexes.find(uid);
+            if (it == state_.indexes.end()) throw index_not_found(uid);
+            one.result = run_search(it->second, params);
+            ran.push_back(std::move(one));
+        } catch (const ApiError& e) {
+            const unsigned status = e.code() == "index_not_found" ? 400 : e.status();
+            throw ApiError(status, e.code(), e.type(), prefix + e.what());
+        }
+    }
+
+    // every query's hits, merged; a document met again in the same index is dropped
+    std::vector<std::vector<Entry>> lists(ran.size());
+    std::uint64_t total = 0;
+    for (std::size_t q = 0; q < ran.size(); ++q) {
+        total += ran[q].result["estimatedTotalHits"].get<std::uint64_t>();
+        for (auto& hit : ran[q].result["hits"]) {
+            Entry e;
+            e.values = hit["_federation_values"];
+            for (auto& v : e.values) {
+                if (v.contains("score")) v["score"] = v["score"].get<double>() * ran[q].weight;
+                if (v.contains("vector")) v["vector"] = v["vector"].get<double>() * ran[q].weight;
+            }
+            e.query = q;
+            e.weighted = hit["_federation_score"].get<double>() * ran[q].weight;
+            e.hit = &hit;
+            lists[q].push_back(std::move(e));
+        }
+    }
+    // each query's hits are in its own order already: a k-way merge of the queries' lists
+    std::vector<Entry*> entries;
+    std::vector<std::size_t> heads(lists.size(), 0);
+    for (;;) {
+        std::size_t best = lists.size();
+        for (std::size_t q = 0; q < lists.size(); ++q) {
+            if (heads[q] == lists[q].size()) continue;
+            if (best == lists.size() || compare(lists[q][heads[q]], lists[best][heads[best]]) < 0) {
+                best = q;
+            }
+        }
+        if (best == lists.size()) break;
+        entries.push_back(&lists[best][heads[best]++]);
+    }
+    std::set<std::pair<std::string, std::uint64_t>> seen;
+    json hits = json::array();
+    std::uint64_t kept = 0;
+    for (const Entry* entry : entries) {
+        const Entry& e = *entry;
+        json& hit = *e.hit;
+        const auto& r = ran[e.query];
+        if (!seen.emplace(r.uid, hit["_federation_slot"].get<std::uint64_t>()).second) {
+            continue;
+        }
+        if (kept++ < from || hits.size() >= count) continue;
+        const double score = hit["_federation_score"].get<double>();
+        hit.erase("_federation_values");
+        hit.erase("_federation_slot");
+        hit.erase("_federation_score");
+        if (!r.show_score) hit.erase("_rankingScore");
+        json fed;
+        fed["indexUid"] = r.uid;
+        fed["queriesPosition"] = e.query;
+        fed["weightedRankingScore"] = score * r.weight;
+        hit["_federation"] = fed;
+        hits.push_back(std::move(hit));
+    }
+
+    json out;
+    out["hits"] = std::move(hits);
+    out["processingTimeMs"] = 0;
+    if (page_mode) {
+        out["hitsPerPage"] = per_page;
+        out["page"] = page;
+        out["totalPages"] = per_page ? (total + per_page - 1) / per_page : 0;
+        out["totalHits"] = total;
+    } else {
+        out["limit"] = limit;
+        out["offset"] = offset;
+        out["estimatedTotalHits"] = total;
+    }
+
+    // facets per index, from the first query on that index
+    const json by_index = federation.value("facetsByIndex", json::object());
+    if (by_index.is_object() && !by_index.empty()) {
+        json facets_by_index = json::object();
+        std::vector<std::pair<const json*, const json*>> distributions;
+        std::vector<const json*> stats;
+        std::vector<json> kept_results;
+        kept_results.reserve(by_index.size());
+        for (auto it = by_index.begin(); it != by_index.end(); ++it) {
+            if (it.value().is_null()) continue;
+            const auto q = std::find_if(queries.begin(), queries.end(), [&](const json& query) {
+                return query.value("indexUid", std::string()) == it.key();
+            });
+            if (q == queries.end()) {
+                throw error(400, "invalid_multi_search_facets_by_index",
+                            "Inside `.federation.facetsByIndex." + it.key() + "`: Index `" +
+                                it.key() + "` is not used in queries");
+            }
+            json query = *q;
+            query.erase("indexUid");
+            query.erase("federationOptions");
+            query["facets"] = it.value();
+            query["limit"] = std::uint64_t{0};
+            const auto& index = state_.indexes.at(it.key());
+            try {
+                auto params = search_params_from_json(query);
+                kept_results.push_back(run_search(index, params));
+            } catch (const ApiError& e) {
+                throw ApiError(e.status(), e.code(), e.type(),
+                               "Inside `.federation.facetsByIndex." + it.key() + "`: " + e.what());
+            }
+            const auto& result = kept_results.back();
+            facets_by_index[it.key()] = json{{"distribution", result["facetDistribution"]},
+                                             {"stats", result["facetStats"]}};
+            distributions.emplace_back(&result["facetDistribution"], &index.settings["faceting"]);
+            stats.push_back(&result["facetStats"]);
+        }
+        const json merge = federation.value("mergeFacets", json());
+        if (merge.is_object()) {
+            std::optional<std::uint64_t> max;
+            if (merge.contains("maxValuesPerFacet")) {
+                max = merge["maxValuesPerFacet"].get<std::uint64_t>();
+            }
+            out["facetDistribution"] = merge_distributions(distributions, max);
+            out["facetStats"] = merge_stats(stats);
+        } else {
+            out["facetsByIndex"] = std::move(facets_by_index);
+        }
+    }
+    out["requestUid"] = new_uuid();
+    return out;
+}
+
+}  // namespace devnode

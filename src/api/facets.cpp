@@ -1,0 +1,114 @@
+#include "facets.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include <miroir/ingest/splitter.hpp>
+
+namespace miroir::api {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+bool parse_number(const std::string& s, double& out) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    out = std::strtod(s.c_str(), &end);
+    return end == s.c_str() + s.size() && std::isfinite(out);
+}
+
+}  // namespace
+
+std::string fold(std::string_view value) {
+    const auto first = value.find_first_not_of(' ');
+    const auto last = value.find_last_not_of(' ');
+    std::string out(first == std::string_view::npos ? std::string_view()
+                                                    : value.substr(first, last - first + 1));
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+void FacetSums::add(const std::string& value, std::uint64_t count) {
+    auto folded = fold(value);
+    auto [it, inserted] = index_.try_emplace(folded, values_.size());
+    if (inserted) {
+        FacetValue v;
+        v.key = value;
+        v.is_number = parse_number(value, v.number);
+        v.folded = std::move(folded);
+        values_.push_back(std::move(v));
+    }
+    values_[it->second].count += count;
+}
+
+std::vector<FacetValue> FacetSums::ordered(const json& faceting, const std::string& field) const {
+    auto values = values_;
+    std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
+        if (a.is_number != b.is_number) return a.is_number;
+        if (a.is_number) return a.number < b.number;
+        return a.folded < b.folded;
+    });
+    const json by = faceting.value("sortFacetValuesBy", json::object());
+    const std::string order = by.contains(field) ? by[field].get<std::string>()
+                              : by.contains("*") ? by["*"].get<std::string>()
+                                                 : "alpha";
+    if (order == "count") {
+        std::stable_sort(values.begin(), values.end(), [](const auto& a, const auto& b) {
+            if (a.is_number != b.is_number) return a.is_number;
+            return a.count > b.count;
+        });
+    }
+    const auto max_values = faceting.value("maxValuesPerFacet", std::uint64_t{100});
+    if (values.size() > max_values) values.resize(max_values);
+    return values;
+}
+
+// Sums the nodes' facet distributions and orders and truncates them as the index's faceting
+// settings say.
+json merge_facets(const std::vector<const json*>& parts, const json& faceting) {
+    std::map<std::string, FacetSums> sums;
+    std::vector<std::string> fields;
+    for (const json* part : parts) {
+        if (!part) continue;
+        for (auto f = part->begin(); f != part->end(); ++f) {
+            if (f.key().starts_with(ingest::kReservedPrefix)) continue;
+            if (!sums.contains(f.key())) fields.push_back(f.key());
+            auto& values = sums[f.key()];
+            for (auto v = f.value().begin(); v != f.value().end(); ++v) {
+                values.add(v.key(), v.value().get<std::uint64_t>());
+            }
+        }
+    }
+    json out = json::object();
+    for (const auto& field : fields) {
+        json dist = json::object();
+        for (const auto& v : sums[field].ordered(faceting, field)) dist[v.key] = v.count;
+        out[field] = std::move(dist);
+    }
+    return out;
+}
+
+json merge_facet_stats(const std::vector<const json*>& parts) {
+    json out = json::object();
+    for (const json* part : parts) {
+        if (!part) continue;
+        for (auto f = part->begin(); f != part->end(); ++f) {
+            if (f.key().starts_with(ingest::kReservedPrefix)) continue;
+            const double lo = f.value().value("min", 0.0);
+            const double hi = f.value().value("max", 0.0);
+            if (!out.contains(f.key())) {
+                out[f.key()] = {{"min", lo}, {"max", hi}};
+            } else {
+                auto& s = out[f.key()];
+                s["min"] = std::min(s["min"].get<double>(), lo);
+                s["max"] = std::max(s["max"].get<double>(), hi);
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace miroir::api
