@@ -111,8 +111,9 @@ struct Window {
     std::uint64_t offset = 0, limit = 20, page = 1, hits_per_page = 20;
     bool want_score = false, want_details = false;
     std::string q;
-    std::optional<std::string> distinct;  // the `distinct` parameter
-    std::vector<std::string> facets;      // the `facets` parameter
+    std::optional<std::string> distinct;   // the `distinct` parameter
+    std::vector<std::string> facets;       // the `facets` parameter
+    std::optional<double> semantic_ratio;  // a hybrid or vector search
     // the attributes the client retrieves, when it names them without "*"
     std::optional<std::vector<std::string>> retrieve;
 };
@@ -158,6 +159,10 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
     w.want_details = flag(body, "showRankingScoreDetails");
     if (body.contains("q") && body["q"].is_string()) w.q = body["q"].get<std::string>();
 
+    if (body.contains("hybrid") && body["hybrid"].is_object()) {
+        const auto ratio = body["hybrid"].value("semanticRatio", json(0.5));
+        if (ratio.is_number() && ratio.get<double>() > 0) w.semantic_ratio = ratio.get<double>();
+    }
     if (body.contains("distinct") && body["distinct"].is_string()) {
         w.distinct = body["distinct"].get<std::string>();
     }
@@ -305,6 +310,11 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
     if (by_name.contains("q")) w.q = by_name["q"];
 
     if (by_name.contains("distinct")) w.distinct = by_name["distinct"];
+    if (by_name.contains("hybridEmbedder")) {
+        const auto it = by_name.find("hybridSemanticRatio");
+        const double ratio = it == by_name.end() ? 0.5 : std::strtod(it->second.c_str(), nullptr);
+        if (ratio > 0) w.semantic_ratio = ratio;
+    }
     if (by_name.contains("facets")) w.facets = http::split_csv(by_name["facets"]);
     if (by_name.contains("attributesToRetrieve")) {
         auto names = http::split_csv(by_name["attributesToRetrieve"]);
@@ -431,13 +441,13 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         }
         const std::vector<const json*> views(lists.begin(), lists.end());
         if (!distinct) {
-            kept = merge::merge_ordered(views, from + count);
+            kept = merge::merge_ordered(views, from + count, w.semantic_ratio);
             break;
         }
         kept.clear();
         dropped = 0;
         std::set<std::string> seen;
-        for (const auto& at : merge::merge_ordered(views, all)) {
+        for (const auto& at : merge::merge_ordered(views, all, w.semantic_ratio)) {
             const auto keys = distinct_keys((*lists[at.first])[at.second], *distinct);
             if (std::any_of(keys.begin(), keys.end(),
                             [&seen](const std::string& k) { return seen.contains(k); })) {
@@ -499,8 +509,13 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     }
 
     json out_hits = json::array();
+    std::uint64_t semantic_hits = 0;  // in the window: hits of the semantic side
     for (std::uint64_t i = from; i < kept.size() && i < from + count; ++i) {
         json& hit = (*lists[kept[i].first])[kept[i].second];
+        const auto details = hit.find("_rankingScoreDetails");
+        if (details != hit.end() && details->is_object() && details->contains("vectorSort")) {
+            ++semantic_hits;
+        }
         strip_reserved(hit);
         if (hit.contains("_formatted") && hit["_formatted"].is_object()) {
             strip_reserved(hit["_formatted"]);
@@ -531,13 +546,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     }
     if (first && first->contains("facetStats")) out["facetStats"] = merge_facet_stats(stats);
     out["requestUid"] = util::random_uuid();
-    if (first && first->contains("semanticHitCount")) {
-        std::uint64_t semantic = 0;
-        for (const auto& a : answers) {
-            if (!a.is_null()) semantic += uint_or(a, "semanticHitCount", 0);
-        }
-        out["semanticHitCount"] = semantic;
-    }
+    if (first && first->contains("semanticHitCount")) out["semanticHitCount"] = semantic_hits;
     co_return respond_partial(out, std::move(gathered.missing));
 }
 

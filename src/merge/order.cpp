@@ -149,15 +149,22 @@ int compare(const RankKey& a, const RankKey& b) {
 }
 
 std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
-    const std::vector<const json*>& lists, std::size_t take) {
+    const std::vector<const json*>& lists, std::size_t take, std::optional<double> semantic_ratio) {
     struct Head {
         std::size_t list;
         std::size_t position;
         RankKey key;
+        bool semantic = false;
+        double weighted = 0;
     };
-    // the heap's top is the hit that ranks first
-    auto later = [](const Head& a, const Head& b) {
-        const int c = compare(a.key, b.key);
+    // the heap's top is the hit that ranks first; in a hybrid search the keyword and the
+    // semantic hits meet by their scores weighted by the semantic ratio, keyword hits first
+    // among equals
+    const bool hybrid = semantic_ratio.has_value();
+    auto later = [hybrid](const Head& a, const Head& b) {
+        if (hybrid && a.weighted != b.weighted) return a.weighted < b.weighted;
+        if (hybrid && a.semantic != b.semantic) return a.semantic;
+        const int c = hybrid && a.semantic ? 0 : compare(a.key, b.key);
         if (c != 0) return c > 0;
         if (a.list != b.list) return a.list > b.list;
         return a.position > b.position;
@@ -165,9 +172,17 @@ std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
     std::priority_queue<Head, std::vector<Head>, decltype(later)> heads(later);
     auto push = [&](std::size_t list, std::size_t position) {
         const json* hits = lists[list];
-        if (hits && hits->is_array() && position < hits->size()) {
-            heads.push({list, position, rank_key((*hits)[position])});
+        if (!hits || !hits->is_array() || position >= hits->size()) return;
+        const json& hit = (*hits)[position];
+        Head head{list, position, rank_key(hit)};
+        if (hybrid) {
+            const auto details = hit.find("_rankingScoreDetails");
+            head.semantic =
+                details != hit.end() && details->is_object() && details->contains("vectorSort");
+            head.weighted =
+                head.key.score * (head.semantic ? *semantic_ratio : 1.0 - *semantic_ratio);
         }
+        heads.push(std::move(head));
     };
     for (std::size_t l = 0; l < lists.size(); ++l) push(l, 0);
     std::vector<std::pair<std::size_t, std::size_t>> out;

@@ -151,10 +151,12 @@ class ReadsAcrossShards(unittest.TestCase):
 
     def test_similar_documents_across_shards(self):
         rng = random.Random(11)
+        words = ["glass", "river", "storm", "garden", "kernel"]
         docs = [{"id": i, "genre": rng.choice(["a", "b"]),
+                 "name": " ".join(rng.choice(words) for _ in range(rng.randint(1, 3))),
                  "_vectors": {"manual": [rng.uniform(-1, 1) for _ in range(3)]}}
                 for i in range(80)]
-        settings = {"filterableAttributes": ["genre"],
+        settings = {"filterableAttributes": ["genre"], "searchableAttributes": ["name"],
                     "embedders": {"manual": {"source": "userProvided", "dimensions": 3}}}
         self.reference.run("POST", "/indexes", {"uid": "vec", "primaryKey": "id"})
         self.reference.run("PATCH", "/indexes/vec/settings", settings)
@@ -186,6 +188,36 @@ class ReadsAcrossShards(unittest.TestCase):
                     self.assertEqual(sorted(hg), sorted(hw))
                     if "_rankingScore" in hw:
                         self.assertAlmostEqual(hg["_rankingScore"], hw["_rankingScore"])
+        # vector and hybrid search merge as one node ranks (semantic hits counted)
+        vector = [0.3, -0.2, 0.9]
+        hybrid = {"embedder": "manual", "semanticRatio": 1.0}
+        for body in [
+            {"vector": vector, "hybrid": hybrid, "limit": 10, "showRankingScore": True},
+            {"q": "glass", "vector": vector, "limit": 15,
+             "hybrid": {"embedder": "manual", "semanticRatio": 0.5}},
+            {"q": "river storm", "vector": vector, "filter": "genre = a", "offset": 3,
+             "hybrid": {"embedder": "manual", "semanticRatio": 0.3}},
+            {"q": "garden", "vector": vector, "page": 2, "hitsPerPage": 7,
+             "hybrid": {"embedder": "manual", "semanticRatio": 0.8}},
+        ]:
+            with self.subTest(body=body):
+                body = dict(body, showRankingScore=True)
+                want = self.reference.call("POST", "/indexes/vec/search", body)
+                got = self.cluster.call("POST", "/indexes/vec/search", body)
+                self.assertEqual(got.status, want.status, got.body)
+                w, g = want.json(), got.json()
+                scores = [round(h["_rankingScore"], 9) for h in w["hits"]]
+                self.assertEqual([round(h["_rankingScore"], 9) for h in g["hits"]], scores)
+                # equal scores are ties: the same documents, unless the window cuts the run
+                runs = {}
+                for i, score in enumerate(scores):
+                    runs.setdefault(score, []).append(i)
+                for score, at in runs.items():
+                    if at[0] > 0 and at[-1] < len(scores) - 1:
+                        self.assertEqual(sorted(g["hits"][i]["id"] for i in at),
+                                         sorted(w["hits"][i]["id"] for i in at), score)
+                for key in ("estimatedTotalHits", "totalHits", "semanticHitCount"):
+                    self.assertEqual(g.get(key), w.get(key), key)
         path = "/indexes/vec/similar?id=3&embedder=manual&limit=5"
         want, got = self.reference.call("GET", path), self.cluster.call("GET", path)
         self.assertEqual([h["id"] for h in got.json()["hits"]],

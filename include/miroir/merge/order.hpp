@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,11 @@ int compare(const RankKey& a, const RankKey& b);
 
 // The first `take` hits of several hit lists, each already in rank order (a node's answer
 // is), as (list, position) pairs: a k-way merge that computes keys only for the hits that
-// reach the front. Full ties keep list order, then position.
+// reach the front. Full ties keep list order, then position. With `semantic_ratio` (a hybrid
+// search), hits meet by their ranking score weighted by the ratio (semantic hits, those with a
+// `vectorSort` detail) or by one minus it (keyword hits), keyword hits first among equals.
 std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
-    const std::vector<const nlohmann::ordered_json*>& lists, std::size_t take);
+    const std::vector<const nlohmann::ordered_json*>& lists, std::size_t take,
+    std::optional<double> semantic_ratio = std::nullopt);
 
 }  // namespace miroir::merge
