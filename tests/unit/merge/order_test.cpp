@@ -94,5 +94,24 @@ TEST(MergeOrder, KWayMergeOfOrderedListsStopsAtTheWindow) {
     EXPECT_TRUE(merge_ordered({&a, &b}, 0).empty());
 }
 
+TEST(MergeOrder, HybridHitsMeetByWeightedScore) {
+    auto keyword = [](int n, double score) {
+        return hit({{"words", {{"order", 0}, {"matchingWords", n}}}}, score);
+    };
+    auto semantic = [](double similarity) {
+        return hit({{"vectorSort", {{"order", 0}, {"similarity", similarity}}}}, similarity);
+    };
+    // node 0: a keyword hit (0.8 → 0.24 at ratio 0.7), then a semantic one (0.5 → 0.35);
+    // node 1: a semantic hit (0.3 → 0.21), then a keyword hit (0.7 → 0.21)
+    const json a = json::array({semantic(0.5), keyword(2, 0.8)});
+    const json b = json::array({keyword(1, 0.7), semantic(0.3)});
+    const auto merged = merge_ordered({&a, &b}, 10, 0.7);
+    // equal weights (0.21): the keyword hit first
+    const std::vector<std::pair<std::size_t, std::size_t>> want = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+    EXPECT_EQ(merged, want);
+    // without the ratio, the details decide: keyword hits by their words
+    EXPECT_EQ(merge_ordered({&a, &b}, 10).size(), 4u);
+}
+
 }  // namespace
 }  // namespace miroir::merge
