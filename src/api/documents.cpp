@@ -103,7 +103,20 @@ struct Part {
     std::uint64_t offset, limit;
 };
 
-// Asks each part at once.
+// Answers without a list of documents are no answer.
+void keep_results(Gathered& gathered) {
+    for (std::size_t i = 0; i < gathered.answers.size(); ++i) {
+        auto& a = gathered.answers[i];
+        if (a.is_object() && !(a.contains("results") && a["results"].is_array())) {
+            const auto& shards =
+                gathered.asked.empty() ? std::vector<std::uint32_t>{} : gathered.asked[i].shards;
+            gathered.missing.insert(gathered.missing.end(), shards.begin(), shards.end());
+            a = json();
+        }
+    }
+}
+
+// Asks each part at once (no retry: a part's window belongs to its node).
 asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
                               const NodeBrowse& node_browse) {
     std::vector<const Assignment*> who;
@@ -113,21 +126,15 @@ asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
         requests.push_back(node_browse(*p.node, p.offset, p.limit));
     }
     auto gathered = co_await ask_nodes(ctx, who, std::move(requests));
-    for (std::size_t i = 0; i < gathered.answers.size(); ++i) {
-        auto& a = gathered.answers[i];
-        if (a.is_object() && !(a.contains("results") && a["results"].is_array())) {
-            gathered.missing.insert(gathered.missing.end(), who[i]->shards.begin(),
-                                    who[i]->shards.end());
-            a = json();
-        }
-    }
+    for (const auto* a : who) gathered.asked.push_back(*a);
+    keep_results(gathered);
     co_return gathered;
 }
 
 asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, const Browse& b,
                                        const NodeBrowse& node_browse) {
     // the same covering set every time: the order of the pages depends on it
-    const auto plan = covering_set(ctx.fleet, 0);
+    const auto plan = covering_set(ctx, 0);
     std::vector<Part> parts;
     if (!b.window_valid) {
         // the node rejects the window as Meilisearch does
@@ -139,8 +146,12 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     }
     const std::uint64_t end = b.offset + b.limit;
     const bool two_rounds = b.sort.empty() && b.offset > 0;
-    for (const auto& a : plan) parts.push_back({&a, 0, two_rounds ? 0 : end});
-    auto asked = co_await ask(ctx, parts, node_browse);
+    // the first round goes to other replicas for a node that does not answer
+    const BuildRequest first = [&node_browse, two_rounds, end](const Assignment& a) {
+        return node_browse(a, 0, two_rounds ? 0 : end);
+    };
+    auto asked = co_await ask_with_retry(ctx, plan, first);
+    keep_results(asked);
     if (asked.refusal) co_return *asked.refusal;
 
     std::uint64_t total = 0;
@@ -183,13 +194,13 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
         // window
         std::vector<Part> second;
         std::uint64_t before = 0;
-        for (std::size_t i = 0; i < plan.size(); ++i) {
+        for (std::size_t i = 0; i < asked.asked.size(); ++i) {
             const auto& a = asked.answers[i];
             if (a.is_null()) continue;
             const auto count = a.value("total", std::uint64_t{0});
             const auto from = std::max(b.offset, before);
             const auto to = std::min(end, before + count);
-            if (from < to) second.push_back({&plan[i], from - before, to - from});
+            if (from < to) second.push_back({&asked.asked[i], from - before, to - from});
             before += count;
         }
         if (!second.empty()) {

@@ -42,4 +42,13 @@ std::vector<std::size_t> Fleet::owners(const Group& group, std::uint32_t shard) 
     return out;
 }
 
+const Group& Fleet::group_of(std::size_t node) const {
+    for (const auto& group : groups_) {
+        if (std::find(group.nodes.begin(), group.nodes.end(), node) != group.nodes.end()) {
+            return group;
+        }
+    }
+    return groups_.front();
+}
+
 }  // namespace miroir::api

@@ -8,27 +8,89 @@
 #include <miroir/config/config.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/ingest/splitter.hpp>
+#include <miroir/metrics/metrics.hpp>
 #include <miroir/upstream/gather.hpp>
+#include <miroir/upstream/health.hpp>
 
 namespace miroir::api {
 
 using json = nlohmann::ordered_json;
 
-std::vector<Assignment> covering_set(const Fleet& fleet, std::uint64_t turn) {
-    const auto& group = fleet.groups()[turn % fleet.groups().size()];
+namespace {
+
+// A node's shards as its group places them.
+std::size_t held_by(const Fleet& fleet, std::size_t node) {
+    return fleet.group_of(node).placement.shards_of(fleet.node_id(node)).size();
+}
+
+std::vector<Assignment> assignments(
+    const Fleet& fleet, const std::map<std::size_t, std::vector<std::uint32_t>>& chosen) {
+    std::vector<Assignment> out;
+    for (const auto& [node, shards] : chosen) {
+        out.push_back({node, shards, shards.size() != held_by(fleet, node)});
+    }
+    return out;
+}
+
+// The owners of `shard` in `group` that reads may use: the healthy ones, else the suspect ones.
+std::vector<std::size_t> usable_owners(const Context& ctx, const Group& group, std::uint32_t shard,
+                                       const std::vector<std::size_t>& exclude = {}) {
+    std::vector<std::size_t> healthy, suspect;
+    for (auto node : ctx.fleet.owners(group, shard)) {
+        if (std::find(exclude.begin(), exclude.end(), node) != exclude.end()) continue;
+        const auto state = ctx.health.state(node);
+        if (state == upstream::NodeState::healthy) healthy.push_back(node);
+        if (state == upstream::NodeState::suspect) suspect.push_back(node);
+    }
+    return healthy.empty() ? suspect : healthy;
+}
+
+}  // namespace
+
+std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn) {
+    const auto& fleet = ctx.fleet;
+    const auto& groups = fleet.groups();
+    const std::size_t start = turn % groups.size();
+    // the first group, from this turn's, whose nodes that are up cover every shard
+    std::size_t chosen_group = start;
+    for (std::size_t k = 0; k < groups.size(); ++k) {
+        const auto& group = groups[(start + k) % groups.size()];
+        bool covers = true;
+        for (std::uint32_t s = 0; s < fleet.shards() && covers; ++s) {
+            covers = !usable_owners(ctx, group, s).empty();
+        }
+        if (covers) {
+            chosen_group = (start + k) % groups.size();
+            break;
+        }
+    }
     std::map<std::size_t, std::vector<std::uint32_t>> chosen;
     for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
-        const auto owners = fleet.owners(group, s);
+        const auto& group = groups[chosen_group];
+        auto owners = usable_owners(ctx, group, s);
+        for (std::size_t k = 1; owners.empty() && k < groups.size(); ++k) {
+            owners = usable_owners(ctx, groups[(chosen_group + k) % groups.size()], s);
+        }
+        if (owners.empty()) owners = fleet.owners(group, s);  // none is up: it will fail
         if (owners.empty()) continue;
         chosen[owners[(s + turn) % owners.size()]].push_back(s);
     }
-    std::vector<Assignment> out;
-    for (auto& [node, shards] : chosen) {
-        const auto held = group.placement.shards_of(fleet.node_id(node));
-        const bool restricted = shards.size() != held.size();
-        out.push_back({node, std::move(shards), restricted});
+    return assignments(fleet, chosen);
+}
+
+std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::uint32_t>& shards,
+                                     const std::vector<std::size_t>& exclude) {
+    std::map<std::size_t, std::vector<std::uint32_t>> chosen;
+    for (auto s : shards) {
+        for (const auto& group : ctx.fleet.groups()) {
+            const auto owners = usable_owners(ctx, group, s, exclude);
+            if (owners.empty()) continue;
+            chosen[owners.front()].push_back(s);
+            break;
+        }
     }
-    return out;
+    for (auto& [node, list] : chosen) std::sort(list.begin(), list.end());
+    return assignments(ctx.fleet, chosen);
 }
 
 boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
@@ -56,6 +118,52 @@ boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const
         out.answers.push_back(std::move(answer));
     }
     co_return out;
+}
+
+boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
+                                                const BuildRequest& build) {
+    std::vector<const Assignment*> who;
+    std::vector<upstream::UpstreamRequest> requests;
+    for (const auto& a : plan) {
+        who.push_back(&a);
+        requests.push_back(build(a));
+    }
+    auto gathered = co_await ask_nodes(ctx, who, std::move(requests));
+    gathered.asked = plan;
+    if (gathered.refusal || gathered.missing.empty()) co_return gathered;
+
+    // the nodes that did not answer: their shards from other replicas, once
+    std::vector<std::size_t> failed;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+        if (!gathered.answers[i].is_null()) continue;
+        failed.push_back(plan[i].node);
+        ctx.health.record_failure(plan[i].node, now);
+        ctx.metrics.read_retry(ctx.fleet.node_id(plan[i].node));
+    }
+    const auto retry = replacements(ctx, gathered.missing, failed);
+    if (retry.empty()) co_return gathered;
+    std::vector<const Assignment*> again;
+    std::vector<upstream::UpstreamRequest> more;
+    std::vector<std::uint32_t> covered;
+    for (const auto& a : retry) {
+        again.push_back(&a);
+        more.push_back(build(a));
+        covered.insert(covered.end(), a.shards.begin(), a.shards.end());
+    }
+    auto second = co_await ask_nodes(ctx, again, std::move(more));
+    std::erase_if(gathered.missing, [&covered](std::uint32_t s) {
+        return std::find(covered.begin(), covered.end(), s) != covered.end();
+    });
+    gathered.missing.insert(gathered.missing.end(), second.missing.begin(), second.missing.end());
+    if (second.refusal) gathered.refusal = std::move(second.refusal);
+    for (std::size_t i = 0; i < retry.size(); ++i) {
+        gathered.asked.push_back(retry[i]);
+        gathered.answers.push_back(std::move(second.answers[i]));
+    }
+    co_return gathered;
 }
 
 void check_unavailable(const Context& ctx, const std::string& uid,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,11 +30,20 @@ struct Assignment {
 };
 
 // One replica group, then one owner per shard; `turn` rotates the group and the owners (the
-// same turn gives the same set).
-std::vector<Assignment> covering_set(const Fleet& fleet, std::uint64_t turn);
+// same turn gives the same set while the nodes' health does not change). Down nodes are
+// skipped and healthy ones preferred to suspect ones; a group that cannot cover every shard
+// with nodes that are up gives way to the next, and a shard no node of the chosen group can
+// serve is read from another group.
+std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn);
+
+// Other replicas for `shards`, none of them in `exclude` nor down, any group; the shards no
+// such replica holds are left out.
+std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::uint32_t>& shards,
+                                     const std::vector<std::size_t>& exclude);
 
 // What the nodes of a read answered.
 struct Gathered {
+    std::vector<Assignment> asked;                // answers[i] is asked[i]'s
     std::vector<nlohmann::ordered_json> answers;  // null where the node did not answer 200
     std::vector<std::uint32_t> missing;           // the shards of those nodes
     std::optional<http::Response> refusal;        // a node's 4xx: the request itself is wrong
@@ -42,6 +52,15 @@ struct Gathered {
 // Sends requests[i] to who[i]'s node, all at once, with the read timeout.
 boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
                                            std::vector<upstream::UpstreamRequest> requests);
+
+// One node's request for the shards it answers for.
+using BuildRequest = std::function<upstream::UpstreamRequest(const Assignment&)>;
+
+// Asks every node of `plan` at once; the shards of a node that does not answer are asked once
+// more of other replicas (their answers follow in `asked` and `answers`), and the node is
+// reported suspect.
+boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
+                                                const BuildRequest& build);
 
 // Under the `error` policy, 503 miroir_shard_unavailable when shards are missing.
 void check_unavailable(const Context& ctx, const std::string& uid,

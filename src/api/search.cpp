@@ -133,17 +133,15 @@ using NodeSearch = std::function<upstream::UpstreamRequest(const Assignment&, st
 asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
                                                   const Window& w, const NodeSearch& node_search);
 
-// Every node of the plan asked at once, each with its own request.
+// Every node of the plan asked at once, each with its own request (and other replicas for the
+// shards of a node that does not answer).
 asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& plan,
                                    const NodeSearch& node_search, std::uint64_t depth = 0,
                                    const Extras& extra = {}) {
-    std::vector<const Assignment*> who;
-    std::vector<upstream::UpstreamRequest> requests;
-    for (const auto& a : plan) {
-        who.push_back(&a);
-        requests.push_back(node_search(a, depth, extra));
-    }
-    co_return co_await ask_nodes(ctx, who, std::move(requests));
+    const BuildRequest build = [&node_search, depth, &extra](const Assignment& a) {
+        return node_search(a, depth, extra);
+    };
+    co_return co_await ask_with_retry(ctx, plan, build);
 }
 
 // A search given as a JSON object (POST search, one query of a multi-search).
@@ -402,7 +400,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     const auto offset = w.offset, limit = w.limit, page = w.page, hits_per_page = w.hits_per_page;
     const bool want_score = w.want_score, want_details = w.want_details;
 
-    const auto plan = covering_set(ctx.fleet, rotation++);
+    const auto plan = covering_set(ctx, rotation++);
     const auto settings = co_await merge_settings(ctx, uid, plan);
     // distinct is applied again over the merged hits: each node keeps its best hit of a value,
     // the merge keeps the best of those
@@ -556,7 +554,7 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
     const auto body = http::json_body(r);
-    const auto plan = covering_set(ctx.fleet, rotation++);
+    const auto plan = covering_set(ctx, rotation++);
     const bool object = body.is_object();
     const NodeSearch node_search = [&uid, &body, object](const Assignment& a, std::uint64_t,
                                                          const Extras&) {
@@ -631,7 +629,7 @@ asio::awaitable<json> reference_vector(Context& ctx, const std::string& uid, con
 // reference document's embedding. Hits merged by similarity.
 asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& uid,
                                              const json& body) {
-    const auto plan = covering_set(ctx.fleet, rotation++);
+    const auto plan = covering_set(ctx, rotation++);
     const bool valid =
         body.is_object() && body.contains("id") && body.value("embedder", json()).is_string() &&
         std::all_of(
@@ -804,7 +802,7 @@ http::Response query_error(std::size_t position, const upstream::UpstreamRespons
 }
 
 asio::awaitable<json> faceting_settings(Context& ctx, const std::string& uid) {
-    const auto plan = covering_set(ctx.fleet, rotation++);
+    const auto plan = covering_set(ctx, rotation++);
     const auto settings = co_await merge_settings(ctx, uid, plan);
     co_return settings.faceting;
 }

@@ -17,6 +17,7 @@
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/tasks/store.hpp>
+#include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
 #include <miroir/version.hpp>
 
@@ -32,7 +33,9 @@ struct App::Impl {
           io(static_cast<int>(threads)),
           fleet(config),
           store(tasks::open_store(config.task_store, io.get_executor())),
-          context{io.get_executor(), config, metrics, nodes, fleet, *store} {
+          health(config.nodes.size(),
+                 {config.health.unhealthy_threshold, config.health.recovery_threshold}),
+          context{io.get_executor(), config, metrics, nodes, fleet, *store, health} {
         for (const auto& node : config.nodes) {
             upstream::PoolOptions pool;
             pool.max_connections = config.upstream.max_connections_per_node;
@@ -61,6 +64,7 @@ struct App::Impl {
     std::vector<std::unique_ptr<upstream::NodeClient>> nodes;
     api::Fleet fleet;
     std::unique_ptr<tasks::Store> store;
+    upstream::HealthTable health;
     api::Context context;
     http::Router router;
     http::Router metrics_router;
@@ -144,6 +148,7 @@ int App::run() {
     signals.async_wait(on_signal);
 
     api::start_task_poller(s.context);
+    api::start_health_checker(s.context);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < s.threads; ++i) pool.emplace_back([&] { s.io.run(); });

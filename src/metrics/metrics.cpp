@@ -5,6 +5,9 @@
 //   miroir_http_requests_in_flight        gauge      route, method
 //   miroir_upstream_requests_total        counter    node, outcome
 //   miroir_upstream_request_duration_seconds histogram node, outcome
+//   miroir_node_healthy                   gauge      node
+//   miroir_node_probe_seconds             gauge      node
+//   miroir_read_retries_total             counter    node
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -54,6 +57,21 @@ struct Metrics::Impl {
             .Name("miroir_upstream_request_duration_seconds")
             .Help("Duration of requests sent to nodes, by node and outcome")
             .Register(registry);
+    prometheus::Family<prometheus::Gauge>& node_healthy =
+        prometheus::BuildGauge()
+            .Name("miroir_node_healthy")
+            .Help("1 when the node's health probes pass (healthy), 0 when suspect or down")
+            .Register(registry);
+    prometheus::Family<prometheus::Gauge>& node_probe =
+        prometheus::BuildGauge()
+            .Name("miroir_node_probe_seconds")
+            .Help("Round trip of the node's last good health probe")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& read_retries =
+        prometheus::BuildCounter()
+            .Name("miroir_read_retries_total")
+            .Help("Reads sent again to other replicas because this node did not answer")
+            .Register(registry);
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -77,6 +95,16 @@ void Metrics::upstream_request(std::string_view node, std::string_view outcome, 
     const std::string n(node), o(outcome);
     impl_->upstream_requests.Add({{"node", n}, {"outcome", o}}).Increment();
     impl_->upstream_duration.Add({{"node", n}, {"outcome", o}}, latency_buckets()).Observe(seconds);
+}
+
+void Metrics::node_health(std::string_view node, bool healthy, double probe_seconds) {
+    const std::string n(node);
+    impl_->node_healthy.Add({{"node", n}}).Set(healthy ? 1 : 0);
+    if (probe_seconds >= 0) impl_->node_probe.Add({{"node", n}}).Set(probe_seconds);
+}
+
+void Metrics::read_retry(std::string_view node) {
+    impl_->read_retries.Add({{"node", std::string(node)}}).Increment();
 }
 
 std::string Metrics::serialize() const {

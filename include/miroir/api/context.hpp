@@ -1,5 +1,5 @@
 // Context: what route handlers may use — the configuration, the metrics, the nodes, their
-// replica groups and the task store.
+// replica groups and health, and the task store.
 #pragma once
 
 #include <memory>
@@ -15,7 +15,8 @@ class Metrics;
 }
 namespace miroir::upstream {
 class NodeClient;
-}
+class HealthTable;
+}  // namespace miroir::upstream
 namespace miroir::tasks {
 class Store;
 }
@@ -32,6 +33,8 @@ struct Context {
     std::vector<std::unique_ptr<upstream::NodeClient>>& nodes;
     const Fleet& fleet;
     tasks::Store& store;
+    // Each node's state (healthy, suspect, down), kept by the health checker.
+    upstream::HealthTable& health;
 };
 
 }  // namespace miroir::api

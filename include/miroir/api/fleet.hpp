@@ -34,6 +34,8 @@ class Fleet {
     // The node indexes owning `shard` in `group`, best first.
     std::vector<std::size_t> owners(const Group& group, std::uint32_t shard) const;
     const std::string& node_id(std::size_t node) const { return ids_[node]; }
+    // The replica group of a node.
+    const Group& group_of(std::size_t node) const;
     std::size_t size() const { return ids_.size(); }
 
   private:

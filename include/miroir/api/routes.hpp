@@ -30,6 +30,9 @@ void add_search_routes(http::Router& router, Context& context);
 // GET, PATCH and DELETE /indexes/{uid}/settings and every settings sub-route
 void add_settings_routes(http::Router& router, Context& context);
 
+// Probes every node's /health in the background and keeps Context::health current.
+void start_health_checker(Context& context);
+
 // Advances unfinished tasks in the background and prunes old ones.
 void start_task_poller(Context& context);
 

@@ -22,6 +22,12 @@ class Metrics {
     // Upstream node requests by node and outcome (ok, error, timeout, canceled).
     void upstream_request(std::string_view node, std::string_view outcome, double seconds);
 
+    // A node's health after a probe; `probe_seconds` < 0 when the probe failed.
+    void node_health(std::string_view node, bool healthy, double probe_seconds);
+
+    // A read sent again to other replicas because `node` did not answer.
+    void read_retry(std::string_view node);
+
     // The Prometheus text exposition format of every family.
     std::string serialize() const;
 

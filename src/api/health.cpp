@@ -1,0 +1,88 @@
+// The health checker: every `health.interval_ms`, GET /health on every node at once with
+// `health.timeout_ms`; the outcomes move the nodes between healthy, suspect and down (see
+// upstream/health.hpp), and are exported as metrics and logged when a state changes.
+#include <chrono>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
+#include <miroir/api/routes.hpp>
+#include <miroir/config/config.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
+#include <miroir/upstream/gather.hpp>
+#include <miroir/upstream/health.hpp>
+
+namespace miroir::api {
+
+namespace {
+
+namespace asio = boost::asio;
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+asio::awaitable<upstream::UpstreamResult> probe(upstream::NodeClient& node,
+                                                std::chrono::milliseconds timeout) {
+    upstream::UpstreamRequest request;
+    request.target = "/health";
+    co_return co_await node.send(std::move(request), timeout);
+}
+
+asio::awaitable<void> check_once(Context& ctx) {
+    const auto timeout = std::chrono::milliseconds(ctx.config.health.timeout_ms);
+    std::vector<asio::awaitable<upstream::UpstreamResult>> probes;
+    const auto started = std::chrono::steady_clock::now();
+    for (auto& node : ctx.nodes) probes.push_back(probe(*node, timeout));
+    const auto results = co_await upstream::gather(ctx.executor, std::move(probes));
+    const double round_trip =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const bool ok = results[i] && results[i]->status == 200;
+        const auto& id = ctx.fleet.node_id(i);
+        if (ctx.health.record_probe(i, ok, round_trip, now_ms())) {
+            const auto state = ctx.health.state(i);
+            const std::string name(upstream::to_string(state));
+            if (state == upstream::NodeState::healthy) {
+                log::info("node is healthy", {{"node", id}});
+            } else {
+                log::warn("node health changed",
+                          {{"node", id},
+                           {"state", name},
+                           {"error", results[i] ? "status " + std::to_string(results[i]->status)
+                                                : results[i].error().message()}});
+            }
+        }
+        ctx.metrics.node_health(id, ctx.health.state(i) == upstream::NodeState::healthy,
+                                ok ? round_trip / 1000 : -1);
+    }
+}
+
+asio::awaitable<void> check_forever(Context& ctx) {
+    asio::steady_timer timer(ctx.executor);
+    for (;;) {
+        try {
+            co_await check_once(ctx);
+        } catch (const std::exception& e) {
+            log::error("health check failed", {{"error", e.what()}});
+        }
+        timer.expires_after(std::chrono::milliseconds(ctx.config.health.interval_ms));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+}  // namespace
+
+void start_health_checker(Context& ctx) {
+    asio::co_spawn(ctx.executor, check_forever(ctx), asio::detached);
+}
+
+}  // namespace miroir::api
