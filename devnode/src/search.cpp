@@ -1593,7 +1593,7 @@ SearchParams search_params_from_query(const std::string& raw_query) {
     if (auto f = q.get("filter")) {
         try {
             body["filter"] = json::parse(*f);
-            if (!body["filter"].is_array()) body["filter"] = *f;
+            if (!body["filter"].is_array() && !body["filter"].is_string()) body["filter"] = *f;
         } catch (const json::parse_error&) {
             body["filter"] = *f;
         }

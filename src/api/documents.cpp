@@ -126,7 +126,6 @@ asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
         requests.push_back(node_browse(*p.node, p.offset, p.limit));
     }
     auto gathered = co_await ask_nodes(ctx, who, std::move(requests));
-    for (const auto* a : who) gathered.asked.push_back(*a);
     keep_results(gathered);
     co_return gathered;
 }
@@ -134,7 +133,7 @@ asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
 asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, const Browse& b,
                                        const NodeBrowse& node_browse) {
     // the same covering set every time: the order of the pages depends on it
-    const auto plan = covering_set(ctx, 0);
+    const auto plan = covering_set(ctx, 0, true);
     std::vector<Part> parts;
     if (!b.window_valid) {
         // the node rejects the window as Meilisearch does
@@ -150,7 +149,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     const BuildRequest first = [&node_browse, two_rounds, end](const Assignment& a) {
         return node_browse(a, 0, two_rounds ? 0 : end);
     };
-    auto asked = co_await ask_with_retry(ctx, plan, first);
+    auto asked = co_await ask_with_retry(ctx, plan, first, false);
     keep_results(asked);
     if (asked.refusal) co_return *asked.refusal;
 

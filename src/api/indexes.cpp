@@ -186,7 +186,7 @@ std::uint64_t share(const json& stats, const char* key, double fraction) {
 // (index_not_found).
 asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
                                   std::optional<http::Response>& refusal) {
-    const auto plan = covering_set(ctx, 0);
+    const auto plan = covering_set(ctx, 0, true);
     json count_query;
     count_query["limit"] = 0;
     count_query["facets"] = json::array({ingest::kShardField});

@@ -20,6 +20,7 @@
 namespace miroir::api {
 
 class Fleet;
+struct Group;
 struct Context;
 
 // A node a read asks, and the shards it answers for.
@@ -29,17 +30,19 @@ struct Assignment {
     bool restricted = false;  // answers for only some of its shards: filter by _miroir_shard
 };
 
-// One replica group, then one owner per shard; `turn` rotates the group and the owners (the
-// same turn gives the same set while the nodes' health does not change). Down nodes are
-// skipped and healthy ones preferred to suspect ones; a group that cannot cover every shard
-// with nodes that are up gives way to the next, and a shard no node of the chosen group can
-// serve is read from another group.
-std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn);
+// One replica group, then one owner per shard (see replicas.cpp): down nodes are skipped and
+// healthy ones preferred to suspect ones; a group that cannot cover every shard with nodes that
+// are up gives way to the next, and a shard no node of the chosen group can serve is read from
+// another group. Among the usable owners of a shard, `scatter.replica_selection` chooses;
+// `stable` always takes the same ones for the same `turn` (an order that must not move, such as
+// document browsing).
+std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, bool stable = false);
 
-// Other replicas for `shards`, none of them in `exclude` nor down, any group; the shards no
-// such replica holds are left out.
+// Other replicas for `shards`, none of them in `exclude` nor down, in `only` or any group; the
+// shards no such replica holds are left out.
 std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::uint32_t>& shards,
-                                     const std::vector<std::size_t>& exclude);
+                                     const std::vector<std::size_t>& exclude,
+                                     const Group* only = nullptr);
 
 // What the nodes of a read answered.
 struct Gathered {
@@ -49,18 +52,19 @@ struct Gathered {
     std::optional<http::Response> refusal;        // a node's 4xx: the request itself is wrong
 };
 
-// Sends requests[i] to who[i]'s node, all at once, with the read timeout.
+// Sends requests[i] to who[i]'s node, all at once, with the read timeout (no hedging, no
+// retry).
 boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
                                            std::vector<upstream::UpstreamRequest> requests);
 
 // One node's request for the shards it answers for.
 using BuildRequest = std::function<upstream::UpstreamRequest(const Assignment&)>;
 
-// Asks every node of `plan` at once; the shards of a node that does not answer are asked once
-// more of other replicas (their answers follow in `asked` and `answers`), and the node is
-// reported suspect.
+// Asks every node of `plan` at once, hedging slow ones when `hedge` (an answer may then come
+// from other replicas: `asked` says whose); the shards of a node that does not answer are asked
+// once more of other replicas, and the node is reported suspect.
 boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
-                                                const BuildRequest& build);
+                                                const BuildRequest& build, bool hedge = true);
 
 // Under the `error` policy, 503 miroir_shard_unavailable when shards are missing.
 void check_unavailable(const Context& ctx, const std::string& uid,

@@ -19,6 +19,7 @@
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
+#include <miroir/upstream/observed.hpp>
 #include <miroir/version.hpp>
 
 namespace miroir::app {
@@ -35,7 +36,10 @@ struct App::Impl {
           store(tasks::open_store(config.task_store, io.get_executor())),
           health(config.nodes.size(),
                  {config.health.unhealthy_threshold, config.health.recovery_threshold}),
-          context{io.get_executor(), config, metrics, nodes, fleet, *store, health} {
+          observed(config.nodes.size(), config.scatter.adaptive.half_life_ms),
+          hedge_budget(config.scatter.hedging.budget_fraction),
+          context{io.get_executor(), config,      metrics, nodes, fleet, *store, health,
+                  observed,          hedge_budget} {
         for (const auto& node : config.nodes) {
             upstream::PoolOptions pool;
             pool.max_connections = config.upstream.max_connections_per_node;
@@ -65,6 +69,8 @@ struct App::Impl {
     api::Fleet fleet;
     std::unique_ptr<tasks::Store> store;
     upstream::HealthTable health;
+    upstream::NodeObservations observed;
+    upstream::HedgeBudget hedge_budget;
     api::Context context;
     http::Router router;
     http::Router metrics_router;

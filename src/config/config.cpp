@@ -1,5 +1,6 @@
 // YAML → Config: reading with unknown-key tracking, environment overrides, validation, and
 // the masked YAML dump used by `miroir check-config`.
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -56,6 +57,37 @@ class MapReader {
         auto n = child(key);
         if (!n || n.IsNull()) return;
         out = static_cast<Int>(to_int(n, key_path(key), min, max));
+    }
+
+    void read_double(const std::string& key, double& out, double min, double max) {
+        auto n = child(key);
+        if (!n || n.IsNull()) return;
+        const std::string where = key_path(key);
+        char* end = nullptr;
+        const std::string text = n.IsScalar() ? n.Scalar() : std::string();
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value)) {
+            throw ConfigError(where + ": expected a number, got `" +
+                              (n.IsScalar() ? text : std::string("<not a scalar>")) + "`");
+        }
+        if (value < min || value > max) {
+            throw ConfigError(where + ": " + text + " is out of range [" + std::to_string(min) +
+                              ", " + std::to_string(max) + "]");
+        }
+        out = value;
+    }
+
+    void read_bool(const std::string& key, bool& out) {
+        auto n = child(key);
+        if (!n || n.IsNull()) return;
+        const std::string text = n.IsScalar() ? n.Scalar() : std::string();
+        if (text == "true") {
+            out = true;
+        } else if (text == "false") {
+            out = false;
+        } else {
+            throw ConfigError(key_path(key) + ": expected true or false, got `" + text + "`");
+        }
     }
 
     static std::int64_t to_int(const YAML::Node& n, const std::string& where, std::int64_t min,
@@ -146,9 +178,23 @@ void read_config(const YAML::Node& root, Config& cfg) {
             r.read_int("recovery_threshold", h.recovery_threshold, 1);
         }
         {
+            auto& sc = cfg.scatter;
             MapReader r(m.child("scatter"), "miroir.scatter", cfg.unknown_keys);
-            r.read_int("node_timeout_ms", cfg.scatter.node_timeout_ms, 1);
-            r.read("unavailable_shard_policy", cfg.scatter.unavailable_shard_policy);
+            r.read_int("node_timeout_ms", sc.node_timeout_ms, 1);
+            r.read("unavailable_shard_policy", sc.unavailable_shard_policy);
+            r.read("replica_selection", sc.replica_selection);
+            MapReader a(r.child("adaptive"), "miroir.scatter.adaptive", cfg.unknown_keys);
+            a.read_double("latency_weight", sc.adaptive.latency_weight, 0, 1e9);
+            a.read_double("inflight_weight", sc.adaptive.inflight_weight, 0, 1e9);
+            a.read_double("error_weight", sc.adaptive.error_weight, 0, 1e9);
+            a.read_int("half_life_ms", sc.adaptive.half_life_ms, 1);
+            a.read_double("epsilon", sc.adaptive.epsilon, 0, 1);
+            MapReader h(r.child("hedging"), "miroir.scatter.hedging", cfg.unknown_keys);
+            h.read_bool("enabled", sc.hedging.enabled);
+            h.read_double("multiplier", sc.hedging.multiplier, 0, 1000);
+            h.read_int("floor_ms", sc.hedging.floor_ms, 0);
+            h.read_double("budget_fraction", sc.hedging.budget_fraction, 0, 1);
+            h.read_bool("cross_group", sc.hedging.cross_group);
         }
         {
             auto& u = cfg.upstream;
@@ -259,6 +305,11 @@ void validate(Config& cfg) {
         throw ConfigError("miroir.scatter.unavailable_shard_policy: `" + policy +
                           "` is not one of partial, error");
     }
+    const auto& selection = cfg.scatter.replica_selection;
+    if (selection != "adaptive" && selection != "round_robin" && selection != "random") {
+        throw ConfigError("miroir.scatter.replica_selection: `" + selection +
+                          "` is not one of adaptive, round_robin, random");
+    }
     if (cfg.server.metrics_port != 0 && cfg.server.metrics_port == cfg.server.port) {
         throw ConfigError("miroir.server.metrics_port: must differ from miroir.server.port");
     }
@@ -344,7 +395,23 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "scatter" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "node_timeout_ms" << YAML::Value << c.scatter.node_timeout_ms;
     out << YAML::Key << "unavailable_shard_policy" << YAML::Value
-        << c.scatter.unavailable_shard_policy << YAML::EndMap;
+        << c.scatter.unavailable_shard_policy;
+    out << YAML::Key << "replica_selection" << YAML::Value << c.scatter.replica_selection;
+    const auto& ad = c.scatter.adaptive;
+    out << YAML::Key << "adaptive" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "latency_weight" << YAML::Value << ad.latency_weight;
+    out << YAML::Key << "inflight_weight" << YAML::Value << ad.inflight_weight;
+    out << YAML::Key << "error_weight" << YAML::Value << ad.error_weight;
+    out << YAML::Key << "half_life_ms" << YAML::Value << ad.half_life_ms;
+    out << YAML::Key << "epsilon" << YAML::Value << ad.epsilon << YAML::EndMap;
+    const auto& he = c.scatter.hedging;
+    out << YAML::Key << "hedging" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "enabled" << YAML::Value << he.enabled;
+    out << YAML::Key << "multiplier" << YAML::Value << he.multiplier;
+    out << YAML::Key << "floor_ms" << YAML::Value << he.floor_ms;
+    out << YAML::Key << "budget_fraction" << YAML::Value << he.budget_fraction;
+    out << YAML::Key << "cross_group" << YAML::Value << he.cross_group << YAML::EndMap;
+    out << YAML::EndMap;
     const auto& u = c.upstream;
     out << YAML::Key << "upstream" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "max_connections_per_node" << YAML::Value << u.max_connections_per_node;

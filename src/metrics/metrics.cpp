@@ -8,6 +8,8 @@
 //   miroir_node_healthy                   gauge      node
 //   miroir_node_probe_seconds             gauge      node
 //   miroir_read_retries_total             counter    node
+//   miroir_hedges_total                   counter    result (fired, won)
+//   miroir_hedge_budget_exhausted_total   counter
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -72,6 +74,16 @@ struct Metrics::Impl {
             .Name("miroir_read_retries_total")
             .Help("Reads sent again to other replicas because this node did not answer")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& hedges =
+        prometheus::BuildCounter()
+            .Name("miroir_hedges_total")
+            .Help("Hedged reads: fired (sent to another replica), won (answered first)")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& hedge_budget =
+        prometheus::BuildCounter()
+            .Name("miroir_hedge_budget_exhausted_total")
+            .Help("Slow reads not hedged because the hedge budget was spent")
+            .Register(registry);
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -106,6 +118,10 @@ void Metrics::node_health(std::string_view node, bool healthy, double probe_seco
 void Metrics::read_retry(std::string_view node) {
     impl_->read_retries.Add({{"node", std::string(node)}}).Increment();
 }
+
+void Metrics::hedge_fired() { impl_->hedges.Add({{"result", "fired"}}).Increment(); }
+void Metrics::hedge_won() { impl_->hedges.Add({{"result", "won"}}).Increment(); }
+void Metrics::hedge_budget_exhausted() { impl_->hedge_budget.Add({}).Increment(); }
 
 std::string Metrics::serialize() const {
     return prometheus::TextSerializer{}.Serialize(impl_->registry.Collect());

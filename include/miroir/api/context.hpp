@@ -16,6 +16,8 @@ class Metrics;
 namespace miroir::upstream {
 class NodeClient;
 class HealthTable;
+class NodeObservations;
+class HedgeBudget;
 }  // namespace miroir::upstream
 namespace miroir::tasks {
 class Store;
@@ -35,6 +37,10 @@ struct Context {
     tasks::Store& store;
     // Each node's state (healthy, suspect, down), kept by the health checker.
     upstream::HealthTable& health;
+    // What reads observe of each node (adaptive replica selection, hedging delays), and the
+    // budget that bounds hedged reads.
+    upstream::NodeObservations& observed;
+    upstream::HedgeBudget& hedge_budget;
 };
 
 }  // namespace miroir::api

@@ -49,9 +49,30 @@ struct Health {
     std::uint32_t recovery_threshold = 2;
 };
 
+// How reads pick among the replicas of a shard (strategy `adaptive`).
+struct Adaptive {
+    double latency_weight = 1.0;         // per millisecond of the node's latency (EWMA)
+    double inflight_weight = 5.0;        // per request the node is answering
+    double error_weight = 100.0;         // per unit of the node's error rate (EWMA, 0–1)
+    std::uint32_t half_life_ms = 10000;  // of the EWMAs
+    double epsilon = 0.05;               // chance to pick a replica at random (exploration)
+};
+
+// Hedged reads: the same read to another replica when the first is slow.
+struct Hedging {
+    bool enabled = true;
+    double multiplier = 2.0;       // hedge after the node's p95 latency × multiplier...
+    std::uint32_t floor_ms = 20;   // ...but never sooner than this
+    double budget_fraction = 0.1;  // hedges at most this fraction of reads (token bucket)
+    bool cross_group = false;  // hedge to another group when the node's group has no other replica
+};
+
 struct Scatter {
     std::uint32_t node_timeout_ms = 5000;
     std::string unavailable_shard_policy = "partial";  // partial | error
+    std::string replica_selection = "adaptive";        // adaptive | round_robin | random
+    Adaptive adaptive;
+    Hedging hedging;
 };
 
 struct Upstream {

@@ -28,6 +28,12 @@ class Metrics {
     // A read sent again to other replicas because `node` did not answer.
     void read_retry(std::string_view node);
 
+    // Hedged reads: one sent to another replica, one that answered first, one not sent for
+    // want of budget.
+    void hedge_fired();
+    void hedge_won();
+    void hedge_budget_exhausted();
+
     // The Prometheus text exposition format of every family.
     std::string serialize() const;
 

@@ -63,6 +63,10 @@ TEST(Config, ExampleFileInTheRepositoryIsValid) {
     const auto c = load_file(MIROIR_SOURCE_DIR "/miroir.yaml", no_env);
     EXPECT_EQ(c.nodes.size(), 3u);
     EXPECT_TRUE(c.unknown_keys.empty());
+    EXPECT_EQ(c.scatter.replica_selection, "adaptive");
+    EXPECT_TRUE(c.scatter.hedging.enabled);
+    EXPECT_DOUBLE_EQ(c.scatter.hedging.budget_fraction, 0.1);
+    EXPECT_DOUBLE_EQ(c.scatter.adaptive.epsilon, 0.05);
 }
 
 TEST(Config, EnvironmentOverridesTheFile) {
@@ -117,21 +121,27 @@ TEST_P(ConfigValidation, ErrorNamesTheOffendingKey) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ConfigValidation,
-    ::testing::Values(BadCase{"  shards: 0\n", "miroir.shards"},
-                      BadCase{"  shards: lots\n", "miroir.shards"},
-                      BadCase{"  shards: -3\n", "miroir.shards"},
-                      BadCase{"  replica_groups: 0\n", "miroir.replica_groups"},
-                      BadCase{"  replica_groups: 2\n", "miroir.replication_factor"},
-                      BadCase{"  server: { port: 70000 }\n", "miroir.server.port"},
-                      BadCase{"  server: { port: 9090 }\n", "miroir.server.metrics_port"},
-                      BadCase{"  server: { max_body_bytes: 0 }\n", "miroir.server.max_body_bytes"},
-                      BadCase{"  task_store: { backend: etcd }\n", "miroir.task_store.backend"},
-                      BadCase{"  task_store: { backend: redis }\n", "miroir.task_store.url"},
-                      BadCase{"  scatter: { unavailable_shard_policy: maybe }\n",
-                              "miroir.scatter.unavailable_shard_policy"},
-                      BadCase{"  log: { format: xml }\n", "miroir.log.format"},
-                      BadCase{"  health: { timeout_ms: 0 }\n", "miroir.health.timeout_ms"},
-                      BadCase{"  server: [1, 2]\n", "miroir.server"}));
+    ::testing::Values(
+        BadCase{"  shards: 0\n", "miroir.shards"}, BadCase{"  shards: lots\n", "miroir.shards"},
+        BadCase{"  shards: -3\n", "miroir.shards"},
+        BadCase{"  replica_groups: 0\n", "miroir.replica_groups"},
+        BadCase{"  replica_groups: 2\n", "miroir.replication_factor"},
+        BadCase{"  server: { port: 70000 }\n", "miroir.server.port"},
+        BadCase{"  server: { port: 9090 }\n", "miroir.server.metrics_port"},
+        BadCase{"  server: { max_body_bytes: 0 }\n", "miroir.server.max_body_bytes"},
+        BadCase{"  task_store: { backend: etcd }\n", "miroir.task_store.backend"},
+        BadCase{"  task_store: { backend: redis }\n", "miroir.task_store.url"},
+        BadCase{"  scatter: { unavailable_shard_policy: maybe }\n",
+                "miroir.scatter.unavailable_shard_policy"},
+        BadCase{"  log: { format: xml }\n", "miroir.log.format"},
+        BadCase{"  scatter: { replica_selection: fastest }\n", "miroir.scatter.replica_selection"},
+        BadCase{"  scatter: { hedging: { enabled: sometimes } }\n",
+                "miroir.scatter.hedging.enabled"},
+        BadCase{"  scatter: { hedging: { budget_fraction: 2 } }\n",
+                "miroir.scatter.hedging.budget_fraction"},
+        BadCase{"  scatter: { adaptive: { epsilon: x } }\n", "miroir.scatter.adaptive.epsilon"},
+        BadCase{"  health: { timeout_ms: 0 }\n", "miroir.health.timeout_ms"},
+        BadCase{"  server: [1, 2]\n", "miroir.server"}));
 
 TEST(Config, NodeErrorsNameTheNode) {
     const std::string head = "miroir:\n  nodes:\n";

@@ -1,0 +1,83 @@
+"""Adaptive replica selection and hedged reads, with a replica slowed by the development node's
+fault injection (skipped against real Meilisearch binaries): slow reads are hedged to another
+replica and answered in full near the hedge trigger; a spent hedge budget stops hedging;
+adaptive selection stops choosing a slow replica."""
+import os
+import time
+import unittest
+
+from test_health import DOCS, fault, load
+from test_search_differential import Cluster
+
+
+def config(selection, hedging):
+    return (f"  scatter:\n    node_timeout_ms: 10000\n    replica_selection: {selection}\n"
+            f"    adaptive: {{epsilon: 0}}\n    hedging: {hedging}\n")
+
+
+def timed_searches(cluster, count):
+    took = []
+    for _ in range(count):
+        started = time.monotonic()
+        r = cluster.call("POST", "/indexes/h/search", {"q": "", "limit": 100}, )
+        took.append(time.monotonic() - started)
+        assert r.status == 200, r.body
+        assert r.json()["estimatedTotalHits"] == len(DOCS), r.body
+        assert r.headers.get("x-miroir-degraded") is None
+    return took
+
+
+def counter(cluster, line_start):
+    metrics = cluster.call("GET", "/_miroir/metrics").body.decode()
+    for line in metrics.splitlines():
+        if line.startswith(line_start):
+            return float(line.split()[-1])
+    return 0.0
+
+
+@unittest.skipIf(os.environ.get("MEILISEARCH_BIN"), "needs the development node's faults")
+class HedgingAndAdaptiveSelection(unittest.TestCase):
+    def test_a_slow_replica_is_hedged(self):
+        cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8},
+                          config("round_robin",
+                                 "{floor_ms: 50, multiplier: 2, budget_fraction: 1}"))
+        try:
+            load(cluster)
+            fault(cluster.nodes[1], routeClass="search", latencyMs=3000)
+            took = timed_searches(cluster, 12)
+            # every search answered well before the injected 3 s
+            self.assertLess(max(took), 1.5, took)
+            self.assertGreater(counter(cluster, 'miroir_hedges_total{result="fired"}'), 0)
+            self.assertGreater(counter(cluster, 'miroir_hedges_total{result="won"}'), 0)
+        finally:
+            cluster.stop()
+
+    def test_a_spent_budget_stops_hedging(self):
+        cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8},
+                          config("round_robin",
+                                 "{floor_ms: 50, multiplier: 2, budget_fraction: 0}"))
+        try:
+            load(cluster)
+            fault(cluster.nodes[1], routeClass="search", latencyMs=3000)
+            took = timed_searches(cluster, 4)
+            self.assertGreater(max(took), 2.5, took)  # waited for the slow replica
+            self.assertGreater(counter(cluster, "miroir_hedge_budget_exhausted_total"), 0)
+            self.assertEqual(counter(cluster, 'miroir_hedges_total{result="fired"}'), 0)
+        finally:
+            cluster.stop()
+
+    def test_adaptive_selection_leaves_a_slow_replica(self):
+        cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8},
+                          config("adaptive", "{enabled: false}"))
+        try:
+            load(cluster)
+            fault(cluster.nodes[1], routeClass="search", latencyMs=400)
+            timed_searches(cluster, 10)  # the slow replica gets known
+            took = timed_searches(cluster, 10)
+            self.assertLess(max(took), 0.3, took)
+        finally:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
