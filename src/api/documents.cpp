@@ -1,5 +1,5 @@
-// Reading documents through Miroir: one by id (routed like a write of that id), and the
-// browse routes (GET /documents, POST /documents/fetch) over a covering set.
+// Reading documents through Miroir: one by id (from an owner of its shard), and the browse
+// routes (GET /documents, POST /documents/fetch) over a covering set.
 //
 // A browse has one global order whatever replica answers: without `sort`, the covering set's
 // nodes one after the other (each in its own order, which is its insertion order), so that
@@ -28,7 +28,8 @@ namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 using http::Method;
 
-// GET one document: the owners of its shard, group by group, until one answers.
+// GET one document: an owner of its shard, chosen as reads choose (hedged when slow, another
+// owner when it does not answer).
 asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
@@ -37,18 +38,21 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     const auto shard = routing::shard_of(id, ctx.fleet.shards());
     std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
     if (!q.raw().empty()) target += "?" + q.raw();
-    for (const auto& group : ctx.fleet.groups()) {
-        for (auto node : ctx.fleet.owners(group, shard)) {
-            auto result = co_await ctx.nodes[node]->send(
-                node_request(Method::get, target),
-                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
-            if (!result || result->status >= 500) continue;
-            if (result->status != 200) co_return relay_error(result->status, result->body);
-            auto doc = json::parse(result->body, nullptr, false);
-            if (!doc.is_object()) co_return http::Response::json(200, result->body);
-            strip_reserved(doc);
-            co_return http::respond(200, doc);
-        }
+    const std::vector<std::uint32_t> shards = {shard};
+    auto plan = replacements(ctx, shards, {});
+    if (plan.empty()) {  // no owner is up: ask one anyway, it may have come back
+        const auto owners = ctx.fleet.owners(ctx.fleet.groups().front(), shard);
+        if (!owners.empty()) plan.push_back({owners.front(), shards, true});
+    }
+    const BuildRequest build = [&target](const Assignment&) {
+        return node_request(Method::get, target);
+    };
+    auto gathered = co_await ask_with_retry(ctx, plan, build);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    for (auto& doc : gathered.answers) {
+        if (doc.is_null()) continue;
+        strip_reserved(doc);
+        co_return http::respond(200, doc);
     }
     throw http::ApiError(
         503, "miroir_shard_unavailable", http::ErrorType::system,

@@ -60,6 +60,9 @@ class NodeHealthAndFailover(unittest.TestCase):
                          (200, len(DOCS), len(DOCS)), r.body)
         r = cluster.call("POST", "/indexes/h/facet-search", {"facetName": "genre"})
         self.assertEqual(sum(h["count"] for h in r.json()["facetHits"]), len(DOCS), r.body)
+        for doc in DOCS[:12]:  # documents by id, whichever owner is failing
+            r = cluster.call("GET", f"/indexes/h/documents/{doc['id']}")
+            self.assertEqual((r.status, r.json()), (200, doc), r.body)
 
     def test_a_failing_replica_is_retried_then_skipped_then_recovers(self):
         cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8}, HEALTH)
