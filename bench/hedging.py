@@ -9,14 +9,13 @@ usage: bench/hedging.py [--docs 20000] [--queries 400] [--rounds 2]
 """
 import argparse
 import os
-import random
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
-from ingest import client, wait  # noqa: E402
+from ingest import binary_arguments, client, summary_queries, use_binaries, wait  # noqa: E402
 
 NODE_KEY = "bench-node-key"
 SETTINGS = {"searchableAttributes": ["name", "summary", "tags"]}
@@ -54,21 +53,15 @@ def main():
     ap.add_argument("--docs", type=int, default=20_000)
     ap.add_argument("--queries", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--miroir", default="build/release/src/miroir")
-    ap.add_argument("--devnode", default="build/release/devnode/miroir-devnode")
+    binary_arguments(ap)
     args = ap.parse_args()
-    os.environ["MIROIR_BIN"] = os.path.abspath(args.miroir)
-    os.environ["MIROIR_DEVNODE_BIN"] = os.path.abspath(args.devnode)
+    use_binaries(args)
     from devnode_search import load_corpus  # noqa: E402
     from harness import Miroir  # noqa: E402
     from nodes import Node  # noqa: E402
 
     docs = load_corpus(args.docs)
-    rng = random.Random(7)
-    words = [w for d in docs[:5000] for w in d["summary"].lower().split() if w.isalpha()
-             and len(w) > 3]
-    queries = [" ".join(rng.choice(words) for _ in range(rng.choice([1, 1, 2, 2, 3])))
-               for _ in range(args.queries)]
+    queries = summary_queries(docs, args.queries, 7)
 
     nodes = [Node(NODE_KEY).start() for _ in range(3)]
     addresses = [(f"n{i}", f"http://127.0.0.1:{n.port}") for i, n in enumerate(nodes)]

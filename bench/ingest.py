@@ -41,6 +41,28 @@ def batches(n, size):
     return out
 
 
+def binary_arguments(ap):
+    """--miroir and --devnode, release binaries by default."""
+    ap.add_argument("--miroir", default="build/release/src/miroir")
+    ap.add_argument("--devnode", default="build/release/devnode/miroir-devnode")
+
+
+def use_binaries(args):
+    """Points the test harness (tests/support) at the binaries the arguments name."""
+    os.environ["MIROIR_BIN"] = os.path.abspath(args.miroir)
+    os.environ["MIROIR_DEVNODE_BIN"] = os.path.abspath(args.devnode)
+
+
+def summary_queries(docs, count, seed):
+    """`count` queries of 1–3 words drawn from the documents' summaries, seeded."""
+    import random
+    rng = random.Random(seed)
+    words = [w for d in docs[:5000] for w in d["summary"].lower().split() if w.isalpha()
+             and len(w) > 3]
+    return [" ".join(rng.choice(words) for _ in range(rng.choice([1, 1, 2, 2, 3])))
+            for _ in range(count)]
+
+
 def client(port, key):
     """call(method, path, body=None, ctype) on one keep-alive connection → (status, JSON);
     a body that is not bytes or str is sent as JSON."""
@@ -97,11 +119,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=10_000)
-    ap.add_argument("--miroir", default="build/release/src/miroir")
-    ap.add_argument("--devnode", default="build/release/devnode/miroir-devnode")
+    binary_arguments(ap)
     args = ap.parse_args()
-    os.environ["MIROIR_BIN"] = os.path.abspath(args.miroir)
-    os.environ["MIROIR_DEVNODE_BIN"] = os.path.abspath(args.devnode)
+    use_binaries(args)
     from harness import Miroir  # noqa: E402 (reads MIROIR_BIN at import)
     from nodes import Node  # noqa: E402
 

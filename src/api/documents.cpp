@@ -78,15 +78,7 @@ merge::Step sort_step(const json& doc, const std::string& rule) {
     const auto colon = rule.rfind(':');
     const std::string field = rule.substr(0, colon);
     step.asc = colon == std::string::npos || rule.substr(colon + 1) != "desc";
-    const json* v = &doc;
-    std::size_t start = 0;
-    while (v && start <= field.size()) {
-        auto dot = field.find('.', start);
-        if (dot == std::string::npos) dot = field.size();
-        const auto key = field.substr(start, dot - start);
-        v = v->is_object() && v->contains(key) ? &(*v)[key] : nullptr;
-        start = dot + 1;
-    }
+    const json* v = field_at(doc, field);
     if (v && v->is_number()) {
         step.value_class = 0;
         step.number = v->get<double>();

@@ -93,6 +93,10 @@ std::vector<std::pair<std::string, std::string>> split_query(std::string_view ra
 // Rebuilds a query string from parameters, percent-encoded.
 std::string join_query(const std::vector<std::pair<std::string, std::string>>& params);
 
+// The value at `path` in a document: a top-level field of that name, else a dotted path
+// through nested objects; null when there is none.
+const nlohmann::ordered_json* field_at(const nlohmann::ordered_json& doc, const std::string& path);
+
 // Removes Miroir's fields from an object (a document, a hit, a hit's _formatted).
 void strip_reserved(nlohmann::ordered_json& object);
 

@@ -359,19 +359,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
 // The keys a hit's value of `field` (a dotted path) counts as for distinct: normalized strings,
 // numbers, each element of an array; none when the hit has no value.
 std::vector<std::string> distinct_keys(const json& hit, const std::string& field) {
-    const json* v = &hit;
-    if (hit.contains(field)) {
-        v = &hit[field];
-    } else {
-        std::size_t start = 0;
-        while (v && start <= field.size()) {
-            auto dot = field.find('.', start);
-            if (dot == std::string::npos) dot = field.size();
-            const auto key = field.substr(start, dot - start);
-            v = v->is_object() && v->contains(key) ? &(*v)[key] : nullptr;
-            start = dot + 1;
-        }
-    }
+    const json* v = field_at(hit, field);
     std::vector<std::string> keys;
     if (!v) return keys;
     auto add = [&keys](const json& x) {
