@@ -55,6 +55,7 @@ struct App::Impl {
         api::add_write_routes(router, context);
         api::add_document_read_routes(router, context);
         api::add_index_routes(router, context);
+        api::add_instance_routes(router, context);
         api::add_settings_routes(router, context);
         api::add_search_routes(router, context);
         admin::add_admin_routes(router, context);

@@ -340,5 +340,46 @@ class IndexLifecycleReads(unittest.TestCase):
             cluster.stop()
 
 
+class InstanceOperations(unittest.TestCase):
+    def test_swap_indexes_dumps_and_snapshots(self):
+        cluster = Cluster({"nodes": 3, "rf": 1, "shards": 4})
+        try:
+            for uid, pk, docs in [
+                    ("left", "id", [{"id": i, "side": "left"} for i in range(10)]),
+                    ("right", "sku", [{"sku": f"s{i}", "side": "right"} for i in range(7)])]:
+                for method, path, body in [("POST", "/indexes", {"uid": uid, "primaryKey": pk}),
+                                           ("POST", f"/indexes/{uid}/documents", docs)]:
+                    r = cluster.call(method, path, body)
+                    self.assertEqual(r.status, 202, r.body)
+                    wait_miroir(cluster, r.json()["taskUid"])
+            r = cluster.call("POST", "/swap-indexes", [{"indexes": ["left", "right"]}])
+            self.assertEqual(r.status, 202, r.body)
+            self.assertEqual((r.json()["type"], r.json()["indexUid"]), ("indexSwap", None))
+            wait_miroir(cluster, r.json()["taskUid"])
+            task = cluster.call("GET", f"/tasks/{r.json()['taskUid']}").json()
+            self.assertEqual(task["details"],
+                             {"swaps": [{"indexes": ["left", "right"], "rename": False}]})
+            self.assertEqual(cluster.call("GET", "/indexes/left").json()["primaryKey"], "sku")
+            r = cluster.call("GET", "/indexes/left/documents/s3")
+            self.assertEqual((r.status, r.json()), (200, {"sku": "s3", "side": "right"}))
+            # documents written next go by the swapped index's primary key
+            r = cluster.call("POST", "/indexes/left/documents", [{"sku": "s100", "side": "new"}])
+            wait_miroir(cluster, r.json()["taskUid"])
+            self.assertEqual(cluster.call("GET", "/indexes/left/documents/s100").status, 200)
+            held = sum(n.call("GET", "/indexes/left/stats").json()["numberOfDocuments"]
+                       for n in cluster.nodes)
+            self.assertEqual(held, 8)
+            r = cluster.call("POST", "/swap-indexes", [{"indexes": ["left"]}])
+            self.assertEqual((r.status, r.json()["code"]), (400, "invalid_swap_indexes"), r.body)
+
+            for path, kind in [("/dumps", "dumpCreation"), ("/snapshots", "snapshotCreation")]:
+                r = cluster.call("POST", path)
+                self.assertEqual((r.status, r.json()["type"], r.json()["indexUid"]),
+                                 (202, kind, None), r.body)
+                wait_miroir(cluster, r.json()["taskUid"])
+        finally:
+            cluster.stop()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -24,6 +24,9 @@ void add_document_read_routes(http::Router& router, Context& context);
 // GET /indexes, GET and PATCH /indexes/{uid}, GET /indexes/{uid}/stats, GET /stats
 void add_index_routes(http::Router& router, Context& context);
 
+// POST /swap-indexes, POST /dumps, POST /snapshots, broadcast as one task each
+void add_instance_routes(http::Router& router, Context& context);
+
 // POST /indexes/{uid}/search, scattered over a covering set and merged
 void add_search_routes(http::Router& router, Context& context);
 
