@@ -123,6 +123,8 @@ struct Window {
 struct Extras {
     std::optional<std::string> retrieve;
     std::optional<std::string> facet;
+    // scores and ranking details, which only a merge of several nodes' hits needs
+    bool scores = true;
 };
 
 // Builds one node's request for the shards it answers for, asking it for its first `depth`
@@ -197,8 +199,10 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
             b["offset"] = 0;
             b["limit"] = depth;
         }
-        b["showRankingScore"] = true;
-        b["showRankingScoreDetails"] = true;
+        if (extra.scores) {
+            b["showRankingScore"] = true;
+            b["showRankingScoreDetails"] = true;
+        }
         if (extra.retrieve) b["attributesToRetrieve"].push_back(*extra.retrieve);
         if (extra.facet) {
             if (!b.contains("facets") || !b["facets"].is_array()) b["facets"] = json::array();
@@ -324,8 +328,11 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
     const NodeSearch node_search = [&uid, &params, &by_name, &w, valid, filter](
                                        const Assignment& a, std::uint64_t depth,
                                        const Extras& extra) {
-        std::map<std::string, std::string> set = {{"showRankingScore", "true"},
-                                                  {"showRankingScoreDetails", "true"}};
+        std::map<std::string, std::string> set;
+        if (extra.scores) {
+            set["showRankingScore"] = "true";
+            set["showRankingScoreDetails"] = "true";
+        }
         if (!valid) {
             // nothing to rewrite
         } else if (w.page_mode) {
@@ -412,9 +419,16 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     std::vector<json*> lists;  // each node's hits
     std::vector<std::pair<std::size_t, std::size_t>> kept;
     std::uint64_t dropped = 0;
+    // one node answering for every shard ranks on its own: no scores nor details to ask for,
+    // unless a retry or a hedge brings in other nodes
+    extra.scores = plan.size() > 1;
     for (int round = 0;; ++round) {
         gathered = co_await ask_plan(ctx, plan, node_search, depth, extra);
         if (gathered.refusal) co_return std::move(*gathered.refusal);
+        if (!extra.scores && gathered.asked.size() > 1) {
+            extra.scores = true;
+            continue;
+        }
         check_unavailable(ctx, uid, gathered.missing);
         lists.clear();
         bool more = false;  // some node may hold hits beyond those it sent
