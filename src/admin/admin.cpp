@@ -18,19 +18,12 @@ namespace {
 
 namespace asio = boost::asio;
 
-asio::awaitable<upstream::UpstreamResult> probe(upstream::NodeClient& node,
-                                                std::chrono::milliseconds timeout) {
-    upstream::UpstreamRequest request;
-    request.target = "/health";
-    co_return co_await node.send(std::move(request), timeout);
-}
-
 // Ready when at least one replica group can cover every shard: a group whose unreachable
 // nodes number fewer than the replication factor still holds a copy of each shard.
 asio::awaitable<http::Response> ready(api::Context& ctx) {
     const auto timeout = std::chrono::milliseconds(ctx.config.health.timeout_ms);
     std::vector<asio::awaitable<upstream::UpstreamResult>> probes;
-    for (auto& node : ctx.nodes) probes.push_back(probe(*node, timeout));
+    for (auto& node : ctx.nodes) probes.push_back(node->probe(timeout));
     // ask every node's /health at once
     const auto results = co_await upstream::gather(ctx.executor, std::move(probes));
 

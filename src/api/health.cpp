@@ -29,18 +29,11 @@ std::int64_t now_ms() {
         .count();
 }
 
-asio::awaitable<upstream::UpstreamResult> probe(upstream::NodeClient& node,
-                                                std::chrono::milliseconds timeout) {
-    upstream::UpstreamRequest request;
-    request.target = "/health";
-    co_return co_await node.send(std::move(request), timeout);
-}
-
 asio::awaitable<void> check_once(Context& ctx) {
     const auto timeout = std::chrono::milliseconds(ctx.config.health.timeout_ms);
     std::vector<asio::awaitable<upstream::UpstreamResult>> probes;
     const auto started = std::chrono::steady_clock::now();
-    for (auto& node : ctx.nodes) probes.push_back(probe(*node, timeout));
+    for (auto& node : ctx.nodes) probes.push_back(node->probe(timeout));
     const auto results = co_await upstream::gather(ctx.executor, std::move(probes));
     const double round_trip =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)

@@ -264,6 +264,12 @@ asio::awaitable<UpstreamResult> NodeClient::send(UpstreamRequest request,
     co_return result;
 }
 
+asio::awaitable<UpstreamResult> NodeClient::probe(std::chrono::milliseconds timeout) {
+    UpstreamRequest request;
+    request.target = "/health";
+    co_return co_await send(std::move(request), timeout);
+}
+
 const NodeEndpoint& NodeClient::endpoint() const { return impl_->endpoint; }
 
 PoolStats NodeClient::stats() const {

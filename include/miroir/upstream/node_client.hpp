@@ -71,6 +71,9 @@ class NodeClient {
     boost::asio::awaitable<UpstreamResult> send(UpstreamRequest request,
                                                 std::chrono::milliseconds timeout);
 
+    // GET /health within `timeout` (health checks and readiness).
+    boost::asio::awaitable<UpstreamResult> probe(std::chrono::milliseconds timeout);
+
     const NodeEndpoint& endpoint() const;
     PoolStats stats() const;
 
