@@ -139,30 +139,45 @@ bool all_answered(const Answered& answered) {
 
 // A read and its hedge racing: the first good answer wins. The loser is not canceled (Asio
 // cancellation is not safe across the threads the node connections complete on); it finishes
-// in the background and its answer is dropped. The racers post what happened (the primary or
-// the hedge answered, the hedging delay elapsed) to one channel the read waits on, so the read
-// itself decides whether to hedge, while the state its requests are built from is alive.
-enum class Event { primary, delay, hedge };
-
+// in the background and its answer is dropped.
 struct Race {
-    explicit Race(const asio::any_io_executor& executor) : events(executor, 3) {}
+    explicit Race(const asio::any_io_executor& executor) : decided_signal(executor, 1) {}
 
-    void post(Event event, Answered answered = {}) {
-        {
-            std::lock_guard lock(mutex);
-            (event == Event::hedge ? hedge : primary) = std::move(answered);
+    // An answer; the primary's failure decides at once while no hedge was sent (the read is
+    // retried elsewhere anyway), otherwise the race waits for the other side.
+    void offer(Answered answered, bool from_primary) {
+        std::lock_guard lock(mutex);
+        --pending;
+        if (decided) return;
+        const bool good = all_answered(answered);
+        if (!answered.empty() && (good || answer.empty())) {
+            answer = std::move(answered);
+            hedge_won = good && !from_primary;
         }
-        events.try_send(boost::system::error_code{}, event);
+        if (good || (from_primary && !fired) || pending == 0) {
+            decided = true;
+            decided_signal.try_send(boost::system::error_code{});
+        }
     }
 
-    Answered take(Event from) {
+    bool decided_now() {
         std::lock_guard lock(mutex);
-        return std::move(from == Event::hedge ? hedge : primary);
+        return decided;
+    }
+
+    // Whether the hedge may still be sent; marks it sent.
+    bool fire() {
+        std::lock_guard lock(mutex);
+        if (decided) return false;
+        fired = true;
+        return true;
     }
 
     std::mutex mutex;
-    Answered primary, hedge;
-    asio::experimental::concurrent_channel<void(boost::system::error_code, Event)> events;
+    int pending = 2;
+    bool decided = false, fired = false, hedge_won = false;
+    Answered answer;
+    asio::experimental::concurrent_channel<void(boost::system::error_code)> decided_signal;
 };
 
 asio::awaitable<void> run_primary(Context& ctx, std::shared_ptr<Race> race, Assignment a,
@@ -170,30 +185,36 @@ asio::awaitable<void> run_primary(Context& ctx, std::shared_ptr<Race> race, Assi
     auto result = co_await observed_send(ctx, a.node, std::move(request));
     Answered answered;
     answered.emplace_back(std::move(a), std::move(result));
-    race->post(Event::primary, std::move(answered));
+    race->offer(std::move(answered), true);
 }
 
-asio::awaitable<void> run_delay(Context& ctx, std::shared_ptr<Race> race,
+// After `delay`, the same read to the other replicas (`others`, with their requests built
+// beforehand: the request builder's state belongs to the caller), when the race is still open
+// and the budget allows.
+asio::awaitable<void> run_hedge(Context& ctx, std::shared_ptr<Race> race,
+                                std::vector<Assignment> others,
+                                std::vector<upstream::UpstreamRequest> requests,
                                 std::chrono::milliseconds delay) {
     asio::steady_timer timer(ctx.executor);
     timer.expires_after(delay);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    race->post(Event::delay);
-}
-
-asio::awaitable<void> run_hedge(Context& ctx, std::shared_ptr<Race> race,
-                                std::vector<Assignment> others,
-                                std::vector<upstream::UpstreamRequest> requests) {
-    std::vector<asio::awaitable<upstream::UpstreamResult>> sends;
-    for (std::size_t i = 0; i < others.size(); ++i) {
-        sends.push_back(observed_send(ctx, others[i].node, std::move(requests[i])));
-    }
-    auto results = co_await upstream::gather(ctx.executor, std::move(sends));
     Answered answered;
-    for (std::size_t i = 0; i < others.size(); ++i) {
-        answered.emplace_back(std::move(others[i]), std::move(results[i]));
+    if (!race->decided_now()) {
+        if (!ctx.hedge_budget.take()) {
+            ctx.metrics.hedge_budget_exhausted();
+        } else if (race->fire()) {
+            ctx.metrics.hedge_fired();
+            std::vector<asio::awaitable<upstream::UpstreamResult>> sends;
+            for (std::size_t i = 0; i < others.size(); ++i) {
+                sends.push_back(observed_send(ctx, others[i].node, std::move(requests[i])));
+            }
+            auto results = co_await upstream::gather(ctx.executor, std::move(sends));
+            for (std::size_t i = 0; i < others.size(); ++i) {
+                answered.emplace_back(std::move(others[i]), std::move(results[i]));
+            }
+        }
     }
-    race->post(Event::hedge, std::move(answered));
+    race->offer(std::move(answered), false);
 }
 
 // One assignment's read, hedged when it is slow.
@@ -201,23 +222,28 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Assignment a, BuildRequest b
     ctx.hedge_budget.deposit();
     auto request = build(a);
     const auto& hedging = ctx.config.scatter.hedging;
+    if (!hedge || !hedging.enabled) {
+        auto result = co_await observed_send(ctx, a.node, std::move(request));
+        Answered out;
+        out.emplace_back(std::move(a), std::move(result));
+        co_return out;
+    }
     // the replicas a hedge would go to, and how long a replica that is not in trouble takes:
     // the lowest p95 among the node and them (a node that is slow on every read would
     // otherwise raise its own trigger out of reach)
-    std::vector<Assignment> others;
-    if (hedge && hedging.enabled) {
-        const std::vector<std::size_t> exclude = {a.node};
-        others = replacements(ctx, a.shards, exclude,
-                              hedging.cross_group ? nullptr : &ctx.fleet.group_of(a.node));
-    }
+    const std::vector<std::size_t> exclude = {a.node};
+    auto others = replacements(ctx, a.shards, exclude,
+                               hedging.cross_group ? nullptr : &ctx.fleet.group_of(a.node));
     std::size_t covered = 0;
     double typical = ctx.observed.get(a.node).p95_ms;
+    std::vector<upstream::UpstreamRequest> hedges;
     for (const auto& other : others) {
         covered += other.shards.size();
+        hedges.push_back(build(other));
         const double p95 = ctx.observed.get(other.node).p95_ms;
         if (p95 > 0 && (typical <= 0 || p95 < typical)) typical = p95;
     }
-    if (others.empty() || covered != a.shards.size()) {  // not hedged
+    if (covered != a.shards.size()) {  // no replica to hedge to
         auto result = co_await observed_send(ctx, a.node, std::move(request));
         Answered out;
         out.emplace_back(std::move(a), std::move(result));
@@ -227,38 +253,12 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Assignment a, BuildRequest b
         std::max<double>(hedging.floor_ms, typical * hedging.multiplier)));
     auto race = std::make_shared<Race>(ctx.executor);
     asio::co_spawn(ctx.executor, run_primary(ctx, race, a, std::move(request)), asio::detached);
-    asio::co_spawn(ctx.executor, run_delay(ctx, race, delay), asio::detached);
-    bool fired = false, primary_done = false, hedge_done = false;
-    Answered primary;
-    for (;;) {
-        auto [ec, event] = co_await race->events.async_receive(asio::as_tuple(asio::use_awaitable));
-        if (ec) throw boost::system::system_error(ec);
-        if (event == Event::delay && !primary_done && !fired) {
-            if (!ctx.hedge_budget.take()) {
-                ctx.metrics.hedge_budget_exhausted();
-                continue;
-            }
-            fired = true;
-            ctx.metrics.hedge_fired();
-            std::vector<upstream::UpstreamRequest> requests;
-            for (const auto& other : others) requests.push_back(build(other));
-            asio::co_spawn(ctx.executor, run_hedge(ctx, race, others, std::move(requests)),
-                           asio::detached);
-        } else if (event == Event::primary) {
-            primary_done = true;
-            primary = race->take(Event::primary);
-            // a failure while no hedge is out is the answer: the read is retried elsewhere
-            if (all_answered(primary) || !fired || hedge_done) co_return std::move(primary);
-        } else if (event == Event::hedge) {
-            hedge_done = true;
-            auto answered = race->take(Event::hedge);
-            if (all_answered(answered)) {
-                ctx.metrics.hedge_won();
-                co_return answered;
-            }
-            if (primary_done) co_return std::move(primary);
-        }
-    }
+    asio::co_spawn(ctx.executor, run_hedge(ctx, race, std::move(others), std::move(hedges), delay),
+                   asio::detached);
+    co_await race->decided_signal.async_receive(asio::as_tuple(asio::use_awaitable));
+    std::lock_guard lock(race->mutex);
+    if (race->hedge_won) ctx.metrics.hedge_won();
+    co_return std::move(race->answer);
 }
 
 // Every assignment's read at once.
