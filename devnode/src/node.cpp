@@ -6,6 +6,7 @@
 #include <set>
 
 #include <miroir/http/api_error.hpp>
+#include <miroir/http/api_keys.hpp>
 #include <miroir/http/task_names.hpp>
 
 namespace devnode {
@@ -19,23 +20,6 @@ const char* kVersion = "1.50.0";
 
 bool secret_equals(const std::string& a, const std::string& b) {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool action_allows(const std::vector<std::string>& actions, const std::string& action) {
-    const auto family = action.substr(0, action.find('.'));
-    for (const auto& a : actions) {
-        if (a == "*" || a == action || a == family + ".*") return true;
-        if (a == "*.get" && action.ends_with(".get")) return true;
-    }
-    return false;
-}
-
-bool index_allows(const std::vector<std::string>& patterns, const std::string& uid) {
-    for (const auto& p : patterns) {
-        if (p == "*" || p == uid) return true;
-        if (p.ends_with("*") && uid.starts_with(p.substr(0, p.size() - 1))) return true;
-    }
-    return false;
 }
 
 std::uint32_t parse_task_uid(const std::string& s) {
@@ -228,7 +212,7 @@ Node::Node(std::string master_key) {
                            std::vector<std::string> actions) {
         Key k;
         k.uid = new_uuid();
-        k.key = derive_key(state_.master_key, k.uid);
+        k.key = miroir::http::derive_key(state_.master_key, k.uid);
         k.name = name;
         k.description = description;
         k.actions = std::move(actions);
@@ -307,11 +291,11 @@ void Node::authorize(const Request& request, const Route& route) const {
     }
     const auto invalid =
         error(403, "invalid_api_key", "The provided API key is invalid.", ErrorType::auth);
-    if (!key || !action_allows(key->actions, route.action)) throw invalid;
+    if (!key || !miroir::http::action_allows(key->actions, route.action)) throw invalid;
     if (key->expires_at && *key->expires_at < now()) throw invalid;
     if (route.index_scoped) {
         const auto uid = std::string(request.param("uid"));
-        if (!uid.empty() && !index_allows(key->indexes, uid)) {
+        if (!uid.empty() && !miroir::http::index_allows(key->indexes, uid)) {
             json list = key->indexes;
             throw error(403, "invalid_api_key",
                         "The API key cannot acces the index `" + uid +
@@ -328,7 +312,7 @@ void Node::authorize_index(const Request& request, const std::string& uid) const
     const std::string token(header->substr(7));
     if (secret_equals(token, state_.master_key)) return;
     for (const auto& k : state_.keys) {
-        if (secret_equals(k.key, token) && !index_allows(k.indexes, uid)) {
+        if (secret_equals(k.key, token) && !miroir::http::index_allows(k.indexes, uid)) {
             json list = k.indexes;
             throw error(403, "invalid_api_key",
                         "The API key cannot acces the index `" + uid +
@@ -539,6 +523,25 @@ void Node::add_key_routes() {
                             "null value. e.g. 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'.");
                 }
             }
+            const bool every_index =
+                k.indexes.empty() ||
+                std::find(k.indexes.begin(), k.indexes.end(), "*") != k.indexes.end();
+            for (const auto& action : k.actions) {
+                if (every_index) break;
+                const auto family = action.substr(0, action.find('.'));
+                static const std::set<std::string> kGlobalOnly = {
+                    "dumps",   "snapshots",    "version", "keys",     "experimental",
+                    "export",  "network",      "chats",   "webhooks", "dynamicSearchRules",
+                    "metrics", "chatsSettings"};
+                if (kGlobalOnly.contains(family) || action == "tasks.compact") {
+                    const auto quoted = "`\"" + action + "\"`";
+                    throw error(400, "index_scoped_api_key_with_global_action",
+                                "cannot create index-scoped API key with global action " + quoted +
+                                    "\n  - Hint: remove action " + quoted +
+                                    " from the action list, or remove `indexes` to make the "
+                                    "key global");
+                }
+            }
             for (const char* f : {"name", "description"}) {
                 if (body.contains(f) && !body[f].is_null()) {
                     if (!body[f].is_string()) {
@@ -570,7 +573,7 @@ void Node::add_key_routes() {
             } else {
                 k.uid = new_uuid();
             }
-            k.key = derive_key(state_.master_key, k.uid);
+            k.key = miroir::http::derive_key(state_.master_key, k.uid);
             k.created_at = k.updated_at = now();
             state_.keys.push_back(k);
             return respond(201, k.to_json());

@@ -2,7 +2,6 @@
 #include "state.hpp"
 
 #include <cstdio>
-#include <openssl/hmac.h>
 
 #include <miroir/util/uuid.hpp>
 
@@ -137,20 +136,6 @@ json default_settings() {
     s["facetSearch"] = true;
     s["prefixSearch"] = "indexingTime";
     return s;
-}
-
-std::string derive_key(const std::string& master_key, const std::string& uid) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), master_key.data(), static_cast<int>(master_key.size()),
-         reinterpret_cast<const unsigned char*>(uid.data()), uid.size(), mac, &len);
-    std::string hex;
-    char buf[3];
-    for (unsigned i = 0; i < len; ++i) {
-        std::snprintf(buf, sizeof buf, "%02x", mac[i]);
-        hex += buf;
-    }
-    return hex;
 }
 
 std::string new_uuid() { return miroir::util::random_uuid(); }

@@ -118,8 +118,6 @@ struct State {
 // Settings with Meilisearch's defaults, in GET /settings order.
 json default_settings();
 
-// HMAC-SHA256(master key, uid) in lowercase hex: a key's value.
-std::string derive_key(const std::string& master_key, const std::string& uid);
 std::string new_uuid();
 
 }  // namespace devnode

@@ -91,7 +91,8 @@ asio::awaitable<http::Response> list_indexes(Context& ctx, http::Request& r) {
     const http::Query q(r.query, {"offset", "limit"});
     const auto offset = q.get_uint("offset", "invalid_index_offset").value_or(0);
     const auto limit = q.get_uint("limit", "invalid_index_limit").value_or(20);
-    const auto indexes = co_await all_indexes(ctx);
+    auto indexes = co_await all_indexes(ctx);
+    std::erase_if(indexes, [&r](const auto& entry) { return !r.index_allowed(entry.first); });
     json results = json::array();
     std::uint64_t i = 0;
     for (const auto& [uid, index] : indexes) {
@@ -295,6 +296,7 @@ asio::awaitable<http::Response> get_stats(Context& ctx, http::Request& r) {
     if (!answered) throw no_node_answered("its statistics");
     json indexes = json::object();
     for (const auto& [uid, index] : co_await all_indexes(ctx)) {
+        if (!r.index_allowed(uid)) continue;
         std::optional<http::Response> refusal;  // deleted meanwhile
         auto stats = co_await index_stats(ctx, uid, refusal);
         if (!refusal) indexes[uid] = std::move(stats);

@@ -60,6 +60,13 @@ asio::awaitable<http::Response> swap_indexes(Context& ctx, http::Request& r) {
     const auto body = http::json_body(r);
     json details;
     details["swaps"] = swaps_of(body);
+    for (const auto& swap : details["swaps"]) {
+        for (const auto& uid : swap["indexes"]) {
+            if (uid.is_string() && !r.index_allowed(uid.get<std::string>())) {
+                throw http::errors::invalid_api_key();
+            }
+        }
+    }
     auto task = new_task("", "indexSwap", details, ctx.fleet.copies());
     auto outcomes = co_await fan_out(
         ctx, broadcast(ctx, node_request(Method::post, "/swap-indexes", body.dump())));

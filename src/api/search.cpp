@@ -240,6 +240,15 @@ asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
     if (!body.is_object() || !body.contains("queries") || !body["queries"].is_array()) {
         throw http::bad_request("Missing field `queries`");
     }
+    for (std::size_t i = 0; i < body["queries"].size(); ++i) {
+        const auto& uid =
+            body["queries"][i].is_object() ? body["queries"][i].value("indexUid", json()) : json();
+        if (uid.is_string() && !r.index_allowed(uid.get<std::string>())) {
+            throw http::ApiError(
+                403, "invalid_api_key", http::ErrorType::auth,
+                "Inside `.queries[" + std::to_string(i) + "]`: The provided API key is invalid.");
+        }
+    }
     if (body.contains("federation") && !body["federation"].is_null()) {
         co_return co_await federated_search(ctx, body);
     }

@@ -219,7 +219,8 @@ asio::awaitable<http::Response> get_tasks(Context& ctx, http::Request& r) {
                         {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
                          "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
                          "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
-    const auto filter = filter_of(q);
+    auto filter = filter_of(q);
+    filter.index_patterns = r.key_indexes;
     const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
     const auto from = q.get_uint("from", "invalid_task_from");
     const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
@@ -257,7 +258,10 @@ asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r) {
             "Task uid `" + text + "` is invalid. It should only contain numeric characters.");
     }
     auto task = co_await ctx.store.get(std::stoull(text));
-    if (!task) throw http::error(404, "task_not_found", "Task `" + text + "` not found.");
+    const bool hidden = task && r.key_indexes && !r.index_allowed(task->index_uid);
+    if (!task || hidden) {
+        throw http::error(404, "task_not_found", "Task `" + text + "` not found.");
+    }
     if (!task->finished()) {
         std::vector<tasks::Task> one{std::move(*task)};
         co_await refresh(ctx, one);
@@ -316,7 +320,8 @@ std::map<std::size_t, std::string> node_uids(Context& ctx, const std::vector<tas
 // on their nodes; the cancelation is a Miroir task made of the nodes' cancelation tasks.
 asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
     const http::Query q(r.query, kTaskFilterParams);
-    const auto filter = required_filter(q, "cancel");
+    auto filter = required_filter(q, "cancel");
+    filter.index_patterns = r.key_indexes;
     auto matched = co_await all_matching(ctx, filter);
     std::vector<tasks::Task> open;
     for (auto& t : matched) {
@@ -353,7 +358,8 @@ asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
 // on the nodes as housekeeping.
 asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
     const http::Query q(r.query, kTaskFilterParams);
-    const auto filter = required_filter(q, "delete");
+    auto filter = required_filter(q, "delete");
+    filter.index_patterns = r.key_indexes;
     const auto matched = co_await all_matching(ctx, filter);
     std::vector<tasks::Task> done;
     std::vector<std::uint64_t> uids;

@@ -47,6 +47,7 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
     }
     const auto uid = body["uid"].get<std::string>();
     check_index_uid(uid);
+    if (!r.index_allowed(uid)) throw http::errors::invalid_api_key();
     std::optional<std::string> pk;
     if (body.contains("primaryKey") && !body["primaryKey"].is_null()) {
         if (!body["primaryKey"].is_string()) {

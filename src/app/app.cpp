@@ -9,6 +9,7 @@
 #include <miroir/admin/routes.hpp>
 #include <miroir/api/context.hpp>
 #include <miroir/api/fleet.hpp>
+#include <miroir/api/keys.hpp>
 #include <miroir/api/routes.hpp>
 #include <miroir/app/app.hpp>
 #include <miroir/http/pipeline.hpp>
@@ -38,8 +39,9 @@ struct App::Impl {
                  {config.health.unhealthy_threshold, config.health.recovery_threshold}),
           observed(config.nodes.size(), config.scatter.adaptive.half_life_ms),
           hedge_budget(config.scatter.hedging.budget_fraction),
-          context{io.get_executor(), config,      metrics, nodes, fleet, *store, health,
-                  observed,          hedge_budget} {
+          keys(config.master_key),
+          context{io.get_executor(), config,       metrics, nodes, fleet, *store, health,
+                  observed,          hedge_budget, keys} {
         for (const auto& node : config.nodes) {
             upstream::PoolOptions pool;
             pool.max_connections = config.upstream.max_connections_per_node;
@@ -56,6 +58,7 @@ struct App::Impl {
         api::add_document_read_routes(router, context);
         api::add_index_routes(router, context);
         api::add_instance_routes(router, context);
+        api::add_key_routes(router, context);
         api::add_settings_routes(router, context);
         api::add_search_routes(router, context);
         admin::add_admin_routes(router, context);
@@ -72,6 +75,7 @@ struct App::Impl {
     upstream::HealthTable health;
     upstream::NodeObservations observed;
     upstream::HedgeBudget hedge_budget;
+    api::KeyRing keys;
     api::Context context;
     http::Router router;
     http::Router metrics_router;
@@ -84,10 +88,18 @@ int App::run() {
     auto& s = *impl_;
     const auto& cfg = s.config;
 
-    http::Pipeline pipeline(s.router,
-                            {cfg.master_key, cfg.effective_admin_key(), cfg.server.max_body_bytes},
-                            s.metrics);
-    http::Pipeline metrics_pipeline(s.metrics_router, {"", "", 1024}, s.metrics);
+    http::PipelineOptions client_options;
+    client_options.master_key = cfg.master_key;
+    client_options.admin_key = cfg.effective_admin_key();
+    client_options.max_body_bytes = cfg.server.max_body_bytes;
+    client_options.check_api_key = [&s](http::Request& r, std::string token) {
+        return api::check_api_key(s.context, r, std::move(token));
+    };
+    http::Pipeline pipeline(s.router, std::move(client_options), s.metrics);
+    http::PipelineOptions metrics_pipeline_options;
+    metrics_pipeline_options.max_body_bytes = 1024;
+    http::Pipeline metrics_pipeline(s.metrics_router, std::move(metrics_pipeline_options),
+                                    s.metrics);
 
     http::ServerOptions options;
     options.bind = cfg.server.bind;

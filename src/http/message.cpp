@@ -1,6 +1,7 @@
 // Request/response helpers: method names and case-insensitive header lookup.
 #include <boost/algorithm/string/predicate.hpp>
 
+#include <miroir/http/api_keys.hpp>
 #include <miroir/http/message.hpp>
 
 namespace miroir::http {
@@ -57,6 +58,10 @@ void Headers::add(std::string name, std::string value) {
 std::string_view Request::param(std::string_view name) const {
     auto it = params.find(name);
     return it == params.end() ? std::string_view{} : std::string_view(it->second);
+}
+
+bool Request::index_allowed(std::string_view uid) const {
+    return !key_indexes || index_allows(*key_indexes, uid);
 }
 
 Response Response::json(unsigned status, std::string body) {

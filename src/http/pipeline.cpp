@@ -70,26 +70,28 @@ Response preflight() {
 Pipeline::Pipeline(const Router& router, PipelineOptions options, metrics::Metrics& metrics)
     : router_(router), options_(std::move(options)), metrics_(metrics) {}
 
-void Pipeline::authorize(const Request& request, Access access) const {
+std::optional<std::string> Pipeline::authorize(const Request& request, Access access) const {
     switch (access) {
         case Access::open:
-            return;
+            return std::nullopt;
         case Access::client: {
             const auto token = bearer_token(request);
-            if (options_.master_key.empty()) return;
+            if (options_.master_key.empty()) return std::nullopt;
             if (!token) throw errors::missing_authorization_header();
-            if (!secret_equals(*token, options_.master_key)) throw errors::invalid_api_key();
-            return;
+            if (secret_equals(*token, options_.master_key)) return std::nullopt;
+            if (!options_.check_api_key) throw errors::invalid_api_key();
+            return std::string(*token);
         }
         case Access::admin: {
-            if (options_.admin_key.empty()) return;
+            if (options_.admin_key.empty()) return std::nullopt;
             auto token = request.headers.get("X-Admin-Key");
             if (!token) token = bearer_token(request);
             if (!token) throw errors::missing_authorization_header();
             if (!secret_equals(*token, options_.admin_key)) throw errors::invalid_api_key();
-            return;
+            return std::nullopt;
         }
     }
+    return std::nullopt;
 }
 
 boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
@@ -117,7 +119,9 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
             // another method 405, both with an empty body
             response.status = match.path_exists ? 405 : 404;
         } else {
-            authorize(request, match.route->access);
+            if (auto token = authorize(request, match.route->access)) {
+                co_await options_.check_api_key(request, std::move(*token));
+            }
             if (request.body_too_large) throw errors::payload_too_large(options_.max_body_bytes);
             // hand the request to its handler
             response = co_await match.route->handler(request);

@@ -79,6 +79,22 @@ struct Where {
         }
         add(column + " IN (" + list + ")");
     }
+    // The column equals one of the patterns, or starts with one ending with `*`.
+    void patterns(const std::string& column, const std::vector<std::string>& patterns) {
+        std::string any;
+        for (const auto& p : patterns) {
+            if (!any.empty()) any += " OR ";
+            if (p.ends_with('*')) {
+                const auto prefix = p.substr(0, p.size() - 1);
+                any += "substr(" + column + ", 1, " + std::to_string(prefix.size()) + ") = ?";
+                params.push_back(prefix);
+            } else {
+                any += column + " = ?";
+                params.push_back(p);
+            }
+        }
+        add(any.empty() ? "0" : "(" + any + ")");
+    }
     void bound(const std::string& column, const char* op, const std::optional<std::int64_t>& v) {
         if (!v) return;
         add(column + " != 0 AND " + column + " " + op + " ?");
@@ -104,6 +120,7 @@ Where where_of(const TaskFilter& f) {
     w.in("status", f.statuses);
     w.in("type", f.types);
     w.in("index_uid", f.index_uids);
+    if (f.index_patterns) w.patterns("index_uid", *f.index_patterns);
     w.in("canceled_by", canceled);
     w.bound("enqueued_at", "<", f.before_enqueued_at);
     w.bound("enqueued_at", ">", f.after_enqueued_at);

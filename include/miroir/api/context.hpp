@@ -26,6 +26,7 @@ class Store;
 namespace miroir::api {
 
 class Fleet;
+class KeyRing;
 
 struct Context {
     boost::asio::any_io_executor executor;
@@ -41,6 +42,8 @@ struct Context {
     // budget that bounds hedged reads.
     upstream::NodeObservations& observed;
     upstream::HedgeBudget& hedge_budget;
+    // The API keys requests may come with.
+    KeyRing& keys;
 };
 
 }  // namespace miroir::api

@@ -52,8 +52,13 @@ struct Request {
     std::string request_id;
     std::string route;  // route template, e.g. "/indexes/{uid}/search"
     std::map<std::string, std::string, std::less<>> params;
+    // The index patterns of the API key the request came with, when that key does not cover
+    // every index: routes over several indexes show or accept only those.
+    std::optional<std::vector<std::string>> key_indexes;
 
     std::string_view param(std::string_view name) const;
+    // Whether the request's key covers index `uid` (always, for the master key).
+    bool index_allowed(std::string_view uid) const;
 };
 
 struct Response {

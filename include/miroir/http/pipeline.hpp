@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -20,6 +22,10 @@ struct PipelineOptions {
     std::string master_key;  // empty: Meilisearch routes are open
     std::string admin_key;   // empty: /_miroir routes are open
     std::uint64_t max_body_bytes = 104857600;
+    // Decides a client request whose token is not the master key (an API key): throws the
+    // error Meilisearch answers, or returns having set Request::key_indexes as the key allows.
+    // Unset: such a token is refused.
+    std::function<boost::asio::awaitable<void>(Request&, std::string token)> check_api_key;
 };
 
 class Pipeline {
@@ -29,7 +35,9 @@ class Pipeline {
     boost::asio::awaitable<Response> handle(Request request) const;
 
   private:
-    void authorize(const Request& request, Access access) const;
+    // Throws when the request may not use its route; returns the token still to be checked
+    // as an API key.
+    std::optional<std::string> authorize(const Request& request, Access access) const;
 
     const Router& router_;
     PipelineOptions options_;

@@ -61,6 +61,9 @@ struct TaskFilter {
     std::vector<std::string> statuses;
     std::vector<std::string> types;
     std::vector<std::string> index_uids;
+    // The indexes of an API key (exact uids, or prefixes ending with `*`): when set, only
+    // tasks of those indexes match (no instance-wide task).
+    std::optional<std::vector<std::string>> index_patterns;
     std::vector<std::uint64_t> canceled_by;
     std::optional<std::int64_t> before_enqueued_at, after_enqueued_at;
     std::optional<std::int64_t> before_started_at, after_started_at;

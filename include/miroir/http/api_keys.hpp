@@ -1,0 +1,23 @@
+// Meilisearch's rules for API keys: how a key's value follows from its uid and the master key,
+// and what its actions and index patterns grant.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace miroir::http {
+
+// lowercase_hex(HMAC-SHA256(master key, uid)): the same uid under the same master key gives the
+// same key value on every instance.
+std::string derive_key(std::string_view master_key, std::string_view uid);
+
+// Whether a key holding `granted` (as stored: `*`, `*.get`, `documents.*`, `search`...) may
+// perform `action` (a plain action such as `documents.add`). `*` grants everything, `*.get`
+// every read (search and version included, keys.get excluded), `family.*` its family.
+bool action_allows(const std::vector<std::string>& granted, std::string_view action);
+
+// Whether index patterns (`*`, an exact uid, or a prefix ending with `*`) cover `uid`.
+bool index_allows(const std::vector<std::string>& patterns, std::string_view uid);
+
+}  // namespace miroir::http
