@@ -52,6 +52,7 @@ struct MergeSettings {
     json faceting = json::object();
     std::optional<std::string> distinct;  // the distinctAttribute setting
     json filterable = json::array();
+    std::string primary_key;  // full ties are ordered by it
 
     // Whether the nodes count the values of `field` in facet distributions.
     bool facetable(const std::string& field) const {
@@ -96,6 +97,9 @@ asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& u
         out.filterable = settings.value("filterableAttributes", json::array());
         const auto d = settings.value("distinctAttribute", json());
         if (d.is_string()) out.distinct = d.get<std::string>();
+        if (const auto record = co_await lookup_index(ctx, uid); record && record->primary_key) {
+            out.primary_key = *record->primary_key;
+        }
         std::lock_guard lock(settings_mutex);
         settings_cache[uid] = {now, out};
         break;
@@ -450,13 +454,15 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         }
         const std::vector<const json*> views(lists.begin(), lists.end());
         if (!distinct) {
-            kept = merge::merge_ordered(views, from + count, w.semantic_ratio);
+            kept =
+                merge::merge_ordered(views, from + count, w.semantic_ratio, settings.primary_key);
             break;
         }
         kept.clear();
         dropped = 0;
         std::set<std::string> seen;
-        for (const auto& at : merge::merge_ordered(views, all, w.semantic_ratio)) {
+        for (const auto& at :
+             merge::merge_ordered(views, all, w.semantic_ratio, settings.primary_key)) {
             const auto keys = distinct_keys((*lists[at.first])[at.second], *distinct);
             if (std::any_of(keys.begin(), keys.end(),
                             [&seen](const std::string& k) { return seen.contains(k); })) {

@@ -148,14 +148,40 @@ int compare(const RankKey& a, const RankKey& b) {
     return -three_way(a.score, b.score);
 }
 
+namespace {
+
+// Document ids in one order: numbers by value, then strings; 0 when either is neither.
+int compare_ids(const json* a, const json* b) {
+    if (!a || !b) return 0;
+    if (a->is_number() && b->is_number()) {
+        if (a->is_number_integer() && b->is_number_integer()) {
+            const auto x = a->get<std::int64_t>(), y = b->get<std::int64_t>();
+            return x < y ? -1 : x > y ? 1 : 0;
+        }
+        const auto x = a->get<double>(), y = b->get<double>();
+        return x < y ? -1 : x > y ? 1 : 0;
+    }
+    if (a->is_string() && b->is_string()) {
+        const int c = a->get_ref<const std::string&>().compare(b->get_ref<const std::string&>());
+        return c < 0 ? -1 : c > 0 ? 1 : 0;
+    }
+    if (a->is_number() && b->is_string()) return -1;
+    if (a->is_string() && b->is_number()) return 1;
+    return 0;
+}
+
+}  // namespace
+
 std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
-    const std::vector<const json*>& lists, std::size_t take, std::optional<double> semantic_ratio) {
+    const std::vector<const json*>& lists, std::size_t take, std::optional<double> semantic_ratio,
+    std::string_view tie_field) {
     struct Head {
         std::size_t list;
         std::size_t position;
         RankKey key;
         bool semantic = false;
         double weighted = 0;
+        const json* id = nullptr;  // the tie field's value
     };
     // the heap's top is the hit that ranks first; in a hybrid search the keyword and the
     // semantic hits meet by their scores weighted by the semantic ratio, keyword hits first
@@ -166,6 +192,7 @@ std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
         if (hybrid && a.semantic != b.semantic) return a.semantic;
         const int c = hybrid && a.semantic ? 0 : compare(a.key, b.key);
         if (c != 0) return c > 0;
+        if (const int t = compare_ids(a.id, b.id); t != 0) return t > 0;
         if (a.list != b.list) return a.list > b.list;
         return a.position > b.position;
     };
@@ -175,6 +202,10 @@ std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
         if (!hits || !hits->is_array() || position >= hits->size()) return;
         const json& hit = (*hits)[position];
         Head head{list, position, rank_key(hit)};
+        if (!tie_field.empty() && hit.is_object()) {
+            const auto id = hit.find(std::string(tie_field));
+            if (id != hit.end()) head.id = &*id;
+        }
         if (hybrid) {
             const auto details = hit.find("_rankingScoreDetails");
             head.semantic =

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,11 +45,14 @@ int compare(const RankKey& a, const RankKey& b);
 
 // The first `take` hits of several hit lists, each already in rank order (a node's answer
 // is), as (list, position) pairs: a k-way merge that computes keys only for the hits that
-// reach the front. Full ties keep list order, then position. With `semantic_ratio` (a hybrid
+// reach the front. Full ties are ordered by the hits' `tie_field` (the primary key: numbers
+// by value before strings), which is the order one node gives documents added in that order,
+// and keeps a page's content independent of how the shards are placed; hits without it keep
+// list order, then position. With `semantic_ratio` (a hybrid
 // search), hits meet by their ranking score weighted by the ratio (semantic hits, those with a
 // `vectorSort` detail) or by one minus it (keyword hits), keyword hits first among equals.
 std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
     const std::vector<const nlohmann::ordered_json*>& lists, std::size_t take,
-    std::optional<double> semantic_ratio = std::nullopt);
+    std::optional<double> semantic_ratio = std::nullopt, std::string_view tie_field = {});
 
 }  // namespace miroir::merge

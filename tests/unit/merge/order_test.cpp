@@ -94,6 +94,25 @@ TEST(MergeOrder, KWayMergeOfOrderedListsStopsAtTheWindow) {
     EXPECT_TRUE(merge_ordered({&a, &b}, 0).empty());
 }
 
+TEST(MergeOrder, FullTiesGoByPrimaryKeyNumbersBeforeStrings) {
+    auto tied = [](json id) {
+        json h = hit({{"words", {{"order", 0}, {"matchingWords", 1}}}}, 0.5);
+        h["id"] = std::move(id);
+        return h;
+    };
+    const json better = hit({{"words", {{"order", 0}, {"matchingWords", 2}}}}, 0.9);
+    // each node's ties in key order, as a node gives documents added in key order
+    const json a = json::array({better, tied(3), tied(10), tied("b")});
+    const json b = json::array({tied(2), tied(4), tied("a")});
+    const std::vector<std::pair<std::size_t, std::size_t>> want = {{0, 0}, {1, 0}, {0, 1}, {1, 1},
+                                                                   {0, 2}, {1, 2}, {0, 3}};
+    EXPECT_EQ(merge_ordered({&a, &b}, 10, std::nullopt, "id"), want);
+    // without a tie field, ties keep list order
+    const std::vector<std::pair<std::size_t, std::size_t>> by_list = {
+        {0, 0}, {0, 1}, {0, 2}, {0, 3}, {1, 0}, {1, 1}, {1, 2}};
+    EXPECT_EQ(merge_ordered({&a, &b}, 10), by_list);
+}
+
 TEST(MergeOrder, HybridHitsMeetByWeightedScore) {
     auto keyword = [](int n, double score) {
         return hit({{"words", {{"order", 0}, {"matchingWords", n}}}}, score);
