@@ -241,8 +241,12 @@ asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const st
         co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, "/indexes", body.dump())));
     json settings;
     settings["filterableAttributes"] = json::array({ingest::kShardField});
-    co_await fan_out(ctx, broadcast(ctx, node_request(Method::patch, index_path(uid) + "/settings",
-                                                      settings.dump())));
+    auto shard_field = co_await fan_out(
+        ctx, broadcast(
+                 ctx, node_request(Method::patch, index_path(uid) + "/settings", settings.dump())));
+    // a creation task finishes with both, so that its settings are verified once complete
+    created.insert(created.end(), std::make_move_iterator(shard_field.begin()),
+                   std::make_move_iterator(shard_field.end()));
     // locals, not braced temporaries, in co_await expressions: GCC 12 miscompiles those
     const tasks::IndexRecord record{uid, pk, ctx.fleet.shards()};
     co_await ctx.store.put_index(record);

@@ -72,7 +72,8 @@ boost::asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& 
                                                                        const std::string& uid);
 
 // Creates the index on every node, then makes `_miroir_shard` filterable there (the nodes run
-// their tasks for one index in order, so documents sent next find both done).
+// their tasks for one index in order, so documents sent next find both done); the outcomes
+// of both.
 boost::asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(
     Context& ctx, const std::string& uid, const std::optional<std::string>& pk);
 

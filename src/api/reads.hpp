@@ -35,8 +35,9 @@ struct Assignment {
 // are up gives way to the next, and a shard no node of the chosen group can serve is read from
 // another group. Among the usable owners of a shard, `scatter.replica_selection` chooses;
 // `stable` always takes the same ones for the same `turn` (an order that must not move, such as
-// document browsing).
-std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, bool stable = false);
+// document browsing). Nodes in `avoid` are left out where another owner can serve.
+std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, bool stable = false,
+                                     const std::vector<std::size_t>& avoid = {});
 
 // Other replicas for `shards`, none of them in `exclude` nor down, in `only` or any group; the
 // shards no such replica holds are left out.
@@ -62,9 +63,11 @@ using BuildRequest = std::function<upstream::UpstreamRequest(const Assignment&)>
 
 // Asks every node of `plan` at once, hedging slow ones when `hedge` (an answer may then come
 // from other replicas: `asked` says whose); the shards of a node that does not answer are asked
-// once more of other replicas, and the node is reported suspect.
+// once more of other replicas, and the node is reported suspect. Nodes in `avoid` are never
+// asked again (a read with a settings-version floor; such a read is not hedged).
 boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
-                                                const BuildRequest& build, bool hedge = true);
+                                                const BuildRequest& build, bool hedge = true,
+                                                const std::vector<std::size_t>& avoid = {});
 
 // Under the `error` policy, 503 miroir_shard_unavailable when shards are missing.
 void check_unavailable(const Context& ctx, const std::string& uid,

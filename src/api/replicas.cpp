@@ -300,7 +300,8 @@ void collect(Gathered& out, const Assignment& a, const upstream::UpstreamResult&
 
 }  // namespace
 
-std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, bool stable) {
+std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, bool stable,
+                                     const std::vector<std::size_t>& avoid) {
     const auto& fleet = ctx.fleet;
     const auto& groups = fleet.groups();
     const std::size_t start = turn % groups.size();
@@ -310,7 +311,7 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
         const auto& group = groups[(start + k) % groups.size()];
         bool covers = true;
         for (std::uint32_t s = 0; s < fleet.shards() && covers; ++s) {
-            covers = !usable_owners(ctx, group, s).empty();
+            covers = !usable_owners(ctx, group, s, avoid).empty();
         }
         if (covers) {
             chosen_group = (start + k) % groups.size();
@@ -320,9 +321,9 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
     std::map<std::size_t, std::vector<std::uint32_t>> chosen;
     for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
         const auto& group = groups[chosen_group];
-        auto owners = usable_owners(ctx, group, s);
+        auto owners = usable_owners(ctx, group, s, avoid);
         for (std::size_t k = 1; owners.empty() && k < groups.size(); ++k) {
-            owners = usable_owners(ctx, groups[(chosen_group + k) % groups.size()], s);
+            owners = usable_owners(ctx, groups[(chosen_group + k) % groups.size()], s, avoid);
         }
         if (owners.empty()) owners = fleet.owners(group, s);  // none is up: it will fail
         if (owners.empty()) continue;
@@ -361,15 +362,16 @@ asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assign
 }
 
 asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
-                                         const BuildRequest& build, bool hedge) {
+                                         const BuildRequest& build, bool hedge,
+                                         const std::vector<std::size_t>& avoid) {
     Gathered gathered;
-    for (auto& answered : co_await read_all(ctx, plan, build, hedge)) {
+    for (auto& answered : co_await read_all(ctx, plan, build, hedge && avoid.empty())) {
         for (auto& [a, result] : answered) collect(gathered, a, result);
     }
     if (gathered.refusal || gathered.missing.empty()) co_return gathered;
 
     // the nodes that did not answer: their shards from other replicas, once
-    std::vector<std::size_t> failed;
+    std::vector<std::size_t> failed = avoid;
     for (std::size_t i = 0; i < gathered.asked.size(); ++i) {
         if (!gathered.answers[i].is_null()) continue;
         const auto node = gathered.asked[i].node;

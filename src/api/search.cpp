@@ -26,6 +26,7 @@
 #include "facets.hpp"
 #include "fanout.hpp"
 #include "reads.hpp"
+#include "settings_sync.hpp"
 
 namespace miroir::api {
 
@@ -120,6 +121,8 @@ struct Window {
     std::optional<double> semantic_ratio;  // a hybrid or vector search
     // the attributes the client retrieves, when it names them without "*"
     std::optional<std::vector<std::string>> retrieve;
+    // nodes below the request's settings-version floor
+    std::vector<std::size_t> avoid;
 };
 
 // What a search asks of the nodes beyond the client's query: an attribute to retrieve (the
@@ -143,17 +146,19 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
 // shards of a node that does not answer).
 asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& plan,
                                    const NodeSearch& node_search, std::uint64_t depth = 0,
-                                   const Extras& extra = {}) {
+                                   const Extras& extra = {},
+                                   const std::vector<std::size_t>& avoid = {}) {
     const BuildRequest build = [&node_search, depth, &extra](const Assignment& a) {
         return node_search(a, depth, extra);
     };
-    co_return co_await ask_with_retry(ctx, plan, build);
+    co_return co_await ask_with_retry(ctx, plan, build, true, avoid);
 }
 
 // A search given as a JSON object (POST search, one query of a multi-search).
-asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid,
-                                            const json& body) {
+asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid, const json& body,
+                                            std::vector<std::size_t> avoid = {}) {
     Window w;
+    w.avoid = std::move(avoid);
     w.page_mode = body.contains("page") || body.contains("hitsPerPage");
     w.offset = uint_or(body, "offset", 0);
     w.limit = uint_or(body, "limit", 20);
@@ -226,7 +231,10 @@ asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
         throw http::error(400, "bad_request",
                           "Invalid value type: expected an object, but found " + body.dump());
     }
-    co_return co_await search_body(ctx, uid, body);
+    auto avoid = below_settings_floor(ctx, uid, r);
+    auto response = co_await search_body(ctx, uid, body, std::move(avoid));
+    add_settings_headers(ctx, uid, response);
+    co_return response;
 }
 
 // One query of a multi-search, as an upstream result so that gather() runs them together.
@@ -336,6 +344,8 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         if (std::find(names.begin(), names.end(), "*") == names.end()) w.retrieve = names;
     }
 
+    w.avoid = below_settings_floor(ctx, uid, r);
+
     const std::optional<std::string> filter =
         by_name.contains("filter") ? std::optional(by_name["filter"]) : std::nullopt;
     const NodeSearch node_search = [&uid, &params, &by_name, &w, valid, filter](
@@ -373,7 +383,9 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         const std::string target = index_path(uid) + "/search?" + join_query(query);
         return node_request(Method::get, target);
     };
-    co_return co_await scatter_and_merge(ctx, uid, w, node_search);
+    auto response = co_await scatter_and_merge(ctx, uid, w, node_search);
+    add_settings_headers(ctx, uid, response);
+    co_return response;
 }
 
 // The keys a hit's value of `field` (a dotted path) counts as for distinct: normalized strings,
@@ -408,7 +420,15 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     const auto offset = w.offset, limit = w.limit, page = w.page, hits_per_page = w.hits_per_page;
     const bool want_score = w.want_score, want_details = w.want_details;
 
-    const auto plan = covering_set(ctx, rotation++);
+    const auto plan = covering_set(ctx, rotation++, false, w.avoid);
+    for (const auto& a : plan) {
+        if (std::find(w.avoid.begin(), w.avoid.end(), a.node) != w.avoid.end()) {
+            throw http::ApiError(503, "miroir_settings_version_stale", http::ErrorType::system,
+                                 "No set of nodes holding the requested settings version covers "
+                                 "every shard of index `" +
+                                     uid + "`.");
+        }
+    }
     const auto settings = co_await merge_settings(ctx, uid, plan);
     // distinct is applied again over the merged hits: each node keeps its best hit of a value,
     // the merge keeps the best of those
@@ -436,7 +456,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     // unless a retry or a hedge brings in other nodes
     extra.scores = plan.size() > 1;
     for (int round = 0;; ++round) {
-        gathered = co_await ask_plan(ctx, plan, node_search, depth, extra);
+        gathered = co_await ask_plan(ctx, plan, node_search, depth, extra, w.avoid);
         if (gathered.refusal) co_return std::move(*gathered.refusal);
         if (!extra.scores && gathered.asked.size() > 1) {
             extra.scores = true;

@@ -6,6 +6,7 @@
 #include <miroir/api/context.hpp>
 #include <miroir/api/fleet.hpp>
 #include <miroir/api/routes.hpp>
+#include <miroir/api/settings_state.hpp>
 #include <miroir/config/config.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
@@ -13,6 +14,7 @@
 #include <miroir/ingest/splitter.hpp>
 
 #include "fanout.hpp"
+#include "settings_sync.hpp"
 
 namespace miroir::api {
 
@@ -62,7 +64,9 @@ asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
         } else if (key == kFilterable) {
             body = without_shard_field(body);
         }
-        co_return http::respond(200, body);
+        auto response = http::respond(200, body);
+        add_settings_headers(ctx, uid, response);
+        co_return response;
     }
     throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
                          "No node answered about index `" + uid + "`.");
@@ -72,7 +76,9 @@ asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
 asio::awaitable<http::Response> update(Context& ctx, const std::string& uid,
                                        std::vector<upstream::UpstreamRequest> requests,
                                        const json& details) {
+    check_writable(ctx, uid);
     if (!co_await lookup_index(ctx, uid)) co_await create_on_nodes(ctx, uid, std::nullopt);
+    settings_proposed(ctx, uid);
     auto task = new_task(uid, "settingsUpdate", details, ctx.fleet.copies());
     std::vector<NodeOutcome> outcomes;
     for (auto& request : requests) {
@@ -80,7 +86,9 @@ asio::awaitable<http::Response> update(Context& ctx, const std::string& uid,
         outcomes.insert(outcomes.end(), std::make_move_iterator(some.begin()),
                         std::make_move_iterator(some.end()));
     }
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    if (response.status != 202) ctx.settings.set_pending(uid, false);  // no node took it
+    co_return response;
 }
 
 asio::awaitable<http::Response> patch_all(Context& ctx, http::Request& r) {

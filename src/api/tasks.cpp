@@ -30,6 +30,7 @@
 
 #include "fanout.hpp"
 #include "reads.hpp"
+#include "settings_sync.hpp"
 
 namespace miroir::api {
 
@@ -475,7 +476,10 @@ asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch) {
     }
     co_await upstream::gather(ctx.executor, std::move(wrapped));
     for (auto& task : batch) {
-        if (aggregate(task)) co_await ctx.store.update(task);
+        if (!aggregate(task)) continue;
+        // a settings change is verified and committed before its task reads as finished
+        if (task.finished()) co_await settings_task_finished(ctx, task);
+        co_await ctx.store.update(task);
     }
 }
 

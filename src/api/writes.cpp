@@ -15,6 +15,7 @@
 #include <miroir/tasks/store.hpp>
 
 #include "fanout.hpp"
+#include "settings_sync.hpp"
 
 namespace miroir::api {
 
@@ -130,6 +131,7 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     const auto format = format_of(r);
     const char delimiter = csv_delimiter(q, format);
     const auto requested_pk = q.get("primaryKey");
+    check_writable(ctx, uid);
 
     const auto index = co_await lookup_index(ctx, uid);
     const auto known_pk = index ? index->primary_key : std::nullopt;
@@ -212,6 +214,7 @@ std::string canonical(const nlohmann::json& id) {
 // Deletes documents by id: each id goes to the owners of its shard.
 asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
                                            const std::vector<nlohmann::json>& ids, bool single) {
+    check_writable(ctx, uid);
     const auto& fleet = ctx.fleet;
     std::vector<nlohmann::json> per_node(fleet.size(), nlohmann::json::array());
     std::vector<bool> touched(fleet.shards(), false);
@@ -271,6 +274,7 @@ asio::awaitable<http::Response> delete_batch(Context& ctx, http::Request& r) {
 asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string& uid,
                                                  upstream::UpstreamRequest request,
                                                  const json& details) {
+    check_writable(ctx, uid);
     auto task = new_task(uid, "documentDeletion", details, ctx.fleet.copies());
     auto outcomes = co_await fan_out(ctx, broadcast(ctx, request));
     co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));

@@ -11,6 +11,7 @@
 #include <miroir/api/fleet.hpp>
 #include <miroir/api/keys.hpp>
 #include <miroir/api/routes.hpp>
+#include <miroir/api/settings_state.hpp>
 #include <miroir/app/app.hpp>
 #include <miroir/http/pipeline.hpp>
 #include <miroir/http/router.hpp>
@@ -40,8 +41,8 @@ struct App::Impl {
           observed(config.nodes.size(), config.scatter.adaptive.half_life_ms),
           hedge_budget(config.scatter.hedging.budget_fraction),
           keys(config.master_key),
-          context{io.get_executor(), config,       metrics, nodes, fleet, *store, health,
-                  observed,          hedge_budget, keys} {
+          context{io.get_executor(), config,       metrics, nodes,   fleet, *store, health,
+                  observed,          hedge_budget, keys,    settings} {
         for (const auto& node : config.nodes) {
             upstream::PoolOptions pool;
             pool.max_connections = config.upstream.max_connections_per_node;
@@ -76,6 +77,7 @@ struct App::Impl {
     upstream::NodeObservations observed;
     upstream::HedgeBudget hedge_budget;
     api::KeyRing keys;
+    api::SettingsVersions settings;
     api::Context context;
     http::Router router;
     http::Router metrics_router;
@@ -168,6 +170,7 @@ int App::run() {
 
     api::start_task_poller(s.context);
     api::start_health_checker(s.context);
+    api::start_settings_checker(s.context);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < s.threads; ++i) pool.emplace_back([&] { s.io.run(); });

@@ -178,6 +178,13 @@ void read_config(const YAML::Node& root, Config& cfg) {
             r.read_int("recovery_threshold", h.recovery_threshold, 1);
         }
         {
+            auto& st = cfg.settings;
+            MapReader r(m.child("settings"), "miroir.settings", cfg.unknown_keys);
+            r.read_int("drift_check_interval_ms", st.drift_check_interval_ms, 1);
+            r.read_int("repair_attempts", st.repair_attempts, 1);
+            r.read_int("repair_backoff_ms", st.repair_backoff_ms, 1);
+        }
+        {
             auto& sc = cfg.scatter;
             MapReader r(m.child("scatter"), "miroir.scatter", cfg.unknown_keys);
             r.read_int("node_timeout_ms", sc.node_timeout_ms, 1);
@@ -391,6 +398,12 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "timeout_ms" << YAML::Value << h.timeout_ms;
     out << YAML::Key << "unhealthy_threshold" << YAML::Value << h.unhealthy_threshold;
     out << YAML::Key << "recovery_threshold" << YAML::Value << h.recovery_threshold;
+    out << YAML::EndMap;
+    const auto& st = c.settings;
+    out << YAML::Key << "settings" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "drift_check_interval_ms" << YAML::Value << st.drift_check_interval_ms;
+    out << YAML::Key << "repair_attempts" << YAML::Value << st.repair_attempts;
+    out << YAML::Key << "repair_backoff_ms" << YAML::Value << st.repair_backoff_ms;
     out << YAML::EndMap;
     out << YAML::Key << "scatter" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "node_timeout_ms" << YAML::Value << c.scatter.node_timeout_ms;

@@ -10,6 +10,11 @@
 //   miroir_read_retries_total             counter    node
 //   miroir_hedges_total                   counter    result (fired, won)
 //   miroir_hedge_budget_exhausted_total   counter
+//   miroir_settings_checks_total          counter    (one node's settings compared)
+//   miroir_settings_mismatches_total      counter    index, node
+//   miroir_settings_repairs_total         counter    index, node
+//   miroir_settings_frozen                gauge      index
+//   miroir_settings_version               gauge      index
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -84,6 +89,31 @@ struct Metrics::Impl {
             .Name("miroir_hedge_budget_exhausted_total")
             .Help("Slow reads not hedged because the hedge budget was spent")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& settings_checks =
+        prometheus::BuildCounter()
+            .Name("miroir_settings_checks_total")
+            .Help("Node settings read back and compared with the committed settings")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& settings_mismatches =
+        prometheus::BuildCounter()
+            .Name("miroir_settings_mismatches_total")
+            .Help("Node settings found different from the committed settings")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& settings_repairs =
+        prometheus::BuildCounter()
+            .Name("miroir_settings_repairs_total")
+            .Help("Committed settings sent again to a node that diverged")
+            .Register(registry);
+    prometheus::Family<prometheus::Gauge>& settings_frozen =
+        prometheus::BuildGauge()
+            .Name("miroir_settings_frozen")
+            .Help("1 while writes to the index are frozen: a node's settings cannot be repaired")
+            .Register(registry);
+    prometheus::Family<prometheus::Gauge>& settings_version =
+        prometheus::BuildGauge()
+            .Name("miroir_settings_version")
+            .Help("The committed settings version of the index")
+            .Register(registry);
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -122,6 +152,20 @@ void Metrics::read_retry(std::string_view node) {
 void Metrics::hedge_fired() { impl_->hedges.Add({{"result", "fired"}}).Increment(); }
 void Metrics::hedge_won() { impl_->hedges.Add({{"result", "won"}}).Increment(); }
 void Metrics::hedge_budget_exhausted() { impl_->hedge_budget.Add({}).Increment(); }
+
+void Metrics::settings_checked() { impl_->settings_checks.Add({}).Increment(); }
+void Metrics::settings_mismatch(std::string_view index, std::string_view node) {
+    impl_->settings_mismatches.Add({{"index", std::string(index)}, {"node", std::string(node)}})
+        .Increment();
+}
+void Metrics::settings_repair(std::string_view index, std::string_view node) {
+    impl_->settings_repairs.Add({{"index", std::string(index)}, {"node", std::string(node)}})
+        .Increment();
+}
+void Metrics::settings_state(std::string_view index, std::uint64_t version, bool frozen) {
+    impl_->settings_version.Add({{"index", std::string(index)}}).Set(static_cast<double>(version));
+    impl_->settings_frozen.Add({{"index", std::string(index)}}).Set(frozen ? 1 : 0);
+}
 
 std::string Metrics::serialize() const {
     return prometheus::TextSerializer{}.Serialize(impl_->registry.Collect());

@@ -25,6 +25,7 @@ const std::string kCounter = "miroir:task_uid";
 const std::string kAll = "miroir:tasks";
 const std::string kOpen = "miroir:tasks:open";
 const std::string kIndexes = "miroir:indexes";
+const std::string kSettings = "miroir:settings";
 
 std::string task_key(std::uint64_t uid) { return "miroir:task:" + std::to_string(uid); }
 
@@ -126,6 +127,29 @@ class RedisStore final : public Store {
 
     Async<void> erase_index(const std::string& uid) override {
         co_await call("HDEL", kIndexes, uid);
+    }
+
+    Async<std::optional<std::string>> settings_state(const std::string& uid) override {
+        auto r = co_await call("HGET", kSettings, uid);
+        if (r.type != Type::string) co_return std::nullopt;
+        co_return std::move(r.text);
+    }
+
+    Async<std::vector<std::pair<std::string, std::string>>> settings_states() override {
+        const auto r = co_await call("HGETALL", kSettings);
+        std::vector<std::pair<std::string, std::string>> out;
+        for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+            out.emplace_back(r.elements[i].text, r.elements[i + 1].text);
+        }
+        co_return out;
+    }
+
+    Async<void> put_settings_state(const std::string& uid, const std::string& state) override {
+        co_await call("HSET", kSettings, uid, state);
+    }
+
+    Async<void> erase_settings_state(const std::string& uid) override {
+        co_await call("HDEL", kSettings, uid);
     }
 
   private:

@@ -152,6 +152,7 @@ class SqliteStore final : public Store {
         exec(
             "CREATE TABLE IF NOT EXISTS indexes (uid TEXT PRIMARY KEY, primary_key TEXT, "
             "shards INTEGER NOT NULL)");
+        exec("CREATE TABLE IF NOT EXISTS settings (uid TEXT PRIMARY KEY, state TEXT NOT NULL)");
     }
     ~SqliteStore() override { sqlite3_close(db_); }
 
@@ -273,6 +274,39 @@ class SqliteStore final : public Store {
             s.bind_null(2);
         }
         s.bind(3, static_cast<std::int64_t>(index.shards));
+        s.step();
+        co_return;
+    }
+
+    Async<std::optional<std::string>> settings_state(const std::string& uid) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "SELECT state FROM settings WHERE uid = ?");
+        s.bind(1, uid);
+        if (!s.step()) co_return std::nullopt;
+        co_return s.text_at(0);
+    }
+
+    Async<std::vector<std::pair<std::string, std::string>>> settings_states() override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "SELECT uid, state FROM settings ORDER BY uid");
+        std::vector<std::pair<std::string, std::string>> out;
+        while (s.step()) out.emplace_back(s.text_at(0), s.text_at(1));
+        co_return out;
+    }
+
+    Async<void> put_settings_state(const std::string& uid, const std::string& state) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "INSERT OR REPLACE INTO settings VALUES (?, ?)");
+        s.bind(1, uid);
+        s.bind(2, state);
+        s.step();
+        co_return;
+    }
+
+    Async<void> erase_settings_state(const std::string& uid) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "DELETE FROM settings WHERE uid = ?");
+        s.bind(1, uid);
         s.step();
         co_return;
     }

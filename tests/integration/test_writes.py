@@ -271,6 +271,19 @@ class WritePath(unittest.TestCase):
         missing = self.c.call("GET", "/indexes/nothing-here/settings")
         self.assertEqual((missing.status, missing.json()["code"]), (404, "index_not_found"))
 
+    def test_settings_versions_live_in_the_task_store(self):
+        """Two-phase settings with this store: a change commits the next version, which a
+        restarted Miroir still answers."""
+        self.c.run("POST", "/indexes", {"uid": "versioned", "primaryKey": "id"})
+        task = self.c.run("PATCH", "/indexes/versioned/settings", {"stopWords": ["of"]})
+        self.assertEqual(task["status"], "succeeded", task)
+        r = self.c.call("GET", "/indexes/versioned/settings")
+        self.assertEqual(r.headers.get("x-miroir-settings-version"), "2", r.headers)
+        self.assertIsNone(r.headers.get("x-miroir-settings-inconsistent"))
+        self.m.restart()
+        r = self.c.call("POST", "/indexes/versioned/search", {"q": ""})
+        self.assertEqual(r.headers.get("x-miroir-settings-version"), "2", r.headers)
+
     def test_bad_bodies_are_refused_and_nothing_is_written(self):
         index = "strict"
         self.c.run("POST", "/indexes", {"uid": index, "primaryKey": "id"})

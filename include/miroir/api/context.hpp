@@ -27,6 +27,7 @@ namespace miroir::api {
 
 class Fleet;
 class KeyRing;
+class SettingsVersions;
 
 struct Context {
     boost::asio::any_io_executor executor;
@@ -44,6 +45,8 @@ struct Context {
     upstream::HedgeBudget& hedge_budget;
     // The API keys requests may come with.
     KeyRing& keys;
+    // Each index's committed settings version and the versions verified on the nodes.
+    SettingsVersions& settings;
 };
 
 }  // namespace miroir::api

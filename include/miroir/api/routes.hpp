@@ -36,6 +36,10 @@ void add_settings_routes(http::Router& router, Context& context);
 // Probes every node's /health in the background and keeps Context::health current.
 void start_health_checker(Context& context);
 
+// Compares every node's settings with each index's committed settings in the background and
+// repairs the nodes that drifted (two-phase settings).
+void start_settings_checker(Context& context);
+
 // Advances unfinished tasks in the background and prunes old ones.
 void start_task_poller(Context& context);
 

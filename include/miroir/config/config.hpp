@@ -49,6 +49,14 @@ struct Health {
     std::uint32_t recovery_threshold = 2;
 };
 
+// Two-phase settings: the drift checker and the repair of nodes whose settings diverge.
+struct SettingsSync {
+    std::uint32_t drift_check_interval_ms = 30000;  // every node's settings compared this often
+    std::uint32_t repair_attempts = 5;       // a reachable node still diverging after this many
+                                             // repairs freezes writes to the index
+    std::uint32_t repair_backoff_ms = 1000;  // first wait between repairs, doubled each time
+};
+
 // How reads pick among the replicas of a shard (strategy `adaptive`).
 struct Adaptive {
     double latency_weight = 1.0;         // per millisecond of the node's latency (EWMA)
@@ -98,6 +106,7 @@ struct Config {
     Admin admin;
     Server server;
     Health health;
+    SettingsSync settings;
     Scatter scatter;
     Upstream upstream;
     Log log;

@@ -1,6 +1,7 @@
 // Metrics: every Prometheus family Miroir exports is declared in metrics.cpp, in one table.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +34,13 @@ class Metrics {
     void hedge_fired();
     void hedge_won();
     void hedge_budget_exhausted();
+
+    // Two-phase settings: one node's settings compared, found different, sent again; the
+    // committed version of an index and whether its writes are frozen.
+    void settings_checked();
+    void settings_mismatch(std::string_view index, std::string_view node);
+    void settings_repair(std::string_view index, std::string_view node);
+    void settings_state(std::string_view index, std::uint64_t version, bool frozen);
 
     // The Prometheus text exposition format of every family.
     std::string serialize() const;

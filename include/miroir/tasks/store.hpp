@@ -107,6 +107,13 @@ class Store {
     virtual Async<std::optional<IndexRecord>> index(const std::string& uid) = 0;
     virtual Async<void> put_index(const IndexRecord& index) = 0;
     virtual Async<void> erase_index(const std::string& uid) = 0;
+
+    // The settings state of an index (committed settings version, each node's verified
+    // version), as an opaque JSON text owned by the settings code.
+    virtual Async<std::optional<std::string>> settings_state(const std::string& uid) = 0;
+    virtual Async<std::vector<std::pair<std::string, std::string>>> settings_states() = 0;
+    virtual Async<void> put_settings_state(const std::string& uid, const std::string& state) = 0;
+    virtual Async<void> erase_settings_state(const std::string& uid) = 0;
 };
 
 // The store the configuration names. Throws std::runtime_error when it cannot be opened.

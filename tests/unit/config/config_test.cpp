@@ -51,6 +51,9 @@ TEST(Config, DefaultsMatchTheDocumentedCoreKeys) {
     EXPECT_EQ(c.health.timeout_ms, 2000u);
     EXPECT_EQ(c.health.unhealthy_threshold, 3u);
     EXPECT_EQ(c.health.recovery_threshold, 2u);
+    EXPECT_EQ(c.settings.drift_check_interval_ms, 30000u);
+    EXPECT_EQ(c.settings.repair_attempts, 5u);
+    EXPECT_EQ(c.settings.repair_backoff_ms, 1000u);
     EXPECT_EQ(c.scatter.node_timeout_ms, 5000u);
     EXPECT_EQ(c.scatter.unavailable_shard_policy, "partial");
     ASSERT_EQ(c.nodes.size(), 1u);
@@ -67,6 +70,7 @@ TEST(Config, ExampleFileInTheRepositoryIsValid) {
     EXPECT_TRUE(c.scatter.hedging.enabled);
     EXPECT_DOUBLE_EQ(c.scatter.hedging.budget_fraction, 0.1);
     EXPECT_DOUBLE_EQ(c.scatter.adaptive.epsilon, 0.05);
+    EXPECT_EQ(c.settings.repair_attempts, 5u);
 }
 
 TEST(Config, EnvironmentOverridesTheFile) {
