@@ -233,12 +233,34 @@ asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& ctx,
 }
 
 asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const std::string& uid,
-                                                          const std::optional<std::string>& pk) {
+                                                          const std::optional<std::string>& pk,
+                                                          bool every_node) {
     json body;
     body["uid"] = uid;
     body["primaryKey"] = pk ? json(*pk) : json(nullptr);
     auto created =
         co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, "/indexes", body.dump())));
+    if (every_node) {
+        // all or nothing: the nodes that took it delete it again when another did not
+        std::vector<NodeCall> undo;
+        std::string missed;
+        for (const auto& o : created) {
+            if (o.task_uid) {
+                undo.push_back({o.node, node_request(Method::del, index_path(uid))});
+            } else {
+                missed += (missed.empty() ? "" : ", ") + ctx.fleet.node_id(o.node) +
+                          (o.result ? " (" + std::to_string(o.result->status) + ")" : "");
+            }
+        }
+        if (!missed.empty()) {
+            co_await fan_out(ctx, std::move(undo));
+            log::warn("index creation rolled back", {{"index", uid}, {"nodes", missed}});
+            throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                                 "Index `" + uid +
+                                     "` was not created: it must be created on every node, and " +
+                                     missed + " did not take it. Nothing was kept; retry it.");
+        }
+    }
     json settings;
     settings["filterableAttributes"] = json::array({ingest::kShardField});
     auto shard_field = co_await fan_out(

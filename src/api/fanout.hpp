@@ -73,8 +73,10 @@ boost::asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& 
 
 // Creates the index on every node, then makes `_miroir_shard` filterable there (the nodes run
 // their tasks for one index in order, so documents sent next find both done); the outcomes
-// of both.
+// of both. With `every_node`, a node that does not take the creation undoes it on the others
+// and throws 503 miroir_no_quorum.
 boost::asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(
-    Context& ctx, const std::string& uid, const std::optional<std::string>& pk);
+    Context& ctx, const std::string& uid, const std::optional<std::string>& pk,
+    bool every_node = false);
 
 }  // namespace miroir::api

@@ -72,7 +72,7 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
         outcomes = co_await fan_out(
             ctx, broadcast(ctx, node_request(Method::post, "/indexes", create.dump())));
     } else {
-        outcomes = co_await create_on_nodes(ctx, uid, pk);
+        outcomes = co_await create_on_nodes(ctx, uid, pk, true);
     }
     co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
 }

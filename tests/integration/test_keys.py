@@ -52,6 +52,10 @@ class ApiKeys(unittest.TestCase):
             self.assertEqual(r.status, 200, r.body)
             self.assertEqual(r.json()["key"], derive(NODE_KEY, key["uid"]))
             self.assertEqual(r.json()["actions"], ["search"])
+            # the node's own value of the key works on the node
+            r = node.call("POST", "/indexes/books/search", {"q": ""},
+                          key=derive(NODE_KEY, key["uid"]))
+            self.assertEqual(r.status, 200, r.body)
         # found by uid and by value, listed with Miroir's value
         for named in (key["uid"], key["key"]):
             r = self.cluster.call("GET", f"/keys/{named}")

@@ -284,6 +284,28 @@ class WritePath(unittest.TestCase):
         r = self.c.call("POST", "/indexes/versioned/search", {"q": ""})
         self.assertEqual(r.headers.get("x-miroir-settings-version"), "2", r.headers)
 
+    def test_an_index_some_node_cannot_create_is_rolled_back(self):
+        nodes = [Node(NODE_KEY).start() for _ in range(3)]
+        m = miroir_for([(f"n{i}", f"http://127.0.0.1:{n.port}") for i, n in enumerate(nodes)])
+        m.start()
+        c = Client(m)
+        try:
+            nodes[2].stop()
+            r = c.call("POST", "/indexes", {"uid": "half", "primaryKey": "id"})
+            self.assertEqual((r.status, r.json()["code"]), (503, "miroir_no_quorum"), r.body)
+            self.assertIn("n2", r.json()["message"])
+            deadline = time.monotonic() + 10
+            while any(n.call("GET", "/indexes/half").status != 404 for n in nodes[:2]):
+                self.assertLess(time.monotonic(), deadline, "the index stayed on a node")
+                time.sleep(0.05)
+            r = c.call("GET", "/indexes")
+            self.assertEqual(r.json()["results"], [], r.body)
+            self.assertEqual(c.call("GET", "/tasks?indexUids=half").json()["results"], [])
+        finally:
+            m.stop()
+            for n in nodes:
+                n.stop()
+
     def test_bad_bodies_are_refused_and_nothing_is_written(self):
         index = "strict"
         self.c.run("POST", "/indexes", {"uid": index, "primaryKey": "id"})
