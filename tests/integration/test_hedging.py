@@ -78,6 +78,43 @@ class HedgingAndAdaptiveSelection(unittest.TestCase):
         finally:
             cluster.stop()
 
+    def test_cross_group_hedges_reach_the_other_group(self):
+        # two groups of one node: a node's only stand-in is in the other group
+        shape = {"nodes": 2, "rf": 1, "shards": 8, "groups": 2}
+        for cross_group, slowest in ((False, 2.5), (True, None)):
+            cluster = Cluster(shape, config(
+                "round_robin", "{floor_ms: 50, multiplier: 2, budget_fraction: 1, "
+                               f"cross_group: {str(cross_group).lower()}}}"))
+            try:
+                load(cluster)
+                fault(cluster.nodes[0], routeClass="search", latencyMs=3000)
+                took = timed_searches(cluster, 4)  # two of them are d0's group's turn
+                if slowest:
+                    self.assertGreater(max(took), slowest, took)
+                    self.assertEqual(counter(cluster, 'miroir_hedges_total{result="fired"}'), 0)
+                else:
+                    self.assertLess(max(took), 1.5, took)
+                    self.assertGreater(counter(cluster, 'miroir_hedges_total{result="won"}'), 0)
+            finally:
+                cluster.stop()
+
+    def test_random_selection_spreads_reads_over_the_replicas(self):
+        cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8}, config("random", "{enabled: false}"))
+        try:
+            load(cluster)
+
+            def searches_per_node():
+                metrics = cluster.call("GET", "/_miroir/metrics").body.decode()
+                return [sum(float(line.split()[-1]) for line in metrics.splitlines()
+                            if line.startswith("miroir_upstream_requests_total{")
+                            and f'node="d{i}"' in line) for i in range(3)]
+            before = searches_per_node()
+            timed_searches(cluster, 30)
+            after = searches_per_node()
+            self.assertTrue(all(a - b > 0 for a, b in zip(after, before)), (before, after))
+        finally:
+            cluster.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
