@@ -2,6 +2,9 @@
 // every request made with a key (actions, indexes, expiry) as Meilisearch makes it.
 #include <algorithm>
 #include <numeric>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <miroir/api/context.hpp>
 #include <miroir/api/keys.hpp>
@@ -91,12 +94,14 @@ std::optional<KnownKey> known_key(const json& key) {
     return k;
 }
 
-// The nodes in the order one of them is asked: healthy, then suspect, then down.
+// The nodes in the order one of them is asked: configuration order, so that the keys Miroir
+// lists and the keys it checks requests against come from the same node (the default keys
+// each node creates at first start differ between nodes), down nodes last.
 std::vector<std::size_t> one_node_order(const Context& ctx) {
     std::vector<std::size_t> order(ctx.nodes.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&ctx](std::size_t a, std::size_t b) {
-        return ctx.health.state(a) < ctx.health.state(b);
+    std::stable_partition(order.begin(), order.end(), [&ctx](std::size_t n) {
+        return ctx.health.state(n) != upstream::NodeState::down;
     });
     return order;
 }
@@ -147,6 +152,136 @@ asio::awaitable<bool> reload(Context& ctx) {
 std::string uid_named(const Context& ctx, const std::string& uid_or_key) {
     if (auto key = ctx.keys.find(uid_or_key)) return key->uid;
     return uid_or_key;
+}
+
+// A list of names as Meilisearch's messages print them: ["a", "b"].
+std::string quoted_list(const std::vector<std::string>& names) {
+    std::string out = "[";
+    for (const auto& n : names) out += (out.size() > 1 ? ", " : "") + json(n).dump();
+    return out + "]";
+}
+
+http::ApiError forbidden(std::string message) {
+    return http::ApiError(403, "invalid_api_key", http::ErrorType::auth, std::move(message));
+}
+
+// base64url (no padding) to bytes; nullopt when malformed.
+std::optional<std::string> base64url(std::string_view text) {
+    std::string b64(text);
+    for (auto& c : b64) {
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (!std::isalnum(static_cast<unsigned char>(c)))
+            return std::nullopt;
+    }
+    const std::size_t pad = (4 - b64.size() % 4) % 4;
+    if (pad == 3) return std::nullopt;
+    b64.append(pad, '=');
+    std::string out(b64.size() / 4 * 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    if (n < 0) return std::nullopt;
+    out.resize(static_cast<std::size_t>(n) - pad);
+    return out;
+}
+
+// The search rules of a tenant token's claims: an array of index patterns, or an object of
+// pattern → null | {"filter": ...}.
+std::optional<std::vector<http::Request::TenantRule>> search_rules(const json& rules) {
+    std::vector<http::Request::TenantRule> out;
+    if (rules.is_array()) {
+        for (const auto& p : rules) {
+            if (!p.is_string()) return std::nullopt;
+            out.push_back({p.get<std::string>(), {}});
+        }
+        return out;
+    }
+    if (!rules.is_object()) return std::nullopt;
+    for (const auto& [pattern, rule] : rules.items()) {
+        if (!rule.is_null() && !rule.is_object()) return std::nullopt;
+        const auto filter = rule.is_object() ? rule.value("filter", json()) : json();
+        out.push_back({pattern, filter.is_null() ? std::string() : filter.dump()});
+    }
+    return out;
+}
+
+// A tenant token (a JWT signed with an API key's value, on search routes): checks it and
+// sets the request's tenant rules and key indexes. false: not a valid tenant token (the
+// token is then tried as an API key, as Meilisearch does).
+asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const std::string& token) {
+    const auto first = token.find('.'), second = token.find('.', first + 1);
+    if (first == std::string::npos || second == std::string::npos) co_return false;
+    const auto header_text = base64url(std::string_view(token).substr(0, first));
+    const auto claims_text =
+        base64url(std::string_view(token).substr(first + 1, second - first - 1));
+    const auto signature = base64url(std::string_view(token).substr(second + 1));
+    if (!header_text || !claims_text || !signature) co_return false;
+    const auto header = json::parse(*header_text, nullptr, false);
+    const auto claims = json::parse(*claims_text, nullptr, false);
+    if (!header.is_object() || !claims.is_object()) co_return false;
+    const auto alg = header.value("alg", std::string());
+    const EVP_MD* md = alg == "HS256"   ? EVP_sha256()
+                       : alg == "HS384" ? EVP_sha384()
+                       : alg == "HS512" ? EVP_sha512()
+                                        : nullptr;
+    const auto uid = claims.value("apiKeyUid", json());
+    const auto rules = search_rules(claims.value("searchRules", json()));
+    if (!md || !uid.is_string() || !rules) co_return false;
+
+    const auto value = ctx.keys.value_of(uid.get<std::string>());
+    auto key = ctx.keys.find(value);
+    if (!key && ctx.keys.claim_reload(kMissReload)) {
+        try {
+            if (co_await reload(ctx)) key = ctx.keys.find(value);
+        } catch (const http::ApiError&) {
+        }
+    }
+    if (!key) co_return false;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    const std::string_view signed_part = std::string_view(token).substr(0, second);
+    HMAC(md, value.data(), static_cast<int>(value.size()),
+         reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
+    if (signature->size() != len || CRYPTO_memcmp(mac, signature->data(), len) != 0)
+        co_return false;
+
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    if (const auto exp = claims.value("exp", json()); exp.is_number_integer()) {
+        if (now > exp.get<std::int64_t>()) {
+            throw forbidden("Tenant token expired. Was valid up to `" + exp.dump() +
+                            "` and we're now `" + std::to_string(now) + "`.");
+        }
+    }
+    r.tenant_rules = *rules;
+    if (std::find(key->indexes.begin(), key->indexes.end(), "*") == key->indexes.end()) {
+        r.key_indexes = key->indexes;
+    }
+    if (const auto index = r.param("uid");
+        !index.empty() && r.route.starts_with("/indexes/{uid}")) {
+        if (!r.tenant_rule(index)) {
+            std::vector<std::string> allowed;
+            for (const auto& rule : *rules) allowed.push_back(rule.pattern);
+            throw forbidden("The provided tenant token cannot acces the index `" +
+                            std::string(index) + "`, allowed indexes are " + quoted_list(allowed) +
+                            ".");
+        }
+        if (!http::index_allows(key->indexes, index)) {
+            throw forbidden(
+                "The API key used to generate this tenant token cannot acces the "
+                "index `" +
+                std::string(index) + "`.");
+        }
+    }
+    const bool expired = key->expires_at && *key->expires_at <= std::chrono::system_clock::now();
+    if (expired || !http::action_allows(key->actions, "search")) {
+        throw http::errors::invalid_api_key();
+    }
+    co_return true;
 }
 
 http::ApiError key_not_found(const std::string& uid_or_key) {
@@ -322,6 +457,10 @@ bool KeyRing::claim_reload(std::chrono::milliseconds age) {
 
 asio::awaitable<void> check_api_key(Context& ctx, http::Request& r, std::string token) {
     const auto action = action_of(r.method, r.route);
+    if (action == "search") {
+        const bool tenant = co_await check_tenant_token(ctx, r, token);
+        if (tenant) co_return;
+    }
     auto key = ctx.keys.find(token);
     if (ctx.keys.claim_reload(key ? kMaxAge : kMissReload)) {
         try {
@@ -335,10 +474,8 @@ asio::awaitable<void> check_api_key(Context& ctx, http::Request& r, std::string 
         std::find(key->indexes.begin(), key->indexes.end(), "*") != key->indexes.end();
     if (const auto uid = r.param("uid"); !uid.empty() && r.route.starts_with("/indexes/{uid}")) {
         if (!http::index_allows(key->indexes, uid)) {
-            const json allowed = key->indexes;
-            throw http::ApiError(403, "invalid_api_key", http::ErrorType::auth,
-                                 "The API key cannot acces the index `" + std::string(uid) +
-                                     "`, authorized indexes are " + allowed.dump() + ".");
+            throw forbidden("The API key cannot acces the index `" + std::string(uid) +
+                            "`, authorized indexes are " + quoted_list(key->indexes) + ".");
         }
     }
     const bool expired = key->expires_at && *key->expires_at <= std::chrono::system_clock::now();

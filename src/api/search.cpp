@@ -154,6 +154,29 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& 
     co_return co_await ask_with_retry(ctx, plan, build, true, avoid);
 }
 
+// `filter` with the filter of the request's tenant token for `uid` ANDed to it, as
+// Meilisearch fuses them: both as lists, concatenated.
+json with_tenant_filter(const http::Request& r, const std::string& uid, const json& filter) {
+    const auto* rule = r.tenant_rule(uid);
+    if (!rule || rule->filter.empty()) return filter;
+    const auto right = json::parse(rule->filter, nullptr, false);
+    if (filter.is_null()) return right;
+    json out = filter.is_array() ? filter : json::array({filter});
+    if (right.is_array()) {
+        for (const auto& f : right) out.push_back(f);
+    } else {
+        out.push_back(right);
+    }
+    return out;
+}
+
+// A search body with the tenant token's filter for `uid`.
+void apply_tenant_rules(const http::Request& r, const std::string& uid, json& body) {
+    if (!r.tenant_rules || !body.is_object()) return;
+    auto fused = with_tenant_filter(r, uid, body.value("filter", json()));
+    if (!fused.is_null()) body["filter"] = std::move(fused);
+}
+
 // A search given as a JSON object (POST search, one query of a multi-search).
 asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid, const json& body,
                                             std::vector<std::size_t> avoid = {}) {
@@ -226,11 +249,12 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
 asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
-    const auto body = http::json_body(r);
+    auto body = http::json_body(r);
     if (!body.is_object()) {
         throw http::error(400, "bad_request",
                           "Invalid value type: expected an object, but found " + body.dump());
     }
+    apply_tenant_rules(r, uid, body);
     auto avoid = below_settings_floor(ctx, uid, r);
     auto response = co_await search_body(ctx, uid, body, std::move(avoid));
     add_settings_headers(ctx, uid, response);
@@ -248,18 +272,20 @@ asio::awaitable<upstream::UpstreamResult> one_query(Context& ctx, std::string ui
 // results in the order of the queries; the first failing query fails the request, its
 // message prefixed with its position, as Meilisearch reports it.
 asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
-    const auto body = http::json_body(r);
+    auto body = http::json_body(r);
     if (!body.is_object() || !body.contains("queries") || !body["queries"].is_array()) {
         throw http::bad_request("Missing field `queries`");
     }
     for (std::size_t i = 0; i < body["queries"].size(); ++i) {
-        const auto& uid =
-            body["queries"][i].is_object() ? body["queries"][i].value("indexUid", json()) : json();
-        if (uid.is_string() && !r.index_allowed(uid.get<std::string>())) {
+        auto& query = body["queries"][i];
+        const auto uid = query.is_object() ? query.value("indexUid", json()) : json();
+        if (!uid.is_string()) continue;
+        if (!r.index_allowed(uid.get<std::string>())) {
             throw http::ApiError(
                 403, "invalid_api_key", http::ErrorType::auth,
                 "Inside `.queries[" + std::to_string(i) + "]`: The provided API key is invalid.");
         }
+        apply_tenant_rules(r, uid.get<std::string>(), query);
     }
     if (body.contains("federation") && !body["federation"].is_null()) {
         co_return co_await federated_search(ctx, body);
@@ -306,6 +332,18 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
     for (const auto& part : split_query(r.query)) {
         params.push_back(part);
         by_name[part.first] = part.second;
+    }
+    if (const auto* rule = r.tenant_rule(uid); rule && !rule->filter.empty()) {
+        // the token's filter ANDed to the client's, sent as a JSON filter
+        json own;
+        if (by_name.contains("filter")) {
+            own = json::parse(by_name["filter"], nullptr, false);
+            if (!own.is_array()) own = by_name["filter"];
+        }
+        const auto fused = with_tenant_filter(r, uid, own).dump();
+        std::erase_if(params, [](const auto& p) { return p.first == "filter"; });
+        params.emplace_back("filter", fused);
+        by_name["filter"] = fused;
     }
     bool valid = true;
     auto number = [&](const char* name, std::uint64_t fallback) -> std::uint64_t {
@@ -590,7 +628,8 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
 asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
-    const auto body = http::json_body(r);
+    auto body = http::json_body(r);
+    apply_tenant_rules(r, uid, body);
     const auto plan = covering_set(ctx, rotation++);
     const bool object = body.is_object();
     const NodeSearch node_search = [&uid, &body, object](const Assignment& a, std::uint64_t,
@@ -767,7 +806,8 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
 asio::awaitable<http::Response> similar_post(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
-    const auto body = http::json_body(r);
+    auto body = http::json_body(r);
+    apply_tenant_rules(r, uid, body);
     co_return co_await similar_body(ctx, uid, body);
 }
 
@@ -800,6 +840,7 @@ asio::awaitable<http::Response> similar_get(Context& ctx, http::Request& r) {
         }
         body["rankingScoreThreshold"] = threshold;
     }
+    apply_tenant_rules(r, uid, body);
     co_return co_await similar_body(ctx, uid, body);
 }
 

@@ -61,7 +61,19 @@ std::string_view Request::param(std::string_view name) const {
 }
 
 bool Request::index_allowed(std::string_view uid) const {
+    if (tenant_rules && !tenant_rule(uid)) return false;
     return !key_indexes || index_allows(*key_indexes, uid);
+}
+
+const Request::TenantRule* Request::tenant_rule(std::string_view uid) const {
+    if (!tenant_rules) return nullptr;
+    const TenantRule* best = nullptr;
+    for (const auto& rule : *tenant_rules) {
+        if (rule.pattern == uid) return &rule;
+        if (!index_allows({rule.pattern}, uid)) continue;
+        if (!best || rule.pattern.size() > best->pattern.size()) best = &rule;
+    }
+    return best;
 }
 
 Response Response::json(unsigned status, std::string body) {

@@ -1,6 +1,7 @@
 """API keys through Miroir: a key is created with one uid on every node, its value is the one
 Meilisearch derives from that uid and Miroir's master key (the nodes have another master key
 here), and Miroir enforces its actions, indexes and expiry on every route."""
+import base64
 import datetime
 import hashlib
 import hmac
@@ -16,6 +17,19 @@ def derive(master, uid):
     return hmac.new(master.encode(), uid.encode(), hashlib.sha256).hexdigest()
 
 
+def tenant_token(key, rules, exp=None, alg="HS256", sign_with=None):
+    """A tenant token as the SDKs make one: a JWT signed with the API key's value."""
+    def b64(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    claims = {"apiKeyUid": key["uid"], "searchRules": rules}
+    if exp is not None:
+        claims["exp"] = exp
+    signed = b64({"alg": alg, "typ": "JWT"}) + "." + b64(claims)
+    digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[alg]
+    mac = hmac.new((sign_with or key["key"]).encode(), signed.encode(), digest).digest()
+    return signed + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
 class ApiKeys(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -25,6 +39,9 @@ class ApiKeys(unittest.TestCase):
             wait_miroir(cls.cluster, r.json()["taskUid"])
             r = cls.cluster.call("POST", f"/indexes/{uid}/documents",
                                  [{"id": i, "title": f"{uid} {i}"} for i in range(10)])
+            wait_miroir(cls.cluster, r.json()["taskUid"])
+            r = cls.cluster.call("PATCH", f"/indexes/{uid}/settings",
+                                 {"filterableAttributes": ["id", "title"]})
             wait_miroir(cls.cluster, r.json()["taskUid"])
 
     @classmethod
@@ -162,6 +179,47 @@ class ApiKeys(unittest.TestCase):
         time.sleep(max(0.0, (soon - datetime.datetime.now(datetime.timezone.utc))
                        .total_seconds()) + 0.3)
         self.assertEqual(self.with_key(short, "POST", "/indexes/books/search", {}).status, 403)
+
+    def test_tenant_tokens_narrow_searches(self):
+        key = self.create(actions=["search"], indexes=["books*"], expiresAt=None)
+        token = tenant_token(key, {"books": {"filter": "id < 5"}, "books-fr": None})
+        r = self.with_key(token, "POST", "/indexes/books/search", {"q": ""})
+        self.assertEqual((r.status, r.json()["estimatedTotalHits"]), (200, 5), r.body)
+        r = self.with_key(token, "POST", "/indexes/books/search", {"q": "", "filter": "id > 2"})
+        self.assertEqual(sorted(h["id"] for h in r.json()["hits"]), [3, 4], r.body)
+        r = self.with_key(token, "GET", "/indexes/books/search?filter=id%20%3E%203")
+        self.assertEqual([h["id"] for h in r.json()["hits"]], [4], r.body)
+        r = self.with_key(token, "POST", "/indexes/books-fr/search", {"q": ""})
+        self.assertEqual(r.json()["estimatedTotalHits"], 10, r.body)  # a rule with no filter
+        r = self.with_key(token, "POST", "/multi-search", {"queries": [
+            {"indexUid": "books", "q": "", "filter": ["id > 1", "id < 9"]},
+            {"indexUid": "books-fr", "q": ""}]})
+        self.assertEqual([x["estimatedTotalHits"] for x in r.json()["results"]], [3, 10], r.body)
+        r = self.with_key(token, "POST", "/indexes/books/facet-search",
+                          {"facetName": "title", "facetQuery": "books"})
+        self.assertEqual(len(r.json()["facetHits"]), 5, r.body)
+
+        # indexes: the token's rules, then the key's
+        r = self.with_key(tenant_token(key, ["books"]), "POST", "/indexes/books-fr/search", {})
+        self.assertEqual((r.status, r.json()["message"]), (403, (
+            "The provided tenant token cannot acces the index `books-fr`, allowed indexes are "
+            "[\"books\"].")), r.body)
+        r = self.with_key(tenant_token(key, ["*"]), "POST", "/indexes/films/search", {})
+        self.assertEqual((r.status, r.json()["message"]), (403, (
+            "The API key used to generate this tenant token cannot acces the index `films`.")))
+        # signatures, algorithms, expiry, routes
+        self.assertEqual(self.with_key(tenant_token(key, ["books"], alg="HS512"), "POST",
+                                       "/indexes/books/search", {}).status, 200)
+        forged = tenant_token(key, ["books"], sign_with=derive(NODE_KEY, key["uid"]))
+        r = self.with_key(forged, "POST", "/indexes/books/search", {})
+        self.assertEqual((r.status, r.json()["code"]), (403, "invalid_api_key"), r.body)
+        r = self.with_key(tenant_token(key, ["books"], exp=1000), "POST",
+                          "/indexes/books/search", {})
+        self.assertEqual(r.status, 403, r.body)
+        self.assertTrue(r.json()["message"].startswith("Tenant token expired. Was valid up to "
+                                                       "`1000` and we're now `"), r.body)
+        r = self.with_key(tenant_token(key, ["books"]), "GET", "/indexes/books/documents")
+        self.assertEqual((r.status, r.json()["code"]), (403, "invalid_api_key"), r.body)
 
     def test_invalid_bodies_answer_as_a_node(self):
         r = self.cluster.call("POST", "/keys", {"actions": ["search"], "indexes": ["*"]})

@@ -55,10 +55,21 @@ struct Request {
     // The index patterns of the API key the request came with, when that key does not cover
     // every index: routes over several indexes show or accept only those.
     std::optional<std::vector<std::string>> key_indexes;
+    // A tenant token's search rules: index patterns, each with the filter (JSON text, empty
+    // for none) it adds to searches of the indexes it matches.
+    struct TenantRule {
+        std::string pattern;
+        std::string filter;
+    };
+    std::optional<std::vector<TenantRule>> tenant_rules;
 
     std::string_view param(std::string_view name) const;
-    // Whether the request's key covers index `uid` (always, for the master key).
+    // Whether the request's key (and tenant token) covers index `uid` (always, for the
+    // master key).
     bool index_allowed(std::string_view uid) const;
+    // The rule of the request's tenant token for `uid`: the most specific matching pattern
+    // (an exact uid, else the longest prefix); null when none or no token.
+    const TenantRule* tenant_rule(std::string_view uid) const;
 };
 
 struct Response {
