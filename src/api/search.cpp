@@ -262,8 +262,9 @@ asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
 }
 
 // One query of a multi-search, as an upstream result so that gather() runs them together.
-asio::awaitable<upstream::UpstreamResult> one_query(Context& ctx, std::string uid, json query) {
-    auto response = co_await search_body(ctx, uid, query);
+asio::awaitable<upstream::UpstreamResult> one_query(Context& ctx, std::string uid, json query,
+                                                    std::vector<std::size_t> avoid = {}) {
+    auto response = co_await search_body(ctx, uid, query, std::move(avoid));
     co_return upstream::UpstreamResponse{response.status, std::move(response.headers),
                                          std::move(response.body)};
 }
@@ -306,7 +307,7 @@ asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
         query.erase("indexUid");
         runs.emplace_back(std::move(uid), std::move(query));
     }
-    auto answers = co_await run_queries(ctx, runs);
+    auto answers = co_await run_queries(ctx, runs, &r);
     json results = json::array();
     for (std::size_t i = 0; i < answers.size(); ++i) {
         auto& a = *answers[i];
@@ -861,9 +862,13 @@ std::string query_index_uid(const json& query, std::size_t position) {
 }
 
 asio::awaitable<std::vector<upstream::UpstreamResult>> run_queries(
-    Context& ctx, std::vector<std::pair<std::string, json>> queries) {
+    Context& ctx, std::vector<std::pair<std::string, json>> queries, const http::Request* request) {
     std::vector<asio::awaitable<upstream::UpstreamResult>> runs;
-    for (auto& [uid, query] : queries) runs.push_back(one_query(ctx, uid, std::move(query)));
+    for (auto& [uid, query] : queries) {
+        auto avoid =
+            request ? below_settings_floor(ctx, uid, *request) : std::vector<std::size_t>{};
+        runs.push_back(one_query(ctx, uid, std::move(query), std::move(avoid)));
+    }
     co_return co_await upstream::gather(ctx.executor, std::move(runs));
 }
 

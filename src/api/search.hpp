@@ -21,9 +21,11 @@ struct Context;
 std::string query_index_uid(const nlohmann::ordered_json& query, std::size_t position);
 
 // Searches run concurrently through the fleet, each (index uid, search body) scattered and
-// merged on its own; answers in order, as a single search route would give them.
+// merged on its own; answers in order, as a single search route would give them. With
+// `request`, its X-Miroir-Min-Settings-Version floor applies to every query.
 boost::asio::awaitable<std::vector<upstream::UpstreamResult>> run_queries(
-    Context& ctx, std::vector<std::pair<std::string, nlohmann::ordered_json>> queries);
+    Context& ctx, std::vector<std::pair<std::string, nlohmann::ordered_json>> queries,
+    const http::Request* request = nullptr);
 
 // A query's failed answer as multi-search reports it: its message prefixed with its position,
 // index_not_found as 400.

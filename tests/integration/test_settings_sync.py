@@ -110,6 +110,9 @@ class TwoPhaseSettings(unittest.TestCase):
                             dict(headers, **{"X-Miroir-Min-Settings-Version": "2"}))
             self.assertEqual(r.status, 200, r.body)
             self.assertEqual(r.json()["estimatedTotalHits"], len(DOCS))
+        r = c.m.request("POST", "/multi-search", '{"queries": [{"indexUid": "s", "limit": 100}]}',
+                        dict(headers, **{"X-Miroir-Min-Settings-Version": "2"}))
+        self.assertEqual(r.json()["results"][0]["estimatedTotalHits"], len(DOCS), r.body)
         r = c.m.request("POST", "/indexes/s/search", '{"q": ""}',
                         dict(headers, **{"X-Miroir-Min-Settings-Version": "3"}))
         self.assertEqual((r.status, r.json()["code"]), (503, "miroir_settings_version_stale"))
