@@ -42,6 +42,12 @@ class OfficialSdks(unittest.TestCase):
             self.skipTest("the JavaScript client is not installed (tests/sdk/install)")
         self.run_scenario(["node", os.path.join(SCENARIOS, "js", "scenario.mjs")])
 
+    def test_rust(self):
+        binary = os.path.join(SDK_DIR, "rust-target", "debug", "miroir-sdk-rust")
+        if not os.path.exists(binary):
+            self.skipTest("the Rust scenario is not built (tests/sdk/install; needs cargo)")
+        self.run_scenario([binary])
+
     def test_go(self):
         binary = os.path.join(SDK_DIR, "go-scenario")
         if not os.path.exists(binary):
