@@ -304,22 +304,24 @@ class SqliteStore final : public Store {
     }
 
     Async<void> erase_settings_state(const std::string& uid) override {
-        std::lock_guard lock(mutex_);
-        Statement s(db_, "DELETE FROM settings WHERE uid = ?");
-        s.bind(1, uid);
-        s.step();
+        delete_uid("DELETE FROM settings WHERE uid = ?", uid);
         co_return;
     }
 
     Async<void> erase_index(const std::string& uid) override {
-        std::lock_guard lock(mutex_);
-        Statement s(db_, "DELETE FROM indexes WHERE uid = ?");
-        s.bind(1, uid);
-        s.step();
+        delete_uid("DELETE FROM indexes WHERE uid = ?", uid);
         co_return;
     }
 
   private:
+    // One `DELETE ... WHERE uid = ?`.
+    void delete_uid(const char* sql, const std::string& uid) {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, sql);
+        s.bind(1, uid);
+        s.step();
+    }
+
     void exec(const char* sql) {
         char* message = nullptr;
         if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
