@@ -64,10 +64,11 @@ using BuildRequest = std::function<upstream::UpstreamRequest(const Assignment&)>
 // Asks every node of `plan` at once, hedging slow ones when `hedge` (an answer may then come
 // from other replicas: `asked` says whose); the shards of a node that does not answer are asked
 // once more of other replicas, and the node is reported suspect. Nodes in `avoid` are never
-// asked again (a read with a settings-version floor; such a read is not hedged).
+// asked again (a read with a settings-version floor; such a read is not hedged). `avoid` is
+// taken by value: a coroutine must not keep a reference to a caller's temporary.
 boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
                                                 const BuildRequest& build, bool hedge = true,
-                                                const std::vector<std::size_t>& avoid = {});
+                                                std::vector<std::size_t> avoid = {});
 
 // Under the `error` policy, 503 miroir_shard_unavailable when shards are missing.
 void check_unavailable(const Context& ctx, const std::string& uid,

@@ -363,7 +363,7 @@ asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assign
 
 asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
                                          const BuildRequest& build, bool hedge,
-                                         const std::vector<std::size_t>& avoid) {
+                                         std::vector<std::size_t> avoid) {
     Gathered gathered;
     for (auto& answered : co_await read_all(ctx, plan, build, hedge && avoid.empty())) {
         for (auto& [a, result] : answered) collect(gathered, a, result);

@@ -146,12 +146,13 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
 // shards of a node that does not answer).
 asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& plan,
                                    const NodeSearch& node_search, std::uint64_t depth = 0,
-                                   const Extras& extra = {},
-                                   const std::vector<std::size_t>& avoid = {}) {
+                                   Extras extra = {}, std::vector<std::size_t> avoid = {}) {
+    // `extra` and `avoid` by value: a coroutine must not keep references to the caller's
+    // temporaries (the defaults are ones)
     const BuildRequest build = [&node_search, depth, &extra](const Assignment& a) {
         return node_search(a, depth, extra);
     };
-    co_return co_await ask_with_retry(ctx, plan, build, true, avoid);
+    co_return co_await ask_with_retry(ctx, plan, build, true, std::move(avoid));
 }
 
 // `filter` with the filter of the request's tenant token for `uid` ANDed to it, as
