@@ -15,7 +15,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
-from ingest import binary_arguments, client, summary_queries, use_binaries, wait  # noqa: E402
+from ingest import binary_arguments, client, load_index, summary_queries, use_binaries  # noqa: E402
 
 NODE_KEY = "bench-node-key"
 SETTINGS = {"searchableAttributes": ["name", "summary", "tags"]}
@@ -70,13 +70,7 @@ def main():
     try:
         with Miroir(nodes=addresses, master_key="bench", replication_factor=2,
                     extra=miroir_config(True), log_format="json") as m:
-            call = client(m.port, "bench")
-            for method, path, body in [("POST", "/indexes", {"uid": "bench", "primaryKey": "id"}),
-                                       ("PATCH", "/indexes/bench/settings", SETTINGS),
-                                       ("POST", "/indexes/bench/documents", docs)]:
-                status, task = call(method, path, body)
-                assert status == 202, task
-                assert wait(call, task["taskUid"])["status"] == "succeeded"
+            load_index(client(m.port, "bench"), SETTINGS, docs, batch=len(docs))
         r = nodes[1].call("PUT", "/_devnode/faults",
                           {"routeClass": "search", "latencyMs": 200, "latencyFraction": 0.05})
         assert r.status == 200, r.body

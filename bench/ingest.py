@@ -63,6 +63,19 @@ def summary_queries(docs, count, seed):
             for _ in range(count)]
 
 
+def load_index(call, settings, docs, batch=20_000):
+    """Creates the index `bench` (primary key `id`) with `settings`, adds `docs` in batches
+    and waits until every task succeeded."""
+    writes = [("POST", "/indexes", {"uid": "bench", "primaryKey": "id"}),
+              ("PATCH", "/indexes/bench/settings", settings)]
+    writes += [("POST", "/indexes/bench/documents", docs[i:i + batch])
+               for i in range(0, len(docs), batch)]
+    for method, path, body in writes:
+        status, task = call(method, path, body)
+        assert status == 202, task
+        assert wait(call, task["taskUid"])["status"] == "succeeded", task
+
+
 def client(port, key):
     """call(method, path, body=None, ctype) on one keep-alive connection → (status, JSON);
     a body that is not bytes or str is sent as JSON."""

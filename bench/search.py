@@ -15,29 +15,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
-from ingest import binary_arguments, client, summary_queries, use_binaries, wait  # noqa: E402
+from ingest import binary_arguments, client, load_index, summary_queries, use_binaries  # noqa: E402
 
 NODE_KEY = "bench-node-key"
 SETTINGS = {"searchableAttributes": ["name", "summary", "tags"],
             "filterableAttributes": ["section", "priority"]}
 
 
-def wait_success(call, uid):
-    task = wait(call, uid)
-    assert task["status"] == "succeeded", task
-
-
 def load_and_measure(port, key, docs, queries):
     call = client(port, key)
-    for method, path, body in [("POST", "/indexes", {"uid": "bench", "primaryKey": "id"}),
-                               ("PATCH", "/indexes/bench/settings", SETTINGS)]:
-        status, task = call(method, path, body)
-        assert status == 202, task
-        wait_success(call, task["taskUid"])
-    for i in range(0, len(docs), 20_000):
-        status, task = call("POST", "/indexes/bench/documents", docs[i:i + 20_000])
-        assert status == 202, task
-    wait_success(call, task["taskUid"])
+    load_index(call, SETTINGS, docs)
     call("POST", "/indexes/bench/search", {"q": "warmup"})  # builds the nodes' caches
     latencies = []
     for q in queries:

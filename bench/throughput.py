@@ -22,7 +22,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
-from ingest import binary_arguments, client, summary_queries, use_binaries, wait  # noqa: E402
+from ingest import binary_arguments, client, load_index, summary_queries, use_binaries  # noqa: E402
 
 NODE_KEY = "bench-node-key"
 MASTER = "bench"
@@ -38,15 +38,7 @@ def free_port():
 
 def load(port, key, docs):
     call = client(port, key)
-    for method, path, body in [("POST", "/indexes", {"uid": "bench", "primaryKey": "id"}),
-                               ("PATCH", "/indexes/bench/settings", SETTINGS)]:
-        status, task = call(method, path, body)
-        assert status == 202, task
-        assert wait(call, task["taskUid"])["status"] == "succeeded"
-    for i in range(0, len(docs), 20_000):
-        status, task = call("POST", "/indexes/bench/documents", docs[i:i + 20_000])
-        assert status == 202, task
-    assert wait(call, task["taskUid"])["status"] == "succeeded"
+    load_index(call, SETTINGS, docs)
     status, _ = call("POST", "/indexes/bench/search", {"q": "warmup"})
     assert status == 200
 

@@ -154,6 +154,12 @@ std::string uid_named(const Context& ctx, const std::string& uid_or_key) {
     return uid_or_key;
 }
 
+// 403 invalid_api_key unless `key` is unexpired and grants `action`.
+void require_action(const KnownKey& key, std::string_view action) {
+    const bool expired = key.expires_at && *key.expires_at <= std::chrono::system_clock::now();
+    if (expired || !http::action_allows(key.actions, action)) throw http::errors::invalid_api_key();
+}
+
 // A list of names as Meilisearch's messages print them: ["a", "b"].
 std::string quoted_list(const std::vector<std::string>& names) {
     std::string out = "[";
@@ -277,10 +283,7 @@ asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const s
                 std::string(index) + "`.");
         }
     }
-    const bool expired = key->expires_at && *key->expires_at <= std::chrono::system_clock::now();
-    if (expired || !http::action_allows(key->actions, "search")) {
-        throw http::errors::invalid_api_key();
-    }
+    require_action(*key, "search");
     co_return true;
 }
 
@@ -478,10 +481,7 @@ asio::awaitable<void> check_api_key(Context& ctx, http::Request& r, std::string 
                             "`, authorized indexes are " + quoted_list(key->indexes) + ".");
         }
     }
-    const bool expired = key->expires_at && *key->expires_at <= std::chrono::system_clock::now();
-    if (expired || !http::action_allows(key->actions, action)) {
-        throw http::errors::invalid_api_key();
-    }
+    require_action(*key, action);
     if (!all_indexes) r.key_indexes = key->indexes;
 }
 

@@ -52,15 +52,20 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 
 }  // namespace
 
-json with_shards(const json& filter, const std::vector<std::uint32_t>& shards) {
-    const std::string in = shard_clause(shards);
-    if (filter.is_null()) return in;
-    if (filter.is_array()) {
-        json out = filter;
-        out.push_back(in);
-        return out;
+json and_filters(const json& left, const json& right) {
+    if (left.is_null()) return right;
+    if (right.is_null()) return left;
+    json out = left.is_array() ? left : json::array({left});
+    if (right.is_array()) {
+        out.insert(out.end(), right.begin(), right.end());
+    } else {
+        out.push_back(right);
     }
-    return json::array({filter, in});
+    return out;
+}
+
+json with_shards(const json& filter, const std::vector<std::uint32_t>& shards) {
+    return and_filters(filter, shard_clause(shards));
 }
 
 std::string with_shards_param(const std::optional<std::string>& filter,

@@ -82,6 +82,11 @@ http::Response respond_partial(const nlohmann::ordered_json& body,
 // them when a task that may change them finishes.
 void forget_settings(const std::string& uid);
 
+// Two filters (null, a string or an array) ANDed as Meilisearch fuses them: both as lists,
+// concatenated; null on either side leaves the other.
+nlohmann::ordered_json and_filters(const nlohmann::ordered_json& left,
+                                   const nlohmann::ordered_json& right);
+
 // The client's filter (null, a string or an array) ANDed with "_miroir_shard IN [...]".
 nlohmann::ordered_json with_shards(const nlohmann::ordered_json& filter,
                                    const std::vector<std::uint32_t>& shards);

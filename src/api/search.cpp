@@ -155,20 +155,11 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& 
     co_return co_await ask_with_retry(ctx, plan, build, true, std::move(avoid));
 }
 
-// `filter` with the filter of the request's tenant token for `uid` ANDed to it, as
-// Meilisearch fuses them: both as lists, concatenated.
+// `filter` with the filter of the request's tenant token for `uid` ANDed to it.
 json with_tenant_filter(const http::Request& r, const std::string& uid, const json& filter) {
     const auto* rule = r.tenant_rule(uid);
     if (!rule || rule->filter.empty()) return filter;
-    const auto right = json::parse(rule->filter, nullptr, false);
-    if (filter.is_null()) return right;
-    json out = filter.is_array() ? filter : json::array({filter});
-    if (right.is_array()) {
-        for (const auto& f : right) out.push_back(f);
-    } else {
-        out.push_back(right);
-    }
-    return out;
+    return and_filters(filter, json::parse(rule->filter, nullptr, false));
 }
 
 // A search body with the tenant token's filter for `uid`.
