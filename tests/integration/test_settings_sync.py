@@ -68,6 +68,8 @@ class TwoPhaseSettings(unittest.TestCase):
         wait_miroir(c, r.json()["taskUid"])
         self.assertEqual(self.version(), (2, None))
         self.assertEqual(self.version("/indexes/s/search"), (2, None))
+        r = c.call("GET", "/indexes/s/search?q=")
+        self.assertEqual(r.headers.get("x-miroir-settings-version"), "2", r.headers)
         settings = self.node_settings()
         self.assertTrue(all(s == settings[0] for s in settings), settings)
         self.assertEqual(settings[0]["stopWords"], ["the"])
