@@ -42,20 +42,24 @@ std::string percent_decode(std::string_view s) {
     return out;
 }
 
-bool match_path(std::string_view pattern, std::string_view path,
+bool is_capture(std::string_view segment) {
+    return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// Whether the path's segments fit the pattern's; captures are filled only when they do.
+bool match_path(const std::vector<std::string>& want, const std::vector<std::string_view>& have,
                 std::vector<std::pair<std::string, std::string>>* params) {
-    const auto want = split_path(pattern);
-    const auto have = split_path(path);
     if (want.size() != have.size()) return false;
     for (std::size_t i = 0; i < want.size(); ++i) {
-        const auto w = want[i];
-        if (w.size() >= 2 && w.front() == '{' && w.back() == '}') {
-            if (params) {
+        if (!is_capture(want[i]) && want[i] != have[i]) return false;
+    }
+    if (params) {
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            const std::string_view w = want[i];
+            if (is_capture(w)) {
                 params->emplace_back(std::string(w.substr(1, w.size() - 2)),
                                      percent_decode(have[i]));
             }
-        } else if (w != have[i]) {
-            return false;
         }
     }
     return true;
@@ -65,18 +69,22 @@ bool match_path(std::string_view pattern, std::string_view path,
 
 std::size_t Router::add(Method method, std::string pattern, Access access, Handler handler) {
     const auto id = routes_.size();
-    routes_.push_back({method, std::move(pattern), access, std::move(handler), id});
+    std::vector<std::string> segments;
+    for (const auto part : split_path(pattern)) segments.emplace_back(part);
+    routes_.push_back(
+        {method, std::move(pattern), access, std::move(handler), id, std::move(segments)});
     return id;
 }
 
 Router::Match Router::match(Method method, std::string_view path) const {
     Match result;
+    const auto have = split_path(path);
     for (const auto& route : routes_) {
-        if (!match_path(route.pattern, path, nullptr)) continue;
+        if (!match_path(route.segments, have, nullptr)) continue;
         result.path_exists = true;
         if (route.method != method) continue;
         result.route = &route;
-        match_path(route.pattern, path, &result.params);
+        match_path(route.segments, have, &result.params);
         return result;
     }
     return result;

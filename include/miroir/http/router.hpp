@@ -26,7 +26,8 @@ struct Route {
     std::string pattern;  // segments, "{name}" captures one segment
     Access access;
     Handler handler;
-    std::size_t id = 0;  // position in registration order
+    std::size_t id = 0;                 // position in registration order
+    std::vector<std::string> segments;  // the pattern split at '/', once
 };
 
 class Router {
