@@ -1,0 +1,18 @@
+// Miroir's own fields taken out of a node's search answer without building a document tree:
+// the answer's bytes are walked once (simdjson On-Demand) and only the members to drop are
+// cut, so an answer that one node gives whole (it holds every shard) goes back to the client
+// as that node wrote it. Pure, no I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace miroir::merge {
+
+// `answer` (a search response) without the members whose name starts with `prefix` in each
+// hit, each hit's `_formatted`, `facetDistribution` and `facetStats`; every other byte as it
+// was. nullopt when `answer` is not a JSON object.
+std::optional<std::string> scrub_search_answer(std::string answer, std::string_view prefix);
+
+}  // namespace miroir::merge
