@@ -1,5 +1,5 @@
 // Request/response helpers: method names and case-insensitive header lookup.
-#include <boost/algorithm/string/predicate.hpp>
+#include <boost/beast/core/string.hpp>  // ASCII case folding, no locale
 
 #include <miroir/http/api_keys.hpp>
 #include <miroir/http/message.hpp>
@@ -41,13 +41,13 @@ Method method_from_string(std::string_view s) {
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
     for (const auto& f : fields_) {
-        if (boost::algorithm::iequals(f.name, name)) return std::string_view(f.value);
+        if (boost::beast::iequals(f.name, name)) return std::string_view(f.value);
     }
     return std::nullopt;
 }
 
 void Headers::set(std::string name, std::string value) {
-    std::erase_if(fields_, [&](const Field& f) { return boost::algorithm::iequals(f.name, name); });
+    std::erase_if(fields_, [&](const Field& f) { return boost::beast::iequals(f.name, name); });
     fields_.push_back({std::move(name), std::move(value)});
 }
 
