@@ -25,7 +25,7 @@ asio::awaitable<http::Response> ready(api::Context& ctx) {
     std::vector<asio::awaitable<upstream::UpstreamResult>> probes;
     for (auto& node : ctx.nodes) probes.push_back(node->probe(timeout));
     // ask every node's /health at once
-    const auto results = co_await upstream::gather(ctx.executor, std::move(probes));
+    const auto results = co_await upstream::gather(std::move(probes));
 
     std::map<int, std::uint32_t> down_per_group;
     nlohmann::ordered_json nodes = nlohmann::ordered_json::array();

@@ -54,7 +54,7 @@ asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<Node
     for (auto& call : calls) {
         requests.push_back(ctx.nodes[call.node]->send(std::move(call.request), timeout));
     }
-    auto results = co_await upstream::gather(ctx.executor, std::move(requests));
+    auto results = co_await upstream::gather(std::move(requests));
     std::vector<NodeOutcome> out;
     for (std::size_t i = 0; i < calls.size(); ++i) {
         NodeOutcome outcome{calls[i].node, std::move(results[i]), std::nullopt};

@@ -13,10 +13,10 @@
 
 #include <miroir/api/context.hpp>
 #include <miroir/http/params.hpp>
+#include <miroir/merge/facets.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/util/uuid.hpp>
 
-#include "facets.hpp"
 #include "fanout.hpp"
 #include "search.hpp"
 
@@ -380,8 +380,8 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
             json faceting = co_await faceting_settings(ctx, facet_queries.front().first);
             faceting["maxValuesPerFacet"] =
                 merge.value("maxValuesPerFacet", std::numeric_limits<std::uint64_t>::max());
-            out["facetDistribution"] = merge_facets(distributions, faceting);
-            out["facetStats"] = merge_facet_stats(stats);
+            out["facetDistribution"] = merge::merge_facets(distributions, faceting);
+            out["facetStats"] = merge::merge_facet_stats(stats);
         } else {
             out["facetsByIndex"] = std::move(facets_by_index);
         }

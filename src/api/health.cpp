@@ -34,7 +34,7 @@ asio::awaitable<void> check_once(Context& ctx) {
     std::vector<asio::awaitable<upstream::UpstreamResult>> probes;
     const auto started = std::chrono::steady_clock::now();
     for (auto& node : ctx.nodes) probes.push_back(node->probe(timeout));
-    const auto results = co_await upstream::gather(ctx.executor, std::move(probes));
+    const auto results = co_await upstream::gather(std::move(probes));
     const double round_trip =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();

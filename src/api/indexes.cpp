@@ -42,7 +42,7 @@ asio::awaitable<std::vector<upstream::UpstreamResult>> ask_every_node(Context& c
             node->send(node_request(Method::get, target),
                        std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
     }
-    co_return co_await upstream::gather(ctx.executor, std::move(requests));
+    co_return co_await upstream::gather(std::move(requests));
 }
 
 http::ApiError no_node_answered(const std::string& what) {
@@ -200,7 +200,7 @@ asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
         requests.push_back(ctx.nodes[a.node]->send(
             node_request(Method::post, index_path(uid) + "/search", counts_body), timeout));
     }
-    const auto results = co_await upstream::gather(ctx.executor, std::move(requests));
+    const auto results = co_await upstream::gather(std::move(requests));
 
     std::uint64_t documents = 0, raw_size = 0, embeddings = 0, embedded = 0;
     bool indexing = false, answered = false;

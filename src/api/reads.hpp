@@ -45,10 +45,15 @@ std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::
                                      const std::vector<std::size_t>& exclude,
                                      const Group* only = nullptr);
 
+// How a read keeps the nodes' 200 answers: parsed, or as the nodes sent them (`raw`; the
+// answer is then an empty object, so that it still reads as answered).
+enum class Answers { parsed, raw };
+
 // What the nodes of a read answered.
 struct Gathered {
     std::vector<Assignment> asked;                // answers[i] is asked[i]'s
     std::vector<nlohmann::ordered_json> answers;  // null where the node did not answer 200
+    std::vector<std::string> raw;                 // Answers::raw: the 200 answers' bodies
     std::vector<std::uint32_t> missing;           // the shards of those nodes
     std::optional<http::Response> refusal;        // a node's 4xx: the request itself is wrong
 };
@@ -56,7 +61,8 @@ struct Gathered {
 // Sends requests[i] to who[i]'s node, all at once, with the read timeout (no hedging, no
 // retry).
 boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
-                                           std::vector<upstream::UpstreamRequest> requests);
+                                           std::vector<upstream::UpstreamRequest> requests,
+                                           Answers keep = Answers::parsed);
 
 // One node's request for the shards it answers for.
 using BuildRequest = std::function<upstream::UpstreamRequest(const Assignment&)>;
@@ -68,7 +74,8 @@ using BuildRequest = std::function<upstream::UpstreamRequest(const Assignment&)>
 // taken by value: a coroutine must not keep a reference to a caller's temporary.
 boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
                                                 const BuildRequest& build, bool hedge = true,
-                                                std::vector<std::size_t> avoid = {});
+                                                std::vector<std::size_t> avoid = {},
+                                                Answers keep = Answers::parsed);
 
 // Under the `error` policy, 503 miroir_shard_unavailable when shards are missing.
 void check_unavailable(const Context& ctx, const std::string& uid,

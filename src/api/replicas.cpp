@@ -21,6 +21,7 @@
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <miroir/api/context.hpp>
@@ -195,7 +196,8 @@ asio::awaitable<void> run_hedge(Context& ctx, std::shared_ptr<Race> race,
                                 std::vector<Assignment> others,
                                 std::vector<upstream::UpstreamRequest> requests,
                                 std::chrono::milliseconds delay) {
-    asio::steady_timer timer(ctx.executor);
+    const auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor);
     timer.expires_after(delay);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     Answered answered;
@@ -208,7 +210,7 @@ asio::awaitable<void> run_hedge(Context& ctx, std::shared_ptr<Race> race,
             for (std::size_t i = 0; i < others.size(); ++i) {
                 sends.push_back(observed_send(ctx, others[i].node, std::move(requests[i])));
             }
-            auto results = co_await upstream::gather(ctx.executor, std::move(sends));
+            auto results = co_await upstream::gather(std::move(sends));
             for (std::size_t i = 0; i < others.size(); ++i) {
                 answered.emplace_back(std::move(others[i]), std::move(results[i]));
             }
@@ -251,9 +253,11 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Assignment a, BuildRequest b
     }
     const auto delay = std::chrono::milliseconds(static_cast<std::int64_t>(
         std::max<double>(hedging.floor_ms, typical * hedging.multiplier)));
-    auto race = std::make_shared<Race>(ctx.executor);
-    asio::co_spawn(ctx.executor, run_primary(ctx, race, a, std::move(request)), asio::detached);
-    asio::co_spawn(ctx.executor, run_hedge(ctx, race, std::move(others), std::move(hedges), delay),
+    // on the caller's executor: the node connections of its thread, no hop
+    const auto executor = co_await asio::this_coro::executor;
+    auto race = std::make_shared<Race>(executor);
+    asio::co_spawn(executor, run_primary(ctx, race, a, std::move(request)), asio::detached);
+    asio::co_spawn(executor, run_hedge(ctx, race, std::move(others), std::move(hedges), delay),
                    asio::detached);
     co_await race->decided_signal.async_receive(asio::as_tuple(asio::use_awaitable));
     std::lock_guard lock(race->mutex);
@@ -264,12 +268,12 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Assignment a, BuildRequest b
 // Every assignment's read at once.
 asio::awaitable<std::vector<Answered>> read_all(Context& ctx, const std::vector<Assignment>& plan,
                                                 const BuildRequest& build, bool hedge) {
-    using Op = decltype(asio::co_spawn(ctx.executor, hedged_read(ctx, plan.front(), build, hedge),
+    const auto executor = co_await asio::this_coro::executor;
+    using Op = decltype(asio::co_spawn(executor, hedged_read(ctx, plan.front(), build, hedge),
                                        asio::deferred));
     std::vector<Op> ops;
     for (const auto& a : plan) {
-        ops.push_back(
-            asio::co_spawn(ctx.executor, hedged_read(ctx, a, build, hedge), asio::deferred));
+        ops.push_back(asio::co_spawn(executor, hedged_read(ctx, a, build, hedge), asio::deferred));
     }
     if (ops.empty()) co_return std::vector<Answered>{};
     auto [order, exceptions, results] =
@@ -282,11 +286,17 @@ asio::awaitable<std::vector<Answered>> read_all(Context& ctx, const std::vector<
 }
 
 // Adds one node's answer to what a read gathered.
-void collect(Gathered& out, const Assignment& a, const upstream::UpstreamResult& result) {
+void collect(Gathered& out, const Assignment& a, upstream::UpstreamResult& result, Answers keep) {
     out.asked.push_back(a);
+    out.raw.emplace_back();
     if (result && result->status >= 400 && result->status < 500) {
         if (!out.refusal) out.refusal = relay_error(result->status, result->body);
         out.answers.emplace_back();
+        return;
+    }
+    if (keep == Answers::raw && result && result->status == 200) {
+        out.raw.back() = std::move(result->body);
+        out.answers.push_back(json::object());
         return;
     }
     auto answer =
@@ -349,24 +359,24 @@ std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::
 }
 
 asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
-                                    std::vector<upstream::UpstreamRequest> requests) {
+                                    std::vector<upstream::UpstreamRequest> requests, Answers keep) {
     std::vector<asio::awaitable<upstream::UpstreamResult>> sends;
     for (std::size_t i = 0; i < who.size(); ++i) {
         ctx.hedge_budget.deposit();
         sends.push_back(observed_send(ctx, who[i]->node, std::move(requests[i])));
     }
-    auto results = co_await upstream::gather(ctx.executor, std::move(sends));
+    auto results = co_await upstream::gather(std::move(sends));
     Gathered out;
-    for (std::size_t i = 0; i < results.size(); ++i) collect(out, *who[i], results[i]);
+    for (std::size_t i = 0; i < results.size(); ++i) collect(out, *who[i], results[i], keep);
     co_return out;
 }
 
 asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
                                          const BuildRequest& build, bool hedge,
-                                         std::vector<std::size_t> avoid) {
+                                         std::vector<std::size_t> avoid, Answers keep) {
     Gathered gathered;
     for (auto& answered : co_await read_all(ctx, plan, build, hedge && avoid.empty())) {
-        for (auto& [a, result] : answered) collect(gathered, a, result);
+        for (auto& [a, result] : answered) collect(gathered, a, result, keep);
     }
     if (gathered.refusal || gathered.missing.empty()) co_return gathered;
 
@@ -389,7 +399,7 @@ asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignm
         more.push_back(build(a));
         covered.insert(covered.end(), a.shards.begin(), a.shards.end());
     }
-    auto second = co_await ask_nodes(ctx, again, std::move(more));
+    auto second = co_await ask_nodes(ctx, again, std::move(more), keep);
     std::erase_if(gathered.missing, [&covered](std::uint32_t s) {
         return std::find(covered.begin(), covered.end(), s) != covered.end();
     });
@@ -398,6 +408,7 @@ asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignm
     for (std::size_t i = 0; i < second.asked.size(); ++i) {
         gathered.asked.push_back(std::move(second.asked[i]));
         gathered.answers.push_back(std::move(second.answers[i]));
+        gathered.raw.push_back(std::move(second.raw[i]));
     }
     co_return gathered;
 }

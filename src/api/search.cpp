@@ -18,12 +18,13 @@
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/ingest/splitter.hpp>
+#include <miroir/merge/facets.hpp>
 #include <miroir/merge/order.hpp>
+#include <miroir/merge/scrub.hpp>
 #include <miroir/routing/placement.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/uuid.hpp>
 
-#include "facets.hpp"
 #include "fanout.hpp"
 #include "reads.hpp"
 #include "settings_sync.hpp"
@@ -132,6 +133,8 @@ struct Extras {
     std::optional<std::string> facet;
     // scores and ranking details, which only a merge of several nodes' hits needs
     bool scores = true;
+    // the client's own window (offset, limit, page) rather than the first `depth` hits
+    bool client_window = false;
 };
 
 // Builds one node's request for the shards it answers for, asking it for its first `depth`
@@ -146,13 +149,38 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
 // shards of a node that does not answer).
 asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& plan,
                                    const NodeSearch& node_search, std::uint64_t depth = 0,
-                                   Extras extra = {}, std::vector<std::size_t> avoid = {}) {
+                                   Extras extra = {}, std::vector<std::size_t> avoid = {},
+                                   Answers keep = Answers::parsed) {
     // `extra` and `avoid` by value: a coroutine must not keep references to the caller's
     // temporaries (the defaults are ones)
     const BuildRequest build = [&node_search, depth, &extra](const Assignment& a) {
         return node_search(a, depth, extra);
     };
-    co_return co_await ask_with_retry(ctx, plan, build, true, std::move(avoid));
+    co_return co_await ask_with_retry(ctx, plan, build, true, std::move(avoid), keep);
+}
+
+// A node holding every shard ranks, counts, pages, dedupes and counts facets as one node does:
+// asked with the client's own window, its answer is the answer, Miroir's fields cut out of its
+// bytes (no parse, no merge). Nothing when other nodes had to step in (a retry, a hedge split
+// across replicas) or the answer is not a JSON object: the merge then asks again.
+asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx,
+                                                            const std::vector<Assignment>& plan,
+                                                            const NodeSearch& node_search,
+                                                            std::vector<std::size_t> avoid) {
+    Extras extra;
+    extra.scores = false;
+    extra.client_window = true;
+    auto gathered =
+        co_await ask_plan(ctx, plan, node_search, 0, extra, std::move(avoid), Answers::raw);
+    if (gathered.refusal) co_return std::move(gathered.refusal);
+    if (gathered.asked.size() != 1 || gathered.asked.front().restricted ||
+        gathered.raw.front().empty()) {
+        co_return std::nullopt;
+    }
+    auto body =
+        merge::scrub_search_answer(std::move(gathered.raw.front()), ingest::kReservedPrefix);
+    if (!body) co_return std::nullopt;
+    co_return http::Response::json(200, std::move(*body));
 }
 
 // `filter` with the filter of the request's tenant token for `uid` ANDed to it.
@@ -214,7 +242,7 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
                                                                     std::uint64_t depth,
                                                                     const Extras& extra) {
         json b = body;
-        if (!valid) {
+        if (!valid || extra.client_window) {
             // nothing to rewrite
         } else if (w.page_mode) {
             b["page"] = 1;
@@ -387,7 +415,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
             set["showRankingScore"] = "true";
             set["showRankingScoreDetails"] = "true";
         }
-        if (!valid) {
+        if (!valid || extra.client_window) {
             // nothing to rewrite
         } else if (w.page_mode) {
             set["page"] = "1";
@@ -427,7 +455,7 @@ std::vector<std::string> distinct_keys(const json& hit, const std::string& field
     if (!v) return keys;
     auto add = [&keys](const json& x) {
         if (x.is_string()) {
-            keys.push_back("s" + fold(x.get<std::string>()));
+            keys.push_back("s" + merge::fold(x.get<std::string>()));
         } else if (x.is_number()) {
             const double d = x.get<double>();
             keys.push_back(d == std::floor(d) && std::fabs(d) < 1e15
@@ -459,6 +487,10 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
                                  "every shard of index `" +
                                      uid + "`.");
         }
+    }
+    if (plan.size() == 1 && !plan.front().restricted) {
+        auto whole = co_await whole_answer(ctx, plan, node_search, w.avoid);
+        if (whole) co_return std::move(*whole);
     }
     const auto settings = co_await merge_settings(ctx, uid, plan);
     // distinct is applied again over the merged hits: each node keeps its best hit of a value,
@@ -549,7 +581,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
             exact = exact && node_total == 0;
             continue;
         }
-        for (const auto& [key, n] : dist->items()) values.insert(fold(key));
+        for (const auto& [key, n] : dist->items()) values.insert(merge::fold(key));
         valueless += node_total - std::min<std::uint64_t>(node_total, dist->size());
         if (extra.facet) {
             a["facetDistribution"].erase(*distinct);
@@ -608,9 +640,9 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         out["estimatedTotalHits"] = total;
     }
     if (first && first->contains("facetDistribution")) {
-        out["facetDistribution"] = merge_facets(distributions, settings.faceting);
+        out["facetDistribution"] = merge::merge_facets(distributions, settings.faceting);
     }
-    if (first && first->contains("facetStats")) out["facetStats"] = merge_facet_stats(stats);
+    if (first && first->contains("facetStats")) out["facetStats"] = merge::merge_facet_stats(stats);
     out["requestUid"] = util::random_uuid();
     if (first && first->contains("semanticHitCount")) out["semanticHitCount"] = semantic_hits;
     co_return respond_partial(out, std::move(gathered.missing));
@@ -636,7 +668,7 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     check_unavailable(ctx, uid, gathered.missing);
 
-    FacetSums sums;
+    merge::FacetSums sums;
     std::uint64_t processing = 0;
     json query;
     for (const auto& a : gathered.answers) {
@@ -861,7 +893,7 @@ asio::awaitable<std::vector<upstream::UpstreamResult>> run_queries(
             request ? below_settings_floor(ctx, uid, *request) : std::vector<std::size_t>{};
         runs.push_back(one_query(ctx, uid, std::move(query), std::move(avoid)));
     }
-    co_return co_await upstream::gather(ctx.executor, std::move(runs));
+    co_return co_await upstream::gather(std::move(runs));
 }
 
 http::Response query_error(std::size_t position, const upstream::UpstreamResponse& answer) {

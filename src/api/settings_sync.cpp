@@ -116,7 +116,7 @@ asio::awaitable<std::vector<json>> read_back(Context& ctx, const std::string& ui
                                    std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
     }
     std::vector<json> out;
-    for (auto& result : co_await upstream::gather(ctx.executor, std::move(reads))) {
+    for (auto& result : co_await upstream::gather(std::move(reads))) {
         if (result && result->status == 200) {
             auto body = json::parse(result->body, nullptr, false);
             out.push_back(body.is_object() ? std::move(body) : json());

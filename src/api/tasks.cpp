@@ -474,7 +474,7 @@ asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch) {
                 co_return upstream::UpstreamResponse{};
             }(std::move(p)));
     }
-    co_await upstream::gather(ctx.executor, std::move(wrapped));
+    co_await upstream::gather(std::move(wrapped));
     for (auto& task : batch) {
         if (!aggregate(task)) continue;
         // a settings change is verified and committed before its task reads as finished

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -33,7 +34,7 @@ struct App::Impl {
         : config(std::move(cfg)),
           threads(config.server.threads ? config.server.threads
                                         : std::max(1u, std::thread::hardware_concurrency())),
-          io(static_cast<int>(threads)),
+          io(1),
           fleet(config),
           store(tasks::open_store(config.task_store, io.get_executor())),
           health(config.nodes.size(),
@@ -68,7 +69,11 @@ struct App::Impl {
 
     config::Config config;
     unsigned threads;
+    // One io_context per thread: `io` (the main thread's) runs the listeners' accept loops and
+    // the background work; each client connection is served by one of `io` and `workers` in
+    // turn, with the node connections of that context, so a request never changes threads.
     asio::io_context io;
+    std::vector<std::unique_ptr<asio::io_context>> workers;
     metrics::Metrics metrics;
     std::vector<std::unique_ptr<upstream::NodeClient>> nodes;
     api::Fleet fleet;
@@ -110,8 +115,13 @@ int App::run() {
     options.header_timeout = std::chrono::milliseconds(cfg.server.header_timeout_ms);
     options.body_timeout = std::chrono::milliseconds(cfg.server.body_timeout_ms);
     options.idle_timeout = std::chrono::milliseconds(cfg.server.idle_timeout_ms);
-    http::Server server(s.io.get_executor(), options,
-                        [&pipeline](http::Request r) { return pipeline.handle(std::move(r)); });
+    for (unsigned i = 1; i < s.threads; ++i)
+        s.workers.push_back(std::make_unique<asio::io_context>(1));
+    std::vector<asio::any_io_executor> session_executors = {s.io.get_executor()};
+    for (auto& w : s.workers) session_executors.push_back(w->get_executor());
+    http::Server server(
+        s.io.get_executor(), options,
+        [&pipeline](http::Request r) { return pipeline.handle(std::move(r)); }, session_executors);
     server.start();
 
     std::unique_ptr<http::Server> metrics_server;
@@ -172,9 +182,16 @@ int App::run() {
     api::start_health_checker(s.context);
     api::start_settings_checker(s.context);
 
+    // the workers run until `io` is done (then told to stop): they may be idle meanwhile
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep;
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < s.threads; ++i) pool.emplace_back([&] { s.io.run(); });
+    for (auto& w : s.workers) {
+        keep.push_back(asio::make_work_guard(*w));
+        pool.emplace_back([&io = *w] { io.run(); });
+    }
     s.io.run();
+    keep.clear();
+    for (auto& w : s.workers) w->stop();
     for (auto& t : pool) t.join();
     return 0;
 }

@@ -39,9 +39,14 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
 struct Session {
-    explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+    explicit Session(tcp::socket socket) : stream(std::move(socket)) {
+        error_code ec;
+        const auto remote = stream.socket().remote_endpoint(ec);
+        if (!ec) remote_address = remote.address().to_string();
+    }
     beast::tcp_stream stream;
-    bool busy = false;  // between the first byte of a request and the end of its response
+    std::string remote_address;  // the client's, read once per connection
+    bool busy = false;           // between the first byte of a request and the end of its response
 };
 
 // The normal ways for a connection to end: no log line for them.
@@ -82,7 +87,7 @@ std::string trim_trailing_slashes(std::string_view path) {
     return std::string(path.empty() ? "/" : path);
 }
 
-Request to_request(bhttp::request<bhttp::string_body>&& in, const tcp::socket& socket) {
+Request to_request(bhttp::request<bhttp::string_body>&& in, const std::string& remote_address) {
     Request out;
     out.method_text = std::string(in.method_string());
     out.method = method_from_string(out.method_text);
@@ -94,9 +99,7 @@ Request to_request(bhttp::request<bhttp::string_body>&& in, const tcp::socket& s
         out.headers.add(std::string(field.name_string()), std::string(field.value()));
     }
     out.body = std::move(in.body());
-    error_code ec;
-    const auto remote = socket.remote_endpoint(ec);
-    if (!ec) out.remote_address = remote.address().to_string();
+    out.remote_address = remote_address;
     return out;
 }
 
@@ -112,14 +115,20 @@ bhttp::response<bhttp::string_body> to_beast(Response&& in, unsigned version, bo
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-    Impl(asio::any_io_executor ex, ServerOptions opts, RequestHandler h)
+    Impl(asio::any_io_executor ex, ServerOptions opts, RequestHandler h,
+         std::vector<asio::any_io_executor> session_ex)
         : executor(std::move(ex)),
+          session_executors(std::move(session_ex)),
           options(std::move(opts)),
           handler(std::move(h)),
           acceptor(asio::make_strand(executor)),
-          grace_timer(executor) {}
+          grace_timer(executor) {
+        if (session_executors.empty()) session_executors.push_back(executor);
+    }
 
     asio::any_io_executor executor;
+    std::vector<asio::any_io_executor> session_executors;  // taken in turn
+    std::size_t next_session = 0;                          // only the accept loop uses it
     ServerOptions options;
     RequestHandler handler;
     tcp::acceptor acceptor;
@@ -146,8 +155,8 @@ asio::awaitable<void> Server::Impl::accept_loop() {
     auto self = shared_from_this();
     for (;;) {
         // wait for the next connection
-        auto [ec, socket] =
-            co_await acceptor.async_accept(asio::make_strand(executor), use_nothrow);
+        const auto& home = session_executors[next_session++ % session_executors.size()];
+        auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(home), use_nothrow);
         if (ec == asio::error::operation_aborted || stopping) co_return;
         if (ec) {
             log::warn("accept failed", {{"error", ec.message()}});
@@ -226,7 +235,7 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
     const unsigned version = parser.get().version();
     const bool keep_alive = parser.get().keep_alive() && !too_large;
     const bool head = parser.get().method() == bhttp::verb::head;
-    Request request = to_request(parser.release(), stream.socket());
+    Request request = to_request(parser.release(), session.remote_address);
     request.body_too_large = too_large;
 
     // hand the request to the pipeline
@@ -276,8 +285,10 @@ void Server::Impl::close_sessions(bool only_idle) {
     }
 }
 
-Server::Server(asio::any_io_executor executor, ServerOptions options, RequestHandler handler)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options), std::move(handler))) {}
+Server::Server(asio::any_io_executor executor, ServerOptions options, RequestHandler handler,
+               std::vector<asio::any_io_executor> session_executors)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options), std::move(handler),
+                                   std::move(session_executors))) {}
 
 Server::~Server() {
     error_code ignored;

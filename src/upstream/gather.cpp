@@ -2,6 +2,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <miroir/upstream/gather.hpp>
@@ -11,7 +12,8 @@ namespace miroir::upstream {
 namespace asio = boost::asio;
 
 asio::awaitable<std::vector<UpstreamResult>> gather(
-    asio::any_io_executor executor, std::vector<asio::awaitable<UpstreamResult>> requests) {
+    std::vector<asio::awaitable<UpstreamResult>> requests) {
+    const auto executor = co_await asio::this_coro::executor;
     using Op = decltype(asio::co_spawn(executor, std::move(requests.front()), asio::deferred));
     std::vector<Op> ops;
     ops.reserve(requests.size());

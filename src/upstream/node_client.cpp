@@ -10,7 +10,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -36,9 +39,17 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 // older than this is closed rather than reused, to avoid racing the node's own close.
 constexpr std::chrono::seconds kIdleMaxAge{4};
 
+// Room for a typical answer in one read: a fresh flat_buffer starts at 512 bytes and reads a
+// few-kilobyte search answer in several system calls.
+constexpr std::size_t kReadBuffer = 16 * 1024;
+
 struct Connection {
-    explicit Connection(asio::any_io_executor ex) : stream(std::move(ex)) {}
+    Connection(asio::any_io_executor ex, const void* context)
+        : stream(std::move(ex)), home(context) {
+        buffer.reserve(kReadBuffer);
+    }
     beast::tcp_stream stream;
+    const void* home;  // the execution context (thread) whose requests use it
     beast::flat_buffer buffer;
     Clock::time_point idle_since{};
 };
@@ -79,6 +90,17 @@ bool is_stale_connection(const error_code& ec) {
            ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
 }
 
+// The executor under a strand: a connection outlives the request (and strand) it was opened for.
+asio::any_io_executor without_strand(const asio::any_io_executor& ex) {
+    if (const auto* strand = ex.target<asio::strand<asio::any_io_executor>>()) {
+        return strand->get_inner_executor();
+    }
+    if (const auto* strand = ex.target<asio::strand<asio::io_context::executor_type>>()) {
+        return strand->get_inner_executor();
+    }
+    return ex;
+}
+
 }  // namespace
 
 struct NodeClient::Impl {
@@ -103,7 +125,7 @@ struct NodeClient::Impl {
     std::size_t open = 0;
     std::uint64_t opened = 0;
 
-    std::unique_ptr<Connection> take_idle();
+    std::unique_ptr<Connection> take_idle(const void* home);
     void put_back(std::unique_ptr<Connection> conn);
     void discard(std::unique_ptr<Connection> conn);
     asio::awaitable<error_code> connect(Connection& conn);
@@ -112,17 +134,25 @@ struct NodeClient::Impl {
                                              bool& reusable);
 };
 
-std::unique_ptr<Connection> NodeClient::Impl::take_idle() {
+std::unique_ptr<Connection> NodeClient::Impl::take_idle(const void* home) {
     std::lock_guard lock(mutex);
-    while (!idle.empty()) {
-        auto conn = std::move(idle.back());
-        idle.pop_back();
-        if (Clock::now() - conn->idle_since < kIdleMaxAge) return conn;
-        error_code ignored;
-        conn->stream.socket().close(ignored);
-        --open;
+    const auto now = Clock::now();
+    std::unique_ptr<Connection> found;
+    // the most recently used of the caller's context; those idle for too long are closed
+    for (std::size_t i = idle.size(); i-- > 0;) {
+        auto& conn = idle[i];
+        if (now - conn->idle_since >= kIdleMaxAge) {
+            error_code ignored;
+            conn->stream.socket().close(ignored);
+            --open;
+        } else if (!found && conn->home == home) {
+            found = std::move(conn);
+        } else {
+            continue;
+        }
+        idle.erase(idle.begin() + static_cast<std::ptrdiff_t>(i));
     }
-    return nullptr;
+    return found;
 }
 
 void NodeClient::Impl::put_back(std::unique_ptr<Connection> conn) {
@@ -153,7 +183,7 @@ asio::awaitable<error_code> NodeClient::Impl::connect(Connection& conn) {
         ++opened;
     }
     // resolve and connect within the connect timeout
-    tcp::resolver resolver(executor);
+    tcp::resolver resolver(conn.stream.get_executor());
     auto [rec, results] =
         co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), use_nothrow);
     if (rec) co_return rec;
@@ -220,6 +250,10 @@ asio::awaitable<UpstreamResult> NodeClient::send(UpstreamRequest request,
                                                  std::chrono::milliseconds timeout) {
     auto impl = impl_;
     const auto started = Clock::now();
+    // connections of the caller's own io_context: their completions stay on its thread
+    const auto caller = co_await asio::this_coro::executor;
+    const auto home = without_strand(caller);
+    const void* context = &asio::query(home, asio::execution::context);
 
     // wait for a free connection slot
     if (auto [ec] = co_await impl->permits.async_receive(use_nothrow); ec) {
@@ -233,10 +267,10 @@ asio::awaitable<UpstreamResult> NodeClient::send(UpstreamRequest request,
     UpstreamResult result = make_error_code(asio::error::not_connected);
     for (int attempt = 0; attempt < 2; ++attempt) {
         // reuse an idle connection, or open one
-        auto conn = impl->take_idle();
+        auto conn = impl->take_idle(context);
         const bool reused = conn != nullptr;
         if (!conn) {
-            conn = std::make_unique<Connection>(impl->executor);
+            conn = std::make_unique<Connection>(home, context);
             if (auto ec = co_await impl->connect(*conn); ec) {
                 impl->discard(std::move(conn));
                 result = ec;

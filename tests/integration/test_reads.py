@@ -286,6 +286,56 @@ class ReadsAcrossShards(unittest.TestCase):
         self.assertIsNotNone(stats["lastUpdate"])
 
 
+class WholeNodeReads(unittest.TestCase):
+    """RF equal to the node count: every node holds every shard, so one node answers a search
+    whole and Miroir hands its answer on with only Miroir's fields cut out. The answers must
+    be one node's, field for field."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = corpus(random.Random(11), 200)
+        cls.reference = Node(NODE_KEY).start()
+        cls.reference.run("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+        cls.reference.run("PATCH", f"/indexes/{INDEX}/settings", SETTINGS)
+        cls.reference.run("POST", f"/indexes/{INDEX}/documents", cls.docs)
+        cls.cluster = Cluster({"nodes": 2, "rf": 2, "shards": 8})
+        load(cls.cluster, cls.docs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+        cls.reference.stop()
+
+    def same(self, method, path, body=None):
+        want = self.reference.call(method, path, body)
+        got = self.cluster.call(method, path, body)
+        self.assertEqual(got.status, want.status, got.body)
+        self.assertNotIn(b"_miroir", got.body, got.body)
+        w, g = want.json(), got.json()
+        for answer in [w, g] + w.get("results", []) + g.get("results", []):
+            answer.pop("requestUid", None)
+            answer.pop("processingTimeMs", None)
+        self.assertEqual(g, w, f"{method} {path} {body}")
+
+    def test_answers_are_one_nodes_answers(self):
+        search = f"/indexes/{INDEX}/search"
+        for body in [{"q": "river"},
+                     {"q": "glass mount", "offset": 3, "limit": 4, "showRankingScore": True},
+                     {"q": "", "page": 2, "hitsPerPage": 7, "sort": ["year:desc", "id:asc"]},
+                     {"q": "storm", "facets": ["*"], "filter": "year > 2000",
+                      "attributesToHighlight": ["*"], "showMatchesPosition": True,
+                      "showRankingScoreDetails": True},
+                     {"q": "kernel", "attributesToRetrieve": ["title"], "distinct": "genre"},
+                     {"q": "x", "limit": "ten"}]:
+            with self.subTest(body=body):
+                self.same("POST", search, body)
+        self.same("GET", f"{search}?q=python&facets=genre,year&limit=3&offset=1")
+        self.same("POST", "/multi-search",
+                  {"queries": [{"indexUid": INDEX, "q": "ocean", "facets": ["*"]},
+                               {"indexUid": INDEX, "q": "", "limit": 2}]})
+        self.same("POST", "/indexes/missing/search", {"q": "star"})
+
+
 class IndexLifecycleReads(unittest.TestCase):
     def test_list_get_and_update_indexes(self):
         cluster = Cluster({"nodes": 3, "rf": 1, "shards": 4})

@@ -162,7 +162,7 @@ class SearchDifferential(unittest.TestCase):
         {"nodes": 3, "rf": 1, "shards": 16},
         {"nodes": 3, "rf": 2, "shards": 64},
         {"nodes": 4, "rf": 1, "shards": 8, "groups": 2},
-        {"nodes": 2, "rf": 1, "shards": 1},
+        {"nodes": 2, "rf": 2, "shards": 8},  # every node holds everything: answered whole
     ]
 
     @classmethod

@@ -30,7 +30,7 @@ class KeyRing;
 class SettingsVersions;
 
 struct Context {
-    boost::asio::any_io_executor executor;
+    boost::asio::any_io_executor executor;  // the main io_context: background work
     const config::Config& config;
     metrics::Metrics& metrics;
     // One client per configured node, in configuration order.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -29,7 +30,11 @@ using RequestHandler = std::function<boost::asio::awaitable<Response>(Request)>;
 
 class Server {
   public:
-    Server(boost::asio::any_io_executor executor, ServerOptions options, RequestHandler handler);
+    // Accepts on `executor`; each connection is served on the next of `session_executors` in
+    // turn (on `executor` when there are none), so that a connection and the node requests of
+    // its handler stay on one thread.
+    Server(boost::asio::any_io_executor executor, ServerOptions options, RequestHandler handler,
+           std::vector<boost::asio::any_io_executor> session_executors = {});
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

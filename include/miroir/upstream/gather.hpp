@@ -1,9 +1,9 @@
-// gather: runs several node requests at once and returns their results in input order.
+// gather: runs several node requests at once, on the caller's executor, and returns their
+// results in input order.
 #pragma once
 
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <miroir/upstream/node_client.hpp>
@@ -11,7 +11,6 @@
 namespace miroir::upstream {
 
 boost::asio::awaitable<std::vector<UpstreamResult>> gather(
-    boost::asio::any_io_executor executor,
     std::vector<boost::asio::awaitable<UpstreamResult>> requests);
 
 }  // namespace miroir::upstream

@@ -1,12 +1,11 @@
-#include "facets.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
 #include <miroir/ingest/splitter.hpp>
+#include <miroir/merge/facets.hpp>
 
-namespace miroir::api {
+namespace miroir::merge {
 
 using json = nlohmann::ordered_json;
 
@@ -111,4 +110,4 @@ json merge_facet_stats(const std::vector<const json*>& parts) {
     return out;
 }
 
-}  // namespace miroir::api
+}  // namespace miroir::merge

@@ -1,5 +1,5 @@
 // Facet distributions from several nodes (or several indexes) as one: counts summed per
-// normalized value, then ordered and truncated with an index's faceting settings.
+// normalized value, then ordered and truncated with an index's faceting settings. Pure, no I/O.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace miroir::api {
+namespace miroir::merge {
 
 // A facet value as Meilisearch groups values: trimmed and lowercased.
 std::string fold(std::string_view value);
@@ -48,4 +48,4 @@ nlohmann::ordered_json merge_facets(const std::vector<const nlohmann::ordered_js
 // facetStats: the smallest minimum and the largest maximum of each field.
 nlohmann::ordered_json merge_facet_stats(const std::vector<const nlohmann::ordered_json*>& parts);
 
-}  // namespace miroir::api
+}  // namespace miroir::merge
