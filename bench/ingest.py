@@ -120,6 +120,13 @@ def wait(call, uid):
         time.sleep(0.01)
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -153,21 +160,24 @@ def main():
                                for i, n in enumerate(nodes)],
                         master_key="bench", extra=extra, log_format="json") as m:
                 idle = rss_kb(m.proc.pid)
+                cpu = cpu_seconds(m.proc.pid)
                 accepted, total = ingest(m.port, "bench", bodies)
+                cpu = cpu_seconds(m.proc.pid) - cpu
                 rows.append((f"Miroir over {count} node{'s' if count > 1 else ''}", accepted,
-                             total, (idle, rss_kb(m.proc.pid))))
+                             total, (idle, rss_kb(m.proc.pid), cpu)))
         finally:
             for n in nodes:
                 n.stop()
 
     direct = rows[0][2]
     print(f"\n| path | accepted in | all tasks succeeded in | docs/s | MB/s | vs direct | "
-          f"Miroir RSS idle → after |")
-    print("|---|---|---|---|---|---|---|")
-    for name, accepted, total, rss in rows:
-        memory = f"{rss[0] / 1024:.0f} → {rss[1] / 1024:.0f} MiB" if rss else "—"
+          f"Miroir RSS idle → after | Miroir CPU per MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, accepted, total, own in rows:
+        memory = f"{own[0] / 1024:.0f} → {own[1] / 1024:.0f} MiB" if own else "—"
+        cpu = f"{own[2] * 1000 / megabytes:.1f} ms" if own else "—"
         print(f"| {name} | {accepted:.2f} s | {total:.2f} s | {args.docs / total:,.0f} | "
-              f"{megabytes / total:.1f} | {direct / total:.2f} | {memory} |")
+              f"{megabytes / total:.1f} | {direct / total:.2f} | {memory} | {cpu} |")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ one development node directly, through nginx as a plain reverse proxy in front o
 floor for any proxy), through Miroir in front of that node (S = 1: pure proxy cost), and through
 Miroir over three nodes (S = 64, RF 1). Reports requests/s and wrk's latency percentiles at
 the given concurrency, latency again with one connection (the added cost per request), the
-ratios Miroir/direct and Miroir/nginx from the same run, and Miroir's resident memory at idle
-and after the load.
+ratios Miroir/direct and Miroir/nginx from the same run, the CPU time the serving process
+spends per request in the one-connection run (less noisy than the latency on a shared
+machine), and Miroir's resident memory at idle and after the load.
 
 usage: bench/throughput.py [--docs 100000] [--seconds 10] [--connections 16]
        [--miroir build/release/src/miroir] [--devnode build/release/devnode/miroir-devnode]
@@ -70,23 +71,35 @@ def ms(text):
         "s") and not text.endswith("ms") else value
 
 
-def run_one(port, script, seconds, connections):
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_one(port, script, seconds, connections, pid=None):
+    """requests/s, p50, p99 and, with `pid`, that process's CPU microseconds per request."""
     threads = min(2, connections)
+    before = cpu_seconds(pid) if pid else 0
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - before if pid else 0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    count = int(re.search(r"(\d+) requests in", out).group(1))
     pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     assert not errors, out
-    return rps, ms(pct["50"]), ms(pct["99"])
+    return rps, ms(pct["50"]), ms(pct["99"]), cpu * 1e6 / max(count, 1)
 
 
-def run_wrk(port, script, seconds, connections):
-    """Throughput and latency at `connections`, then latency with one connection."""
+def run_wrk(port, script, seconds, connections, pid):
+    """Throughput and latency at `connections`, then latency with one connection and the CPU
+    time per request of the process `pid` during that run."""
     loaded = run_one(port, script, seconds, connections)
-    alone = run_one(port, script, seconds, 1)
-    return loaded + alone[1:]
+    alone = run_one(port, script, seconds, 1, pid)
+    return loaded[:3] + alone[1:]
 
 
 def rss_mb(pid, field="VmRSS"):
@@ -129,7 +142,9 @@ http {{
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     from harness import wait_for_port  # noqa: E402
     wait_for_port(port)
-    return proc, port
+    worker = int(subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True,
+                                check=True).stdout.split()[0])
+    return proc, port, worker
 
 
 def main():
@@ -155,11 +170,11 @@ def main():
         with Node(NODE_KEY) as node:
             load(node.port, NODE_KEY, docs)
             rows.append(("direct, one node", run_wrk(node.port, node_script, args.seconds,
-                                                     args.connections)))
-            proxy, port = nginx(tmp, node.port)
+                                                     args.connections, node.proc.pid)))
+            proxy, port, worker = nginx(tmp, node.port)
             try:
                 rows.append(("nginx in front of the node",
-                             run_wrk(port, node_script, args.seconds, args.connections)))
+                             run_wrk(port, node_script, args.seconds, args.connections, worker)))
             finally:
                 proxy.terminate()
                 proxy.wait()
@@ -169,7 +184,8 @@ def main():
                 client(m.port, MASTER)("GET", "/indexes/bench")  # learns the index
                 memory["idle"] = rss_mb(m.proc.pid)
                 rows.append(("Miroir in front of the node (S=1)",
-                             run_wrk(m.port, miroir_script, args.seconds, args.connections)))
+                             run_wrk(m.port, miroir_script, args.seconds, args.connections,
+                                     m.proc.pid)))
                 memory["after load"] = rss_mb(m.proc.pid)
                 memory["peak"] = rss_mb(m.proc.pid, "VmHWM")
         nodes = [Node(NODE_KEY).start() for _ in range(3)]
@@ -180,7 +196,8 @@ def main():
                         replication_factor=1, extra=extra, log_format="json") as m:
                 load(m.port, MASTER, docs)
                 rows.append(("Miroir over three nodes (S=64)",
-                             run_wrk(m.port, miroir_script, args.seconds, args.connections)))
+                             run_wrk(m.port, miroir_script, args.seconds, args.connections,
+                                     m.proc.pid)))
                 memory["three nodes, after load"] = rss_mb(m.proc.pid)
         finally:
             for n in nodes:
@@ -190,10 +207,11 @@ def main():
     lines = [f"{args.docs} documents, {len(queries)} search bodies in turn, wrk -t2 "
              f"-c{args.connections} -d{args.seconds}s, keep-alive", "",
              f"| path | requests/s (c{args.connections}) | p50 (c{args.connections}) | "
-             f"p99 (c{args.connections}) | p50 (c1) | p99 (c1) |", "|---|---|---|---|---|---|"]
-    for name, (rps, p50, p99, p50_1, p99_1) in rows:
+             f"p99 (c{args.connections}) | p50 (c1) | p99 (c1) | CPU per request (c1) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, (rps, p50, p99, p50_1, p99_1, cpu) in rows:
         lines.append(f"| {name} | {rps:.0f} | {p50:.2f} ms | {p99:.2f} ms | {p50_1:.2f} ms | "
-                     f"{p99_1:.2f} ms |")
+                     f"{p99_1:.2f} ms | {cpu:.0f} µs |")
     lines += ["", "| ratio (same run) | value |", "|---|---|",
               f"| Miroir/direct throughput (S=1) | {miroir[0] / direct[0]:.2f} |",
               f"| Miroir/nginx throughput (S=1) | {miroir[0] / proxied[0]:.2f} |",
@@ -201,7 +219,12 @@ def main():
               f"{miroir[3] - direct[3]:+.2f} ms |",
               f"| nginx p50 added over direct, one connection | {proxied[3] - direct[3]:+.2f} ms |",
               f"| Miroir p50 added over nginx, one connection (S=1) | "
-              f"{miroir[3] - proxied[3]:+.2f} ms |", "",
+              f"{miroir[3] - proxied[3]:+.2f} ms |",
+              f"| Miroir/nginx CPU per request, one connection (S=1) | "
+              f"{miroir[5] / max(proxied[5], 1):.1f} |", "",
+              "(CPU per request: the serving process's user and system time during the "
+              "one-connection run, over its requests: the node itself on the first row, the "
+              "proxy on the others)", "",
               "| Miroir resident memory | MB |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in memory.items()]
     text = "\n".join(lines)
