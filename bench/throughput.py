@@ -23,7 +23,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
-from ingest import binary_arguments, client, load_index, summary_queries, use_binaries  # noqa: E402
+from ingest import (binary_arguments, client, cpu_seconds, load_index,  # noqa: E402
+                    summary_queries, use_binaries)
 
 NODE_KEY = "bench-node-key"
 MASTER = "bench"
@@ -69,13 +70,6 @@ def ms(text):
     value = float(re.match(r"[\d.]+", text).group())
     return value / 1000 if text.endswith("us") else value * 1000 if text.endswith(
         "s") and not text.endswith("ms") else value
-
-
-def cpu_seconds(pid):
-    """User and system CPU time of a process so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_one(port, script, seconds, connections, pid=None):

@@ -21,22 +21,29 @@ def load(cluster, docs, uid=INDEX):
         wait_miroir(cluster, r.json()["taskUid"])
 
 
-class ReadsAcrossShards(unittest.TestCase):
+class AgainstOneNode(unittest.TestCase):
+    """A corpus in one reference node and, through Miroir, in a cluster of SHAPE."""
+    SEED, COUNT, SHAPE = 0, 0, {}
+
     @classmethod
     def setUpClass(cls):
-        cls.docs = corpus(random.Random(7), 250)
+        cls.docs = corpus(random.Random(cls.SEED), cls.COUNT)
         cls.reference = Node(NODE_KEY).start()
         cls.reference.run("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
         cls.reference.run("PATCH", f"/indexes/{INDEX}/settings", SETTINGS)
         cls.reference.run("POST", f"/indexes/{INDEX}/documents", cls.docs)
-        # RF 2 over three nodes: every node answers for only part of what it holds
-        cls.cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8})
+        cls.cluster = Cluster(cls.SHAPE)
         load(cls.cluster, cls.docs)
 
     @classmethod
     def tearDownClass(cls):
         cls.cluster.stop()
         cls.reference.stop()
+
+
+class ReadsAcrossShards(AgainstOneNode):
+    # RF 2 over three nodes: every node answers for only part of what it holds
+    SEED, COUNT, SHAPE = 7, 250, {"nodes": 3, "rf": 2, "shards": 8}
 
     def browse_all(self, page, get):
         ids = []
@@ -286,25 +293,11 @@ class ReadsAcrossShards(unittest.TestCase):
         self.assertIsNotNone(stats["lastUpdate"])
 
 
-class WholeNodeReads(unittest.TestCase):
+class WholeNodeReads(AgainstOneNode):
     """RF equal to the node count: every node holds every shard, so one node answers a search
     whole and Miroir hands its answer on with only Miroir's fields cut out. The answers must
     be one node's, field for field."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.docs = corpus(random.Random(11), 200)
-        cls.reference = Node(NODE_KEY).start()
-        cls.reference.run("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
-        cls.reference.run("PATCH", f"/indexes/{INDEX}/settings", SETTINGS)
-        cls.reference.run("POST", f"/indexes/{INDEX}/documents", cls.docs)
-        cls.cluster = Cluster({"nodes": 2, "rf": 2, "shards": 8})
-        load(cls.cluster, cls.docs)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.stop()
-        cls.reference.stop()
+    SEED, COUNT, SHAPE = 11, 200, {"nodes": 2, "rf": 2, "shards": 8}
 
     def same(self, method, path, body=None):
         want = self.reference.call(method, path, body)
