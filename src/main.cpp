@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <miroir/app/app.hpp>
+#include <miroir/cli/cli.hpp>
 #include <miroir/config/config.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/version.hpp>
@@ -17,6 +18,7 @@ namespace {
 constexpr const char* kUsage = R"(Usage:
   miroir [serve] [--config FILE] [--log-format text|json] [--log-level LEVEL]
   miroir check-config [--config FILE]
+  miroir status | nodes list | verify [...]   operator commands (miroir status --help)
   miroir --version
   miroir --help
 
@@ -74,6 +76,9 @@ Args parse_args(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && miroir::cli::is_operator_command(argv[1])) {
+        return miroir::cli::run(argv[1], std::vector<std::string>(argv + 2, argv + argc));
+    }
     const Args args = parse_args(argc, argv);
 
     if (args.command == "version") {

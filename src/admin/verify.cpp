@@ -1,0 +1,351 @@
+// GET /_miroir/verify: whether every shard of every index is where the placement puts it.
+// Each node is asked what it holds of an index — every document's primary key and shard,
+// paged (or, with ids=false, a count per shard) — and the answers are compared shard by shard
+// within each replica group: every owner holds the shard, the owners agree on its documents,
+// no node holds documents of a shard it does not own.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include <miroir/admin/routes.hpp>
+#include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
+#include <miroir/config/config.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/ingest/splitter.hpp>
+#include <miroir/upstream/gather.hpp>
+
+namespace miroir::admin {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+
+constexpr std::uint64_t kPage = 1000;  // documents per fetch when listing ids
+constexpr std::size_t kListed = 10;    // ids named per node in a problem
+
+// What one node holds of one index.
+struct Holding {
+    bool answered = false;                               // the node answered every request
+    bool has_index = false;                              // it has the index
+    std::map<std::uint32_t, std::set<std::string>> ids;  // by shard (ids mode)
+    std::map<std::uint32_t, std::uint64_t> counts;       // by shard
+    std::uint64_t unsharded = 0;  // documents without a shard (written behind Miroir's back)
+};
+
+upstream::UpstreamRequest node_request(http::Method method, std::string target,
+                                       std::string body = {}) {
+    upstream::UpstreamRequest r;
+    r.method = method;
+    r.target = std::move(target);
+    r.body = std::move(body);
+    return r;
+}
+
+std::string index_path(const std::string& uid) { return "/indexes/" + http::percent_encode(uid); }
+
+asio::awaitable<std::optional<json>> ask(api::Context& ctx, std::size_t node,
+                                         upstream::UpstreamRequest request, unsigned& status) {
+    const auto timeout = std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms);
+    auto result = co_await ctx.nodes[node]->send(std::move(request), timeout);
+    status = result ? result->status : 0;
+    if (!result || result->status != 200) co_return std::nullopt;
+    auto body = json::parse(result->body, nullptr, false);
+    if (body.is_discarded()) co_return std::nullopt;
+    co_return body;
+}
+
+// A document id as Meilisearch compares them: a number in decimal, a string as it is.
+std::string id_text(const json& id) {
+    if (id.is_string()) return id.get<std::string>();
+    if (id.is_number_integer()) return id.dump();
+    return id.dump();
+}
+
+// The total of a documents fetch with `filter` (null: every document).
+asio::awaitable<std::optional<std::uint64_t>> count(api::Context& ctx, std::size_t node,
+                                                    std::string uid, json filter,
+                                                    unsigned& status) {
+    json body;
+    body["limit"] = 0;
+    if (!filter.is_null()) body["filter"] = std::move(filter);
+    // named, not a temporary inside the co_await expression (GCC 12)
+    auto request =
+        node_request(http::Method::post, index_path(uid) + "/documents/fetch", body.dump());
+    auto page = co_await ask(ctx, node, std::move(request), status);
+    if (!page || !page->contains("total")) co_return std::nullopt;
+    co_return page->value("total", std::uint64_t{0});
+}
+
+asio::awaitable<Holding> holding(api::Context& ctx, std::size_t node, std::string uid,
+                                 std::optional<std::string> pk, bool with_ids) {
+    Holding out;
+    unsigned status = 0;
+    const std::string field(ingest::kShardField);
+    if (with_ids && pk) {
+        for (std::uint64_t offset = 0;; offset += kPage) {
+            json body;
+            body["fields"] = json::array({*pk, field});
+            body["limit"] = kPage;
+            body["offset"] = offset;
+            auto request =
+                node_request(http::Method::post, index_path(uid) + "/documents/fetch", body.dump());
+            auto page = co_await ask(ctx, node, std::move(request), status);
+            if (!page) {
+                out.answered = status == 404;  // no such index there
+                co_return out;
+            }
+            const auto results = page->value("results", json::array());
+            for (const auto& doc : results) {
+                const auto shard = doc.find(field);
+                if (shard == doc.end() || !shard->is_number_unsigned()) {
+                    ++out.unsharded;
+                    continue;
+                }
+                const auto s = shard->get<std::uint32_t>();
+                out.ids[s].insert(id_text(doc.value(*pk, json())));
+                ++out.counts[s];
+            }
+            if (results.size() < kPage) break;
+        }
+        out.answered = out.has_index = true;
+        co_return out;
+    }
+    const json everything;
+    const auto total = co_await count(ctx, node, uid, everything, status);
+    if (!total) {
+        out.answered = status == 404;
+        co_return out;
+    }
+    std::uint64_t sharded = 0;
+    for (std::uint32_t s = 0; s < ctx.fleet.shards() && sharded < *total; ++s) {
+        const json filter = field + " = " + std::to_string(s);
+        const auto n = co_await count(ctx, node, uid, filter, status);
+        if (!n) co_return out;
+        if (*n) out.counts[s] = *n;
+        sharded += *n;
+    }
+    out.unsharded = *total - std::min(*total, sharded);
+    out.answered = out.has_index = true;
+    co_return out;
+}
+
+// Every index any node has, in order.
+asio::awaitable<std::vector<std::string>> index_uids(api::Context& ctx) {
+    std::set<std::string> uids;
+    for (std::size_t n = 0; n < ctx.nodes.size(); ++n) {
+        unsigned status = 0;
+        auto request = node_request(http::Method::get, "/indexes?limit=100000");
+        auto list = co_await ask(ctx, n, std::move(request), status);
+        if (!list) continue;
+        for (const auto& index : list->value("results", json::array())) {
+            if (index.contains("uid") && index["uid"].is_string()) {
+                uids.insert(index["uid"].get<std::string>());
+            }
+        }
+    }
+    co_return std::vector<std::string>(uids.begin(), uids.end());
+}
+
+// The primary key of an index, from the first node that knows it.
+asio::awaitable<std::optional<std::string>> primary_key(api::Context& ctx, const std::string& uid,
+                                                        bool& found) {
+    found = false;
+    for (std::size_t n = 0; n < ctx.nodes.size(); ++n) {
+        unsigned status = 0;
+        auto request = node_request(http::Method::get, index_path(uid));
+        auto index = co_await ask(ctx, n, std::move(request), status);
+        if (!index) continue;
+        found = true;
+        const auto pk = index->value("primaryKey", json());
+        if (pk.is_string()) co_return pk.get<std::string>();
+    }
+    co_return std::nullopt;
+}
+
+json named(const std::set<std::string>& ids) {
+    json out = json::array();
+    for (const auto& id : ids) {
+        if (out.size() == kListed) break;
+        out.push_back(id);
+    }
+    return out;
+}
+
+// The problems of one index, and the number of its documents.
+json check_index(const api::Context& ctx, const std::vector<Holding>& held, bool with_ids,
+                 std::uint64_t& documents) {
+    const auto& fleet = ctx.fleet;
+    json problems = json::array();
+    for (std::size_t n = 0; n < held.size(); ++n) {
+        if (!held[n].answered) {
+            problems.push_back({{"problem", "unreachable"}, {"node", fleet.node_id(n)}});
+        } else if (!held[n].has_index) {
+            problems.push_back({{"problem", "index_missing"}, {"node", fleet.node_id(n)}});
+        } else if (held[n].unsharded) {
+            problems.push_back({{"problem", "unsharded"},
+                                {"node", fleet.node_id(n)},
+                                {"documents", held[n].unsharded}});
+        }
+    }
+    std::set<std::string> every_id;
+    documents = 0;
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
+        std::uint64_t most = 0;
+        for (const auto& group : fleet.groups()) {
+            const auto owners = fleet.owners(group, s);
+            json counts = json::object();
+            std::set<std::uint64_t> distinct;
+            std::set<std::string> all;
+            for (auto n : owners) {
+                if (!held[n].has_index) continue;
+                const auto it = held[n].counts.find(s);
+                const std::uint64_t c = it == held[n].counts.end() ? 0 : it->second;
+                counts[fleet.node_id(n)] = c;
+                distinct.insert(c);
+                most = std::max(most, c);
+                if (const auto ids = held[n].ids.find(s); ids != held[n].ids.end()) {
+                    all.insert(ids->second.begin(), ids->second.end());
+                }
+            }
+            if (distinct.size() > 1) {
+                problems.push_back({{"problem", "count_mismatch"},
+                                    {"shard", s},
+                                    {"group", group.id},
+                                    {"counts", counts}});
+            }
+            if (!with_ids) continue;
+            json missing = json::object();
+            for (auto n : owners) {
+                if (!held[n].has_index) continue;
+                const auto ids = held[n].ids.find(s);
+                std::set<std::string> absent;
+                for (const auto& id : all) {
+                    if (ids == held[n].ids.end() || !ids->second.contains(id)) absent.insert(id);
+                }
+                if (!absent.empty()) {
+                    missing[fleet.node_id(n)] = {{"count", absent.size()}, {"ids", named(absent)}};
+                }
+            }
+            if (!missing.empty()) {
+                problems.push_back({{"problem", "ids_mismatch"},
+                                    {"shard", s},
+                                    {"group", group.id},
+                                    {"missing", missing}});
+            }
+            every_id.insert(all.begin(), all.end());
+        }
+        documents += most;
+        // documents of the shard on a node its group's placement does not give it
+        for (std::size_t n = 0; n < held.size(); ++n) {
+            const auto it = held[n].counts.find(s);
+            if (it == held[n].counts.end() || it->second == 0) continue;
+            const auto owners = fleet.owners(fleet.group_of(n), s);
+            if (std::find(owners.begin(), owners.end(), n) != owners.end()) continue;
+            problems.push_back({{"problem", "misplaced"},
+                                {"shard", s},
+                                {"node", fleet.node_id(n)},
+                                {"documents", it->second}});
+        }
+    }
+    if (with_ids) documents = every_id.size();
+    return problems;
+}
+
+asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
+    std::optional<std::string> only;
+    bool with_ids = true;
+    // the query string: index=<uid>, ids=true|false
+    std::string_view rest = r.query;
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const auto pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const auto eq = pair.find('=');
+        const auto name = http::percent_decode(pair.substr(0, eq), true);
+        const auto value = eq == std::string_view::npos
+                               ? std::string()
+                               : http::percent_decode(pair.substr(eq + 1), true);
+        if (name == "index") {
+            only = value;
+        } else if (name == "ids") {
+            if (value != "true" && value != "false") {
+                throw http::bad_request(
+                    "Invalid value in parameter `ids`: expected a boolean, but "
+                    "found `" +
+                    value + "`.");
+            }
+            with_ids = value == "true";
+        } else if (!name.empty()) {
+            throw http::bad_request("Unknown parameter `" + name +
+                                    "`: expected one of `index`, `ids`");
+        }
+    }
+    std::vector<std::string> uids;
+    if (only) {
+        uids.push_back(*only);
+    } else {
+        uids = co_await index_uids(ctx);
+    }
+
+    json indexes = json::array();
+    bool clean = true;
+    for (const auto& uid : uids) {
+        bool found = false;
+        const auto pk = co_await primary_key(ctx, uid, found);
+        if (!found && only) {
+            throw http::error(404, "index_not_found", "Index `" + uid + "` not found.");
+        }
+        std::vector<Holding> held;
+        for (std::size_t n = 0; n < ctx.nodes.size(); ++n) {
+            held.push_back(co_await holding(ctx, n, uid, pk, with_ids));
+        }
+        std::uint64_t documents = 0;
+        auto problems = check_index(ctx, held, with_ids && pk.has_value(), documents);
+        clean = clean && problems.empty();
+        json index;
+        index["uid"] = uid;
+        index["documents"] = documents;
+        index["problems"] = std::move(problems);
+        indexes.push_back(std::move(index));
+    }
+    json body;
+    body["status"] = clean ? "ok" : "problems";
+    body["checked"] = with_ids ? "ids" : "counts";
+    body["shards"] = ctx.fleet.shards();
+    body["indexes"] = std::move(indexes);
+    co_return http::respond(200, body);
+}
+
+// Shard → owners in each group, best first.
+asio::awaitable<http::Response> shards(api::Context& ctx) {
+    const auto& fleet = ctx.fleet;
+    json list = json::array();
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
+        json groups = json::array();
+        for (const auto& group : fleet.groups()) {
+            json owners = json::array();
+            for (auto n : fleet.owners(group, s)) owners.push_back(fleet.node_id(n));
+            groups.push_back({{"id", group.id}, {"nodes", std::move(owners)}});
+        }
+        list.push_back({{"shard", s}, {"groups", std::move(groups)}});
+    }
+    json body;
+    body["shards"] = std::move(list);
+    co_return http::respond(200, body);
+}
+
+}  // namespace
+
+void add_verify_routes(http::Router& router, api::Context& ctx) {
+    router.add(http::Method::get, "/_miroir/shards", http::Access::admin,
+               [&ctx](http::Request&) { return shards(ctx); });
+    router.add(http::Method::get, "/_miroir/verify", http::Access::admin,
+               [&ctx](http::Request& r) { return verify(ctx, r); });
+}
+
+}  // namespace miroir::admin

@@ -1,0 +1,240 @@
+// Operator subcommands: options, one admin API request over a plain synchronous Beast client,
+// and a short text rendering of the answer.
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <nlohmann/json.hpp>
+
+#include <miroir/cli/cli.hpp>
+#include <miroir/config/config.hpp>
+
+namespace miroir::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using json = nlohmann::ordered_json;
+
+constexpr const char* kUsage = R"(Usage:
+  miroir status      [CONNECTION] [--json]
+  miroir nodes list  [CONNECTION] [--json]
+  miroir verify      [CONNECTION] [--index UID] [--counts-only] [--json]
+
+CONNECTION:
+  --url URL          Miroir's address (default: $MIROIR_URL, else server.bind and server.port
+                     of the configuration file, else http://127.0.0.1:7700)
+  --admin-key KEY    the admin key (default: $MIROIR_ADMIN_API_KEY, else $MIROIR_MASTER_KEY,
+                     else the configuration's)
+  --config FILE      configuration file to read them from (default: $MIROIR_CONFIG, else
+                     ./miroir.yaml; optional)
+
+verify exits 1 when a shard is missing from an owner, the owners of a shard disagree on its
+documents, or a node holds documents of a shard it does not own.
+)";
+
+struct Options {
+    std::string url;
+    std::string admin_key;
+    std::optional<std::string> index;
+    bool counts_only = false;
+    bool as_json = false;
+};
+
+struct UsageError {
+    std::string message;
+};
+
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
+Options parse(const std::vector<std::string>& args, bool verify) {
+    Options o;
+    std::optional<std::string> url, key;
+    std::string config_path = env("MIROIR_CONFIG").empty() ? "miroir.yaml" : env("MIROIR_CONFIG");
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& a = args[i];
+        auto value = [&](const std::string& name) {
+            if (a.starts_with(name + "=")) return a.substr(name.size() + 1);
+            if (i + 1 >= args.size()) throw UsageError{name + " needs a value"};
+            return args[++i];
+        };
+        if (a.starts_with("--url")) {
+            url = value("--url");
+        } else if (a.starts_with("--admin-key")) {
+            key = value("--admin-key");
+        } else if (a.starts_with("--config")) {
+            config_path = value("--config");
+        } else if (a == "--json") {
+            o.as_json = true;
+        } else if (verify && a.starts_with("--index")) {
+            o.index = value("--index");
+        } else if (verify && a == "--counts-only") {
+            o.counts_only = true;
+        } else {
+            throw UsageError{"unknown argument `" + a + "`"};
+        }
+    }
+    if (!url && !env("MIROIR_URL").empty()) url = env("MIROIR_URL");
+    if (!key && !env("MIROIR_ADMIN_API_KEY").empty()) key = env("MIROIR_ADMIN_API_KEY");
+    if (!key && !env("MIROIR_MASTER_KEY").empty()) key = env("MIROIR_MASTER_KEY");
+    if (!url || !key) {
+        // the configuration, when there is one, says where Miroir listens and its key
+        try {
+            const auto config = config::load_file(config_path);
+            const auto host = config.server.bind == "0.0.0.0" || config.server.bind == "::"
+                                  ? std::string("127.0.0.1")
+                                  : config.server.bind;
+            if (!url) url = "http://" + host + ":" + std::to_string(config.server.port);
+            if (!key) key = config.effective_admin_key();
+        } catch (const config::ConfigError&) {
+        }
+    }
+    o.url = url.value_or("http://127.0.0.1:7700");
+    o.admin_key = key.value_or("");
+    return o;
+}
+
+struct Answer {
+    unsigned status = 0;
+    json body;
+};
+
+// GET `target` from Miroir; throws std::runtime_error when it cannot be reached.
+Answer get(const Options& o, const std::string& target) {
+    const auto parsed = boost::urls::parse_uri(o.url);
+    if (!parsed || parsed->scheme() != "http") {
+        throw std::runtime_error("--url must be an http:// address, not `" + o.url + "`");
+    }
+    const std::string host = parsed->host();
+    const std::string port = parsed->has_port() ? std::string(parsed->port()) : "80";
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::minutes(10));  // verify pages through every document
+    stream.connect(resolver.resolve(host, port));
+    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
+    req.set(bhttp::field::host, host + ":" + port);
+    req.set(bhttp::field::user_agent, "miroir-cli");
+    if (!o.admin_key.empty()) req.set(bhttp::field::authorization, "Bearer " + o.admin_key);
+    bhttp::write(stream, req);
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buffer, res);
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    return {res.result_int(), json::parse(res.body(), nullptr, false)};
+}
+
+std::string text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+int status(const Options& o, bool nodes_only) {
+    const auto a = get(o, "/_miroir/topology");
+    if (a.status != 200) throw std::runtime_error(text(a.body.value("message", a.body)));
+    if (o.as_json) {
+        std::cout << (nodes_only ? a.body["nodes"] : a.body).dump(2) << "\n";
+        return 0;
+    }
+    if (!nodes_only) {
+        std::cout << "shards " << text(a.body["shards"]) << ", replication factor "
+                  << text(a.body["replicationFactor"]) << "\n";
+        for (const auto& g : a.body["groups"]) {
+            std::cout << "group " << text(g["id"]) << ": "
+                      << (g.value("complete", false) ? "serves every shard"
+                                                     : "cannot serve every shard")
+                      << "\n";
+        }
+    }
+    for (const auto& n : a.body["nodes"]) {
+        std::cout << (nodes_only ? "" : "  ") << text(n["id"]) << "  " << text(n["address"])
+                  << "  group " << text(n["group"]) << "  " << text(n["state"]) << "  "
+                  << text(n["shards"]) << " shards\n";
+    }
+    if (!nodes_only) {
+        const auto& missing = a.body["unavailableShards"];
+        std::cout << "unavailable shards: " << (missing.empty() ? "none" : missing.dump()) << "\n";
+    }
+    return 0;
+}
+
+std::string describe(const json& p) {
+    std::ostringstream out;
+    const auto kind = text(p["problem"]);
+    if (p.contains("shard")) out << "shard " << text(p["shard"]) << " ";
+    if (p.contains("group")) out << "group " << text(p["group"]) << " ";
+    if (p.contains("node")) out << "node " << text(p["node"]) << " ";
+    out << kind;
+    if (kind == "count_mismatch") {
+        for (const auto& [node, n] : p["counts"].items()) out << " " << node << "=" << text(n);
+    } else if (kind == "ids_mismatch") {
+        for (const auto& [node, m] : p["missing"].items()) {
+            out << "; " << node << " lacks " << text(m["count"]) << " (" << m["ids"].dump() << ")";
+        }
+    } else if (p.contains("documents")) {
+        out << ": " << text(p["documents"]) << " documents";
+    }
+    return out.str();
+}
+
+int verify(const Options& o) {
+    std::string target = "/_miroir/verify?ids=";
+    target += o.counts_only ? "false" : "true";
+    if (o.index) target += "&index=" + *o.index;
+    const auto a = get(o, target);
+    if (a.status != 200) throw std::runtime_error(text(a.body.value("message", a.body)));
+    if (o.as_json) {
+        std::cout << a.body.dump(2) << "\n";
+    } else {
+        for (const auto& index : a.body["indexes"]) {
+            const auto& problems = index["problems"];
+            std::cout << text(index["uid"]) << ": " << text(index["documents"]) << " documents, "
+                      << (problems.empty() ? "every shard on its owners, replicas agree"
+                                           : std::to_string(problems.size()) + " problem(s)")
+                      << "\n";
+            for (const auto& p : problems) std::cout << "  " << describe(p) << "\n";
+        }
+        std::cout << (a.body.value("status", "") == "ok" ? "ok" : "problems found") << " ("
+                  << text(a.body["checked"]) << " compared)\n";
+    }
+    return a.body.value("status", "") == "ok" ? 0 : 1;
+}
+
+}  // namespace
+
+bool is_operator_command(const std::string& command) {
+    return command == "status" || command == "nodes" || command == "verify";
+}
+
+int run(const std::string& command, const std::vector<std::string>& args) {
+    try {
+        if (!args.empty() && (args.front() == "--help" || args.front() == "-h")) {
+            std::cout << kUsage;
+            return 0;
+        }
+        if (command == "status") return status(parse(args, false), false);
+        if (command == "verify") return verify(parse(args, true));
+        if (args.empty() || args.front() != "list") {
+            throw UsageError{"`miroir nodes` takes `list`"};
+        }
+        return status(parse({args.begin() + 1, args.end()}, false), true);
+    } catch (const UsageError& e) {
+        std::cerr << "miroir " << command << ": " << e.message << "\n\n" << kUsage;
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "miroir " << command << ": " << e.what() << "\n";
+        return 2;
+    }
+}
+
+}  // namespace miroir::cli
