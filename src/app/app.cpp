@@ -64,7 +64,7 @@ struct App::Impl {
         api::add_settings_routes(router, context);
         api::add_search_routes(router, context);
         admin::add_admin_routes(router, context);
-        admin::add_verify_routes(router, context);
+        admin::add_placement_routes(router, context);
         admin::add_metrics_listener_routes(metrics_router, context);
     }
 

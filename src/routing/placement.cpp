@@ -52,4 +52,41 @@ std::vector<std::uint32_t> GroupPlacement::shards_of(std::string_view node) cons
     return out;
 }
 
+std::vector<ShardMove> plan_moves(const std::vector<std::string>& before,
+                                  const std::vector<std::string>& after, std::uint32_t shards,
+                                  std::uint32_t rf) {
+    std::vector<ShardMove> out;
+    for (std::uint32_t s = 0; s < shards; ++s) {
+        const auto was = owners(s, before, rf);
+        const auto now = owners(s, after, rf);
+        ShardMove move{s, {}, {}};
+        for (const auto& n : now) {
+            if (std::find(was.begin(), was.end(), n) == was.end()) move.gained.push_back(n);
+        }
+        for (const auto& n : was) {
+            if (std::find(now.begin(), now.end(), n) == now.end()) move.lost.push_back(n);
+        }
+        if (!move.gained.empty() || !move.lost.empty()) out.push_back(std::move(move));
+    }
+    return out;
+}
+
+double minimum_moves(const std::vector<std::string>& before, const std::vector<std::string>& after,
+                     std::uint32_t shards, std::uint32_t rf) {
+    if (after.empty()) return 0;
+    auto share = [shards, rf](const std::vector<std::string>& nodes) {
+        const auto copies = std::min<std::size_t>(rf, nodes.size());
+        return nodes.empty() ? 0.0
+                             : static_cast<double>(shards) * static_cast<double>(copies) /
+                                   static_cast<double>(nodes.size());
+    };
+    const double was = share(before), now = share(after);
+    double total = 0;
+    for (const auto& n : after) {
+        const bool stays = std::find(before.begin(), before.end(), n) != before.end();
+        total += std::max(0.0, now - (stays ? was : 0.0));
+    }
+    return total;
+}
+
 }  // namespace miroir::routing

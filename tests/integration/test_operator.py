@@ -67,6 +67,52 @@ class Operator(unittest.TestCase):
                 held[node_id] = r.json()["total"]
             self.assertEqual({n for n, count in held.items() if count}, set(nodes), held)
 
+    def test_1_plan_of_a_new_node_list(self):
+        topology = self.cluster.call("GET", "/_miroir/topology").json()
+        current = [{"id": n["id"], "address": n["address"], "group": n["group"]}
+                   for n in topology["nodes"]]
+        owners = self.owners()
+
+        def plan(nodes):
+            r = self.cluster.call("POST", "/_miroir/rebalance/plan", {"nodes": nodes})
+            self.assertEqual(r.status, 200, r.body)
+            return r.json()
+
+        self.assertEqual(plan(current)["copiesMoved"], 0)
+        # a fourth node receives shards, each from one owner; every node should end with 4
+        added = plan(current + [{"id": "d3", "address": "http://127.0.0.1:1", "group": 0}])
+        moves = added["groups"][0]["moves"]
+        self.assertTrue(moves)
+        for m in moves:
+            self.assertEqual(m["gained"], ["d3"], m)
+            self.assertEqual(len(m["lost"]), 1, m)
+            self.assertIn(m["lost"][0], owners[m["shard"]], m)
+        self.assertEqual(added["copiesMoved"], len(moves))
+        self.assertEqual(added["minimumCopies"], 4.0)
+        # without d2, its copies and only them go to the others
+        removed = plan([n for n in current if n["id"] != "d2"])
+        held = [s for s, nodes in owners.items() if "d2" in nodes]
+        self.assertEqual(sorted(m["shard"] for m in removed["groups"][0]["moves"]), held)
+        self.assertEqual(removed["copiesMoved"], len(held))
+        self.assertEqual(removed["minimumCopies"], 5.33)
+        # a second group is filled with every shard
+        grown = plan(current + [{"id": "e0", "address": "http://127.0.0.1:2", "group": 1},
+                                {"id": "e1", "address": "http://127.0.0.1:3", "group": 1}])
+        self.assertEqual(grown["groups"][1]["copiesMoved"], 16)
+        self.assertEqual(grown["groups"][0]["copiesMoved"], 0)
+
+        for body, message in [
+                ({}, "Missing field `nodes`"),
+                ({"nodes": [{"id": 3, "address": "http://a:1"}]}, "`.nodes[0].id`"),
+                ({"nodes": current + [dict(current[0])]}, "duplicate node id `d0`"),
+                ({"nodes": current + [{"id": "x", "address": "ftp://a:1"}]}, "http://host:port"),
+                ({"nodes": current + [{"id": "x", "address": "http://a:1", "group": 1}]},
+                 "replication_factor")]:
+            r = self.cluster.call("POST", "/_miroir/rebalance/plan", body)
+            self.assertEqual(r.status, 400, (body, r.body))
+            self.assertEqual(r.json()["code"], "bad_request")
+            self.assertIn(message, r.json()["message"])
+
     def test_2_a_fleet_loaded_through_miroir_is_clean(self):
         for query in [(), ("ids=false",), (f"index={INDEX}",)]:
             body = self.verify(*query)

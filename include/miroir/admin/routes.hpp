@@ -13,9 +13,11 @@ namespace miroir::admin {
 // GET /_miroir/ready (open, for orchestrator probes), GET /_miroir/metrics (admin key)
 void add_admin_routes(http::Router& router, api::Context& context);
 
-// GET /_miroir/shards (each shard's owners per group) and GET /_miroir/verify (every shard on
-// its owners and nowhere else, replicas agreeing), both with the admin key
-void add_verify_routes(http::Router& router, api::Context& context);
+// GET /_miroir/shards (each shard's owners per group), POST /_miroir/rebalance/plan (what a
+// proposed node list would move, against the fewest copies any balanced placement moves) and
+// GET /_miroir/verify (every shard on its owners and nowhere else, replicas agreeing), all
+// with the admin key
+void add_placement_routes(http::Router& router, api::Context& context);
 
 // GET /metrics for the separate metrics listener (no key: bind it to a private interface)
 void add_metrics_listener_routes(http::Router& router, api::Context& context);

@@ -38,4 +38,24 @@ class GroupPlacement {
     std::vector<std::vector<std::string>> owners_;
 };
 
+// One shard's change of owners in one replica group when the group's node list changes.
+struct ShardMove {
+    std::uint32_t shard = 0;
+    std::vector<std::string> gained;  // new owners: they receive a copy
+    std::vector<std::string> lost;    // former owners: they hand their copy over, then drop it
+};
+
+// What changing a group's node list from `before` to `after` moves: the shards whose owners
+// differ, in shard order. Rendezvous hashing keeps every other shard where it is.
+std::vector<ShardMove> plan_moves(const std::vector<std::string>& before,
+                                  const std::vector<std::string>& after, std::uint32_t shards,
+                                  std::uint32_t rf);
+
+// The copies any placement that stays balanced must move for that change: every node ends
+// with shards × min(rf, |after|) / |after| copies, so each receives at least what it lacks
+// of that share compared with what it held before (its share of the old balance, when it
+// stays). Fractional: the balance itself is a mean.
+double minimum_moves(const std::vector<std::string>& before, const std::vector<std::string>& after,
+                     std::uint32_t shards, std::uint32_t rf);
+
 }  // namespace miroir::routing

@@ -113,5 +113,56 @@ TEST(Placement, RemovingANodeMovesOnlyItsShards) {
     }
 }
 
+std::size_t copies_moved(const std::vector<ShardMove>& moves) {
+    std::size_t n = 0;
+    for (const auto& m : moves) n += m.gained.size();
+    return n;
+}
+
+TEST(PlanMoves, AddingANodeGivesItShardsFromOneOwnerEach) {
+    const std::uint32_t shards = 1024;
+    const auto moves = plan_moves(nodes(3), nodes(4), shards, 2);
+    for (const auto& m : moves) {
+        EXPECT_EQ(m.gained, std::vector<std::string>{"meili-3"}) << "shard " << m.shard;
+        EXPECT_EQ(m.lost.size(), 1u) << "shard " << m.shard;
+    }
+    // every node should end with 1024 x 2 / 4 = 512 copies: the new one receives them all
+    EXPECT_DOUBLE_EQ(minimum_moves(nodes(3), nodes(4), shards, 2), 512.0);
+    EXPECT_NEAR(static_cast<double>(copies_moved(moves)), 512.0, 512.0 * 0.08);
+}
+
+TEST(PlanMoves, RemovingANodeHandsOverExactlyItsCopies) {
+    const std::uint32_t shards = 1024;
+    auto fewer = nodes(4);
+    fewer.erase(fewer.begin() + 2);
+    const auto moves = plan_moves(nodes(4), fewer, shards, 2);
+    const GroupPlacement before(nodes(4), shards, 2);
+    EXPECT_EQ(copies_moved(moves), before.shards_of("meili-2").size());
+    for (const auto& m : moves) {
+        EXPECT_EQ(m.lost, std::vector<std::string>{"meili-2"}) << "shard " << m.shard;
+        EXPECT_EQ(m.gained.size(), 1u) << "shard " << m.shard;
+    }
+    EXPECT_NEAR(minimum_moves(nodes(4), fewer, shards, 2), 512.0, 1e-9);
+    EXPECT_NEAR(static_cast<double>(copies_moved(moves)), 512.0, 512.0 * 0.08);
+}
+
+TEST(PlanMoves, UnchangedOrReorderedListMovesNothing) {
+    auto reordered = nodes(3);
+    std::reverse(reordered.begin(), reordered.end());
+    EXPECT_TRUE(plan_moves(nodes(3), reordered, 64, 2).empty());
+    EXPECT_DOUBLE_EQ(minimum_moves(nodes(3), reordered, 64, 2), 0.0);
+}
+
+TEST(PlanMoves, ANewGroupReceivesEveryShard) {
+    const auto moves = plan_moves({}, nodes(2), 64, 2);
+    ASSERT_EQ(moves.size(), 64u);
+    EXPECT_EQ(copies_moved(moves), 128u);
+    EXPECT_DOUBLE_EQ(minimum_moves({}, nodes(2), 64, 2), 128.0);
+    // and a group that goes away hands everything over to no one in it
+    const auto gone = plan_moves(nodes(2), {}, 64, 2);
+    EXPECT_EQ(copies_moved(gone), 0u);
+    EXPECT_EQ(gone.size(), 64u);
+}
+
 }  // namespace
 }  // namespace miroir::routing

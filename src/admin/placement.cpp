@@ -1,9 +1,12 @@
-// GET /_miroir/verify: whether every shard of every index is where the placement puts it.
+// Placement routes. GET /_miroir/shards: each shard's owners. POST /_miroir/rebalance/plan: what
+// a new node list would move. GET /_miroir/verify: whether every shard of every index is where
+// the placement puts it.
 // Each node is asked what it holds of an index — every document's primary key and shard,
 // paged (or, with ids=false, a count per shard) — and the answers are compared shard by shard
 // within each replica group: every owner holds the shard, the owners agree on its documents,
 // no node holds documents of a shard it does not own.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -16,6 +19,7 @@
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/ingest/splitter.hpp>
+#include <miroir/routing/placement.hpp>
 #include <miroir/upstream/gather.hpp>
 
 namespace miroir::admin {
@@ -339,9 +343,100 @@ asio::awaitable<http::Response> shards(api::Context& ctx) {
     co_return http::respond(200, body);
 }
 
+// The node ids of each group of a node list.
+std::map<int, std::vector<std::string>> by_group(const std::vector<config::Node>& nodes) {
+    std::map<int, std::vector<std::string>> out;
+    for (const auto& n : nodes) out[n.replica_group].push_back(n.id);
+    return out;
+}
+
+// The proposed node list of a plan request, validated as the configuration's would be.
+std::vector<config::Node> proposed_nodes(const api::Context& ctx, const json& body) {
+    if (!body.is_object() || !body.contains("nodes") || !body["nodes"].is_array()) {
+        throw http::bad_request(
+            "Missing field `nodes`: the proposed list of nodes, each "
+            "`{\"id\", \"address\", \"group\"}`.");
+    }
+    config::Config proposed = ctx.config;
+    proposed.nodes.clear();
+    int groups = 0;
+    for (std::size_t i = 0; i < body["nodes"].size(); ++i) {
+        const auto& n = body["nodes"][i];
+        const std::string where = "`.nodes[" + std::to_string(i) + "]";
+        if (!n.is_object()) throw http::bad_request(where + "`: expected an object.");
+        const auto id = n.value("id", json());
+        const auto address = n.value("address", json());
+        const auto group = n.value("group", json(std::uint64_t{0}));
+        if (!id.is_string()) throw http::bad_request(where + ".id`: expected a string.");
+        if (!address.is_string()) {
+            throw http::bad_request(where + ".address`: expected a string.");
+        }
+        if (!group.is_number_unsigned() || group.get<std::uint64_t>() > 63) {
+            throw http::bad_request(where + ".group`: expected an integer from 0 to 63.");
+        }
+        config::Node node;
+        node.id = id.get<std::string>();
+        node.address = address.get<std::string>();
+        node.replica_group = group.get<int>();
+        groups = std::max(groups, node.replica_group + 1);
+        proposed.nodes.push_back(std::move(node));
+    }
+    proposed.replica_groups = static_cast<std::uint32_t>(groups);
+    try {
+        config::validate(proposed);
+    } catch (const config::ConfigError& e) {
+        throw http::bad_request("Invalid node list: " + std::string(e.what()) + ".");
+    }
+    return proposed.nodes;
+}
+
+asio::awaitable<http::Response> plan(api::Context& ctx, http::Request& r) {
+    const auto after_nodes = proposed_nodes(ctx, http::json_body(r));
+    const auto before = by_group(ctx.config.nodes);
+    const auto after = by_group(after_nodes);
+    std::set<int> group_ids;
+    for (const auto& [g, ids] : before) group_ids.insert(g);
+    for (const auto& [g, ids] : after) group_ids.insert(g);
+
+    const auto shards = ctx.fleet.shards();
+    const auto rf = ctx.config.replication_factor;
+    const std::vector<std::string> none;
+    json groups = json::array();
+    std::size_t moved = 0;
+    double minimum = 0;
+    for (const int g : group_ids) {
+        const auto& was = before.contains(g) ? before.at(g) : none;
+        const auto& now = after.contains(g) ? after.at(g) : none;
+        json moves = json::array();
+        std::size_t copies = 0;
+        for (const auto& m : routing::plan_moves(was, now, shards, rf)) {
+            copies += m.gained.size();
+            moves.push_back({{"shard", m.shard}, {"gained", m.gained}, {"lost", m.lost}});
+        }
+        const double least = routing::minimum_moves(was, now, shards, rf);
+        moved += copies;
+        minimum += least;
+        groups.push_back({{"id", g},
+                          {"before", was},
+                          {"after", now},
+                          {"copiesMoved", copies},
+                          {"minimumCopies", std::round(least * 100) / 100},
+                          {"moves", std::move(moves)}});
+    }
+    json body;
+    body["shards"] = shards;
+    body["replicationFactor"] = rf;
+    body["copiesMoved"] = moved;
+    body["minimumCopies"] = std::round(minimum * 100) / 100;
+    body["groups"] = std::move(groups);
+    co_return http::respond(200, body);
+}
+
 }  // namespace
 
-void add_verify_routes(http::Router& router, api::Context& ctx) {
+void add_placement_routes(http::Router& router, api::Context& ctx) {
+    router.add(http::Method::post, "/_miroir/rebalance/plan", http::Access::admin,
+               [&ctx](http::Request& r) { return plan(ctx, r); });
     router.add(http::Method::get, "/_miroir/shards", http::Access::admin,
                [&ctx](http::Request&) { return shards(ctx); });
     router.add(http::Method::get, "/_miroir/verify", http::Access::admin,
