@@ -1,4 +1,5 @@
 // Structured log lines through one spdlog logger writing to stderr.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -78,6 +79,20 @@ bool needs_quotes(std::string_view s) {
     return false;
 }
 
+// `s` as a JSON string: printable ASCII as it is, anything else through nlohmann (escapes,
+// invalid UTF-8 replaced).
+void append_json_string(std::string& out, std::string_view s) {
+    const bool plain = std::all_of(
+        s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+    if (plain) {
+        out += '"';
+        out += s;
+        out += '"';
+        return;
+    }
+    out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
 
 bool parse_format(std::string_view s, Format& out) {
@@ -115,14 +130,31 @@ void write(Level level, std::string_view message, Fields fields) {
     if (!enabled(level)) return;
     std::string line;
     if (g_format.load(std::memory_order_relaxed) == Format::json) {
-        nlohmann::json obj;
-        obj["ts"] = timestamp();
-        obj["level"] = level_name(level);
-        obj["msg"] = message;
+        // written directly, in this order: one line per request is on every request's path
+        line = "{\"ts\":";
+        append_json_string(line, timestamp());
+        line += ",\"level\":";
+        append_json_string(line, level_name(level));
+        line += ",\"msg\":";
+        append_json_string(line, message);
         for (const auto& f : fields) {
-            std::visit([&](const auto& v) { obj[std::string(f.key)] = v; }, f.value);
+            line += ',';
+            append_json_string(line, f.key);
+            line += ':';
+            std::visit(
+                [&](const auto& v) {
+                    using T = std::decay_t<decltype(v)>;
+                    if constexpr (std::is_same_v<T, std::string_view>) {
+                        append_json_string(line, v);
+                    } else if constexpr (std::is_same_v<T, bool>) {
+                        line += v ? "true" : "false";
+                    } else {
+                        line += nlohmann::json(v).dump();  // numbers as JSON writes them
+                    }
+                },
+                f.value);
         }
-        line = obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        line += '}';
     } else {
         line = timestamp();
         line += ' ';
