@@ -15,6 +15,7 @@
 #include <miroir/admin/routes.hpp>
 #include <miroir/api/context.hpp>
 #include <miroir/api/fleet.hpp>
+#include <miroir/api/routes.hpp>
 #include <miroir/config/config.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
@@ -111,6 +112,10 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::size_t node, std::strin
                     continue;
                 }
                 const auto s = shard->get<std::uint32_t>();
+                if (s >= ctx.fleet.shards()) {  // no shard of this fleet: no read reaches it
+                    ++out.unsharded;
+                    continue;
+                }
                 out.ids[s].insert(id_text(doc.value(*pk, json())));
                 ++out.counts[s];
             }
@@ -275,6 +280,7 @@ asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
                                ? std::string()
                                : http::percent_decode(pair.substr(eq + 1), true);
         if (name == "index") {
+            api::check_index_uid(value);
             only = value;
         } else if (name == "ids") {
             if (value != "true" && value != "false") {
@@ -319,7 +325,7 @@ asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
     }
     json body;
     body["status"] = clean ? "ok" : "problems";
-    body["checked"] = with_ids ? "ids" : "counts";
+    body["checked"] = with_ids ? "ids" : "counts";  // per index: counts where there is no key
     body["shards"] = ctx.fleet.shards();
     body["indexes"] = std::move(indexes);
     co_return http::respond(200, body);

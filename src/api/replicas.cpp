@@ -32,6 +32,7 @@
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/observed.hpp>
 
+#include "fanout.hpp"
 #include "reads.hpp"
 
 namespace miroir::api {
@@ -77,6 +78,14 @@ std::vector<std::size_t> usable_owners(const Context& ctx, const Group& group, s
         if (state == upstream::NodeState::suspect) suspect.push_back(node);
     }
     return healthy.empty() ? suspect : healthy;
+}
+
+// The nodes of `group` reads may use when each of them holds every shard (the replication
+// factor is at least the group's size), healthy ones first as usable_owners; else none.
+std::vector<std::size_t> whole_holders(const Context& ctx, const Group& group,
+                                       const std::vector<std::size_t>& exclude) {
+    if (group.nodes.empty() || ctx.config.replication_factor < group.nodes.size()) return {};
+    return usable_owners(ctx, group, 0, exclude);
 }
 
 // The adaptive score of a node: lower is better.
@@ -328,6 +337,12 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
             break;
         }
     }
+    // a group whose every node holds every shard (RF at least its size): one node answers alone
+    if (const auto whole = whole_holders(ctx, groups[chosen_group], avoid); !whole.empty()) {
+        std::map<std::size_t, std::vector<std::uint32_t>> one;
+        one[pick(ctx, whole, 0, turn, stable)] = all_shards(fleet);
+        return assignments(fleet, one);
+    }
     std::map<std::size_t, std::vector<std::uint32_t>> chosen;
     for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
         const auto& group = groups[chosen_group];
@@ -345,6 +360,18 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
 std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::uint32_t>& shards,
                                      const std::vector<std::size_t>& exclude, const Group* only) {
     std::map<std::size_t, std::vector<std::uint32_t>> chosen;
+    // the first group that can serve them, when each of its nodes holds every shard: one node
+    for (const auto& group : ctx.fleet.groups()) {
+        if (shards.empty() || (only && group.id != only->id)) continue;
+        if (usable_owners(ctx, group, shards.front(), exclude).empty()) continue;
+        if (const auto whole = whole_holders(ctx, group, exclude); !whole.empty()) {
+            auto sorted = shards;
+            std::sort(sorted.begin(), sorted.end());
+            chosen[pick(ctx, whole, 0, 0, false)] = std::move(sorted);
+            return assignments(ctx.fleet, chosen);
+        }
+        break;
+    }
     for (auto s : shards) {
         for (const auto& group : ctx.fleet.groups()) {
             if (only && group.id != only->id) continue;

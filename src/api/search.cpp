@@ -173,12 +173,19 @@ asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx,
     auto gathered =
         co_await ask_plan(ctx, plan, node_search, 0, extra, std::move(avoid), Answers::raw);
     if (gathered.refusal) co_return std::move(gathered.refusal);
-    if (gathered.asked.size() != 1 || gathered.asked.front().restricted ||
-        gathered.raw.front().empty()) {
-        co_return std::nullopt;
+    // the one answer from a node answering for every shard (the first node's, or a retry's)
+    std::size_t whole = gathered.asked.size();
+    for (std::size_t i = 0; i < gathered.asked.size(); ++i) {
+        if (gathered.raw[i].empty()) continue;
+        const auto& a = gathered.asked[i];
+        if (whole != gathered.asked.size() || a.restricted ||
+            a.shards.size() != ctx.fleet.shards()) {
+            co_return std::nullopt;  // parts from several nodes: they need the merge
+        }
+        whole = i;
     }
-    auto body =
-        merge::scrub_search_answer(std::move(gathered.raw.front()), ingest::kReservedPrefix);
+    if (whole == gathered.asked.size()) co_return std::nullopt;
+    auto body = merge::scrub_search_answer(std::move(gathered.raw[whole]), ingest::kReservedPrefix);
     if (!body) co_return std::nullopt;
     co_return http::Response::json(200, std::move(*body));
 }

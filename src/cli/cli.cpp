@@ -4,6 +4,8 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -122,26 +124,41 @@ Answer get(const Options& o, const std::string& target) {
     asio::io_context io;
     asio::ip::tcp::resolver resolver(io);
     beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::minutes(10));  // verify pages through every document
     stream.connect(resolver.resolve(host, port));
+    // blocking calls ignore the stream's timer: the socket's own timeouts bound them (verify
+    // reads every document of every node, hence minutes)
+    const timeval limit{600, 0};
+    const int fd = stream.socket().native_handle();
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
     bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
     req.set(bhttp::field::host, host + ":" + port);
     req.set(bhttp::field::user_agent, "miroir-cli");
     if (!o.admin_key.empty()) req.set(bhttp::field::authorization, "Bearer " + o.admin_key);
     bhttp::write(stream, req);
     beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> res;
-    bhttp::read(stream, buffer, res);
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(boost::none);  // a report on many indexes may be large
+    bhttp::read(stream, buffer, parser);
     beast::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    auto& res = parser.get();
     return {res.result_int(), json::parse(res.body(), nullptr, false)};
 }
 
 std::string text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
+// Miroir's error message, or what it answered when that is not an error object.
+std::runtime_error failure(const Answer& a) {
+    if (a.body.is_object() && a.body.contains("message")) {
+        return std::runtime_error(text(a.body["message"]));
+    }
+    return std::runtime_error("Miroir answered " + std::to_string(a.status));
+}
+
 int status(const Options& o, bool nodes_only) {
     const auto a = get(o, "/_miroir/topology");
-    if (a.status != 200) throw std::runtime_error(text(a.body.value("message", a.body)));
+    if (a.status != 200) throw failure(a);
     if (o.as_json) {
         std::cout << (nodes_only ? a.body["nodes"] : a.body).dump(2) << "\n";
         return 0;
@@ -192,7 +209,7 @@ int verify(const Options& o) {
     target += o.counts_only ? "false" : "true";
     if (o.index) target += "&index=" + *o.index;
     const auto a = get(o, target);
-    if (a.status != 200) throw std::runtime_error(text(a.body.value("message", a.body)));
+    if (a.status != 200) throw failure(a);
     if (o.as_json) {
         std::cout << a.body.dump(2) << "\n";
     } else {

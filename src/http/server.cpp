@@ -267,8 +267,11 @@ void Server::Impl::forget(const std::shared_ptr<Session>& session) {
         if (stopping && sessions.empty() && on_drained) done = std::exchange(on_drained, nullptr);
     }
     if (done) {
-        grace_timer.cancel();
-        done();
+        // the grace timer belongs to the listener's executor; this may run on a session's
+        asio::post(executor, [self = shared_from_this(), done = std::move(done)] {
+            self->grace_timer.cancel();
+            done();
+        });
     }
 }
 

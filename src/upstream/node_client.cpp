@@ -5,6 +5,7 @@
 //
 // A connection that saw any error, timeout or cancellation is closed, never pooled: its
 // state on the wire is unknown.
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -157,7 +158,10 @@ std::unique_ptr<Connection> NodeClient::Impl::take_idle(const void* home) {
 
 void NodeClient::Impl::put_back(std::unique_ptr<Connection> conn) {
     std::lock_guard lock(mutex);
-    if (idle.size() >= options.idle_connections) {
+    // each context (thread) keeps up to idle_connections of its own
+    const auto mine = std::count_if(idle.begin(), idle.end(),
+                                    [&conn](const auto& c) { return c->home == conn->home; });
+    if (static_cast<std::size_t>(mine) >= options.idle_connections) {
         error_code ignored;
         conn->stream.socket().close(ignored);
         --open;

@@ -310,6 +310,21 @@ class WholeNodeReads(AgainstOneNode):
             answer.pop("processingTimeMs", None)
         self.assertEqual(g, w, f"{method} {path} {body}")
 
+    def test_each_search_asks_one_node(self):
+        """Every node holds every shard: one node answers each search alone (not one per
+        shard picked among the replicas), seen in Miroir's count of node requests."""
+        def node_requests():
+            text = self.cluster.call("GET", "/_miroir/metrics").body.decode()
+            return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                       if line.startswith("miroir_upstream_requests_total{"))
+
+        before = node_requests()
+        for _ in range(20):
+            r = self.cluster.call("POST", f"/indexes/{INDEX}/search", {"q": "river"})
+            self.assertEqual(r.status, 200, r.body)
+        # 20 searches, plus at most a few health probes meanwhile; split plans would ask 40
+        self.assertLess(node_requests() - before, 26)
+
     def test_answers_are_one_nodes_answers(self):
         search = f"/indexes/{INDEX}/search"
         for body in [{"q": "river"},

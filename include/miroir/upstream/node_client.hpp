@@ -27,7 +27,7 @@ struct NodeEndpoint {
 
 struct PoolOptions {
     std::uint32_t max_connections = 64;   // in use + idle; further requests wait
-    std::uint32_t idle_connections = 16;  // idle ones kept for reuse
+    std::uint32_t idle_connections = 16;  // idle ones kept for reuse, per io_context
     std::chrono::milliseconds connect_timeout{1000};
     std::string api_key;  // sent as `Authorization: Bearer` when not empty
 };
