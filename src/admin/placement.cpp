@@ -35,8 +35,9 @@ constexpr std::size_t kListed = 10;    // ids named per node in a problem
 
 // What one node holds of one index.
 struct Holding {
-    bool answered = false;                               // the node answered every request
-    bool has_index = false;                              // it has the index
+    bool answered = false;   // the node answered every request
+    unsigned refused = 0;    // else the status it refused one with (0: no answer at all)
+    bool has_index = false;  // it has the index
     std::map<std::uint32_t, std::set<std::string>> ids;  // by shard (ids mode)
     std::map<std::uint32_t, std::uint64_t> counts;       // by shard
     std::uint64_t unsharded = 0;  // documents without a shard (written behind Miroir's back)
@@ -102,6 +103,7 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::size_t node, std::strin
             auto page = co_await ask(ctx, node, std::move(request), status);
             if (!page) {
                 out.answered = status == 404;  // no such index there
+                out.refused = status;
                 co_return out;
             }
             const auto results = page->value("results", json::array());
@@ -128,13 +130,17 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::size_t node, std::strin
     const auto total = co_await count(ctx, node, uid, everything, status);
     if (!total) {
         out.answered = status == 404;
+        out.refused = status;
         co_return out;
     }
     std::uint64_t sharded = 0;
     for (std::uint32_t s = 0; s < ctx.fleet.shards() && sharded < *total; ++s) {
         const json filter = field + " = " + std::to_string(s);
         const auto n = co_await count(ctx, node, uid, filter, status);
-        if (!n) co_return out;
+        if (!n) {
+            out.refused = status;  // e.g. 400: `_miroir_shard` is not filterable there
+            co_return out;
+        }
         if (*n) out.counts[s] = *n;
         sharded += *n;
     }
@@ -191,7 +197,11 @@ json check_index(const api::Context& ctx, const std::vector<Holding>& held, bool
     const auto& fleet = ctx.fleet;
     json problems = json::array();
     for (std::size_t n = 0; n < held.size(); ++n) {
-        if (!held[n].answered) {
+        if (!held[n].answered && held[n].refused) {
+            problems.push_back({{"problem", "node_error"},
+                                {"node", fleet.node_id(n)},
+                                {"status", held[n].refused}});
+        } else if (!held[n].answered) {
             problems.push_back({{"problem", "unreachable"}, {"node", fleet.node_id(n)}});
         } else if (!held[n].has_index) {
             problems.push_back({{"problem", "index_missing"}, {"node", fleet.node_id(n)}});
@@ -319,13 +329,14 @@ asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
         clean = clean && problems.empty();
         json index;
         index["uid"] = uid;
+        index["checked"] = with_ids && pk ? "ids" : "counts";  // no primary key yet: counts
         index["documents"] = documents;
         index["problems"] = std::move(problems);
         indexes.push_back(std::move(index));
     }
     json body;
     body["status"] = clean ? "ok" : "problems";
-    body["checked"] = with_ids ? "ids" : "counts";  // per index: counts where there is no key
+    body["checked"] = with_ids ? "ids" : "counts";
     body["shards"] = ctx.fleet.shards();
     body["indexes"] = std::move(indexes);
     co_return http::respond(200, body);

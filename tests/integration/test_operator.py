@@ -199,7 +199,18 @@ class Operator(unittest.TestCase):
         self.assertIn(("misplaced", stray_shard, "d2"), kinds, counts)
         self.assertIn(("unsharded", None, "d0"), kinds, counts)
 
-    def test_6_a_node_that_is_down(self):
+    def test_6_an_index_made_behind_miroirs_back(self):
+        # on one node only, without Miroir's shard field: the node refuses the shard filter
+        self.node("d0").run("POST", "/indexes/direct/documents", [{"id": 1, "title": "x"}])
+        body = self.verify("index=direct", "ids=false")
+        problems = body["indexes"][0]["problems"]
+        self.assertIn({"problem": "node_error", "node": "d0", "status": 400}, problems)
+        self.assertIn({"problem": "index_missing", "node": "d1"}, problems)
+        index = self.verify("index=direct")["indexes"][0]
+        self.assertEqual(index["checked"], "ids")
+        self.assertIn({"problem": "unsharded", "node": "d0", "documents": 1}, index["problems"])
+
+    def test_7_a_node_that_is_down(self):
         self.cluster.nodes[2].stop()
         body = self.verify(f"index={INDEX}", "ids=false")
         problems = body["indexes"][0]["problems"]
