@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
 from ingest import (binary_arguments, client, cpu_seconds, load_index,  # noqa: E402
-                    summary_queries, use_binaries)
+                    rss_kb, summary_queries, use_binaries)
 
 NODE_KEY = "bench-node-key"
 MASTER = "bench"
@@ -97,11 +97,7 @@ def run_wrk(port, script, seconds, connections, pid):
 
 
 def rss_mb(pid, field="VmRSS"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return rss_kb(pid, field) / 1024
 
 
 def nginx(directory, upstream_port):

@@ -15,7 +15,7 @@
 #include <miroir/admin/routes.hpp>
 #include <miroir/api/context.hpp>
 #include <miroir/api/fleet.hpp>
-#include <miroir/api/routes.hpp>
+#include <miroir/api/node_requests.hpp>
 #include <miroir/config/config.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
@@ -26,6 +26,9 @@
 namespace miroir::admin {
 
 namespace {
+
+using api::index_path;
+using api::node_request;
 
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
@@ -43,17 +46,6 @@ struct Holding {
     std::uint64_t unsharded = 0;  // documents without a shard (written behind Miroir's back)
 };
 
-upstream::UpstreamRequest node_request(http::Method method, std::string target,
-                                       std::string body = {}) {
-    upstream::UpstreamRequest r;
-    r.method = method;
-    r.target = std::move(target);
-    r.body = std::move(body);
-    return r;
-}
-
-std::string index_path(const std::string& uid) { return "/indexes/" + http::percent_encode(uid); }
-
 asio::awaitable<std::optional<json>> ask(api::Context& ctx, std::size_t node,
                                          upstream::UpstreamRequest request, unsigned& status) {
     const auto timeout = std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms);
@@ -66,11 +58,7 @@ asio::awaitable<std::optional<json>> ask(api::Context& ctx, std::size_t node,
 }
 
 // A document id as Meilisearch compares them: a number in decimal, a string as it is.
-std::string id_text(const json& id) {
-    if (id.is_string()) return id.get<std::string>();
-    if (id.is_number_integer()) return id.dump();
-    return id.dump();
-}
+std::string id_text(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
 
 // The total of a documents fetch with `filter` (null: every document).
 asio::awaitable<std::optional<std::uint64_t>> count(api::Context& ctx, std::size_t node,
@@ -278,17 +266,7 @@ json check_index(const api::Context& ctx, const std::vector<Holding>& held, bool
 asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
     std::optional<std::string> only;
     bool with_ids = true;
-    // the query string: index=<uid>, ids=true|false
-    std::string_view rest = r.query;
-    while (!rest.empty()) {
-        const auto amp = rest.find('&');
-        const auto pair = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-        const auto eq = pair.find('=');
-        const auto name = http::percent_decode(pair.substr(0, eq), true);
-        const auto value = eq == std::string_view::npos
-                               ? std::string()
-                               : http::percent_decode(pair.substr(eq + 1), true);
+    for (const auto& [name, value] : http::split_query(r.query)) {
         if (name == "index") {
             api::check_index_uid(value);
             only = value;
@@ -300,7 +278,7 @@ asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
                     value + "`.");
             }
             with_ids = value == "true";
-        } else if (!name.empty()) {
+        } else {
             throw http::bad_request("Unknown parameter `" + name +
                                     "`: expected one of `index`, `ids`");
         }

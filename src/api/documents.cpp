@@ -232,7 +232,7 @@ asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {
     b.offset = q.get_uint("offset", "invalid_document_offset").value_or(0);
     b.limit = q.get_uint("limit", "invalid_document_limit").value_or(20);
     if (auto sort = q.get("sort")) b.sort = http::split_csv(*sort);
-    const auto params = split_query(r.query);
+    const auto params = http::split_query(r.query);
     const auto filter = q.get("filter");
     const NodeBrowse node_browse = [&uid, params, filter](const Assignment& a, std::uint64_t offset,
                                                           std::uint64_t limit) {
@@ -247,7 +247,7 @@ asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {
         } else if (filter) {
             query.emplace_back("filter", *filter);
         }
-        return node_request(Method::get, index_path(uid) + "/documents?" + join_query(query));
+        return node_request(Method::get, index_path(uid) + "/documents?" + http::join_query(query));
     };
     co_return co_await browse(ctx, uid, b, node_browse);
 }

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include <miroir/api/node_requests.hpp>
 #include <miroir/http/message.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/node_client.hpp>
@@ -54,17 +55,10 @@ nlohmann::ordered_json summary(const tasks::Task& task);
 
 std::int64_t now_ns();
 
-// Throws invalid_index_uid unless `uid` is a valid Meilisearch index uid.
-void check_index_uid(const std::string& uid);
-// "/indexes/<uid>", percent-encoded.
-std::string index_path(const std::string& uid);
 // A new task enqueued now; `details` null for none.
 tasks::Task new_task(const std::string& index_uid, std::string type,
                      const nlohmann::ordered_json& details, std::uint32_t copies);
 std::vector<std::uint32_t> all_shards(const Fleet& fleet);
-upstream::UpstreamRequest node_request(http::Method method, std::string target,
-                                       std::string body = {},
-                                       std::string content_type = "application/json");
 
 // What Miroir knows of an index: its record in the store, else what a node says (an index
 // created before Miroir managed it); nullopt when no node has it.

@@ -78,34 +78,6 @@ std::string with_shards_param(const std::optional<std::string>& filter,
     return "(" + text + ") AND " + clause;
 }
 
-std::vector<std::pair<std::string, std::string>> split_query(std::string_view raw) {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::size_t start = 0;
-    while (start < raw.size()) {
-        auto end = raw.find('&', start);
-        if (end == std::string_view::npos) end = raw.size();
-        const auto part = raw.substr(start, end - start);
-        if (!part.empty()) {
-            const auto eq = part.find('=');
-            out.emplace_back(http::percent_decode(part.substr(0, eq), true),
-                             eq == std::string_view::npos
-                                 ? std::string()
-                                 : http::percent_decode(part.substr(eq + 1), true));
-        }
-        start = end + 1;
-    }
-    return out;
-}
-
-std::string join_query(const std::vector<std::pair<std::string, std::string>>& params) {
-    std::string out;
-    for (const auto& [k, v] : params) {
-        if (!out.empty()) out += '&';
-        out += http::percent_encode(k) + "=" + http::percent_encode(v);
-    }
-    return out;
-}
-
 const json* field_at(const json& doc, const std::string& path) {
     if (!doc.is_object()) return nullptr;
     if (const auto it = doc.find(path); it != doc.end()) return &*it;

@@ -103,12 +103,6 @@ nlohmann::ordered_json with_shards(const nlohmann::ordered_json& filter,
 std::string with_shards_param(const std::optional<std::string>& filter,
                               const std::vector<std::uint32_t>& shards);
 
-// The parameters of a query string, percent-decoded, in order.
-std::vector<std::pair<std::string, std::string>> split_query(std::string_view raw);
-
-// Rebuilds a query string from parameters, percent-encoded.
-std::string join_query(const std::vector<std::pair<std::string, std::string>>& params);
-
 // The value at `path` in a document: a top-level field of that name, else a dotted path
 // through nested objects; null when there is none.
 const nlohmann::ordered_json* field_at(const nlohmann::ordered_json& doc, const std::string& path);

@@ -357,7 +357,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
     check_index_uid(uid);
     std::vector<std::pair<std::string, std::string>> params;
     std::map<std::string, std::string> by_name;
-    for (const auto& part : split_query(r.query)) {
+    for (const auto& part : http::split_query(r.query)) {
         params.push_back(part);
         by_name[part.first] = part.second;
     }
@@ -446,7 +446,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
             if (!set.contains(k)) query.emplace_back(k, v);
         }
         for (const auto& [k, v] : set) query.emplace_back(k, v);
-        const std::string target = index_path(uid) + "/search?" + join_query(query);
+        const std::string target = index_path(uid) + "/search?" + http::join_query(query);
         return node_request(Method::get, target);
     };
     auto response = co_await scatter_and_merge(ctx, uid, w, node_search);

@@ -168,4 +168,32 @@ Response respond(unsigned status, const nlohmann::ordered_json& body) {
                           body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
+std::vector<std::pair<std::string, std::string>> split_query(std::string_view raw) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::size_t start = 0;
+    while (start < raw.size()) {
+        auto end = raw.find('&', start);
+        if (end == std::string_view::npos) end = raw.size();
+        const auto part = raw.substr(start, end - start);
+        if (!part.empty()) {
+            const auto eq = part.find('=');
+            out.emplace_back(percent_decode(part.substr(0, eq), true),
+                             eq == std::string_view::npos
+                                 ? std::string()
+                                 : percent_decode(part.substr(eq + 1), true));
+        }
+        start = end + 1;
+    }
+    return out;
+}
+
+std::string join_query(const std::vector<std::pair<std::string, std::string>>& params) {
+    std::string out;
+    for (const auto& [k, v] : params) {
+        if (!out.empty()) out += '&';
+        out += percent_encode(k) + "=" + percent_encode(v);
+    }
+    return out;
+}
+
 }  // namespace miroir::http

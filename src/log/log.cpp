@@ -170,8 +170,7 @@ void write(Level level, std::string_view message, Fields fields) {
                     using T = std::decay_t<decltype(v)>;
                     if constexpr (std::is_same_v<T, std::string_view>) {
                         if (needs_quotes(v))
-                            line += nlohmann::json(v).dump(
-                                -1, ' ', false, nlohmann::json::error_handler_t::replace);
+                            append_json_string(line, v);
                         else
                             line += v;
                     } else if constexpr (std::is_same_v<T, bool>) {

@@ -1,8 +1,6 @@
 // Registration of the Meilisearch route families, one function per family.
 #pragma once
 
-#include <string>
-
 namespace miroir::http {
 class Router;
 }
@@ -44,8 +42,5 @@ void start_settings_checker(Context& context);
 
 // Advances unfinished tasks in the background and prunes old ones.
 void start_task_poller(Context& context);
-
-// Meilisearch's rule for an index uid; throws 400 invalid_index_uid (src/api/fanout.cpp).
-void check_index_uid(const std::string& uid);
 
 }  // namespace miroir::api

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,6 +36,11 @@ class Query {
 
 std::string percent_decode(std::string_view s, bool plus_is_space);
 std::string percent_encode(std::string_view s);
+
+// The parameters of a query string, percent-decoded, in order.
+std::vector<std::pair<std::string, std::string>> split_query(std::string_view raw);
+// Rebuilds a query string from parameters, percent-encoded.
+std::string join_query(const std::vector<std::pair<std::string, std::string>>& params);
 
 ApiError bad_request(std::string message);
 ApiError error(unsigned status, std::string code, std::string message,
