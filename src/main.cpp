@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     try {
         miroir::app::App app(std::move(config));
         return app.run();
-    } catch (const std::system_error& e) {
+    } catch (const std::exception& e) {
         miroir::log::error("cannot start", {{"error", e.what()}});
         return 1;
     }

@@ -75,8 +75,8 @@ asio::awaitable<std::optional<std::uint64_t>> count(api::Context& ctx, std::size
     co_return page->value("total", std::uint64_t{0});
 }
 
-asio::awaitable<Holding> holding(api::Context& ctx, std::size_t node, std::string uid,
-                                 std::optional<std::string> pk, bool with_ids) {
+asio::awaitable<Holding> holding(api::Context& ctx, std::uint32_t shards, std::size_t node,
+                                 std::string uid, std::optional<std::string> pk, bool with_ids) {
     Holding out;
     unsigned status = 0;
     const std::string field(ingest::kShardField);
@@ -102,7 +102,7 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::size_t node, std::strin
                     continue;
                 }
                 const auto s = shard->get<std::uint32_t>();
-                if (s >= ctx.fleet.shards()) {  // no shard of this fleet: no read reaches it
+                if (s >= shards) {  // no shard of this fleet: no read reaches it
                     ++out.unsharded;
                     continue;
                 }
@@ -122,7 +122,7 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::size_t node, std::strin
         co_return out;
     }
     std::uint64_t sharded = 0;
-    for (std::uint32_t s = 0; s < ctx.fleet.shards() && sharded < *total; ++s) {
+    for (std::uint32_t s = 0; s < shards && sharded < *total; ++s) {
         const json filter = field + " = " + std::to_string(s);
         const auto n = co_await count(ctx, node, uid, filter, status);
         if (!n) {
@@ -140,7 +140,8 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::size_t node, std::strin
 // Every index any node has, in order.
 asio::awaitable<std::vector<std::string>> index_uids(api::Context& ctx) {
     std::set<std::string> uids;
-    for (std::size_t n = 0; n < ctx.nodes.size(); ++n) {
+    const auto fleet = ctx.fleet();
+    for (auto n : fleet->members()) {
         unsigned status = 0;
         auto request = node_request(http::Method::get, "/indexes?limit=100000");
         auto list = co_await ask(ctx, n, std::move(request), status);
@@ -158,7 +159,8 @@ asio::awaitable<std::vector<std::string>> index_uids(api::Context& ctx) {
 asio::awaitable<std::optional<std::string>> primary_key(api::Context& ctx, const std::string& uid,
                                                         bool& found) {
     found = false;
-    for (std::size_t n = 0; n < ctx.nodes.size(); ++n) {
+    const auto fleet = ctx.fleet();
+    for (auto n : fleet->members()) {
         unsigned status = 0;
         auto request = node_request(http::Method::get, index_path(uid));
         auto index = co_await ask(ctx, n, std::move(request), status);
@@ -180,9 +182,8 @@ json named(const std::set<std::string>& ids) {
 }
 
 // The problems of one index, and the number of its documents.
-json check_index(const api::Context& ctx, const std::vector<Holding>& held, bool with_ids,
+json check_index(const api::Fleet& fleet, const std::vector<Holding>& held, bool with_ids,
                  std::uint64_t& documents) {
-    const auto& fleet = ctx.fleet;
     json problems = json::array();
     for (std::size_t n = 0; n < held.size(); ++n) {
         if (!held[n].answered && held[n].refused) {
@@ -284,6 +285,7 @@ asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
         }
     }
     std::vector<std::string> uids;
+    const auto fleet = ctx.fleet();
     if (only) {
         uids.push_back(*only);
     } else {
@@ -298,12 +300,13 @@ asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
         if (!found && only) {
             throw http::error(404, "index_not_found", "Index `" + uid + "` not found.");
         }
-        std::vector<Holding> held;
-        for (std::size_t n = 0; n < ctx.nodes.size(); ++n) {
-            held.push_back(co_await holding(ctx, n, uid, pk, with_ids));
+        // a removed node is not asked: nothing reads from it
+        std::vector<Holding> held(fleet->size(), Holding{true, 0, true, {}, {}, 0});
+        for (auto n : fleet->members()) {
+            held[n] = co_await holding(ctx, fleet->shards(), n, uid, pk, with_ids);
         }
         std::uint64_t documents = 0;
-        auto problems = check_index(ctx, held, with_ids && pk.has_value(), documents);
+        auto problems = check_index(*fleet, held, with_ids && pk.has_value(), documents);
         clean = clean && problems.empty();
         json index;
         index["uid"] = uid;
@@ -315,14 +318,15 @@ asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
     json body;
     body["status"] = clean ? "ok" : "problems";
     body["checked"] = with_ids ? "ids" : "counts";
-    body["shards"] = ctx.fleet.shards();
+    body["shards"] = fleet->shards();
     body["indexes"] = std::move(indexes);
     co_return http::respond(200, body);
 }
 
 // Shard → owners in each group, best first.
 asio::awaitable<http::Response> shards(api::Context& ctx) {
-    const auto& fleet = ctx.fleet;
+    const auto snapshot = ctx.fleet();
+    const auto& fleet = *snapshot;
     json list = json::array();
     for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
         json groups = json::array();
@@ -387,14 +391,18 @@ std::vector<config::Node> proposed_nodes(const api::Context& ctx, const json& bo
 
 asio::awaitable<http::Response> plan(api::Context& ctx, http::Request& r) {
     const auto after_nodes = proposed_nodes(ctx, http::json_body(r));
-    const auto before = by_group(ctx.config.nodes);
+    const auto fleet = ctx.fleet();
+    std::map<int, std::vector<std::string>> before;
+    for (int g : fleet->topology().groups) {
+        if (auto held = fleet->topology().holding(g); !held.empty()) before[g] = std::move(held);
+    }
     const auto after = by_group(after_nodes);
     std::set<int> group_ids;
     for (const auto& [g, ids] : before) group_ids.insert(g);
     for (const auto& [g, ids] : after) group_ids.insert(g);
 
-    const auto shards = ctx.fleet.shards();
-    const auto rf = ctx.config.replication_factor;
+    const auto shards = fleet->shards();
+    const auto rf = fleet->topology().replication_factor;
     const std::vector<std::string> none;
     json groups = json::array();
     std::size_t moved = 0;

@@ -35,13 +35,14 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     check_index_uid(uid);
     const std::string id(r.param("id"));
     const http::Query q(r.query, {"fields", "retrieveVectors"});
-    const auto shard = routing::shard_of(id, ctx.fleet.shards());
+    const auto fleet = ctx.fleet();
+    const auto shard = routing::shard_of(id, fleet->shards());
     std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
     if (!q.raw().empty()) target += "?" + q.raw();
     const std::vector<std::uint32_t> shards = {shard};
     auto plan = replacements(ctx, shards, {});
     if (plan.empty()) {  // no owner is up: ask one anyway, it may have come back
-        const auto owners = ctx.fleet.owners(ctx.fleet.groups().front(), shard);
+        const auto owners = fleet->owners(fleet->written_groups().front(), shard);
         if (!owners.empty()) plan.push_back({owners.front(), shards, true});
     }
     const BuildRequest build = [&target](const Assignment&) {

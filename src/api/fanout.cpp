@@ -67,7 +67,7 @@ asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<Node
         }
         if (!outcome.task_uid) {
             log::warn("node refused a write",
-                      {{"node", ctx.fleet.node_id(outcome.node)},
+                      {{"node", ctx.fleet()->node_id(outcome.node)},
                        {"status", outcome.result ? static_cast<int>(outcome.result->status) : 0},
                        {"error", outcome.result ? outcome.result->body.substr(0, 200)
                                                 : outcome.result.error().message()}});
@@ -79,7 +79,8 @@ asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<Node
 
 std::vector<NodeCall> broadcast(const Context& ctx, const upstream::UpstreamRequest& request) {
     std::vector<NodeCall> calls;
-    for (std::size_t i = 0; i < ctx.nodes.size(); ++i) calls.push_back({i, request});
+    const auto fleet = ctx.fleet();
+    for (auto slot : fleet->members()) calls.push_back({slot, request});
     return calls;
 }
 
@@ -98,14 +99,15 @@ nlohmann::ordered_json summary(const tasks::Task& task) {
 asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
                                          const std::vector<NodeOutcome>& outcomes,
                                          const std::vector<std::uint32_t>& shards) {
-    std::vector<bool> accepted(ctx.nodes.size(), false);
+    const auto fleet = ctx.fleet();
+    std::vector<bool> accepted(fleet->size(), false);
     std::set<std::size_t> asked;
     for (const auto& o : outcomes) {
         asked.insert(o.node);
         if (o.task_uid) {
             accepted[o.node] = true;
             tasks::NodeTask node_task;
-            node_task.node = ctx.fleet.node_id(o.node);
+            node_task.node = fleet->node_id(o.node);
             node_task.uid = *o.task_uid;
             task.node_tasks.push_back(std::move(node_task));
         }
@@ -123,9 +125,11 @@ asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
     std::vector<std::uint32_t> lost;
     for (auto shard : shards) {
         bool ok = false;
-        for (const auto& group : ctx.fleet.groups()) {
+        for (const auto& group : fleet->groups()) {
             std::uint32_t yes = 0;
-            for (auto node : ctx.fleet.owners(group, shard)) yes += accepted[node] ? 1 : 0;
+            for (auto node : fleet->owners(group, shard)) {
+                yes += node < accepted.size() && accepted[node] ? 1 : 0;
+            }
             if (yes >= group.quorum) ok = true;
         }
         if (!ok) lost.push_back(shard);
@@ -144,7 +148,7 @@ asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
 
     std::string missed;
     for (auto node : asked) {
-        if (!accepted[node]) missed += (missed.empty() ? "" : ",") + ctx.fleet.node_id(node);
+        if (!accepted[node]) missed += (missed.empty() ? "" : ",") + fleet->node_id(node);
     }
     task.status = task.node_tasks.empty() ? "succeeded" : "enqueued";
     if (task.node_tasks.empty()) {
@@ -213,15 +217,16 @@ upstream::UpstreamRequest node_request(Method method, std::string target, std::s
 asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& ctx,
                                                                 const std::string& uid) {
     if (auto known = co_await ctx.store.index(uid)) co_return known;
-    for (auto& node : ctx.nodes) {
-        auto result =
-            co_await node->send(node_request(Method::get, index_path(uid)),
-                                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+    const auto fleet = ctx.fleet();
+    for (auto slot : fleet->members()) {
+        auto result = co_await ctx.nodes[slot]->send(
+            node_request(Method::get, index_path(uid)),
+            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
         if (!result) continue;
         if (result->status == 404) co_return std::nullopt;
         if (result->status != 200) continue;
         const auto body = nlohmann::json::parse(result->body, nullptr, false);
-        tasks::IndexRecord record{uid, std::nullopt, ctx.fleet.shards()};
+        tasks::IndexRecord record{uid, std::nullopt, fleet->shards()};
         if (body.is_object() && body.contains("primaryKey") && body["primaryKey"].is_string()) {
             record.primary_key = body["primaryKey"].get<std::string>();
         }
@@ -248,7 +253,7 @@ asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const st
             if (o.task_uid) {
                 undo.push_back({o.node, node_request(Method::del, index_path(uid))});
             } else {
-                missed += (missed.empty() ? "" : ", ") + ctx.fleet.node_id(o.node) +
+                missed += (missed.empty() ? "" : ", ") + ctx.fleet()->node_id(o.node) +
                           (o.result ? " (" + std::to_string(o.result->status) + ")" : "");
             }
         }
@@ -270,7 +275,7 @@ asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const st
     created.insert(created.end(), std::make_move_iterator(shard_field.begin()),
                    std::make_move_iterator(shard_field.end()));
     // locals, not braced temporaries, in co_await expressions: GCC 12 miscompiles those
-    const tasks::IndexRecord record{uid, pk, ctx.fleet.shards()};
+    const tasks::IndexRecord record{uid, pk, ctx.fleet()->shards()};
     co_await ctx.store.put_index(record);
     co_return created;
 }

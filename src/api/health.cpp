@@ -33,14 +33,17 @@ asio::awaitable<void> check_once(Context& ctx) {
     const auto timeout = std::chrono::milliseconds(ctx.config.health.timeout_ms);
     std::vector<asio::awaitable<upstream::UpstreamResult>> probes;
     const auto started = std::chrono::steady_clock::now();
-    for (auto& node : ctx.nodes) probes.push_back(node->probe(timeout));
+    const auto fleet = ctx.fleet();
+    const auto& members = fleet->members();
+    for (auto slot : members) probes.push_back(ctx.nodes[slot]->probe(timeout));
     const auto results = co_await upstream::gather(std::move(probes));
     const double round_trip =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        const bool ok = results[i] && results[i]->status == 200;
-        const auto& id = ctx.fleet.node_id(i);
+    for (std::size_t k = 0; k < results.size(); ++k) {
+        const auto i = members[k];
+        const bool ok = results[k] && results[k]->status == 200;
+        const auto& id = fleet->node_id(i);
         if (ctx.health.record_probe(i, ok, round_trip, now_ms())) {
             const auto state = ctx.health.state(i);
             const std::string name(upstream::to_string(state));
@@ -50,8 +53,8 @@ asio::awaitable<void> check_once(Context& ctx) {
                 log::warn("node health changed",
                           {{"node", id},
                            {"state", name},
-                           {"error", results[i] ? "status " + std::to_string(results[i]->status)
-                                                : results[i].error().message()}});
+                           {"error", results[k] ? "status " + std::to_string(results[k]->status)
+                                                : results[k].error().message()}});
             }
         }
         ctx.metrics.node_health(id, ctx.health.state(i) == upstream::NodeState::healthy,

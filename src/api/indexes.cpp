@@ -37,10 +37,11 @@ using http::Method;
 asio::awaitable<std::vector<upstream::UpstreamResult>> ask_every_node(Context& ctx,
                                                                       std::string target) {
     std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
-    for (auto& node : ctx.nodes) {
+    const auto fleet = ctx.fleet();
+    for (auto slot : fleet->members()) {
         requests.push_back(
-            node->send(node_request(Method::get, target),
-                       std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
+            ctx.nodes[slot]->send(node_request(Method::get, target),
+                                  std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
     }
     co_return co_await upstream::gather(std::move(requests));
 }
@@ -151,10 +152,10 @@ asio::awaitable<http::Response> update_index(Context& ctx, http::Request& r) {
             if (stats.is_object() && stats.value("numberOfDocuments", 0) > 0) empty = false;
         }
     }
-    auto task = new_task(uid, "indexUpdate", details, ctx.fleet.copies());
+    auto task = new_task(uid, "indexUpdate", details, ctx.fleet()->copies());
     auto outcomes = co_await fan_out(
         ctx, broadcast(ctx, node_request(Method::patch, index_path(uid), body.dump())));
-    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
     if (response.status == 202 && known) {
         if (pk.is_string() && empty) known->primary_key = pk.get<std::string>();
         if (new_uid) {
@@ -231,8 +232,7 @@ asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
             fraction = held ? static_cast<double>(mine) / static_cast<double>(held) : 0;
         } else {
             // documents written behind Miroir's back carry no shard: share by shard count
-            const auto& group = ctx.fleet.groups().front();
-            const auto all = group.placement.shards_of(ctx.fleet.node_id(plan[i].node)).size();
+            const auto all = ctx.fleet()->held_by(plan[i].node);
             fraction = plan[i].restricted && all
                            ? static_cast<double>(plan[i].shards.size()) / static_cast<double>(all)
                            : 1.0;

@@ -67,10 +67,10 @@ asio::awaitable<http::Response> swap_indexes(Context& ctx, http::Request& r) {
             }
         }
     }
-    auto task = new_task("", "indexSwap", details, ctx.fleet.copies());
+    auto task = new_task("", "indexSwap", details, ctx.fleet()->copies());
     auto outcomes = co_await fan_out(
         ctx, broadcast(ctx, node_request(Method::post, "/swap-indexes", body.dump())));
-    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
     if (response.status == 202) co_await swap_records(ctx, details["swaps"]);
     co_return response;
 }
@@ -78,9 +78,9 @@ asio::awaitable<http::Response> swap_indexes(Context& ctx, http::Request& r) {
 // POST /dumps and /snapshots: every node makes its own; one task follows them all.
 asio::awaitable<http::Response> global_task(Context& ctx, const char* path, const char* type,
                                             json details) {
-    auto task = new_task("", type, details, ctx.fleet.copies());
+    auto task = new_task("", type, details, ctx.fleet()->copies());
     auto outcomes = co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, path)));
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
 }
 
 }  // namespace

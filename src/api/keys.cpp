@@ -7,6 +7,7 @@
 #include <openssl/hmac.h>
 
 #include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
 #include <miroir/api/keys.hpp>
 #include <miroir/config/config.hpp>
 #include <miroir/http/api_error.hpp>
@@ -98,8 +99,7 @@ std::optional<KnownKey> known_key(const json& key) {
 // lists and the keys it checks requests against come from the same node (the default keys
 // each node creates at first start differ between nodes), down nodes last.
 std::vector<std::size_t> one_node_order(const Context& ctx) {
-    std::vector<std::size_t> order(ctx.nodes.size());
-    std::iota(order.begin(), order.end(), 0);
+    auto order = ctx.fleet()->members();
     std::stable_partition(order.begin(), order.end(), [&ctx](std::size_t n) {
         return ctx.health.state(n) != upstream::NodeState::down;
     });
@@ -333,7 +333,7 @@ std::string nodes_named(const Context& ctx, const std::vector<NodeOutcome>& outc
     for (const auto& o : outcomes) {
         if (o.result && o.result->status == ok_status) continue;
         if (!names.empty()) names += ", ";
-        names += ctx.config.nodes[o.node].id;
+        names += ctx.fleet()->node_id(o.node);
     }
     return names;
 }

@@ -53,25 +53,21 @@ std::mt19937_64& rng() {
     return generator;
 }
 
-// A node's shards as its group places them.
-std::size_t held_by(const Fleet& fleet, std::size_t node) {
-    return fleet.group_of(node).placement.shards_of(fleet.node_id(node)).size();
-}
-
 std::vector<Assignment> assignments(
     const Fleet& fleet, const std::map<std::size_t, std::vector<std::uint32_t>>& chosen) {
     std::vector<Assignment> out;
     for (const auto& [node, shards] : chosen) {
-        out.push_back({node, shards, shards.size() != held_by(fleet, node)});
+        out.push_back({node, shards, shards.size() != fleet.held_by(node)});
     }
     return out;
 }
 
 // The owners of `shard` in `group` that reads may use: the healthy ones, else the suspect ones.
-std::vector<std::size_t> usable_owners(const Context& ctx, const Group& group, std::uint32_t shard,
+std::vector<std::size_t> usable_owners(const Context& ctx, const Fleet& fleet, const Group& group,
+                                       std::uint32_t shard,
                                        const std::vector<std::size_t>& exclude = {}) {
     std::vector<std::size_t> healthy, suspect;
-    for (auto node : ctx.fleet.owners(group, shard)) {
+    for (auto node : fleet.owners(group, shard)) {
         if (std::find(exclude.begin(), exclude.end(), node) != exclude.end()) continue;
         const auto state = ctx.health.state(node);
         if (state == upstream::NodeState::healthy) healthy.push_back(node);
@@ -82,10 +78,10 @@ std::vector<std::size_t> usable_owners(const Context& ctx, const Group& group, s
 
 // The nodes of `group` reads may use when each of them holds every shard (the replication
 // factor is at least the group's size), healthy ones first as usable_owners; else none.
-std::vector<std::size_t> whole_holders(const Context& ctx, const Group& group,
+std::vector<std::size_t> whole_holders(const Context& ctx, const Fleet& fleet, const Group& group,
                                        const std::vector<std::size_t>& exclude) {
-    if (group.nodes.empty() || ctx.config.replication_factor < group.nodes.size()) return {};
-    return usable_owners(ctx, group, 0, exclude);
+    if (group.nodes.empty() || fleet.topology().replication_factor < group.nodes.size()) return {};
+    return usable_owners(ctx, fleet, group, 0, exclude);
 }
 
 // The adaptive score of a node: lower is better.
@@ -243,8 +239,9 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Assignment a, BuildRequest b
     // the lowest p95 among the node and them (a node that is slow on every read would
     // otherwise raise its own trigger out of reach)
     const std::vector<std::size_t> exclude = {a.node};
+    const auto fleet = ctx.fleet();
     auto others = replacements(ctx, a.shards, exclude,
-                               hedging.cross_group ? nullptr : &ctx.fleet.group_of(a.node));
+                               hedging.cross_group ? nullptr : &fleet->group_of(a.node));
     std::size_t covered = 0;
     double typical = ctx.observed.get(a.node).p95_ms;
     std::vector<upstream::UpstreamRequest> hedges;
@@ -321,7 +318,8 @@ void collect(Gathered& out, const Assignment& a, upstream::UpstreamResult& resul
 
 std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, bool stable,
                                      const std::vector<std::size_t>& avoid) {
-    const auto& fleet = ctx.fleet;
+    const auto snapshot = ctx.fleet();
+    const auto& fleet = *snapshot;
     const auto& groups = fleet.groups();
     const std::size_t start = turn % groups.size();
     // the first group, from this turn's, whose nodes that are up cover every shard
@@ -330,7 +328,7 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
         const auto& group = groups[(start + k) % groups.size()];
         bool covers = true;
         for (std::uint32_t s = 0; s < fleet.shards() && covers; ++s) {
-            covers = !usable_owners(ctx, group, s, avoid).empty();
+            covers = !usable_owners(ctx, fleet, group, s, avoid).empty();
         }
         if (covers) {
             chosen_group = (start + k) % groups.size();
@@ -338,7 +336,7 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
         }
     }
     // a group whose every node holds every shard (RF at least its size): one node answers alone
-    if (const auto whole = whole_holders(ctx, groups[chosen_group], avoid); !whole.empty()) {
+    if (const auto whole = whole_holders(ctx, fleet, groups[chosen_group], avoid); !whole.empty()) {
         std::map<std::size_t, std::vector<std::uint32_t>> one;
         one[pick(ctx, whole, 0, turn, stable)] = all_shards(fleet);
         return assignments(fleet, one);
@@ -346,9 +344,10 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
     std::map<std::size_t, std::vector<std::uint32_t>> chosen;
     for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
         const auto& group = groups[chosen_group];
-        auto owners = usable_owners(ctx, group, s, avoid);
+        auto owners = usable_owners(ctx, fleet, group, s, avoid);
         for (std::size_t k = 1; owners.empty() && k < groups.size(); ++k) {
-            owners = usable_owners(ctx, groups[(chosen_group + k) % groups.size()], s, avoid);
+            owners =
+                usable_owners(ctx, fleet, groups[(chosen_group + k) % groups.size()], s, avoid);
         }
         if (owners.empty()) owners = fleet.owners(group, s);  // none is up: it will fail
         if (owners.empty()) continue;
@@ -360,29 +359,31 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
 std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::uint32_t>& shards,
                                      const std::vector<std::size_t>& exclude, const Group* only) {
     std::map<std::size_t, std::vector<std::uint32_t>> chosen;
+    const auto snapshot = ctx.fleet();
+    const auto& fleet = *snapshot;
     // the first group that can serve them, when each of its nodes holds every shard: one node
-    for (const auto& group : ctx.fleet.groups()) {
+    for (const auto& group : fleet.groups()) {
         if (shards.empty() || (only && group.id != only->id)) continue;
-        if (usable_owners(ctx, group, shards.front(), exclude).empty()) continue;
-        if (const auto whole = whole_holders(ctx, group, exclude); !whole.empty()) {
+        if (usable_owners(ctx, fleet, group, shards.front(), exclude).empty()) continue;
+        if (const auto whole = whole_holders(ctx, fleet, group, exclude); !whole.empty()) {
             auto sorted = shards;
             std::sort(sorted.begin(), sorted.end());
             chosen[pick(ctx, whole, 0, 0, false)] = std::move(sorted);
-            return assignments(ctx.fleet, chosen);
+            return assignments(fleet, chosen);
         }
         break;
     }
     for (auto s : shards) {
-        for (const auto& group : ctx.fleet.groups()) {
+        for (const auto& group : fleet.groups()) {
             if (only && group.id != only->id) continue;
-            const auto owners = usable_owners(ctx, group, s, exclude);
+            const auto owners = usable_owners(ctx, fleet, group, s, exclude);
             if (owners.empty()) continue;
             chosen[pick(ctx, owners, s, 0, false)].push_back(s);
             break;
         }
     }
     for (auto& [node, list] : chosen) std::sort(list.begin(), list.end());
-    return assignments(ctx.fleet, chosen);
+    return assignments(fleet, chosen);
 }
 
 asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
@@ -414,7 +415,7 @@ asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignm
         const auto node = gathered.asked[i].node;
         failed.push_back(node);
         ctx.health.record_failure(node, now_ms());
-        ctx.metrics.read_retry(ctx.fleet.node_id(node));
+        ctx.metrics.read_retry(ctx.fleet()->node_id(node));
     }
     const auto retry = replacements(ctx, gathered.missing, failed);
     if (retry.empty()) co_return gathered;

@@ -179,7 +179,7 @@ asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx,
         if (gathered.raw[i].empty()) continue;
         const auto& a = gathered.asked[i];
         if (whole != gathered.asked.size() || a.restricted ||
-            a.shards.size() != ctx.fleet.shards()) {
+            a.shards.size() != ctx.fleet()->shards()) {
             co_return std::nullopt;  // parts from several nodes: they need the merge
         }
         whole = i;
@@ -709,11 +709,12 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
 asio::awaitable<json> reference_vector(Context& ctx, const std::string& uid, const json& id,
                                        const std::string& embedder) {
     const std::string key = id.is_string() ? id.get<std::string>() : id.dump();
-    const auto shard = routing::shard_of(key, ctx.fleet.shards());
+    const auto fleet = ctx.fleet();
+    const auto shard = routing::shard_of(key, fleet->shards());
     const std::string target =
         index_path(uid) + "/documents/" + http::percent_encode(key) + "?retrieveVectors=true";
-    for (const auto& group : ctx.fleet.groups()) {
-        for (auto node : ctx.fleet.owners(group, shard)) {
+    for (const auto& group : fleet->groups()) {
+        for (auto node : fleet->owners(group, shard)) {
             auto result = co_await ctx.nodes[node]->send(
                 node_request(Method::get, target),
                 std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
@@ -746,7 +747,7 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
     json key = valid ? body["id"] : json();
     const auto owner_shard =
         valid ? routing::shard_of(key.is_string() ? key.get<std::string>() : key.dump(),
-                                  ctx.fleet.shards())
+                                  ctx.fleet()->shards())
               : 0;
     const std::uint64_t offset = valid ? uint_or(body, "offset", 0) : 0;
     const std::uint64_t limit = valid ? uint_or(body, "limit", 20) : 20;

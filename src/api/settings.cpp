@@ -52,10 +52,11 @@ asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
     for (const auto& route : http::kSettingsRoutes) {
         if (route.key == key) target += std::string("/") + route.path;
     }
-    for (auto& node : ctx.nodes) {
-        auto result =
-            co_await node->send(node_request(Method::get, target),
-                                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+    const auto fleet = ctx.fleet();
+    for (auto slot : fleet->members()) {
+        auto result = co_await ctx.nodes[slot]->send(
+            node_request(Method::get, target),
+            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
         if (!result || result->status >= 500) continue;
         if (result->status != 200) co_return http::Response::json(result->status, result->body);
         auto body = json::parse(result->body, nullptr, false);
@@ -79,14 +80,14 @@ asio::awaitable<http::Response> update(Context& ctx, const std::string& uid,
     check_writable(ctx, uid);
     if (!co_await lookup_index(ctx, uid)) co_await create_on_nodes(ctx, uid, std::nullopt);
     settings_proposed(ctx, uid);
-    auto task = new_task(uid, "settingsUpdate", details, ctx.fleet.copies());
+    auto task = new_task(uid, "settingsUpdate", details, ctx.fleet()->copies());
     std::vector<NodeOutcome> outcomes;
     for (auto& request : requests) {
         auto some = co_await fan_out(ctx, broadcast(ctx, request));
         outcomes.insert(outcomes.end(), std::make_move_iterator(some.begin()),
                         std::make_move_iterator(some.end()));
     }
-    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
     if (response.status != 202) ctx.settings.set_pending(uid, false);  // no node took it
     co_return response;
 }

@@ -90,8 +90,9 @@ void publish(Context& ctx, const std::string& uid, const State& state) {
     SettingsView view;
     view.version = state.version;
     view.frozen = state.frozen;
-    for (std::size_t i = 0; i < ctx.fleet.size(); ++i) {
-        const auto it = state.nodes.find(ctx.fleet.node_id(i));
+    const auto fleet = ctx.fleet();
+    for (std::size_t i = 0; i < fleet->size(); ++i) {
+        const auto it = state.nodes.find(fleet->node_id(i));
         view.node_versions.push_back(it == state.nodes.end() ? 0 : it->second);
     }
     ctx.settings.set(uid, std::move(view));
@@ -108,22 +109,26 @@ asio::awaitable<void> save(Context& ctx, const std::string& uid, const State& st
     publish(ctx, uid, state);
 }
 
-// Every node's settings of `uid`: null where the node did not answer 200.
-asio::awaitable<std::vector<json>> read_back(Context& ctx, const std::string& uid) {
+// Every node slot's settings of `uid` (of `fleet`): null where the node did not answer 200
+// or is removed.
+asio::awaitable<std::vector<json>> read_back(Context& ctx, const Fleet& fleet,
+                                             const std::string& uid) {
     std::vector<asio::awaitable<upstream::UpstreamResult>> reads;
-    for (auto& node : ctx.nodes) {
-        reads.push_back(node->send(node_request(Method::get, index_path(uid) + "/settings"),
-                                   std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
+    for (auto slot : fleet.members()) {
+        reads.push_back(
+            ctx.nodes[slot]->send(node_request(Method::get, index_path(uid) + "/settings"),
+                                  std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
     }
-    std::vector<json> out;
-    for (auto& result : co_await upstream::gather(std::move(reads))) {
+    std::vector<json> out(fleet.size());
+    auto results = co_await upstream::gather(std::move(reads));
+    for (std::size_t k = 0; k < results.size(); ++k) {
+        const auto& result = results[k];
+        auto& answer = out[fleet.members()[k]];
         if (result && result->status == 200) {
             auto body = json::parse(result->body, nullptr, false);
-            out.push_back(body.is_object() ? std::move(body) : json());
+            if (body.is_object()) answer = std::move(body);
         } else if (result && result->status == 404) {
-            out.push_back(json::object());  // the node lacks the index: it differs
-        } else {
-            out.push_back(json());
+            answer = json::object();  // the node lacks the index: it differs
         }
     }
     co_return out;
@@ -143,7 +148,8 @@ asio::awaitable<bool> change_in_flight(Context& ctx, const std::string& uid) {
 asio::awaitable<void> verify(Context& ctx, const tasks::Task& task) {
     const auto& uid = task.index_uid;
     auto state = co_await load(ctx, uid);
-    const auto answers = co_await read_back(ctx, uid);
+    const auto fleet = ctx.fleet();
+    const auto answers = co_await read_back(ctx, *fleet, uid);
     std::vector<std::string> hashes;
     for (const auto& a : answers)
         hashes.push_back(a.is_object() && !a.empty() ? settings_hash(a) : "");
@@ -151,7 +157,7 @@ asio::awaitable<void> verify(Context& ctx, const tasks::Task& task) {
     std::vector<std::size_t> voters;
     for (std::size_t i = 0; i < answers.size(); ++i) {
         if (hashes[i].empty()) continue;
-        const auto& id = ctx.fleet.node_id(i);
+        const auto& id = fleet->node_id(i);
         const bool applied = std::any_of(
             task.node_tasks.begin(), task.node_tasks.end(),
             [&id](const tasks::NodeTask& n) { return n.node == id && n.status == "succeeded"; });
@@ -187,7 +193,7 @@ asio::awaitable<void> verify(Context& ctx, const tasks::Task& task) {
     }
     for (std::size_t i = 0; i < answers.size(); ++i) {
         ctx.metrics.settings_checked();
-        if (hashes[i] == target) state.nodes[ctx.fleet.node_id(i)] = state.version;
+        if (hashes[i] == target) state.nodes[fleet->node_id(i)] = state.version;
     }
     co_await save(ctx, uid, state);
     ctx.settings.set_pending(uid, false);
@@ -203,7 +209,8 @@ asio::awaitable<void> check_index(Context& ctx, const std::string& uid) {
     auto state = co_await load(ctx, uid);
     if (state.version == 0) co_return;
     publish(ctx, uid, state);
-    const auto answers = co_await read_back(ctx, uid);
+    const auto fleet = ctx.fleet();
+    const auto answers = co_await read_back(ctx, *fleet, uid);
     // a change began meanwhile: this pass would compare against settings being replaced
     if (co_await change_in_flight(ctx, uid)) co_return;
     const auto& cfg = ctx.config.settings;
@@ -214,7 +221,7 @@ asio::awaitable<void> check_index(Context& ctx, const std::string& uid) {
             continue;
         }
         ctx.metrics.settings_checked();
-        const auto& id = ctx.fleet.node_id(i);
+        const auto& id = fleet->node_id(i);
         const std::pair<std::string, std::string> key{uid, id};
         if (!answers[i].empty() && settings_hash(answers[i]) == state.hash) {
             if (state.nodes[id] != state.version) {

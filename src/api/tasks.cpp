@@ -304,11 +304,12 @@ tasks::TaskFilter required_filter(const http::Query& q, const char* what) {
 std::map<std::size_t, std::string> node_uids(Context& ctx, const std::vector<tasks::Task>& ts,
                                              bool unfinished_only) {
     std::map<std::size_t, std::string> out;
+    const auto fleet = ctx.fleet();
     for (const auto& t : ts) {
         for (const auto& n : t.node_tasks) {
             if (unfinished_only && n.status != "enqueued" && n.status != "processing") continue;
-            for (std::size_t i = 0; i < ctx.fleet.size(); ++i) {
-                if (ctx.fleet.node_id(i) != n.node) continue;
+            for (std::size_t i = 0; i < fleet->size(); ++i) {
+                if (fleet->node_id(i) != n.node) continue;
                 auto& list = out[i];
                 list += (list.empty() ? "" : ",") + std::to_string(n.uid);
             }
@@ -460,9 +461,10 @@ asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch) {
         }
     }
     std::vector<asio::awaitable<void>> polls;
+    const auto fleet = ctx.fleet();
     for (auto& [id, pending] : by_node) {
-        for (std::size_t i = 0; i < ctx.fleet.size(); ++i) {
-            if (ctx.fleet.node_id(i) == id) polls.push_back(poll_node(ctx, i, std::move(pending)));
+        for (std::size_t i = 0; i < fleet->size(); ++i) {
+            if (fleet->node_id(i) == id) polls.push_back(poll_node(ctx, i, std::move(pending)));
         }
     }
     // run the polls concurrently; each records its own answers

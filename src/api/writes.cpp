@@ -6,6 +6,7 @@
 #include <miroir/api/context.hpp>
 #include <miroir/api/fleet.hpp>
 #include <miroir/api/routes.hpp>
+#include <miroir/api/write_gate.hpp>
 #include <miroir/config/config.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
@@ -60,7 +61,7 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
     }
     json details;
     details["primaryKey"] = pk ? json(*pk) : json(nullptr);
-    auto task = new_task(uid, "indexCreation", details, ctx.fleet.copies());
+    auto task = new_task(uid, "indexCreation", details, ctx.fleet()->copies());
 
     const auto existing = co_await lookup_index(ctx, uid);
     std::vector<NodeOutcome> outcomes;
@@ -74,7 +75,7 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
     } else {
         outcomes = co_await create_on_nodes(ctx, uid, pk, true);
     }
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
 }
 
 asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
@@ -82,11 +83,11 @@ asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
     check_index_uid(uid);
     json details;
     details["deletedDocuments"] = nullptr;
-    auto task = new_task(uid, "indexDeletion", details, ctx.fleet.copies());
+    auto task = new_task(uid, "indexDeletion", details, ctx.fleet()->copies());
     auto outcomes =
         co_await fan_out(ctx, broadcast(ctx, node_request(Method::del, index_path(uid))));
     co_await ctx.store.erase_index(uid);
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
 }
 
 ingest::Format format_of(const http::Request& r) {
@@ -139,7 +140,7 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     json details;
     details["receivedDocuments"] = split.documents.size();
     details["indexedDocuments"] = nullptr;
-    auto task = new_task(uid, "documentAdditionOrUpdate", details, ctx.fleet.copies());
+    auto task = new_task(uid, "documentAdditionOrUpdate", details, ctx.fleet()->copies());
     if (split.failure && split.failure->synchronous) {
         throw http::error(400, split.failure->code, split.failure->message);
     }
@@ -160,15 +161,18 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
         co_await ctx.store.put_index(record);
     }
 
-    // one payload per node: each document to the owners of its shard in every group
-    const auto& fleet = ctx.fleet;
+    // one payload per node: each document to the owners of its shard in every group, under a
+    // write pass (a rebalance copying a shard waits for it)
+    auto pass = co_await ctx.writes.enter();
+    const auto fleet_now = ctx.fleet();
+    const auto& fleet = *fleet_now;
     std::vector<std::string> payloads(fleet.size());
     std::vector<bool> touched(fleet.shards(), false);
     for (const auto& doc : split.documents) {
         const auto shard = routing::shard_of(doc.id, fleet.shards());
         touched[shard] = true;
-        for (const auto& group : fleet.groups()) {
-            for (auto node : fleet.owners(group, shard)) {
+        for (const auto& group : fleet.written_groups()) {
+            for (auto node : fleet.write_owners(group, shard)) {
                 auto& out = payloads[node];
                 if (format == ingest::Format::csv) {
                     if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter);
@@ -215,14 +219,16 @@ std::string canonical(const nlohmann::json& id) {
 asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
                                            const std::vector<nlohmann::json>& ids, bool single) {
     check_writable(ctx, uid);
-    const auto& fleet = ctx.fleet;
+    auto pass = co_await ctx.writes.enter();
+    const auto fleet_now = ctx.fleet();
+    const auto& fleet = *fleet_now;
     std::vector<nlohmann::json> per_node(fleet.size(), nlohmann::json::array());
     std::vector<bool> touched(fleet.shards(), false);
     for (const auto& id : ids) {
         const auto shard = routing::shard_of(canonical(id), fleet.shards());
         touched[shard] = true;
-        for (const auto& group : fleet.groups()) {
-            for (auto node : fleet.owners(group, shard)) per_node[node].push_back(id);
+        for (const auto& group : fleet.written_groups()) {
+            for (auto node : fleet.write_owners(group, shard)) per_node[node].push_back(id);
         }
     }
     std::vector<NodeCall> calls;
@@ -275,9 +281,10 @@ asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string
                                                  upstream::UpstreamRequest request,
                                                  const json& details) {
     check_writable(ctx, uid);
-    auto task = new_task(uid, "documentDeletion", details, ctx.fleet.copies());
+    auto pass = co_await ctx.writes.enter();
+    auto task = new_task(uid, "documentDeletion", details, ctx.fleet()->copies());
     auto outcomes = co_await fan_out(ctx, broadcast(ctx, request));
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(ctx.fleet));
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
 }
 
 asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r) {

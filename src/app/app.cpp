@@ -3,6 +3,7 @@
 #include <csignal>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -13,6 +14,8 @@
 #include <miroir/api/keys.hpp>
 #include <miroir/api/routes.hpp>
 #include <miroir/api/settings_state.hpp>
+#include <miroir/api/topology.hpp>
+#include <miroir/api/write_gate.hpp>
 #include <miroir/app/app.hpp>
 #include <miroir/http/pipeline.hpp>
 #include <miroir/http/router.hpp>
@@ -35,25 +38,25 @@ struct App::Impl {
           threads(config.server.threads ? config.server.threads
                                         : std::max(1u, std::thread::hardware_concurrency())),
           io(1),
-          fleet(config),
+          nodes([this](const api::NodeEntry& node) {
+              upstream::PoolOptions pool;
+              pool.max_connections = config.upstream.max_connections_per_node;
+              pool.idle_connections = config.upstream.idle_connections_per_node;
+              pool.connect_timeout = std::chrono::milliseconds(config.upstream.connect_timeout_ms);
+              pool.api_key = config.node_master_key;
+              return std::make_unique<upstream::NodeClient>(
+                  io.get_executor(), upstream::NodeEndpoint{node.id, node.host, node.port}, pool,
+                  &metrics);
+          }),
+          fleets(placeholder(config)),
           store(tasks::open_store(config.task_store, io.get_executor())),
-          health(config.nodes.size(),
+          health(api::NodeClients::kMaxNodes,
                  {config.health.unhealthy_threshold, config.health.recovery_threshold}),
-          observed(config.nodes.size(), config.scatter.adaptive.half_life_ms),
+          observed(api::NodeClients::kMaxNodes, config.scatter.adaptive.half_life_ms),
           hedge_budget(config.scatter.hedging.budget_fraction),
           keys(config.master_key),
-          context{io.get_executor(), config,       metrics, nodes,   fleet, *store, health,
-                  observed,          hedge_budget, keys,    settings} {
-        for (const auto& node : config.nodes) {
-            upstream::PoolOptions pool;
-            pool.max_connections = config.upstream.max_connections_per_node;
-            pool.idle_connections = config.upstream.idle_connections_per_node;
-            pool.connect_timeout = std::chrono::milliseconds(config.upstream.connect_timeout_ms);
-            pool.api_key = config.node_master_key;
-            nodes.push_back(std::make_unique<upstream::NodeClient>(
-                io.get_executor(), upstream::NodeEndpoint{node.id, node.host, node.port}, pool,
-                &metrics));
-        }
+          context{io.get_executor(), config,       metrics, nodes,    fleets, *store, health,
+                  observed,          hedge_budget, keys,    settings, writes} {
         api::add_misc_routes(router, context);
         api::add_task_routes(router, context);
         api::add_write_routes(router, context);
@@ -65,7 +68,16 @@ struct App::Impl {
         api::add_search_routes(router, context);
         admin::add_admin_routes(router, context);
         admin::add_placement_routes(router, context);
+        admin::add_topology_routes(router, context);
         admin::add_metrics_listener_routes(metrics_router, context);
+    }
+
+    // Until the stored topology is loaded: the configuration's, as version 0 (no node client
+    // exists yet, and nothing is served).
+    static std::shared_ptr<const api::Fleet> placeholder(const config::Config& config) {
+        auto seed = api::Topology::seed(config);
+        seed.version = 0;
+        return std::make_shared<const api::Fleet>(std::move(seed));
     }
 
     config::Config config;
@@ -76,14 +88,15 @@ struct App::Impl {
     asio::io_context io;
     std::vector<std::unique_ptr<asio::io_context>> workers;
     metrics::Metrics metrics;
-    std::vector<std::unique_ptr<upstream::NodeClient>> nodes;
-    api::Fleet fleet;
+    api::NodeClients nodes;
+    api::FleetHolder fleets;
     std::unique_ptr<tasks::Store> store;
     upstream::HealthTable health;
     upstream::NodeObservations observed;
     upstream::HedgeBudget hedge_budget;
     api::KeyRing keys;
     api::SettingsVersions settings;
+    api::WriteGate writes;
     api::Context context;
     http::Router router;
     http::Router metrics_router;
@@ -95,6 +108,23 @@ App::~App() = default;
 int App::run() {
     auto& s = *impl_;
     const auto& cfg = s.config;
+
+    // the topology first: the stored one, or the configuration's stored as the first
+    {
+        std::exception_ptr failure;
+        bool loaded = false;
+        asio::co_spawn(s.io, api::load_topology(s.context),
+                       [&failure, &loaded](std::exception_ptr e) {
+                           failure = e;
+                           loaded = true;
+                       });
+        // until it is loaded, not until `io` runs out of work (a Redis connection stays open)
+        while (!loaded && s.io.run_one() > 0) {
+        }
+        s.io.restart();  // it stops when it runs out of work (SQLite answers at once)
+        if (failure) std::rethrow_exception(failure);
+        if (!loaded) throw std::runtime_error("the topology could not be loaded");
+    }
 
     http::PipelineOptions client_options;
     client_options.master_key = cfg.master_key;
@@ -148,7 +178,8 @@ int App::run() {
          {"address", cfg.server.bind},
          {"port", static_cast<int>(server.local_port())},
          {"metrics_port", static_cast<int>(metrics_server ? metrics_server->local_port() : 0)},
-         {"nodes", static_cast<int>(cfg.nodes.size())},
+         {"nodes", static_cast<int>(s.context.fleet()->members().size())},
+         {"topology_version", static_cast<std::int64_t>(s.context.fleet()->version())},
          {"threads", static_cast<int>(s.threads)}});
 
     // SIGTERM/SIGINT: drain both listeners, then stop; a second signal stops at once
@@ -179,6 +210,8 @@ int App::run() {
         };
     signals.async_wait(on_signal);
 
+    api::start_topology_watcher(s.context);
+    api::start_rebalancer(s.context);
     api::start_task_poller(s.context);
     api::start_health_checker(s.context);
     api::start_settings_checker(s.context);

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,9 +29,13 @@ namespace bhttp = beast::http;
 using json = nlohmann::ordered_json;
 
 constexpr const char* kUsage = R"(Usage:
-  miroir status      [CONNECTION] [--json]
-  miroir nodes list  [CONNECTION] [--json]
-  miroir verify      [CONNECTION] [--index UID] [--counts-only] [--json]
+  miroir status                          [CONNECTION] [--json]
+  miroir nodes list                      [CONNECTION] [--json]
+  miroir nodes add ID ADDRESS [--group N] [CONNECTION]
+  miroir nodes drain ID                  [CONNECTION]
+  miroir nodes remove ID                 [CONNECTION]
+  miroir rebalance [--wait]              [CONNECTION] [--json]
+  miroir verify                          [CONNECTION] [--index UID] [--counts-only] [--json]
 
 CONNECTION:
   --url URL          Miroir's address (default: $MIROIR_URL, else server.bind and server.port
@@ -40,8 +45,11 @@ CONNECTION:
   --config FILE      configuration file to read them from (default: $MIROIR_CONFIG, else
                      ./miroir.yaml; optional)
 
-verify exits 1 when a shard is missing from an owner, the owners of a shard disagree on its
-documents, or a node holds documents of a shard it does not own.
+A node is added as joining and drained in place; `rebalance` then moves the shards (with
+--wait, until every group is balanced, printing progress). A node is removed once it holds
+nothing. verify exits 1 when a shard is missing from an owner, the owners of a shard disagree
+on its documents, or a node holds documents of a shard it does not own; rebalance --wait exits
+1 when the rebalance stops on an error.
 )";
 
 struct Options {
@@ -50,6 +58,17 @@ struct Options {
     std::optional<std::string> index;
     bool counts_only = false;
     bool as_json = false;
+    std::vector<std::string> positional;
+    std::optional<std::string> group;
+    bool wait = false;
+};
+
+// The flags a command takes beyond the connection's and --json.
+struct Accepts {
+    bool verify = false;  // --index, --counts-only
+    bool group = false;   // --group
+    bool wait = false;    // --wait
+    std::size_t positional = 0;
 };
 
 struct UsageError {
@@ -61,7 +80,8 @@ std::string env(const char* name) {
     return v ? v : "";
 }
 
-Options parse(const std::vector<std::string>& args, bool verify) {
+Options parse(const std::vector<std::string>& args, Accepts accepts) {
+    const bool verify = accepts.verify;
     Options o;
     std::optional<std::string> url, key;
     std::string config_path = env("MIROIR_CONFIG").empty() ? "miroir.yaml" : env("MIROIR_CONFIG");
@@ -84,10 +104,17 @@ Options parse(const std::vector<std::string>& args, bool verify) {
             o.index = value("--index");
         } else if (verify && a == "--counts-only") {
             o.counts_only = true;
+        } else if (accepts.group && a.starts_with("--group")) {
+            o.group = value("--group");
+        } else if (accepts.wait && a == "--wait") {
+            o.wait = true;
+        } else if (!a.starts_with("-") && o.positional.size() < accepts.positional) {
+            o.positional.push_back(a);
         } else {
             throw UsageError{"unknown argument `" + a + "`"};
         }
     }
+    if (o.positional.size() < accepts.positional) throw UsageError{"missing arguments"};
     if (!url && !env("MIROIR_URL").empty()) url = env("MIROIR_URL");
     if (!key && !env("MIROIR_ADMIN_API_KEY").empty()) key = env("MIROIR_ADMIN_API_KEY");
     if (!key && !env("MIROIR_MASTER_KEY").empty()) key = env("MIROIR_MASTER_KEY");
@@ -113,8 +140,9 @@ struct Answer {
     json body;
 };
 
-// GET `target` from Miroir; throws std::runtime_error when it cannot be reached.
-Answer get(const Options& o, const std::string& target) {
+// One request to Miroir; throws std::runtime_error when it cannot be reached.
+Answer send(const Options& o, bhttp::verb method, const std::string& target,
+            const std::string& body = "") {
     const auto parsed = boost::urls::parse_uri(o.url);
     if (!parsed || parsed->scheme() != "http") {
         throw std::runtime_error("--url must be an http:// address, not `" + o.url + "`");
@@ -131,10 +159,13 @@ Answer get(const Options& o, const std::string& target) {
     const int fd = stream.socket().native_handle();
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
+    bhttp::request<bhttp::string_body> req{method, target, 11};
     req.set(bhttp::field::host, host + ":" + port);
     req.set(bhttp::field::user_agent, "miroir-cli");
     if (!o.admin_key.empty()) req.set(bhttp::field::authorization, "Bearer " + o.admin_key);
+    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
     bhttp::write(stream, req);
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
@@ -146,6 +177,10 @@ Answer get(const Options& o, const std::string& target) {
     return {res.result_int(), json::parse(res.body(), nullptr, false)};
 }
 
+Answer get(const Options& o, const std::string& target) {
+    return send(o, bhttp::verb::get, target);
+}
+
 std::string text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 // Miroir's error message, or what it answered when that is not an error object.
@@ -154,6 +189,26 @@ std::runtime_error failure(const Answer& a) {
         return std::runtime_error(text(a.body["message"]));
     }
     return std::runtime_error("Miroir answered " + std::to_string(a.status));
+}
+
+// One line on the rebalance: what it moves and how far it is.
+std::string progress(const json& status) {
+    const auto& r = status.value("rebalance", json());
+    const auto state = status.value("state", "");
+    std::ostringstream out;
+    if (r.is_null()) {
+        out << "rebalance: none yet, "
+            << (status.value("balanced", false) ? "balanced" : "unbalanced");
+        return out.str();
+    }
+    out << "rebalance " << text(r["id"]) << " (group " << text(r["group"]) << "): " << state << ", "
+        << text(r["phase"]) << ", " << text(r["shardsCopied"]) << "/" << text(r["shardsMoving"])
+        << " shards copied, " << text(r["documentsCopied"]) << " documents, "
+        << text(r["copiesMoved"]) << " copies moved (fewest possible " << text(r["minimumCopies"])
+        << ")";
+    if (!r.value("error", json()).is_null()) out << "; error: " << text(r["error"]);
+    if (state == "idle") out << (status.value("balanced", false) ? "; balanced" : "; unbalanced");
+    return out.str();
 }
 
 int status(const Options& o, bool nodes_only) {
@@ -175,14 +230,71 @@ int status(const Options& o, bool nodes_only) {
     }
     for (const auto& n : a.body["nodes"]) {
         std::cout << (nodes_only ? "" : "  ") << text(n["id"]) << "  " << text(n["address"])
-                  << "  group " << text(n["group"]) << "  " << text(n["state"]) << "  "
-                  << text(n["shards"]) << " shards\n";
+                  << "  group " << text(n["group"]) << "  " << text(n["role"]) << "  "
+                  << text(n["state"]) << "  " << text(n["shards"]) << " shards\n";
     }
     if (!nodes_only) {
         const auto& missing = a.body["unavailableShards"];
         std::cout << "unavailable shards: " << (missing.empty() ? "none" : missing.dump()) << "\n";
+        if (a.body.contains("rebalance")) std::cout << progress(a.body["rebalance"]) << "\n";
     }
     return 0;
+}
+
+// A node change; prints the node's new role.
+int change_node(const Options& o, const std::string& action) {
+    const auto& id = o.positional.front();
+    Answer a;
+    if (action == "add") {
+        json body;
+        body["id"] = id;
+        body["address"] = o.positional[1];
+        if (o.group) {
+            try {
+                body["group"] = std::stoull(*o.group);
+            } catch (const std::exception&) {
+                throw UsageError{"--group takes a replica group id"};
+            }
+        }
+        a = send(o, bhttp::verb::post, "/_miroir/nodes", body.dump());
+    } else if (action == "drain") {
+        a = send(o, bhttp::verb::post, "/_miroir/nodes/" + id + "/drain", "{}");
+    } else {
+        a = send(o, bhttp::verb::delete_, "/_miroir/nodes/" + id);
+    }
+    if (a.status >= 300) throw failure(a);
+    if (action == "remove") {
+        std::cout << id << " removed\n";
+    } else {
+        std::cout << id << " " << text(a.body["role"]) << " in group " << text(a.body["group"])
+                  << (action == "add" ? "; `miroir rebalance` gives it its shards\n"
+                                      : "; `miroir rebalance` moves its shards away\n");
+    }
+    return 0;
+}
+
+// POST /_miroir/rebalance; with --wait, follows it until every group is balanced.
+int rebalance(const Options& o) {
+    auto a = send(o, bhttp::verb::post, "/_miroir/rebalance", "{}");
+    if (a.status >= 300) throw failure(a);
+    std::string last;
+    for (;;) {
+        const auto line = progress(a.body);
+        if (o.as_json) {
+            if (!o.wait || a.body.value("state", "") != "running") {
+                std::cout << a.body.dump(2) << "\n";
+            }
+        } else if (line != last) {
+            std::cout << line << "\n" << std::flush;
+            last = line;
+        }
+        const auto state = a.body.value("state", "");
+        if (state == "failed") return 1;
+        if (!o.wait || (state == "idle" && a.body.value("balanced", false))) return 0;
+        ::usleep(500 * 1000);
+        a = get(o, "/_miroir/rebalance/status");
+        if (a.status != 200) throw failure(a);
+    }
 }
 
 std::string describe(const json& p) {
@@ -230,7 +342,8 @@ int verify(const Options& o) {
 }  // namespace
 
 bool is_operator_command(const std::string& command) {
-    return command == "status" || command == "nodes" || command == "verify";
+    return command == "status" || command == "nodes" || command == "verify" ||
+           command == "rebalance";
 }
 
 int run(const std::string& command, const std::vector<std::string>& args) {
@@ -239,12 +352,18 @@ int run(const std::string& command, const std::vector<std::string>& args) {
             std::cout << kUsage;
             return 0;
         }
-        if (command == "status") return status(parse(args, false), false);
-        if (command == "verify") return verify(parse(args, true));
-        if (args.empty() || args.front() != "list") {
-            throw UsageError{"`miroir nodes` takes `list`"};
+        if (command == "status") return status(parse(args, {}), false);
+        if (command == "verify") return verify(parse(args, {.verify = true}));
+        if (command == "rebalance") return rebalance(parse(args, {.wait = true}));
+        const std::string action = args.empty() ? "" : args.front();
+        const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+        if (action == "list") return status(parse(rest, {}), true);
+        if (action == "add")
+            return change_node(parse(rest, {.group = true, .positional = 2}), action);
+        if (action == "drain" || action == "remove") {
+            return change_node(parse(rest, {.positional = 1}), action);
         }
-        return status(parse({args.begin() + 1, args.end()}, false), true);
+        throw UsageError{"`miroir nodes` takes `list`, `add`, `drain` or `remove`"};
     } catch (const UsageError& e) {
         std::cerr << "miroir " << command << ": " << e.message << "\n\n" << kUsage;
         return 2;

@@ -212,6 +212,15 @@ void read_config(const YAML::Node& root, Config& cfg) {
             r.read_int("write_timeout_ms", u.write_timeout_ms, 1);
         }
         {
+            auto& rb = cfg.rebalance;
+            MapReader r(m.child("rebalance"), "miroir.rebalance", cfg.unknown_keys);
+            r.read_int("page_size", rb.page_size, 1, 100000);
+            r.read_int("pause_ms", rb.pause_ms, 0);
+            r.read_int("topology_poll_ms", rb.topology_poll_ms, 10);
+            r.read_int("lease_ms", rb.lease_ms, 100);
+            r.read_int("task_timeout_ms", rb.task_timeout_ms, 100);
+        }
+        {
             MapReader r(m.child("log"), "miroir.log", cfg.unknown_keys);
             r.read("format", cfg.log.format);
             r.read("level", cfg.log.level);
@@ -253,6 +262,21 @@ std::string mask_url(const std::string& url) {
 
 }  // namespace
 
+void check_node(Node& node, const std::string& where) {
+    if (!valid_node_id(node.id)) {
+        throw ConfigError(where + ".id: `" + node.id +
+                          "` is not a valid node id (1-128 of A-Z a-z 0-9 - _ .)");
+    }
+    auto url = boost::urls::parse_absolute_uri(node.address);
+    if (!url || url->scheme() != "http" || url->host().empty() || !url->has_port() ||
+        url->port_number() == 0 || (!url->path().empty() && url->path() != "/")) {
+        throw ConfigError(where + ".address: `" + node.address +
+                          "` is not an address of the form http://host:port");
+    }
+    node.host = url->host();
+    node.port = url->port_number();
+}
+
 void validate(Config& cfg) {
     if (cfg.nodes.empty()) throw ConfigError("miroir.nodes: at least one node is required");
     std::set<std::string> ids;
@@ -260,21 +284,10 @@ void validate(Config& cfg) {
     for (std::size_t i = 0; i < cfg.nodes.size(); ++i) {
         auto& node = cfg.nodes[i];
         const std::string where = "miroir.nodes[" + std::to_string(i) + "]";
-        if (!valid_node_id(node.id)) {
-            throw ConfigError(where + ".id: `" + node.id +
-                              "` is not a valid node id (1-128 of A-Z a-z 0-9 - _ .)");
-        }
+        check_node(node, where);
         if (!ids.insert(node.id).second) {
             throw ConfigError(where + ".id: duplicate node id `" + node.id + "`");
         }
-        auto url = boost::urls::parse_absolute_uri(node.address);
-        if (!url || url->scheme() != "http" || url->host().empty() || !url->has_port() ||
-            url->port_number() == 0 || (!url->path().empty() && url->path() != "/")) {
-            throw ConfigError(where + ".address: `" + node.address +
-                              "` is not an address of the form http://host:port");
-        }
-        node.host = url->host();
-        node.port = url->port_number();
         if (node.replica_group < 0 ||
             static_cast<std::uint32_t>(node.replica_group) >= cfg.replica_groups) {
             throw ConfigError(where + ".replica_group: " + std::to_string(node.replica_group) +
@@ -431,6 +444,14 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "idle_connections_per_node" << YAML::Value << u.idle_connections_per_node;
     out << YAML::Key << "connect_timeout_ms" << YAML::Value << u.connect_timeout_ms;
     out << YAML::Key << "write_timeout_ms" << YAML::Value << u.write_timeout_ms;
+    out << YAML::EndMap;
+    const auto& rb = c.rebalance;
+    out << YAML::Key << "rebalance" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "page_size" << YAML::Value << rb.page_size;
+    out << YAML::Key << "pause_ms" << YAML::Value << rb.pause_ms;
+    out << YAML::Key << "topology_poll_ms" << YAML::Value << rb.topology_poll_ms;
+    out << YAML::Key << "lease_ms" << YAML::Value << rb.lease_ms;
+    out << YAML::Key << "task_timeout_ms" << YAML::Value << rb.task_timeout_ms;
     out << YAML::EndMap;
     out << YAML::Key << "log" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "format" << YAML::Value << c.log.format;

@@ -15,6 +15,9 @@
 //   miroir_settings_repairs_total         counter    index, node
 //   miroir_settings_frozen                gauge      index
 //   miroir_settings_version               gauge      index
+//   miroir_rebalance_running              gauge
+//   miroir_rebalance_shards               gauge      state (moving, copied)
+//   miroir_rebalance_documents_copied_total counter
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -114,6 +117,22 @@ struct Metrics::Impl {
             .Name("miroir_settings_version")
             .Help("The committed settings version of the index")
             .Register(registry);
+    prometheus::Gauge& rebalance_running = prometheus::BuildGauge()
+                                               .Name("miroir_rebalance_running")
+                                               .Help("1 while this Miroir drives a rebalance")
+                                               .Register(registry)
+                                               .Add({});
+    prometheus::Family<prometheus::Gauge>& rebalance_shards =
+        prometheus::BuildGauge()
+            .Name("miroir_rebalance_shards")
+            .Help("Shards the current rebalance moves (state=moving) and has copied (copied)")
+            .Register(registry);
+    prometheus::Counter& rebalance_documents =
+        prometheus::BuildCounter()
+            .Name("miroir_rebalance_documents_copied_total")
+            .Help("Documents copied from node to node by rebalances")
+            .Register(registry)
+            .Add({});
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -165,6 +184,17 @@ void Metrics::settings_repair(std::string_view index, std::string_view node) {
 void Metrics::settings_state(std::string_view index, std::uint64_t version, bool frozen) {
     impl_->settings_version.Add({{"index", std::string(index)}}).Set(static_cast<double>(version));
     impl_->settings_frozen.Add({{"index", std::string(index)}}).Set(frozen ? 1 : 0);
+}
+
+void Metrics::rebalance_progress(bool running, std::uint64_t shards_moving,
+                                 std::uint64_t shards_copied) {
+    impl_->rebalance_running.Set(running ? 1 : 0);
+    impl_->rebalance_shards.Add({{"state", "moving"}}).Set(static_cast<double>(shards_moving));
+    impl_->rebalance_shards.Add({{"state", "copied"}}).Set(static_cast<double>(shards_copied));
+}
+
+void Metrics::rebalance_documents_copied(std::uint64_t documents) {
+    impl_->rebalance_documents.Increment(static_cast<double>(documents));
 }
 
 std::string Metrics::serialize() const {

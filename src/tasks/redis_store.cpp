@@ -4,6 +4,9 @@
 //   miroir:tasks           sorted set of every task uid (score = uid)
 //   miroir:tasks:open      sorted set of unfinished task uids
 //   miroir:indexes         hash: index uid → index record (JSON)
+//   miroir:settings        hash: index uid → settings state (JSON)
+//   miroir:topology        hash: `version`, `state` (the topology's JSON)
+//   miroir:lease:<name>    the holder of a lease, expiring with it
 // GET /tasks filters in Miroir over the records (newest first), so its cost grows with the
 // number of retained tasks; task_store.retention_hours bounds it.
 #include <boost/url/parse.hpp>
@@ -26,6 +29,21 @@ const std::string kAll = "miroir:tasks";
 const std::string kOpen = "miroir:tasks:open";
 const std::string kIndexes = "miroir:indexes";
 const std::string kSettings = "miroir:settings";
+const std::string kTopology = "miroir:topology";
+
+// Compare-and-set of the topology: KEYS[1] the hash, ARGV expected version, new version, text.
+const std::string kPutTopology = R"(
+local stored = redis.call('HGET', KEYS[1], 'version') or '0'
+if stored ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
+return 1)";
+
+// Takes or extends a lease: KEYS[1] the lease, ARGV holder, ttl in ms.
+const std::string kLease = R"(
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1)";
 
 std::string task_key(std::uint64_t uid) { return "miroir:task:" + std::to_string(uid); }
 
@@ -150,6 +168,26 @@ class RedisStore final : public Store {
 
     Async<void> erase_settings_state(const std::string& uid) override {
         co_await call("HDEL", kSettings, uid);
+    }
+
+    Async<std::optional<std::string>> topology() override {
+        auto r = co_await call("HGET", kTopology, "state");
+        if (r.type != Type::string) co_return std::nullopt;
+        co_return std::move(r.text);
+    }
+
+    Async<bool> put_topology(const std::string& text, std::uint64_t version,
+                             std::uint64_t expected) override {
+        const auto r = co_await call("EVAL", kPutTopology, "1", kTopology, std::to_string(expected),
+                                     std::to_string(version), text);
+        co_return r.type == Type::integer&& r.integer == 1;
+    }
+
+    Async<bool> lease(const std::string& name, const std::string& holder,
+                      std::uint32_t ttl_ms) override {
+        const auto r = co_await call("EVAL", kLease, "1", "miroir:lease:" + name, holder,
+                                     std::to_string(ttl_ms));
+        co_return r.type == Type::integer&& r.integer == 1;
     }
 
   private:

@@ -1,6 +1,7 @@
 // The embedded task store: one SQLite file in WAL mode. Tasks are rows with the columns GET
 // /tasks filters on, and the whole record as JSON; task uids come from a counter row, so a
 // deleted task's uid is never given again.
+#include <chrono>
 #include <mutex>
 #include <sqlite3.h>
 #include <stdexcept>
@@ -153,6 +154,12 @@ class SqliteStore final : public Store {
             "CREATE TABLE IF NOT EXISTS indexes (uid TEXT PRIMARY KEY, primary_key TEXT, "
             "shards INTEGER NOT NULL)");
         exec("CREATE TABLE IF NOT EXISTS settings (uid TEXT PRIMARY KEY, state TEXT NOT NULL)");
+        exec(
+            "CREATE TABLE IF NOT EXISTS topology (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "version INTEGER NOT NULL, state TEXT NOT NULL)");
+        exec(
+            "CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+            "expires_at INTEGER NOT NULL)");
     }
     ~SqliteStore() override { sqlite3_close(db_); }
 
@@ -306,6 +313,48 @@ class SqliteStore final : public Store {
     Async<void> erase_settings_state(const std::string& uid) override {
         delete_uid("DELETE FROM settings WHERE uid = ?", uid);
         co_return;
+    }
+
+    Async<std::optional<std::string>> topology() override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "SELECT state FROM topology WHERE id = 1");
+        if (!s.step()) co_return std::nullopt;
+        co_return s.text_at(0);
+    }
+
+    Async<bool> put_topology(const std::string& text, std::uint64_t version,
+                             std::uint64_t expected) override {
+        std::lock_guard lock(mutex_);
+        std::uint64_t stored = 0;
+        {
+            Statement s(db_, "SELECT version FROM topology WHERE id = 1");
+            if (s.step()) stored = static_cast<std::uint64_t>(s.int_at(0));
+        }
+        if (stored != expected) co_return false;
+        Statement s(db_, "INSERT OR REPLACE INTO topology VALUES (1, ?, ?)");
+        s.bind(1, static_cast<std::int64_t>(version));
+        s.bind(2, text);
+        s.step();
+        co_return true;
+    }
+
+    Async<bool> lease(const std::string& name, const std::string& holder,
+                      std::uint32_t ttl_ms) override {
+        std::lock_guard lock(mutex_);
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        {
+            Statement s(db_, "SELECT holder, expires_at FROM leases WHERE name = ?");
+            s.bind(1, name);
+            if (s.step() && s.text_at(0) != holder && s.int_at(1) > now) co_return false;
+        }
+        Statement s(db_, "INSERT OR REPLACE INTO leases VALUES (?, ?, ?)");
+        s.bind(1, name);
+        s.bind(2, holder);
+        s.bind(3, static_cast<std::int64_t>(now + ttl_ms));
+        s.step();
+        co_return true;
     }
 
     Async<void> erase_index(const std::string& uid) override {

@@ -23,6 +23,7 @@ AUTH = {"Authorization": f"Bearer {MASTER}"}
 
 STORE = os.environ.get("MIROIR_TEST_TASK_STORE", "sqlite")
 redis = None
+own_redis = []  # one server per Miroir of miroir_for: a store is one deployment's topology
 
 
 def setUpModule():
@@ -34,18 +35,18 @@ def setUpModule():
 def tearDownModule():
     if redis:
         redis.stop()
+    for server in own_redis:
+        server.stop()
 
 
 def miroir_for(nodes, rf=RF, groups=1):
     extra = f"  node_master_key: {NODE_KEY}\n  shards: {SHARDS}\n  replica_groups: {groups}\n"
     store = None
     if redis:
-        # every Miroir of a test module shares the server: start each from an empty store
-        import socket
-        with socket.create_connection(("127.0.0.1", redis.port)) as s:
-            s.sendall(b"FLUSHALL\r\n")
-            s.recv(16)
-        store = f'{{ backend: redis, url: "{redis.url}" }}'
+        # a Redis of its own: Miroirs sharing a store share their topology too
+        server = RedisServer().start()
+        own_redis.append(server)
+        store = f'{{ backend: redis, url: "{server.url}" }}'
     return Miroir(nodes=nodes, master_key=MASTER, replication_factor=rf, extra=extra,
                   task_store=store)
 
@@ -526,10 +527,10 @@ class SharedStore(unittest.TestCase):
     def test_two_miroirs_give_unique_increasing_task_uids(self):
         nodes = [Node(NODE_KEY).start() for _ in range(2)]
         addresses = [(f"p-{i}", f"http://127.0.0.1:{n.port}") for i, n in enumerate(nodes)]
-        a = miroir_for(addresses, rf=1).start()
-        b = Miroir(nodes=addresses, master_key=MASTER, replication_factor=1,
-                   extra=f"  node_master_key: {NODE_KEY}\n  shards: {SHARDS}\n",
-                   task_store=f'{{ backend: redis, url: "{redis.url}" }}').start()
+        a, b = (Miroir(nodes=addresses, master_key=MASTER, replication_factor=1,
+                       extra=f"  node_master_key: {NODE_KEY}\n  shards: {SHARDS}\n",
+                       task_store=f'{{ backend: redis, url: "{redis.url}" }}').start()
+                for _ in range(2))
         try:
             ca, cb = Client(a), Client(b)
             ca.run("POST", "/indexes", {"uid": "pods", "primaryKey": "id"})

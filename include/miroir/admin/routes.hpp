@@ -19,6 +19,10 @@ void add_admin_routes(http::Router& router, api::Context& context);
 // with the admin key
 void add_placement_routes(http::Router& router, api::Context& context);
 
+// GET /_miroir/topology, POST /_miroir/nodes, POST /_miroir/nodes/{id}/drain, DELETE
+// /_miroir/nodes/{id}, POST /_miroir/groups, DELETE /_miroir/groups/{id}, POST
+// /_miroir/rebalance and GET /_miroir/rebalance/status, all with the admin key
+void add_topology_routes(http::Router& router, api::Context& context);
 // GET /metrics for the separate metrics listener (no key: bind it to a private interface)
 void add_metrics_listener_routes(http::Router& router, api::Context& context);
 

@@ -90,6 +90,15 @@ struct Upstream {
     std::uint32_t idle_connections_per_node = 16;
 };
 
+// Moving shards between nodes when the topology changes (docs/operations.md, "Rebalancing").
+struct Rebalance {
+    std::uint32_t page_size = 1000;          // documents per page copied from node to node
+    std::uint32_t pause_ms = 20;             // between two shard copies (writes wait during one)
+    std::uint32_t topology_poll_ms = 1000;   // how often a pod reloads the topology
+    std::uint32_t lease_ms = 15000;          // one pod drives a rebalance; its lease lasts this
+    std::uint32_t task_timeout_ms = 600000;  // a node's copy or cleanup task must finish in this
+};
+
 struct Log {
     std::string format = "text";  // text | json
     std::string level = "info";   // debug | info | warn | error
@@ -109,6 +118,7 @@ struct Config {
     SettingsSync settings;
     Scatter scatter;
     Upstream upstream;
+    Rebalance rebalance;
     Log log;
 
     // Keys present in the file that Miroir does not know (dotted paths), kept for reporting.
@@ -136,6 +146,10 @@ Config load_file(const std::string& path, EnvLookup env = nullptr);
 
 // Validation alone (parse() calls it).
 void validate(Config& config);
+
+// Checks a node's id and address (http://host:port) and fills its host and port; throws
+// ConfigError naming `where`.
+void check_node(Node& node, const std::string& where);
 
 // The effective configuration as YAML, secrets masked.
 std::string to_yaml(const Config& config);

@@ -42,6 +42,10 @@ class Metrics {
     void settings_repair(std::string_view index, std::string_view node);
     void settings_state(std::string_view index, std::uint64_t version, bool frozen);
 
+    // The rebalance: whether one runs, the shards it moves and has copied, documents copied.
+    void rebalance_progress(bool running, std::uint64_t shards_moving, std::uint64_t shards_copied);
+    void rebalance_documents_copied(std::uint64_t documents);
+
     // The Prometheus text exposition format of every family.
     std::string serialize() const;
 

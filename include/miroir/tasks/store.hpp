@@ -114,6 +114,18 @@ class Store {
     virtual Async<std::vector<std::pair<std::string, std::string>>> settings_states() = 0;
     virtual Async<void> put_settings_state(const std::string& uid, const std::string& state) = 0;
     virtual Async<void> erase_settings_state(const std::string& uid) = 0;
+
+    // The topology (JSON text owned by the topology code) and its version; nullopt before it
+    // was first stored.
+    virtual Async<std::optional<std::string>> topology() = 0;
+    // Stores `text` as version `version` when the stored version is still `expected` (0: none
+    // stored yet); false when another writer came first.
+    virtual Async<bool> put_topology(const std::string& text, std::uint64_t version,
+                                     std::uint64_t expected) = 0;
+    // Takes the lease `name` for `holder`, or extends it when `holder` has it, for `ttl_ms`;
+    // false while another holder's lease runs.
+    virtual Async<bool> lease(const std::string& name, const std::string& holder,
+                              std::uint32_t ttl_ms) = 0;
 };
 
 // The store the configuration names. Throws std::runtime_error when it cannot be opened.

@@ -1,0 +1,44 @@
+// The write gate: every document write holds a pass while it takes the topology and reaches
+// the nodes; the rebalancer closes the gate while it copies a shard, so that no write lands
+// between the copy's read of the source and its write to the new owners (which would let the
+// copy overwrite a newer write). Waiting writes resume when it opens. One gate per Miroir.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+
+namespace miroir::api {
+
+class WriteGate {
+  public:
+    class Pass {
+      public:
+        explicit Pass(WriteGate* gate = nullptr) : gate_(gate) {}
+        Pass(Pass&& other) noexcept : gate_(std::exchange(other.gate_, nullptr)) {}
+        Pass& operator=(Pass&&) = delete;
+        ~Pass() {
+            if (gate_) gate_->leave();
+        }
+
+      private:
+        WriteGate* gate_;
+    };
+
+    // Waits while the gate is closed, then holds a pass until the Pass is destroyed.
+    boost::asio::awaitable<Pass> enter();
+    // Closes the gate and waits for the passes held to be given back.
+    boost::asio::awaitable<void> close();
+    void open();
+
+  private:
+    void leave();
+
+    std::mutex mutex_;
+    bool closed_ = false;
+    std::size_t inside_ = 0;
+};
+
+}  // namespace miroir::api

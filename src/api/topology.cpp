@@ -1,0 +1,189 @@
+// The topology in the task store: loaded (or seeded) at start, changed as compare-and-set
+// versions, reloaded by every pod; the node clients of its slots; the write gate.
+#include <chrono>
+#include <stdexcept>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <miroir/api/context.hpp>
+#include <miroir/api/fleet.hpp>
+#include <miroir/api/topology.hpp>
+#include <miroir/api/write_gate.hpp>
+#include <miroir/config/config.hpp>
+#include <miroir/http/api_error.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/tasks/store.hpp>
+#include <miroir/upstream/node_client.hpp>
+
+namespace miroir::api {
+
+namespace asio = boost::asio;
+
+NodeClients::NodeClients(Factory factory) : factory_(std::move(factory)) {
+    slots_.reserve(kMaxNodes);  // never reallocated: readers index it without the lock
+}
+
+NodeClients::~NodeClients() = default;
+
+void NodeClients::ensure(const Topology& topology) {
+    std::lock_guard lock(mutex_);
+    if (topology.nodes.size() > kMaxNodes) {
+        throw std::length_error("a topology holds at most " + std::to_string(kMaxNodes) + " nodes");
+    }
+    while (slots_.size() < topology.nodes.size()) {
+        slots_.push_back(factory_(topology.nodes[slots_.size()]));
+    }
+    size_.store(slots_.size(), std::memory_order_release);
+}
+
+std::shared_ptr<const Fleet> Context::fleet() const { return fleets.get(); }
+
+asio::awaitable<WriteGate::Pass> WriteGate::enter() {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        bool entered = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (!closed_) {
+                ++inside_;
+                entered = true;
+            }
+        }
+        if (entered) co_return Pass(this);
+        timer.expires_after(std::chrono::milliseconds(2));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+asio::awaitable<void> WriteGate::close() {
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (inside_ == 0) co_return;
+        }
+        timer.expires_after(std::chrono::milliseconds(1));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+void WriteGate::open() {
+    std::lock_guard lock(mutex_);
+    closed_ = false;
+}
+
+void WriteGate::leave() {
+    std::lock_guard lock(mutex_);
+    --inside_;
+}
+
+namespace {
+
+std::string node_list(const std::vector<NodeEntry>& nodes) {
+    std::string out;
+    for (const auto& n : nodes) {
+        if (n.role == NodeRole::removed) continue;
+        out += (out.empty() ? "" : ", ") + n.id + "@" + n.address + "/" + std::to_string(n.group);
+    }
+    return out;
+}
+
+}  // namespace
+
+void install_topology(Context& ctx, Topology topology) {
+    const auto current = ctx.fleet();
+    if (current && current->version() >= topology.version) return;
+    ctx.nodes.ensure(topology);
+    const auto version = topology.version;
+    if (ctx.fleets.offer(std::make_shared<const Fleet>(std::move(topology)))) {
+        log::debug("topology installed", {{"version", static_cast<std::int64_t>(version)}});
+    }
+}
+
+asio::awaitable<void> load_topology(Context& ctx) {
+    auto text = co_await ctx.store.topology();
+    if (!text) {
+        auto seed = Topology::seed(ctx.config);
+        const auto first = seed.dump();
+        if (co_await ctx.store.put_topology(first, seed.version, 0)) {
+            log::info("topology stored from the configuration",
+                      {{"nodes", static_cast<std::int64_t>(seed.nodes.size())}});
+            install_topology(ctx, std::move(seed));
+            co_return;
+        }
+        text = co_await ctx.store.topology();  // another pod stored it first
+        if (!text) throw std::runtime_error("the task store lost the topology");
+    }
+    auto stored = Topology::parse(*text);
+    const auto seed = Topology::seed(ctx.config);
+    if (node_list(stored.nodes) != node_list(seed.nodes)) {
+        log::warn(
+            "the stored topology differs from miroir.nodes: the stored one is used (change "
+            "nodes through /_miroir/nodes)",
+            {{"stored", node_list(stored.nodes)}, {"configured", node_list(seed.nodes)}});
+    }
+    if (stored.shards != seed.shards || stored.replication_factor != seed.replication_factor) {
+        log::warn(
+            "the stored topology's shards or replication factor differ from the "
+            "configuration: the stored ones are used",
+            {{"shards", static_cast<std::int64_t>(stored.shards)},
+             {"replication_factor", static_cast<std::int64_t>(stored.replication_factor)}});
+    }
+    install_topology(ctx, std::move(stored));
+}
+
+asio::awaitable<std::shared_ptr<const Fleet>> change_topology(
+    Context& ctx, std::function<void(Topology&)> change) {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        const auto text = co_await ctx.store.topology();
+        Topology topology = text ? Topology::parse(*text) : ctx.fleet()->topology();
+        const auto expected = topology.version;
+        change(topology);
+        topology.version = expected + 1;
+        const auto next = topology.dump();
+        if (co_await ctx.store.put_topology(next, topology.version, expected)) {
+            install_topology(ctx, std::move(topology));
+            co_return ctx.fleet();
+        }
+    }
+    throw http::ApiError(503, "miroir_topology_busy", http::ErrorType::system,
+                         "The topology kept changing under this change; retry it.");
+}
+
+namespace {
+
+asio::awaitable<void> watch_forever(Context& ctx) {
+    asio::steady_timer timer(ctx.executor);
+    for (;;) {
+        timer.expires_after(std::chrono::milliseconds(ctx.config.rebalance.topology_poll_ms));
+        co_await timer.async_wait(asio::use_awaitable);
+        try {
+            const auto text = co_await ctx.store.topology();
+            if (!text) continue;
+            auto topology = Topology::parse(*text);
+            if (topology.version > ctx.fleet()->version()) {
+                log::info("topology changed",
+                          {{"version", static_cast<std::int64_t>(topology.version)}});
+                install_topology(ctx, std::move(topology));
+            }
+        } catch (const std::exception& e) {
+            log::error("topology reload failed", {{"error", e.what()}});
+        }
+    }
+}
+
+}  // namespace
+
+void start_topology_watcher(Context& ctx) {
+    asio::co_spawn(ctx.executor, watch_forever(ctx), asio::detached);
+}
+
+}  // namespace miroir::api

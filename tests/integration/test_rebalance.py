@@ -1,0 +1,329 @@
+"""Topology changes under load: with writes and searches running through Miroir all along, add
+a fourth node, drain one and remove it, and add a replica group, rebalancing after each.
+Afterwards every document must be exactly on its owners (asked of the nodes directly, through
+GET /_miroir/verify), every acknowledged write must be there, no search may have failed, and
+the shard copies moved must be close to the fewest any balanced placement moves. A second case
+kills Miroir in the middle of a migration: restarted, it resumes the same rebalance where it
+stopped. Runs against real meilisearch binaries when MEILISEARCH_BIN is set."""
+import json
+import random
+import threading
+import time
+import unittest
+
+from harness import run_cli
+from nodes import Node
+from test_reads import load
+from test_search_differential import INDEX, MASTER, NODE_KEY, Cluster, corpus, wait_miroir
+
+FAST = "  rebalance: { pause_ms: 5, topology_poll_ms: 100, lease_ms: 2000 }\n"
+
+
+def wait_balanced(cluster, timeout=180):
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = cluster.call("GET", "/_miroir/rebalance/status").json()
+        if status["state"] == "idle" and status["balanced"]:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"not balanced in time: {status}")
+
+
+def all_documents(cluster):
+    """Every document through Miroir, by id."""
+    out, offset = {}, 0
+    while True:
+        r = cluster.call("POST", f"/indexes/{INDEX}/documents/fetch",
+                         {"offset": offset, "limit": 1000})
+        assert r.status == 200, r.body
+        page = r.json()["results"]
+        for doc in page:
+            out[doc["id"]] = doc
+        if len(page) < 1000:
+            return out
+        offset += 1000
+
+
+class Load(threading.Thread):
+    """Writes (new documents, updates, deletions) and searches through Miroir, one after the
+    other, until stopped; keeps the documents the acknowledged writes leave."""
+
+    def __init__(self, cluster, docs):
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.expected = {d["id"]: dict(d) for d in docs}
+        self.next_id = max(self.expected) + 1
+        self.tasks = []
+        self.refused_writes = []
+        self.searches = 0
+        self.failed_searches = []
+        self.halt = threading.Event()
+        self.rng = random.Random(11)
+
+    def write(self, method, path, body, apply):
+        r = self.cluster.call(method, path, body)
+        if r.status != 202:
+            self.refused_writes.append((r.status, r.body))
+            return
+        self.tasks.append(r.json()["taskUid"])
+        apply()
+
+    def step(self):
+        kind = self.rng.random()
+        if kind < 0.5:
+            batch = []
+            for _ in range(self.rng.randint(1, 20)):
+                batch.append({"id": self.next_id, "title": f"added {self.next_id}",
+                              "genre": "drama", "year": 2000, "rating": 5.0})
+                self.next_id += 1
+
+            def add():
+                for d in batch:
+                    self.expected[d["id"]] = d
+            self.write("POST", f"/indexes/{INDEX}/documents", batch, add)
+        elif kind < 0.8 and self.expected:
+            ids = self.rng.sample(sorted(self.expected), min(5, len(self.expected)))
+            stamp = f"updated {time.monotonic_ns()}"
+
+            def update():
+                for i in ids:
+                    self.expected[i] = dict(self.expected[i], title=stamp)
+            self.write("PUT", f"/indexes/{INDEX}/documents",
+                       [{"id": i, "title": stamp} for i in ids], update)
+        elif self.expected:
+            ids = self.rng.sample(sorted(self.expected), min(3, len(self.expected)))
+
+            def delete():
+                for i in ids:
+                    self.expected.pop(i, None)
+            self.write("POST", f"/indexes/{INDEX}/documents/delete-batch", ids, delete)
+        r = self.cluster.call("POST", f"/indexes/{INDEX}/search", {"q": "river", "limit": 5})
+        self.searches += 1
+        if r.status != 200 or r.headers.get("X-Miroir-Degraded"):
+            self.failed_searches.append((r.status, r.body[:200]))
+
+    def run(self):
+        while not self.halt.is_set():
+            self.step()
+            time.sleep(0.005)
+
+    def finish(self):
+        self.halt.set()
+        self.join()
+        for uid in self.tasks:
+            wait_miroir(self.cluster, uid)
+
+
+class Rebalance(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = corpus(random.Random(3), 1500)
+        cls.cluster = Cluster({"nodes": 3, "rf": 2, "shards": 64}, FAST)
+        cls.extra = []
+        load(cls.cluster, cls.docs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+        for n in cls.extra:
+            n.stop()
+
+    def call_ok(self, method, path, body=None, status=200):
+        r = self.cluster.call(method, path, body)
+        self.assertEqual(r.status, status, r.body)
+        return r.json() if r.body else None
+
+    def cli(self, *args, timeout=60):
+        return run_cli(*args, "--url", f"http://127.0.0.1:{self.cluster.m.port}",
+                       "--admin-key", MASTER, timeout=timeout)
+
+    def new_node(self):
+        node = Node(NODE_KEY).start()
+        self.extra.append(node)
+        return node
+
+    def rebalance(self):
+        started = self.call_ok("POST", "/_miroir/rebalance", status=202)
+        self.assertIn(started["state"], ("running", "idle"))
+        done = wait_balanced(self.cluster)
+        r = done["rebalance"]
+        self.assertEqual(r["phase"], "done", r)
+        self.assertEqual(r["shardsCopied"], r["shardsMoving"], r)
+        print(f"\n  rebalance {r['id']}: group {r['group']} {r['before']} -> {r['after']}: "
+              f"{r['shardsMoving']} shards, {r['copiesMoved']} copies moved "
+              f"(fewest possible {r['minimumCopies']}), {r['documentsCopied']} documents copied")
+        return done
+
+    def verify_clean(self):
+        report = self.call_ok("GET", "/_miroir/verify")
+        self.assertEqual(report["status"], "ok", json.dumps(report)[:2000])
+
+    def test_changes_under_load(self):
+        load_thread = Load(self.cluster, self.docs)
+        load_thread.start()
+        try:
+            # a fourth node: only shards it gains move, each from a former owner
+            d3 = self.new_node()
+            added = self.call_ok("POST", "/_miroir/nodes",
+                                 {"id": "d3", "address": f"http://127.0.0.1:{d3.port}",
+                                  "group": 0}, status=201)
+            self.assertEqual(added["role"], "joining")
+            # a topology change waits for the running rebalance
+            done = self.rebalance()["rebalance"]
+            self.assertLessEqual(done["copiesMoved"], 1.3 * done["minimumCopies"], done)
+            topology = self.call_ok("GET", "/_miroir/topology")
+            roles = {n["id"]: n["role"] for n in topology["nodes"]}
+            self.assertEqual(roles, {"d0": "active", "d1": "active", "d2": "active",
+                                     "d3": "active"})
+            self.assertGreater(next(n for n in topology["nodes"] if n["id"] == "d3")["shards"], 0)
+
+            # a node holding shards is drained, not removed; drained, it leaves the topology
+            r = self.cluster.call("DELETE", "/_miroir/nodes/d1")
+            self.assertEqual(r.status, 409, r.body)
+            self.assertEqual(r.json()["code"], "miroir_node_not_drained")
+            # through the operator commands this time
+            out = self.cli("nodes", "drain", "d1")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("d1 draining in group 0", out.stdout)
+            out = self.cli("rebalance", "--wait", timeout=180)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            self.assertTrue(out.stdout.strip().endswith("balanced"), out.stdout)
+            done = self.call_ok("GET", "/_miroir/rebalance/status")["rebalance"]
+            self.assertEqual(done["phase"], "done", done)
+            self.assertNotIn("d1", done["after"])
+            # the drained node holds nothing of the index any more
+            held = self.cluster.nodes[1].call("POST", f"/indexes/{INDEX}/documents/fetch",
+                                              {"limit": 0}).json()["total"]
+            self.assertEqual(held, 0)
+            r = self.cluster.call("DELETE", "/_miroir/nodes/d1")
+            self.assertEqual(r.status, 404, r.body)
+
+            # a node added by mistake is removed before it holds anything
+            self.call_ok("POST", "/_miroir/nodes",
+                         {"id": "oops", "address": "http://127.0.0.1:9", "group": 0}, status=201)
+            r = self.cluster.call("DELETE", "/_miroir/nodes/oops")
+            self.assertEqual(r.status, 204, r.body)
+            self.assertTrue(self.call_ok("GET", "/_miroir/rebalance/status")["balanced"])
+
+            # a new replica group, filled from the first before it serves reads
+            e0, e1 = self.new_node(), self.new_node()
+            group = self.call_ok("POST", "/_miroir/groups", {"nodes": [
+                {"id": "e0", "address": f"http://127.0.0.1:{e0.port}"},
+                {"id": "e1", "address": f"http://127.0.0.1:{e1.port}"}]}, status=201)
+            self.assertEqual(group["id"], 1)
+            done = self.rebalance()["rebalance"]
+            self.assertEqual(done["group"], 1)
+            topology = self.call_ok("GET", "/_miroir/topology")
+            self.assertEqual([g["readable"] for g in topology["groups"]], [True, True])
+        finally:
+            load_thread.finish()
+
+        self.assertEqual(load_thread.refused_writes, [])
+        self.assertEqual(load_thread.failed_searches, [])
+        self.assertGreater(load_thread.searches, 50)
+        print(f"  under load: {len(load_thread.tasks)} writes, {load_thread.searches} searches")
+        self.verify_clean()
+        # every acknowledged write is there, nothing else is
+        got = all_documents(self.cluster)
+        self.assertEqual(sorted(got), sorted(load_thread.expected))
+        for i, want in load_thread.expected.items():
+            self.assertEqual(got[i]["title"], want["title"], i)
+        # each group holds every document once: group 1's nodes directly
+        total = sum(n.call("POST", f"/indexes/{INDEX}/documents/fetch",
+                           {"limit": 0}).json()["total"] for n in (e0, e1))
+        self.assertEqual(total, 2 * len(load_thread.expected))  # RF 2 over two nodes
+
+        # the operator commands see the same topology
+        out = self.cli("nodes", "list")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("e1", out.stdout)
+        self.assertNotIn("d1", out.stdout)
+
+    def test_refusals(self):
+        out = self.cli("nodes", "add", "d0", "http://127.0.0.1:1")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("already exists", out.stderr)
+        out = self.cli("nodes", "add", "lonely")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("missing arguments", out.stderr)
+        r = self.cluster.call("POST", "/_miroir/nodes", {"id": "d0", "address": "http://127.0.0.1:1"})
+        self.assertEqual(r.status, 409, r.body)
+        r = self.cluster.call("POST", "/_miroir/nodes", {"id": "x y", "address": "http://127.0.0.1:1"})
+        self.assertEqual(r.status, 400, r.body)
+        r = self.cluster.call("POST", "/_miroir/nodes",
+                              {"id": "z", "address": "http://127.0.0.1:1", "group": 9})
+        self.assertEqual(r.status, 404, r.body)
+        r = self.cluster.call("POST", "/_miroir/nodes/nope/drain")
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(r.json()["code"], "miroir_node_not_found")
+        r = self.cluster.call("DELETE", "/_miroir/groups/7")
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(r.json()["code"], "miroir_group_not_found")
+        # balanced: nothing to do
+        status = self.cluster.call("GET", "/_miroir/rebalance/status").json()
+        if status["balanced"]:
+            r = self.cluster.call("POST", "/_miroir/rebalance")
+            self.assertEqual(r.status, 200, r.body)
+
+
+class ResumeAfterKill(unittest.TestCase):
+    def test_resumes(self):
+        docs = corpus(random.Random(4), 3000)
+        cluster = Cluster({"nodes": 2, "rf": 1, "shards": 64},
+                          "  rebalance: { pause_ms: 150, topology_poll_ms: 100, lease_ms: 1000 }\n")
+        extra = Node(NODE_KEY).start()
+        try:
+            load(cluster, docs)
+
+            def totals():
+                r = cluster.call("POST", f"/indexes/{INDEX}/search",
+                                 {"q": "", "limit": 0, "facets": ["genre"]})
+                self.assertEqual(r.status, 200, r.body)
+                return r.json()["estimatedTotalHits"], r.json()["facetDistribution"]
+            before = totals()
+            self.assertEqual(before[0], len(docs))
+            r = cluster.call("POST", "/_miroir/nodes",
+                             {"id": "d2", "address": f"http://127.0.0.1:{extra.port}"})
+            self.assertEqual(r.status, 201, r.body)
+            r = cluster.call("POST", "/_miroir/rebalance")
+            self.assertEqual(r.status, 202, r.body)
+            rebalance_id = r.json()["rebalance"]["id"]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                status = cluster.call("GET", "/_miroir/rebalance/status").json()
+                # copies in flight are never counted twice
+                self.assertEqual(totals(), before)
+                if status["rebalance"]["shardsCopied"] >= 3:
+                    break
+                time.sleep(0.02)
+            self.assertEqual(status["rebalance"]["phase"], "copying", status)
+            copied_before = status["rebalance"]["shardsCopied"]
+            self.assertLess(copied_before, status["rebalance"]["shardsMoving"])
+            cluster.m.proc.kill()
+            cluster.m.proc.wait()
+            cluster.m._log.close()
+            cluster.m.start()
+            deadline = time.monotonic() + 120
+            while cluster.call("GET", "/_miroir/rebalance/status").json()["state"] == "running":
+                self.assertEqual(totals(), before)  # nor while reads switch and copies go
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+            done = wait_balanced(cluster)["rebalance"]
+            self.assertEqual(done["id"], rebalance_id)  # the same rebalance, resumed
+            self.assertEqual(totals(), before)
+            self.assertEqual(done["phase"], "done")
+            self.assertEqual(done["shardsCopied"], done["shardsMoving"])
+            report = cluster.call("GET", "/_miroir/verify").json()
+            self.assertEqual(report["status"], "ok", json.dumps(report)[:2000])
+            self.assertEqual(len(all_documents(cluster)), len(docs))
+            resumed = [rec for rec in cluster.m.log_records()
+                       if rec.get("msg") == "rebalance copying" and rec.get("copied", 0) > 0]
+            self.assertTrue(resumed, "the restarted Miroir did not resume the copy")
+        finally:
+            cluster.stop()
+            extra.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
