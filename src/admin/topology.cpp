@@ -256,7 +256,7 @@ asio::awaitable<http::Response> delete_group(api::Context& ctx, http::Request& r
             throw http::error(404, "miroir_group_not_found",
                               "Replica group " + text + " not found.");
         }
-        if (t.rebalancing() && t.rebalance->group == id) refuse_while_rebalancing(t);
+        refuse_while_rebalancing(t);  // a rebalance may be copying from it
         bool other = false;
         for (int g : t.groups) other = other || (g != id && !t.holding(g).empty());
         if (!other) {

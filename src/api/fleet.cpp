@@ -44,7 +44,7 @@ Topology Topology::seed(const config::Config& config) {
 
 Topology Topology::parse(std::string_view text) {
     const auto j = json::parse(text, nullptr, false);
-    if (!j.is_object()) throw std::runtime_error("the stored topology is not a JSON object");
+    if (!j.is_object()) throw std::invalid_argument("the stored topology is not a JSON object");
     try {
         Topology t;
         t.version = j.at("version").get<std::uint64_t>();
@@ -56,7 +56,7 @@ Topology Topology::parse(std::string_view text) {
             node.address = n.at("address").get<std::string>();
             config::check_node(node, "node");
             const auto role = role_from(n.at("role").get<std::string>());
-            if (!role) throw std::runtime_error("unknown node role");
+            if (!role) throw std::invalid_argument("the stored topology has an unknown node role");
             t.nodes.push_back(
                 {node.id, node.address, n.at("group").get<int>(), *role, node.host, node.port});
         }
@@ -81,7 +81,9 @@ Topology Topology::parse(std::string_view text) {
         }
         return t;
     } catch (const nlohmann::json::exception& e) {
-        throw std::runtime_error(std::string("the stored topology is malformed: ") + e.what());
+        throw std::invalid_argument(std::string("the stored topology is malformed: ") + e.what());
+    } catch (const config::ConfigError& e) {
+        throw std::invalid_argument(std::string("the stored topology is malformed: ") + e.what());
     }
 }
 

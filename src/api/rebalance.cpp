@@ -7,7 +7,15 @@
 // the copy). When every shard is copied, reads switch to the new owners; then writes stop
 // reaching the old ones and their copies are deleted. Progress is in the topology, so a
 // restarted Miroir resumes; one pod at a time drives it, holding the rebalance lease.
+//
+// The write gate is shared by every pod through the task store: the driver writes it closed
+// (with a new epoch and a deadline), every pod's gate follower closes its own gate, waits for
+// its writes in flight, and acknowledges the epoch; the driver copies once every live pod
+// (one that acknowledged within rebalance.lease_ms) did, then writes the gate open. A gate
+// left closed by a driver that died opens by itself at its deadline; a copy that outlived its
+// gate's deadline is done again.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -73,6 +81,165 @@ asio::awaitable<void> sleep_ms(std::uint32_t ms) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     timer.expires_after(std::chrono::milliseconds(ms));
     co_await timer.async_wait(asio::use_awaitable);
+}
+
+// The shared write gate, as stored: "<epoch>:<1 closed|0 open>:<deadline, unix ms>:<the
+// topology version pods must have loaded>"; each pod's record: "<epoch acknowledged>:<unix ms
+// of its last sign of life>:<its topology version>".
+const std::string kGateTable = "gate";
+const std::string kGateKey = "state";
+const std::string kPodsTable = "pods";
+
+struct GateState {
+    std::uint64_t epoch = 0;
+    bool closed = false;
+    std::int64_t until = 0;
+    std::uint64_t version = 0;
+    bool holds(std::int64_t now) const { return closed && now < until; }
+};
+
+// The numbers of a record's value, split at ':' (0 where one is missing or malformed).
+std::vector<std::int64_t> numbers(const std::string& text) {
+    std::vector<std::int64_t> out;
+    std::size_t start = 0;
+    for (;;) {
+        const auto colon = text.find(':', start);
+        try {
+            out.push_back(std::stoll(text.substr(start, colon - start)));
+        } catch (const std::exception&) {
+            out.push_back(0);
+        }
+        if (colon == std::string::npos) return out;
+        start = colon + 1;
+    }
+}
+
+asio::awaitable<GateState> read_gate(Context& ctx) {
+    GateState gate;
+    for (const auto& [key, value] : co_await ctx.store.records(kGateTable)) {
+        if (key != kGateKey) continue;
+        const auto n = numbers(value);
+        if (n.size() != 4) continue;
+        gate.epoch = static_cast<std::uint64_t>(n[0]);
+        gate.closed = n[1] == 1;
+        gate.until = n[2];
+        gate.version = static_cast<std::uint64_t>(n[3]);
+    }
+    co_return gate;
+}
+
+asio::awaitable<void> write_gate(Context& ctx, const GateState& gate) {
+    const auto text = std::to_string(gate.epoch) + ":" + (gate.closed ? "1" : "0") + ":" +
+                      std::to_string(gate.until) + ":" + std::to_string(gate.version);
+    co_await ctx.store.put_record(kGateTable, kGateKey, text);
+}
+
+// Closes every pod's write gate: returns once each live pod (a sign of life within
+// rebalance.lease_ms) acknowledged it — its writes in flight done, the current topology
+// loaded.
+asio::awaitable<GateState> fence(Context& ctx) {
+    GateState gate = co_await read_gate(ctx);
+    ++gate.epoch;
+    gate.closed = true;
+    // long enough for a pod that died to stop counting (its last sign of life is a lease old)
+    gate.until = unix_ms() + 2 * static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
+    gate.version = ctx.fleet()->version();
+    co_await write_gate(ctx, gate);
+    const auto lease = static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
+    for (std::uint32_t delay = 1;; delay = std::min<std::uint32_t>(delay * 2, 10)) {
+        const auto now = unix_ms();
+        std::string waiting;
+        for (const auto& [pod, value] : co_await ctx.store.records(kPodsTable)) {
+            const auto n = numbers(value);
+            if (n.size() != 3 || now - n[1] >= lease) continue;  // gone
+            if (static_cast<std::uint64_t>(n[0]) < gate.epoch ||
+                static_cast<std::uint64_t>(n[2]) < gate.version) {
+                waiting = pod;
+            }
+        }
+        if (waiting.empty()) co_return gate;
+        if (now + lease / 2 > gate.until) {
+            const GateState open{gate.epoch, false, 0, gate.version};
+            co_await write_gate(ctx, open);
+            throw std::runtime_error("Miroir `" + waiting + "` did not hold its writes in time");
+        }
+        co_await sleep_ms(delay);
+    }
+}
+
+asio::awaitable<void> unfence(Context& ctx, const GateState& gate) {
+    const GateState open{gate.epoch, false, 0, gate.version};
+    co_await write_gate(ctx, open);
+}
+
+// This pod's record: the epoch it acknowledges, now, its topology version.
+asio::awaitable<void> sign_of_life(Context& ctx, std::uint64_t epoch) {
+    const auto text = std::to_string(epoch) + ":" + std::to_string(unix_ms()) + ":" +
+                      std::to_string(ctx.fleet()->version());
+    co_await ctx.store.put_record(kPodsTable, pod_name(), text);
+}
+
+// The epoch this pod last acknowledged (its follower's only state besides the gate's).
+std::atomic<std::uint64_t> acknowledged{0};
+
+// One step of this pod's gate follower: a sign of life first (so that a driver closing the
+// gate meanwhile waits for this pod), the gate read, the topology it asks for loaded, this
+// pod's gate closed and drained or opened as it says, and the acknowledgement.
+asio::awaitable<void> follow_gate(Context& ctx) {
+    co_await sign_of_life(ctx, acknowledged.load());
+    const auto gate = co_await read_gate(ctx);
+    if (gate.version > ctx.fleet()->version()) {
+        if (const auto text = co_await ctx.store.topology()) {
+            install_topology(ctx, Topology::parse(*text));
+        }
+    }
+    ctx.writes.follow(gate.holds(unix_ms()));
+    auto last_sign = Clock::now();
+    while (!ctx.writes.drained()) {
+        if (Clock::now() - last_sign >
+            std::chrono::milliseconds(ctx.config.rebalance.lease_ms / 3)) {
+            co_await sign_of_life(ctx, acknowledged.load());  // still draining, still alive
+            last_sign = Clock::now();
+        }
+        co_await sleep_ms(2);
+    }
+    acknowledged = gate.epoch;
+    co_await sign_of_life(ctx, gate.epoch);
+}
+
+asio::awaitable<void> follow_gate_forever(Context& ctx) {
+    asio::steady_timer timer(ctx.executor);
+    auto last_read = Clock::now();
+    for (std::uint64_t turn = 0;; ++turn) {
+        const bool busy = ctx.fleet()->topology().rebalancing();
+        timer.expires_after(std::chrono::milliseconds(
+            busy ? ctx.config.rebalance.gate_poll_ms : ctx.config.rebalance.topology_poll_ms));
+        co_await timer.async_wait(asio::use_awaitable);
+        std::string error;
+        try {
+            co_await follow_gate(ctx);
+            last_read = Clock::now();
+            if (turn % 1000 == 0) {  // forget pods gone for an hour
+                const auto now = unix_ms();
+                for (const auto& [pod, value] : co_await ctx.store.records(kPodsTable)) {
+                    const auto n = numbers(value);
+                    if (n.size() < 2 || now - n[1] > 3600 * 1000) {
+                        co_await ctx.store.erase_record(kPodsTable, pod);
+                    }
+                }
+            }
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        if (error.empty()) continue;
+        log::warn("write gate not followed", {{"error", error}});
+        // a pod that cannot read the gate for half a lease may be one a driver no longer
+        // waits for: it holds its writes until it reads the gate again
+        if (Clock::now() - last_read >
+            std::chrono::milliseconds(ctx.config.rebalance.lease_ms / 2)) {
+            ctx.writes.follow(true);
+        }
+    }
 }
 
 // The first group whose nodes differ from its target, if any.
@@ -278,6 +445,14 @@ asio::awaitable<void> prepare(Context& ctx, const std::vector<std::size_t>& gain
     }
 }
 
+// Renews this pod's lease; Superseded when another pod holds it.
+const std::string kLease = "rebalance";
+
+asio::awaitable<void> keep_lease(Context& ctx) {
+    const bool held = co_await ctx.store.lease(kLease, pod_name(), ctx.config.rebalance.lease_ms);
+    if (!held) throw Superseded("another Miroir drives the rebalance");
+}
+
 std::string shard_filter(std::uint32_t shard) {
     return std::string(ingest::kShardField) + " = " + std::to_string(shard);
 }
@@ -297,10 +472,27 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
     const auto page_size = ctx.config.rebalance.page_size;
     NodeTasks tasks;
     std::uint64_t documents = 0;
-    co_await ctx.writes.close();
+    auto gate = co_await fence(ctx);
+    bool expired = false;
+    // keeps the gate from opening at its deadline during a long copy; once it passed, the
+    // copy is not trusted (writes may have landed meanwhile)
+    auto extend = [&ctx, &gate, &expired]() -> asio::awaitable<void> {
+        const auto now = unix_ms();
+        if (now >= gate.until) expired = true;
+        if (expired ||
+            gate.until - now >= static_cast<std::int64_t>(ctx.config.rebalance.lease_ms)) {
+            co_return;
+        }
+        gate.until = now + 2 * static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
+        co_await write_gate(ctx, gate);
+    };
+    std::exception_ptr failure;
+    bool superseded = false;
     try {
         for (const auto& index : indexes) {
+            co_await extend();
             co_await wait_idle(ctx, source, index.uid);
+            co_await extend();
             json clear;
             clear["filter"] = shard_filter(move.shard);
             const auto clear_body = clear.dump();
@@ -339,23 +531,25 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
                 }
                 documents += results.size();
                 if (results.size() < page_size) break;
+                co_await keep_lease(ctx);
+                co_await extend();
             }
         }
+    } catch (const Superseded&) {
+        failure = std::current_exception();
+        superseded = true;  // another pod drives now: the gate is its
     } catch (...) {
-        ctx.writes.open();
-        throw;
+        failure = std::current_exception();
     }
-    ctx.writes.open();
+    if (unix_ms() >= gate.until) expired = true;
+    if (!superseded) co_await unfence(ctx, gate);
+    if (failure) std::rethrow_exception(failure);
+    if (expired) {
+        throw std::runtime_error("the write gate opened by itself during the copy of shard " +
+                                 std::to_string(move.shard) + "; it is copied again");
+    }
     co_await wait_tasks(ctx, tasks);
     co_return documents;
-}
-
-// Renews this pod's lease; Superseded when another pod holds it.
-const std::string kLease = "rebalance";
-
-asio::awaitable<void> keep_lease(Context& ctx) {
-    const bool held = co_await ctx.store.lease(kLease, pod_name(), ctx.config.rebalance.lease_ms);
-    if (!held) throw Superseded("another Miroir drives the rebalance");
 }
 
 void report(Context& ctx, const Rebalance& r, bool running) {
@@ -403,8 +597,13 @@ asio::awaitable<void> clean(Context& ctx, const Rebalance& r) {
     NodeTasks tasks;
     for (const auto& [id, shards] : lost) {
         const auto slot = *fleet->topology().slot(id);
+        const bool leaves = std::find(r.after.begin(), r.after.end(), id) == r.after.end();
         if (!ctx.health.usable(slot)) {
-            log::warn("rebalance: a node that lost shards is down, its copies stay",
+            // a node that stays must lose its old copies before reads may ask it unrestricted
+            if (!leaves)
+                throw std::runtime_error("node `" + id +
+                                         "` is down; its moved shards are not deleted yet");
+            log::warn("rebalance: a node that leaves is down, its copies stay",
                       {{"node", id}, {"shards", static_cast<std::int64_t>(shards.size())}});
             continue;
         }
@@ -429,12 +628,12 @@ asio::awaitable<void> clean(Context& ctx, const Rebalance& r) {
     co_await wait_tasks(ctx, tasks);
 }
 
-// Waits long enough for every pod to have loaded the latest topology, then this pod's
-// writes begun under an older one to end.
+// Waits long enough for every pod to have loaded the latest topology, then for the writes
+// every pod began under an older one to end.
 asio::awaitable<void> settle(Context& ctx) {
     co_await sleep_ms(2 * ctx.config.rebalance.topology_poll_ms);
-    co_await ctx.writes.close();
-    ctx.writes.open();
+    const auto gate = co_await fence(ctx);
+    co_await unfence(ctx, gate);
 }
 
 // Drives rebalances until every group is balanced or this pod should stop.
@@ -613,7 +812,10 @@ asio::awaitable<bool> start_rebalance(Context& ctx) {
     co_return started;
 }
 
+asio::awaitable<void> follow_write_gate(Context& ctx) { co_await follow_gate(ctx); }
+
 void start_rebalancer(Context& ctx) {
+    asio::co_spawn(ctx.executor, follow_gate_forever(ctx), asio::detached);
     asio::co_spawn(ctx.executor, rebalance_forever(ctx), asio::detached);
 }
 

@@ -48,7 +48,7 @@ asio::awaitable<WriteGate::Pass> WriteGate::enter() {
         bool entered = false;
         {
             std::lock_guard lock(mutex_);
-            if (!closed_) {
+            if (closers_ == 0) {
                 ++inside_;
                 entered = true;
             }
@@ -62,7 +62,7 @@ asio::awaitable<WriteGate::Pass> WriteGate::enter() {
 asio::awaitable<void> WriteGate::close() {
     {
         std::lock_guard lock(mutex_);
-        closed_ = true;
+        ++closers_;
     }
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
@@ -77,7 +77,23 @@ asio::awaitable<void> WriteGate::close() {
 
 void WriteGate::open() {
     std::lock_guard lock(mutex_);
-    closed_ = false;
+    if (closers_) --closers_;
+}
+
+void WriteGate::follow(bool closed) {
+    std::lock_guard lock(mutex_);
+    if (closed && !following_closed_) {
+        following_closed_ = true;
+        ++closers_;
+    } else if (!closed && following_closed_) {
+        following_closed_ = false;
+        if (closers_) --closers_;
+    }
+}
+
+bool WriteGate::drained() {
+    std::lock_guard lock(mutex_);
+    return inside_ == 0;
 }
 
 void WriteGate::leave() {
@@ -113,7 +129,8 @@ asio::awaitable<void> load_topology(Context& ctx) {
     if (!text) {
         auto seed = Topology::seed(ctx.config);
         const auto first = seed.dump();
-        if (co_await ctx.store.put_topology(first, seed.version, 0)) {
+        const bool stored_first = co_await ctx.store.put_topology(first, seed.version, 0);
+        if (stored_first) {
             log::info("topology stored from the configuration",
                       {{"nodes", static_cast<std::int64_t>(seed.nodes.size())}});
             install_topology(ctx, std::move(seed));
@@ -144,12 +161,20 @@ asio::awaitable<std::shared_ptr<const Fleet>> change_topology(
     Context& ctx, std::function<void(Topology&)> change) {
     for (int attempt = 0; attempt < 20; ++attempt) {
         const auto text = co_await ctx.store.topology();
-        Topology topology = text ? Topology::parse(*text) : ctx.fleet()->topology();
+        Topology topology = ctx.fleet()->topology();
+        try {
+            if (text) topology = Topology::parse(*text);
+        } catch (const std::invalid_argument& e) {
+            throw http::ApiError(
+                503, "miroir_topology_invalid", http::ErrorType::system,
+                std::string("The stored topology cannot be read: ") + e.what() + ".");
+        }
         const auto expected = topology.version;
         change(topology);
         topology.version = expected + 1;
         const auto next = topology.dump();
-        if (co_await ctx.store.put_topology(next, topology.version, expected)) {
+        const bool stored = co_await ctx.store.put_topology(next, topology.version, expected);
+        if (stored) {
             install_topology(ctx, std::move(topology));
             co_return ctx.fleet();
         }

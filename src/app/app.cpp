@@ -7,6 +7,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <miroir/admin/routes.hpp>
 #include <miroir/api/context.hpp>
@@ -113,11 +115,28 @@ int App::run() {
     {
         std::exception_ptr failure;
         bool loaded = false;
-        asio::co_spawn(s.io, api::load_topology(s.context),
-                       [&failure, &loaded](std::exception_ptr e) {
-                           failure = e;
-                           loaded = true;
-                       });
+        auto startup = [](api::Context& ctx) -> asio::awaitable<void> {
+            // the task store may not be up yet (Redis starting beside Miroir): wait for it
+            for (std::uint32_t delay = 250;; delay = std::min<std::uint32_t>(delay * 2, 5000)) {
+                std::string error;
+                try {
+                    co_await api::load_topology(ctx);
+                    co_await api::follow_write_gate(ctx);  // closed while a shard is copied
+                    co_return;
+                } catch (const std::runtime_error& e) {
+                    error = e.what();
+                }
+                log::warn("task store not ready, retrying",
+                          {{"error", error}, {"retry_ms", static_cast<std::int64_t>(delay)}});
+                asio::steady_timer timer(ctx.executor);
+                timer.expires_after(std::chrono::milliseconds(delay));
+                co_await timer.async_wait(asio::use_awaitable);
+            }
+        };
+        asio::co_spawn(s.io, startup(s.context), [&failure, &loaded](std::exception_ptr e) {
+            failure = e;
+            loaded = true;
+        });
         // until it is loaded, not until `io` runs out of work (a Redis connection stays open)
         while (!loaded && s.io.run_one() > 0) {
         }

@@ -1,5 +1,6 @@
 // YAML → Config: reading with unknown-key tracking, environment overrides, validation, and
 // the masked YAML dump used by `miroir check-config`.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -217,6 +218,7 @@ void read_config(const YAML::Node& root, Config& cfg) {
             r.read_int("page_size", rb.page_size, 1, 100000);
             r.read_int("pause_ms", rb.pause_ms, 0);
             r.read_int("topology_poll_ms", rb.topology_poll_ms, 10);
+            r.read_int("gate_poll_ms", rb.gate_poll_ms, 1);
             r.read_int("lease_ms", rb.lease_ms, 100);
             r.read_int("task_timeout_ms", rb.task_timeout_ms, 100);
         }
@@ -305,6 +307,12 @@ void validate(Config& cfg) {
                 "in each replica group, but group " +
                 std::to_string(g) + " has " + std::to_string(count));
         }
+    }
+    const auto& rb = cfg.rebalance;
+    if (rb.lease_ms < 3 * std::max(rb.topology_poll_ms, rb.gate_poll_ms)) {
+        throw ConfigError(
+            "miroir.rebalance.lease_ms: must be at least three times topology_poll_ms and "
+            "gate_poll_ms (a pod silent for a lease counts as gone)");
     }
     if (cfg.task_store.backend == "sqlite") {
         if (cfg.task_store.path.empty()) {
@@ -450,6 +458,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "page_size" << YAML::Value << rb.page_size;
     out << YAML::Key << "pause_ms" << YAML::Value << rb.pause_ms;
     out << YAML::Key << "topology_poll_ms" << YAML::Value << rb.topology_poll_ms;
+    out << YAML::Key << "gate_poll_ms" << YAML::Value << rb.gate_poll_ms;
     out << YAML::Key << "lease_ms" << YAML::Value << rb.lease_ms;
     out << YAML::Key << "task_timeout_ms" << YAML::Value << rb.task_timeout_ms;
     out << YAML::EndMap;

@@ -7,6 +7,7 @@
 //   miroir:settings        hash: index uid → settings state (JSON)
 //   miroir:topology        hash: `version`, `state` (the topology's JSON)
 //   miroir:lease:<name>    the holder of a lease, expiring with it
+//   miroir:records:<table> hash: small records the pods coordinate through
 // GET /tasks filters in Miroir over the records (newest first), so its cost grows with the
 // number of retained tasks; task_store.retention_hours bounds it.
 #include <boost/url/parse.hpp>
@@ -185,9 +186,31 @@ class RedisStore final : public Store {
 
     Async<bool> lease(const std::string& name, const std::string& holder,
                       std::uint32_t ttl_ms) override {
-        const auto r = co_await call("EVAL", kLease, "1", "miroir:lease:" + name, holder,
-                                     std::to_string(ttl_ms));
+        const auto key = "miroir:lease:" + name, ttl = std::to_string(ttl_ms);
+        const auto r = co_await call("EVAL", kLease, "1", key, holder, ttl);
         co_return r.type == Type::integer&& r.integer == 1;
+    }
+
+    Async<void> put_record(const std::string& table, const std::string& key,
+                           const std::string& value) override {
+        const auto hash = "miroir:records:" + table;
+        co_await call("HSET", hash, key, value);
+    }
+
+    Async<std::vector<std::pair<std::string, std::string>>> records(
+        const std::string& table) override {
+        const auto hash = "miroir:records:" + table;
+        const auto r = co_await call("HGETALL", hash);
+        std::vector<std::pair<std::string, std::string>> out;
+        for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+            out.emplace_back(r.elements[i].text, r.elements[i + 1].text);
+        }
+        co_return out;
+    }
+
+    Async<void> erase_record(const std::string& table, const std::string& key) override {
+        const auto hash = "miroir:records:" + table;
+        co_await call("HDEL", hash, key);
     }
 
   private:

@@ -160,6 +160,9 @@ class SqliteStore final : public Store {
         exec(
             "CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
             "expires_at INTEGER NOT NULL)");
+        exec(
+            "CREATE TABLE IF NOT EXISTS records (tbl TEXT NOT NULL, key TEXT NOT NULL, "
+            "value TEXT NOT NULL, PRIMARY KEY (tbl, key))");
     }
     ~SqliteStore() override { sqlite3_close(db_); }
 
@@ -359,6 +362,36 @@ class SqliteStore final : public Store {
 
     Async<void> erase_index(const std::string& uid) override {
         delete_uid("DELETE FROM indexes WHERE uid = ?", uid);
+        co_return;
+    }
+
+    Async<void> put_record(const std::string& table, const std::string& key,
+                           const std::string& value) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "INSERT OR REPLACE INTO records VALUES (?, ?, ?)");
+        s.bind(1, table);
+        s.bind(2, key);
+        s.bind(3, value);
+        s.step();
+        co_return;
+    }
+
+    Async<std::vector<std::pair<std::string, std::string>>> records(
+        const std::string& table) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "SELECT key, value FROM records WHERE tbl = ? ORDER BY key");
+        s.bind(1, table);
+        std::vector<std::pair<std::string, std::string>> out;
+        while (s.step()) out.emplace_back(s.text_at(0), s.text_at(1));
+        co_return out;
+    }
+
+    Async<void> erase_record(const std::string& table, const std::string& key) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "DELETE FROM records WHERE tbl = ? AND key = ?");
+        s.bind(1, table);
+        s.bind(2, key);
+        s.step();
         co_return;
     }
 

@@ -7,11 +7,12 @@ kills Miroir in the middle of a migration: restarted, it resumes the same rebala
 stopped. Runs against real meilisearch binaries when MEILISEARCH_BIN is set."""
 import json
 import random
+import shutil
 import threading
 import time
 import unittest
 
-from harness import run_cli
+from harness import Miroir, RedisServer, run_cli
 from nodes import Node
 from test_reads import load
 from test_search_differential import INDEX, MASTER, NODE_KEY, Cluster, corpus, wait_miroir
@@ -49,11 +50,14 @@ class Load(threading.Thread):
     """Writes (new documents, updates, deletions) and searches through Miroir, one after the
     other, until stopped; keeps the documents the acknowledged writes leave."""
 
-    def __init__(self, cluster, docs):
+    def __init__(self, cluster, docs, lane=0, lanes=1):
+        """`lane` of `lanes`: this load touches only ids equal to `lane` modulo `lanes`, so
+        that loads through several Miroirs each know what they leave."""
         super().__init__(daemon=True)
         self.cluster = cluster
-        self.expected = {d["id"]: dict(d) for d in docs}
-        self.next_id = max(self.expected) + 1
+        self.expected = {d["id"]: dict(d) for d in docs if d["id"] % lanes == lane}
+        self.lanes = lanes
+        self.next_id = 1_000_000 + lane
         self.tasks = []
         self.refused_writes = []
         self.searches = 0
@@ -76,7 +80,7 @@ class Load(threading.Thread):
             for _ in range(self.rng.randint(1, 20)):
                 batch.append({"id": self.next_id, "title": f"added {self.next_id}",
                               "genre": "drama", "year": 2000, "rating": 5.0})
-                self.next_id += 1
+                self.next_id += self.lanes
 
             def add():
                 for d in batch:
@@ -152,7 +156,8 @@ class Rebalance(unittest.TestCase):
         self.assertEqual(r["shardsCopied"], r["shardsMoving"], r)
         print(f"\n  rebalance {r['id']}: group {r['group']} {r['before']} -> {r['after']}: "
               f"{r['shardsMoving']} shards, {r['copiesMoved']} copies moved "
-              f"(fewest possible {r['minimumCopies']}), {r['documentsCopied']} documents copied")
+              f"(fewest possible {r['minimumCopies']}), {r['documentsCopied']} documents copied "
+              f"in {(r['finishedAt'] - r['startedAt']) / 1000:.1f} s")
         return done
 
     def verify_clean(self):
@@ -265,6 +270,85 @@ class Rebalance(unittest.TestCase):
         if status["balanced"]:
             r = self.cluster.call("POST", "/_miroir/rebalance")
             self.assertEqual(r.status, 200, r.body)
+
+
+class Pods:
+    """Nodes and several Miroirs sharing one Redis task store, as pods of one deployment."""
+
+    def __init__(self, nodes, pods, rf, shards, extra):
+        self.redis = RedisServer().start()
+        self.nodes = [Node(NODE_KEY).start() for _ in range(nodes)]
+        addresses = [(f"d{i}", f"http://127.0.0.1:{n.port}") for i, n in enumerate(self.nodes)]
+        config = f"  node_master_key: {NODE_KEY}\n  shards: {shards}\n{extra}"
+        self.pods = [Miroir(nodes=addresses, master_key=MASTER, replication_factor=rf,
+                            extra=config,
+                            task_store=f'{{ backend: redis, url: "{self.redis.url}" }}').start()
+                     for _ in range(pods)]
+
+    def via(self, pod):
+        """A client of one pod, shaped like Cluster (call, m)."""
+        outer = self
+
+        class Client:
+            m = outer.pods[pod]
+
+            def call(self, method, path, body=None):
+                headers = {"Authorization": f"Bearer {MASTER}",
+                           "Content-Type": "application/json"}
+                return self.m.request(method, path,
+                                      json.dumps(body) if body is not None else None, headers)
+        return Client()
+
+    def stop(self):
+        for m in self.pods:
+            m.stop()
+        for n in self.nodes:
+            n.stop()
+        self.redis.stop()
+
+
+@unittest.skipUnless(shutil.which("redis-server"), "needs redis-server (scripts/bootstrap)")
+class SeveralPods(unittest.TestCase):
+    def test_writes_through_two_pods_during_a_rebalance(self):
+        docs = corpus(random.Random(6), 1500)
+        pods = Pods(3, 2, rf=2, shards=64, extra=FAST)
+        extra = Node(NODE_KEY).start()
+        a, b = pods.via(0), pods.via(1)
+        try:
+            load(a, docs)
+            loads = [Load(a, docs, 0, 2), Load(b, docs, 1, 2)]
+            for t in loads:
+                t.start()
+            try:
+                r = b.call("POST", "/_miroir/nodes",
+                           {"id": "d3", "address": f"http://127.0.0.1:{extra.port}"})
+                self.assertEqual(r.status, 201, r.body)
+                # the other pod sees the node, and starts the rebalance
+                deadline = time.monotonic() + 10
+                while "d3" not in json.dumps(a.call("GET", "/_miroir/topology").json()["nodes"]):
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.05)
+                r = a.call("POST", "/_miroir/rebalance")
+                self.assertEqual(r.status, 202, r.body)
+                done = wait_balanced(b)["rebalance"]
+                self.assertEqual(done["phase"], "done")
+            finally:
+                for t in loads:
+                    t.finish()
+            for t in loads:
+                self.assertEqual(t.refused_writes, [])
+                self.assertEqual(t.failed_searches, [])
+            print(f"\n  two pods: {sum(len(t.tasks) for t in loads)} writes during the rebalance")
+            report = b.call("GET", "/_miroir/verify").json()
+            self.assertEqual(report["status"], "ok", json.dumps(report)[:2000])
+            expected = {**loads[0].expected, **loads[1].expected}
+            got = all_documents(a)
+            self.assertEqual(sorted(got), sorted(expected))
+            for i, want in expected.items():
+                self.assertEqual(got[i]["title"], want["title"], i)
+        finally:
+            pods.stop()
+            extra.stop()
 
 
 class ResumeAfterKill(unittest.TestCase):

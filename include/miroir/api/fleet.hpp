@@ -75,7 +75,7 @@ struct Topology {
     std::optional<Rebalance> rebalance;  // the one in progress, or the last one
 
     static Topology seed(const config::Config& config);
-    // Throws std::runtime_error on text that is no topology.
+    // Throws std::invalid_argument on text that is no topology.
     static Topology parse(std::string_view text);
     std::string dump() const;
 

@@ -35,7 +35,12 @@ void start_topology_watcher(Context& ctx);
 // draining nodes); false when every group is balanced. Throws 409 while one is running.
 boost::asio::awaitable<bool> start_rebalance(Context& ctx);
 
-// Drives a rebalance in progress when this pod holds the rebalance lease.
+// This pod's write gate as the shared one (in the task store) says: called once before
+// serving, then kept up by start_rebalancer.
+boost::asio::awaitable<void> follow_write_gate(Context& ctx);
+
+// Drives a rebalance in progress when this pod holds the rebalance lease, and follows the
+// shared write gate.
 void start_rebalancer(Context& ctx);
 
 // The rebalance status, as GET /_miroir/rebalance/status shows it (JSON text).

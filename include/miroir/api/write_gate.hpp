@@ -1,7 +1,8 @@
 // The write gate: every document write holds a pass while it takes the topology and reaches
-// the nodes; the rebalancer closes the gate while it copies a shard, so that no write lands
+// the nodes; the gate is closed while the rebalancer copies a shard, so that no write lands
 // between the copy's read of the source and its write to the new owners (which would let the
-// copy overwrite a newer write). Waiting writes resume when it opens. One gate per Miroir.
+// copy overwrite a newer write). Waiting writes resume when it opens. One gate per Miroir;
+// every pod follows the shared gate the rebalancer sets in the task store (rebalance.cpp).
 #pragma once
 
 #include <cstddef>
@@ -29,16 +30,24 @@ class WriteGate {
 
     // Waits while the gate is closed, then holds a pass until the Pass is destroyed.
     boost::asio::awaitable<Pass> enter();
-    // Closes the gate and waits for the passes held to be given back.
+    // Closes the gate and waits for the passes held to be given back. Each close is undone
+    // by one open; the gate is open when every close was.
     boost::asio::awaitable<void> close();
     void open();
+
+    // Follows the shared gate (one caller, the gate follower): closes without waiting when it
+    // is closed and this gate does not follow it closed yet, opens when it is open again.
+    void follow(bool closed);
+    // No pass is held.
+    bool drained();
 
   private:
     void leave();
 
     std::mutex mutex_;
-    bool closed_ = false;
+    std::size_t closers_ = 0;
     std::size_t inside_ = 0;
+    bool following_closed_ = false;
 };
 
 }  // namespace miroir::api

@@ -95,6 +95,7 @@ struct Rebalance {
     std::uint32_t page_size = 1000;          // documents per page copied from node to node
     std::uint32_t pause_ms = 20;             // between two shard copies (writes wait during one)
     std::uint32_t topology_poll_ms = 1000;   // how often a pod reloads the topology
+    std::uint32_t gate_poll_ms = 20;         // how often a pod reads the write gate in one
     std::uint32_t lease_ms = 15000;          // one pod drives a rebalance; its lease lasts this
     std::uint32_t task_timeout_ms = 600000;  // a node's copy or cleanup task must finish in this
 };

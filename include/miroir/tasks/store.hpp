@@ -126,6 +126,14 @@ class Store {
     // false while another holder's lease runs.
     virtual Async<bool> lease(const std::string& name, const std::string& holder,
                               std::uint32_t ttl_ms) = 0;
+
+    // Small shared records the pods coordinate through (the rebalance's write gate, each
+    // pod's acknowledgement of it): tables of key → value.
+    virtual Async<void> put_record(const std::string& table, const std::string& key,
+                                   const std::string& value) = 0;
+    virtual Async<std::vector<std::pair<std::string, std::string>>> records(
+        const std::string& table) = 0;
+    virtual Async<void> erase_record(const std::string& table, const std::string& key) = 0;
 };
 
 // The store the configuration names. Throws std::runtime_error when it cannot be opened.
