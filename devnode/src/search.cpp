@@ -218,12 +218,27 @@ const SearchCache& cache_of(const Index& index) {
     cache->fields = searchable_setting == json::array({"*"})
                         ? cache->all_fields
                         : searchable_setting.get<std::vector<std::string>>();
+    // the stale structures' tokens serve again for the slots that did not change, when the
+    // searchable fields are the same
+    auto stale = std::static_pointer_cast<SearchCache>(index.stale_cache);
+    if (stale && stale->fields != cache->fields) stale.reset();
+    std::vector<char> changed;
+    if (stale) {
+        changed.assign(index.slots.size(), 0);
+        for (auto slot : index.changed_slots) {
+            if (slot < changed.size()) changed[slot] = 1;
+        }
+    }
     cache->attrs.resize(index.slots.size());
     std::unordered_map<std::string, std::vector<std::uint32_t>> postings;
     for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
         if (!index.slots[slot]) continue;
-        auto attrs =
-            std::make_shared<std::vector<Attribute>>(searchable(*index.slots[slot], cache->fields));
+        std::shared_ptr<std::vector<Attribute>> attrs;
+        if (stale && !changed[slot] && slot < stale->attrs.size()) attrs = stale->attrs[slot];
+        if (!attrs) {
+            attrs = std::make_shared<std::vector<Attribute>>(
+                searchable(*index.slots[slot], cache->fields));
+        }
         for (const auto& a : *attrs) {
             for (const auto& token : a.tokens) {
                 auto& list = postings[token];
@@ -232,16 +247,20 @@ const SearchCache& cache_of(const Index& index) {
         }
         cache->attrs[slot] = std::move(attrs);
     }
+    index.stale_cache.reset();
+    index.changed_slots.clear();
     cache->postings.reserve(postings.size());
     for (auto& [word, slots] : postings) cache->postings.emplace_back(word, std::move(slots));
     std::sort(cache->postings.begin(), cache->postings.end());
-    // tokens as dictionary ids, so that queries look words up by position
+    // tokens as dictionary ids, so that queries look words up by position (a reused slot's
+    // ids are those of the stale dictionary: assigned again)
     std::unordered_map<std::string_view, std::uint32_t> ids;
     for (std::uint32_t i = 0; i < cache->postings.size(); ++i)
         ids.emplace(cache->postings[i].first, i);
     for (auto& attrs : cache->attrs) {
         if (!attrs) continue;
         for (auto& a : *attrs) {
+            a.ids.clear();
             a.ids.reserve(a.tokens.size());
             for (const auto& t : a.tokens) a.ids.push_back(ids.at(t));
         }

@@ -299,7 +299,7 @@ void apply_settings(State& state, Task& task) {
             index.settings[key] = s.value();
         }
     }
-    index.search_cache.reset();
+    index.forget_search();
     index.updated_at = now();
 }
 

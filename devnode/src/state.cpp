@@ -7,10 +7,27 @@
 
 namespace devnode {
 
-void Index::put(const std::string& id, json doc) {
+void Index::documents_changed(std::uint32_t slot) {
+    if (search_cache) {
+        if (!stale_cache) {
+            stale_cache = std::move(search_cache);
+            changed_slots.clear();
+        }
+        search_cache.reset();
+    }
+    if (stale_cache) changed_slots.push_back(slot);
+}
+
+void Index::forget_search() {
     search_cache.reset();
+    stale_cache.reset();
+    changed_slots.clear();
+}
+
+void Index::put(const std::string& id, json doc) {
     if (auto it = by_id.find(id); it != by_id.end()) {
         slots[it->second] = std::move(doc);
+        documents_changed(it->second);
         return;
     }
     std::uint32_t slot;
@@ -24,13 +41,14 @@ void Index::put(const std::string& id, json doc) {
         slot = static_cast<std::uint32_t>(slots.size());
         slots.push_back(std::move(doc));
     }
+    documents_changed(slot);
     by_id.emplace(id, slot);
 }
 
 bool Index::erase(const std::string& id) {
     auto it = by_id.find(id);
     if (it == by_id.end()) return false;
-    search_cache.reset();
+    documents_changed(it->second);
     slots[it->second].reset();
     free_slots.push_back(it->second);
     by_id.erase(it);
@@ -38,7 +56,7 @@ bool Index::erase(const std::string& id) {
 }
 
 void Index::clear() {
-    search_cache.reset();
+    forget_search();
     slots.clear();
     free_slots.clear();
     by_id.clear();

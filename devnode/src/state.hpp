@@ -27,13 +27,20 @@ struct Index {
     std::unordered_map<std::string, std::uint32_t> by_id;
     json settings;  // every setting, in GET /settings order
     // Search's derived structures (tokens, inverted index), rebuilt by the next search after
-    // any change; owned by search.cpp.
+    // any change; owned by search.cpp. After changes of documents the stale structures are
+    // kept with the slots changed since, so that the rebuild tokenizes only those.
     mutable std::shared_ptr<void> search_cache;
+    mutable std::shared_ptr<void> stale_cache;
+    mutable std::vector<std::uint32_t> changed_slots;
 
     std::size_t size() const { return by_id.size(); }
     void put(const std::string& id, json doc);
     bool erase(const std::string& id);
     void clear();
+    // The document in `slot` changed: the search structures are stale for it.
+    void documents_changed(std::uint32_t slot);
+    // Settings or every document changed: the search structures are rebuilt from nothing.
+    void forget_search();
     // Live documents in slot order.
     template <typename F>
     void each(F&& f) const {
