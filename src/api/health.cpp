@@ -16,18 +16,13 @@
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/upstream/health.hpp>
+#include <miroir/util/time.hpp>
 
 namespace miroir::api {
 
 namespace {
 
 namespace asio = boost::asio;
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 asio::awaitable<void> check_once(Context& ctx) {
     const auto timeout = std::chrono::milliseconds(ctx.config.health.timeout_ms);
@@ -44,7 +39,7 @@ asio::awaitable<void> check_once(Context& ctx) {
         const auto i = members[k];
         const bool ok = results[k] && results[k]->status == 200;
         const auto& id = fleet->node_id(i);
-        if (ctx.health.record_probe(i, ok, round_trip, now_ms())) {
+        if (ctx.health.record_probe(i, ok, round_trip, util::unix_ms())) {
             const auto state = ctx.health.state(i);
             const std::string name(upstream::to_string(state));
             if (state == upstream::NodeState::healthy) {

@@ -44,6 +44,7 @@
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
+#include <miroir/util/time.hpp>
 
 namespace miroir::api {
 
@@ -53,12 +54,6 @@ namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 using http::Method;
 using Clock = std::chrono::steady_clock;
-
-std::int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // This pod's name for the rebalance lease.
 const std::string& pod_name() {
@@ -142,12 +137,12 @@ asio::awaitable<GateState> fence(Context& ctx) {
     ++gate.epoch;
     gate.closed = true;
     // long enough for a pod that died to stop counting (its last sign of life is a lease old)
-    gate.until = unix_ms() + 2 * static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
+    gate.until = util::unix_ms() + 2 * static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
     gate.version = ctx.fleet()->version();
     co_await write_gate(ctx, gate);
     const auto lease = static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
     for (std::uint32_t delay = 1;; delay = std::min<std::uint32_t>(delay * 2, 10)) {
-        const auto now = unix_ms();
+        const auto now = util::unix_ms();
         std::string waiting;
         for (const auto& [pod, value] : co_await ctx.store.records(kPodsTable)) {
             const auto n = numbers(value);
@@ -174,7 +169,7 @@ asio::awaitable<void> unfence(Context& ctx, const GateState& gate) {
 
 // This pod's record: the epoch it acknowledges, now, its topology version.
 asio::awaitable<void> sign_of_life(Context& ctx, std::uint64_t epoch) {
-    const auto text = std::to_string(epoch) + ":" + std::to_string(unix_ms()) + ":" +
+    const auto text = std::to_string(epoch) + ":" + std::to_string(util::unix_ms()) + ":" +
                       std::to_string(ctx.fleet()->version());
     co_await ctx.store.put_record(kPodsTable, pod_name(), text);
 }
@@ -193,7 +188,7 @@ asio::awaitable<void> follow_gate(Context& ctx) {
             install_topology(ctx, Topology::parse(*text));
         }
     }
-    ctx.writes.follow(gate.holds(unix_ms()));
+    ctx.writes.follow(gate.holds(util::unix_ms()));
     auto last_sign = Clock::now();
     while (!ctx.writes.drained()) {
         if (Clock::now() - last_sign >
@@ -220,7 +215,7 @@ asio::awaitable<void> follow_gate_forever(Context& ctx) {
             co_await follow_gate(ctx);
             last_read = Clock::now();
             if (turn % 1000 == 0) {  // forget pods gone for an hour
-                const auto now = unix_ms();
+                const auto now = util::unix_ms();
                 for (const auto& [pod, value] : co_await ctx.store.records(kPodsTable)) {
                     const auto n = numbers(value);
                     if (n.size() < 2 || now - n[1] > 3600 * 1000) {
@@ -256,7 +251,7 @@ Rebalance plan_rebalance(const Topology& t, int group) {
     r.group = group;
     r.before = t.holding(group);
     r.after = t.target(group);
-    r.started_at = unix_ms();
+    r.started_at = util::unix_ms();
     for (const auto& m : routing::plan_moves(r.before, r.after, t.shards, t.replication_factor)) {
         ++r.shards_moving;
         r.copies_moved += m.gained.size();
@@ -477,7 +472,7 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
     // keeps the gate from opening at its deadline during a long copy; once it passed, the
     // copy is not trusted (writes may have landed meanwhile)
     auto extend = [&ctx, &gate, &expired]() -> asio::awaitable<void> {
-        const auto now = unix_ms();
+        const auto now = util::unix_ms();
         if (now >= gate.until) expired = true;
         if (expired ||
             gate.until - now >= static_cast<std::int64_t>(ctx.config.rebalance.lease_ms)) {
@@ -541,7 +536,7 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
     } catch (...) {
         failure = std::current_exception();
     }
-    if (unix_ms() >= gate.until) expired = true;
+    if (util::unix_ms() >= gate.until) expired = true;
     if (!superseded) co_await unfence(ctx, gate);
     if (failure) std::rethrow_exception(failure);
     if (expired) {
@@ -691,7 +686,7 @@ asio::awaitable<void> drive(Context& ctx) {
                     if (!kept && n.role == NodeRole::draining) n.role = NodeRole::removed;
                 }
                 topology.rebalance->phase = "done";
-                topology.rebalance->finished_at = unix_ms();
+                topology.rebalance->finished_at = util::unix_ms();
             };
             const auto done = co_await change_topology(ctx, std::move(finish));
             report(ctx, *done->topology().rebalance, false);

@@ -31,6 +31,7 @@
 #include <miroir/upstream/gather.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/observed.hpp>
+#include <miroir/util/time.hpp>
 
 #include "fanout.hpp"
 #include "reads.hpp"
@@ -41,12 +42,6 @@ namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 
 namespace {
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::mt19937_64& rng() {
     thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -131,7 +126,7 @@ asio::awaitable<upstream::UpstreamResult> observed_send(Context& ctx, std::size_
             .count();
     const bool canceled = !result && result.error() == asio::error::operation_aborted;
     const bool ok = canceled || (result && result->status < 500);
-    ctx.observed.finished(node, ms, ok, now_ms());
+    ctx.observed.finished(node, ms, ok, util::unix_ms());
     co_return result;
 }
 
@@ -414,7 +409,7 @@ asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignm
         if (!gathered.answers[i].is_null()) continue;
         const auto node = gathered.asked[i].node;
         failed.push_back(node);
-        ctx.health.record_failure(node, now_ms());
+        ctx.health.record_failure(node, util::unix_ms());
         ctx.metrics.read_retry(ctx.fleet()->node_id(node));
     }
     const auto retry = replacements(ctx, gathered.missing, failed);

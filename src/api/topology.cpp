@@ -42,21 +42,21 @@ void NodeClients::ensure(const Topology& topology) {
 
 std::shared_ptr<const Fleet> Context::fleet() const { return fleets.get(); }
 
+bool WriteGate::try_enter() {
+    std::lock_guard lock(mutex_);
+    if (closers_ != 0) return false;
+    ++inside_;
+    return true;
+}
+
 asio::awaitable<WriteGate::Pass> WriteGate::enter() {
+    if (try_enter()) co_return Pass(this);  // the usual case: no timer
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (;;) {
-        bool entered = false;
-        {
-            std::lock_guard lock(mutex_);
-            if (closers_ == 0) {
-                ++inside_;
-                entered = true;
-            }
-        }
-        if (entered) co_return Pass(this);
+    do {
         timer.expires_after(std::chrono::milliseconds(2));
         co_await timer.async_wait(asio::use_awaitable);
-    }
+    } while (!try_enter());
+    co_return Pass(this);
 }
 
 asio::awaitable<void> WriteGate::close() {

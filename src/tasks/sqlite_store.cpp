@@ -1,7 +1,6 @@
 // The embedded task store: one SQLite file in WAL mode. Tasks are rows with the columns GET
 // /tasks filters on, and the whole record as JSON; task uids come from a counter row, so a
 // deleted task's uid is never given again.
-#include <chrono>
 #include <mutex>
 #include <sqlite3.h>
 #include <stdexcept>
@@ -10,6 +9,7 @@
 
 #include <miroir/config/config.hpp>
 #include <miroir/tasks/store.hpp>
+#include <miroir/util/time.hpp>
 
 #include "record.hpp"
 
@@ -344,9 +344,7 @@ class SqliteStore final : public Store {
     Async<bool> lease(const std::string& name, const std::string& holder,
                       std::uint32_t ttl_ms) override {
         std::lock_guard lock(mutex_);
-        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+        const auto now = util::unix_ms();
         {
             Statement s(db_, "SELECT holder, expires_at FROM leases WHERE name = ?");
             s.bind(1, name);

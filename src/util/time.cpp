@@ -8,6 +8,10 @@ namespace miroir::util {
 
 Time now() { return std::chrono::system_clock::now(); }
 
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now().time_since_epoch()).count();
+}
+
 std::string rfc3339(Time t) {
     using namespace std::chrono;
     const auto ns = duration_cast<nanoseconds>(t.time_since_epoch()).count();

@@ -42,6 +42,7 @@ class WriteGate {
     bool drained();
 
   private:
+    bool try_enter();
     void leave();
 
     std::mutex mutex_;

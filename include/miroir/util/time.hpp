@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,8 @@ namespace miroir::util {
 using Time = std::chrono::system_clock::time_point;
 
 Time now();
+// Milliseconds since the Unix epoch, now.
+std::int64_t unix_ms();
 // RFC 3339 UTC, fraction with the fewest digits (none when zero): 2024-08-08T17:05:55.791772Z
 std::string rfc3339(Time t);
 // Parses RFC 3339 or YYYY-MM-DD (midnight UTC); nullopt when invalid.
