@@ -245,6 +245,24 @@ class Rebalance(unittest.TestCase):
         self.assertIn("e1", out.stdout)
         self.assertNotIn("d1", out.stdout)
 
+        # the rebalances are counted in the metrics
+        metrics = self.cluster.m.request("GET", "/_miroir/metrics",
+                                         headers={"Authorization": f"Bearer {MASTER}"})
+        copied = [line for line in metrics.body.decode().splitlines()
+                  if line.startswith("miroir_rebalance_documents_copied_total")]
+        self.assertTrue(copied and float(copied[0].split()[-1]) > 0, copied)
+
+        # a group leaves the read rotation at once; the other serves every document
+        r = self.cluster.call("DELETE", "/_miroir/groups/1")
+        self.assertEqual(r.status, 204, r.body)
+        topology = self.call_ok("GET", "/_miroir/topology")
+        self.assertEqual([g["id"] for g in topology["groups"]], [0])
+        self.assertNotIn("e0", json.dumps(topology["nodes"]))
+        self.assertEqual(sorted(all_documents(self.cluster)), sorted(load_thread.expected))
+        r = self.cluster.call("DELETE", "/_miroir/groups/0")
+        self.assertEqual(r.status, 409, r.body)
+        self.assertEqual(r.json()["code"], "miroir_last_group")
+
     def test_refusals(self):
         out = self.cli("nodes", "add", "d0", "http://127.0.0.1:1")
         self.assertEqual(out.returncode, 2)
@@ -373,6 +391,9 @@ class ResumeAfterKill(unittest.TestCase):
             r = cluster.call("POST", "/_miroir/rebalance")
             self.assertEqual(r.status, 202, r.body)
             rebalance_id = r.json()["rebalance"]["id"]
+            r = cluster.call("POST", "/_miroir/rebalance")  # one at a time
+            self.assertEqual(r.status, 409, r.body)
+            self.assertEqual(r.json()["code"], "miroir_rebalance_in_progress")
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 status = cluster.call("GET", "/_miroir/rebalance/status").json()

@@ -170,6 +170,17 @@ TEST(Config, NodeErrorsNameTheNode) {
     EXPECT_NE(error_of("miroir: [\n").find("invalid YAML"), std::string::npos);
 }
 
+TEST(Config, RebalanceLeaseMustOutlastThePolls) {
+    const std::string base(kMinimal);
+    EXPECT_NE(error_of(base + "  rebalance: { topology_poll_ms: 10000 }\n")
+                  .find("miroir.rebalance.lease_ms"),
+              std::string::npos);
+    EXPECT_NE(error_of(base + "  rebalance: { lease_ms: 100, gate_poll_ms: 50 }\n")
+                  .find("miroir.rebalance.lease_ms"),
+              std::string::npos);
+    EXPECT_EQ(error_of(base + "  rebalance: { topology_poll_ms: 5000 }\n"), "<no error>");
+}
+
 TEST(Config, DumpMasksSecrets) {
     const auto c = parse(std::string(kMinimal) +
                              "  master_key: supersecret\n  node_master_key: nodesecret\n"
