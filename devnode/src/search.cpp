@@ -14,9 +14,11 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <span>
 #include <unordered_map>
 
 #include "filter.hpp"
+#include "fuzzy.hpp"
 
 namespace devnode {
 
@@ -30,146 +32,16 @@ ApiError search_error(const std::string& param, const std::string& message) {
     return error(400, "invalid_search_" + param, message);
 }
 
-// Levenshtein distance where a transposition of two neighbours counts as one typo (as in
-// Meilisearch's automata), with an early exit above `bound`.
-int distance(std::string_view a, std::string_view b, int bound) {
-    if (std::abs(static_cast<int>(a.size()) - static_cast<int>(b.size())) > bound) return bound + 1;
-    const std::size_t w = b.size() + 1;
-    thread_local std::vector<int> d;
-    d.assign((a.size() + 1) * w, 0);
-    for (std::size_t j = 0; j <= b.size(); ++j) d[j] = static_cast<int>(j);
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        d[i * w] = static_cast<int>(i);
-        int row_min = d[i * w];
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            int v = std::min({d[(i - 1) * w + j] + 1, d[i * w + j - 1] + 1,
-                              d[(i - 1) * w + j - 1] + (a[i - 1] != b[j - 1])});
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-                v = std::min(v, d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-            row_min = std::min(row_min, v);
-        }
-        if (row_min > bound) return bound + 1;
-    }
-    return d[a.size() * w + b.size()];
-}
-
-struct Term {
-    std::string word;
-    bool prefix = false;  // the last word of the query matches as a prefix
-    int allowed_typos = 0;
-    int max_typos = 0;  // the most typos among this node's derivations of the word
-};
-
-// How a dictionary word matches a term: typos, or -1.
-int match_word(const Term& t, std::string_view word) {
-    if (word == t.word) return 0;
-    if (t.prefix && word.starts_with(t.word)) return 0;
-    if (t.allowed_typos == 0) return -1;
-    int d = distance(word, t.word, t.allowed_typos);
-    if (d <= t.allowed_typos) return d;
-    if (t.prefix && word.size() > t.word.size()) {
-        d = distance(word.substr(0, t.word.size()), t.word, t.allowed_typos);
-        if (d <= t.allowed_typos) return d;
-    }
-    return -1;
-}
-
-using Dictionary = std::vector<std::pair<std::string, std::vector<std::uint32_t>>>;
-
-// Calls `emit(word id, typos)` for every word of the sorted dictionary that matches `t` as
-// match_word() decides, without computing each word's distance from scratch: one dynamic-
-// programming row per prefix depth is shared by neighbouring words (the sorted dictionary is
-// walked like a trie), and a whole block of words sharing a prefix is skipped once that prefix
-// can no longer come within the allowed typos.
-template <typename Emit>
-void match_dictionary(const Term& t, const Dictionary& dict, Emit emit) {
-    const auto by_word = [](const auto& entry, std::string_view w) { return entry.first < w; };
-    const std::string_view term = t.word;
-    if (t.allowed_typos == 0) {
-        auto it = std::lower_bound(dict.begin(), dict.end(), term, by_word);
-        for (; it != dict.end(); ++it) {
-            const bool hit = it->first == term || (t.prefix && it->first.starts_with(term));
-            if (!hit) break;
-            emit(static_cast<std::uint32_t>(it - dict.begin()), 0);
-        }
-        return;
-    }
-    const int k = t.allowed_typos;
-    const std::size_t m = term.size();
-    std::vector<std::vector<int>> rows(1, std::vector<int>(m + 1));
-    std::vector<int> row_min(1, 0);
-    for (std::size_t j = 0; j <= m; ++j) rows[0][j] = static_cast<int>(j);
-    std::string_view prev;
-    std::size_t valid = 0;  // rows[0..valid] hold prev's prefixes
-    std::size_t i = 0;
-    while (i < dict.size()) {
-        const std::string_view w = dict[i].first;
-        std::size_t depth = 0;
-        const std::size_t limit = std::min({valid, w.size(), prev.size()});
-        while (depth < limit && w[depth] == prev[depth]) ++depth;
-        if (rows.size() < w.size() + 1) {
-            rows.resize(w.size() + 1, std::vector<int>(m + 1));
-            row_min.resize(w.size() + 1);
-        }
-        bool pruned = false;
-        for (std::size_t d = depth + 1; d <= w.size(); ++d) {
-            auto& row = rows[d];
-            row[0] = static_cast<int>(d);
-            int low = row[0];
-            for (std::size_t j = 1; j <= m; ++j) {
-                int v = std::min({rows[d - 1][j] + 1, row[j - 1] + 1,
-                                  rows[d - 1][j - 1] + (w[d - 1] != term[j - 1])});
-                if (d > 1 && j > 1 && w[d - 1] == term[j - 2] && w[d - 2] == term[j - 1]) {
-                    v = std::min(v, rows[d - 2][j - 2] + 1);
-                }
-                row[j] = v;
-                low = std::min(low, v);
-            }
-            row_min[d] = low;
-            // no longer word can come back within k (a transposition reaches two rows back);
-            // a prefix term still matches through its own depth's row
-            const bool prefix_alive = t.prefix && d > m && rows[m][m] <= k;
-            if (d >= 2 && low > k && row_min[d - 1] >= k && !prefix_alive) {
-                const std::string_view stem = w.substr(0, d);
-                const auto end = std::partition_point(
-                    dict.begin() + static_cast<std::ptrdiff_t>(i), dict.end(),
-                    [stem](const auto& entry) { return entry.first.starts_with(stem); });
-                i = static_cast<std::size_t>(end - dict.begin());
-                valid = d - 1;
-                prev = w;
-                pruned = true;
-                break;
-            }
-        }
-        if (pruned) continue;
-        int typos = -1;
-        if (t.prefix && w.starts_with(term)) {
-            typos = 0;
-        } else if (rows[w.size()][m] <= k) {
-            typos = rows[w.size()][m];
-        } else if (t.prefix && w.size() > m && rows[m][m] <= k) {
-            typos = rows[m][m];
-        }
-        if (typos >= 0) emit(static_cast<std::uint32_t>(i), typos);
-        valid = w.size();
-        prev = w;
-        ++i;
-    }
-}
-
 struct Attribute {
     std::string name;
     std::vector<std::string> tokens;
-    std::vector<std::uint32_t> ids;  // the tokens' positions in the sorted dictionary (cache)
 };
 
 // Searchable values of a document, in searchable-attribute order.
 std::vector<Attribute> searchable(const json& doc, const std::vector<std::string>& fields) {
     std::vector<Attribute> out;
     for (const auto& f : fields) {
-        Attribute a{f, {}, {}};
+        Attribute a{f, {}};
         std::function<void(const json&)> add = [&](const json& v) {
             if (v.is_string()) {
                 for (auto& t : tokenize(v.get<std::string>())) a.tokens.push_back(std::move(t));
@@ -208,6 +80,17 @@ struct SearchCache {
     std::vector<std::shared_ptr<std::vector<Attribute>>> attrs;  // by slot
     // word → slots, sorted by word
     std::vector<std::pair<std::string, std::vector<std::uint32_t>>> postings;
+    Lexicon lexicon;  // the words of `postings`, packed for typo-tolerant matching
+    // every slot's tokens as positions in `postings`, slot after slot, attribute after
+    // attribute, in one array: a search reads its candidates' tokens without chasing pointers
+    std::vector<std::uint32_t> token_ids;
+    // where each slot's attribute starts in token_ids: [slot * (fields + 1) + attribute], the
+    // entry after a slot's last attribute being its end
+    std::vector<std::uint32_t> token_start;
+    std::span<const std::uint32_t> tokens(std::uint32_t slot, std::size_t attribute) const {
+        const std::uint32_t* at = &token_start[slot * (fields.size() + 1) + attribute];
+        return {token_ids.data() + at[0], token_ids.data() + at[1]};
+    }
 };
 
 const SearchCache& cache_of(const Index& index) {
@@ -252,18 +135,20 @@ const SearchCache& cache_of(const Index& index) {
     cache->postings.reserve(postings.size());
     for (auto& [word, slots] : postings) cache->postings.emplace_back(word, std::move(slots));
     std::sort(cache->postings.begin(), cache->postings.end());
-    // tokens as dictionary ids, so that queries look words up by position (a reused slot's
-    // ids are those of the stale dictionary: assigned again)
+    for (const auto& entry : cache->postings) cache->lexicon.push_back(entry.first);
+    // tokens as dictionary ids, so that queries look words up by position
     std::unordered_map<std::string_view, std::uint32_t> ids;
     for (std::uint32_t i = 0; i < cache->postings.size(); ++i)
         ids.emplace(cache->postings[i].first, i);
-    for (auto& attrs : cache->attrs) {
-        if (!attrs) continue;
-        for (auto& a : *attrs) {
-            a.ids.clear();
-            a.ids.reserve(a.tokens.size());
-            for (const auto& t : a.tokens) a.ids.push_back(ids.at(t));
+    const std::size_t width = cache->fields.size() + 1;
+    cache->token_start.reserve(cache->attrs.size() * width);
+    for (const auto& attrs : cache->attrs) {
+        for (std::size_t a = 0; a + 1 < width; ++a) {
+            cache->token_start.push_back(static_cast<std::uint32_t>(cache->token_ids.size()));
+            if (!attrs) continue;
+            for (const auto& t : (*attrs)[a].tokens) cache->token_ids.push_back(ids.at(t));
         }
+        cache->token_start.push_back(static_cast<std::uint32_t>(cache->token_ids.size()));
     }
     index.search_cache = cache;
     return *cache;
@@ -737,7 +622,6 @@ json run_search(const Index& index, const SearchParams& p) {
         std::uint32_t slot;
         const json* doc;
         std::vector<TermMatch> matches;
-        const std::vector<Attribute>* attrs = nullptr;
         std::size_t k = 0;  // number of leading terms matched
     };
     // the words of this node's dictionary that each term matches; the first term's postings
@@ -751,7 +635,7 @@ json run_search(const Index& index, const SearchParams& p) {
         for (std::size_t ti = 0; ti < terms.size(); ++ti) {
             auto& t = terms[ti];
             term_words[ti].assign(cache.postings.size(), -1);
-            match_dictionary(t, cache.postings, [&](std::uint32_t id, int typos) {
+            match_dictionary(t, cache.lexicon, [&](std::uint32_t id, int typos) {
                 if (cache.postings[id].first == t.word) exact_id[ti] = id;
                 t.max_typos = std::max(t.max_typos, typos);
                 term_words[ti][id] = static_cast<std::int8_t>(typos);
@@ -776,12 +660,13 @@ json run_search(const Index& index, const SearchParams& p) {
         word_ids.push_back(static_cast<std::uint32_t>(exact_id[ti]));
     }
     // rank one candidate as soon as its matches are known
-    std::vector<Hit> hits;
-    hits.reserve(pool.size());
     const bool want_details = p.show_ranking_score_details;
-    auto rank_candidate = [&](const Candidate& c) {
-        Hit h{c.slot, c.doc, {}, {}, 1.0};
-        h.rules.reserve(rules.size() + sort_param.size());
+    // fills `h` (its buffers are reused from one candidate to the next)
+    auto rank_candidate = [&](const Candidate& c, Hit& h) {
+        h.slot = c.slot;
+        h.doc = c.doc;
+        h.rules.clear();
+        h.details.clear();
         std::size_t rule_index = 0;
         for (const auto& rule : rules) {
             ++rule_index;
@@ -874,9 +759,9 @@ json run_search(const Index& index, const SearchParams& p) {
                 const char* type = "noExactMatch";
                 // compared as dictionary ids: a query word missing from the dictionary
                 // cannot start or equal any attribute
-                for (std::size_t ai = 0; all_words_known && ai < c.attrs->size(); ++ai) {
+                for (std::size_t ai = 0; all_words_known && ai < cache.fields.size(); ++ai) {
                     if (!attribute_rank.empty() && attribute_rank[ai] < 0) continue;
-                    const auto& ids = (*c.attrs)[ai].ids;
+                    const auto ids = cache.tokens(c.slot, ai);
                     if (ids.empty() || ids.size() < words.size()) continue;
                     if (!std::equal(word_ids.begin(), word_ids.end(), ids.begin())) continue;
                     if (ids.size() == words.size()) {
@@ -915,10 +800,45 @@ json run_search(const Index& index, const SearchParams& p) {
             max *= static_cast<long double>(r.max);
         }
         h.score = static_cast<double>(rank / max);
-        hits.push_back(std::move(h));
     };
 
-    Candidate current{0, nullptr, std::vector<TermMatch>(terms.size()), nullptr, 0};
+    // the bucket sort's order: rule by rule, then internal id
+    auto before = [](const Hit& a, const Hit& b) {
+        for (std::size_t i = 0; i < a.rules.size() && i < b.rules.size(); ++i) {
+            const int c = compare_rule(a.rules[i], b.rules[i]);
+            if (c != 0) return c < 0;
+        }
+        return a.slot < b.slot;
+    };
+    // Only the requested window needs ranked hits, unless distinct, a threshold or the
+    // semantic merge looks further: then every hit is kept. Otherwise the best `needed` are
+    // kept in a heap whose front is the worst of them, and the others only counted.
+    const auto max_total = settings["pagination"]["maxTotalHits"].get<std::uint64_t>();
+    const std::uint64_t needed = p.page || p.hits_per_page
+                                     ? p.page.value_or(1) * p.hits_per_page.value_or(20)
+                                     : std::min<std::uint64_t>(p.offset, max_total) + p.limit;
+    const bool whole = semantic_side || p.distinct || p.ranking_score_threshold ||
+                       settings["distinctAttribute"].is_string();
+    std::vector<Hit> hits;
+    std::uint64_t total = 0;             // hits, counted
+    std::vector<std::uint32_t> matched;  // every hit's slot, ascending, for facets
+    Hit scratch{0, nullptr, {}, {}, 1.0};
+    auto keep = [&](Hit& h) {
+        ++total;
+        if (p.facets) matched.push_back(h.slot);
+        if (whole) {
+            hits.push_back(std::move(h));
+        } else if (hits.size() < needed) {
+            hits.push_back(h);
+            std::push_heap(hits.begin(), hits.end(), before);
+        } else if (needed > 0 && before(h, hits.front())) {
+            std::pop_heap(hits.begin(), hits.end(), before);
+            hits.back() = h;
+            std::push_heap(hits.begin(), hits.end(), before);
+        }
+    };
+
+    Candidate current{0, nullptr, std::vector<TermMatch>(terms.size()), 0};
     for (const std::uint32_t slot : pool) {
         Candidate& c = current;
         const json& doc = *index.slots[slot];
@@ -927,7 +847,6 @@ json run_search(const Index& index, const SearchParams& p) {
         c.doc = &doc;
         c.k = 0;
         if (!placeholder) {
-            c.attrs = cache.attrs[slot].get();
             // the buffers are reused from one candidate to the next
             for (auto& m : c.matches) {
                 m.typos = -1;
@@ -935,10 +854,10 @@ json run_search(const Index& index, const SearchParams& p) {
                 m.attribute = -1;
                 m.positions.clear();
             }
-            for (int cached = 0; cached < static_cast<int>(c.attrs->size()); ++cached) {
+            for (int cached = 0; cached < static_cast<int>(cache.fields.size()); ++cached) {
                 const int a = attribute_rank.empty() ? cached : attribute_rank[cached];
                 if (a < 0) continue;
-                const auto& toks = (*c.attrs)[cached].ids;
+                const auto toks = cache.tokens(slot, static_cast<std::size_t>(cached));
                 for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
                     for (std::size_t ti = 0; ti < terms.size(); ++ti) {
                         const int typos = term_words[ti][toks[pos]];
@@ -955,41 +874,14 @@ json run_search(const Index& index, const SearchParams& p) {
             if (c.k == 0) continue;
             if (p.matching_strategy == "all" && c.k < terms.size()) continue;
         }
-        rank_candidate(c);
+        rank_candidate(c, scratch);
+        keep(scratch);
     }
 
-    // the bucket sort: rule by rule, then internal id
-    {
-        // sort positions, not the hits themselves; the slot makes the order total
-        std::vector<std::uint32_t> order(hits.size());
-        for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-        auto before = [&hits](std::uint32_t x, std::uint32_t y) {
-            const Hit& a = hits[x];
-            const Hit& b = hits[y];
-            for (std::size_t i = 0; i < a.rules.size() && i < b.rules.size(); ++i) {
-                const int c = compare_rule(a.rules[i], b.rules[i]);
-                if (c != 0) return c < 0;
-            }
-            return a.slot < b.slot;
-        };
-        // only the requested window needs an order, unless distinct, a threshold or the
-        // semantic merge looks further
-        const auto max_total = settings["pagination"]["maxTotalHits"].get<std::uint64_t>();
-        const std::uint64_t needed = p.page || p.hits_per_page
-                                         ? p.page.value_or(1) * p.hits_per_page.value_or(20)
-                                         : std::min<std::uint64_t>(p.offset, max_total) + p.limit;
-        const bool whole = semantic_side || p.distinct || p.ranking_score_threshold ||
-                           settings["distinctAttribute"].is_string();
-        if (whole || needed >= order.size()) {
-            std::sort(order.begin(), order.end(), before);
-        } else {
-            std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(needed),
-                              order.end(), before);
-        }
-        std::vector<Hit> sorted;
-        sorted.reserve(hits.size());
-        for (auto i : order) sorted.push_back(std::move(hits[i]));
-        hits = std::move(sorted);
+    if (whole) {
+        std::sort(hits.begin(), hits.end(), before);
+    } else {
+        std::sort_heap(hits.begin(), hits.end(), before);
     }
     // the semantic side, merged with the keyword side by weighted score
     if (semantic_side) {
@@ -1082,6 +974,16 @@ json run_search(const Index& index, const SearchParams& p) {
         });
     }
 
+    // every hit was kept when any of them could be dropped: count what remains
+    if (whole) {
+        total = hits.size();
+        matched.clear();
+        if (p.facets) {
+            for (const auto& h : hits) matched.push_back(h.slot);
+            std::sort(matched.begin(), matched.end());
+        }
+    }
+
     // facets over every remaining candidate
     json facet_distribution = json::object();
     json facet_stats = json::object();
@@ -1097,15 +999,11 @@ json run_search(const Index& index, const SearchParams& p) {
             std::optional<double> min, max;
             bool present = false;
             // the original casing shown for a value is the first indexed document's
-            std::vector<const Hit*> by_slot;
-            for (const auto& h : hits) by_slot.push_back(&h);
-            std::sort(by_slot.begin(), by_slot.end(),
-                      [](const Hit* a, const Hit* b) { return a->slot < b->slot; });
-            for (const Hit* hp : by_slot) {
-                const Hit& h = *hp;
+            for (const std::uint32_t slot : matched) {
+                const json& doc = *index.slots[slot];
                 std::set<std::string> seen_s;
                 std::set<double> seen_n;
-                for (const json* v : field_values(*h.doc, f)) {
+                for (const json* v : field_values(doc, f)) {
                     present = true;
                     if (v->is_number()) {
                         const double d = v->get<double>();
@@ -1161,7 +1059,6 @@ json run_search(const Index& index, const SearchParams& p) {
     }
 
     // the window
-    const auto max_total = settings["pagination"]["maxTotalHits"].get<std::uint64_t>();
     const bool page_mode = p.page || p.hits_per_page;
     std::uint64_t offset = p.offset, limit = p.limit;
     if (page_mode) {
@@ -1305,7 +1202,7 @@ json run_search(const Index& index, const SearchParams& p) {
     }
 
     json out;
-    out["hits"] = out_hits;
+    out["hits"] = std::move(out_hits);
     out["query"] = p.q;
     if (p.vector && p.retrieve_vectors) out["queryVector"] = *p.vector;
     out["processingTimeMs"] = 0;
@@ -1313,12 +1210,12 @@ json run_search(const Index& index, const SearchParams& p) {
         const auto per_page = p.hits_per_page.value_or(20);
         out["hitsPerPage"] = per_page;
         out["page"] = p.page.value_or(1);
-        out["totalPages"] = per_page == 0 ? 0 : (hits.size() + per_page - 1) / per_page;
-        out["totalHits"] = hits.size();
+        out["totalPages"] = per_page == 0 ? 0 : (total + per_page - 1) / per_page;
+        out["totalHits"] = total;
     } else {
         out["limit"] = limit;
         out["offset"] = offset;
-        out["estimatedTotalHits"] = hits.size();
+        out["estimatedTotalHits"] = total;
     }
     if (p.facets) {
         out["facetDistribution"] = facet_distribution;
