@@ -186,12 +186,7 @@ json index_json(const Index& index) {
 }
 
 json index_stats(const Index& index, bool indexing) {
-    std::map<std::string, std::uint64_t> fields;
-    std::uint64_t bytes = 0;
-    index.each([&](const json& doc) {
-        bytes += doc.dump().size();
-        for (auto it = doc.begin(); it != doc.end(); ++it) ++fields[it.key()];
-    });
+    const std::uint64_t bytes = index.raw_bytes;
     json j;
     j["numberOfDocuments"] = index.size();
     j["rawDocumentDbSize"] = bytes;
@@ -200,7 +195,7 @@ json index_stats(const Index& index, bool indexing) {
     j["numberOfEmbeddings"] = 0;
     j["numberOfEmbeddedDocuments"] = 0;
     json dist = json::object();
-    for (const auto& [k, v] : fields) dist[k] = v;
+    for (const auto& [k, v] : index.field_counts) dist[k] = v;
     j["fieldDistribution"] = dist;
     return j;
 }

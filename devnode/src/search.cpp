@@ -73,8 +73,88 @@ std::vector<std::string> all_fields(const Index& index) {
     return out;
 }
 
+// One facet field's values in every document, as facet distributions and stats count them.
+struct FacetColumn {
+    // value ids: numbers first, ascending, then strings in the order of their normalized form
+    std::vector<double> numbers;
+    std::size_t values = 0;
+    std::vector<std::string> spellings;  // each original spelling of a string value, once
+    struct Entry {
+        std::uint32_t value;
+        std::uint32_t spelling;  // strings only
+    };
+    std::vector<Entry> entries;        // each slot's distinct values, slot after slot
+    std::vector<std::uint32_t> start;  // by slot: its first entry; start[slot + 1] is its end
+    std::vector<char> present;         // by slot: the document has the field, whatever it holds
+};
+
+FacetColumn facet_column(const Index& index, const std::string& field) {
+    FacetColumn column;
+    // first with provisional ids, in the order values are met
+    std::map<double, std::uint32_t> numbers;
+    std::map<std::string, std::uint32_t> strings;  // normalized form → provisional id
+    std::unordered_map<std::string, std::uint32_t> spellings;
+    struct Raw {
+        bool number;
+        std::uint32_t id;
+        std::uint32_t spelling;
+    };
+    std::vector<Raw> raw;
+    column.start.reserve(index.slots.size() + 1);
+    column.present.assign(index.slots.size(), 0);
+    for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
+        column.start.push_back(static_cast<std::uint32_t>(raw.size()));
+        if (!index.slots[slot]) continue;
+        const std::size_t first = raw.size();
+        for (const json* v : field_values(*index.slots[slot], field)) {
+            column.present[slot] = 1;
+            Raw r{};
+            if (v->is_number()) {
+                r = {true, numbers.emplace(v->get<double>(), numbers.size()).first->second, 0};
+            } else if (v->is_string() || v->is_boolean()) {
+                const std::string original =
+                    v->is_string() ? v->get<std::string>() : (v->get<bool>() ? "true" : "false");
+                const auto id = strings.emplace(normalize(original), strings.size()).first->second;
+                const auto spelling = spellings.emplace(original, spellings.size()).first->second;
+                r = {false, id, static_cast<std::uint32_t>(spelling)};
+            } else {
+                continue;
+            }
+            // a document counts once per value
+            const bool seen =
+                std::any_of(raw.begin() + static_cast<std::ptrdiff_t>(first), raw.end(),
+                            [&](const Raw& o) { return o.number == r.number && o.id == r.id; });
+            if (!seen) raw.push_back(r);
+        }
+    }
+    column.start.push_back(static_cast<std::uint32_t>(raw.size()));
+    // then the final ids, in value order
+    std::vector<std::uint32_t> number_id(numbers.size()), string_id(strings.size());
+    for (const auto& [number, provisional] : numbers) {
+        number_id[provisional] = static_cast<std::uint32_t>(column.numbers.size());
+        column.numbers.push_back(number);
+    }
+    std::uint32_t next = static_cast<std::uint32_t>(numbers.size());
+    for (const auto& [norm, provisional] : strings) string_id[provisional] = next++;
+    column.values = next;
+    column.spellings.resize(spellings.size());
+    for (auto& [original, id] : spellings) column.spellings[id] = original;
+    column.entries.reserve(raw.size());
+    for (const Raw& r : raw) {
+        column.entries.push_back({r.number ? number_id[r.id] : string_id[r.id], r.spelling});
+    }
+    return column;
+}
+
 // What search derives from an index's documents, built once per change of the index.
 struct SearchCache {
+    // facet fields' columns, each built by the first search that asks for it
+    mutable std::map<std::string, std::shared_ptr<const FacetColumn>> facets;
+    const FacetColumn& facet(const Index& index, const std::string& field) const {
+        auto& column = facets[field];
+        if (!column) column = std::make_shared<const FacetColumn>(facet_column(index, field));
+        return *column;
+    }
     std::vector<std::string> all_fields;  // first-seen order
     std::vector<std::string> fields;      // the searchable fields, in ranking order
     std::vector<std::shared_ptr<std::vector<Attribute>>> attrs;  // by slot
@@ -993,33 +1073,20 @@ json run_search(const Index& index, const SearchParams& p) {
                                     ? std::numeric_limits<std::size_t>::max()
                                     : faceting["maxValuesPerFacet"].get<std::size_t>();
         for (const auto& f : facet_fields) {
-            std::map<std::string, std::pair<std::string, std::uint64_t>>
-                strings;  // norm → (original, count)
-            std::map<double, std::uint64_t> numbers;
-            std::optional<double> min, max;
+            const FacetColumn& column = cache.facet(index, f);
+            // per value: documents, and the spelling of the first (by internal id) holding it
+            std::vector<std::uint64_t> counts(column.values, 0);
+            std::vector<std::uint32_t> spelling(column.values, 0);
+            std::optional<std::uint32_t> min_number, max_number;
             bool present = false;
-            // the original casing shown for a value is the first indexed document's
             for (const std::uint32_t slot : matched) {
-                const json& doc = *index.slots[slot];
-                std::set<std::string> seen_s;
-                std::set<double> seen_n;
-                for (const json* v : field_values(doc, f)) {
-                    present = true;
-                    if (v->is_number()) {
-                        const double d = v->get<double>();
-                        if (seen_n.insert(d).second) ++numbers[d];
-                        min = min ? std::min(*min, d) : d;
-                        max = max ? std::max(*max, d) : d;
-                    } else if (v->is_string() || v->is_boolean()) {
-                        const std::string original = v->is_string()
-                                                         ? v->get<std::string>()
-                                                         : (v->get<bool>() ? "true" : "false");
-                        const auto norm = normalize(original);
-                        if (seen_s.insert(norm).second) {
-                            auto& entry = strings[norm];
-                            if (entry.first.empty()) entry.first = original;
-                            ++entry.second;
-                        }
+                present = present || column.present[slot];
+                for (auto e = column.start[slot]; e < column.start[slot + 1]; ++e) {
+                    const auto& entry = column.entries[e];
+                    if (counts[entry.value]++ == 0) spelling[entry.value] = entry.spelling;
+                    if (entry.value < column.numbers.size()) {
+                        min_number = std::min(min_number.value_or(entry.value), entry.value);
+                        max_number = std::max(max_number.value_or(entry.value), entry.value);
                     }
                 }
             }
@@ -1037,8 +1104,14 @@ json run_search(const Index& index, const SearchParams& p) {
                 order = by["*"].get<std::string>();
             std::vector<std::pair<std::string, std::uint64_t>> entries;
             std::vector<std::pair<std::string, std::uint64_t>> number_entries, string_entries;
-            for (const auto& [d, n] : numbers) number_entries.emplace_back(number_key(d), n);
-            for (const auto& [norm, e] : strings) string_entries.emplace_back(e.first, e.second);
+            for (std::uint32_t v = 0; v < column.values; ++v) {
+                if (counts[v] == 0) continue;
+                if (v < column.numbers.size()) {
+                    number_entries.emplace_back(number_key(column.numbers[v]), counts[v]);
+                } else {
+                    string_entries.emplace_back(column.spellings[spelling[v]], counts[v]);
+                }
+            }
             if (order == "count") {
                 auto by_count = [](const auto& a, const auto& b) { return a.second > b.second; };
                 std::stable_sort(number_entries.begin(), number_entries.end(), by_count);
@@ -1054,7 +1127,10 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
             }
             facet_distribution[f] = dist;
-            if (min) facet_stats[f] = json{{"min", *min}, {"max", *max}};
+            if (min_number) {
+                facet_stats[f] = json{{"min", column.numbers[*min_number]},
+                                      {"max", column.numbers[*max_number]}};
+            }
         }
     }
 

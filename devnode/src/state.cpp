@@ -24,8 +24,20 @@ void Index::forget_search() {
     changed_slots.clear();
 }
 
+void Index::account(const json& doc, int sign) {
+    raw_bytes += static_cast<std::uint64_t>(sign) * doc.dump().size();
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+        auto count = field_counts.find(it.key());
+        if (count == field_counts.end()) count = field_counts.emplace(it.key(), 0).first;
+        count->second += static_cast<std::uint64_t>(sign);
+        if (count->second == 0) field_counts.erase(count);
+    }
+}
+
 void Index::put(const std::string& id, json doc) {
+    account(doc, 1);
     if (auto it = by_id.find(id); it != by_id.end()) {
+        account(*slots[it->second], -1);
         slots[it->second] = std::move(doc);
         documents_changed(it->second);
         return;
@@ -49,6 +61,7 @@ bool Index::erase(const std::string& id) {
     auto it = by_id.find(id);
     if (it == by_id.end()) return false;
     documents_changed(it->second);
+    account(*slots[it->second], -1);
     slots[it->second].reset();
     free_slots.push_back(it->second);
     by_id.erase(it);
@@ -60,6 +73,8 @@ void Index::clear() {
     slots.clear();
     free_slots.clear();
     by_id.clear();
+    field_counts.clear();
+    raw_bytes = 0;
 }
 
 json Task::to_json() const {

@@ -33,6 +33,11 @@ struct Index {
     mutable std::shared_ptr<void> stale_cache;
     mutable std::vector<std::uint32_t> changed_slots;
 
+    // What /stats reports, kept up to date by put(), erase() and clear(): how many documents
+    // hold each field, and the documents' size as JSON.
+    std::map<std::string, std::uint64_t> field_counts;
+    std::uint64_t raw_bytes = 0;
+
     std::size_t size() const { return by_id.size(); }
     void put(const std::string& id, json doc);
     bool erase(const std::string& id);
@@ -41,6 +46,8 @@ struct Index {
     void documents_changed(std::uint32_t slot);
     // Settings or every document changed: the search structures are rebuilt from nothing.
     void forget_search();
+    // Adds (`sign` 1) or removes (-1) a document's share of field_counts and raw_bytes.
+    void account(const json& doc, int sign);
     // Live documents in slot order.
     template <typename F>
     void each(F&& f) const {
