@@ -11,11 +11,14 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
 #include <span>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "filter.hpp"
 #include "fuzzy.hpp"
@@ -32,31 +35,57 @@ ApiError search_error(const std::string& param, const std::string& message) {
     return error(400, "invalid_search_" + param, message);
 }
 
-struct Attribute {
-    std::string name;
-    std::vector<std::string> tokens;
+// Words met in an index's documents, each with an id that stays the same from one rebuild of
+// the search structures to the next (while the searchable fields do), so that a rebuild works
+// on integers. Words no document holds any more keep their id.
+struct WordTable {
+    std::deque<std::string> words;  // by id; a deque keeps them in place for `ids`' keys
+    std::unordered_map<std::string_view, std::uint32_t> ids;
+    std::vector<std::uint32_t> sorted;  // ids in word order (those met since: see sort())
+    std::uint32_t intern(std::string word) {
+        if (auto it = ids.find(word); it != ids.end()) return it->second;
+        const auto id = static_cast<std::uint32_t>(words.size());
+        words.push_back(std::move(word));
+        ids.emplace(words.back(), id);
+        return id;
+    }
+    // Brings `sorted` up to date: only the words met since the last call are sorted.
+    void sort() {
+        const auto before = [this](std::uint32_t a, std::uint32_t b) {
+            return words[a] < words[b];
+        };
+        const auto old = static_cast<std::ptrdiff_t>(sorted.size());
+        for (auto id = static_cast<std::uint32_t>(sorted.size()); id < words.size(); ++id)
+            sorted.push_back(id);
+        std::sort(sorted.begin() + old, sorted.end(), before);
+        std::inplace_merge(sorted.begin(), sorted.begin() + old, sorted.end(), before);
+    }
 };
 
-// Searchable values of a document, in searchable-attribute order.
-std::vector<Attribute> searchable(const json& doc, const std::vector<std::string>& fields) {
-    std::vector<Attribute> out;
+// One document's searchable tokens as word ids, attribute after attribute.
+struct SlotTokens {
+    std::vector<std::uint32_t> words;
+    std::vector<std::uint32_t> ends;  // by searchable attribute: the end of its tokens
+};
+
+// Tokenizes the searchable values of a document, in searchable-attribute order.
+SlotTokens slot_tokens(const json& doc, const std::vector<std::string>& fields, WordTable& table) {
+    SlotTokens out;
     for (const auto& f : fields) {
-        Attribute a{f, {}};
         std::function<void(const json&)> add = [&](const json& v) {
             if (v.is_string()) {
-                for (auto& t : tokenize(v.get<std::string>())) a.tokens.push_back(std::move(t));
+                for (auto& t : tokenize(v.get<std::string>()))
+                    out.words.push_back(table.intern(std::move(t)));
             } else if (v.is_number()) {
-                a.tokens.push_back(v.dump());
+                out.words.push_back(table.intern(v.dump()));
             } else if (v.is_boolean()) {
-                a.tokens.push_back(v.get<bool>() ? "true" : "false");
-            } else if (v.is_array()) {
-                for (const auto& i : v) add(i);
-            } else if (v.is_object()) {
+                out.words.push_back(table.intern(v.get<bool>() ? "true" : "false"));
+            } else if (v.is_array() || v.is_object()) {
                 for (const auto& i : v) add(i);
             }
         };
         for (const json* v : field_values(doc, f)) add(*v);
-        out.push_back(std::move(a));
+        out.ends.push_back(static_cast<std::uint32_t>(out.words.size()));
     }
     return out;
 }
@@ -64,12 +93,16 @@ std::vector<Attribute> searchable(const json& doc, const std::vector<std::string
 // The index's fields in the order they were first seen (Meilisearch's field-id order).
 std::vector<std::string> all_fields(const Index& index) {
     std::vector<std::string> out;
-    std::set<std::string> seen;
-    index.each([&](const json& doc) {
-        for (auto it = doc.begin(); it != doc.end(); ++it) {
+    std::unordered_set<std::string_view> seen;
+    // the index counts its distinct fields: the walk stops once it has met them all
+    const std::size_t known = index.field_counts.size() - index.field_counts.count("_vectors");
+    for (const auto& slot : index.slots) {
+        if (out.size() == known) break;
+        if (!slot) continue;
+        for (auto it = slot->begin(); it != slot->end(); ++it) {
             if (it.key() != "_vectors" && seen.insert(it.key()).second) out.push_back(it.key());
         }
-    });
+    }
     return out;
 }
 
@@ -157,11 +190,18 @@ struct SearchCache {
     }
     std::vector<std::string> all_fields;  // first-seen order
     std::vector<std::string> fields;      // the searchable fields, in ranking order
-    std::vector<std::shared_ptr<std::vector<Attribute>>> attrs;  // by slot
-    // word → slots, sorted by word
-    std::vector<std::pair<std::string, std::vector<std::uint32_t>>> postings;
-    Lexicon lexicon;  // the words of `postings`, packed for typo-tolerant matching
-    // every slot's tokens as positions in `postings`, slot after slot, attribute after
+    std::shared_ptr<WordTable> table;
+    std::vector<std::shared_ptr<const SlotTokens>> slot_words;  // by slot
+    // the dictionary: the words some document holds, sorted, and for each (by position) the
+    // slots holding it, ascending
+    Lexicon lexicon;
+    std::vector<std::uint32_t> posting_start;  // by position; posting_start[n] is the end
+    std::vector<std::uint32_t> posting_slots;
+    std::span<const std::uint32_t> postings(std::uint32_t position) const {
+        return {posting_slots.data() + posting_start[position],
+                posting_slots.data() + posting_start[position + 1]};
+    }
+    // every slot's tokens as dictionary positions, slot after slot, attribute after
     // attribute, in one array: a search reads its candidates' tokens without chasing pointers
     std::vector<std::uint32_t> token_ids;
     // where each slot's attribute starts in token_ids: [slot * (fields + 1) + attribute], the
@@ -192,41 +232,69 @@ const SearchCache& cache_of(const Index& index) {
             if (slot < changed.size()) changed[slot] = 1;
         }
     }
-    cache->attrs.resize(index.slots.size());
-    std::unordered_map<std::string, std::vector<std::uint32_t>> postings;
+    cache->table = stale ? stale->table : std::make_shared<WordTable>();
+    WordTable& table = *cache->table;
+    cache->slot_words.resize(index.slots.size());
     for (std::uint32_t slot = 0; slot < index.slots.size(); ++slot) {
         if (!index.slots[slot]) continue;
-        std::shared_ptr<std::vector<Attribute>> attrs;
-        if (stale && !changed[slot] && slot < stale->attrs.size()) attrs = stale->attrs[slot];
-        if (!attrs) {
-            attrs = std::make_shared<std::vector<Attribute>>(
-                searchable(*index.slots[slot], cache->fields));
+        auto& words = cache->slot_words[slot];
+        if (stale && !changed[slot] && slot < stale->slot_words.size())
+            words = stale->slot_words[slot];
+        if (!words) {
+            words = std::make_shared<const SlotTokens>(
+                slot_tokens(*index.slots[slot], cache->fields, table));
         }
-        for (const auto& a : *attrs) {
-            for (const auto& token : a.tokens) {
-                auto& list = postings[token];
-                if (list.empty() || list.back() != slot) list.push_back(slot);
-            }
-        }
-        cache->attrs[slot] = std::move(attrs);
     }
     index.stale_cache.reset();
     index.changed_slots.clear();
-    cache->postings.reserve(postings.size());
-    for (auto& [word, slots] : postings) cache->postings.emplace_back(word, std::move(slots));
-    std::sort(cache->postings.begin(), cache->postings.end());
-    for (const auto& entry : cache->postings) cache->lexicon.push_back(entry.first);
-    // tokens as dictionary ids, so that queries look words up by position
-    std::unordered_map<std::string_view, std::uint32_t> ids;
-    for (std::uint32_t i = 0; i < cache->postings.size(); ++i)
-        ids.emplace(cache->postings[i].first, i);
+
+    // documents per word (each once), then the words some document holds, sorted
+    constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+    std::vector<std::uint32_t> count(table.words.size(), 0), last(table.words.size(), kNone);
+    for (std::uint32_t slot = 0; slot < cache->slot_words.size(); ++slot) {
+        if (!cache->slot_words[slot]) continue;
+        for (const auto w : cache->slot_words[slot]->words) {
+            if (last[w] != slot) {
+                last[w] = slot;
+                ++count[w];
+            }
+        }
+    }
+    table.sort();
+    std::vector<std::uint32_t> held;
+    for (const auto w : table.sorted) {
+        if (count[w] > 0) held.push_back(w);
+    }
+    std::vector<std::uint32_t> position(table.words.size(), kNone);
+    cache->posting_start.reserve(held.size() + 1);
+    std::uint32_t total = 0;
+    for (std::uint32_t i = 0; i < held.size(); ++i) {
+        position[held[i]] = i;
+        cache->lexicon.push_back(table.words[held[i]]);
+        cache->posting_start.push_back(total);
+        total += count[held[i]];
+    }
+    cache->posting_start.push_back(total);
+    // the postings, filled in slot order; and every slot's tokens as positions
+    cache->posting_slots.resize(total);
+    std::vector<std::uint32_t> cursor(cache->posting_start.begin(), cache->posting_start.end() - 1);
+    std::fill(last.begin(), last.end(), kNone);
     const std::size_t width = cache->fields.size() + 1;
-    cache->token_start.reserve(cache->attrs.size() * width);
-    for (const auto& attrs : cache->attrs) {
+    cache->token_start.reserve(cache->slot_words.size() * width);
+    for (std::uint32_t slot = 0; slot < cache->slot_words.size(); ++slot) {
+        const SlotTokens* words = cache->slot_words[slot].get();
+        std::uint32_t begin = 0;
         for (std::size_t a = 0; a + 1 < width; ++a) {
             cache->token_start.push_back(static_cast<std::uint32_t>(cache->token_ids.size()));
-            if (!attrs) continue;
-            for (const auto& t : (*attrs)[a].tokens) cache->token_ids.push_back(ids.at(t));
+            if (!words) continue;
+            for (; begin < words->ends[a]; ++begin) {
+                const auto w = words->words[begin];
+                cache->token_ids.push_back(position[w]);
+                if (last[w] != slot) {
+                    last[w] = slot;
+                    cache->posting_slots[cursor[position[w]]++] = slot;
+                }
+            }
         }
         cache->token_start.push_back(static_cast<std::uint32_t>(cache->token_ids.size()));
     }
@@ -714,13 +782,13 @@ json run_search(const Index& index, const SearchParams& p) {
         std::vector<char> in_pool(index.slots.size(), 0);
         for (std::size_t ti = 0; ti < terms.size(); ++ti) {
             auto& t = terms[ti];
-            term_words[ti].assign(cache.postings.size(), -1);
+            term_words[ti].assign(cache.lexicon.size(), -1);
             match_dictionary(t, cache.lexicon, [&](std::uint32_t id, int typos) {
-                if (cache.postings[id].first == t.word) exact_id[ti] = id;
+                if (cache.lexicon[id] == t.word) exact_id[ti] = id;
                 t.max_typos = std::max(t.max_typos, typos);
                 term_words[ti][id] = static_cast<std::int8_t>(typos);
                 if (ti == 0) {
-                    for (auto slot : cache.postings[id].second) in_pool[slot] = 1;
+                    for (auto slot : cache.postings(id)) in_pool[slot] = 1;
                 }
             });
         }

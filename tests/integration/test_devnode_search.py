@@ -289,6 +289,63 @@ class Vectors(unittest.TestCase):
         self.assertEqual(task["error"]["code"], "invalid_vector_dimensions")
 
 
+class AfterChanges(unittest.TestCase):
+    """Searches, facets and stats follow every kind of document change made after a search
+    (a node keeps what it derived from unchanged documents between searches)."""
+
+    def setUp(self):
+        self.node = Node().start()
+        self.uid = f"changes_{uuid.uuid4().hex[:8]}"
+        self.node.run("PATCH", f"/indexes/{self.uid}/settings",
+                      {"filterableAttributes": ["genre"]})
+        self.node.run("POST", f"/indexes/{self.uid}/documents", MOVIES)
+
+    def tearDown(self):
+        self.node.stop()
+
+    def search(self, body):
+        r = self.node.call("POST", f"/indexes/{self.uid}/search", body)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def ids(self, q):
+        return sorted(h["id"] for h in self.search({"q": q, "limit": 100})["hits"])
+
+    def write(self, method, path, body=None):
+        task = self.node.run(method, f"/indexes/{self.uid}{path}", body)
+        self.assertEqual(task["status"], "succeeded", task)
+
+    def test_search_follows_updates_deletions_and_new_documents(self):
+        self.assertEqual(self.ids("knight"), [1, 3, 4, 6])
+        self.assertEqual(self.ids("zebra"), [])
+        self.assertEqual(self.search({"facets": ["genre"]})["facetDistribution"]["genre"],
+                         {"Action": 3, "Comedy": 1, "Drama": 2})
+        # a word leaves a document, another arrives; a document goes; a new one (in the freed
+        # internal id) brings a new field and a new facet value
+        self.write("PUT", "/documents", [{"id": 3, "title": "Zebra and Day"}])
+        self.write("DELETE", "/documents/4")
+        self.write("POST", "/documents", [{"id": 7, "title": "Zebra Knight", "genre": "Western",
+                                           "studio": "Paramount"}])
+        self.assertEqual(self.ids("knight"), [1, 6, 7])
+        self.assertEqual(self.ids("zebra"), [3, 7])
+        self.assertEqual(self.ids("zebr"), [3, 7])  # as a prefix
+        self.assertEqual(self.ids("paramount"), [7])  # every field is searchable
+        self.assertEqual(self.ids("comedy"), [])
+        body = self.search({"facets": ["genre"]})
+        self.assertEqual(body["facetDistribution"]["genre"],
+                         {"Action": 3, "Drama": 2, "Western": 1})
+        self.assertEqual(body["estimatedTotalHits"], 6)
+        stats = self.node.call("GET", f"/indexes/{self.uid}/stats").json()
+        self.assertEqual(stats["numberOfDocuments"], 6)
+        self.assertEqual(stats["fieldDistribution"],
+                         {"genre": 6, "id": 6, "rating": 5, "studio": 1, "title": 6, "year": 5})
+        # every document goes: nothing is found, no field is left
+        self.write("DELETE", "/documents")
+        self.assertEqual(self.ids("knight"), [])
+        stats = self.node.call("GET", f"/indexes/{self.uid}/stats").json()
+        self.assertEqual(stats["fieldDistribution"], {})
+
+
 class TypoNormalization(unittest.TestCase):
     """maxTypoCount depends on the typo variants present in the node's own dictionary."""
 
