@@ -39,7 +39,9 @@ class Node:
         if self.external:
             return self
         self.dir = tempfile.TemporaryDirectory(prefix="miroir-node-")
-        binary = os.environ.get("MEILISEARCH_BIN") or DEVNODE_BIN
+        # read at start, so that a benchmark can choose the binary after importing this
+        binary = (os.environ.get("MEILISEARCH_BIN")
+                  or os.environ.get("MIROIR_DEVNODE_BIN", DEVNODE_BIN))
         args = [binary, "--http-addr", f"127.0.0.1:{self.port}", "--db-path",
                 os.path.join(self.dir.name, "data.ms"), "--no-analytics"]
         if self.master_key:
