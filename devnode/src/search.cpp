@@ -576,10 +576,17 @@ json run_search(const Index& index, const SearchParams& p) {
 
     // searchable attributes
     const SearchCache& cache = cache_of(index);
-    std::vector<std::string> fields = cache.fields;
-    std::vector<int> attribute_rank;  // by cached attribute: rank among searched ones, or -1
+    const std::vector<std::string>& fields = cache.fields;
+    // Each searchable attribute's weight for the attribute rules, as Meilisearch weighs them:
+    // its place in the searchableAttributes list, or 0 for every field when the list is "*"
+    // (no field outranks another then); -1 for one that attributesToSearchOn leaves out (the
+    // others keep their weights).
+    const bool every_field = settings["searchableAttributes"] == json::array({"*"});
+    std::vector<int> weight(fields.size());
+    for (std::size_t i = 0; i < fields.size(); ++i)
+        weight[i] = every_field ? 0 : static_cast<int>(i);
+    const std::size_t weights = every_field ? 1 : std::max<std::size_t>(fields.size(), 1);
     if (p.attributes_to_search_on) {
-        std::vector<std::string> restricted;
         for (const auto& a : *p.attributes_to_search_on) {
             if (a == "*")
                 return run_search(index, [&] {
@@ -602,14 +609,12 @@ json run_search(const Index& index, const SearchParams& p) {
                                                    "`.");
             }
         }
-        for (const auto& f : fields) {
+        for (std::size_t i = 0; i < fields.size(); ++i) {
             const bool searched =
                 std::find(p.attributes_to_search_on->begin(), p.attributes_to_search_on->end(),
-                          f) != p.attributes_to_search_on->end();
-            attribute_rank.push_back(searched ? static_cast<int>(restricted.size()) : -1);
-            if (searched) restricted.push_back(f);
+                          fields[i]) != p.attributes_to_search_on->end();
+            if (!searched) weight[i] = -1;
         }
-        fields = restricted;
     }
 
     // sort rules, validated
@@ -763,7 +768,7 @@ json run_search(const Index& index, const SearchParams& p) {
     struct TermMatch {
         int typos = -1;  // -1: no match
         bool exact = false;
-        int attribute = -1;
+        int attribute = -1;  // the lightest weight among the attributes it matches in
         std::vector<std::pair<int, int>> positions;  // (attribute, position)
     };
     struct Candidate {
@@ -874,7 +879,9 @@ json run_search(const Index& index, const SearchParams& p) {
                 r.max = static_cast<std::uint64_t>(max_cost + 1);
             } else if (kind == RuleKind::attribute_rank || kind == RuleKind::word_position ||
                        kind == RuleKind::attribute) {
-                int best_attr = static_cast<int>(fields.size());
+                // the lightest weight any matched word has, and the first position of a
+                // matched word in an attribute of that weight
+                int best_attr = static_cast<int>(weights);
                 for (std::size_t i = 0; i < k; ++i) {
                     if (c.matches[i].attribute >= 0)
                         best_attr = std::min(best_attr, c.matches[i].attribute);
@@ -882,10 +889,10 @@ json run_search(const Index& index, const SearchParams& p) {
                 int first_pos = kWordPositionMax - 1;
                 for (std::size_t i = 0; i < k; ++i) {
                     for (const auto& [a, pos] : c.matches[i].positions) {
-                        if (a == best_attr) first_pos = std::min(first_pos, pos);
+                        if (weight[a] == best_attr) first_pos = std::min(first_pos, pos);
                     }
                 }
-                const auto n_attr = std::max<std::size_t>(fields.size(), 1);
+                const auto n_attr = weights;
                 const std::uint64_t attr_rank = n_attr - static_cast<std::size_t>(best_attr);
                 const std::uint64_t pos_rank =
                     static_cast<std::uint64_t>(kWordPositionMax - first_pos);
@@ -908,7 +915,7 @@ json run_search(const Index& index, const SearchParams& p) {
                 // compared as dictionary ids: a query word missing from the dictionary
                 // cannot start or equal any attribute
                 for (std::size_t ai = 0; all_words_known && ai < cache.fields.size(); ++ai) {
-                    if (!attribute_rank.empty() && attribute_rank[ai] < 0) continue;
+                    if (weight[ai] < 0) continue;
                     const auto ids = cache.tokens(c.slot, ai);
                     if (ids.empty() || ids.size() < words.size()) continue;
                     if (!std::equal(word_ids.begin(), word_ids.end(), ids.begin())) continue;
@@ -1003,7 +1010,7 @@ json run_search(const Index& index, const SearchParams& p) {
                 m.positions.clear();
             }
             for (int cached = 0; cached < static_cast<int>(cache.fields.size()); ++cached) {
-                const int a = attribute_rank.empty() ? cached : attribute_rank[cached];
+                const int a = weight[cached];
                 if (a < 0) continue;
                 const auto toks = cache.tokens(slot, static_cast<std::size_t>(cached));
                 for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
@@ -1014,7 +1021,7 @@ json run_search(const Index& index, const SearchParams& p) {
                         if (m.typos < 0 || typos < m.typos) m.typos = typos;
                         if (toks[pos] == exact_id[ti]) m.exact = true;
                         if (m.attribute < 0 || a < m.attribute) m.attribute = a;
-                        m.positions.emplace_back(a, pos);
+                        m.positions.emplace_back(cached, pos);
                     }
                 }
             }

@@ -346,6 +346,40 @@ class AfterChanges(unittest.TestCase):
         self.assertEqual(stats["fieldDistribution"], {})
 
 
+class AttributeWeights(unittest.TestCase):
+    """Meilisearch weighs attributes by their place in searchableAttributes; with the default
+    "*" every field weighs the same, and attributesToSearchOn keeps the listed weights."""
+
+    DOCS = [{"id": 1, "title": "alpha", "body": "beta"},
+            {"id": 2, "title": "beta", "body": "alpha"}]
+
+    def setUp(self):
+        self.node = Node().start()
+        self.uid = f"weights_{uuid.uuid4().hex[:8]}"
+        self.node.run("POST", f"/indexes/{self.uid}/documents", self.DOCS)
+
+    def tearDown(self):
+        self.node.stop()
+
+    def attribute_scores(self, body):
+        body = dict(body, showRankingScoreDetails=True)
+        r = self.node.call("POST", f"/indexes/{self.uid}/search", body)
+        self.assertEqual(r.status, 200, r.body)
+        return [(h["id"], h["_rankingScoreDetails"]["attributeRank"]["score"])
+                for h in r.json()["hits"]]
+
+    def test_every_field_weighs_the_same_by_default(self):
+        self.assertEqual(self.attribute_scores({"q": "beta"}), [(1, 1.0), (2, 1.0)])
+
+    def test_a_searchable_list_orders_the_fields(self):
+        self.node.run("PATCH", f"/indexes/{self.uid}/settings",
+                      {"searchableAttributes": ["title", "body"]})
+        self.assertEqual(self.attribute_scores({"q": "beta"}), [(2, 1.0), (1, 0.5)])
+        # restricted to the second field, a match there keeps its weight
+        self.assertEqual(self.attribute_scores({"q": "beta", "attributesToSearchOn": ["body"]}),
+                         [(1, 0.5)])
+
+
 class TypoNormalization(unittest.TestCase):
     """maxTypoCount depends on the typo variants present in the node's own dictionary."""
 
