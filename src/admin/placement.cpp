@@ -96,12 +96,18 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::uint32_t shards, std::s
             }
             const auto results = page->value("results", json::array());
             for (const auto& doc : results) {
-                const auto shard = doc.find(field);
-                if (shard == doc.end() || !shard->is_number_unsigned()) {
+                const auto value = doc.find(field);
+                std::optional<std::uint32_t> shard;
+                if (value != doc.end() && value->is_number_unsigned()) {
+                    shard = value->get<std::uint32_t>();
+                } else if (value != doc.end() && value->is_string()) {
+                    shard = ingest::shard_of_value(value->get<std::string>());
+                }
+                if (!shard) {
                     ++out.unsharded;
                     continue;
                 }
-                const auto s = shard->get<std::uint32_t>();
+                const auto s = *shard;
                 if (s >= shards) {  // no shard of this fleet: no read reaches it
                     ++out.unsharded;
                     continue;
@@ -123,7 +129,7 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::uint32_t shards, std::s
     }
     std::uint64_t sharded = 0;
     for (std::uint32_t s = 0; s < shards && sharded < *total; ++s) {
-        const json filter = field + " = " + std::to_string(s);
+        const json filter = ingest::shard_filter({s});
         const auto n = co_await count(ctx, node, uid, filter, status);
         if (!n) {
             out.refused = status;  // e.g. 400: `_miroir_shard` is not filterable there

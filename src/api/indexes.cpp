@@ -175,7 +175,8 @@ std::map<std::uint32_t, std::uint64_t> shard_counts(const json& search) {
     const auto it = dist.find(std::string(ingest::kShardField));
     if (it == dist.end()) return out;
     for (const auto& [value, count] : it->items()) {
-        out[static_cast<std::uint32_t>(std::stoul(value))] = count.get<std::uint64_t>();
+        const auto shard = ingest::shard_of_value(value);
+        if (shard && count.is_number_unsigned()) out[*shard] += count.get<std::uint64_t>();
     }
     return out;
 }

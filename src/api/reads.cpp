@@ -37,11 +37,7 @@ http::Response respond_partial(const json& body, std::vector<std::uint32_t> miss
 namespace {
 
 std::string shard_clause(const std::vector<std::uint32_t>& shards) {
-    std::string in = std::string(ingest::kShardField) + " IN [";
-    for (std::size_t i = 0; i < shards.size(); ++i) {
-        in += (i ? ", " : "") + std::to_string(shards[i]);
-    }
-    return in + "]";
+    return ingest::shard_filter(shards);
 }
 
 void replace_all(std::string& s, std::string_view from, std::string_view to) {

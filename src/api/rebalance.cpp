@@ -448,9 +448,7 @@ asio::awaitable<void> keep_lease(Context& ctx) {
     if (!held) throw Superseded("another Miroir drives the rebalance");
 }
 
-std::string shard_filter(std::uint32_t shard) {
-    return std::string(ingest::kShardField) + " = " + std::to_string(shard);
-}
+std::string shard_filter(std::uint32_t shard) { return ingest::shard_filter({shard}); }
 
 // Copies one shard of every index to its new owners, writes held meanwhile; the documents
 // copied (once per index, not per new owner).
@@ -602,10 +600,8 @@ asio::awaitable<void> clean(Context& ctx, const Rebalance& r) {
                       {{"node", id}, {"shards", static_cast<std::int64_t>(shards.size())}});
             continue;
         }
-        std::string list;
-        for (auto s : shards) list += (list.empty() ? "" : ", ") + std::to_string(s);
         json body;
-        body["filter"] = std::string(ingest::kShardField) + " IN [" + list + "]";
+        body["filter"] = ingest::shard_filter(shards);
         const auto text = body.dump();
         for (const auto& index : indexes) {
             auto request =

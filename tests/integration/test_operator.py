@@ -9,6 +9,7 @@ import random
 import unittest
 
 from harness import run_cli
+from placement import shard_value, stored_shard
 from test_search_differential import (INDEX, MASTER, NODE_KEY, SETTINGS, Cluster, corpus,
                                       wait_miroir)
 
@@ -50,7 +51,7 @@ class Operator(unittest.TestCase):
         for node in self.cluster.nodes:
             r = node.call("GET", f"/indexes/{INDEX}/documents/{doc_id}?fields=_miroir_shard")
             if r.status == 200:
-                return r.json()["_miroir_shard"]
+                return stored_shard(r.json()["_miroir_shard"])
         raise AssertionError(f"no node holds {doc_id}")
 
     def test_1_shards_name_their_owners(self):
@@ -63,7 +64,8 @@ class Operator(unittest.TestCase):
             held = {}
             for node_id in ("d0", "d1", "d2"):
                 r = self.node(node_id).call("POST", f"/indexes/{INDEX}/documents/fetch",
-                                            {"filter": f"_miroir_shard = {shard}", "limit": 0})
+                                            {"filter": f'_miroir_shard = "{shard_value(shard)}"',
+                                             "limit": 0})
                 held[node_id] = r.json()["total"]
             self.assertEqual({n for n, count in held.items() if count}, set(nodes), held)
 
@@ -167,7 +169,8 @@ class Operator(unittest.TestCase):
         shard = self.shard_of(victim)
         lost_on = owners[shard][1]
         self.node(lost_on).run("DELETE", f"/indexes/{INDEX}/documents/{victim}")
-        # a document lands on a node that does not own its shard
+        # a document lands on a node that does not own its shard (its shard as a number, the
+        # form Miroir stored before: still read)
         stray_shard = next(s for s, nodes in owners.items() if "d2" not in nodes)
         self.node("d2").run("POST", f"/indexes/{INDEX}/documents",
                             [{"id": 100001, "title": "stray", "_miroir_shard": stray_shard}])

@@ -263,6 +263,41 @@ class SearchDifferential(unittest.TestCase):
                     cluster.stop()
 
 
+class DefaultSettingsWithNumbers(unittest.TestCase):
+    """With the default settings every field is searchable, Miroir's own field included:
+    queries for numbers (shard numbers among them) must still find exactly what one node
+    finds, ranked the same."""
+
+    compare = SearchDifferential.compare
+    ident = SearchDifferential.ident
+
+    def test_numeric_queries_answer_as_one_node(self):
+        rng = random.Random(SEED)
+        docs = [{"id": i, "title": f"{rng.choice(WORDS)} {i % 40} {rng.choice(WORDS)}",
+                 "count": i % 13}
+                for i in range(300)]
+        self.by_id = {d["id"]: d for d in docs}
+        reference = Node(NODE_KEY).start()
+        cluster = Cluster({"nodes": 3, "rf": 1, "shards": 16})
+        try:
+            reference.run("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+            reference.run("POST", f"/indexes/{INDEX}/documents", docs)
+            for method, path, body in [("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"}),
+                                       ("POST", f"/indexes/{INDEX}/documents", docs)]:
+                r = cluster.call(method, path, body)
+                self.assertEqual(r.status, 202, r.body)
+                wait_miroir(cluster, r.json()["taskUid"])
+            for q in ["7", "12", "3", "15 river", "0", "storm 9", "1", "glass"]:
+                body = {"q": q, "limit": 30, "showRankingScoreDetails": True}
+                want = reference.call("POST", f"/indexes/{INDEX}/search", body)
+                got = cluster.call("POST", f"/indexes/{INDEX}/search", body)
+                self.assertEqual((got.status, want.status), (200, 200), got.body)
+                self.compare({"nodes": 3, "rf": 1, "shards": 16}, body, want.json(), got.json())
+        finally:
+            cluster.stop()
+            reference.stop()
+
+
 class SearchErrorsAndReservedFields(unittest.TestCase):
     def test_errors_are_the_nodes_and_reserved_fields_never_show(self):
         cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8})

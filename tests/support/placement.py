@@ -63,6 +63,23 @@ def xxh64(data: bytes, seed: int = 0) -> int:
     return h
 
 
+# Each decimal digit of a stored shard as Miroir writes it (src/ingest/splitter.cpp): characters
+# a tokenizer takes as separators, so that the field never matches a query.
+SHARD_DIGITS = "()[]{}!?;:"
+
+
+def shard_value(shard: int) -> str:
+    """`_miroir_shard` as Miroir stores it for `shard`."""
+    return "".join(SHARD_DIGITS[int(d)] for d in str(shard))
+
+
+def stored_shard(value) -> int:
+    """The shard a stored `_miroir_shard` names (Miroir's string, or a number)."""
+    if isinstance(value, int):
+        return value
+    return int("".join(str(SHARD_DIGITS.index(c)) for c in value))
+
+
 def shard_of(canonical_id: str, shards: int) -> int:
     return xxh64(canonical_id.encode()) % shards
 

@@ -54,11 +54,22 @@ inline constexpr std::string_view kShardField = "_miroir_shard";
 // Fields starting with this prefix are Miroir's; clients may not send them.
 inline constexpr std::string_view kReservedPrefix = "_miroir_";
 
+// How a document's shard is stored: a string with one character per decimal digit, each of
+// them a separator for Meilisearch's tokenizer (charabia's default separators) and for the
+// development node's. Under `searchableAttributes: ["*"]` the field is searchable, so a number
+// would match queries for it; this text yields no word, while `=` and `IN` filters still
+// compare it. Shards stored as numbers (before this form) are read too.
+std::string shard_value(std::uint32_t shard);
+// The shard a stored value names (this form or a number's text); nullopt when it names none.
+std::optional<std::uint32_t> shard_of_value(std::string_view value);
+// A filter expression selecting the documents of `shards`, stored in either form.
+std::string shard_filter(const std::vector<std::uint32_t>& shards);
+
 // Appends `doc` to a JSON array payload under construction (`out` starts as "["; the caller
-// closes it with "]"), with `"_miroir_shard":<shard>` as its first field.
+// closes it with "]"), with `"_miroir_shard":"<shard_value>"` as its first field.
 void append_json(std::string& out, const Document& doc, std::uint32_t shard);
 
-// Starts a CSV payload: the header with a `_miroir_shard:number` column appended.
+// Starts a CSV payload: the header with a `_miroir_shard` (string) column appended.
 void begin_csv(std::string& out, std::string_view header, char delimiter);
 // Appends one CSV record with its shard as the last cell.
 void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter);
