@@ -29,7 +29,26 @@ namespace {
 
 constexpr std::size_t kMaxQueryWords = 10;
 constexpr int kMaxProximityCost = 7;
-constexpr int kWordPositionMax = 21;
+constexpr int kMaxPositionCost = 10;
+
+// Meilisearch keeps the first 16 positions of a word in an attribute exact and groups the
+// others (16–23 as 24, then by power of two).
+int bucketed_position(int position) {
+    if (position < 16) return position;
+    if (position < 24) return 24;
+    int bucket = 32;
+    while (bucket < position) bucket *= 2;
+    return bucket;
+}
+
+// The position rule's cost of a word at `position` for the query word at `query_position`.
+int position_cost(int position, int query_position) {
+    const int distance = std::abs(bucketed_position(position) - query_position);
+    static constexpr std::array<int, 10> kFrom = {0, 1, 2, 5, 8, 12, 17, 25, 65, 257};
+    int cost = 0;
+    while (cost + 1 < static_cast<int>(kFrom.size()) && distance >= kFrom[cost + 1]) ++cost;
+    return distance > 1024 ? kMaxPositionCost : cost;
+}
 
 ApiError search_error(const std::string& param, const std::string& message) {
     return error(400, "invalid_search_" + param, message);
@@ -768,7 +787,8 @@ json run_search(const Index& index, const SearchParams& p) {
     struct TermMatch {
         int typos = -1;  // -1: no match
         bool exact = false;
-        int attribute = -1;  // the lightest weight among the attributes it matches in
+        int attribute = -1;     // the lightest weight among the attributes it matches in
+        int position_cost = 0;  // the lowest position cost among its occurrences
         std::vector<std::pair<int, int>> positions;  // (attribute, position)
     };
     struct Candidate {
@@ -879,36 +899,32 @@ json run_search(const Index& index, const SearchParams& p) {
                 r.max = static_cast<std::uint64_t>(max_cost + 1);
             } else if (kind == RuleKind::attribute_rank || kind == RuleKind::word_position ||
                        kind == RuleKind::attribute) {
-                // the lightest weight any matched word has, and the first position of a
-                // matched word in an attribute of that weight
-                int best_attr = static_cast<int>(weights);
+                // as Meilisearch's graph rules: a cost per matched query word, summed; the
+                // attribute rule's is the lightest weight of an attribute the word is in (at
+                // most the heaviest searchable one), the position rule's the distance between
+                // where the word is and where it stands in the query (at most 10)
+                std::uint64_t attr_cost = 0, pos_cost = 0;
                 for (std::size_t i = 0; i < k; ++i) {
-                    if (c.matches[i].attribute >= 0)
-                        best_attr = std::min(best_attr, c.matches[i].attribute);
+                    attr_cost += static_cast<std::uint64_t>(std::max(c.matches[i].attribute, 0));
+                    pos_cost += static_cast<std::uint64_t>(c.matches[i].position_cost);
                 }
-                int first_pos = kWordPositionMax - 1;
-                for (std::size_t i = 0; i < k; ++i) {
-                    for (const auto& [a, pos] : c.matches[i].positions) {
-                        if (weight[a] == best_attr) first_pos = std::min(first_pos, pos);
-                    }
-                }
-                const auto n_attr = weights;
-                const std::uint64_t attr_rank = n_attr - static_cast<std::size_t>(best_attr);
-                const std::uint64_t pos_rank =
-                    static_cast<std::uint64_t>(kWordPositionMax - first_pos);
+                const std::uint64_t attr_max = k * (weights - 1) + 1;
+                const std::uint64_t pos_max = k * kMaxPositionCost + 1;
+                const std::uint64_t attr_rank = attr_max - attr_cost;
+                const std::uint64_t pos_rank = pos_max - pos_cost;
                 if (kind == RuleKind::attribute_rank) {
                     r.rank = attr_rank;
-                    r.max = n_attr;
+                    r.max = attr_max;
                 } else if (kind == RuleKind::word_position) {
                     r.rank = pos_rank;
-                    r.max = kWordPositionMax;
+                    r.max = pos_max;
                 } else {
-                    r.rank = (attr_rank - 1) * kWordPositionMax + pos_rank;
-                    r.max = n_attr * kWordPositionMax;
+                    r.rank = (attr_rank - 1) * pos_max + pos_rank;
+                    r.max = attr_max * pos_max;
                     details.add("attributeRankingOrderScore",
-                                static_cast<double>(attr_rank) / static_cast<double>(n_attr));
+                                static_cast<double>(attr_rank) / static_cast<double>(attr_max));
                     details.add("queryWordDistanceScore",
-                                static_cast<double>(pos_rank) / kWordPositionMax);
+                                static_cast<double>(pos_rank) / static_cast<double>(pos_max));
                 }
             } else if (kind == RuleKind::exactness) {
                 const char* type = "noExactMatch";
@@ -1007,6 +1023,7 @@ json run_search(const Index& index, const SearchParams& p) {
                 m.typos = -1;
                 m.exact = false;
                 m.attribute = -1;
+                m.position_cost = 0;
                 m.positions.clear();
             }
             for (int cached = 0; cached < static_cast<int>(cache.fields.size()); ++cached) {
@@ -1020,6 +1037,8 @@ json run_search(const Index& index, const SearchParams& p) {
                         auto& m = c.matches[ti];
                         if (m.typos < 0 || typos < m.typos) m.typos = typos;
                         if (toks[pos] == exact_id[ti]) m.exact = true;
+                        const int cost = position_cost(pos, static_cast<int>(ti));
+                        if (m.attribute < 0 || cost < m.position_cost) m.position_cost = cost;
                         if (m.attribute < 0 || a < m.attribute) m.attribute = a;
                         m.positions.emplace_back(cached, pos);
                     }

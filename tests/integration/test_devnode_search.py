@@ -379,6 +379,19 @@ class AttributeWeights(unittest.TestCase):
         self.assertEqual(self.attribute_scores({"q": "beta", "attributesToSearchOn": ["body"]}),
                          [(1, 0.5)])
 
+    def test_each_query_word_adds_its_cost(self):
+        # as Meilisearch's graph rules: each matched word costs its attribute's weight (here
+        # 0 + 1 of at most 1 + 1) and its distance to its place in the query (0 + 1 of 20)
+        self.node.run("PATCH", f"/indexes/{self.uid}/settings",
+                      {"searchableAttributes": ["title", "body"]})
+        r = self.node.call("POST", f"/indexes/{self.uid}/search",
+                           {"q": "alpha beta", "showRankingScoreDetails": True})
+        self.assertEqual(r.status, 200, r.body)
+        for hit in r.json()["hits"]:
+            details = hit["_rankingScoreDetails"]
+            self.assertAlmostEqual(details["attributeRank"]["score"], 2 / 3)
+            self.assertAlmostEqual(details["wordPosition"]["score"], 20 / 21)
+
 
 class TypoNormalization(unittest.TestCase):
     """maxTypoCount depends on the typo variants present in the node's own dictionary."""
