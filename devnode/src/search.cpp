@@ -44,10 +44,12 @@ int bucketed_position(int position) {
 // The position rule's cost of a word at `position` for the query word at `query_position`.
 int position_cost(int position, int query_position) {
     const int distance = std::abs(bucketed_position(position) - query_position);
-    static constexpr std::array<int, 10> kFrom = {0, 1, 2, 5, 8, 12, 17, 25, 65, 257};
+    // the smallest distance of each cost, 0 to kMaxPositionCost
+    static constexpr std::array<int, kMaxPositionCost + 1> kFrom = {0,  1,  2,  5,   8,   12,
+                                                                    17, 25, 65, 257, 1025};
     int cost = 0;
-    while (cost + 1 < static_cast<int>(kFrom.size()) && distance >= kFrom[cost + 1]) ++cost;
-    return distance > 1024 ? kMaxPositionCost : cost;
+    while (cost < kMaxPositionCost && distance >= kFrom[cost + 1]) ++cost;
+    return cost;
 }
 
 ApiError search_error(const std::string& param, const std::string& message) {
@@ -604,7 +606,7 @@ json run_search(const Index& index, const SearchParams& p) {
     std::vector<int> weight(fields.size());
     for (std::size_t i = 0; i < fields.size(); ++i)
         weight[i] = every_field ? 0 : static_cast<int>(i);
-    const std::size_t weights = every_field ? 1 : std::max<std::size_t>(fields.size(), 1);
+    const std::uint64_t heaviest = every_field || fields.empty() ? 0 : fields.size() - 1;
     if (p.attributes_to_search_on) {
         for (const auto& a : *p.attributes_to_search_on) {
             if (a == "*")
@@ -908,7 +910,7 @@ json run_search(const Index& index, const SearchParams& p) {
                     attr_cost += static_cast<std::uint64_t>(std::max(c.matches[i].attribute, 0));
                     pos_cost += static_cast<std::uint64_t>(c.matches[i].position_cost);
                 }
-                const std::uint64_t attr_max = k * (weights - 1) + 1;
+                const std::uint64_t attr_max = k * heaviest + 1;
                 const std::uint64_t pos_max = k * kMaxPositionCost + 1;
                 const std::uint64_t attr_rank = attr_max - attr_cost;
                 const std::uint64_t pos_rank = pos_max - pos_cost;

@@ -36,10 +36,6 @@ http::Response respond_partial(const json& body, std::vector<std::uint32_t> miss
 
 namespace {
 
-std::string shard_clause(const std::vector<std::uint32_t>& shards) {
-    return ingest::shard_filter(shards);
-}
-
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
     for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
         s.replace(at, from.size(), to);
@@ -61,12 +57,12 @@ json and_filters(const json& left, const json& right) {
 }
 
 json with_shards(const json& filter, const std::vector<std::uint32_t>& shards) {
-    return and_filters(filter, shard_clause(shards));
+    return and_filters(filter, ingest::shard_filter(shards));
 }
 
 std::string with_shards_param(const std::optional<std::string>& filter,
                               const std::vector<std::uint32_t>& shards) {
-    const std::string clause = shard_clause(shards);
+    const std::string clause = ingest::shard_filter(shards);
     if (!filter) return clause;
     const json parsed = json::parse(*filter, nullptr, false);
     if (parsed.is_array()) return with_shards(parsed, shards).dump();

@@ -448,8 +448,6 @@ asio::awaitable<void> keep_lease(Context& ctx) {
     if (!held) throw Superseded("another Miroir drives the rebalance");
 }
 
-std::string shard_filter(std::uint32_t shard) { return ingest::shard_filter({shard}); }
-
 // Copies one shard of every index to its new owners, writes held meanwhile; the documents
 // copied (once per index, not per new owner).
 asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, const Rebalance& r,
@@ -487,7 +485,7 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
             co_await wait_idle(ctx, source, index.uid);
             co_await extend();
             json clear;
-            clear["filter"] = shard_filter(move.shard);
+            clear["filter"] = ingest::shard_filter({move.shard});
             const auto clear_body = clear.dump();
             for (auto n : to) {
                 auto request = node_request(
@@ -498,7 +496,7 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
             if (index.primary_key) add += "?primaryKey=" + http::percent_encode(*index.primary_key);
             for (std::uint64_t offset = 0;; offset += page_size) {
                 json fetch;
-                fetch["filter"] = shard_filter(move.shard);
+                fetch["filter"] = ingest::shard_filter({move.shard});
                 fetch["offset"] = offset;
                 fetch["limit"] = page_size;
                 fetch["retrieveVectors"] = true;
