@@ -28,13 +28,24 @@ namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 using http::Method;
 
+// `useNetwork` asks Meilisearch's experimental network search, which a node refuses unless the
+// feature is on; Miroir's nodes never have it.
+void reject_use_network(bool given) {
+    if (!given) return;
+    throw http::error(400, "feature_not_enabled",
+                      "passing `useNetwork` in a search query requires enabling the `network` "
+                      "experimental feature. See "
+                      "https://github.com/orgs/meilisearch/discussions/805");
+}
+
 // GET one document: an owner of its shard, chosen as reads choose (hedged when slow, another
 // owner when it does not answer).
 asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
     const std::string id(r.param("id"));
-    const http::Query q(r.query, {"fields", "retrieveVectors"});
+    const http::Query q(r.query, {"fields", "retrieveVectors", "useNetwork"});
+    reject_use_network(q.has("useNetwork"));
     const auto fleet = ctx.fleet();
     const auto shard = routing::shard_of(id, fleet->shards());
     std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
@@ -227,8 +238,9 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
 asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
-    const http::Query q(r.query,
-                        {"offset", "limit", "fields", "retrieveVectors", "ids", "filter", "sort"});
+    const http::Query q(r.query, {"offset", "limit", "fields", "retrieveVectors", "ids", "filter",
+                                  "sort", "useNetwork"});
+    reject_use_network(q.has("useNetwork"));
     Browse b;
     b.offset = q.get_uint("offset", "invalid_document_offset").value_or(0);
     b.limit = q.get_uint("limit", "invalid_document_limit").value_or(20);

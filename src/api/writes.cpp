@@ -33,7 +33,8 @@ constexpr const char* kAccepted =
 asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
     const auto body = http::json_body(r);
     if (!body.is_object()) {
-        throw http::bad_request("Invalid value type: expected an object, but found " + body.dump());
+        throw http::bad_request("Invalid value type: expected an object, but found " +
+                                http::found_value(body));
     }
     for (const auto& [key, value] : body.items()) {
         if (key != "uid" && key != "primaryKey") {
@@ -43,9 +44,9 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
     }
     if (!body.contains("uid")) throw http::error(400, "missing_index_uid", "Missing field `uid`");
     if (!body["uid"].is_string()) {
-        throw http::error(
-            400, "invalid_index_uid",
-            "Invalid value type at `.uid`: expected a string, but found " + body["uid"].dump());
+        throw http::error(400, "invalid_index_uid",
+                          "Invalid value type at `.uid`: expected a string, but found " +
+                              http::found_value(body["uid"]));
     }
     const auto uid = body["uid"].get<std::string>();
     check_index_uid(uid);
@@ -55,7 +56,7 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
         if (!body["primaryKey"].is_string()) {
             throw http::error(400, "invalid_index_primary_key",
                               "Invalid value type at `.primaryKey`: expected a string, but found " +
-                                  body["primaryKey"].dump());
+                                  http::found_value(body["primaryKey"]));
         }
         pk = body["primaryKey"].get<std::string>();
     }
@@ -292,7 +293,8 @@ asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r)
     check_index_uid(uid);
     const auto body = http::json_body(r);
     if (!body.is_object()) {
-        throw http::bad_request("Invalid value type: expected an object, but found " + body.dump());
+        throw http::bad_request("Invalid value type: expected an object, but found " +
+                                http::found_value(body));
     }
     for (const auto& [key, value] : body.items()) {
         if (key != "filter")

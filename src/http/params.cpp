@@ -70,6 +70,19 @@ std::string snake_case(std::string_view camel) {
     return out;
 }
 
+std::string found_value(const nlohmann::ordered_json& value) {
+    const char* kind = "null";
+    if (value.is_boolean()) kind = "a boolean";
+    if (value.is_number_unsigned()) kind = "a positive integer";
+    if (value.is_number_integer() && !value.is_number_unsigned()) kind = "a negative integer";
+    if (value.is_number_float()) kind = "a number";
+    if (value.is_string()) kind = "a string";
+    if (value.is_array()) kind = "an array";
+    if (value.is_object()) kind = "an object";
+    if (value.is_null()) return kind;
+    return std::string(kind) + ": `" + value.dump() + "`";
+}
+
 std::string backquoted_list(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& item : items) {

@@ -60,4 +60,8 @@ std::string snake_case(std::string_view camel);
 // "`a`, `b`, `c`"
 std::string backquoted_list(const std::vector<std::string>& items);
 
+// A JSON value as Meilisearch's type errors name it: `a string: `"x"``, `a negative integer:
+// `-1``, `an array: `[1]``, `null` (deserr's value_description_with_kind_json).
+std::string found_value(const nlohmann::ordered_json& value);
+
 }  // namespace miroir::http
