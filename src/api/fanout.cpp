@@ -17,6 +17,7 @@
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/time.hpp>
 
+#include "reads.hpp"
 #include "tasks.hpp"
 
 namespace miroir::api {
@@ -117,7 +118,7 @@ asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
     if (task.node_tasks.empty() && !outcomes.empty()) {
         for (const auto& o : outcomes) {
             if (o.result && o.result->status >= 400 && o.result->status < 500) {
-                co_return http::Response::json(o.result->status, o.result->body);
+                co_return relay_error(o.result->status, o.result->body);
             }
         }
     }

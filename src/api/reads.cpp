@@ -8,6 +8,7 @@
 #include <miroir/config/config.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/ingest/splitter.hpp>
+#include <miroir/merge/scrub.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/upstream/health.hpp>
@@ -33,16 +34,6 @@ http::Response respond_partial(const json& body, std::vector<std::uint32_t> miss
     response.headers.set("X-Miroir-Degraded", "shards=" + list);
     return response;
 }
-
-namespace {
-
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-    for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-        s.replace(at, from.size(), to);
-    }
-}
-
-}  // namespace
 
 json and_filters(const json& left, const json& right) {
     if (left.is_null()) return right;
@@ -98,21 +89,14 @@ void strip_reserved(json& object) {
 
 http::Response relay_error(unsigned status, const std::string& body) {
     auto error = json::parse(body, nullptr, false);
-    if (!error.is_object() || !error.contains("message") || !error["message"].is_string()) {
+    if (!error.is_object() || !error.contains("message") || !error["message"].is_string() ||
+        error["message"].get_ref<const std::string&>().find(ingest::kReservedPrefix) ==
+            std::string::npos) {
         return http::Response::json(status, body);
     }
-    auto message = error["message"].get<std::string>();
-    const std::string field = "`" + std::string(ingest::kShardField) + "`";
-    if (message.find(field) == std::string::npos) return http::Response::json(status, body);
-    // the node lists the filterable attributes, Miroir's own among them
-    for (const char* lead : {"Available filterable attribute patterns are: ",
-                             "Available filterable attributes patterns are: "}) {
-        replace_all(message, std::string(lead) + field + ".",
-                    "This index does not have configured filterable attributes.");
-    }
-    replace_all(message, field + ", ", "");
-    replace_all(message, ", " + field, "");
-    error["message"] = message;
+    // the node lists the attributes a query may use, Miroir's own among them
+    error["message"] =
+        merge::scrub_error_message(error["message"].get<std::string>(), ingest::kReservedPrefix);
     return http::respond(status, error);
 }
 

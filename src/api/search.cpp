@@ -19,8 +19,10 @@
 #include <miroir/http/router.hpp>
 #include <miroir/ingest/splitter.hpp>
 #include <miroir/merge/facets.hpp>
+#include <miroir/merge/hybrid.hpp>
 #include <miroir/merge/order.hpp>
 #include <miroir/merge/scrub.hpp>
+#include <miroir/merge/typo.hpp>
 #include <miroir/routing/placement.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/uuid.hpp>
@@ -131,6 +133,9 @@ struct Window {
 struct Extras {
     std::optional<std::string> retrieve;
     std::optional<std::string> facet;
+    // a hybrid search's keyword side (without `hybrid` and `vector`) or semantic side
+    // (`semanticRatio` 1), each merged across nodes before the two are
+    enum class Side { both, keyword, semantic } side = Side::both;
     // scores and ranking details, which only a merge of several nodes' hits needs
     bool scores = true;
     // the client's own window (offset, limit, page) rather than the first `depth` hits
@@ -263,6 +268,12 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
             b["showRankingScoreDetails"] = true;
         }
         if (extra.retrieve) b["attributesToRetrieve"].push_back(*extra.retrieve);
+        if (extra.side == Extras::Side::keyword) {
+            b.erase("hybrid");
+            b.erase("vector");
+        } else if (extra.side == Extras::Side::semantic) {
+            b["hybrid"]["semanticRatio"] = 1.0;
+        }
         if (extra.facet) {
             if (!b.contains("facets") || !b["facets"].is_array()) b["facets"] = json::array();
             b["facets"].push_back(*extra.facet);
@@ -278,8 +289,9 @@ asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
     check_index_uid(uid);
     auto body = http::json_body(r);
     if (!body.is_object()) {
-        throw http::error(400, "bad_request",
-                          "Invalid value type: expected an object, but found " + body.dump());
+        throw http::error(
+            400, "bad_request",
+            "Invalid value type: expected an object, but found " + http::found_value(body));
     }
     apply_tenant_rules(r, uid, body);
     auto avoid = below_settings_floor(ctx, uid, r);
@@ -441,9 +453,13 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
                 (it == by_name.end() || it->second.empty() ? "" : it->second + ",") + *extra.facet;
         }
         if (a.restricted) set["filter"] = with_shards_param(filter, a.shards);
+        const bool keyword_side = extra.side == Extras::Side::keyword;
+        if (extra.side == Extras::Side::semantic) set["hybridSemanticRatio"] = "1";
         std::vector<std::pair<std::string, std::string>> query;
         for (const auto& [k, v] : params) {
-            if (!set.contains(k)) query.emplace_back(k, v);
+            const bool semantic_param =
+                k == "hybridEmbedder" || k == "hybridSemanticRatio" || k == "vector";
+            if (!set.contains(k) && !(keyword_side && semantic_param)) query.emplace_back(k, v);
         }
         for (const auto& [k, v] : set) query.emplace_back(k, v);
         const std::string target = index_path(uid) + "/search?" + http::join_query(query);
@@ -478,6 +494,30 @@ std::vector<std::string> distinct_keys(const json& hit, const std::string& field
         add(*v);
     }
     return keys;
+}
+
+// A split hybrid search's order over `views` (the keyword side's lists first, as many as
+// `keyword` has answers with hits): each side merged across nodes, then the keyword side alone
+// when it is good enough (`keyword_only`), else both as milli merges them.
+merge::Order hybrid_order(const std::vector<const json*>& views, const Gathered& keyword,
+                          std::uint64_t depth, double ratio, const std::string& primary_key,
+                          bool& keyword_only) {
+    std::size_t keyword_lists = 0;
+    for (const auto& a : keyword.answers) keyword_lists += !a.is_null() && a.contains("hits");
+    const auto split_at = views.begin() + static_cast<std::ptrdiff_t>(keyword_lists);
+    const std::vector<const json*> keyword_views(views.begin(), split_at);
+    const std::vector<const json*> semantic_views(split_at, views.end());
+    auto all = [](const std::vector<const json*>& lists) {
+        std::size_t n = 0;
+        for (const json* l : lists) n += l->size();
+        return n;
+    };
+    auto keyword_order = merge::merge_ordered(keyword_views, all(keyword_views), primary_key);
+    keyword_only = merge::keyword_good_enough(keyword_views, keyword_order, depth, ratio);
+    if (keyword_only) return keyword_order;
+    auto semantic_order = merge::merge_ordered(semantic_views, all(semantic_views), primary_key);
+    for (auto& at : semantic_order) at.first += keyword_lists;
+    return merge::merge_hybrid(views, semantic_order, keyword_order, ratio, primary_key);
 }
 
 asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
@@ -525,34 +565,67 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     // one node answering for every shard ranks on its own: no scores nor details to ask for,
     // unless a retry or a hedge brings in other nodes
     extra.scores = plan.size() > 1;
+    // a hybrid search over several nodes: its keyword and semantic sides asked and merged
+    // apart, then together (nodes mixing their own sides would each judge the keyword side
+    // "good enough" on their share, and weigh other hits)
+    const bool hybrid = w.semantic_ratio && *w.semantic_ratio < 1.0;
+    bool split = false;
+    Gathered keyword;           // split: the keyword side (`gathered` holds the semantic one)
+    bool keyword_only = false;  // split: the keyword side answered alone
     for (int round = 0;; ++round) {
-        gathered = co_await ask_plan(ctx, plan, node_search, depth, extra, w.avoid);
+        split = hybrid && extra.scores;
+        Extras side = extra;
+        if (split) side.side = Extras::Side::semantic;
+        gathered = co_await ask_plan(ctx, plan, node_search, depth, side, w.avoid);
         if (gathered.refusal) co_return std::move(*gathered.refusal);
         if (!extra.scores && gathered.asked.size() > 1) {
             extra.scores = true;
             continue;
         }
+        if (split) {
+            side.side = Extras::Side::keyword;
+            keyword = co_await ask_plan(ctx, plan, node_search, depth, side, w.avoid);
+            if (keyword.refusal) co_return std::move(*keyword.refusal);
+            gathered.missing.insert(gathered.missing.end(), keyword.missing.begin(),
+                                    keyword.missing.end());
+            std::sort(gathered.missing.begin(), gathered.missing.end());
+            gathered.missing.erase(std::unique(gathered.missing.begin(), gathered.missing.end()),
+                                   gathered.missing.end());
+        }
         check_unavailable(ctx, uid, gathered.missing);
+        // each node's hits: the keyword side's lists first
         lists.clear();
         bool more = false;  // some node may hold hits beyond those it sent
         std::size_t all = 0;
-        for (auto& a : gathered.answers) {
-            if (a.is_null() || !a.contains("hits")) continue;
-            lists.push_back(&a["hits"]);
-            all += a["hits"].size();
-            more = more || a["hits"].size() >= depth;
+        for (auto* answers : {&keyword.answers, &gathered.answers}) {
+            if (answers == &keyword.answers && !split) continue;
+            for (auto& a : *answers) {
+                if (a.is_null() || !a.contains("hits")) continue;
+                lists.push_back(&a["hits"]);
+                all += a["hits"].size();
+                more = more || a["hits"].size() >= depth;
+            }
         }
+        // the typo rule as the whole index's dictionary scores it
+        merge::normalize_typo(lists);
         const std::vector<const json*> views(lists.begin(), lists.end());
+        merge::Order order;
+        if (split) {
+            order = hybrid_order(views, keyword, depth, *w.semantic_ratio, settings.primary_key,
+                                 keyword_only);
+        } else {
+            order =
+                merge::merge_ordered(views, distinct ? all : from + count, settings.primary_key);
+        }
         if (!distinct) {
-            kept =
-                merge::merge_ordered(views, from + count, w.semantic_ratio, settings.primary_key);
+            kept = std::move(order);
+            if (kept.size() > from + count) kept.resize(from + count);
             break;
         }
         kept.clear();
         dropped = 0;
         std::set<std::string> seen;
-        for (const auto& at :
-             merge::merge_ordered(views, all, w.semantic_ratio, settings.primary_key)) {
+        for (const auto& at : order) {
             const auto keys = distinct_keys((*lists[at.first])[at.second], *distinct);
             if (std::any_of(keys.begin(), keys.end(),
                             [&seen](const std::string& k) { return seen.contains(k); })) {
@@ -566,7 +639,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         if (kept.size() >= from + count || !more || round == 3 || depth == 0) break;
         depth *= 4;
     }
-    auto& answers = gathered.answers;
+    auto& answers = split && keyword_only ? keyword.answers : gathered.answers;
 
     // with distinct, a value hit on several shards is one hit: the total is the number of
     // distinct values the nodes hit, plus the hits without a value
@@ -599,6 +672,7 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
             }
         }
     }
+    const std::uint64_t candidates = total;  // what the facet order depends on
     // otherwise the duplicates seen are not hits (exact when the nodes sent all they had)
     total = exact ? values.size() + valueless : total - std::min(total, dropped);
 
@@ -647,11 +721,14 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
         out["estimatedTotalHits"] = total;
     }
     if (first && first->contains("facetDistribution")) {
-        out["facetDistribution"] = merge::merge_facets(distributions, settings.faceting);
+        out["facetDistribution"] = merge::merge_facets(distributions, settings.faceting,
+                                                       merge::alpha_order_for(candidates));
     }
     if (first && first->contains("facetStats")) out["facetStats"] = merge::merge_facet_stats(stats);
     out["requestUid"] = util::random_uuid();
-    if (first && first->contains("semanticHitCount")) out["semanticHitCount"] = semantic_hits;
+    if (split || (first && first->contains("semanticHitCount"))) {
+        out["semanticHitCount"] = semantic_hits;
+    }
     co_return respond_partial(out, std::move(gathered.missing));
 }
 

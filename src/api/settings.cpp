@@ -14,6 +14,7 @@
 #include <miroir/ingest/splitter.hpp>
 
 #include "fanout.hpp"
+#include "reads.hpp"
 #include "settings_sync.hpp"
 
 namespace miroir::api {
@@ -58,7 +59,7 @@ asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
             node_request(Method::get, target),
             std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
         if (!result || result->status >= 500) continue;
-        if (result->status != 200) co_return http::Response::json(result->status, result->body);
+        if (result->status != 200) co_return relay_error(result->status, result->body);
         auto body = json::parse(result->body, nullptr, false);
         if (key.empty() && body.is_object() && body.contains(kFilterable)) {
             body[kFilterable] = without_shard_field(body[kFilterable]);

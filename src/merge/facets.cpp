@@ -43,11 +43,18 @@ void FacetSums::add(const std::string& value, std::uint64_t count) {
     values_[it->second].count += count;
 }
 
-std::vector<FacetValue> FacetSums::ordered(const json& faceting, const std::string& field) const {
+AlphaOrder alpha_order_for(std::uint64_t candidates) {
+    return candidates <= kFacetCandidatesThreshold ? AlphaOrder::numbers_by_text
+                                                   : AlphaOrder::numbers_by_value;
+}
+
+std::vector<FacetValue> FacetSums::ordered(const json& faceting, const std::string& field,
+                                           AlphaOrder alpha) const {
     auto values = values_;
-    std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
+    std::sort(values.begin(), values.end(), [alpha](const FacetValue& a, const FacetValue& b) {
+        if (alpha == AlphaOrder::keys_by_text) return a.key < b.key;
         if (a.is_number != b.is_number) return a.is_number;
-        if (a.is_number) return a.number < b.number;
+        if (a.is_number && alpha == AlphaOrder::numbers_by_value) return a.number < b.number;
         return a.folded < b.folded;
     });
     const json by = faceting.value("sortFacetValuesBy", json::object());
@@ -55,9 +62,17 @@ std::vector<FacetValue> FacetSums::ordered(const json& faceting, const std::stri
                               : by.contains("*") ? by["*"].get<std::string>()
                                                  : "alpha";
     if (order == "count") {
-        std::stable_sort(values.begin(), values.end(), [](const auto& a, const auto& b) {
-            if (a.is_number != b.is_number) return a.is_number;
-            return a.count > b.count;
+        // equal counts: the larger value first, as a node's walk of its facet tree gives them
+        // (merged federated facets: by count alone, numbers among the strings)
+        std::sort(values.begin(), values.end(), [alpha](const FacetValue& a, const FacetValue& b) {
+            if (a.is_number != b.is_number && alpha != AlphaOrder::keys_by_text) {
+                return a.is_number;
+            }
+            if (a.count != b.count) return a.count > b.count;
+            if (alpha == AlphaOrder::keys_by_text) return a.key < b.key;  // (no order of its own)
+            if (a.is_number && b.is_number) return a.number > b.number;
+            if (a.is_number != b.is_number) return a.key > b.key;
+            return a.folded > b.folded;
         });
     }
     const auto max_values = faceting.value("maxValuesPerFacet", std::uint64_t{100});
@@ -67,7 +82,7 @@ std::vector<FacetValue> FacetSums::ordered(const json& faceting, const std::stri
 
 // Sums the nodes' facet distributions and orders and truncates them as the index's faceting
 // settings say.
-json merge_facets(const std::vector<const json*>& parts, const json& faceting) {
+json merge_facets(const std::vector<const json*>& parts, const json& faceting, AlphaOrder alpha) {
     std::map<std::string, FacetSums> sums;
     std::vector<std::string> fields;
     for (const json* part : parts) {
@@ -84,7 +99,9 @@ json merge_facets(const std::vector<const json*>& parts, const json& faceting) {
     json out = json::object();
     for (const auto& field : fields) {
         json dist = json::object();
-        for (const auto& v : sums[field].ordered(faceting, field)) dist[v.key] = v.count;
+        for (const auto& v : sums[field].ordered(faceting, field, alpha)) {
+            dist[v.key] = v.count;
+        }
         out[field] = std::move(dist);
     }
     return out;

@@ -112,10 +112,17 @@ RankKey rank_key(const json& hit) {
 
 int compare(const RankKey& a, const RankKey& b) {
     const auto n = std::min(a.steps.size(), b.steps.size());
+    // Hits ranked by the same rules that agree on every rule are a complete tie: their
+    // `_rankingScore`s may still differ, since a node normalizes some rules against its own
+    // dictionary, and ordering by them would order ties by the node that answered.
+    bool same_rules = n > 0 && a.steps.size() == b.steps.size();
     for (std::size_t i = 0; i < n; ++i) {
         const Step& x = a.steps[i];
         const Step& y = b.steps[i];
-        if (x.kind != y.kind) break;  // not the same rules: fall back to the score
+        if (x.kind != y.kind) {  // not the same rules: fall back to the score
+            same_rules = false;
+            break;
+        }
         int c = 0;
         switch (x.kind) {
             case Step::Kind::more:
@@ -145,7 +152,7 @@ int compare(const RankKey& a, const RankKey& b) {
         }
         if (c != 0) return c;
     }
-    return -three_way(a.score, b.score);
+    return same_rules ? 0 : -three_way(a.score, b.score);
 }
 
 namespace {
@@ -173,25 +180,16 @@ int compare_ids(const json* a, const json* b) {
 }  // namespace
 
 std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
-    const std::vector<const json*>& lists, std::size_t take, std::optional<double> semantic_ratio,
-    std::string_view tie_field) {
+    const std::vector<const json*>& lists, std::size_t take, std::string_view tie_field) {
     struct Head {
         std::size_t list;
         std::size_t position;
         RankKey key;
-        bool semantic = false;
-        double weighted = 0;
         const json* id = nullptr;  // the tie field's value
     };
-    // the heap's top is the hit that ranks first; in a hybrid search the keyword and the
-    // semantic hits meet by their scores weighted by the semantic ratio, keyword hits first
-    // among equals
-    const bool hybrid = semantic_ratio.has_value();
-    auto later = [hybrid](const Head& a, const Head& b) {
-        if (hybrid && a.weighted != b.weighted) return a.weighted < b.weighted;
-        if (hybrid && a.semantic != b.semantic) return a.semantic;
-        const int c = hybrid && a.semantic ? 0 : compare(a.key, b.key);
-        if (c != 0) return c > 0;
+    // the heap's top is the hit that ranks first
+    auto later = [](const Head& a, const Head& b) {
+        if (const int c = compare(a.key, b.key); c != 0) return c > 0;
         if (const int t = compare_ids(a.id, b.id); t != 0) return t > 0;
         if (a.list != b.list) return a.list > b.list;
         return a.position > b.position;
@@ -205,13 +203,6 @@ std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
         if (!tie_field.empty() && hit.is_object()) {
             const auto id = hit.find(std::string(tie_field));
             if (id != hit.end()) head.id = &*id;
-        }
-        if (hybrid) {
-            const auto details = hit.find("_rankingScoreDetails");
-            head.semantic =
-                details != hit.end() && details->is_object() && details->contains("vectorSort");
-            head.weighted =
-                head.key.score * (head.semantic ? *semantic_ratio : 1.0 - *semantic_ratio);
         }
         heads.push(std::move(head));
     };

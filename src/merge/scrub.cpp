@@ -132,4 +132,83 @@ std::optional<std::string> scrub_search_answer(std::string answer, std::string_v
     return scrubber.apply(std::move(answer));
 }
 
+namespace {
+
+// The items of one backquoted list without the reserved ones ("a, _miroir_x, b" → "a, b").
+std::string without_reserved(std::string_view list, std::string_view prefix) {
+    std::string out;
+    std::size_t at = 0;
+    while (at <= list.size()) {
+        auto end = list.find(", ", at);
+        if (end == std::string_view::npos) end = list.size();
+        const auto item = list.substr(at, end - at);
+        if (!item.starts_with(prefix)) {
+            if (!out.empty()) out += ", ";
+            out += item;
+        }
+        at = end + 2;
+    }
+    return out;
+}
+
+// "Available filterable attributes patterns are: " (or "attribute patterns", as the filter
+// error writes it) → "filterable attributes", the words Meilisearch uses when an index has none.
+std::string kind_of(std::string_view lead) {
+    constexpr std::string_view kAvailable = "Available ";
+    const auto start = lead.rfind(kAvailable);
+    if (start == std::string_view::npos) return {};
+    auto kind = lead.substr(start + kAvailable.size());
+    for (std::string_view tail : {" patterns are: ", " are: "}) {
+        if (!kind.ends_with(tail)) continue;
+        std::string out(kind.substr(0, kind.size() - tail.size()));
+        if (out.ends_with("attribute")) out += 's';
+        return out;
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string scrub_error_message(std::string message, std::string_view prefix) {
+    if (message.find(prefix) == std::string::npos) return message;
+    std::string out;
+    out.reserve(message.size());
+    std::size_t at = 0;
+    while (at < message.size()) {
+        const auto open = message.find('`', at);
+        const auto close = open == std::string::npos ? open : message.find('`', open + 1);
+        if (close == std::string::npos) break;
+        const std::string_view inside(message.data() + open + 1, close - open - 1);
+        std::string kept = inside.find(prefix) == std::string_view::npos
+                               ? std::string(inside)
+                               : without_reserved(inside, prefix);
+        if (!kept.empty()) {
+            out.append(message, at, open - at);
+            out += '`' + kept + '`';
+            at = close + 1;
+            continue;
+        }
+        // the whole list was reserved names: as one item of a list of quoted names
+        // ("`a`, `_miroir_x`") it goes with its separator
+        std::string before = message.substr(at, open - at);
+        auto after = close + 1;
+        if (before.ends_with(", ")) {
+            before.resize(before.size() - 2);
+        } else if (message.compare(after, 2, ", ") == 0) {
+            after += 2;
+        } else if (const auto kind = kind_of(before); !kind.empty()) {
+            // the attributes a query may use: none once the reserved ones are gone
+            const auto lead = before.rfind("Available ");
+            out.append(before, 0, lead);
+            out += "This index does not have configured " + kind;
+            at = after;
+            continue;
+        }
+        out += before;
+        at = after;
+    }
+    out.append(message, at, std::string::npos);
+    return out;
+}
+
 }  // namespace miroir::merge

@@ -25,15 +25,32 @@ struct FacetValue {
     std::string folded;
 };
 
+// How values are ordered alphabetically (`sortFacetValuesBy: alpha`).
+enum class AlphaOrder {
+    numbers_by_value,  // numbers first in numeric order, then strings by normalized form
+    numbers_by_text,   // numbers first in the order of their text, then strings
+    keys_by_text,      // every value by its text, numbers among them (federated mergeFacets)
+};
+
+// Meilisearch counts the facet values of at most this many candidates document by document,
+// which orders numbers by their text ("1", "10.5", "2"); past it, through its number levels,
+// in numeric order (`CANDIDATES_THRESHOLD`, milli's facet_distribution.rs).
+inline constexpr std::uint64_t kFacetCandidatesThreshold = 3000;
+
+// The order one node gives a search that matched `candidates` documents.
+AlphaOrder alpha_order_for(std::uint64_t candidates);
+
 // Sums of one facet's values, by normalized value, in first-seen order.
 class FacetSums {
   public:
     void add(const std::string& value, std::uint64_t count);
 
-    // Ordered as the faceting settings say for `field` (numbers first in numeric order, then
-    // strings by their normalized form; or by count), at most maxValuesPerFacet.
+    // Ordered as the faceting settings say for `field` (alphabetically in `alpha` order, or by
+    // count, numbers first, the larger value first among equal counts), at most
+    // maxValuesPerFacet.
     std::vector<FacetValue> ordered(const nlohmann::ordered_json& faceting,
-                                    const std::string& field) const;
+                                    const std::string& field,
+                                    AlphaOrder alpha = AlphaOrder::numbers_by_value) const;
 
   private:
     std::vector<FacetValue> values_;
@@ -41,9 +58,9 @@ class FacetSums {
 };
 
 // Sums facet distributions ({field: {value: count}}, Miroir's fields left out) and orders and
-// truncates each field's values as `faceting` says.
+// truncates each field's values as `faceting` says, alphabetically in `alpha` order.
 nlohmann::ordered_json merge_facets(const std::vector<const nlohmann::ordered_json*>& parts,
-                                    const nlohmann::ordered_json& faceting);
+                                    const nlohmann::ordered_json& faceting, AlphaOrder alpha);
 
 // facetStats: the smallest minimum and the largest maximum of each field.
 nlohmann::ordered_json merge_facet_stats(const std::vector<const nlohmann::ordered_json*>& parts);

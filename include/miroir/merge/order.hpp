@@ -2,11 +2,12 @@
 // them. Built from each hit's `_rankingScoreDetails`: the rules are walked in their `order`,
 // comparing what one node buckets on (matching words, typo counts, exactness match types,
 // scores of rules whose maximum depends only on the query and the settings, sort values with
-// Meilisearch's value order, vector similarity), then `_rankingScore`. Pure, no I/O.
+// Meilisearch's value order, vector similarity). Hits that agree on every rule are a complete
+// tie, whatever their `_rankingScore` (node-relative); only hits ranked by different rules, or
+// without details, are ordered by `_rankingScore`. Pure, no I/O.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,11 +49,9 @@ int compare(const RankKey& a, const RankKey& b);
 // reach the front. Full ties are ordered by the hits' `tie_field` (the primary key: numbers
 // by value before strings), which is the order one node gives documents added in that order,
 // and keeps a page's content independent of how the shards are placed; hits without it keep
-// list order, then position. With `semantic_ratio` (a hybrid
-// search), hits meet by their ranking score weighted by the ratio (semantic hits, those with a
-// `vectorSort` detail) or by one minus it (keyword hits), keyword hits first among equals.
+// list order, then position. A hybrid search merges its two sides with merge/hybrid.hpp.
 std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
     const std::vector<const nlohmann::ordered_json*>& lists, std::size_t take,
-    std::optional<double> semantic_ratio = std::nullopt, std::string_view tie_field = {});
+    std::string_view tie_field = {});
 
 }  // namespace miroir::merge

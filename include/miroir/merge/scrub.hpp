@@ -15,4 +15,10 @@ namespace miroir::merge {
 // was. nullopt when `answer` is not a JSON object.
 std::optional<std::string> scrub_search_answer(std::string answer, std::string_view prefix);
 
+// A node's error message without the names that start with `prefix`: Meilisearch lists the
+// attributes a query may use inside backquotes (`a, b` or `a`, `b`); the reserved ones are
+// taken out of each list, and a list left empty becomes the sentence a node without such
+// attributes writes ("This index does not have configured filterable attributes.").
+std::string scrub_error_message(std::string message, std::string_view prefix);
+
 }  // namespace miroir::merge

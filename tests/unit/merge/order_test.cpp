@@ -29,6 +29,31 @@ TEST(MergeOrder, TypoCountsCompareAcrossNodesWhoseMaximumsDiffer) {
     EXPECT_GT(cmp(b, a), 0);
 }
 
+TEST(MergeOrder, AgreeingOnEveryRuleIsATieWhateverTheNodeScores) {
+    // the same bucket on two nodes whose typo maximums differ: their scores differ, yet one
+    // node holding both would have them tied
+    auto typo_hit = [](int max_typo, double typo_score, double score, int id) {
+        json h = hit(
+            {{"words", {{"order", 0}, {"matchingWords", 1}, {"maxMatchingWords", 1}}},
+             {"typo",
+              {{"order", 1}, {"typoCount", 1}, {"maxTypoCount", max_typo}, {"score", typo_score}}},
+             {"proximity", {{"order", 2}, {"score", 1.0}}}},
+            score);
+        h["id"] = id;
+        return h;
+    };
+    const json a = typo_hit(1, 0.5, 0.5, 7);
+    const json b = typo_hit(2, 2.0 / 3, 0.66, 3);
+    EXPECT_EQ(cmp(a, b), 0);
+    // so the primary key decides, not the node that answered
+    const json la = json::array({a});
+    const json lb = json::array({b});
+    const std::vector<std::pair<std::size_t, std::size_t>> want = {{1, 0}, {0, 0}};
+    EXPECT_EQ(merge_ordered({&la, &lb}, 2, "id"), want);
+    EXPECT_EQ(merge_ordered({&lb, &la}, 2, "id"),
+              (std::vector<std::pair<std::size_t, std::size_t>>{{0, 0}, {1, 0}}));
+}
+
 TEST(MergeOrder, RulesAreWalkedInTheirOrder) {
     // more matching words wins before anything else, whatever the key order in the object
     const json a = hit({{"typo", {{"order", 1}, {"typoCount", 0}}},
@@ -87,8 +112,8 @@ TEST(MergeOrder, KWayMergeOfOrderedListsStopsAtTheWindow) {
     const json b = json::array({words(3, 0.9), words(1, 0.5)});
     const json empty = json::array();
     const auto merged = merge_ordered({&a, &empty, &b}, 4);
-    const std::vector<std::pair<std::size_t, std::size_t>> want = {
-        {0, 0}, {2, 0}, {0, 1}, {2, 1}};  // a full tie keeps list order
+    // a full tie keeps list order, whatever the node scores (0.1 and 0.5 for one word)
+    const std::vector<std::pair<std::size_t, std::size_t>> want = {{0, 0}, {2, 0}, {0, 1}, {0, 2}};
     EXPECT_EQ(merged, want);
     EXPECT_EQ(merge_ordered({&a, &b}, 100).size(), 5u);
     EXPECT_TRUE(merge_ordered({&a, &b}, 0).empty());
@@ -106,30 +131,11 @@ TEST(MergeOrder, FullTiesGoByPrimaryKeyNumbersBeforeStrings) {
     const json b = json::array({tied(2), tied(4), tied("a")});
     const std::vector<std::pair<std::size_t, std::size_t>> want = {{0, 0}, {1, 0}, {0, 1}, {1, 1},
                                                                    {0, 2}, {1, 2}, {0, 3}};
-    EXPECT_EQ(merge_ordered({&a, &b}, 10, std::nullopt, "id"), want);
+    EXPECT_EQ(merge_ordered({&a, &b}, 10, "id"), want);
     // without a tie field, ties keep list order
     const std::vector<std::pair<std::size_t, std::size_t>> by_list = {
         {0, 0}, {0, 1}, {0, 2}, {0, 3}, {1, 0}, {1, 1}, {1, 2}};
     EXPECT_EQ(merge_ordered({&a, &b}, 10), by_list);
-}
-
-TEST(MergeOrder, HybridHitsMeetByWeightedScore) {
-    auto keyword = [](int n, double score) {
-        return hit({{"words", {{"order", 0}, {"matchingWords", n}}}}, score);
-    };
-    auto semantic = [](double similarity) {
-        return hit({{"vectorSort", {{"order", 0}, {"similarity", similarity}}}}, similarity);
-    };
-    // node 0: a keyword hit (0.8 → 0.24 at ratio 0.7), then a semantic one (0.5 → 0.35);
-    // node 1: a semantic hit (0.3 → 0.21), then a keyword hit (0.7 → 0.21)
-    const json a = json::array({semantic(0.5), keyword(2, 0.8)});
-    const json b = json::array({keyword(1, 0.7), semantic(0.3)});
-    const auto merged = merge_ordered({&a, &b}, 10, 0.7);
-    // equal weights (0.21): the keyword hit first
-    const std::vector<std::pair<std::size_t, std::size_t>> want = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
-    EXPECT_EQ(merged, want);
-    // without the ratio, the details decide: keyword hits by their words
-    EXPECT_EQ(merge_ordered({&a, &b}, 10).size(), 4u);
 }
 
 }  // namespace

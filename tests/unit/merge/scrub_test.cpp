@@ -63,5 +63,42 @@ TEST(Scrub, RefusesWhatIsNotAJsonObject) {
     EXPECT_FALSE(scrub_search_answer("", "_miroir_"));
 }
 
+TEST(ScrubErrorMessage, ReservedNamesLeaveMeilisearchsAttributeLists) {
+    auto clean = [](const char* m) { return scrub_error_message(m, "_miroir_"); };
+    // one backquoted list, as Meilisearch 1.50 writes it
+    EXPECT_EQ(clean("Invalid facet distribution: Pattern `color` is not filterable. Available "
+                    "filterable attributes patterns are: `_miroir_shard, genre, price`."),
+              "Invalid facet distribution: Pattern `color` is not filterable. Available filterable "
+              "attributes patterns are: `genre, price`.");
+    EXPECT_EQ(
+        clean("Attribute `x` is not filterable. Available filterable attributes patterns "
+              "are: `a, _miroir_shard`."),
+        "Attribute `x` is not filterable. Available filterable attributes patterns are: `a`.");
+    // only Miroir's: the sentence of an index without such attributes
+    EXPECT_EQ(clean("Invalid facet distribution: Pattern `color` is not filterable. Available "
+                    "filterable attributes patterns are: `_miroir_shard`."),
+              "Invalid facet distribution: Pattern `color` is not filterable. This index does not "
+              "have configured filterable attributes.");
+    EXPECT_EQ(clean("Attribute `genre` is not facet-searchable. Available facet-searchable "
+                    "attributes patterns are: `_miroir_shard`. To make it facet-searchable add it "
+                    "to the `filterableAttributes` index settings."),
+              "Attribute `genre` is not facet-searchable. This index does not have configured "
+              "facet-searchable attributes. To make it facet-searchable add it to the "
+              "`filterableAttributes` index settings.");
+    // names quoted one by one, as the filter error lists them
+    EXPECT_EQ(clean("Attribute `x` is not filterable. Available filterable attribute patterns "
+                    "are: `_miroir_shard`, `genre`.\n1:2 x = 1"),
+              "Attribute `x` is not filterable. Available filterable attribute patterns are: "
+              "`genre`.\n1:2 x = 1");
+    EXPECT_EQ(clean("Attribute `x` is not filterable. Available filterable attribute patterns "
+                    "are: `_miroir_shard`.\n1:2 x = 1"),
+              "Attribute `x` is not filterable. This index does not have configured filterable "
+              "attributes.\n1:2 x = 1");
+    EXPECT_EQ(clean("Available are: `a`, `_miroir_shard`, `b`."), "Available are: `a`, `b`.");
+    EXPECT_EQ(clean("Available are: `_miroir_shard`, `b`."), "Available are: `b`.");
+    // nothing reserved: unchanged
+    EXPECT_EQ(clean("Attribute `x` is not sortable."), "Attribute `x` is not sortable.");
+}
+
 }  // namespace
 }  // namespace miroir::merge
