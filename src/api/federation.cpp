@@ -5,11 +5,13 @@
 // similarity × weight), compared value by value; a document met again in the same index is
 // dropped; then one window, one total, and facets per index or merged.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
+#include <variant>
 
 #include <miroir/api/context.hpp>
 #include <miroir/http/params.hpp>
@@ -18,18 +20,21 @@
 #include <miroir/util/uuid.hpp>
 
 #include "fanout.hpp"
+#include "reads.hpp"
 #include "search.hpp"
 
 namespace miroir::api {
 
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
+using http::Method;
 
 namespace {
 
 const std::vector<std::string> kFederationFields = {
-    "offset",        "limit",       "page",     "hitsPerPage",
-    "facetsByIndex", "mergeFacets", "distinct", "showPerformanceDetails"};
+    "limit",         "offset",      "page",     "hitsPerPage",
+    "facetsByIndex", "mergeFacets", "distinct", "showPerformanceDetails",
+    "personalize"};
 
 struct Query {
     std::string uid;
@@ -136,10 +141,10 @@ int compare(const Entry& a, const Entry& b) {
 std::uint64_t window_param(const json& federation, const char* key, std::uint64_t fallback) {
     if (!federation.contains(key) || federation[key].is_null()) return fallback;
     if (!federation[key].is_number_unsigned()) {
-        throw http::error(400, "invalid_multi_search_federated",
+        throw http::error(400, "invalid_search_" + http::snake_case(key),
                           std::string("Invalid value type at `.federation.") + key +
                               "`: expected a positive integer, but found " +
-                              federation[key].dump());
+                              http::found_value(federation[key]));
     }
     return federation[key].get<std::uint64_t>();
 }
@@ -157,7 +162,7 @@ json checked_query(const json& raw, std::size_t i, Query& q) {
                               prefix +
                                   "Using pagination options is not allowed in federated "
                                   "queries.\n - Hint: remove `" +
-                                  k + "` from query #" + std::to_string(i) +
+                                  k + "` from the query" +
                                   " or remove `federation` from the request\n - Hint: pass "
                                   "`federation.limit` and `federation.offset` for pagination in "
                                   "federated search");
@@ -167,22 +172,27 @@ json checked_query(const json& raw, std::size_t i, Query& q) {
         throw http::error(400, "invalid_multi_search_query_facets",
                           prefix +
                               "Using facet options is not allowed in federated queries.\n - "
-                              "Hint: remove `facets` from query #" +
-                              std::to_string(i) +
-                              " or remove `federation` from the request\n - Hint: pass "
+                              "Hint: remove `facets` from the query or remove `federation` "
+                              "from the request\n - Hint: pass "
                               "`federation.facetsByIndex." +
-                              q.uid + ": [\"facets\"]` for facets in federated search");
+                              q.uid + ": " + query["facets"].dump() +
+                              "` for facets in federated search");
     }
     if (query.contains("federationOptions")) {
         const auto& options = query["federationOptions"];
         if (options.is_object() && options.contains("weight")) {
             const auto& w = options["weight"];
-            if (!w.is_number() || w.get<double>() < 0) {
+            const std::string at = ".queries[" + std::to_string(i) + "].federationOptions.weight";
+            if (!w.is_number()) {
                 throw http::error(400, "invalid_multi_search_weight",
-                                  prefix +
-                                      "Invalid value at `.federationOptions.weight`: the weight "
-                                      "must be a positive number, but found " +
-                                      w.dump());
+                                  "Invalid value type at `" + at +
+                                      "`: expected a number, but found " + http::found_value(w));
+            }
+            if (w.get<double>() < 0) {
+                throw http::error(400, "invalid_multi_search_weight",
+                                  "Invalid value at `" + at +
+                                      "`: the value of `weight` is invalid, expected a positive "
+                                      "float (>= 0.0).");
             }
             q.weight = w.get<double>();
         }
@@ -193,6 +203,87 @@ json checked_query(const json& raw, std::size_t i, Query& q) {
     return query;
 }
 
+// What one node holding an index would count for the federation's queries on it: the
+// documents any of the queries matched, each once (Meilisearch's federated total is, per index,
+// the union of its queries' candidates), and `facetsByIndex` over those documents. Each node of
+// a covering set runs the index's queries as a federated search of its own, restricted to the
+// shards it answers for; shards do not share documents, so the nodes' counts add up.
+struct IndexUnion {
+    std::uint64_t total = 0;
+    std::vector<json> distributions, stats;  // the nodes' facetsByIndex parts
+};
+
+std::atomic<std::uint64_t> union_turn{0};
+
+asio::awaitable<std::variant<IndexUnion, http::Response>> index_union(Context& ctx, std::string uid,
+                                                                      std::vector<json> queries,
+                                                                      json facets) {
+    const auto plan = covering_set(ctx, union_turn++);
+    const BuildRequest build = [&uid, &queries, &facets](const Assignment& a) {
+        json federation;
+        federation["limit"] = 0;
+        if (!facets.is_null()) federation["facetsByIndex"] = json::object({{uid, facets}});
+        json list = json::array();
+        for (const auto& q : queries) {
+            json one = q;
+            one["indexUid"] = uid;
+            if (a.restricted) one["filter"] = with_shards(q.value("filter", json()), a.shards);
+            list.push_back(std::move(one));
+        }
+        json body;
+        body["federation"] = std::move(federation);
+        body["queries"] = std::move(list);
+        return node_request(Method::post, "/multi-search", body.dump());
+    };
+    auto gathered = co_await ask_with_retry(ctx, plan, build);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    check_unavailable(ctx, uid, gathered.missing);
+    IndexUnion out;
+    for (auto& a : gathered.answers) {
+        if (a.is_null()) continue;
+        out.total += a.value("estimatedTotalHits", std::uint64_t{0});
+        if (!a.contains("facetsByIndex") || !a["facetsByIndex"].contains(uid)) continue;
+        auto& part = a["facetsByIndex"][uid];
+        out.distributions.push_back(part.value("distribution", json::object()));
+        out.stats.push_back(part.value("stats", json::object()));
+    }
+    co_return out;
+}
+
+// The facets asked of index `uid` that no query searches: Meilisearch answers the error a
+// search with those facets would get (or `index_not_found`), noting the index is unused.
+asio::awaitable<std::optional<http::Response>> check_unused_facets(Context& ctx, std::string uid,
+                                                                   json facets) {
+    const std::string lead = "Inside `.federation.facetsByIndex." + uid + "`: ";
+    const std::string note = "\n - Note: index `" + uid + "` is not used in queries";
+    if (!co_await lookup_index(ctx, uid)) {
+        json error;
+        error["message"] = lead + "Index `" + uid + "` not found." + note;
+        error["code"] = "index_not_found";
+        error["type"] = "invalid_request";
+        error["link"] = "https://docs.meilisearch.com/errors#index_not_found";
+        co_return http::respond(400, error);
+    }
+    json body;
+    body["facets"] = std::move(facets);
+    body["limit"] = 0;
+    std::vector<std::pair<std::string, json>> run;
+    run.emplace_back(uid, std::move(body));
+    auto answers = co_await run_queries(ctx, std::move(run));
+    if (!answers.front() || answers.front()->status == 200) co_return std::nullopt;
+    auto error = json::parse(answers.front()->body, nullptr, false);
+    if (!error.is_object()) co_return std::nullopt;
+    error["message"] = lead + error.value("message", std::string()) + note;
+    co_return http::respond(answers.front()->status, error);
+}
+
+// Pointers to each element, as the facet merge takes its parts.
+std::vector<const json*> pointers(const std::vector<json>& parts) {
+    std::vector<const json*> out;
+    for (const auto& p : parts) out.push_back(&p);
+    return out;
+}
+
 }  // namespace
 
 asio::awaitable<http::Response> federated_search(Context& ctx, const json& body) {
@@ -200,7 +291,7 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
     if (!federation.is_object()) {
         throw http::bad_request(
             "Invalid value type at `.federation`: expected an object, but found " +
-            federation.dump());
+            http::found_value(federation));
     }
     for (const auto& [key, value] : federation.items()) {
         if (std::find(kFederationFields.begin(), kFederationFields.end(), key) ==
@@ -225,18 +316,14 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
     for (std::size_t i = 0; i < raw.size(); ++i)
         bodies.push_back(checked_query(raw[i], i, queries[i]));
     const json by_index = federation.value("facetsByIndex", json::object());
-    std::vector<std::pair<std::string, std::size_t>> facet_queries;  // index → its first query
+    std::vector<std::string> facet_queries;  // the indexes whose facets the answer gives
+    std::vector<std::string> unused;         // facets asked of indexes no query searches
     if (by_index.is_object()) {
         for (const auto& [uid, patterns] : by_index.items()) {
             if (patterns.is_null()) continue;
-            const auto q = std::find_if(queries.begin(), queries.end(),
-                                        [&](const Query& x) { return x.uid == uid; });
-            if (q == queries.end()) {
-                throw http::error(400, "invalid_multi_search_facets_by_index",
-                                  "Inside `.federation.facetsByIndex." + uid + "`: Index `" + uid +
-                                      "` is not used in queries");
-            }
-            facet_queries.emplace_back(uid, static_cast<std::size_t>(q - queries.begin()));
+            const bool searched = std::any_of(queries.begin(), queries.end(),
+                                              [&](const Query& x) { return x.uid == uid; });
+            (searched ? facet_queries : unused).push_back(uid);
         }
     }
 
@@ -269,39 +356,45 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
         }
         runs.emplace_back(q.uid, std::move(b));
     }
-    for (const auto& [uid, i] : facet_queries) {
-        json b = bodies[i];
-        b["facets"] = by_index[uid];
-        b["limit"] = 0;
-        runs.emplace_back(uid, std::move(b));
-    }
     auto answers = co_await run_queries(ctx, runs);
     std::vector<json> results;
     std::uint64_t processing = 0;
     for (std::size_t i = 0; i < answers.size(); ++i) {
         if (!answers[i] || answers[i]->status != 200) {
             const upstream::UpstreamResponse failed{503, {}, R"({"code":"miroir_no_quorum"})"};
-            const auto& answer = answers[i] ? *answers[i] : failed;
-            if (i < queries.size()) co_return query_error(i, answer);
-            // a facets-by-index query: its error is the federation's
-            auto error = json::parse(answer.body, nullptr, false);
-            if (error.is_object()) {
-                error["message"] = "Inside `.federation.facetsByIndex." +
-                                   facet_queries[i - queries.size()].first +
-                                   "`: " + error.value("message", std::string());
-            }
-            co_return http::respond(answer.status, error);
+            co_return query_error(i, answers[i] ? *answers[i] : failed);
         }
         results.push_back(json::parse(answers[i]->body, nullptr, false));
         processing =
             std::max(processing, results.back().value("processingTimeMs", std::uint64_t{0}));
     }
 
+    // Meilisearch checks the facets of an index no query searches, and leaves them out
+    for (const auto& uid : unused) {
+        if (auto refused = co_await check_unused_facets(ctx, uid, by_index[uid])) {
+            co_return std::move(*refused);
+        }
+    }
+
+    // per index, the documents its queries matched (the total) and its facets
+    std::map<std::string, IndexUnion> unions;
+    std::uint64_t total = 0;
+    for (const auto& q : queries) {
+        if (unions.contains(q.uid)) continue;
+        std::vector<json> own;
+        for (std::size_t i = 0; i < queries.size(); ++i) {
+            if (queries[i].uid == q.uid) own.push_back(bodies[i]);
+        }
+        const auto patterns = by_index.is_object() ? by_index.value(q.uid, json()) : json();
+        auto counted = co_await index_union(ctx, q.uid, std::move(own), patterns);
+        if (auto* refused = std::get_if<http::Response>(&counted)) co_return std::move(*refused);
+        total += std::get<IndexUnion>(counted).total;
+        unions[q.uid] = std::move(std::get<IndexUnion>(counted));
+    }
+
     // every query's hits, merged
     std::vector<std::vector<Entry>> lists(queries.size());
-    std::uint64_t total = 0;
     for (std::size_t q = 0; q < queries.size(); ++q) {
-        total += results[q].value("estimatedTotalHits", std::uint64_t{0});
         for (auto& hit : results[q]["hits"]) {
             Entry e;
             e.values = weighted_values(hit, queries[q].weight);
@@ -362,26 +455,29 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
         out["estimatedTotalHits"] = total;
     }
     if (!facet_queries.empty()) {
-        std::vector<const json*> distributions, stats;
+        std::vector<json> distributions, stats;
         json facets_by_index = json::object();
-        for (std::size_t f = 0; f < facet_queries.size(); ++f) {
-            const auto& result = results[queries.size() + f];
+        for (const auto& uid : facet_queries) {
+            const auto& counted = unions[uid];
+            const json faceting = co_await faceting_settings(ctx, uid);
             json one;
-            one["distribution"] = result.value("facetDistribution", json::object());
-            one["stats"] = result.value("facetStats", json::object());
-            facets_by_index[facet_queries[f].first] = std::move(one);
-            distributions.push_back(
-                result.contains("facetDistribution") ? &result["facetDistribution"] : nullptr);
-            stats.push_back(result.contains("facetStats") ? &result["facetStats"] : nullptr);
+            one["distribution"] = merge::merge_facets(pointers(counted.distributions), faceting,
+                                                      merge::alpha_order_for(counted.total));
+            one["stats"] = merge::merge_facet_stats(pointers(counted.stats));
+            distributions.push_back(one["distribution"]);
+            stats.push_back(one["stats"]);
+            facets_by_index[uid] = std::move(one);
         }
         const json merge = federation.value("mergeFacets", json());
         if (merge.is_object()) {
-            // counts summed across the indexes, in the first index's order of facet values
-            json faceting = co_await faceting_settings(ctx, facet_queries.front().first);
+            // counts summed across the indexes; Meilisearch orders the merged values by their
+            // text, numbers among them (or by count as the first index's settings say)
+            json faceting = co_await faceting_settings(ctx, facet_queries.front());
             faceting["maxValuesPerFacet"] =
                 merge.value("maxValuesPerFacet", std::numeric_limits<std::uint64_t>::max());
-            out["facetDistribution"] = merge::merge_facets(distributions, faceting);
-            out["facetStats"] = merge::merge_facet_stats(stats);
+            out["facetDistribution"] = merge::merge_facets(pointers(distributions), faceting,
+                                                           merge::AlphaOrder::keys_by_text);
+            out["facetStats"] = merge::merge_facet_stats(pointers(stats));
         } else {
             out["facetsByIndex"] = std::move(facets_by_index);
         }

@@ -132,7 +132,9 @@ class FederatedDifferential(unittest.TestCase):
                 {"queries": [{"indexUid": INDEX, "federationOptions": {"weight": -1}}],
                  "federation": {}},
                 {"queries": [{"indexUid": INDEX}],
-                 "federation": {"facetsByIndex": {OTHER: ["genre"]}}},
+                 "federation": {"facetsByIndex": {OTHER: ["nope"]}}},
+                {"queries": [{"indexUid": INDEX}],
+                 "federation": {"facetsByIndex": {"missing": ["genre"]}}},
                 {"queries": [{"indexUid": INDEX}], "federation": {"nope": 1}},
                 {"queries": [{"indexUid": INDEX}], "federation": {"limit": "x"}},
                 {"queries": [{"indexUid": INDEX}, {"indexUid": "missing"}], "federation": {}},
@@ -140,6 +142,14 @@ class FederatedDifferential(unittest.TestCase):
                 {"queries": [{"indexUid": INDEX, "q": "glass"}],
                  "federation": {"facetsByIndex": {INDEX: ["title"]}}},
             ]
+            # the facets of an index no query searches are checked, and left out
+            body = {"queries": [{"indexUid": INDEX}],
+                    "federation": {"facetsByIndex": {OTHER: ["genre"]}, "limit": 2}}
+            want = self.reference.call("POST", "/multi-search", body)
+            got = cluster.call("POST", "/multi-search", body)
+            self.assertEqual((got.status, want.status), (200, 200), got.body)
+            self.assertNotIn("facetsByIndex", got.json())
+            self.assertEqual(got.json()["estimatedTotalHits"], want.json()["estimatedTotalHits"])
             for body in cases:
                 with self.subTest(body=body):
                     want = self.reference.call("POST", "/multi-search", body)
