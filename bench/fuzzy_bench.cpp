@@ -49,7 +49,7 @@ const Lexicon& lexicon() {
 Term term(const benchmark::State& state) {
     static const char* const kWords[] = {"line", "search", "interface"};
     const auto typos = static_cast<int>(state.range(0));
-    return Term{kWords[typos], state.range(1) == 1, typos, 0};
+    return Term{kWords[typos], state.range(1) == 1, typos};
 }
 
 void BM_MatchEachWord(benchmark::State& state) {

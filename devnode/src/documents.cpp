@@ -14,6 +14,21 @@ using http::Method;
 
 namespace {
 
+// `useNetwork` needs Meilisearch's experimental `network` feature, which this node lacks.
+void reject_use_network(bool given) {
+    if (!given) return;
+    throw error(400, "feature_not_enabled",
+                "passing `useNetwork` in a search query requires enabling the `network` "
+                "experimental feature. See https://github.com/orgs/meilisearch/discussions/805");
+}
+
+// Whether the index filters or sorts on `_geo` (milli reads the field only then).
+bool geo_enabled(const json& settings) {
+    const auto& sortable = settings["sortableAttributes"];
+    return std::find(sortable.begin(), sortable.end(), json("_geo")) != sortable.end() ||
+           is_filterable(settings["filterableAttributes"], "_geo");
+}
+
 constexpr const char* kAccepted =
     "Accepted values for the Content-Type header are: `application/json`, "
     "`application/x-ndjson`, `text/csv`";
@@ -309,7 +324,9 @@ void apply_documents(State& state, Task& task) {
         pk = candidates[0];
     }
 
-    // validate every document before touching the index
+    // validate every document before touching the index; Meilisearch reads `_geo` only when
+    // the index filters or sorts on it
+    const bool geo = index && geo_enabled(index->settings);
     std::vector<std::string> ids;
     ids.reserve(docs.size());
     for (const auto& doc : docs) {
@@ -321,7 +338,7 @@ void apply_documents(State& state, Task& task) {
         auto id = canonical_id(*value);
         if (!id) throw invalid_id(*value);
         for (auto f = doc.begin(); f != doc.end(); ++f) {
-            if (f.key() == "_geo" && !f.value().is_null() &&
+            if (geo && f.key() == "_geo" && !f.value().is_null() &&
                 !(f.value().is_object() && f.value().contains("lat") &&
                   f.value().contains("lng"))) {
                 throw error(400, "invalid_document_geo_field",
@@ -475,7 +492,7 @@ void Node::add_document_routes() {
             const auto body = json_body(r);
             if (!body.is_object()) {
                 throw bad_request("Invalid value type: expected an object, but found " +
-                                  body.dump());
+                                  found_value(body));
             }
             for (auto it = body.begin(); it != body.end(); ++it) {
                 if (it.key() != "filter") {
@@ -555,7 +572,9 @@ void Node::add_document_routes() {
     add(Method::get, "/indexes/{uid}/documents", "documents.get", [browse, csv_list](Request& r) {
         const std::string uid(r.param("uid"));
         check_index_uid(uid);
-        Query q(r.query, {"offset", "limit", "fields", "retrieveVectors", "ids", "filter", "sort"});
+        Query q(r.query, {"offset", "limit", "fields", "retrieveVectors", "ids", "filter", "sort",
+                          "useNetwork"});
+        reject_use_network(q.has("useNetwork"));
         const auto offset = q.get_uint("offset", "invalid_document_offset").value_or(0);
         const auto limit = q.get_uint("limit", "invalid_document_limit").value_or(20);
         const bool vectors =
@@ -577,19 +596,21 @@ void Node::add_document_routes() {
         check_index_uid(uid);
         const auto body = json_body(r);
         static const std::vector<std::string> kFields = {
-            "offset", "limit", "fields", "retrieveVectors", "ids", "filter", "sort"};
+            "offset", "limit", "fields", "retrieveVectors", "ids", "filter", "sort", "useNetwork"};
         for (auto it = body.begin(); it != body.end(); ++it) {
             if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end()) {
                 throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
                                   backquoted_list(kFields));
             }
         }
+        reject_use_network(body.contains("useNetwork"));
         auto uint_field = [&](const char* name, const char* code, std::uint64_t def) {
             if (!body.contains(name) || body[name].is_null()) return def;
             if (!body[name].is_number_unsigned()) {
                 throw error(400, code,
                             std::string("Invalid value type at `.") + name +
-                                "`: expected a positive integer, but found " + body[name].dump());
+                                "`: expected a positive integer, but found " +
+                                found_value(body[name]));
             }
             return body[name].get<std::uint64_t>();
         };
@@ -615,13 +636,13 @@ void Node::add_document_routes() {
             if (!body["sort"].is_array()) {
                 throw error(400, "invalid_document_sort",
                             "Invalid value type at `.sort`: expected an array, but found " +
-                                body["sort"].dump());
+                                found_value(body["sort"]));
             }
             for (const auto& s : body["sort"]) {
                 if (!s.is_string()) {
-                    throw error(
-                        400, "invalid_document_sort",
-                        "Invalid value type at `.sort`: expected a string, but found " + s.dump());
+                    throw error(400, "invalid_document_sort",
+                                "Invalid value type at `.sort`: expected a string, but found " +
+                                    found_value(s));
                 }
                 sort.push_back(s.get<std::string>());
             }
@@ -634,7 +655,8 @@ void Node::add_document_routes() {
         [this, csv_list](Request& r) {
             const std::string uid(r.param("uid"));
             check_index_uid(uid);
-            Query q(r.query, {"fields", "retrieveVectors"});
+            Query q(r.query, {"fields", "retrieveVectors", "useNetwork"});
+            reject_use_network(q.has("useNetwork"));
             const bool vectors =
                 q.get_bool("retrieveVectors", "invalid_document_retrieve_vectors").value_or(false);
             const std::string id(r.param("id"));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <ranges>
 #include <set>
 
 #include "filter.hpp"
@@ -15,8 +16,14 @@ namespace devnode {
 namespace {
 
 const std::vector<std::string> kFederationFields = {
-    "offset",        "limit",       "page",     "hitsPerPage",
-    "facetsByIndex", "mergeFacets", "distinct", "showPerformanceDetails"};
+    "limit",         "offset",      "page",     "hitsPerPage",
+    "facetsByIndex", "mergeFacets", "distinct", "showPerformanceDetails",
+    "personalize"};
+
+// An error of a query that Meilisearch reports with the query's path, not `Inside .queries[i]`.
+struct Unprefixed {
+    ApiError error;
+};
 
 // One hit's place in the merge: its weighted values, its query and its weighted score.
 struct Entry {
@@ -75,9 +82,10 @@ int compare(const Entry& a, const Entry& b) {
 std::uint64_t window_param(const json& federation, const char* key, std::uint64_t fallback) {
     if (!federation.contains(key) || federation[key].is_null()) return fallback;
     if (!federation[key].is_number_unsigned()) {
-        throw error(400, "invalid_multi_search_federated",
+        throw error(400, "invalid_search_" + snake_case(key),
                     std::string("Invalid value type at `.federation.") + key +
-                        "`: expected a positive integer, but found " + federation[key].dump());
+                        "`: expected a positive integer, but found " +
+                        found_value(federation[key]));
     }
     return federation[key].get<std::uint64_t>();
 }
@@ -124,16 +132,14 @@ json merge_distributions(const std::vector<std::pair<const json*, const json*>>&
     }
     json out = json::object();
     for (const auto& field : order) {
+        // as Meilisearch's merge of the indexes' distributions: by the values' text, numbers
+        // among them, or by count
         auto values = fields[field];
-        std::sort(values.begin(), values.end(), [](const Value& a, const Value& b) {
-            if (a.number != b.number) return a.number;
-            return a.number ? a.n < b.n : a.norm < b.norm;
-        });
+        std::sort(values.begin(), values.end(),
+                  [](const Value& a, const Value& b) { return a.key < b.key; });
         if (sort_by[field] == "count") {
-            std::stable_sort(values.begin(), values.end(), [](const Value& a, const Value& b) {
-                if (a.number != b.number) return a.number;
-                return a.count > b.count;
-            });
+            std::stable_sort(values.begin(), values.end(),
+                             [](const Value& a, const Value& b) { return a.count > b.count; });
         }
         json dist = json::object();
         for (const auto& v : values) {
@@ -167,7 +173,7 @@ json Node::federated_search(const Request& request, const json& body) {
     const json& federation = body["federation"];
     if (!federation.is_object()) {
         throw bad_request("Invalid value type at `.federation`: expected an object, but found " +
-                          federation.dump());
+                          found_value(federation));
     }
     for (auto it = federation.begin(); it != federation.end(); ++it) {
         if (std::find(kFederationFields.begin(), kFederationFields.end(), it.key()) ==
@@ -193,6 +199,9 @@ json Node::federated_search(const Request& request, const json& body) {
         json result;
     };
     std::vector<Ran> ran;
+    // per index, the documents any of its queries matched: Meilisearch's federated total
+    // counts each once, and its facets are computed over them
+    std::map<std::string, std::set<std::uint32_t>> matched;
     std::lock_guard lock(state_.mutex);
     for (std::size_t i = 0; i < queries.size(); ++i) {
         const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
@@ -208,7 +217,7 @@ json Node::federated_search(const Request& request, const json& body) {
                     throw error(400, "invalid_multi_search_query_pagination",
                                 "Using pagination options is not allowed in federated queries.\n"
                                 " - Hint: remove `" +
-                                    std::string(k) + "` from query #" + std::to_string(i) +
+                                    std::string(k) + "` from the query" +
                                     " or remove `federation` from the request\n - Hint: pass "
                                     "`federation.limit` and `federation.offset` for pagination "
                                     "in federated search");
@@ -217,11 +226,11 @@ json Node::federated_search(const Request& request, const json& body) {
             if (query.contains("facets")) {
                 throw error(400, "invalid_multi_search_query_facets",
                             "Using facet options is not allowed in federated queries.\n - Hint: "
-                            "remove `facets` from query #" +
-                                std::to_string(i) +
-                                " or remove `federation` from the request\n - Hint: pass "
-                                "`federation.facetsByIndex." +
-                                uid + ": [\"facets\"]` for facets in federated search");
+                            "remove `facets` from the query or remove `federation` from the "
+                            "request\n - Hint: pass "
+                            "`federation.facetsByIndex." +
+                                uid + ": " + query["facets"].dump() +
+                                "` for facets in federated search");
             }
             Ran one;
             one.uid = uid;
@@ -229,11 +238,19 @@ json Node::federated_search(const Request& request, const json& body) {
                 const auto& options = query["federationOptions"];
                 if (options.contains("weight")) {
                     const auto& w = options["weight"];
-                    if (!w.is_number() || w.get<double>() < 0) {
-                        throw error(400, "invalid_multi_search_weight",
-                                    "Invalid value at `.federationOptions.weight`: the weight "
-                                    "must be a positive number, but found " +
-                                        w.dump());
+                    const std::string at =
+                        ".queries[" + std::to_string(i) + "].federationOptions.weight";
+                    if (!w.is_number()) {
+                        throw Unprefixed(error(400, "invalid_multi_search_weight",
+                                               "Invalid value type at `" + at +
+                                                   "`: expected a number, but found " +
+                                                   found_value(w)));
+                    }
+                    if (w.get<double>() < 0) {
+                        throw Unprefixed(error(400, "invalid_multi_search_weight",
+                                               "Invalid value at `" + at +
+                                                   "`: the value of `weight` is invalid, expected "
+                                                   "a positive float (>= 0.0)."));
                     }
                     one.weight = w.get<double>();
                 }
@@ -246,11 +263,19 @@ json Node::federated_search(const Request& request, const json& body) {
             params.limit = from + count;
             params.show_ranking_score = true;
             params.federation = true;
+            params.report_slots = true;
             authorize_index(request, uid);
             auto it = state_.indexes.find(uid);
             if (it == state_.indexes.end()) throw index_not_found(uid);
             one.result = run_search(it->second, params);
+            auto& slots = matched[uid];
+            for (const auto& slot : one.result["_matched_slots"]) {
+                slots.insert(slot.get<std::uint32_t>());
+            }
+            one.result.erase("_matched_slots");
             ran.push_back(std::move(one));
+        } catch (const Unprefixed& e) {
+            throw e.error;
         } catch (const ApiError& e) {
             const unsigned status = e.code() == "index_not_found" ? 400 : e.status();
             throw ApiError(status, e.code(), e.type(), prefix + e.what());
@@ -260,8 +285,8 @@ json Node::federated_search(const Request& request, const json& body) {
     // every query's hits, merged; a document met again in the same index is dropped
     std::vector<std::vector<Entry>> lists(ran.size());
     std::uint64_t total = 0;
+    for (const auto& slots : matched | std::views::values) total += slots.size();
     for (std::size_t q = 0; q < ran.size(); ++q) {
-        total += ran[q].result["estimatedTotalHits"].get<std::uint64_t>();
         for (auto& hit : ran[q].result["hits"]) {
             Entry e;
             e.values = hit["_federation_values"];
@@ -327,7 +352,7 @@ json Node::federated_search(const Request& request, const json& body) {
         out["estimatedTotalHits"] = total;
     }
 
-    // facets per index, from the first query on that index
+    // facets per index, over the documents its queries matched
     const json by_index = federation.value("facetsByIndex", json::object());
     if (by_index.is_object() && !by_index.empty()) {
         json facets_by_index = json::object();
@@ -337,26 +362,31 @@ json Node::federated_search(const Request& request, const json& body) {
         kept_results.reserve(by_index.size());
         for (auto it = by_index.begin(); it != by_index.end(); ++it) {
             if (it.value().is_null()) continue;
-            const auto q = std::find_if(queries.begin(), queries.end(), [&](const json& query) {
-                return query.value("indexUid", std::string()) == it.key();
-            });
-            if (q == queries.end()) {
-                throw error(400, "invalid_multi_search_facets_by_index",
-                            "Inside `.federation.facetsByIndex." + it.key() + "`: Index `" +
-                                it.key() + "` is not used in queries");
+            const std::string lead = "Inside `.federation.facetsByIndex." + it.key() + "`: ";
+            // an index no query searches: its facets are checked, then left out
+            const bool searched = matched.contains(it.key());
+            const std::string note =
+                searched ? "" : "\n - Note: index `" + it.key() + "` is not used in queries";
+            const auto found = state_.indexes.find(it.key());
+            if (found == state_.indexes.end()) {
+                throw error(400, "index_not_found",
+                            lead + "Index `" + it.key() + "` not found." + note);
             }
-            json query = *q;
-            query.erase("indexUid");
-            query.erase("federationOptions");
+            const auto& index = found->second;
+            json query;
             query["facets"] = it.value();
             query["limit"] = std::uint64_t{0};
-            const auto& index = state_.indexes.at(it.key());
             try {
                 auto params = search_params_from_json(query);
+                const auto& slots = matched[it.key()];
+                params.only_slots.emplace(slots.begin(), slots.end());
                 kept_results.push_back(run_search(index, params));
             } catch (const ApiError& e) {
-                throw ApiError(e.status(), e.code(), e.type(),
-                               "Inside `.federation.facetsByIndex." + it.key() + "`: " + e.what());
+                throw ApiError(e.status(), e.code(), e.type(), lead + e.what() + note);
+            }
+            if (!searched) {
+                matched.erase(it.key());
+                continue;
             }
             const auto& result = kept_results.back();
             facets_by_index[it.key()] = json{{"distribution", result["facetDistribution"]},

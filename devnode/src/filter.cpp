@@ -397,7 +397,7 @@ bool glob(std::string_view pattern, std::string_view s) {
 
 }  // namespace
 
-std::string normalize(std::string_view s) {
+std::string fold_word(std::string_view s) {
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -417,6 +417,29 @@ std::string normalize(std::string_view s) {
         out.push_back(static_cast<char>(std::tolower(c)));
     }
     while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+}
+
+std::string normalize(std::string_view s) {
+    // Meilisearch trims a facet value and lowercases its compatibility decomposition: accents
+    // stay (`Évasion` is `évasion`, not `evasion`); Latin-1 capitals lowercase like ASCII
+    const auto first = s.find_first_not_of(' ');
+    const auto last = s.find_last_not_of(' ');
+    s = first == std::string_view::npos ? std::string_view() : s.substr(first, last - first + 1);
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c == 0xC3 && i + 1 < s.size()) {
+            const unsigned char d = static_cast<unsigned char>(s[i + 1]);
+            out.push_back(static_cast<char>(c));
+            // À..Þ (but ×) → à..þ
+            out.push_back(static_cast<char>(d >= 0x80 && d <= 0x9E && d != 0x97 ? d + 0x20 : d));
+            ++i;
+            continue;
+        }
+        out.push_back(static_cast<char>(std::tolower(c)));
+    }
     return out;
 }
 

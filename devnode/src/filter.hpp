@@ -52,7 +52,11 @@ bool matches(const FilterPtr& filter, const json& doc);
 // The values of a (dotted) field in a document, arrays flattened.
 std::vector<const json*> field_values(const json& doc, const std::string& field);
 
-// Lowercased for comparisons (ASCII and common Latin-1 accents folded).
+// A facet value as Meilisearch compares it: trimmed, lowercased, accents kept.
 std::string normalize(std::string_view s);
+
+// A word as Meilisearch's tokenizer normalizes it for search: lowercased, Latin accents
+// folded.
+std::string fold_word(std::string_view s);
 
 }  // namespace devnode

@@ -20,7 +20,6 @@ struct Term {
     std::string word;
     bool prefix = false;  // the last word of the query matches as a prefix
     int allowed_typos = 0;
-    int max_typos = 0;  // the most typos among this node's derivations of the word
 };
 
 // How a dictionary word matches a term: typos, or -1.

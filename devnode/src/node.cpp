@@ -419,7 +419,8 @@ void Node::add_misc_routes() {
                 }
                 if (!it.value().is_boolean() && !it.value().is_null()) {
                     throw bad_request("Invalid value type at `." + it.key() +
-                                      "`: expected a boolean, but found " + it.value().dump());
+                                      "`: expected a boolean, but found " +
+                                      found_value(it.value()));
                 }
                 if (it.value().is_boolean()) (*features)[it.key()] = it.value();
             }
@@ -480,14 +481,14 @@ void Node::add_key_routes() {
                 if (!v.is_array()) {
                     throw error(400, code,
                                 std::string("Invalid value type at `.") + field +
-                                    "`: expected an array, but found " + v.dump());
+                                    "`: expected an array, but found " + found_value(v));
                 }
                 std::vector<std::string> out;
                 for (const auto& item : v) {
                     if (!item.is_string()) {
                         throw error(400, code,
                                     std::string("Invalid value type at `.") + field +
-                                        "`: expected a string, but found " + item.dump());
+                                        "`: expected a string, but found " + found_value(item));
                     }
                     out.push_back(item.get<std::string>());
                 }
@@ -542,7 +543,7 @@ void Node::add_key_routes() {
                     if (!body[f].is_string()) {
                         throw error(400, std::string("invalid_api_key_") + f,
                                     std::string("Invalid value type at `.") + f +
-                                        "`: expected a string, but found " + body[f].dump());
+                                        "`: expected a string, but found " + found_value(body[f]));
                     }
                     (std::string(f) == "name" ? k.name : k.description) =
                         body[f].get<std::string>();
@@ -593,7 +594,8 @@ void Node::add_key_routes() {
                     if (!it.value().is_null() && !it.value().is_string()) {
                         throw error(400, "invalid_api_key_" + f,
                                     "Invalid value type at `." + f +
-                                        "`: expected a string, but found " + it.value().dump());
+                                        "`: expected a string, but found " +
+                                        found_value(it.value()));
                     }
                     auto& target = f == "name" ? k.name : k.description;
                     if (it.value().is_null())
@@ -660,7 +662,7 @@ void Node::add_index_routes() {
             if (!body["uid"].is_string()) {
                 throw error(400, "invalid_index_uid",
                             "Invalid value type at `.uid`: expected a string, but found " +
-                                body["uid"].dump());
+                                found_value(body["uid"]));
             }
             const auto uid = body["uid"].get<std::string>();
             check_index_uid(uid);
@@ -668,7 +670,7 @@ void Node::add_index_routes() {
             if (!pk.is_null() && !pk.is_string()) {
                 throw error(400, "invalid_index_primary_key",
                             "Invalid value type at `.primaryKey`: expected a string, but found " +
-                                pk.dump());
+                                found_value(pk));
             }
             std::lock_guard lock(state_.mutex);
             Operation op;
@@ -707,9 +709,9 @@ void Node::add_index_routes() {
         json details;
         json pk = body.value("primaryKey", json(nullptr));
         if (!pk.is_null() && !pk.is_string()) {
-            throw error(
-                400, "invalid_index_primary_key",
-                "Invalid value type at `.primaryKey`: expected a string, but found " + pk.dump());
+            throw error(400, "invalid_index_primary_key",
+                        "Invalid value type at `.primaryKey`: expected a string, but found " +
+                            found_value(pk));
         }
         if (pk.is_string()) op.primary_key = pk.get<std::string>();
         details["primaryKey"] = pk;

@@ -30,6 +30,9 @@ namespace {
 constexpr std::size_t kMaxQueryWords = 10;
 constexpr int kMaxProximityCost = 7;
 constexpr int kMaxPositionCost = 10;
+// Meilisearch counts facet values document by document up to this many candidates
+// (`CANDIDATES_THRESHOLD` in milli's facet_distribution.rs), and through its facet levels past it.
+constexpr std::size_t kFacetCandidatesThreshold = 3000;
 
 // Meilisearch keeps the first 16 positions of a word in an attribute exact and groups the
 // others (16–23 as 24, then by power of two).
@@ -358,7 +361,7 @@ struct SortRule {
 struct Details {
     struct Item {
         const char* key = nullptr;
-        enum class Type { count, real, text } type = Type::count;
+        enum class Type { count, real, text, null } type = Type::count;
         std::uint64_t count = 0;
         double real = 0;
         const char* text = nullptr;
@@ -370,6 +373,7 @@ struct Details {
     }
     void add(const char* key, double v) { items[size++] = {key, Item::Type::real, 0, v, nullptr}; }
     void add(const char* key, const char* v) { items[size++] = {key, Item::Type::text, 0, 0, v}; }
+    void add_null(const char* key) { items[size++] = {key, Item::Type::null, 0, 0, nullptr}; }
 };
 
 struct RuleResult {
@@ -457,6 +461,38 @@ bool glob(std::string_view pattern, std::string_view s) {
            s.ends_with(pattern.substr(star + 1));
 }
 
+// Meilisearch's check of a `facets` pattern: some filterable rule must meet it (a field rule
+// names it or a parent of it; a pattern rule matches it or is matched by it, so `*` needs a
+// pattern rule), else `invalid_search_facets` listing the filterable patterns in one quote.
+void check_facet_pattern(const json& filterable, const std::string& pattern) {
+    std::set<std::string> names;
+    for (const auto& rule : filterable) {
+        if (rule.is_string()) {
+            const auto field = rule.get<std::string>();
+            if (pattern == field || pattern.starts_with(field + ".")) return;
+            names.insert(field);
+            continue;
+        }
+        const auto filter = rule.value("features", json::object()).value("filter", json::object());
+        const bool filters = filter.value("equality", true) || filter.value("comparison", false);
+        for (const auto& p : rule.value("attributePatterns", json::array())) {
+            const auto name = p.get<std::string>();
+            if (filters && (glob(name, pattern) || glob(pattern, name))) return;
+            if (filters) names.insert(name);
+        }
+    }
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw search_error("facets", "Invalid facet distribution: Pattern `" + pattern +
+                                     "` is not filterable. " +
+                                     (names.empty() ? std::string("This index does not have "
+                                                                  "configured filterable "
+                                                                  "attributes.")
+                                                    : "Available filterable attributes patterns "
+                                                      "are: `" +
+                                                          list + "`."));
+}
+
 // Highlights the matched words of a text.
 std::string highlight(const std::string& text, const std::vector<Term>& terms,
                       const SearchParams& p,
@@ -472,7 +508,7 @@ std::string highlight(const std::string& text, const std::vector<Term>& terms,
         std::size_t j = i;
         while (j < text.size() && is_word(static_cast<unsigned char>(text[j]))) ++j;
         const auto word = text.substr(i, j - i);
-        const auto norm = normalize(word);
+        const auto norm = fold_word(word);
         bool hit = false;
         std::size_t len = word.size();
         for (const auto& t : terms) {
@@ -511,7 +547,7 @@ std::string crop(const std::string& text, const std::vector<Term>& terms, std::u
     if (words.size() <= length) return text;
     std::size_t first = 0;
     for (std::size_t w = 0; w < words.size(); ++w) {
-        const auto norm = normalize(text.substr(words[w].first, words[w].second - words[w].first));
+        const auto norm = fold_word(text.substr(words[w].first, words[w].second - words[w].first));
         if (std::any_of(terms.begin(), terms.end(),
                         [&](const Term& t) { return match_word(t, norm) >= 0; })) {
             first = w;
@@ -582,11 +618,11 @@ std::vector<std::string> tokenize(std::string_view text) {
         if (std::isalnum(c) || c >= 0x80) {
             cur.push_back(static_cast<char>(c));
         } else if (!cur.empty()) {
-            out.push_back(normalize(cur));
+            out.push_back(fold_word(cur));
             cur.clear();
         }
     }
-    if (!cur.empty()) out.push_back(normalize(cur));
+    if (!cur.empty()) out.push_back(fold_word(cur));
     return out;
 }
 
@@ -698,40 +734,22 @@ json run_search(const Index& index, const SearchParams& p) {
         const auto& filterable = settings["filterableAttributes"];
         const auto& known = cache.all_fields;
         for (const auto& pattern : *p.facets) {
-            bool any = false;
-            if (pattern.find('*') != std::string::npos) {
-                for (const auto& f : known) {
-                    if (glob(pattern, f) && is_filterable(filterable, f)) {
-                        any = true;
-                        if (std::find(facet_fields.begin(), facet_fields.end(), f) ==
-                            facet_fields.end())
-                            facet_fields.push_back(f);
-                    }
+            check_facet_pattern(filterable, pattern);
+            for (const auto& f : known) {
+                if (glob(pattern, f) && is_filterable(filterable, f) &&
+                    std::find(facet_fields.begin(), facet_fields.end(), f) == facet_fields.end()) {
+                    facet_fields.push_back(f);
                 }
-                if (any || pattern == "*") continue;
             }
-            if (!is_filterable(filterable, pattern)) {
-                std::vector<std::string> names;
-                for (const auto& r : filterable) {
-                    if (r.is_string()) names.push_back(r.get<std::string>());
-                }
-                std::sort(names.begin(), names.end());
-                throw search_error(
-                    "facets",
-                    "Invalid facet distribution: Attribute `" + pattern + "` is not filterable. " +
-                        (names.empty()
-                             ? std::string(
-                                   "This index does not have configured filterable attributes.")
-                             : "Available filterable attributes patterns are: " +
-                                   backquoted_list(names) + "."));
-            }
-            if (std::find(facet_fields.begin(), facet_fields.end(), pattern) == facet_fields.end())
+            // a filterable field no document holds yet still gets its (empty) distribution
+            if (pattern.find('*') == std::string::npos && is_filterable(filterable, pattern) &&
+                std::find(facet_fields.begin(), facet_fields.end(), pattern) == facet_fields.end())
                 facet_fields.push_back(pattern);
         }
         std::sort(facet_fields.begin(), facet_fields.end());
     }
 
-    // the query's terms, with this node's typo normalization
+    // the query's terms and their typo budgets
     std::vector<Term> terms;
     auto words = tokenize(p.q);
     if (words.size() > kMaxQueryWords) words.resize(kMaxQueryWords);
@@ -800,7 +818,7 @@ json run_search(const Index& index, const SearchParams& p) {
         std::size_t k = 0;  // number of leading terms matched
     };
     // the words of this node's dictionary that each term matches; the first term's postings
-    // give the candidates; the most typos among a term's derivations normalizes the typo rule
+    // give the candidates
     std::vector<std::uint32_t> pool;
     // for each term, the dictionary words it matches and with how many typos
     std::vector<std::vector<std::int8_t>> term_words(terms.size());
@@ -812,7 +830,6 @@ json run_search(const Index& index, const SearchParams& p) {
             term_words[ti].assign(cache.lexicon.size(), -1);
             match_dictionary(t, cache.lexicon, [&](std::uint32_t id, int typos) {
                 if (cache.lexicon[id] == t.word) exact_id[ti] = id;
-                t.max_typos = std::max(t.max_typos, typos);
                 term_words[ti][id] = static_cast<std::int8_t>(typos);
                 if (ti == 0) {
                     for (auto slot : cache.postings(id)) in_pool[slot] = 1;
@@ -873,10 +890,15 @@ json run_search(const Index& index, const SearchParams& p) {
                 details.add("matchingWords", std::uint64_t{k});
                 details.add("maxMatchingWords", std::uint64_t{terms.size()});
             } else if (kind == RuleKind::typo) {
+                // Meilisearch's maximum is the costliest path of the typo graph: each word
+                // its typo budget, at least 1 (a split into two words costs one typo;
+                // `max_typo_cost` in milli's query_term). Paths through the concatenation of
+                // adjacent words (2- and 3-grams) are not modelled: this node matches no
+                // concatenated word
                 int count = 0, max = 0;
                 for (std::size_t i = 0; i < k; ++i) {
                     count += c.matches[i].typos;
-                    max += terms[i].max_typos;
+                    max += std::max(1, terms[i].allowed_typos);
                 }
                 r.rank = static_cast<std::uint64_t>(max + 1 - count);
                 r.max = static_cast<std::uint64_t>(max + 1);
@@ -998,7 +1020,7 @@ json run_search(const Index& index, const SearchParams& p) {
     Hit scratch{0, nullptr, {}, {}, 1.0};
     auto keep = [&](Hit& h) {
         ++total;
-        if (p.facets) matched.push_back(h.slot);
+        if (p.facets || p.report_slots) matched.push_back(h.slot);
         if (whole) {
             hits.push_back(std::move(h));
         } else if (hits.size() < needed) {
@@ -1016,6 +1038,8 @@ json run_search(const Index& index, const SearchParams& p) {
         Candidate& c = current;
         const json& doc = *index.slots[slot];
         if (!matches(filter, doc)) continue;
+        if (p.only_slots && !std::binary_search(p.only_slots->begin(), p.only_slots->end(), slot))
+            continue;
         c.slot = slot;
         c.doc = &doc;
         c.k = 0;
@@ -1059,8 +1083,14 @@ json run_search(const Index& index, const SearchParams& p) {
     } else {
         std::sort_heap(hits.begin(), hits.end(), before);
     }
-    // the semantic side, merged with the keyword side by weighted score
-    if (semantic_side) {
+    // the semantic side, merged with the keyword side by weighted score; skipped when the
+    // keyword side fills the window with hits scoring at least 0.45 once weighted
+    // (`results_good_enough` in milli's hybrid.rs)
+    const bool good_enough =
+        semantic_side && hits.size() >= needed &&
+        std::all_of(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(needed),
+                    [&p](const Hit& h) { return h.score * (1.0 - p.semantic_ratio) >= 0.45; });
+    if (semantic_side && !good_enough) {
         const double ratio = p.semantic_ratio;
         std::map<std::uint32_t, std::size_t> keyword_rank;
         for (auto& h : hits) h.weighted = h.score * (1.0 - ratio);
@@ -1075,13 +1105,19 @@ json run_search(const Index& index, const SearchParams& p) {
             for (const auto& v : document_vectors(doc, *p.hybrid_embedder)) {
                 if (v.size() == p.vector->size()) best = std::max(best, similarity(v, *p.vector));
             }
-            if (best < 0) continue;
+            // a document without a vector comes last, with no similarity (score 0)
+            const bool none = best < 0;
+            if (none) best = 0;
             Hit h{slot, &doc, {}, {}, best, true, best * ratio};
             RuleResult r;
             r.name = "vectorSort";
             r.local = best;
             Details details;
-            details.add("similarity", best);
+            if (none) {
+                details.add_null("similarity");
+            } else {
+                details.add("similarity", best);
+            }
             r.relevancy = false;  // no "score" field in its details
             h.rules.push_back(std::move(r));
             if (want_details) h.details.push_back(details);
@@ -1101,9 +1137,10 @@ json run_search(const Index& index, const SearchParams& p) {
         for (auto& h : semantic) {
             if (placed.insert(h.slot).second) merged.push_back(std::move(h));
         }
+        // equal weights: the semantic hit first, as milli's merge takes the vector side
         std::stable_sort(merged.begin(), merged.end(), [](const Hit& a, const Hit& b) {
             if (a.weighted != b.weighted) return a.weighted > b.weighted;
-            return a.semantic < b.semantic;
+            return a.semantic > b.semantic;
         });
         hits = std::move(merged);
     }
@@ -1154,7 +1191,7 @@ json run_search(const Index& index, const SearchParams& p) {
     if (whole) {
         total = hits.size();
         matched.clear();
-        if (p.facets) {
+        if (p.facets || p.report_slots) {
             for (const auto& h : hits) matched.push_back(h.slot);
             std::sort(matched.begin(), matched.end());
         }
@@ -1209,12 +1246,20 @@ json run_search(const Index& index, const SearchParams& p) {
                 }
             }
             if (order == "count") {
+                // equal counts: the larger value first, as Meilisearch's walk of its facet tree
+                // gives them (the lists are in ascending order here)
                 auto by_count = [](const auto& a, const auto& b) { return a.second > b.second; };
+                std::reverse(number_entries.begin(), number_entries.end());
+                std::reverse(string_entries.begin(), string_entries.end());
                 std::stable_sort(number_entries.begin(), number_entries.end(), by_count);
                 std::stable_sort(string_entries.begin(), string_entries.end(), by_count);
+            } else if (matched.size() <= kFacetCandidatesThreshold) {
+                // few candidates: Meilisearch reads each candidate's numbers and orders them by
+                // their text ("1" < "10.5" < "2"); past the threshold it walks its number
+                // levels, in numeric order
+                std::sort(number_entries.begin(), number_entries.end());
             }
-            // otherwise numbers are in numeric order (as Meilisearch's number facets are
-            // stored), strings in the order of their normalized form
+            // strings in the order of their normalized form
             json dist = json::object();
             for (auto* list : {&number_entries, &string_entries}) {
                 for (const auto& [key, n] : *list) {
@@ -1325,6 +1370,7 @@ json run_search(const Index& index, const SearchParams& p) {
                     if (item.type == Type::count) d[item.key] = item.count;
                     if (item.type == Type::real) d[item.key] = item.real;
                     if (item.type == Type::text) d[item.key] = item.text;
+                    if (item.type == Type::null) d[item.key] = nullptr;
                 }
                 if (r.relevancy) d["score"] = r.local;
                 if (!r.relevancy && r.name != "vectorSort") {
@@ -1401,6 +1447,7 @@ json run_search(const Index& index, const SearchParams& p) {
         }
         out["semanticHitCount"] = semantic_hits;
     }
+    if (p.report_slots) out["_matched_slots"] = matched;
     return out;
 }
 
@@ -1455,7 +1502,7 @@ json shown_vectors(const json& doc) {
 
 SearchParams search_params_from_json(const json& body) {
     if (!body.is_object())
-        throw bad_request("Invalid value type: expected an object, but found " + body.dump());
+        throw bad_request("Invalid value type: expected an object, but found " + found_value(body));
     static const std::vector<std::string> kKnown = {"q",
                                                     "vector",
                                                     "media",
@@ -1498,7 +1545,7 @@ SearchParams search_params_from_json(const json& body) {
         const std::string code = snake_case(k == "q" ? "q" : k);
         auto type_error = [&](const char* expected) {
             return search_error(code, "Invalid value type at `." + k + "`: expected " + expected +
-                                          ", but found " + v.dump());
+                                          ", but found " + found_value(v));
         };
         auto uint_value = [&]() {
             if (!v.is_number_unsigned()) throw type_error("a positive integer");

@@ -43,6 +43,11 @@ struct SearchParams {
     // federated multi-search: each hit carries `_federation_values` (its ranking as
     // Meilisearch's federated merge compares it) and `_federation_slot` (its document)
     bool federation = false;
+    // federated multi-search: the search's candidates (document slots, ascending) in
+    // `_matched_slots`; and a search restricted to `only_slots` (ascending), for the facets of
+    // the documents several queries matched
+    bool report_slots = false;
+    std::optional<std::vector<std::uint32_t>> only_slots;
 };
 
 // The vectors a document holds for an embedder (`_vectors.<name>` in any accepted form).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <set>
 
 #include "filter.hpp"
 #include "node.hpp"
@@ -40,14 +41,14 @@ void Node::add_search_routes() {
         if (!body["facetName"].is_string()) {
             throw error(400, "invalid_facet_search_facet_name",
                         "Invalid value type at `.facetName`: expected a string, but found " +
-                            body["facetName"].dump());
+                            found_value(body["facetName"]));
         }
         const auto facet = body["facetName"].get<std::string>();
         json query = body.value("facetQuery", json(nullptr));
         if (!query.is_null() && !query.is_string()) {
             throw error(400, "invalid_facet_search_query",
                         "Invalid value type at `.facetQuery`: expected a string, but found " +
-                            query.dump());
+                            found_value(query));
         }
         // narrow with the search parameters facet search accepts; other fields are ignored
         json narrowing = json::object();
@@ -68,9 +69,27 @@ void Node::add_search_routes() {
                         "The facet search is disabled for this index");
         }
         if (!is_filterable(settings["filterableAttributes"], facet)) {
+            // the facet-searchable patterns in one quote, as Meilisearch lists them
+            std::set<std::string> names;
+            for (const auto& rule : settings["filterableAttributes"]) {
+                if (rule.is_string()) names.insert(rule.get<std::string>());
+                if (!rule.is_object() ||
+                    !rule.value("features", json::object()).value("facetSearch", false))
+                    continue;
+                for (const auto& p : rule.value("attributePatterns", json::array()))
+                    names.insert(p.get<std::string>());
+            }
+            std::string list;
+            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
             throw error(400, "invalid_facet_search_facet_name",
-                        "Attribute `" + facet +
-                            "` is not facet-searchable. Note: this attribute is not filterable.");
+                        "Attribute `" + facet + "` is not facet-searchable. " +
+                            (names.empty() ? std::string("This index does not have configured "
+                                                         "facet-searchable attributes.")
+                                           : "Available facet-searchable attributes patterns "
+                                             "are: `" +
+                                                 list + "`.") +
+                            " To make it facet-searchable add it to the `filterableAttributes` "
+                            "index settings.");
         }
         const auto result = run_search(it->second, params);
         const auto norm_query = query.is_string() ? normalize(query.get<std::string>()) : "";
@@ -139,7 +158,8 @@ void Node::add_search_routes() {
             if (!body[name].is_number_unsigned()) {
                 throw error(400, std::string("invalid_similar_") + name,
                             std::string("Invalid value type at `.") + name +
-                                "`: expected a positive integer, but found " + body[name].dump());
+                                "`: expected a positive integer, but found " +
+                                found_value(body[name]));
             }
             return body[name].get<std::uint64_t>();
         };

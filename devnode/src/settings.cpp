@@ -14,15 +14,6 @@ using http::Method;
 
 namespace {
 
-std::string kind_of(const json& v) {
-    if (v.is_string()) return "a string: `" + v.dump() + "`";
-    if (v.is_boolean()) return "a boolean: `" + v.dump() + "`";
-    if (v.is_number()) return "a positive integer: `" + v.dump() + "`";
-    if (v.is_array()) return "a sequence: `" + v.dump() + "`";
-    if (v.is_object()) return "a map: `" + v.dump() + "`";
-    return "null";
-}
-
 class Checker {
   public:
     explicit Checker(std::string key)
@@ -31,7 +22,7 @@ class Checker {
     ApiError type_error(const std::string& at, const char* expected, const json& v) const {
         return error(400, code_,
                      "Invalid value type at `." + at + "`: expected " + expected + ", but found " +
-                         kind_of(v));
+                         found_value(v));
     }
     ApiError value_error(const std::string& at, const std::string& why) const {
         return error(400, code_, "Invalid value at `." + at + "`: " + why);
@@ -259,7 +250,8 @@ void merge_object(json& target, const json& patch, const json& defaults) {
 
 json validate_settings_patch(const json& patch) {
     if (!patch.is_object()) {
-        throw bad_request("Invalid value type: expected an object, but found " + kind_of(patch));
+        throw bad_request("Invalid value type: expected an object, but found " +
+                          found_value(patch));
     }
     const auto defaults = default_settings();
     std::vector<std::string> known;

@@ -16,6 +16,7 @@ using miroir::http::backquoted_list;
 using miroir::http::bad_request;
 using miroir::http::error;
 using miroir::http::ErrorType;
+using miroir::http::found_value;
 using miroir::http::json_body;
 using miroir::http::percent_decode;
 using miroir::http::Query;

@@ -28,11 +28,11 @@ TEST(Fuzzy, DistanceCountsATranspositionAsOneTypo) {
 }
 
 TEST(Fuzzy, MatchWordHonoursPrefixAndAllowedTypos) {
-    Term exact{"linux", false, 0, 0};
+    Term exact{"linux", false, 0};
     EXPECT_EQ(match_word(exact, "linux"), 0);
     EXPECT_EQ(match_word(exact, "linuxes"), -1);
     EXPECT_EQ(match_word(exact, "linus"), -1);
-    Term prefix{"linu", true, 1, 0};
+    Term prefix{"linu", true, 1};
     EXPECT_EQ(match_word(prefix, "linux"), 0);
     EXPECT_EQ(match_word(prefix, "lniux"), 1);  // its first four letters are one typo away
     EXPECT_EQ(match_word(prefix, "lxnxx"), -1);
@@ -46,7 +46,7 @@ TEST(Fuzzy, DictionaryWalkAgreesWithMatchingEachWord) {
         Lexicon dict;
         for (const auto& w : words) dict.push_back(w);
         for (int q = 0; q < 20; ++q) {
-            Term t{random_word(rng, 8), rng() % 2 == 0, static_cast<int>(rng() % 3), 0};
+            Term t{random_word(rng, 8), rng() % 2 == 0, static_cast<int>(rng() % 3)};
             std::vector<int> found(dict.size(), -1);
             match_dictionary(t, dict, [&](std::uint32_t id, int typos) {
                 ASSERT_EQ(found[id], -1) << "emitted twice: " << dict[id];
