@@ -323,6 +323,19 @@ asio::awaitable<void> wait_tasks(Context& ctx, const NodeTasks& tasks) {
     }
 }
 
+// The uid of the newest task `slot` was given, if any.
+asio::awaitable<std::optional<std::uint64_t>> latest_task(Context& ctx, std::size_t slot) {
+    unsigned status = 0;
+    const auto page = co_await call(ctx, slot, node_request(Method::get, "/tasks?limit=1"), status);
+    if (status != 200 || !page.is_object() || !page.contains("results") ||
+        page["results"].empty()) {
+        co_return std::nullopt;
+    }
+    const auto& uid = page["results"][0]["uid"];
+    if (!uid.is_number_unsigned()) co_return std::nullopt;
+    co_return uid.get<std::uint64_t>();
+}
+
 // Waits until `slot` has applied every task of index `uid` it was given.
 asio::awaitable<void> wait_idle(Context& ctx, std::size_t slot, const std::string& uid) {
     const auto deadline =
@@ -449,10 +462,13 @@ asio::awaitable<void> keep_lease(Context& ctx) {
 }
 
 // Copies one shard of every index to its new owners, writes held meanwhile; the documents
-// copied (once per index, not per new owner).
+// copied (once per index, not per new owner). The node tasks of the copy are added to `tasks`:
+// each node applies one index's tasks in order, so later shards need not wait for them, and
+// the nodes batch consecutive additions.
 asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, const Rebalance& r,
                                           const routing::ShardMove& move,
-                                          const std::vector<IndexToMove>& indexes) {
+                                          const std::vector<IndexToMove>& indexes,
+                                          NodeTasks& tasks) {
     const auto from = sources(ctx, fleet, r, move.shard);
     const auto to = slots_of(fleet, move.gained);
     if (from.empty() || !ctx.health.usable(from.front())) {
@@ -461,7 +477,6 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
     }
     const auto source = from.front();
     const auto page_size = ctx.config.rebalance.page_size;
-    NodeTasks tasks;
     std::uint64_t documents = 0;
     auto gate = co_await fence(ctx);
     bool expired = false;
@@ -539,7 +554,6 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
         throw std::runtime_error("the write gate opened by itself during the copy of shard " +
                                  std::to_string(move.shard) + "; it is copied again");
     }
-    co_await wait_tasks(ctx, tasks);
     co_return documents;
 }
 
@@ -558,10 +572,18 @@ asio::awaitable<void> copy_all(Context& ctx, Rebalance r) {
     const auto indexes = co_await indexes_to_move(ctx, *fleet, r);
     co_await prepare(ctx, gaining, indexes);
     std::set<std::uint32_t> copied(r.copied.begin(), r.copied.end());
+    // every copy's tasks, waited for before reads may switch; after a restart, the copies made
+    // before it are behind each gaining node's latest task (a node applies its tasks in order)
+    NodeTasks tasks;
+    if (!copied.empty()) {
+        for (auto slot : gaining) {
+            if (auto latest = co_await latest_task(ctx, slot)) tasks.emplace_back(slot, *latest);
+        }
+    }
     for (const auto& move : moves) {
         if (copied.contains(move.shard)) continue;
         co_await keep_lease(ctx);
-        const auto documents = co_await copy_shard(ctx, *fleet, r, move, indexes);
+        const auto documents = co_await copy_shard(ctx, *fleet, r, move, indexes, tasks);
         ctx.metrics.rebalance_documents_copied(documents);
         const auto shard = move.shard;
         std::function<void(Rebalance&)> progress = [shard, documents](Rebalance& b) {
@@ -573,6 +595,7 @@ asio::awaitable<void> copy_all(Context& ctx, Rebalance r) {
         report(ctx, r, true);
         if (ctx.config.rebalance.pause_ms) co_await sleep_ms(ctx.config.rebalance.pause_ms);
     }
+    co_await wait_tasks(ctx, tasks);
 }
 
 // Deletes the moved shards from the nodes that lost them.
