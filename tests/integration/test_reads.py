@@ -189,7 +189,12 @@ class ReadsAcrossShards(AgainstOneNode):
                 self.assertEqual(got.status, want.status, got.body)
                 w, g = want.json(), got.json()
                 self.assertEqual([h["id"] for h in g["hits"]], [h["id"] for h in w["hits"]])
-                for key in ("id", "offset", "limit", "estimatedTotalHits"):
+                keys = ["id", "offset", "limit", "estimatedTotalHits"]
+                if "rankingScoreThreshold" in body:
+                    # an estimate: Meilisearch cuts from the count only the candidates its
+                    # vector search visited (all of them under a filter), see docs/search.md
+                    keys.remove("estimatedTotalHits")
+                for key in keys:
                     self.assertEqual(g[key], w[key], key)
                 for hw, hg in zip(w["hits"], g["hits"]):
                     self.assertEqual(sorted(hg), sorted(hw))

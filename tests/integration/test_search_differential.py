@@ -16,6 +16,7 @@ from placement import owners
 
 SEED = int(os.environ.get("MIROIR_DIFF_SEED", "1"))
 MASTER = "diff-master-key"
+REAL = Node().kind != "devnode"  # real Meilisearch nodes (MEILISEARCH_BIN or MEILISEARCH_URL)
 NODE_KEY = "node-master-key"
 INDEX = "diff"
 WORDS = ["shadow", "river", "glass", "mountain", "engine", "garden", "silver", "storm",
@@ -198,8 +199,15 @@ class SearchDifferential(unittest.TestCase):
 
     def compare(self, shape, body, want, got):
         where = f"seed {SEED}, shape {shape}, query {json.dumps(body)}"
-        for key in ("estimatedTotalHits", "totalHits", "totalPages", "page", "hitsPerPage",
-                    "offset", "limit", "facetDistribution", "facetStats"):
+        keys = ["estimatedTotalHits", "totalHits", "totalPages", "page", "hitsPerPage",
+                "offset", "limit", "facetDistribution", "facetStats"]
+        query = body.get("multi", body)
+        if "rankingScoreThreshold" in query and "page" not in query and REAL:
+            # Meilisearch's estimate under a threshold removes only the buckets its sort
+            # visited before the window was full (bucket_sort.rs): it depends on how far a
+            # node went, which a sharded search cannot reproduce (docs/search.md)
+            keys.remove("estimatedTotalHits")
+        for key in keys:
             self.assertEqual(got.get(key), want.get(key), f"{key}: {where}")
         if "facetDistribution" in want:
             for field in want["facetDistribution"]:
@@ -332,8 +340,24 @@ class SearchErrorsAndReservedFields(unittest.TestCase):
             r = cluster.call("POST", "/multi-search",
                              {"queries": [{"indexUid": "e", "q": "glass"}, {"indexUid": "nope"}]})
             self.assertTrue(r.json()["message"].startswith("Inside `.queries[1]`: "), r.body)
+            # `*` meets no field rule: the node's error lists the filterable patterns, and
+            # Miroir's own is not among them
+            r = cluster.call("POST", "/indexes/e/search", {"q": "glass", "facets": ["*"]})
+            self.assertEqual((r.status, r.json()["code"]), (400, "invalid_search_facets"), r.body)
+            self.assertEqual(r.json()["message"],
+                             "Invalid facet distribution: Pattern `*` is not filterable. "
+                             "Available filterable attributes patterns are: `genre`.")
+            r = cluster.call("POST", "/indexes/e/search", {"q": "glass", "facets": ["color"]})
+            self.assertNotIn("_miroir", r.json()["message"])
+            r = cluster.call("POST", "/indexes/e/search", {"q": "glass", "filter": "color = x"})
+            self.assertEqual(r.json()["code"], "invalid_search_filter", r.body)
+            self.assertIn("Available filterable attribute patterns are: `genre`.",
+                          r.json()["message"])
+            r = cluster.call("POST", "/indexes/e/facet-search", {"facetName": "color"})
+            self.assertEqual(r.status, 400, r.body)
+            self.assertNotIn("_miroir", r.json()["message"])
             r = cluster.call("POST", "/indexes/e/search",
-                             {"q": "glass", "facets": ["*"], "attributesToHighlight": ["*"],
+                             {"q": "glass", "facets": ["genre"], "attributesToHighlight": ["*"],
                               "limit": 40})
             self.assertEqual(r.status, 200, r.body)
             result = r.json()

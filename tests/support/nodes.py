@@ -42,8 +42,11 @@ class Node:
         # read at start, so that a benchmark can choose the binary after importing this
         binary = (os.environ.get("MEILISEARCH_BIN")
                   or os.environ.get("MIROIR_DEVNODE_BIN", DEVNODE_BIN))
+        # dumps and snapshots in the node's own directory, not the test's working directory
         args = [binary, "--http-addr", f"127.0.0.1:{self.port}", "--db-path",
-                os.path.join(self.dir.name, "data.ms"), "--no-analytics"]
+                os.path.join(self.dir.name, "data.ms"), "--no-analytics",
+                "--dump-dir", os.path.join(self.dir.name, "dumps"),
+                "--snapshot-dir", os.path.join(self.dir.name, "snapshots")]
         if self.master_key:
             args += ["--master-key", self.master_key]
         self.log_path = os.path.join(self.dir.name, "node.log")
