@@ -395,52 +395,49 @@ bool glob(std::string_view pattern, std::string_view s) {
            s.ends_with(suffix);
 }
 
-}  // namespace
-
-std::string fold_word(std::string_view s) {
+// Lowercase, ASCII and two-byte UTF-8 Latin-1 letters; with `fold_accents` a Latin-1 letter
+// becomes its base letter (`É` → `e`), else its lowercase (`É` → `é`).
+std::string lower_latin1(std::string_view s, bool fold_accents) {
+    static const char* kFold =
+        "aaaaaaaceeeeiiiidnooooo/ouuuuyts"   // 0x80-0x9F (upper)
+        "aaaaaaaceeeeiiiidnooooo/ouuuuyty";  // 0xA0-0xBF (lower)
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
-        // two-byte UTF-8 Latin-1 letters with accents fold to their base letter
-        if (c == 0xC3 && i + 1 < s.size()) {
-            const unsigned char d = static_cast<unsigned char>(s[i + 1]);
-            static const char* kFold =
-                "aaaaaaaceeeeiiiidnooooo/ouuuuyts"   // 0x80-0x9F (upper)
-                "aaaaaaaceeeeiiiidnooooo/ouuuuyty";  // 0xA0-0xBF (lower)
-            if (d >= 0x80 && d <= 0xBF && kFold[d - 0x80] != '/') {
+        const unsigned char d = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+        if (c == 0xC3 && d >= 0x80 && d <= 0xBF) {
+            ++i;
+            if (fold_accents && kFold[d - 0x80] != '/') {
                 out.push_back(kFold[d - 0x80]);
-                ++i;
                 continue;
             }
+            out.push_back(static_cast<char>(c));
+            // À..Þ (but ×) → à..þ
+            out.push_back(static_cast<char>(d <= 0x9E && d != 0x97 ? d + 0x20 : d));
+            continue;
         }
         out.push_back(static_cast<char>(std::tolower(c)));
     }
+    return out;
+}
+
+}  // namespace
+
+std::string fold_word(std::string_view s) {
+    auto out = lower_latin1(s, true);
     while (!out.empty() && out.back() == ' ') out.pop_back();
     return out;
 }
 
 std::string normalize(std::string_view s) {
     // Meilisearch trims a facet value and lowercases its compatibility decomposition: accents
-    // stay (`Évasion` is `évasion`, not `evasion`); Latin-1 capitals lowercase like ASCII
+    // stay (`Évasion` is `évasion`, not `evasion`)
     const auto first = s.find_first_not_of(' ');
     const auto last = s.find_last_not_of(' ');
-    s = first == std::string_view::npos ? std::string_view() : s.substr(first, last - first + 1);
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c == 0xC3 && i + 1 < s.size()) {
-            const unsigned char d = static_cast<unsigned char>(s[i + 1]);
-            out.push_back(static_cast<char>(c));
-            // À..Þ (but ×) → à..þ
-            out.push_back(static_cast<char>(d >= 0x80 && d <= 0x9E && d != 0x97 ? d + 0x20 : d));
-            ++i;
-            continue;
-        }
-        out.push_back(static_cast<char>(std::tolower(c)));
-    }
-    return out;
+    return lower_latin1(
+        first == std::string_view::npos ? std::string_view() : s.substr(first, last - first + 1),
+        false);
 }
 
 std::vector<const json*> field_values(const json& doc, const std::string& field) {
