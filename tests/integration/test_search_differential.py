@@ -207,9 +207,14 @@ class SearchDifferential(unittest.TestCase):
             # visited before the window was full (bucket_sort.rs): it depends on how far a
             # node went, which a sharded search cannot reproduce (docs/search.md)
             keys.remove("estimatedTotalHits")
+        if "distinct" in query and REAL:
+            # likewise, distinct removes from the count and the facets only the documents
+            # that share a value with a bucket the sort visited (docs/search.md)
+            keys = [k for k in keys if k not in ("estimatedTotalHits", "totalHits", "totalPages",
+                                                 "facetDistribution")]
         for key in keys:
             self.assertEqual(got.get(key), want.get(key), f"{key}: {where}")
-        if "facetDistribution" in want:
+        if "facetDistribution" in keys and "facetDistribution" in want:
             for field in want["facetDistribution"]:
                 self.assertEqual(list(got["facetDistribution"][field]),
                                  list(want["facetDistribution"][field]), f"facet order: {where}")
