@@ -14,6 +14,7 @@
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/merge/order.hpp>
+#include <miroir/merge/search.hpp>
 #include <miroir/routing/placement.hpp>
 #include <miroir/upstream/gather.hpp>
 
@@ -63,7 +64,7 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     for (auto& doc : gathered.answers) {
         if (doc.is_null()) continue;
-        strip_reserved(doc);
+        merge::strip_reserved(doc);
         co_return http::respond(200, doc);
     }
     throw http::ApiError(
@@ -90,7 +91,7 @@ merge::Step sort_step(const json& doc, const std::string& rule) {
     const auto colon = rule.rfind(':');
     const std::string field = rule.substr(0, colon);
     step.asc = colon == std::string::npos || rule.substr(colon + 1) != "desc";
-    const json* v = field_at(doc, field);
+    const json* v = merge::field_at(doc, field);
     if (v && v->is_number()) {
         step.value_class = 0;
         step.number = v->get<double>();
@@ -224,7 +225,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
 
     json results = json::array();
     for (auto& doc : window) {
-        if (doc.is_object()) strip_reserved(doc);
+        if (doc.is_object()) merge::strip_reserved(doc);
         results.push_back(std::move(doc));
     }
     json out;

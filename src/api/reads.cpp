@@ -61,32 +61,6 @@ std::string with_shards_param(const std::optional<std::string>& filter,
     return "(" + text + ") AND " + clause;
 }
 
-const json* field_at(const json& doc, const std::string& path) {
-    if (!doc.is_object()) return nullptr;
-    if (const auto it = doc.find(path); it != doc.end()) return &*it;
-    const json* v = &doc;
-    std::size_t start = 0;
-    while (v && start <= path.size()) {
-        auto dot = path.find('.', start);
-        if (dot == std::string::npos) dot = path.size();
-        const auto key = path.substr(start, dot - start);
-        const auto it = v->is_object() ? v->find(key) : v->end();
-        v = v->is_object() && it != v->end() ? &*it : nullptr;
-        start = dot + 1;
-    }
-    return v;
-}
-
-void strip_reserved(json& object) {
-    for (auto it = object.begin(); it != object.end();) {
-        if (it.key().starts_with(ingest::kReservedPrefix)) {
-            it = object.erase(it);
-        } else {
-            ++it;
-        }
-    }
-}
-
 http::Response relay_error(unsigned status, const std::string& body) {
     auto error = json::parse(body, nullptr, false);
     if (!error.is_object() || !error.contains("message") || !error["message"].is_string() ||

@@ -103,13 +103,6 @@ nlohmann::ordered_json with_shards(const nlohmann::ordered_json& filter,
 std::string with_shards_param(const std::optional<std::string>& filter,
                               const std::vector<std::uint32_t>& shards);
 
-// The value at `path` in a document: a top-level field of that name, else a dotted path
-// through nested objects; null when there is none.
-const nlohmann::ordered_json* field_at(const nlohmann::ordered_json& doc, const std::string& path);
-
-// Removes Miroir's fields from an object (a document, a hit, a hit's _formatted).
-void strip_reserved(nlohmann::ordered_json& object);
-
 // A node's error as the client may see it: Miroir's attributes taken out of its message.
 http::Response relay_error(unsigned status, const std::string& body);
 

@@ -22,6 +22,7 @@
 #include <miroir/merge/hybrid.hpp>
 #include <miroir/merge/order.hpp>
 #include <miroir/merge/scrub.hpp>
+#include <miroir/merge/search.hpp>
 #include <miroir/merge/typo.hpp>
 #include <miroir/routing/placement.hpp>
 #include <miroir/upstream/gather.hpp>
@@ -470,32 +471,6 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
     co_return response;
 }
 
-// The keys a hit's value of `field` (a dotted path) counts as for distinct: normalized strings,
-// numbers, each element of an array; none when the hit has no value.
-std::vector<std::string> distinct_keys(const json& hit, const std::string& field) {
-    const json* v = field_at(hit, field);
-    std::vector<std::string> keys;
-    if (!v) return keys;
-    auto add = [&keys](const json& x) {
-        if (x.is_string()) {
-            keys.push_back("s" + merge::fold(x.get<std::string>()));
-        } else if (x.is_number()) {
-            const double d = x.get<double>();
-            keys.push_back(d == std::floor(d) && std::fabs(d) < 1e15
-                               ? "n" + std::to_string(static_cast<long long>(d))
-                               : "n" + json(d).dump());
-        } else if (!x.is_null()) {
-            keys.push_back("o" + x.dump());
-        }
-    };
-    if (v->is_array()) {
-        for (const auto& x : *v) add(x);
-    } else {
-        add(*v);
-    }
-    return keys;
-}
-
 // A split hybrid search's order over `views` (the keyword side's lists first, as many as
 // `keyword` has answers with hits): each side merged across nodes, then the keyword side alone
 // when it is good enough (`keyword_only`), else both as milli merges them.
@@ -522,10 +497,6 @@ merge::Order hybrid_order(const std::vector<const json*>& views, const Gathered&
 
 asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::string& uid,
                                                   const Window& w, const NodeSearch& node_search) {
-    const bool page_mode = w.page_mode;
-    const auto offset = w.offset, limit = w.limit, page = w.page, hits_per_page = w.hits_per_page;
-    const bool want_score = w.want_score, want_details = w.want_details;
-
     const auto plan = covering_set(ctx, rotation++, false, w.avoid);
     for (const auto& a : plan) {
         if (std::find(w.avoid.begin(), w.avoid.end(), a.node) != w.avoid.end()) {
@@ -553,10 +524,25 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     if (count_values && !named(w.facets, *distinct) && !named(w.facets, "*")) {
         extra.facet = distinct;
     }
+    // what the merge of the answers needs to know
+    merge::SearchAsk ask;
+    ask.page_mode = w.page_mode;
+    ask.offset = w.offset;
+    ask.limit = w.limit;
+    ask.page = w.page;
+    ask.hits_per_page = w.hits_per_page;
+    ask.want_score = w.want_score;
+    ask.want_details = w.want_details;
+    ask.q = w.q;
+    ask.distinct = distinct;
+    ask.count_values = count_values;
+    ask.facet_added = extra.facet.has_value();
+    ask.client_facets = !w.facets.empty();
+    ask.retrieved = extra.retrieve;
+    ask.faceting = settings.faceting;
 
     // each node's hits are already in its rank order: a k-way merge up to the window's end
-    const std::uint64_t from = page_mode ? (page > 0 ? (page - 1) * hits_per_page : 0) : offset;
-    const std::uint64_t count = page_mode ? (page > 0 ? hits_per_page : 0) : limit;
+    const std::uint64_t from = merge::window_start(ask), count = merge::window_length(ask);
     std::uint64_t depth = from + count;
     Gathered gathered;
     std::vector<json*> lists;  // each node's hits
@@ -622,113 +608,15 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
             if (kept.size() > from + count) kept.resize(from + count);
             break;
         }
-        kept.clear();
-        dropped = 0;
-        std::set<std::string> seen;
-        for (const auto& at : order) {
-            const auto keys = distinct_keys((*lists[at.first])[at.second], *distinct);
-            if (std::any_of(keys.begin(), keys.end(),
-                            [&seen](const std::string& k) { return seen.contains(k); })) {
-                ++dropped;
-                continue;
-            }
-            seen.insert(keys.begin(), keys.end());
-            kept.push_back(at);
-        }
+        kept = merge::without_duplicates(views, order, *distinct, dropped);
         // duplicates across shards left the window short: ask deeper
         if (kept.size() >= from + count || !more || round == 3 || depth == 0) break;
         depth *= 4;
     }
+    // the answer from the side that answered: the keyword side alone when it was good enough
     auto& answers = split && keyword_only ? keyword.answers : gathered.answers;
-
-    // with distinct, a value hit on several shards is one hit: the total is the number of
-    // distinct values the nodes hit, plus the hits without a value
-    std::uint64_t total = 0;
-    std::set<std::string> values;
-    std::uint64_t valueless = 0;
-    bool exact = count_values;
-    const auto max_values = settings.faceting.value("maxValuesPerFacet", std::uint64_t{100});
-    for (auto& a : answers) {
-        if (a.is_null()) continue;
-        const auto node_total = uint_or(a, page_mode ? "totalHits" : "estimatedTotalHits", 0);
-        total += node_total;
-        if (!count_values) continue;
-        const json* dist = nullptr;
-        if (a.contains("facetDistribution") && a["facetDistribution"].contains(*distinct)) {
-            dist = &a["facetDistribution"][*distinct];
-        }
-        if (!dist || !dist->is_object() || dist->size() >= max_values) {
-            exact = exact && node_total == 0;
-            continue;
-        }
-        for (const auto& [key, n] : dist->items()) values.insert(merge::fold(key));
-        valueless += node_total - std::min<std::uint64_t>(node_total, dist->size());
-        if (extra.facet) {
-            a["facetDistribution"].erase(*distinct);
-            if (a.contains("facetStats")) a["facetStats"].erase(*distinct);
-            if (w.facets.empty()) {
-                a.erase("facetDistribution");
-                a.erase("facetStats");
-            }
-        }
-    }
-    const std::uint64_t candidates = total;  // what the facet order depends on
-    // otherwise the duplicates seen are not hits (exact when the nodes sent all they had)
-    total = exact ? values.size() + valueless : total - std::min(total, dropped);
-
-    std::uint64_t processing = 0;
-    const json* first = nullptr;
-    std::vector<const json*> distributions, stats;
-    for (auto& a : answers) {
-        if (a.is_null()) continue;
-        if (!first) first = &a;
-        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
-        if (a.contains("facetDistribution")) distributions.push_back(&a["facetDistribution"]);
-        if (a.contains("facetStats")) stats.push_back(&a["facetStats"]);
-    }
-
-    json out_hits = json::array();
-    std::uint64_t semantic_hits = 0;  // in the window: hits of the semantic side
-    for (std::uint64_t i = from; i < kept.size() && i < from + count; ++i) {
-        json& hit = (*lists[kept[i].first])[kept[i].second];
-        const auto details = hit.find("_rankingScoreDetails");
-        if (details != hit.end() && details->is_object() && details->contains("vectorSort")) {
-            ++semantic_hits;
-        }
-        strip_reserved(hit);
-        if (hit.contains("_formatted") && hit["_formatted"].is_object()) {
-            strip_reserved(hit["_formatted"]);
-        }
-        if (!want_score) hit.erase("_rankingScore");
-        if (!want_details) hit.erase("_rankingScoreDetails");
-        if (extra.retrieve) hit.erase(*extra.retrieve);
-        out_hits.push_back(std::move(hit));
-    }
-
-    json out;
-    out["hits"] = std::move(out_hits);
-    out["query"] = first ? first->value("query", json(w.q)) : json(w.q);
-    out["processingTimeMs"] = processing;
-    if (page_mode) {
-        out["hitsPerPage"] = hits_per_page;
-        out["page"] = page;
-        out["totalPages"] =
-            hits_per_page ? (total + hits_per_page - 1) / hits_per_page : std::uint64_t{0};
-        out["totalHits"] = total;
-    } else {
-        out["limit"] = limit;
-        out["offset"] = offset;
-        out["estimatedTotalHits"] = total;
-    }
-    if (first && first->contains("facetDistribution")) {
-        out["facetDistribution"] = merge::merge_facets(distributions, settings.faceting,
-                                                       merge::alpha_order_for(candidates));
-    }
-    if (first && first->contains("facetStats")) out["facetStats"] = merge::merge_facet_stats(stats);
-    out["requestUid"] = util::random_uuid();
-    if (split || (first && first->contains("semanticHitCount"))) {
-        out["semanticHitCount"] = semantic_hits;
-    }
+    ask.semantic_count = split;
+    const auto out = merge::search_answer(ask, answers, lists, kept, dropped, util::random_uuid());
     co_return respond_partial(out, std::move(gathered.missing));
 }
 
@@ -891,7 +779,7 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
     json hits = json::array();
     for (std::uint64_t i = offset; i < entries.size() && i < offset + limit; ++i) {
         json& hit = *entries[i].hit;
-        strip_reserved(hit);
+        merge::strip_reserved(hit);
         hit.erase("_rankingScore");
         hit.erase("_rankingScoreDetails");
         if (want_score) hit["_rankingScore"] = entries[i].score;
