@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 namespace devnode {
@@ -509,7 +510,71 @@ bool is_filterable(const json& filterable, const std::string& field) {
     return false;
 }
 
-void check_filterable(const FilterPtr& filter, const json& filterable, const std::string& code) {
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// The expression as Meilisearch's search route writes it back in its errors: names and values
+// quoted, each operand of AND, OR and NOT in parentheses (`NOT ("genre" IN ["a", "b"])`);
+// `at` gets the offset of each leaf's field name.
+void render(const FilterNode& n, std::string& out, std::map<const FilterNode*, std::size_t>& at) {
+    using K = FilterNode::Kind;
+    if (n.kind == K::and_ || n.kind == K::or_) {
+        for (std::size_t i = 0; i < n.children.size(); ++i) {
+            if (i > 0) out += n.kind == K::and_ ? " AND " : " OR ";
+            out += '(';
+            render(*n.children[i], out, at);
+            out += ')';
+        }
+        return;
+    }
+    if (n.kind == K::not_) {
+        out += "NOT (";
+        render(*n.children.front(), out, at);
+        out += ')';
+        return;
+    }
+    at[&n] = out.size() + 1;
+    out += quoted(n.field);
+    switch (n.kind) {
+        case K::compare:
+            out += " " + n.op + " " + quoted(n.value);
+            break;
+        case K::range:
+            out += " " + quoted(n.value) + " TO " + quoted(n.high);
+            break;
+        case K::in: {
+            out += " IN [";
+            for (std::size_t i = 0; i < n.values.size(); ++i) {
+                out += (i > 0 ? ", " : "") + quoted(n.values[i]);
+            }
+            out += ']';
+            break;
+        }
+        case K::exists:
+            out += " EXISTS";
+            break;
+        case K::is_null:
+            out += " IS NULL";
+            break;
+        case K::is_empty:
+            out += " IS EMPTY";
+            break;
+        case K::starts_with:
+            out += " STARTS WITH " + quoted(n.value);
+            break;
+        case K::contains:
+            out += " CONTAINS " + quoted(n.value);
+            break;
+        default:
+            break;
+    }
+}
+
+}  // namespace
+
+void check_filterable(const FilterPtr& filter, const json& filterable, const std::string& code,
+                      const std::string* index_uid) {
     std::vector<const FilterNode*> leaves;
     fields_of(filter, leaves);
     for (const auto* leaf : leaves) {
@@ -524,11 +589,20 @@ void check_filterable(const FilterPtr& filter, const json& filterable, const std
                 }
         }
         std::sort(patterns.begin(), patterns.end());
-        const std::string where = "\n" + std::to_string(leaf->start + 1) + ":" +
-                                  std::to_string(leaf->end) + " " + leaf->text;
+        std::string where = "\n" + std::to_string(leaf->start + 1) + ":" +
+                            std::to_string(leaf->end + 1) + " " + leaf->text;
+        if (index_uid) {
+            std::string rendered;
+            std::map<const FilterNode*, std::size_t> at;
+            render(*filter, rendered, at);
+            const auto start = at[leaf];
+            where = "\n" + std::to_string(start + 1) + ":" +
+                    std::to_string(start + 1 + leaf->field.size()) + " " + rendered;
+        }
         throw error(
             400, code,
-            "Attribute `" + leaf->field + "` is not filterable. " +
+            (index_uid ? "Index `" + *index_uid + "`: " : std::string()) + "Attribute `" +
+                leaf->field + "` is not filterable. " +
                 (patterns.empty() ? std::string("This index does not have configured filterable "
                                                 "attributes.")
                                   : "Available filterable attribute patterns are: " +

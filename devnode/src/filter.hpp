@@ -41,8 +41,11 @@ struct FilterNode {
 // (invalid_search_filter, invalid_document_filter). Empty filters give nullptr.
 FilterPtr parse_filter(const json& filter, const std::string& code);
 
-// Throws `code` when the filter names an attribute that `filterable` does not allow.
-void check_filterable(const FilterPtr& filter, const json& filterable, const std::string& code);
+// Throws `code` when the filter names an attribute that `filterable` does not allow. With
+// `index_uid` (the search routes), the error names the index and shows the expression as
+// Meilisearch writes it back (`Index `x`: ... \n2:7 "color" = "x"`); else as it was given.
+void check_filterable(const FilterPtr& filter, const json& filterable, const std::string& code,
+                      const std::string* index_uid = nullptr);
 
 // Whether `filterable` (the setting) allows filtering on `field`.
 bool is_filterable(const json& filterable, const std::string& field);

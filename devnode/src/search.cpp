@@ -629,7 +629,8 @@ std::vector<std::string> tokenize(std::string_view text) {
 json run_search(const Index& index, const SearchParams& p) {
     const auto& settings = index.settings;
     const auto filter = parse_filter(p.filter, "invalid_search_filter");
-    check_filterable(filter, settings["filterableAttributes"], "invalid_search_filter");
+    check_filterable(filter, settings["filterableAttributes"], "invalid_search_filter",
+                     p.all_facet_values ? nullptr : &index.uid);
 
     // searchable attributes
     const SearchCache& cache = cache_of(index);

@@ -38,7 +38,8 @@ struct SearchParams {
     std::optional<std::vector<double>> vector;
     std::optional<std::string> hybrid_embedder;
     double semantic_ratio = 0.5;
-    // facet search: every facet value, not only maxValuesPerFacet of them
+    // facet search: every facet value, not only maxValuesPerFacet of them; filter errors as
+    // the facet-search route writes them (the expression as given, no index name)
     bool all_facet_values = false;
     // federated multi-search: each hit carries `_federation_values` (its ranking as
     // Meilisearch's federated merge compares it) and `_federation_slot` (its document)

@@ -301,6 +301,29 @@ class Conformance(unittest.TestCase):
                          "invalid_document_filter")
         self.assertError(self.node.call("POST", fetch, {"filter": True}), 400,
                          "invalid_document_filter")
+        # the documents route shows the expression as given; the search route names the index
+        # and writes the parsed expression back, every operand quoted and in parentheses
+        self.assertEqual(body["message"].split("\n")[1], "1:6 doggo = 1")
+        patterns = "Available filterable attribute patterns are: `genre`, `meta.lang`, `note`, " \
+                   "`ok`, `tags`, `title`, `year`."
+        search = f"/indexes/{uid}/search"
+        for given, shown in [
+                ("doggo = 1", '2:7 "doggo" = "1"'),
+                ("genre = a AND doggo > 3", '23:28 ("genre" = "a") AND ("doggo" > "3")'),
+                ("NOT doggo IN [a, 2]", '7:12 NOT ("doggo" IN ["a", "2"])'),
+                ("doggo IS NOT NULL OR year 1 TO 5",
+                 '8:13 (NOT ("doggo" IS NULL)) OR ("year" "1" TO "5")'),
+                (["genre = a", ["doggo EXISTS", "ok = true"]],
+                 '24:29 ("genre" = "a") AND (("doggo" EXISTS) OR ("ok" = "true"))')]:
+            body = self.assertError(self.node.call("POST", search, {"filter": given}), 400,
+                                    "invalid_search_filter")
+            self.assertEqual(body["message"], f"Index `{uid}`: Attribute `doggo` is not "
+                                              f"filterable. {patterns}\n{shown}", given)
+        body = self.assertError(self.node.call("POST", f"/indexes/{uid}/facet-search",
+                                               {"facetName": "genre", "filter": "doggo = 1"}),
+                                400, "invalid_search_filter")
+        self.assertEqual(body["message"], f"Attribute `doggo` is not filterable. {patterns}"
+                                          "\n1:6 doggo = 1")
 
     def test_browse_sort(self):
         uid = self.filtered_index()
