@@ -162,7 +162,20 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& 
     const BuildRequest build = [&node_search, depth, &extra](const Assignment& a) {
         return node_search(a, depth, extra);
     };
-    co_return co_await ask_with_retry(ctx, plan, build, true, std::move(avoid), keep);
+    auto gathered = co_await ask_with_retry(ctx, plan, build, true, std::move(avoid), keep);
+    // A node writes the filter it refused back into its message, the shard restriction
+    // included: the same query without it gets the message one node holding everything gives.
+    if (gathered.refusal && !plan.empty() &&
+        gathered.refusal->body.find(ingest::kShardField) != std::string::npos) {
+        Assignment whole = plan.front();
+        whole.restricted = false;
+        const auto again = co_await ctx.nodes[whole.node]->send(
+            build(whole), std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+        if (again && again->status >= 400 && again->status < 500) {
+            gathered.refusal = relay_error(again->status, again->body);
+        }
+    }
+    co_return gathered;
 }
 
 // A node holding every shard ranks, counts, pages, dedupes and counts facets as one node does:
