@@ -280,8 +280,8 @@ void Node::add_search_routes() {
                     if (query.contains("federationOptions")) {
                         throw error(400, "invalid_multi_search_federation_options",
                                     "Using `federationOptions` is not allowed in a non-federated "
-                                    "search.\n - Hint: remove `federationOptions` from query #" +
-                                        std::to_string(i) + " or add `federation` to the request.");
+                                    "search.\n - Hint: remove `federationOptions` from the "
+                                    "query or add `federation` to the request.");
                     }
                     {
                         std::lock_guard lock(state_.mutex);

@@ -354,8 +354,7 @@ asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
                               "Inside `.queries[" + std::to_string(i) +
                                   "]`: Using `federationOptions` is not allowed in a "
                                   "non-federated search.\n - Hint: remove `federationOptions` "
-                                  "from query #" +
-                                  std::to_string(i) + " or add `federation` to the request.");
+                                  "from the query or add `federation` to the request.");
         }
         query.erase("indexUid");
         runs.emplace_back(std::move(uid), std::move(query));

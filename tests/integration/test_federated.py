@@ -131,6 +131,7 @@ class FederatedDifferential(unittest.TestCase):
                 {"queries": [{"indexUid": INDEX, "facets": ["genre"]}], "federation": {}},
                 {"queries": [{"indexUid": INDEX, "federationOptions": {"weight": -1}}],
                  "federation": {}},
+                {"queries": [{"indexUid": INDEX, "federationOptions": {"weight": 1}}]},
                 {"queries": [{"indexUid": INDEX}],
                  "federation": {"facetsByIndex": {OTHER: ["nope"]}}},
                 {"queries": [{"indexUid": INDEX}],
