@@ -565,8 +565,9 @@ asio::awaitable<http::Response> scatter_and_merge(Context& ctx, const std::strin
     extra.scores = plan.size() > 1;
     // a hybrid search over several nodes: its keyword and semantic sides asked and merged
     // apart, then together (nodes mixing their own sides would each judge the keyword side
-    // "good enough" on their share, and weigh other hits)
-    const bool hybrid = w.semantic_ratio && *w.semantic_ratio < 1.0;
+    // "good enough" on their share, and weigh other hits); without a query it is a semantic
+    // search
+    const bool hybrid = w.semantic_ratio && *w.semantic_ratio < 1.0 && !w.q.empty();
     bool split = false;
     Gathered keyword;           // split: the keyword side (`gathered` holds the semantic one)
     bool keyword_only = false;  // split: the keyword side answered alone

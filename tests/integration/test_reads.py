@@ -205,6 +205,8 @@ class ReadsAcrossShards(AgainstOneNode):
         hybrid = {"embedder": "manual", "semanticRatio": 1.0}
         for body in [
             {"vector": vector, "hybrid": hybrid, "limit": 10, "showRankingScore": True},
+            # without a query, a hybrid search is a semantic one
+            {"vector": vector, "limit": 5, "hybrid": {"embedder": "manual", "semanticRatio": 0.5}},
             {"q": "glass", "vector": vector, "limit": 15,
              "hybrid": {"embedder": "manual", "semanticRatio": 0.5}},
             {"q": "river storm", "vector": vector, "filter": "genre = a", "offset": 3,
