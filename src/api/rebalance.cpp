@@ -461,85 +461,111 @@ asio::awaitable<void> keep_lease(Context& ctx) {
     if (!held) throw Superseded("another Miroir drives the rebalance");
 }
 
-// Copies one shard of every index to its new owners, writes held meanwhile; the documents
-// copied (once per index, not per new owner). The node tasks of the copy are added to `tasks`:
-// each node applies one index's tasks in order, so later shards need not wait for them, and
-// the nodes batch consecutive additions.
-asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, const Rebalance& r,
-                                          const routing::ShardMove& move,
-                                          const std::vector<IndexToMove>& indexes,
-                                          NodeTasks& tasks) {
-    const auto from = sources(ctx, fleet, r, move.shard);
-    const auto to = slots_of(fleet, move.gained);
-    if (from.empty() || !ctx.health.usable(from.front())) {
-        throw std::runtime_error("no node holding shard " + std::to_string(move.shard) +
-                                 " is up to copy it from");
+// Keeps the write gate from opening at its deadline during a long copy; once the deadline
+// passed (`expired`), the copy is not trusted: writes may have landed meanwhile. (Awaited at
+// once by its callers, whose frames hold `gate` and `expired`.)
+asio::awaitable<void> extend_gate(Context& ctx, GateState& gate, bool& expired) {
+    const auto now = util::unix_ms();
+    if (now >= gate.until) expired = true;
+    if (expired || gate.until - now >= static_cast<std::int64_t>(ctx.config.rebalance.lease_ms)) {
+        co_return;
     }
-    const auto source = from.front();
+    gate.until = now + 2 * static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
+    co_await write_gate(ctx, gate);
+}
+
+// One shard's documents of one index, paged from `source` into the new owners `to` after
+// clearing what they hold of it, under the closed `gate`; the node tasks go to `tasks`. The
+// documents copied.
+asio::awaitable<std::uint64_t> copy_index_shard(Context& ctx, const Fleet& fleet,
+                                                std::size_t source,
+                                                const std::vector<std::size_t>& to,
+                                                std::uint32_t shard, const IndexToMove& index,
+                                                NodeTasks& tasks, GateState& gate, bool& expired) {
     const auto page_size = ctx.config.rebalance.page_size;
+    json clear;
+    clear["filter"] = ingest::shard_filter({shard});
+    const auto clear_body = clear.dump();
+    for (auto n : to) {
+        auto request =
+            node_request(Method::post, index_path(index.uid) + "/documents/delete", clear_body);
+        tasks.emplace_back(n, co_await enqueue(ctx, n, std::move(request)));
+    }
+    std::string add = index_path(index.uid) + "/documents";
+    if (index.primary_key) add += "?primaryKey=" + http::percent_encode(*index.primary_key);
     std::uint64_t documents = 0;
+    for (std::uint64_t offset = 0;; offset += page_size) {
+        json fetch;
+        fetch["filter"] = ingest::shard_filter({shard});
+        fetch["offset"] = offset;
+        fetch["limit"] = page_size;
+        fetch["retrieveVectors"] = true;
+        unsigned status = 0;
+        const auto page = co_await call(
+            ctx, source,
+            node_request(Method::post, index_path(index.uid) + "/documents/fetch", fetch.dump()),
+            status);
+        if (status == 404) break;  // the source lacks this index: nothing to copy
+        if (status != 200 || !page.is_object()) {
+            throw std::runtime_error("node `" + fleet.node_id(source) +
+                                     "` did not give the documents of shard " +
+                                     std::to_string(shard) + " of `" + index.uid + "` (" +
+                                     std::to_string(status) + "): " + page.dump());
+        }
+        const auto results = page.value("results", json::array());
+        if (results.empty()) break;
+        const auto body = results.dump();
+        for (auto n : to) {
+            auto request = node_request(Method::post, add, body);
+            tasks.emplace_back(n, co_await enqueue(ctx, n, std::move(request)));
+        }
+        documents += results.size();
+        if (results.size() < page_size) break;
+        co_await keep_lease(ctx);
+        co_await extend_gate(ctx, gate, expired);
+    }
+    co_return documents;
+}
+
+// Copies shards of `moves` from `next` on, every index, to their new owners under one closing
+// of the write gate: shard after shard until a page's worth of documents was copied, so that
+// small shards share one hold of the writes and a large one holds them alone. Each source
+// applies the tasks it was given before its documents are read. The node tasks of the copy go
+// to `tasks` (a node applies one index's tasks in order, so later copies need not wait for
+// them, and the nodes batch consecutive additions). The shards copied, with their documents.
+asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shards(
+    Context& ctx, const Fleet& fleet, const Rebalance& r,
+    const std::vector<routing::ShardMove>& moves, std::size_t next,
+    const std::vector<IndexToMove>& indexes, NodeTasks& tasks) {
     auto gate = co_await fence(ctx);
     bool expired = false;
-    // keeps the gate from opening at its deadline during a long copy; once it passed, the
-    // copy is not trusted (writes may have landed meanwhile)
-    auto extend = [&ctx, &gate, &expired]() -> asio::awaitable<void> {
-        const auto now = util::unix_ms();
-        if (now >= gate.until) expired = true;
-        if (expired ||
-            gate.until - now >= static_cast<std::int64_t>(ctx.config.rebalance.lease_ms)) {
-            co_return;
-        }
-        gate.until = now + 2 * static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
-        co_await write_gate(ctx, gate);
-    };
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> copied;
+    std::set<std::pair<std::size_t, std::string>> idle;  // (source, index) seen idle
+    std::uint64_t in_gate = 0;
     std::exception_ptr failure;
     bool superseded = false;
     try {
-        for (const auto& index : indexes) {
-            co_await extend();
-            co_await wait_idle(ctx, source, index.uid);
-            co_await extend();
-            json clear;
-            clear["filter"] = ingest::shard_filter({move.shard});
-            const auto clear_body = clear.dump();
-            for (auto n : to) {
-                auto request = node_request(
-                    Method::post, index_path(index.uid) + "/documents/delete", clear_body);
-                tasks.emplace_back(n, co_await enqueue(ctx, n, std::move(request)));
+        for (; next < moves.size() && in_gate < ctx.config.rebalance.page_size; ++next) {
+            const auto& move = moves[next];
+            const auto from = sources(ctx, fleet, r, move.shard);
+            if (from.empty() || !ctx.health.usable(from.front())) {
+                throw std::runtime_error("no node holding shard " + std::to_string(move.shard) +
+                                         " is up to copy it from");
             }
-            std::string add = index_path(index.uid) + "/documents";
-            if (index.primary_key) add += "?primaryKey=" + http::percent_encode(*index.primary_key);
-            for (std::uint64_t offset = 0;; offset += page_size) {
-                json fetch;
-                fetch["filter"] = ingest::shard_filter({move.shard});
-                fetch["offset"] = offset;
-                fetch["limit"] = page_size;
-                fetch["retrieveVectors"] = true;
-                unsigned status = 0;
-                const auto page = co_await call(
-                    ctx, source,
-                    node_request(Method::post, index_path(index.uid) + "/documents/fetch",
-                                 fetch.dump()),
-                    status);
-                if (status == 404) break;  // the source lacks this index: nothing to copy
-                if (status != 200 || !page.is_object()) {
-                    throw std::runtime_error("node `" + fleet.node_id(source) +
-                                             "` did not give the documents of shard " +
-                                             std::to_string(move.shard) + " of `" + index.uid +
-                                             "` (" + std::to_string(status) + "): " + page.dump());
+            const auto source = from.front();
+            const auto to = slots_of(fleet, move.gained);
+            std::uint64_t documents = 0;
+            for (const auto& index : indexes) {
+                co_await extend_gate(ctx, gate, expired);
+                if (idle.emplace(source, index.uid).second) {
+                    co_await wait_idle(ctx, source, index.uid);
+                    co_await extend_gate(ctx, gate, expired);
                 }
-                const auto results = page.value("results", json::array());
-                if (results.empty()) break;
-                const auto body = results.dump();
-                for (auto n : to) {
-                    auto request = node_request(Method::post, add, body);
-                    tasks.emplace_back(n, co_await enqueue(ctx, n, std::move(request)));
-                }
-                documents += results.size();
-                if (results.size() < page_size) break;
-                co_await keep_lease(ctx);
-                co_await extend();
+                documents += co_await copy_index_shard(ctx, fleet, source, to, move.shard, index,
+                                                       tasks, gate, expired);
             }
+            copied.emplace_back(move.shard, documents);
+            in_gate += documents;
         }
     } catch (const Superseded&) {
         failure = std::current_exception();
@@ -551,10 +577,10 @@ asio::awaitable<std::uint64_t> copy_shard(Context& ctx, const Fleet& fleet, cons
     if (!superseded) co_await unfence(ctx, gate);
     if (failure) std::rethrow_exception(failure);
     if (expired) {
-        throw std::runtime_error("the write gate opened by itself during the copy of shard " +
-                                 std::to_string(move.shard) + "; it is copied again");
+        throw std::runtime_error("the write gate opened by itself during a copy of " +
+                                 std::to_string(copied.size()) + " shards; they are copied again");
     }
-    co_return documents;
+    co_return copied;
 }
 
 void report(Context& ctx, const Rebalance& r, bool running) {
@@ -580,15 +606,22 @@ asio::awaitable<void> copy_all(Context& ctx, Rebalance r) {
             if (auto latest = co_await latest_task(ctx, slot)) tasks.emplace_back(slot, *latest);
         }
     }
+    std::vector<routing::ShardMove> pending;
     for (const auto& move : moves) {
-        if (copied.contains(move.shard)) continue;
+        if (!copied.contains(move.shard)) pending.push_back(move);
+    }
+    for (std::size_t next = 0; next < pending.size();) {
         co_await keep_lease(ctx);
-        const auto documents = co_await copy_shard(ctx, *fleet, r, move, indexes, tasks);
+        const auto done = co_await copy_shards(ctx, *fleet, r, pending, next, indexes, tasks);
+        next += done.size();
+        std::uint64_t documents = 0;
+        for (const auto& shard_documents : done) documents += shard_documents.second;
         ctx.metrics.rebalance_documents_copied(documents);
-        const auto shard = move.shard;
-        std::function<void(Rebalance&)> progress = [shard, documents](Rebalance& b) {
-            b.copied.push_back(shard);
-            b.documents_copied += documents;
+        std::function<void(Rebalance&)> progress = [done](Rebalance& b) {
+            for (const auto& [shard, count] : done) {
+                b.copied.push_back(shard);
+                b.documents_copied += count;
+            }
         };
         const auto now = co_await advance(ctx, r.id, std::move(progress));
         r = *now->topology().rebalance;

@@ -372,8 +372,11 @@ class SeveralPods(unittest.TestCase):
 class ResumeAfterKill(unittest.TestCase):
     def test_resumes(self):
         docs = corpus(random.Random(4), 3000)
+        # small pages: a gate copies one or two shards (about 47 documents each), so the kill
+        # lands between copies
         cluster = Cluster({"nodes": 2, "rf": 1, "shards": 64},
-                          "  rebalance: { pause_ms: 150, topology_poll_ms: 100, lease_ms: 1000 }\n")
+                          "  rebalance: { pause_ms: 150, topology_poll_ms: 100, lease_ms: 1000,"
+                          " page_size: 60 }\n")
         extra = Node(NODE_KEY).start()
         try:
             load(cluster, docs)
