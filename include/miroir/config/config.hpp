@@ -92,8 +92,8 @@ struct Upstream {
 
 // Moving shards between nodes when the topology changes (docs/operations.md, "Rebalancing").
 struct Rebalance {
-    std::uint32_t page_size = 5000;          // documents per page copied from node to node
-    std::uint32_t pause_ms = 0;              // between two shard copies (writes wait during one)
+    std::uint32_t page_size = 5000;          // documents per page copied node to node, and per hold
+    std::uint32_t pause_ms = 0;              // between two holds of the writes during a copy
     std::uint32_t topology_poll_ms = 1000;   // how often a pod reloads the topology
     std::uint32_t gate_poll_ms = 20;         // how often a pod reads the write gate in one
     std::uint32_t lease_ms = 15000;          // one pod drives a rebalance; its lease lasts this
