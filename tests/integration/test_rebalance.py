@@ -221,6 +221,10 @@ class Rebalance(unittest.TestCase):
             self.assertEqual(done["group"], 1)
             topology = self.call_ok("GET", "/_miroir/topology")
             self.assertEqual([g["readable"] for g in topology["groups"]], [True, True])
+            # the rebalances may take only seconds: let the load reach its count
+            deadline = time.monotonic() + 30
+            while load_thread.searches <= 50 and time.monotonic() < deadline:
+                time.sleep(0.05)
         finally:
             load_thread.finish()
 
