@@ -496,6 +496,29 @@ FilterPtr parse_filter(const json& filter, const std::string& code) {
                     filter.dump() + "`.");
 }
 
+std::string available_patterns(const json& filterable, const std::string& kind, bool facet_search) {
+    std::set<std::string> names;
+    for (const auto& rule : filterable) {
+        if (rule.is_string()) {
+            names.insert(rule.get<std::string>());
+            continue;
+        }
+        const auto features = rule.value("features", json::object());
+        const auto filter = features.value("filter", json::object());
+        const bool opens =
+            facet_search ? features.value("facetSearch", false)
+                         : filter.value("equality", true) || filter.value("comparison", false);
+        if (!opens) continue;
+        for (const auto& p : rule.value("attributePatterns", json::array())) {
+            names.insert(p.get<std::string>());
+        }
+    }
+    if (names.empty()) return "This index does not have configured " + kind + " attributes.";
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    return "Available " + kind + " attributes patterns are: `" + list + "`.";
+}
+
 bool is_filterable(const json& filterable, const std::string& field) {
     for (const auto& rule : filterable) {
         if (rule.is_string()) {

@@ -47,6 +47,11 @@ FilterPtr parse_filter(const json& filter, const std::string& code);
 void check_filterable(const FilterPtr& filter, const json& filterable, const std::string& code,
                       const std::string* index_uid = nullptr);
 
+// Meilisearch's sentence for the patterns `filterable` (the setting) opens to filtering, or to
+// facet search with `facet_search`: "Available filterable attributes patterns are: `a, b`.",
+// or "This index does not have configured filterable attributes." (`kind` names the use).
+std::string available_patterns(const json& filterable, const std::string& kind, bool facet_search);
+
 // Whether `filterable` (the setting) allows filtering on `field`.
 bool is_filterable(const json& filterable, const std::string& field);
 

@@ -465,32 +465,22 @@ bool glob(std::string_view pattern, std::string_view s) {
 // names it or a parent of it; a pattern rule matches it or is matched by it, so `*` needs a
 // pattern rule), else `invalid_search_facets` listing the filterable patterns in one quote.
 void check_facet_pattern(const json& filterable, const std::string& pattern) {
-    std::set<std::string> names;
     for (const auto& rule : filterable) {
         if (rule.is_string()) {
             const auto field = rule.get<std::string>();
             if (pattern == field || pattern.starts_with(field + ".")) return;
-            names.insert(field);
             continue;
         }
         const auto filter = rule.value("features", json::object()).value("filter", json::object());
-        const bool filters = filter.value("equality", true) || filter.value("comparison", false);
+        if (!filter.value("equality", true) && !filter.value("comparison", false)) continue;
         for (const auto& p : rule.value("attributePatterns", json::array())) {
             const auto name = p.get<std::string>();
-            if (filters && (glob(name, pattern) || glob(pattern, name))) return;
-            if (filters) names.insert(name);
+            if (glob(name, pattern) || glob(pattern, name)) return;
         }
     }
-    std::string list;
-    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
     throw search_error("facets", "Invalid facet distribution: Pattern `" + pattern +
                                      "` is not filterable. " +
-                                     (names.empty() ? std::string("This index does not have "
-                                                                  "configured filterable "
-                                                                  "attributes.")
-                                                    : "Available filterable attributes patterns "
-                                                      "are: `" +
-                                                          list + "`."));
+                                     available_patterns(filterable, "filterable", false));
 }
 
 // Highlights the matched words of a text.

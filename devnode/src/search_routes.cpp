@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <set>
 
 #include "filter.hpp"
 #include "node.hpp"
@@ -69,27 +68,12 @@ void Node::add_search_routes() {
                         "The facet search is disabled for this index");
         }
         if (!is_filterable(settings["filterableAttributes"], facet)) {
-            // the facet-searchable patterns in one quote, as Meilisearch lists them
-            std::set<std::string> names;
-            for (const auto& rule : settings["filterableAttributes"]) {
-                if (rule.is_string()) names.insert(rule.get<std::string>());
-                if (!rule.is_object() ||
-                    !rule.value("features", json::object()).value("facetSearch", false))
-                    continue;
-                for (const auto& p : rule.value("attributePatterns", json::array()))
-                    names.insert(p.get<std::string>());
-            }
-            std::string list;
-            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-            throw error(400, "invalid_facet_search_facet_name",
-                        "Attribute `" + facet + "` is not facet-searchable. " +
-                            (names.empty() ? std::string("This index does not have configured "
-                                                         "facet-searchable attributes.")
-                                           : "Available facet-searchable attributes patterns "
-                                             "are: `" +
-                                                 list + "`.") +
-                            " To make it facet-searchable add it to the `filterableAttributes` "
-                            "index settings.");
+            throw error(
+                400, "invalid_facet_search_facet_name",
+                "Attribute `" + facet + "` is not facet-searchable. " +
+                    available_patterns(settings["filterableAttributes"], "facet-searchable", true) +
+                    " To make it facet-searchable add it to the `filterableAttributes` "
+                    "index settings.");
         }
         const auto result = run_search(it->second, params);
         const auto norm_query = query.is_string() ? normalize(query.get<std::string>()) : "";

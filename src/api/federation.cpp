@@ -257,12 +257,7 @@ asio::awaitable<std::optional<http::Response>> check_unused_facets(Context& ctx,
     const std::string lead = "Inside `.federation.facetsByIndex." + uid + "`: ";
     const std::string note = "\n - Note: index `" + uid + "` is not used in queries";
     if (!co_await lookup_index(ctx, uid)) {
-        json error;
-        error["message"] = lead + "Index `" + uid + "` not found." + note;
-        error["code"] = "index_not_found";
-        error["type"] = "invalid_request";
-        error["link"] = "https://docs.meilisearch.com/errors#index_not_found";
-        co_return http::respond(400, error);
+        throw http::error(400, "index_not_found", lead + "Index `" + uid + "` not found." + note);
     }
     json body;
     body["facets"] = std::move(facets);
