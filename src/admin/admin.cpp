@@ -1,16 +1,17 @@
-// /_miroir/ready and the metrics endpoints.
+// /_miroir/ready, /_miroir/workers and the metrics endpoints.
 #include <map>
 
 #include <nlohmann/json.hpp>
 
 #include <miroir/admin/routes.hpp>
-#include <miroir/api/context.hpp>
-#include <miroir/api/fleet.hpp>
 #include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/upstream/health.hpp>
+#include <miroir/workers/supervisor.hpp>
 
 namespace miroir::admin {
 
@@ -20,7 +21,7 @@ namespace asio = boost::asio;
 
 // Ready when at least one replica group can cover every shard: a group whose unreachable
 // nodes number fewer than the replication factor still holds a copy of each shard.
-asio::awaitable<http::Response> ready(api::Context& ctx) {
+asio::awaitable<http::Response> ready(fleet::Context& ctx) {
     const auto timeout = std::chrono::milliseconds(ctx.config.health.timeout_ms);
     const auto fleet = ctx.fleet();
     const auto& members = fleet->members();
@@ -47,23 +48,34 @@ asio::awaitable<http::Response> ready(api::Context& ctx) {
     co_return http::Response::json(covered ? 200 : 503, body.dump());
 }
 
-asio::awaitable<http::Response> metrics_text(api::Context& ctx) {
+asio::awaitable<http::Response> metrics_text(fleet::Context& ctx) {
     http::Response r;
     r.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     r.body = ctx.metrics.serialize();
     co_return r;
 }
 
+asio::awaitable<http::Response> workers_state(const workers::Supervisor& supervisor) {
+    nlohmann::ordered_json body;
+    body["workers"] = supervisor.state();
+    co_return http::Response::json(200, body.dump());
+}
+
 }  // namespace
 
-void add_admin_routes(http::Router& router, api::Context& ctx) {
+void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor) {
+    router.add(http::Method::get, "/_miroir/workers", http::Access::admin,
+               [&supervisor](http::Request&) { return workers_state(supervisor); });
+}
+
+void add_admin_routes(http::Router& router, fleet::Context& ctx) {
     router.add(http::Method::get, "/_miroir/ready", http::Access::open,
                [&ctx](http::Request&) { return ready(ctx); });
     router.add(http::Method::get, "/_miroir/metrics", http::Access::admin,
                [&ctx](http::Request&) { return metrics_text(ctx); });
 }
 
-void add_metrics_listener_routes(http::Router& router, api::Context& ctx) {
+void add_metrics_listener_routes(http::Router& router, fleet::Context& ctx) {
     router.add(http::Method::get, "/metrics", http::Access::open,
                [&ctx](http::Request&) { return metrics_text(ctx); });
 }

@@ -13,22 +13,22 @@
 #include <nlohmann/json.hpp>
 
 #include <miroir/admin/routes.hpp>
-#include <miroir/api/context.hpp>
-#include <miroir/api/fleet.hpp>
-#include <miroir/api/node_requests.hpp>
 #include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
-#include <miroir/ingest/splitter.hpp>
 #include <miroir/routing/placement.hpp>
+#include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/node_requests.hpp>
 #include <miroir/upstream/gather.hpp>
 
 namespace miroir::admin {
 
 namespace {
 
-using api::index_path;
-using api::node_request;
+using scatter::index_path;
+using scatter::node_request;
 
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
@@ -46,7 +46,7 @@ struct Holding {
     std::uint64_t unsharded = 0;  // documents without a shard (written behind Miroir's back)
 };
 
-asio::awaitable<std::optional<json>> ask(api::Context& ctx, std::size_t node,
+asio::awaitable<std::optional<json>> ask(fleet::Context& ctx, std::size_t node,
                                          upstream::UpstreamRequest request, unsigned& status) {
     const auto timeout = std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms);
     auto result = co_await ctx.nodes[node]->send(std::move(request), timeout);
@@ -61,7 +61,7 @@ asio::awaitable<std::optional<json>> ask(api::Context& ctx, std::size_t node,
 std::string id_text(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
 
 // The total of a documents fetch with `filter` (null: every document).
-asio::awaitable<std::optional<std::uint64_t>> count(api::Context& ctx, std::size_t node,
+asio::awaitable<std::optional<std::uint64_t>> count(fleet::Context& ctx, std::size_t node,
                                                     std::string uid, json filter,
                                                     unsigned& status) {
     json body;
@@ -75,11 +75,11 @@ asio::awaitable<std::optional<std::uint64_t>> count(api::Context& ctx, std::size
     co_return page->value("total", std::uint64_t{0});
 }
 
-asio::awaitable<Holding> holding(api::Context& ctx, std::uint32_t shards, std::size_t node,
+asio::awaitable<Holding> holding(fleet::Context& ctx, std::uint32_t shards, std::size_t node,
                                  std::string uid, std::optional<std::string> pk, bool with_ids) {
     Holding out;
     unsigned status = 0;
-    const std::string field(ingest::kShardField);
+    const std::string field(routing::kShardField);
     if (with_ids && pk) {
         for (std::uint64_t offset = 0;; offset += kPage) {
             json body;
@@ -101,7 +101,7 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::uint32_t shards, std::s
                 if (value != doc.end() && value->is_number_unsigned()) {
                     shard = value->get<std::uint32_t>();
                 } else if (value != doc.end() && value->is_string()) {
-                    shard = ingest::shard_of_value(value->get<std::string>());
+                    shard = routing::shard_of_value(value->get<std::string>());
                 }
                 if (!shard) {
                     ++out.unsharded;
@@ -129,7 +129,7 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::uint32_t shards, std::s
     }
     std::uint64_t sharded = 0;
     for (std::uint32_t s = 0; s < shards && sharded < *total; ++s) {
-        const json filter = ingest::shard_filter({s});
+        const json filter = routing::shard_filter({s});
         const auto n = co_await count(ctx, node, uid, filter, status);
         if (!n) {
             out.refused = status;  // e.g. 400: `_miroir_shard` is not filterable there
@@ -144,7 +144,7 @@ asio::awaitable<Holding> holding(api::Context& ctx, std::uint32_t shards, std::s
 }
 
 // Every index any node has, in order.
-asio::awaitable<std::vector<std::string>> index_uids(api::Context& ctx) {
+asio::awaitable<std::vector<std::string>> index_uids(fleet::Context& ctx) {
     std::set<std::string> uids;
     const auto fleet = ctx.fleet();
     for (auto n : fleet->members()) {
@@ -162,7 +162,7 @@ asio::awaitable<std::vector<std::string>> index_uids(api::Context& ctx) {
 }
 
 // The primary key of an index, from the first node that knows it.
-asio::awaitable<std::optional<std::string>> primary_key(api::Context& ctx, const std::string& uid,
+asio::awaitable<std::optional<std::string>> primary_key(fleet::Context& ctx, const std::string& uid,
                                                         bool& found) {
     found = false;
     const auto fleet = ctx.fleet();
@@ -188,7 +188,7 @@ json named(const std::set<std::string>& ids) {
 }
 
 // The problems of one index, and the number of its documents.
-json check_index(const api::Fleet& fleet, const std::vector<Holding>& held, bool with_ids,
+json check_index(const fleet::Fleet& fleet, const std::vector<Holding>& held, bool with_ids,
                  std::uint64_t& documents) {
     json problems = json::array();
     for (std::size_t n = 0; n < held.size(); ++n) {
@@ -270,12 +270,12 @@ json check_index(const api::Fleet& fleet, const std::vector<Holding>& held, bool
     return problems;
 }
 
-asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
+asio::awaitable<http::Response> verify(fleet::Context& ctx, http::Request& r) {
     std::optional<std::string> only;
     bool with_ids = true;
     for (const auto& [name, value] : http::split_query(r.query)) {
         if (name == "index") {
-            api::check_index_uid(value);
+            scatter::check_index_uid(value);
             only = value;
         } else if (name == "ids") {
             if (value != "true" && value != "false") {
@@ -330,7 +330,7 @@ asio::awaitable<http::Response> verify(api::Context& ctx, http::Request& r) {
 }
 
 // Shard → owners in each group, best first.
-asio::awaitable<http::Response> shards(api::Context& ctx) {
+asio::awaitable<http::Response> shards(fleet::Context& ctx) {
     const auto snapshot = ctx.fleet();
     const auto& fleet = *snapshot;
     json list = json::array();
@@ -356,7 +356,7 @@ std::map<int, std::vector<std::string>> by_group(const std::vector<config::Node>
 }
 
 // The proposed node list of a plan request, validated as the configuration's would be.
-std::vector<config::Node> proposed_nodes(const api::Context& ctx, const json& body) {
+std::vector<config::Node> proposed_nodes(const fleet::Context& ctx, const json& body) {
     if (!body.is_object() || !body.contains("nodes") || !body["nodes"].is_array()) {
         throw http::bad_request(
             "Missing field `nodes`: the proposed list of nodes, each "
@@ -395,7 +395,7 @@ std::vector<config::Node> proposed_nodes(const api::Context& ctx, const json& bo
     return proposed.nodes;
 }
 
-asio::awaitable<http::Response> plan(api::Context& ctx, http::Request& r) {
+asio::awaitable<http::Response> plan(fleet::Context& ctx, http::Request& r) {
     const auto after_nodes = proposed_nodes(ctx, http::json_body(r));
     const auto fleet = ctx.fleet();
     std::map<int, std::vector<std::string>> before;
@@ -443,7 +443,7 @@ asio::awaitable<http::Response> plan(api::Context& ctx, http::Request& r) {
 
 }  // namespace
 
-void add_placement_routes(http::Router& router, api::Context& ctx) {
+void add_placement_routes(http::Router& router, fleet::Context& ctx) {
     router.add(http::Method::post, "/_miroir/rebalance/plan", http::Access::admin,
                [&ctx](http::Request& r) { return plan(ctx, r); });
     router.add(http::Method::get, "/_miroir/shards", http::Access::admin,

@@ -5,14 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include <miroir/admin/routes.hpp>
-#include <miroir/api/context.hpp>
-#include <miroir/api/fleet.hpp>
-#include <miroir/api/topology.hpp>
 #include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/fleet/topology.hpp>
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/upstream/health.hpp>
+#include <miroir/workers/workers.hpp>
 
 namespace miroir::admin {
 
@@ -20,17 +21,17 @@ namespace {
 
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
-using api::NodeRole;
-using api::Topology;
+using fleet::NodeRole;
+using fleet::Topology;
 
-json node_json(const api::Context& ctx, const api::Fleet& fleet, std::size_t slot) {
+json node_json(const fleet::Context& ctx, const fleet::Fleet& fleet, std::size_t slot) {
     const auto& n = fleet.node(slot);
     const auto h = ctx.health.get(slot);
     json node;
     node["id"] = n.id;
     node["address"] = n.address;
     node["group"] = n.group;
-    node["role"] = api::to_string(n.role);
+    node["role"] = fleet::to_string(n.role);
     node["state"] = n.role == NodeRole::removed ? "removed" : upstream::to_string(h.state);
     std::size_t shards = 0;
     for (const auto& group : fleet.groups()) {
@@ -46,7 +47,7 @@ json node_json(const api::Context& ctx, const api::Fleet& fleet, std::size_t slo
 
 // The nodes with their roles and health, the groups, and whether every shard has a replica
 // that is up.
-asio::awaitable<http::Response> topology(api::Context& ctx) {
+asio::awaitable<http::Response> topology(fleet::Context& ctx) {
     const auto snapshot = ctx.fleet();
     const auto& fleet = *snapshot;
     const auto& t = fleet.topology();
@@ -58,7 +59,7 @@ asio::awaitable<http::Response> topology(api::Context& ctx) {
     std::vector<bool> anywhere(fleet.shards(), false);
     for (const int id : t.groups) {
         const auto readable = std::find_if(fleet.groups().begin(), fleet.groups().end(),
-                                           [id](const api::Group& g) { return g.id == id; });
+                                           [id](const fleet::Group& g) { return g.id == id; });
         bool complete = readable != fleet.groups().end();
         if (complete) {
             for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
@@ -87,7 +88,7 @@ asio::awaitable<http::Response> topology(api::Context& ctx) {
     body["nodes"] = std::move(nodes);
     body["groups"] = std::move(groups);
     body["unavailableShards"] = std::move(uncovered);
-    body["rebalance"] = json::parse(api::rebalance_status(fleet));
+    body["rebalance"] = json::parse(workers::rebalance_status(fleet));
     co_return http::respond(200, body);
 }
 
@@ -99,7 +100,7 @@ void refuse_while_rebalancing(const Topology& t) {
     }
 }
 
-api::NodeEntry& node_named(Topology& t, const std::string& id) {
+fleet::NodeEntry& node_named(Topology& t, const std::string& id) {
     for (auto& n : t.nodes) {
         if (n.id == id && n.role != NodeRole::removed) return n;
     }
@@ -143,16 +144,16 @@ void add_node(Topology& t, const config::Node& node, int group) {
         n.role = NodeRole::joining;
         return;
     }
-    if (t.nodes.size() >= api::NodeClients::kMaxNodes) {
-        throw http::error(
-            409, "miroir_too_many_nodes",
-            "A topology holds at most " + std::to_string(api::NodeClients::kMaxNodes) + " nodes.");
+    if (t.nodes.size() >= fleet::NodeClients::kMaxNodes) {
+        throw http::error(409, "miroir_too_many_nodes",
+                          "A topology holds at most " +
+                              std::to_string(fleet::NodeClients::kMaxNodes) + " nodes.");
     }
     t.nodes.push_back({node.id, node.address, group, NodeRole::joining, node.host, node.port});
 }
 
 // POST /_miroir/nodes {"id", "address", "group"}: a joining node (a rebalance gives it shards).
-asio::awaitable<http::Response> post_node(api::Context& ctx, http::Request& r) {
+asio::awaitable<http::Response> post_node(fleet::Context& ctx, http::Request& r) {
     const auto body = http::json_body(r);
     auto node = node_of(body, "");
     const auto group_value = body.value("group", json(std::uint64_t{0}));
@@ -168,12 +169,12 @@ asio::awaitable<http::Response> post_node(api::Context& ctx, http::Request& r) {
         }
         add_node(t, node, group);
     };
-    const auto fleet = co_await api::change_topology(ctx, std::move(change));
+    const auto fleet = co_await fleet::change_topology(ctx, std::move(change));
     co_return http::respond(201, node_json(ctx, *fleet, *fleet->topology().slot(node.id)));
 }
 
 // POST /_miroir/nodes/{id}/drain: the node gives its shards away at the next rebalance.
-asio::awaitable<http::Response> drain_node(api::Context& ctx, http::Request& r) {
+asio::awaitable<http::Response> drain_node(fleet::Context& ctx, http::Request& r) {
     const std::string id(r.param("id"));
     std::function<void(Topology&)> change = [&id](Topology& t) {
         refuse_while_rebalancing(t);
@@ -190,12 +191,12 @@ asio::awaitable<http::Response> drain_node(api::Context& ctx, http::Request& r) 
                                   " to hold its shards; remove the group instead.");
         }
     };
-    const auto fleet = co_await api::change_topology(ctx, std::move(change));
+    const auto fleet = co_await fleet::change_topology(ctx, std::move(change));
     co_return http::respond(200, node_json(ctx, *fleet, *fleet->topology().slot(id)));
 }
 
 // DELETE /_miroir/nodes/{id}: a node that holds nothing (joining, or drained by a rebalance).
-asio::awaitable<http::Response> delete_node(api::Context& ctx, http::Request& r) {
+asio::awaitable<http::Response> delete_node(fleet::Context& ctx, http::Request& r) {
     const std::string id(r.param("id"));
     std::function<void(Topology&)> change = [&id](Topology& t) {
         auto& n = node_named(t, id);
@@ -207,7 +208,7 @@ asio::awaitable<http::Response> delete_node(api::Context& ctx, http::Request& r)
         refuse_while_rebalancing(t);
         n.role = NodeRole::removed;
     };
-    co_await api::change_topology(ctx, std::move(change));
+    co_await fleet::change_topology(ctx, std::move(change));
     http::Response done;
     done.status = 204;
     co_return done;
@@ -215,7 +216,7 @@ asio::awaitable<http::Response> delete_node(api::Context& ctx, http::Request& r)
 
 // POST /_miroir/groups {"nodes": [{"id", "address"}]}: a new replica group, filled from the
 // others by the next rebalance before it serves reads.
-asio::awaitable<http::Response> post_group(api::Context& ctx, http::Request& r) {
+asio::awaitable<http::Response> post_group(fleet::Context& ctx, http::Request& r) {
     const auto body = http::json_body(r);
     if (!body.is_object() || !body.contains("nodes") || !body["nodes"].is_array() ||
         body["nodes"].empty()) {
@@ -233,7 +234,7 @@ asio::awaitable<http::Response> post_group(api::Context& ctx, http::Request& r) 
         t.groups.push_back(created);
         for (const auto& n : nodes) add_node(t, n, created);
     };
-    co_await api::change_topology(ctx, std::move(change));
+    co_await fleet::change_topology(ctx, std::move(change));
     json out;
     out["id"] = created;
     out["nodes"] = json::array();
@@ -242,7 +243,7 @@ asio::awaitable<http::Response> post_group(api::Context& ctx, http::Request& r) 
 }
 
 // DELETE /_miroir/groups/{id}: the group leaves the read rotation and the topology at once.
-asio::awaitable<http::Response> delete_group(api::Context& ctx, http::Request& r) {
+asio::awaitable<http::Response> delete_group(fleet::Context& ctx, http::Request& r) {
     const std::string text(r.param("id"));
     int id = -1;
     try {
@@ -269,7 +270,7 @@ asio::awaitable<http::Response> delete_group(api::Context& ctx, http::Request& r
             if (n.group == id) n.role = NodeRole::removed;
         }
     };
-    co_await api::change_topology(ctx, std::move(change));
+    co_await fleet::change_topology(ctx, std::move(change));
     http::Response done;
     done.status = 204;
     co_return done;
@@ -277,18 +278,18 @@ asio::awaitable<http::Response> delete_group(api::Context& ctx, http::Request& r
 
 // POST /_miroir/rebalance: starts moving shards for the first unbalanced group (the others
 // follow); 202 with the status, or 200 when every group is balanced.
-asio::awaitable<http::Response> post_rebalance(api::Context& ctx) {
-    const bool started = co_await api::start_rebalance(ctx);
-    co_return http::Response::json(started ? 202 : 200, api::rebalance_status(*ctx.fleet()));
+asio::awaitable<http::Response> post_rebalance(fleet::Context& ctx) {
+    const bool started = co_await workers::start_rebalance(ctx);
+    co_return http::Response::json(started ? 202 : 200, workers::rebalance_status(*ctx.fleet()));
 }
 
-asio::awaitable<http::Response> rebalance_status(api::Context& ctx) {
-    co_return http::Response::json(200, api::rebalance_status(*ctx.fleet()));
+asio::awaitable<http::Response> rebalance_status(fleet::Context& ctx) {
+    co_return http::Response::json(200, workers::rebalance_status(*ctx.fleet()));
 }
 
 }  // namespace
 
-void add_topology_routes(http::Router& router, api::Context& ctx) {
+void add_topology_routes(http::Router& router, fleet::Context& ctx) {
     using http::Access;
     using http::Method;
     router.add(Method::get, "/_miroir/topology", Access::admin,

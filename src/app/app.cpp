@@ -11,24 +11,26 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <miroir/admin/routes.hpp>
-#include <miroir/api/context.hpp>
-#include <miroir/api/fleet.hpp>
-#include <miroir/api/keys.hpp>
-#include <miroir/api/routes.hpp>
-#include <miroir/api/settings_state.hpp>
-#include <miroir/api/topology.hpp>
-#include <miroir/api/write_gate.hpp>
 #include <miroir/app/app.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/fleet/keys.hpp>
+#include <miroir/fleet/settings_state.hpp>
+#include <miroir/fleet/topology.hpp>
+#include <miroir/fleet/write_gate.hpp>
 #include <miroir/http/pipeline.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/http/server.hpp>
 #include <miroir/log/log.hpp>
+#include <miroir/meili/routes.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
 #include <miroir/upstream/observed.hpp>
 #include <miroir/version.hpp>
+#include <miroir/workers/supervisor.hpp>
+#include <miroir/workers/workers.hpp>
 
 namespace miroir::app {
 
@@ -40,7 +42,7 @@ struct App::Impl {
           threads(config.server.threads ? config.server.threads
                                         : std::max(1u, std::thread::hardware_concurrency())),
           io(1),
-          nodes([this](const api::NodeEntry& node) {
+          nodes([this](const fleet::NodeEntry& node) {
               upstream::PoolOptions pool;
               pool.max_connections = config.upstream.max_connections_per_node;
               pool.idle_connections = config.upstream.idle_connections_per_node;
@@ -52,34 +54,35 @@ struct App::Impl {
           }),
           fleets(placeholder(config)),
           store(tasks::open_store(config.task_store, io.get_executor())),
-          health(api::NodeClients::kMaxNodes,
+          health(fleet::NodeClients::kMaxNodes,
                  {config.health.unhealthy_threshold, config.health.recovery_threshold}),
-          observed(api::NodeClients::kMaxNodes, config.scatter.adaptive.half_life_ms),
+          observed(fleet::NodeClients::kMaxNodes, config.scatter.adaptive.half_life_ms),
           hedge_budget(config.scatter.hedging.budget_fraction),
           keys(config.master_key),
           context{io.get_executor(), config,       metrics, nodes,    fleets, *store, health,
                   observed,          hedge_budget, keys,    settings, writes} {
-        api::add_misc_routes(router, context);
-        api::add_task_routes(router, context);
-        api::add_write_routes(router, context);
-        api::add_document_read_routes(router, context);
-        api::add_index_routes(router, context);
-        api::add_instance_routes(router, context);
-        api::add_key_routes(router, context);
-        api::add_settings_routes(router, context);
-        api::add_search_routes(router, context);
+        meili::add_misc_routes(router, context);
+        meili::add_task_routes(router, context);
+        meili::add_write_routes(router, context);
+        meili::add_document_read_routes(router, context);
+        meili::add_index_routes(router, context);
+        meili::add_instance_routes(router, context);
+        meili::add_key_routes(router, context);
+        meili::add_settings_routes(router, context);
+        meili::add_search_routes(router, context);
         admin::add_admin_routes(router, context);
         admin::add_placement_routes(router, context);
         admin::add_topology_routes(router, context);
+        admin::add_worker_routes(router, supervisor);
         admin::add_metrics_listener_routes(metrics_router, context);
     }
 
     // Until the stored topology is loaded: the configuration's, as version 0 (no node client
     // exists yet, and nothing is served).
-    static std::shared_ptr<const api::Fleet> placeholder(const config::Config& config) {
-        auto seed = api::Topology::seed(config);
+    static std::shared_ptr<const fleet::Fleet> placeholder(const config::Config& config) {
+        auto seed = fleet::Topology::seed(config);
         seed.version = 0;
-        return std::make_shared<const api::Fleet>(std::move(seed));
+        return std::make_shared<const fleet::Fleet>(std::move(seed));
     }
 
     config::Config config;
@@ -90,16 +93,17 @@ struct App::Impl {
     asio::io_context io;
     std::vector<std::unique_ptr<asio::io_context>> workers;
     metrics::Metrics metrics;
-    api::NodeClients nodes;
-    api::FleetHolder fleets;
+    fleet::NodeClients nodes;
+    fleet::FleetHolder fleets;
     std::unique_ptr<tasks::Store> store;
     upstream::HealthTable health;
     upstream::NodeObservations observed;
     upstream::HedgeBudget hedge_budget;
-    api::KeyRing keys;
-    api::SettingsVersions settings;
-    api::WriteGate writes;
-    api::Context context;
+    fleet::KeyRing keys;
+    fleet::SettingsVersions settings;
+    fleet::WriteGate writes;
+    fleet::Context context;
+    workers::Supervisor supervisor{io.get_executor(), metrics};
     http::Router router;
     http::Router metrics_router;
 };
@@ -107,57 +111,44 @@ struct App::Impl {
 App::App(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 App::~App() = default;
 
-int App::run() {
-    auto& s = *impl_;
-    const auto& cfg = s.config;
+namespace {
 
-    // the topology first: the stored one, or the configuration's stored as the first
-    {
-        std::exception_ptr failure;
-        bool loaded = false;
-        auto startup = [](api::Context& ctx) -> asio::awaitable<void> {
-            // the task store may not be up yet (Redis starting beside Miroir): wait for it
-            for (std::uint32_t delay = 250;; delay = std::min<std::uint32_t>(delay * 2, 5000)) {
-                std::string error;
-                try {
-                    co_await api::load_topology(ctx);
-                    co_await api::follow_write_gate(ctx);  // closed while a shard is copied
-                    co_return;
-                } catch (const std::runtime_error& e) {
-                    error = e.what();
-                }
-                log::warn("task store not ready, retrying",
-                          {{"error", error}, {"retry_ms", static_cast<std::int64_t>(delay)}});
-                asio::steady_timer timer(ctx.executor);
-                timer.expires_after(std::chrono::milliseconds(delay));
-                co_await timer.async_wait(asio::use_awaitable);
-            }
-        };
-        asio::co_spawn(s.io, startup(s.context), [&failure, &loaded](std::exception_ptr e) {
-            failure = e;
-            loaded = true;
-        });
-        // until it is loaded, not until `io` runs out of work (a Redis connection stays open)
-        while (!loaded && s.io.run_one() > 0) {
+// Loads the stored topology, or stores the configuration's as the first, before anything is
+// served; the task store may not be up yet (Redis starting beside Miroir): waits for it.
+asio::awaitable<void> load_first_topology(fleet::Context& ctx) {
+    for (std::uint32_t delay = 250;; delay = std::min<std::uint32_t>(delay * 2, 5000)) {
+        std::string error;
+        try {
+            co_await fleet::load_topology(ctx);
+            co_await workers::follow_write_gate(ctx);  // closed while a shard is copied
+            co_return;
+        } catch (const std::runtime_error& e) {
+            error = e.what();
         }
-        s.io.restart();  // it stops when it runs out of work (SQLite answers at once)
-        if (failure) std::rethrow_exception(failure);
-        if (!loaded) throw std::runtime_error("the topology could not be loaded");
+        log::warn("task store not ready, retrying",
+                  {{"error", error}, {"retry_ms", static_cast<std::int64_t>(delay)}});
+        asio::steady_timer timer(ctx.executor);
+        timer.expires_after(std::chrono::milliseconds(delay));
+        co_await timer.async_wait(asio::use_awaitable);
     }
+}
 
-    http::PipelineOptions client_options;
-    client_options.master_key = cfg.master_key;
-    client_options.admin_key = cfg.effective_admin_key();
-    client_options.max_body_bytes = cfg.server.max_body_bytes;
-    client_options.check_api_key = [&s](http::Request& r, std::string token) {
-        return api::check_api_key(s.context, r, std::move(token));
-    };
-    http::Pipeline pipeline(s.router, std::move(client_options), s.metrics);
-    http::PipelineOptions metrics_pipeline_options;
-    metrics_pipeline_options.max_body_bytes = 1024;
-    http::Pipeline metrics_pipeline(s.metrics_router, std::move(metrics_pipeline_options),
-                                    s.metrics);
+void load_topology_now(asio::io_context& io, fleet::Context& ctx) {
+    std::exception_ptr failure;
+    bool loaded = false;
+    asio::co_spawn(io, load_first_topology(ctx), [&failure, &loaded](std::exception_ptr e) {
+        failure = e;
+        loaded = true;
+    });
+    // until it is loaded, not until `io` runs out of work (a Redis connection stays open)
+    while (!loaded && io.run_one() > 0) {
+    }
+    io.restart();  // it stops when it runs out of work (SQLite answers at once)
+    if (failure) std::rethrow_exception(failure);
+    if (!loaded) throw std::runtime_error("the topology could not be loaded");
+}
 
+http::ServerOptions server_options(const config::Config& cfg) {
     http::ServerOptions options;
     options.bind = cfg.server.bind;
     options.port = cfg.server.port;
@@ -165,6 +156,84 @@ int App::run() {
     options.header_timeout = std::chrono::milliseconds(cfg.server.header_timeout_ms);
     options.body_timeout = std::chrono::milliseconds(cfg.server.body_timeout_ms);
     options.idle_timeout = std::chrono::milliseconds(cfg.server.idle_timeout_ms);
+    return options;
+}
+
+// SIGTERM or SIGINT: the listeners stop accepting and drain their connections; then every
+// background job is cancelled and waited for; then the io_contexts stop. A second signal stops
+// at once.
+struct Shutdown {
+    asio::io_context& io;
+    workers::Supervisor& supervisor;
+    std::chrono::milliseconds grace;
+    std::vector<http::Server*> servers;
+    bool stopping = false;
+
+    void on_signals(asio::signal_set& signals) {
+        signals.async_wait([this, &signals](boost::system::error_code ec, int signo) {
+            if (ec) return;
+            if (stopping) {
+                log::warn("second signal, stopping now", {{"signal", signo}});
+                io.stop();
+                return;
+            }
+            stopping = true;
+            log::info("shutting down",
+                      {{"signal", signo}, {"grace_ms", static_cast<std::int64_t>(grace.count())}});
+            auto pending = std::make_shared<std::size_t>(servers.size());
+            auto drained = [this, pending] {
+                if (--*pending != 0) return;
+                log::info("all connections closed, stopping the background jobs");
+                supervisor.stop([this] {
+                    log::info("background jobs stopped, exiting");
+                    io.stop();
+                });
+            };
+            for (auto* server : servers) server->shutdown(grace, drained);
+            on_signals(signals);
+        });
+    }
+};
+
+void log_start(const config::Config& cfg, const fleet::Context& ctx, unsigned threads,
+               unsigned short port, unsigned short metrics_port) {
+    if (cfg.master_key.empty()) {
+        log::warn("no master key configured: every Meilisearch route is open");
+    }
+    if (cfg.effective_admin_key().empty()) {
+        log::warn("no admin key or master key configured: /_miroir routes are open");
+    }
+    log::info("miroir listening",
+              {{"version", kVersion},
+               {"address", cfg.server.bind},
+               {"port", static_cast<int>(port)},
+               {"metrics_port", static_cast<int>(metrics_port)},
+               {"nodes", static_cast<int>(ctx.fleet()->members().size())},
+               {"topology_version", static_cast<std::int64_t>(ctx.fleet()->version())},
+               {"threads", static_cast<int>(threads)}});
+}
+
+}  // namespace
+
+int App::run() {
+    auto& s = *impl_;
+    const auto& cfg = s.config;
+    load_topology_now(s.io, s.context);
+
+    http::PipelineOptions client_options;
+    client_options.master_key = cfg.master_key;
+    client_options.admin_key = cfg.effective_admin_key();
+    client_options.max_body_bytes = cfg.server.max_body_bytes;
+    client_options.check_api_key = [&s](http::Request& r, std::string token) {
+        return meili::check_api_key(s.context, r, std::move(token));
+    };
+    http::Pipeline pipeline(s.router, std::move(client_options), s.metrics);
+    http::PipelineOptions metrics_pipeline_options;
+    metrics_pipeline_options.max_body_bytes = 1024;
+    http::Pipeline metrics_pipeline(s.metrics_router, std::move(metrics_pipeline_options),
+                                    s.metrics);
+
+    const auto options = server_options(cfg);
     for (unsigned i = 1; i < s.threads; ++i)
         s.workers.push_back(std::make_unique<asio::io_context>(1));
     std::vector<asio::any_io_executor> session_executors = {s.io.get_executor()};
@@ -173,7 +242,7 @@ int App::run() {
         s.io.get_executor(), options,
         [&pipeline](http::Request r) { return pipeline.handle(std::move(r)); }, session_executors);
     server.start();
-
+    std::vector<http::Server*> servers{&server};
     std::unique_ptr<http::Server> metrics_server;
     if (cfg.server.metrics_port != 0) {
         auto metrics_options = options;
@@ -183,59 +252,18 @@ int App::run() {
             s.io.get_executor(), metrics_options,
             [&metrics_pipeline](http::Request r) { return metrics_pipeline.handle(std::move(r)); });
         metrics_server->start();
+        servers.push_back(metrics_server.get());
     }
+    log_start(cfg, s.context, s.threads, server.local_port(),
+              metrics_server ? metrics_server->local_port() : 0);
 
-    if (cfg.master_key.empty()) {
-        log::warn("no master key configured: every Meilisearch route is open");
-    }
-    if (cfg.effective_admin_key().empty()) {
-        log::warn("no admin key or master key configured: /_miroir routes are open");
-    }
-    log::info(
-        "miroir listening",
-        {{"version", kVersion},
-         {"address", cfg.server.bind},
-         {"port", static_cast<int>(server.local_port())},
-         {"metrics_port", static_cast<int>(metrics_server ? metrics_server->local_port() : 0)},
-         {"nodes", static_cast<int>(s.context.fleet()->members().size())},
-         {"topology_version", static_cast<std::int64_t>(s.context.fleet()->version())},
-         {"threads", static_cast<int>(s.threads)}});
-
-    // SIGTERM/SIGINT: drain both listeners, then stop; a second signal stops at once
-    std::atomic<int> pending_listeners{metrics_server ? 2 : 1};
-    std::atomic<bool> stopping{false};
+    Shutdown shutdown{s.io, s.supervisor, std::chrono::milliseconds(cfg.server.shutdown_grace_ms),
+                      servers};
     asio::signal_set signals(s.io, SIGINT, SIGTERM);
-    std::function<void(boost::system::error_code, int)> on_signal =
-        [&](boost::system::error_code ec, int signo) {
-            if (ec) return;
-            if (stopping.exchange(true)) {
-                log::warn("second signal, stopping now", {{"signal", signo}});
-                s.io.stop();
-                return;
-            }
-            log::info("shutting down",
-                      {{"signal", signo},
-                       {"grace_ms", static_cast<std::int64_t>(cfg.server.shutdown_grace_ms)}});
-            const auto grace = std::chrono::milliseconds(cfg.server.shutdown_grace_ms);
-            auto drained = [&] {
-                if (--pending_listeners == 0) {
-                    log::info("all connections closed, exiting");
-                    s.io.stop();
-                }
-            };
-            server.shutdown(grace, drained);
-            if (metrics_server) metrics_server->shutdown(grace, drained);
-            signals.async_wait(on_signal);
-        };
-    signals.async_wait(on_signal);
+    shutdown.on_signals(signals);
+    s.supervisor.start(workers::all_jobs(s.context));
 
-    api::start_topology_watcher(s.context);
-    api::start_rebalancer(s.context);
-    api::start_task_poller(s.context);
-    api::start_health_checker(s.context);
-    api::start_settings_checker(s.context);
-
-    // the workers run until `io` is done (then told to stop): they may be idle meanwhile
+    // the other contexts run until `io` is done (then told to stop): they may be idle meanwhile
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep;
     std::vector<std::thread> pool;
     for (auto& w : s.workers) {

@@ -2,8 +2,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include <miroir/ingest/splitter.hpp>
 #include <miroir/merge/facets.hpp>
+#include <miroir/routing/shard_field.hpp>
 
 namespace miroir::merge {
 
@@ -88,7 +88,7 @@ json merge_facets(const std::vector<const json*>& parts, const json& faceting, A
     for (const json* part : parts) {
         if (!part) continue;
         for (auto f = part->begin(); f != part->end(); ++f) {
-            if (f.key().starts_with(ingest::kReservedPrefix)) continue;
+            if (f.key().starts_with(routing::kReservedPrefix)) continue;
             if (!sums.contains(f.key())) fields.push_back(f.key());
             auto& values = sums[f.key()];
             for (auto v = f.value().begin(); v != f.value().end(); ++v) {
@@ -112,7 +112,7 @@ json merge_facet_stats(const std::vector<const json*>& parts) {
     for (const json* part : parts) {
         if (!part) continue;
         for (auto f = part->begin(); f != part->end(); ++f) {
-            if (f.key().starts_with(ingest::kReservedPrefix)) continue;
+            if (f.key().starts_with(routing::kReservedPrefix)) continue;
             const double lo = f.value().value("min", 0.0);
             const double hi = f.value().value("max", 0.0);
             if (!out.contains(f.key())) {
@@ -124,6 +124,34 @@ json merge_facet_stats(const std::vector<const json*>& parts) {
             }
         }
     }
+    return out;
+}
+
+json facet_search_answer(const std::vector<json>& answers, const json& faceting,
+                         const std::string& field) {
+    FacetSums sums;
+    std::uint64_t processing = 0;
+    json query;
+    for (const auto& a : answers) {
+        if (a.is_null()) continue;
+        const auto took = a.value("processingTimeMs", json());
+        if (took.is_number_unsigned()) processing = std::max(processing, took.get<std::uint64_t>());
+        query = a.value("facetQuery", json());
+        for (const auto& hit : a.value("facetHits", json::array())) {
+            sums.add(hit.value("value", std::string()), hit.value("count", std::uint64_t{0}));
+        }
+    }
+    json hits = json::array();
+    for (const auto& v : sums.ordered(faceting, field)) {
+        json hit;
+        hit["value"] = v.key;
+        hit["count"] = v.count;
+        hits.push_back(std::move(hit));
+    }
+    json out;
+    out["facetHits"] = std::move(hits);
+    out["facetQuery"] = query;
+    out["processingTimeMs"] = processing;
     return out;
 }
 

@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include <miroir/ingest/splitter.hpp>
 #include <miroir/merge/facets.hpp>
 #include <miroir/merge/search.hpp>
+#include <miroir/routing/shard_field.hpp>
 
 namespace miroir::merge {
 
@@ -191,7 +191,7 @@ const json* field_at(const json& doc, const std::string& path) {
 
 void strip_reserved(json& object) {
     for (auto it = object.begin(); it != object.end();) {
-        if (it.key().starts_with(ingest::kReservedPrefix)) {
+        if (it.key().starts_with(routing::kReservedPrefix)) {
             it = object.erase(it);
         } else {
             ++it;

@@ -18,6 +18,7 @@
 //   miroir_rebalance_running              gauge
 //   miroir_rebalance_shards               gauge      state (moving, copied)
 //   miroir_rebalance_documents_copied_total counter
+//   miroir_worker_restarts_total          counter    worker
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -133,6 +134,11 @@ struct Metrics::Impl {
             .Help("Documents copied from node to node by rebalances")
             .Register(registry)
             .Add({});
+    prometheus::Family<prometheus::Counter>& worker_restarts =
+        prometheus::BuildCounter()
+            .Name("miroir_worker_restarts_total")
+            .Help("Background jobs started again after they failed")
+            .Register(registry);
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -176,6 +182,9 @@ void Metrics::settings_checked() { impl_->settings_checks.Add({}).Increment(); }
 void Metrics::settings_mismatch(std::string_view index, std::string_view node) {
     impl_->settings_mismatches.Add({{"index", std::string(index)}, {"node", std::string(node)}})
         .Increment();
+}
+void Metrics::worker_restart(std::string_view worker) {
+    impl_->worker_restarts.Add({{"worker", std::string(worker)}}).Increment();
 }
 void Metrics::settings_repair(std::string_view index, std::string_view node) {
     impl_->settings_repairs.Add({{"index", std::string(index)}, {"node", std::string(node)}})

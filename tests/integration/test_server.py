@@ -253,6 +253,24 @@ class Lifecycle(unittest.TestCase):
             idle.close()
             busy.close()
 
+    def test_background_jobs_are_listed_and_stopped_before_exit(self):
+        with Miroir(admin_key=ADMIN) as m:
+            r = m.request("GET", "/_miroir/workers", headers=bearer(ADMIN))
+            self.assertEqual(r.status, 200, r.body)
+            jobs = r.json()["workers"]
+            self.assertEqual([j["name"] for j in jobs],
+                             ["topology-watcher", "write-gate", "rebalancer", "task-poller",
+                              "health", "settings-drift"])
+            for job in jobs:
+                self.assertEqual((job["state"], job["restarts"], job["lastError"]),
+                                 ("running", 0, None), job)
+            self.assertEqual(m.request("GET", "/_miroir/workers").status, 401)
+            self.assertEqual(m.terminate(timeout=10), 0)
+            messages = [rec.get("msg") or rec.get("message") for rec in m.log_records()]
+            order = ["shutting down", "all connections closed, stopping the background jobs",
+                     "background jobs stopped, exiting"]
+            self.assertEqual([x for x in messages if x in order], order, messages)
+
     def test_grace_period_bounds_the_shutdown(self):
         with Miroir(extra="    shutdown_grace_ms: 300") as m:
             stuck = socket.create_connection(("127.0.0.1", m.port))

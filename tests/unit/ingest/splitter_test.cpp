@@ -48,28 +48,10 @@ TEST(Splitter, InjectedPayloadIsValidJsonWithTheShardFirst) {
     append_json(out, s.documents[1], 12);
     out += "]";
     const auto parsed = nlohmann::json::parse(out);
-    EXPECT_EQ(parsed[0]["_miroir_shard"], shard_value(7));
+    EXPECT_EQ(parsed[0]["_miroir_shard"], routing::shard_value(7));
     EXPECT_EQ(parsed[0]["t"], "a");
-    EXPECT_EQ(parsed[1]["_miroir_shard"], shard_value(12));
+    EXPECT_EQ(parsed[1]["_miroir_shard"], routing::shard_value(12));
     EXPECT_EQ(parsed[1]["id"], 2);
-}
-
-TEST(Splitter, StoredShardsHoldNoWordCharacter) {
-    for (std::uint32_t shard : {0u, 7u, 12u, 409u, 65535u}) {
-        const auto value = shard_value(shard);
-        EXPECT_EQ(value.size(), std::to_string(shard).size());
-        // letters and digits are what tokenizers turn into words
-        EXPECT_TRUE(std::none_of(value.begin(), value.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c));
-        })) << value;
-        EXPECT_EQ(shard_of_value(value), shard);
-        EXPECT_EQ(shard_of_value(std::to_string(shard)), shard);  // as stored before
-    }
-    EXPECT_EQ(shard_value(12), ")[");
-    EXPECT_EQ(shard_of_value(""), std::nullopt);
-    EXPECT_EQ(shard_of_value("1a"), std::nullopt);
-    EXPECT_EQ(shard_of_value("(x"), std::nullopt);
-    EXPECT_EQ(shard_filter({3, 12}), R"(_miroir_shard IN [3, "]", 12, ")["])");
 }
 
 TEST(Splitter, NdjsonSkipsBlankLines) {

@@ -1,0 +1,35 @@
+// Registration of Miroir's own /_miroir routes.
+#pragma once
+
+namespace miroir::http {
+class Router;
+}
+namespace miroir::fleet {
+struct Context;
+}
+namespace miroir::workers {
+class Supervisor;
+}
+
+namespace miroir::admin {
+
+// GET /_miroir/ready (open, for orchestrator probes), GET /_miroir/metrics (admin key)
+void add_admin_routes(http::Router& router, fleet::Context& context);
+
+// GET /_miroir/shards (each shard's owners per group), POST /_miroir/rebalance/plan (what a
+// proposed node list would move, against the fewest copies any balanced placement moves) and
+// GET /_miroir/verify (every shard on its owners and nowhere else, replicas agreeing), all
+// with the admin key
+void add_placement_routes(http::Router& router, fleet::Context& context);
+
+// GET /_miroir/topology, POST /_miroir/nodes, POST /_miroir/nodes/{id}/drain, DELETE
+// /_miroir/nodes/{id}, POST /_miroir/groups, DELETE /_miroir/groups/{id}, POST
+// /_miroir/rebalance and GET /_miroir/rebalance/status, all with the admin key
+void add_topology_routes(http::Router& router, fleet::Context& context);
+// GET /_miroir/workers (admin key): each background job's state, restarts and last error
+void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor);
+
+// GET /metrics for the separate metrics listener (no key: bind it to a private interface)
+void add_metrics_listener_routes(http::Router& router, fleet::Context& context);
+
+}  // namespace miroir::admin

@@ -1,0 +1,162 @@
+// The topology and the fleet. The topology is data — the nodes (each in a replica group, with
+// a state), the groups, and the rebalance in progress — persisted in the task store and equal
+// on every Miroir pod; the configuration's node list seeds it on the first start. A Fleet is
+// one immutable snapshot of it, with each group's placement of the shards: request paths take
+// the current snapshot once (Context::fleet()) and use it to the end, and a change installs a
+// new one. Node indexes are slots: a node keeps its slot for the life of the topology, removed
+// nodes included, so health and node clients are indexed the same in every snapshot.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <miroir/routing/placement.hpp>
+
+namespace miroir::config {
+struct Config;
+}
+
+namespace miroir::fleet {
+
+// What a node does in its group:
+//   active   holds its shards (reads and writes)
+//   joining  added, holds nothing until a rebalance moves its shards to it
+//   draining leaving: keeps its shards until a rebalance has moved them to the others
+//   removed  holds nothing and receives nothing; its slot is kept
+enum class NodeRole { active, joining, draining, removed };
+std::string_view to_string(NodeRole role);
+std::optional<NodeRole> role_from(std::string_view text);
+
+struct NodeEntry {
+    std::string id;
+    std::string address;  // http://host:port
+    int group = 0;
+    NodeRole role = NodeRole::active;
+    std::string host;  // from address
+    std::uint16_t port = 0;
+};
+
+// A change of one group's node list being carried out (docs/operations.md, "Rebalancing").
+//   copying   writes of moving shards go to old and new owners; shards are copied to their new
+//             owners one at a time; reads stay on the old owners
+//   switched  every copy is done: reads go to the new owners, writes still to both
+//   cleaning  writes go to the new owners only; the old owners' copies are deleted
+//   done      finished: the group's nodes are `after`
+//   failed    stopped on an error (`error`); reads as in copying, writes to both; resumable
+struct Rebalance {
+    std::uint64_t id = 0;
+    int group = 0;
+    std::vector<std::string> before, after;  // the group's node ids, before and after
+    std::string phase = "copying";
+    std::vector<std::uint32_t> copied;  // shards whose copy is done (every index)
+    std::uint64_t shards_moving = 0;
+    std::uint64_t copies_moved = 0;  // shard copies to move (a shard gaining 2 owners counts 2)
+    double minimum_copies = 0;
+    std::uint64_t documents_copied = 0;
+    std::int64_t started_at = 0, finished_at = 0;  // unix ms
+    std::string error;
+
+    bool finished() const { return phase == "done"; }
+    // reads use the `after` owners
+    bool switched() const { return phase == "switched" || phase == "cleaning" || phase == "done"; }
+};
+
+struct Topology {
+    std::uint64_t version = 1;
+    std::uint32_t shards = 0;
+    std::uint32_t replication_factor = 1;
+    std::vector<NodeEntry> nodes;        // slots, in order of addition
+    std::vector<int> groups;             // group ids, ascending
+    std::optional<Rebalance> rebalance;  // the one in progress, or the last one
+
+    static Topology seed(const config::Config& config);
+    // Throws std::invalid_argument on text that is no topology.
+    static Topology parse(std::string_view text);
+    std::string dump() const;
+
+    std::optional<std::size_t> slot(std::string_view id) const;
+    // The ids of a group's nodes holding shards now (active, draining), in slot order.
+    std::vector<std::string> holding(int group) const;
+    // The ids a group's nodes will be after a rebalance (active, joining), in slot order.
+    std::vector<std::string> target(int group) const;
+    // A rebalance is running (not done).
+    bool rebalancing() const { return rebalance && !rebalance->finished(); }
+};
+
+struct Group {
+    int id = 0;
+    std::vector<std::size_t> nodes;     // the slots reads use: the nodes holding the shards
+    routing::GroupPlacement placement;  // owners reads use
+    // floor(copies/2)+1: owners that must accept a write for this group to count it
+    std::uint32_t quorum = 1;
+    // During a rebalance of this group: the other placement (the new owners while copying, the
+    // old ones once switched until cleaned), whose owners of a moving shard receive its writes.
+    std::shared_ptr<const routing::GroupPlacement> also_written;
+    std::vector<bool> moving;  // per shard: its owners differ between the two placements
+};
+
+class Fleet {
+  public:
+    explicit Fleet(Topology topology);
+
+    const Topology& topology() const { return topology_; }
+    std::uint64_t version() const { return topology_.version; }
+    // The groups reads may use (a group being filled for the first time is not one of them).
+    const std::vector<Group>& groups() const { return groups_; }
+    // Every group writes reach, the readable ones first.
+    const std::vector<Group>& written_groups() const { return written_; }
+    std::uint32_t shards() const { return topology_.shards; }
+    // Copies of one document across the readable groups: the sum of min(RF, group size).
+    std::uint32_t copies() const { return copies_; }
+    // The node slots owning `shard` in `group` for reads, best first.
+    std::vector<std::size_t> owners(const Group& group, std::uint32_t shard) const;
+    // The node slots a write of `shard` goes to in `group`: the owners, and during a rebalance
+    // the other placement's owners of a moving shard.
+    std::vector<std::size_t> write_owners(const Group& group, std::uint32_t shard) const;
+    const std::string& node_id(std::size_t node) const { return topology_.nodes[node].id; }
+    const NodeEntry& node(std::size_t slot) const { return topology_.nodes[slot]; }
+    // The group a node's reads are in (the first group when it is in none).
+    const Group& group_of(std::size_t node) const;
+    // How many shards a node may hold documents of: its read shards and, during a rebalance,
+    // the shards being copied to it or not yet deleted from it. A read that asks a node for
+    // fewer must restrict it to them.
+    std::size_t held_by(std::size_t node) const { return held_[node]; }
+    // Slots, removed nodes included.
+    std::size_t size() const { return topology_.nodes.size(); }
+    // The slots of every node that is not removed: what broadcasts and health probes reach.
+    const std::vector<std::size_t>& members() const { return members_; }
+
+  private:
+    Topology topology_;
+    std::vector<Group> groups_, written_;
+    std::vector<std::size_t> members_, held_;
+    std::uint32_t copies_ = 0;
+};
+
+// The current snapshot; replaced as a whole.
+class FleetHolder {
+  public:
+    explicit FleetHolder(std::shared_ptr<const Fleet> fleet) : fleet_(std::move(fleet)) {}
+    std::shared_ptr<const Fleet> get() const {
+        std::lock_guard lock(mutex_);
+        return fleet_;
+    }
+    // Installs `fleet` when it is of a newer topology version; true when it did.
+    bool offer(std::shared_ptr<const Fleet> fleet) {
+        std::lock_guard lock(mutex_);
+        if (fleet_ && fleet_->version() >= fleet->version()) return false;
+        fleet_ = std::move(fleet);
+        return true;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const Fleet> fleet_;
+};
+
+}  // namespace miroir::fleet

@@ -1,0 +1,323 @@
+// Reading documents through Miroir: one by id (from an owner of its shard), and the browse
+// routes (GET /documents, POST /documents/fetch) over a covering set.
+//
+// A browse has one global order whatever replica answers: without `sort`, the covering set's
+// nodes one after the other (each in its own order, which is its insertion order), so that
+// pages never overlap nor skip; with `sort`, the nodes' answers merged by the sort values.
+#include <algorithm>
+#include <functional>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/meili/routes.hpp>
+#include <miroir/merge/order.hpp>
+#include <miroir/merge/search.hpp>
+#include <miroir/routing/placement.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
+#include <miroir/upstream/gather.hpp>
+
+namespace miroir::meili {
+
+using namespace miroir::fleet;
+using namespace miroir::scatter;
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+// `useNetwork` asks Meilisearch's experimental network search, which a node refuses unless the
+// feature is on; Miroir's nodes never have it.
+void reject_use_network(bool given) {
+    if (!given) return;
+    throw http::error(400, "feature_not_enabled",
+                      "passing `useNetwork` in a search query requires enabling the `network` "
+                      "experimental feature. See "
+                      "https://github.com/orgs/meilisearch/discussions/805");
+}
+
+// GET one document: an owner of its shard, chosen as reads choose (hedged when slow, another
+// owner when it does not answer).
+asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const std::string id(r.param("id"));
+    const http::Query q(r.query, {"fields", "retrieveVectors", "useNetwork"});
+    reject_use_network(q.has("useNetwork"));
+    const auto fleet = ctx.fleet();
+    const auto shard = routing::shard_of(id, fleet->shards());
+    std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
+    if (!q.raw().empty()) target += "?" + q.raw();
+    const std::vector<std::uint32_t> shards = {shard};
+    auto plan = replacements(ctx, shards, {});
+    if (plan.empty()) {  // no owner is up: ask one anyway, it may have come back
+        const auto owners = fleet->owners(fleet->written_groups().front(), shard);
+        if (!owners.empty()) plan.push_back({owners.front(), shards, true});
+    }
+    const BuildRequest build = [&target](const Assignment&) {
+        return node_request(Method::get, target);
+    };
+    auto gathered = co_await ask_with_retry(ctx, plan, build);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    for (auto& doc : gathered.answers) {
+        if (doc.is_null()) continue;
+        merge::strip_reserved(doc);
+        co_return http::respond(200, doc);
+    }
+    throw http::ApiError(
+        503, "miroir_shard_unavailable", http::ErrorType::system,
+        "No replica of shard " + std::to_string(shard) + " of index `" + uid + "` answered.");
+}
+
+// One node's part of a browse: its window, and the shard filter when it is restricted.
+using NodeBrowse = std::function<upstream::UpstreamRequest(const Assignment&, std::uint64_t offset,
+                                                           std::uint64_t limit)>;
+
+struct Browse {
+    std::uint64_t offset = 0;
+    std::uint64_t limit = 20;
+    bool window_valid = true;  // offset and limit are numbers Miroir could read
+    std::vector<std::string> sort;
+};
+
+// A step of the sort order for a document: its value of `field`, as Meilisearch compares
+// sort values (numbers, then strings case-insensitively, then missing values).
+merge::Step sort_step(const json& doc, const std::string& rule) {
+    merge::Step step;
+    step.kind = merge::Step::Kind::value;
+    const auto colon = rule.rfind(':');
+    const std::string field = rule.substr(0, colon);
+    step.asc = colon == std::string::npos || rule.substr(colon + 1) != "desc";
+    const json* v = merge::field_at(doc, field);
+    if (v && v->is_number()) {
+        step.value_class = 0;
+        step.number = v->get<double>();
+    } else if (v && v->is_string()) {
+        step.value_class = 1;
+        step.text = v->get<std::string>();
+        std::transform(step.text.begin(), step.text.end(), step.text.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    } else if (v && v->is_boolean()) {
+        step.value_class = 1;
+        step.text = v->get<bool>() ? "true" : "false";
+    }
+    return step;
+}
+
+struct Part {
+    const Assignment* node;
+    std::uint64_t offset, limit;
+};
+
+// Answers without a list of documents are no answer.
+void keep_results(Gathered& gathered) {
+    for (std::size_t i = 0; i < gathered.answers.size(); ++i) {
+        auto& a = gathered.answers[i];
+        if (a.is_object() && !(a.contains("results") && a["results"].is_array())) {
+            const auto& shards =
+                gathered.asked.empty() ? std::vector<std::uint32_t>{} : gathered.asked[i].shards;
+            gathered.missing.insert(gathered.missing.end(), shards.begin(), shards.end());
+            a = json();
+        }
+    }
+}
+
+// Asks each part at once (no retry: a part's window belongs to its node).
+asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
+                              const NodeBrowse& node_browse) {
+    std::vector<const Assignment*> who;
+    std::vector<upstream::UpstreamRequest> requests;
+    for (const auto& p : parts) {
+        who.push_back(p.node);
+        requests.push_back(node_browse(*p.node, p.offset, p.limit));
+    }
+    auto gathered = co_await ask_nodes(ctx, who, std::move(requests));
+    keep_results(gathered);
+    co_return gathered;
+}
+
+asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, const Browse& b,
+                                       const NodeBrowse& node_browse) {
+    // the same covering set every time: the order of the pages depends on it
+    const auto plan = covering_set(ctx, 0, true);
+    std::vector<Part> parts;
+    if (!b.window_valid) {
+        // the node rejects the window as Meilisearch does
+        parts.push_back({&plan.front(), b.offset, b.limit});
+        const auto asked = co_await ask(ctx, parts, node_browse);
+        if (asked.refusal) co_return *asked.refusal;
+        throw http::ApiError(503, "miroir_shard_unavailable", http::ErrorType::system,
+                             "No node of index `" + uid + "` answered.");
+    }
+    const std::uint64_t end = b.offset + b.limit;
+    const bool two_rounds = b.sort.empty() && b.offset > 0;
+    // the first round goes to other replicas for a node that does not answer
+    const BuildRequest first = [&node_browse, two_rounds, end](const Assignment& a) {
+        return node_browse(a, 0, two_rounds ? 0 : end);
+    };
+    auto asked = co_await ask_with_retry(ctx, plan, first, false);
+    keep_results(asked);
+    if (asked.refusal) co_return *asked.refusal;
+
+    std::uint64_t total = 0;
+    for (const auto& a : asked.answers) {
+        if (!a.is_null()) total += a.value("total", std::uint64_t{0});
+    }
+    std::vector<json> window;
+    if (!b.sort.empty()) {
+        // every node's first offset+limit documents, merged by the sort values; equal values
+        // keep node order
+        struct Entry {
+            merge::RankKey key;
+            json* doc;
+        };
+        std::vector<Entry> entries;
+        for (auto& a : asked.answers) {
+            if (a.is_null()) continue;
+            for (auto& doc : a["results"]) {
+                Entry e{{}, &doc};
+                for (const auto& rule : b.sort) e.key.steps.push_back(sort_step(doc, rule));
+                entries.push_back(std::move(e));
+            }
+        }
+        std::stable_sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
+            return merge::compare(x.key, y.key) < 0;
+        });
+        for (std::uint64_t i = b.offset; i < entries.size() && i < end; ++i) {
+            window.push_back(std::move(*entries[i].doc));
+        }
+    } else if (!two_rounds) {
+        for (auto& a : asked.answers) {
+            if (a.is_null()) continue;
+            for (auto& doc : a["results"]) {
+                if (window.size() >= b.limit) break;
+                window.push_back(std::move(doc));
+            }
+        }
+    } else {
+        // the nodes' documents one node after the other: ask each node for its part of the
+        // window
+        std::vector<Part> second;
+        std::uint64_t before = 0;
+        for (std::size_t i = 0; i < asked.asked.size(); ++i) {
+            const auto& a = asked.answers[i];
+            if (a.is_null()) continue;
+            const auto count = a.value("total", std::uint64_t{0});
+            const auto from = std::max(b.offset, before);
+            const auto to = std::min(end, before + count);
+            if (from < to) second.push_back({&asked.asked[i], from - before, to - from});
+            before += count;
+        }
+        if (!second.empty()) {
+            auto more = co_await ask(ctx, second, node_browse);
+            if (more.refusal) co_return *more.refusal;
+            asked.missing.insert(asked.missing.end(), more.missing.begin(), more.missing.end());
+            for (auto& a : more.answers) {
+                if (a.is_null()) continue;
+                for (auto& doc : a["results"]) window.push_back(std::move(doc));
+            }
+        }
+    }
+    check_unavailable(ctx, uid, asked.missing);
+
+    json results = json::array();
+    for (auto& doc : window) {
+        if (doc.is_object()) merge::strip_reserved(doc);
+        results.push_back(std::move(doc));
+    }
+    json out;
+    out["results"] = std::move(results);
+    out["offset"] = b.offset;
+    out["limit"] = b.limit;
+    out["total"] = total;
+    co_return respond_partial(out, std::move(asked.missing));
+}
+
+asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const http::Query q(r.query, {"offset", "limit", "fields", "retrieveVectors", "ids", "filter",
+                                  "sort", "useNetwork"});
+    reject_use_network(q.has("useNetwork"));
+    Browse b;
+    b.offset = q.get_uint("offset", "invalid_document_offset").value_or(0);
+    b.limit = q.get_uint("limit", "invalid_document_limit").value_or(20);
+    if (auto sort = q.get("sort")) b.sort = http::split_csv(*sort);
+    const auto params = http::split_query(r.query);
+    const auto filter = q.get("filter");
+    const NodeBrowse node_browse = [&uid, params, filter](const Assignment& a, std::uint64_t offset,
+                                                          std::uint64_t limit) {
+        std::vector<std::pair<std::string, std::string>> query;
+        for (const auto& [k, v] : params) {
+            if (k != "offset" && k != "limit" && k != "filter") query.emplace_back(k, v);
+        }
+        query.emplace_back("offset", std::to_string(offset));
+        query.emplace_back("limit", std::to_string(limit));
+        if (a.restricted) {
+            query.emplace_back("filter", with_shards_param(filter, a.shards));
+        } else if (filter) {
+            query.emplace_back("filter", *filter);
+        }
+        return node_request(Method::get, index_path(uid) + "/documents?" + http::join_query(query));
+    };
+    co_return co_await browse(ctx, uid, b, node_browse);
+}
+
+asio::awaitable<http::Response> fetch_documents(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    Browse b;
+    if (body.is_object()) {
+        auto window_param = [&](const char* key, std::uint64_t fallback) {
+            if (!body.contains(key) || body[key].is_null()) return fallback;
+            if (!body[key].is_number_unsigned()) {
+                b.window_valid = false;  // the nodes reject it as Meilisearch does
+                return fallback;
+            }
+            return body[key].get<std::uint64_t>();
+        };
+        b.offset = window_param("offset", 0);
+        b.limit = window_param("limit", 20);
+        if (body.contains("sort") && body["sort"].is_array()) {
+            for (const auto& s : body["sort"]) {
+                if (s.is_string()) b.sort.push_back(s.get<std::string>());
+            }
+        }
+    } else {
+        b.window_valid = false;
+    }
+    const NodeBrowse node_browse = [&uid, &body, &b](const Assignment& a, std::uint64_t offset,
+                                                     std::uint64_t limit) {
+        json node_body = body;
+        if (b.window_valid) {
+            node_body["offset"] = offset;
+            node_body["limit"] = limit;
+            if (a.restricted) {
+                node_body["filter"] = with_shards(body.value("filter", json()), a.shards);
+            }
+        }
+        return node_request(Method::post, index_path(uid) + "/documents/fetch", node_body.dump());
+    };
+    co_return co_await browse(ctx, uid, b, node_browse);
+}
+
+}  // namespace
+
+void add_document_read_routes(http::Router& router, Context& ctx) {
+    auto route = [&](Method m, const char* pattern,
+                     asio::awaitable<http::Response> (*handler)(Context&, http::Request&)) {
+        router.add(m, pattern, http::Access::client,
+                   [&ctx, handler](http::Request& r) { return handler(ctx, r); });
+    };
+    route(Method::get, "/indexes/{uid}/documents", list_documents);
+    route(Method::post, "/indexes/{uid}/documents/fetch", fetch_documents);
+    route(Method::get, "/indexes/{uid}/documents/{id}", get_document);
+}
+
+}  // namespace miroir::meili

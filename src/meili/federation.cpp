@@ -1,0 +1,488 @@
+// Federated multi-search through Miroir. Every query is searched through the fleet as a single
+// search is (its hits merged across shards in one node's order), then the hits of all queries
+// are merged as Meilisearch's federated search merges them: each hit's ranking becomes a list of
+// weighted values (relevancy rules as one score × the query's weight, sort values, vector
+// similarity × weight), compared value by value; a document met again in the same index is
+// dropped; then one window, one total, and facets per index or merged.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <variant>
+
+#include <miroir/fleet/context.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/merge/facets.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
+#include <miroir/scatter/search.hpp>
+#include <miroir/tasks/store.hpp>
+#include <miroir/util/uuid.hpp>
+
+#include "search.hpp"
+
+namespace miroir::meili {
+
+using namespace miroir::fleet;
+using namespace miroir::scatter;
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+namespace {
+
+const std::vector<std::string> kFederationFields = {
+    "limit",         "offset",      "page",     "hitsPerPage",
+    "facetsByIndex", "mergeFacets", "distinct", "showPerformanceDetails",
+    "personalize"};
+
+struct Query {
+    std::string uid;
+    double weight = 1;
+    bool show_score = false, show_details = false;
+    std::optional<std::string> primary_key;
+    bool strip_key = false;  // the primary key was retrieved only to recognize documents
+};
+
+// One hit's place in the merge.
+struct Entry {
+    json values;
+    std::size_t query = 0;
+    double weighted = 0;  // _rankingScore × weight
+    json* hit = nullptr;
+};
+
+bool is_sort_rule(const std::string& name) {
+    return name.ends_with(":asc") || name.ends_with(":desc") || name.starts_with("_geoPoint(");
+}
+
+// A hit's ranking as the federated merge compares it, from its ranking-score details: a run of
+// relevancy rules is one score (the hit's ranking score: exact when the relevancy rules are not
+// split by a sort rule), a sort rule its value, vector similarity its similarity.
+json weighted_values(const json& hit, double weight) {
+    std::vector<std::pair<std::int64_t, std::string>> rules;
+    const json details = hit.value("_rankingScoreDetails", json::object());
+    for (const auto& [name, d] : details.items()) rules.emplace_back(d.value("order", 0), name);
+    std::sort(rules.begin(), rules.end());
+    const double score = hit.value("_rankingScore", 0.0) * weight;
+    json values = json::array();
+    bool open = false;
+    auto flush = [&] {
+        if (open) values.push_back(json::object({{"score", score}}));
+        open = false;
+    };
+    for (const auto& [order, name] : rules) {
+        const auto& d = details[name];
+        if (name == "vectorSort") {
+            flush();
+            values.push_back(json::object({{"vector", d.value("similarity", 0.0) * weight}}));
+        } else if (is_sort_rule(name)) {
+            flush();
+            json sort;
+            sort["asc"] = name.ends_with(":asc") ||
+                          (name.starts_with("_geoPoint(") && !name.ends_with(":desc"));
+            sort["value"] = d.contains("value") ? d["value"] : d.value("distance", json());
+            values.push_back(json::object({{"sort", sort}}));
+        } else {
+            open = true;
+        }
+    }
+    flush();
+    return values;
+}
+
+int order_of(const json& a, const json& b, bool asc) {
+    if (a.is_null() != b.is_null()) return a.is_null() ? 1 : -1;
+    if (a.is_number() != b.is_number()) return a.is_number() ? -1 : 1;
+    int c = 0;
+    if (a.is_number()) {
+        const double x = a.get<double>(), y = b.get<double>();
+        c = x < y ? -1 : x > y ? 1 : 0;
+    } else if (a.is_string() && b.is_string()) {
+        c = a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>());
+        c = c < 0 ? -1 : c > 0 ? 1 : 0;
+    }
+    return asc ? c : -c;
+}
+
+// Negative when `a` comes first: scores by value, sort values in their direction; at values
+// that cannot be compared, the hit with more values left, then the higher weighted score; at
+// the end, the earlier query.
+int compare(const Entry& a, const Entry& b) {
+    const auto& l = a.values;
+    const auto& r = b.values;
+    std::size_t i = 0;
+    for (; i < l.size() && i < r.size(); ++i) {
+        const bool x_score = !l[i].contains("sort"), y_score = !r[i].contains("sort");
+        if (x_score && y_score) {
+            const double x =
+                l[i].contains("score") ? l[i]["score"].get<double>() : l[i]["vector"].get<double>();
+            const double y =
+                r[i].contains("score") ? r[i]["score"].get<double>() : r[i]["vector"].get<double>();
+            if (std::fabs(x - y) > std::numeric_limits<double>::epsilon()) return x > y ? -1 : 1;
+            continue;
+        }
+        if (!x_score && !y_score && l[i]["sort"]["asc"] == r[i]["sort"]["asc"]) {
+            const int c = order_of(l[i]["sort"]["value"], r[i]["sort"]["value"],
+                                   l[i]["sort"]["asc"].get<bool>());
+            if (c != 0) return c;
+            continue;
+        }
+        if (l.size() != r.size()) return l.size() > r.size() ? -1 : 1;
+        if (a.weighted != b.weighted) return a.weighted > b.weighted ? -1 : 1;
+        break;
+    }
+    if (i == l.size() || i == r.size()) {
+        if (l.size() != r.size()) return l.size() > r.size() ? -1 : 1;
+    }
+    return a.query < b.query ? -1 : a.query > b.query ? 1 : 0;
+}
+
+std::uint64_t window_param(const json& federation, const char* key, std::uint64_t fallback) {
+    if (!federation.contains(key) || federation[key].is_null()) return fallback;
+    if (!federation[key].is_number_unsigned()) {
+        throw http::error(400, "invalid_search_" + http::snake_case(key),
+                          std::string("Invalid value type at `.federation.") + key +
+                              "`: expected a positive integer, but found " +
+                              http::found_value(federation[key]));
+    }
+    return federation[key].get<std::uint64_t>();
+}
+
+// Checks one federated query; returns its search body (pagination, facets and
+// federationOptions are the federation's business).
+json checked_query(const json& raw, std::size_t i, Query& q) {
+    const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
+    q.uid = query_index_uid(raw, i);
+    json query = raw;
+    query.erase("indexUid");
+    for (const char* k : {"offset", "limit", "page", "hitsPerPage"}) {
+        if (query.contains(k)) {
+            throw http::error(400, "invalid_multi_search_query_pagination",
+                              prefix +
+                                  "Using pagination options is not allowed in federated "
+                                  "queries.\n - Hint: remove `" +
+                                  k + "` from the query" +
+                                  " or remove `federation` from the request\n - Hint: pass "
+                                  "`federation.limit` and `federation.offset` for pagination in "
+                                  "federated search");
+        }
+    }
+    if (query.contains("facets")) {
+        throw http::error(400, "invalid_multi_search_query_facets",
+                          prefix +
+                              "Using facet options is not allowed in federated queries.\n - "
+                              "Hint: remove `facets` from the query or remove `federation` "
+                              "from the request\n - Hint: pass "
+                              "`federation.facetsByIndex." +
+                              q.uid + ": " + query["facets"].dump() +
+                              "` for facets in federated search");
+    }
+    if (query.contains("federationOptions")) {
+        const auto& options = query["federationOptions"];
+        if (options.is_object() && options.contains("weight")) {
+            const auto& w = options["weight"];
+            const std::string at = ".queries[" + std::to_string(i) + "].federationOptions.weight";
+            if (!w.is_number()) {
+                throw http::error(400, "invalid_multi_search_weight",
+                                  "Invalid value type at `" + at +
+                                      "`: expected a number, but found " + http::found_value(w));
+            }
+            if (w.get<double>() < 0) {
+                throw http::error(400, "invalid_multi_search_weight",
+                                  "Invalid value at `" + at +
+                                      "`: the value of `weight` is invalid, expected a positive "
+                                      "float (>= 0.0).");
+            }
+            q.weight = w.get<double>();
+        }
+        query.erase("federationOptions");
+    }
+    q.show_score = query.value("showRankingScore", json(false)) == json(true);
+    q.show_details = query.value("showRankingScoreDetails", json(false)) == json(true);
+    return query;
+}
+
+// What one node holding an index would count for the federation's queries on it: the
+// documents any of the queries matched, each once (Meilisearch's federated total is, per index,
+// the union of its queries' candidates), and `facetsByIndex` over those documents. Each node of
+// a covering set runs the index's queries as a federated search of its own, restricted to the
+// shards it answers for; shards do not share documents, so the nodes' counts add up.
+struct IndexUnion {
+    std::uint64_t total = 0;
+    std::vector<json> distributions, stats;  // the nodes' facetsByIndex parts
+};
+
+std::atomic<std::uint64_t> union_turn{0};
+
+asio::awaitable<std::variant<IndexUnion, http::Response>> index_union(Context& ctx, std::string uid,
+                                                                      std::vector<json> queries,
+                                                                      json facets) {
+    const auto plan = covering_set(ctx, union_turn++);
+    const BuildRequest build = [&uid, &queries, &facets](const Assignment& a) {
+        json federation;
+        federation["limit"] = 0;
+        if (!facets.is_null()) federation["facetsByIndex"] = json::object({{uid, facets}});
+        json list = json::array();
+        for (const auto& q : queries) {
+            json one = q;
+            one["indexUid"] = uid;
+            if (a.restricted) one["filter"] = with_shards(q.value("filter", json()), a.shards);
+            list.push_back(std::move(one));
+        }
+        json body;
+        body["federation"] = std::move(federation);
+        body["queries"] = std::move(list);
+        return node_request(Method::post, "/multi-search", body.dump());
+    };
+    auto gathered = co_await ask_with_retry(ctx, plan, build);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    check_unavailable(ctx, uid, gathered.missing);
+    IndexUnion out;
+    for (auto& a : gathered.answers) {
+        if (a.is_null()) continue;
+        out.total += a.value("estimatedTotalHits", std::uint64_t{0});
+        if (!a.contains("facetsByIndex") || !a["facetsByIndex"].contains(uid)) continue;
+        auto& part = a["facetsByIndex"][uid];
+        out.distributions.push_back(part.value("distribution", json::object()));
+        out.stats.push_back(part.value("stats", json::object()));
+    }
+    co_return out;
+}
+
+// The facets asked of index `uid` that no query searches: Meilisearch answers the error a
+// search with those facets would get (or `index_not_found`), noting the index is unused.
+asio::awaitable<std::optional<http::Response>> check_unused_facets(Context& ctx, std::string uid,
+                                                                   json facets) {
+    const std::string lead = "Inside `.federation.facetsByIndex." + uid + "`: ";
+    const std::string note = "\n - Note: index `" + uid + "` is not used in queries";
+    if (!co_await lookup_index(ctx, uid)) {
+        throw http::error(400, "index_not_found", lead + "Index `" + uid + "` not found." + note);
+    }
+    json body;
+    body["facets"] = std::move(facets);
+    body["limit"] = 0;
+    std::vector<std::pair<std::string, json>> run;
+    run.emplace_back(uid, std::move(body));
+    auto answers = co_await run_queries(ctx, std::move(run));
+    if (!answers.front() || answers.front()->status == 200) co_return std::nullopt;
+    auto error = json::parse(answers.front()->body, nullptr, false);
+    if (!error.is_object()) co_return std::nullopt;
+    error["message"] = lead + error.value("message", std::string()) + note;
+    co_return http::respond(answers.front()->status, error);
+}
+
+// Pointers to each element, as the facet merge takes its parts.
+std::vector<const json*> pointers(const std::vector<json>& parts) {
+    std::vector<const json*> out;
+    for (const auto& p : parts) out.push_back(&p);
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> federated_search(Context& ctx, const json& body) {
+    const json& federation = body["federation"];
+    if (!federation.is_object()) {
+        throw http::bad_request(
+            "Invalid value type at `.federation`: expected an object, but found " +
+            http::found_value(federation));
+    }
+    for (const auto& [key, value] : federation.items()) {
+        if (std::find(kFederationFields.begin(), kFederationFields.end(), key) ==
+            kFederationFields.end()) {
+            throw http::bad_request("Unknown field `" + key +
+                                    "` inside `.federation`: expected one of " +
+                                    http::backquoted_list(kFederationFields));
+        }
+    }
+    const bool page_mode = federation.contains("page") || federation.contains("hitsPerPage");
+    const auto offset = window_param(federation, "offset", 0);
+    const auto limit = window_param(federation, "limit", 20);
+    const auto page = window_param(federation, "page", 1);
+    const auto per_page = window_param(federation, "hitsPerPage", 20);
+    const std::uint64_t from = page_mode ? (page ? (page - 1) * per_page : 0) : offset;
+    const std::uint64_t count = page_mode ? (page ? per_page : 0) : limit;
+
+    // every query checked before any node is asked
+    const auto& raw = body["queries"];
+    std::vector<Query> queries(raw.size());
+    std::vector<json> bodies;
+    for (std::size_t i = 0; i < raw.size(); ++i)
+        bodies.push_back(checked_query(raw[i], i, queries[i]));
+    const json by_index = federation.value("facetsByIndex", json::object());
+    std::vector<std::string> facet_queries;  // the indexes whose facets the answer gives
+    std::vector<std::string> unused;         // facets asked of indexes no query searches
+    if (by_index.is_object()) {
+        for (const auto& [uid, patterns] : by_index.items()) {
+            if (patterns.is_null()) continue;
+            const bool searched = std::any_of(queries.begin(), queries.end(),
+                                              [&](const Query& x) { return x.uid == uid; });
+            (searched ? facet_queries : unused).push_back(uid);
+        }
+    }
+
+    // each query for the first offset+limit hits, scored, with the primary key to recognize a
+    // document two queries of one index both found
+    std::map<std::string, std::optional<std::string>> keys;
+    for (auto& q : queries) {
+        if (!keys.contains(q.uid)) {
+            const auto record = co_await lookup_index(ctx, q.uid);
+            keys[q.uid] = record ? record->primary_key : std::nullopt;
+        }
+        q.primary_key = keys[q.uid];
+    }
+    std::vector<std::pair<std::string, json>> runs;
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        json b = bodies[i];
+        b["offset"] = 0;
+        b["limit"] = from + count;
+        b["showRankingScore"] = true;
+        b["showRankingScoreDetails"] = true;
+        auto& q = queries[i];
+        if (q.primary_key && b.contains("attributesToRetrieve") &&
+            b["attributesToRetrieve"].is_array()) {
+            const auto& names = b["attributesToRetrieve"];
+            if (std::find(names.begin(), names.end(), "*") == names.end() &&
+                std::find(names.begin(), names.end(), *q.primary_key) == names.end()) {
+                b["attributesToRetrieve"].push_back(*q.primary_key);
+                q.strip_key = true;
+            }
+        }
+        runs.emplace_back(q.uid, std::move(b));
+    }
+    auto answers = co_await run_queries(ctx, runs);
+    std::vector<json> results;
+    std::uint64_t processing = 0;
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        if (!answers[i] || answers[i]->status != 200) {
+            const upstream::UpstreamResponse failed{503, {}, R"({"code":"miroir_no_quorum"})"};
+            co_return query_error(i, answers[i] ? *answers[i] : failed);
+        }
+        results.push_back(json::parse(answers[i]->body, nullptr, false));
+        processing =
+            std::max(processing, results.back().value("processingTimeMs", std::uint64_t{0}));
+    }
+
+    // Meilisearch checks the facets of an index no query searches, and leaves them out
+    for (const auto& uid : unused) {
+        if (auto refused = co_await check_unused_facets(ctx, uid, by_index[uid])) {
+            co_return std::move(*refused);
+        }
+    }
+
+    // per index, the documents its queries matched (the total) and its facets
+    std::map<std::string, IndexUnion> unions;
+    std::uint64_t total = 0;
+    for (const auto& q : queries) {
+        if (unions.contains(q.uid)) continue;
+        std::vector<json> own;
+        for (std::size_t i = 0; i < queries.size(); ++i) {
+            if (queries[i].uid == q.uid) own.push_back(bodies[i]);
+        }
+        const auto patterns = by_index.is_object() ? by_index.value(q.uid, json()) : json();
+        auto counted = co_await index_union(ctx, q.uid, std::move(own), patterns);
+        if (auto* refused = std::get_if<http::Response>(&counted)) co_return std::move(*refused);
+        total += std::get<IndexUnion>(counted).total;
+        unions[q.uid] = std::move(std::get<IndexUnion>(counted));
+    }
+
+    // every query's hits, merged
+    std::vector<std::vector<Entry>> lists(queries.size());
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+        for (auto& hit : results[q]["hits"]) {
+            Entry e;
+            e.values = weighted_values(hit, queries[q].weight);
+            e.query = q;
+            e.weighted = hit.value("_rankingScore", 0.0) * queries[q].weight;
+            e.hit = &hit;
+            lists[q].push_back(std::move(e));
+        }
+    }
+    // each query's hits are in its own order already: a k-way merge of the queries' lists
+    std::vector<Entry*> entries;
+    std::vector<std::size_t> heads(lists.size(), 0);
+    for (;;) {
+        std::size_t best = lists.size();
+        for (std::size_t q = 0; q < lists.size(); ++q) {
+            if (heads[q] == lists[q].size()) continue;
+            if (best == lists.size() || compare(lists[q][heads[q]], lists[best][heads[best]]) < 0) {
+                best = q;
+            }
+        }
+        if (best == lists.size()) break;
+        entries.push_back(&lists[best][heads[best]++]);
+    }
+    std::set<std::pair<std::string, std::string>> seen;
+    json hits = json::array();
+    std::uint64_t kept = 0;
+    for (const Entry* entry : entries) {
+        const Entry& e = *entry;
+        json& hit = *e.hit;
+        const auto& q = queries[e.query];
+        if (q.primary_key && hit.contains(*q.primary_key) &&
+            !seen.emplace(q.uid, hit[*q.primary_key].dump()).second) {
+            continue;
+        }
+        if (kept++ < from || hits.size() >= count) continue;
+        if (q.strip_key) hit.erase(*q.primary_key);
+        if (!q.show_score) hit.erase("_rankingScore");
+        if (!q.show_details) hit.erase("_rankingScoreDetails");
+        json fed;
+        fed["indexUid"] = q.uid;
+        fed["queriesPosition"] = e.query;
+        fed["weightedRankingScore"] = e.weighted;
+        hit["_federation"] = std::move(fed);
+        hits.push_back(std::move(hit));
+    }
+
+    json out;
+    out["hits"] = std::move(hits);
+    out["processingTimeMs"] = processing;
+    if (page_mode) {
+        out["hitsPerPage"] = per_page;
+        out["page"] = page;
+        out["totalPages"] = per_page ? (total + per_page - 1) / per_page : std::uint64_t{0};
+        out["totalHits"] = total;
+    } else {
+        out["limit"] = limit;
+        out["offset"] = offset;
+        out["estimatedTotalHits"] = total;
+    }
+    if (!facet_queries.empty()) {
+        std::vector<json> distributions, stats;
+        json facets_by_index = json::object();
+        for (const auto& uid : facet_queries) {
+            const auto& counted = unions[uid];
+            const json faceting = co_await faceting_settings(ctx, uid);
+            json one;
+            one["distribution"] = merge::merge_facets(pointers(counted.distributions), faceting,
+                                                      merge::alpha_order_for(counted.total));
+            one["stats"] = merge::merge_facet_stats(pointers(counted.stats));
+            distributions.push_back(one["distribution"]);
+            stats.push_back(one["stats"]);
+            facets_by_index[uid] = std::move(one);
+        }
+        const json merge = federation.value("mergeFacets", json());
+        if (merge.is_object()) {
+            // counts summed across the indexes; Meilisearch orders the merged values by their
+            // text, numbers among them (or by count as the first index's settings say)
+            json faceting = co_await faceting_settings(ctx, facet_queries.front());
+            faceting["maxValuesPerFacet"] =
+                merge.value("maxValuesPerFacet", std::numeric_limits<std::uint64_t>::max());
+            out["facetDistribution"] = merge::merge_facets(pointers(distributions), faceting,
+                                                           merge::AlphaOrder::keys_by_text);
+            out["facetStats"] = merge::merge_facet_stats(pointers(stats));
+        } else {
+            out["facetsByIndex"] = std::move(facets_by_index);
+        }
+    }
+    out["requestUid"] = util::random_uuid();
+    co_return http::respond(200, out);
+}
+
+}  // namespace miroir::meili

@@ -1,0 +1,52 @@
+// Registration of the Meilisearch route families, one function per family.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+namespace miroir::http {
+class Router;
+struct Request;
+}  // namespace miroir::http
+
+namespace miroir::fleet {
+struct Context;
+}  // namespace miroir::fleet
+
+namespace miroir::meili {
+
+using fleet::Context;
+
+// GET /health, GET /version
+void add_misc_routes(http::Router& router, Context& context);
+
+// GET /tasks, GET /tasks/{uid}
+void add_task_routes(http::Router& router, Context& context);
+
+// POST /indexes, DELETE /indexes/{uid}, and the documents write routes
+void add_write_routes(http::Router& router, Context& context);
+
+// GET /indexes/{uid}/documents, POST /indexes/{uid}/documents/fetch, GET one document
+void add_document_read_routes(http::Router& router, Context& context);
+
+// GET /indexes, GET and PATCH /indexes/{uid}, GET /indexes/{uid}/stats, GET /stats
+void add_index_routes(http::Router& router, Context& context);
+
+// POST /swap-indexes, POST /dumps, POST /snapshots, broadcast as one task each
+void add_instance_routes(http::Router& router, Context& context);
+
+// POST /indexes/{uid}/search, scattered over a covering set and merged
+void add_search_routes(http::Router& router, Context& context);
+
+// GET, PATCH and DELETE /indexes/{uid}/settings and every settings sub-route
+void add_settings_routes(http::Router& router, Context& context);
+
+// POST and GET /keys, GET, PATCH and DELETE /keys/{key}.
+void add_key_routes(http::Router& router, Context& context);
+
+// Decides a request made with an API key (PipelineOptions::check_api_key).
+boost::asio::awaitable<void> check_api_key(Context& context, http::Request& request,
+                                           std::string token);
+
+}  // namespace miroir::meili

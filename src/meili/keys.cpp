@@ -1,0 +1,463 @@
+// API keys: one uid on every node, values derived from Miroir's master key, and the check of
+// every request made with a key (actions, indexes, expiry) as Meilisearch makes it.
+#include <algorithm>
+#include <numeric>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/fleet/keys.hpp>
+#include <miroir/http/api_error.hpp>
+#include <miroir/http/api_keys.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/upstream/gather.hpp>
+#include <miroir/upstream/health.hpp>
+#include <miroir/upstream/node_client.hpp>
+#include <miroir/util/time.hpp>
+#include <miroir/util/uuid.hpp>
+
+namespace miroir::meili {
+
+using namespace miroir::fleet;
+using namespace miroir::scatter;
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+// A key the nodes do not know (yet) is looked up again at most this often; any key is checked
+// against the nodes again once the copy is this old (a key deleted through another Miroir).
+constexpr std::chrono::milliseconds kMissReload{1000};
+constexpr std::chrono::milliseconds kMaxAge{10000};
+
+// The action a route needs, as Meilisearch's routes declare it; empty: no key may use it.
+std::string_view action_of(Method m, std::string_view route) {
+    const bool get = m == Method::get;
+    if (route == "/keys" || route == "/keys/{key}") {
+        return get                  ? "keys.get"
+               : m == Method::post  ? "keys.create"
+               : m == Method::patch ? "keys.update"
+                                    : "keys.delete";
+    }
+    if (route == "/multi-search" || route == "/indexes/{uid}/search" ||
+        route == "/indexes/{uid}/facet-search" || route == "/indexes/{uid}/similar") {
+        return "search";
+    }
+    if (route == "/indexes/{uid}/documents/fetch") return "documents.get";
+    if (route == "/indexes/{uid}/documents/delete-batch" ||
+        route == "/indexes/{uid}/documents/delete") {
+        return "documents.delete";
+    }
+    if (route.starts_with("/indexes/{uid}/documents")) {
+        return get ? "documents.get" : m == Method::del ? "documents.delete" : "documents.add";
+    }
+    if (route.starts_with("/indexes/{uid}/settings"))
+        return get ? "settings.get" : "settings.update";
+    if (route == "/indexes/{uid}/stats" || route == "/stats") return "stats.get";
+    if (route == "/indexes") return get ? "indexes.get" : "indexes.create";
+    if (route == "/indexes/{uid}") {
+        return get ? "indexes.get" : m == Method::patch ? "indexes.update" : "indexes.delete";
+    }
+    if (route == "/swap-indexes") return "indexes.swap";
+    if (route == "/tasks/cancel") return "tasks.cancel";
+    if (route == "/tasks") return get ? "tasks.get" : "tasks.delete";
+    if (route == "/tasks/{uid}") return "tasks.get";
+    if (route == "/dumps") return "dumps.create";
+    if (route == "/snapshots") return "snapshots.create";
+    if (route == "/version") return "version";
+    return {};
+}
+
+std::vector<std::string> strings_in(const json& list) {
+    std::vector<std::string> out;
+    if (!list.is_array()) return out;
+    for (const auto& item : list) {
+        if (item.is_string()) out.push_back(item.get<std::string>());
+    }
+    return out;
+}
+
+std::optional<KnownKey> known_key(const json& key) {
+    if (!key.is_object() || !key.contains("uid") || !key["uid"].is_string()) return std::nullopt;
+    KnownKey k;
+    k.uid = key["uid"].get<std::string>();
+    k.actions = strings_in(key.value("actions", json()));
+    k.indexes = strings_in(key.value("indexes", json()));
+    if (key.contains("expiresAt") && key["expiresAt"].is_string()) {
+        k.expires_at = util::parse_date(key["expiresAt"].get<std::string>());
+    }
+    return k;
+}
+
+// The nodes in the order one of them is asked: configuration order, so that the keys Miroir
+// lists and the keys it checks requests against come from the same node (the default keys
+// each node creates at first start differ between nodes), down nodes last.
+std::vector<std::size_t> one_node_order(const Context& ctx) {
+    auto order = ctx.fleet()->members();
+    std::stable_partition(order.begin(), order.end(), [&ctx](std::size_t n) {
+        return ctx.health.state(n) != upstream::NodeState::down;
+    });
+    return order;
+}
+
+// The first node answer that is not a failed exchange or a 5xx.
+asio::awaitable<upstream::UpstreamResponse> ask_one_node(Context& ctx,
+                                                         upstream::UpstreamRequest request) {
+    const auto timeout = std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms);
+    for (const auto node : one_node_order(ctx)) {
+        auto result = co_await ctx.nodes[node]->send(request, timeout);
+        if (result && result->status < 500) co_return std::move(*result);
+    }
+    throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                         "No node answered about the API keys.");
+}
+
+void require_master_key(const Context& ctx) {
+    if (ctx.config.master_key.empty()) {
+        throw http::error(401, "missing_master_key",
+                          "Meilisearch is running without a master key. To access this API "
+                          "endpoint, you must have set a master key at launch.",
+                          http::ErrorType::auth);
+    }
+}
+
+// A node's key object as Miroir shows it: with the value clients use against Miroir.
+json shown(const Context& ctx, json key) {
+    if (key.is_object() && key.contains("uid") && key["uid"].is_string() && key.contains("key")) {
+        key["key"] = http::derive_key(ctx.config.master_key, key["uid"].get<std::string>());
+    }
+    return key;
+}
+
+asio::awaitable<bool> reload(Context& ctx) {
+    auto answer =
+        co_await ask_one_node(ctx, node_request(Method::get, "/keys?offset=0&limit=1000000"));
+    const auto body = json::parse(answer.body, nullptr, false);
+    if (answer.status != 200 || !body.is_object() || !body.contains("results")) co_return false;
+    std::vector<KnownKey> keys;
+    for (const auto& key : body["results"]) {
+        if (auto k = known_key(key)) keys.push_back(std::move(*k));
+    }
+    ctx.keys.replace(keys);
+    co_return true;
+}
+
+// The uid a client's `{key}` path names: a key value Miroir knows, else taken as a uid.
+std::string uid_named(const Context& ctx, const std::string& uid_or_key) {
+    if (auto key = ctx.keys.find(uid_or_key)) return key->uid;
+    return uid_or_key;
+}
+
+// 403 invalid_api_key unless `key` is unexpired and grants `action`.
+void require_action(const KnownKey& key, std::string_view action) {
+    const bool expired = key.expires_at && *key.expires_at <= std::chrono::system_clock::now();
+    if (expired || !http::action_allows(key.actions, action)) throw http::errors::invalid_api_key();
+}
+
+// A list of names as Meilisearch's messages print them: ["a", "b"].
+std::string quoted_list(const std::vector<std::string>& names) {
+    std::string out = "[";
+    for (const auto& n : names) out += (out.size() > 1 ? ", " : "") + json(n).dump();
+    return out + "]";
+}
+
+http::ApiError forbidden(std::string message) {
+    return http::ApiError(403, "invalid_api_key", http::ErrorType::auth, std::move(message));
+}
+
+// base64url (no padding) to bytes; nullopt when malformed.
+std::optional<std::string> base64url(std::string_view text) {
+    std::string b64(text);
+    for (auto& c : b64) {
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (!std::isalnum(static_cast<unsigned char>(c)))
+            return std::nullopt;
+    }
+    const std::size_t pad = (4 - b64.size() % 4) % 4;
+    if (pad == 3) return std::nullopt;
+    b64.append(pad, '=');
+    std::string out(b64.size() / 4 * 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    if (n < 0) return std::nullopt;
+    out.resize(static_cast<std::size_t>(n) - pad);
+    return out;
+}
+
+// The search rules of a tenant token's claims: an array of index patterns, or an object of
+// pattern → null | {"filter": ...}.
+std::optional<std::vector<http::Request::TenantRule>> search_rules(const json& rules) {
+    std::vector<http::Request::TenantRule> out;
+    if (rules.is_array()) {
+        for (const auto& p : rules) {
+            if (!p.is_string()) return std::nullopt;
+            out.push_back({p.get<std::string>(), {}});
+        }
+        return out;
+    }
+    if (!rules.is_object()) return std::nullopt;
+    for (const auto& [pattern, rule] : rules.items()) {
+        if (!rule.is_null() && !rule.is_object()) return std::nullopt;
+        const auto filter = rule.is_object() ? rule.value("filter", json()) : json();
+        out.push_back({pattern, filter.is_null() ? std::string() : filter.dump()});
+    }
+    return out;
+}
+
+// A tenant token (a JWT signed with an API key's value, on search routes): checks it and
+// sets the request's tenant rules and key indexes. false: not a valid tenant token (the
+// token is then tried as an API key, as Meilisearch does).
+asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const std::string& token) {
+    const auto first = token.find('.'), second = token.find('.', first + 1);
+    if (first == std::string::npos || second == std::string::npos) co_return false;
+    const auto header_text = base64url(std::string_view(token).substr(0, first));
+    const auto claims_text =
+        base64url(std::string_view(token).substr(first + 1, second - first - 1));
+    const auto signature = base64url(std::string_view(token).substr(second + 1));
+    if (!header_text || !claims_text || !signature) co_return false;
+    const auto header = json::parse(*header_text, nullptr, false);
+    const auto claims = json::parse(*claims_text, nullptr, false);
+    if (!header.is_object() || !claims.is_object()) co_return false;
+    const auto alg = header.value("alg", std::string());
+    const EVP_MD* md = alg == "HS256"   ? EVP_sha256()
+                       : alg == "HS384" ? EVP_sha384()
+                       : alg == "HS512" ? EVP_sha512()
+                                        : nullptr;
+    const auto uid = claims.value("apiKeyUid", json());
+    const auto rules = search_rules(claims.value("searchRules", json()));
+    if (!md || !uid.is_string() || !rules) co_return false;
+
+    const auto value = ctx.keys.value_of(uid.get<std::string>());
+    auto key = ctx.keys.find(value);
+    if (!key && ctx.keys.claim_reload(kMissReload)) {
+        try {
+            if (co_await reload(ctx)) key = ctx.keys.find(value);
+        } catch (const http::ApiError&) {
+        }
+    }
+    if (!key) co_return false;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    const std::string_view signed_part = std::string_view(token).substr(0, second);
+    HMAC(md, value.data(), static_cast<int>(value.size()),
+         reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
+    if (signature->size() != len || CRYPTO_memcmp(mac, signature->data(), len) != 0)
+        co_return false;
+
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    if (const auto exp = claims.value("exp", json()); exp.is_number_integer()) {
+        if (now > exp.get<std::int64_t>()) {
+            throw forbidden("Tenant token expired. Was valid up to `" + exp.dump() +
+                            "` and we're now `" + std::to_string(now) + "`.");
+        }
+    }
+    r.tenant_rules = *rules;
+    if (std::find(key->indexes.begin(), key->indexes.end(), "*") == key->indexes.end()) {
+        r.key_indexes = key->indexes;
+    }
+    if (const auto index = r.param("uid");
+        !index.empty() && r.route.starts_with("/indexes/{uid}")) {
+        if (!r.tenant_rule(index)) {
+            std::vector<std::string> allowed;
+            for (const auto& rule : *rules) allowed.push_back(rule.pattern);
+            throw forbidden("The provided tenant token cannot acces the index `" +
+                            std::string(index) + "`, allowed indexes are " + quoted_list(allowed) +
+                            ".");
+        }
+        if (!http::index_allows(key->indexes, index)) {
+            throw forbidden(
+                "The API key used to generate this tenant token cannot acces the "
+                "index `" +
+                std::string(index) + "`.");
+        }
+    }
+    require_action(*key, "search");
+    co_return true;
+}
+
+http::ApiError key_not_found(const std::string& uid_or_key) {
+    return http::error(404, "api_key_not_found", "API key `" + uid_or_key + "` not found.");
+}
+
+http::Response answer_with_key(const Context& ctx, unsigned status, const std::string& body) {
+    return http::respond(status, shown(ctx, json::parse(body, nullptr, false)));
+}
+
+asio::awaitable<http::Response> list_keys(Context& ctx, http::Request& r) {
+    require_master_key(ctx);
+    std::string target = "/keys";
+    if (!r.query.empty()) target += "?" + r.query;
+    auto answer = co_await ask_one_node(ctx, node_request(Method::get, target));
+    if (answer.status != 200) co_return http::Response::json(answer.status, answer.body);
+    auto body = json::parse(answer.body, nullptr, false);
+    if (body.is_object() && body.contains("results") && body["results"].is_array()) {
+        for (auto& key : body["results"]) key = shown(ctx, std::move(key));
+    }
+    co_return http::respond(200, body);
+}
+
+asio::awaitable<http::Response> get_key(Context& ctx, http::Request& r) {
+    require_master_key(ctx);
+    const std::string named(r.param("key"));
+    const auto uid = uid_named(ctx, named);
+    auto answer =
+        co_await ask_one_node(ctx, node_request(Method::get, "/keys/" + http::percent_encode(uid)));
+    if (answer.status == 404) throw key_not_found(named);
+    if (answer.status != 200) co_return http::Response::json(answer.status, answer.body);
+    co_return answer_with_key(ctx, 200, answer.body);
+}
+
+// The first refusal among the nodes' answers (a 4xx is the same on every node), else none.
+const upstream::UpstreamResponse* refusal_in(const std::vector<NodeOutcome>& outcomes) {
+    for (const auto& o : outcomes) {
+        if (o.result && o.result->status >= 400 && o.result->status < 500) return &*o.result;
+    }
+    return nullptr;
+}
+
+std::string nodes_named(const Context& ctx, const std::vector<NodeOutcome>& outcomes,
+                        unsigned ok_status) {
+    std::string names;
+    for (const auto& o : outcomes) {
+        if (o.result && o.result->status == ok_status) continue;
+        if (!names.empty()) names += ", ";
+        names += ctx.fleet()->node_id(o.node);
+    }
+    return names;
+}
+
+// POST /keys: created with one uid on every node, or on none.
+asio::awaitable<http::Response> create_key(Context& ctx, http::Request& r) {
+    require_master_key(ctx);
+    auto body = http::json_body(r);
+    if (body.is_object() && (!body.contains("uid") || body["uid"].is_null())) {
+        body["uid"] = util::random_uuid();
+    }
+    auto outcomes =
+        co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, "/keys", body.dump())));
+    const auto created = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
+        return o.result && o.result->status == 201;
+    });
+    if (static_cast<std::size_t>(created) == outcomes.size()) {
+        const auto key = json::parse(outcomes.front().result->body, nullptr, false);
+        if (auto k = known_key(key)) ctx.keys.put(std::move(*k));
+        co_return http::respond(201, shown(ctx, key));
+    }
+    // some node did not take it: take it back from the nodes that did
+    if (created > 0) {
+        std::vector<NodeCall> undo;
+        const auto uid = body.value("uid", std::string());
+        for (const auto& o : outcomes) {
+            if (o.result && o.result->status == 201) {
+                undo.push_back(
+                    {o.node, node_request(Method::del, "/keys/" + http::percent_encode(uid))});
+            }
+        }
+        co_await fan_out(ctx, std::move(undo));
+    }
+    if (const auto* refused = refusal_in(outcomes)) {
+        co_return http::Response::json(refused->status, refused->body);
+    }
+    const auto missing = nodes_named(ctx, outcomes, 201);
+    log::warn("API key not created: some nodes did not answer", {{"nodes", missing}});
+    throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                         "The API key was not created: it must exist on every node and " + missing +
+                             " did not answer.");
+}
+
+// PATCH and DELETE /keys/{key}: every node; nodes that miss it are named in X-Miroir-Degraded.
+asio::awaitable<http::Response> change_key(Context& ctx, http::Request& r, Method method) {
+    require_master_key(ctx);
+    const std::string named(r.param("key"));
+    const auto uid = uid_named(ctx, named);
+    const auto target = "/keys/" + http::percent_encode(uid);
+    auto request = method == Method::patch ? node_request(method, target, http::json_body(r).dump())
+                                           : node_request(method, target);
+    auto outcomes = co_await fan_out(ctx, broadcast(ctx, request));
+    const unsigned ok_status = method == Method::patch ? 200 : 204;
+    const NodeOutcome* done = nullptr;
+    for (const auto& o : outcomes) {
+        if (o.result && o.result->status == ok_status) {
+            done = &o;
+            break;
+        }
+    }
+    if (!done) {
+        if (const auto* refused = refusal_in(outcomes)) {
+            if (refused->status == 404) throw key_not_found(named);
+            co_return http::Response::json(refused->status, refused->body);
+        }
+        throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                             "No node answered about the API key.");
+    }
+    http::Response response;
+    if (method == Method::patch) {
+        const auto key = json::parse(done->result->body, nullptr, false);
+        if (auto k = known_key(key)) ctx.keys.put(std::move(*k));
+        response = http::respond(200, shown(ctx, key));
+    } else {
+        ctx.keys.erase(uid);
+        response.status = 204;
+    }
+    const auto missed = nodes_named(ctx, outcomes, ok_status);
+    if (!missed.empty()) response.headers.set("X-Miroir-Degraded", missed);
+    co_return response;
+}
+
+}  // namespace
+
+asio::awaitable<void> check_api_key(Context& ctx, http::Request& r, std::string token) {
+    const auto action = action_of(r.method, r.route);
+    if (action == "search") {
+        const bool tenant = co_await check_tenant_token(ctx, r, token);
+        if (tenant) co_return;
+    }
+    auto key = ctx.keys.find(token);
+    if (ctx.keys.claim_reload(key ? kMaxAge : kMissReload)) {
+        try {
+            if (co_await reload(ctx)) key = ctx.keys.find(token);
+        } catch (const http::ApiError&) {
+            // no node answered: decide with the copy at hand
+        }
+    }
+    if (!key || action.empty()) throw http::errors::invalid_api_key();
+    const bool all_indexes =
+        std::find(key->indexes.begin(), key->indexes.end(), "*") != key->indexes.end();
+    if (const auto uid = r.param("uid"); !uid.empty() && r.route.starts_with("/indexes/{uid}")) {
+        if (!http::index_allows(key->indexes, uid)) {
+            throw forbidden("The API key cannot acces the index `" + std::string(uid) +
+                            "`, authorized indexes are " + quoted_list(key->indexes) + ".");
+        }
+    }
+    require_action(*key, action);
+    if (!all_indexes) r.key_indexes = key->indexes;
+}
+
+void add_key_routes(http::Router& router, Context& ctx) {
+    router.add(Method::get, "/keys", http::Access::client,
+               [&ctx](http::Request& r) { return list_keys(ctx, r); });
+    router.add(Method::post, "/keys", http::Access::client,
+               [&ctx](http::Request& r) { return create_key(ctx, r); });
+    router.add(Method::get, "/keys/{key}", http::Access::client,
+               [&ctx](http::Request& r) { return get_key(ctx, r); });
+    router.add(Method::patch, "/keys/{key}", http::Access::client,
+               [&ctx](http::Request& r) { return change_key(ctx, r, Method::patch); });
+    router.add(Method::del, "/keys/{key}", http::Access::client,
+               [&ctx](http::Request& r) { return change_key(ctx, r, Method::del); });
+}
+
+}  // namespace miroir::meili

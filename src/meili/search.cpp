@@ -1,0 +1,589 @@
+// Search through Miroir: one replica group, one replica of each shard (the covering set),
+// each node asked once for the first offset+limit hits with their ranking details, the hits
+// merged in the order one node holding everything would give, then the client's window.
+#include "search.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/meili/routes.hpp>
+#include <miroir/merge/facets.hpp>
+#include <miroir/merge/hybrid.hpp>
+#include <miroir/merge/order.hpp>
+#include <miroir/merge/scrub.hpp>
+#include <miroir/merge/search.hpp>
+#include <miroir/merge/typo.hpp>
+#include <miroir/routing/placement.hpp>
+#include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
+#include <miroir/scatter/search.hpp>
+#include <miroir/scatter/settings_sync.hpp>
+#include <miroir/upstream/gather.hpp>
+#include <miroir/util/uuid.hpp>
+
+namespace miroir::meili {
+
+using namespace miroir::fleet;
+using namespace miroir::scatter;
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+std::atomic<std::uint64_t> rotation{0};
+
+std::uint64_t uint_or(const json& body, const char* key, std::uint64_t fallback) {
+    const auto it = body.find(key);
+    return it != body.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : fallback;
+}
+
+bool flag(const json& body, const char* key) {
+    const auto it = body.find(key);
+    return it != body.end() && it->is_boolean() && it->get<bool>();
+}
+
+const char* const kWindowParams[] = {"offset", "limit", "page", "hitsPerPage"};
+
+// `filter` with the filter of the request's tenant token for `uid` ANDed to it.
+json with_tenant_filter(const http::Request& r, const std::string& uid, const json& filter) {
+    const auto* rule = r.tenant_rule(uid);
+    if (!rule || rule->filter.empty()) return filter;
+    return and_filters(filter, json::parse(rule->filter, nullptr, false));
+}
+
+// A search body with the tenant token's filter for `uid`.
+void apply_tenant_rules(const http::Request& r, const std::string& uid, json& body) {
+    if (!r.tenant_rules || !body.is_object()) return;
+    auto fused = with_tenant_filter(r, uid, body.value("filter", json()));
+    if (!fused.is_null()) body["filter"] = std::move(fused);
+}
+
+// A search given as a JSON object (POST search, one query of a multi-search).
+asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid, const json& body,
+                                            std::vector<std::size_t> avoid = {}) {
+    SearchWindow w;
+    w.avoid = std::move(avoid);
+    w.page_mode = body.contains("page") || body.contains("hitsPerPage");
+    w.offset = uint_or(body, "offset", 0);
+    w.limit = uint_or(body, "limit", 20);
+    w.page = uint_or(body, "page", 1);
+    w.hits_per_page = uint_or(body, "hitsPerPage", 20);
+    w.want_score = flag(body, "showRankingScore");
+    w.want_details = flag(body, "showRankingScoreDetails");
+    if (body.contains("q") && body["q"].is_string()) w.q = body["q"].get<std::string>();
+
+    if (body.contains("hybrid") && body["hybrid"].is_object()) {
+        const auto ratio = body["hybrid"].value("semanticRatio", json(0.5));
+        if (ratio.is_number() && ratio.get<double>() > 0) w.semantic_ratio = ratio.get<double>();
+    }
+    if (body.contains("distinct") && body["distinct"].is_string()) {
+        w.distinct = body["distinct"].get<std::string>();
+    }
+    if (body.contains("facets") && body["facets"].is_array()) {
+        for (const auto& f : body["facets"]) {
+            if (f.is_string()) w.facets.push_back(f.get<std::string>());
+        }
+    }
+    if (body.contains("attributesToRetrieve") && body["attributesToRetrieve"].is_array()) {
+        std::vector<std::string> names;
+        for (const auto& a : body["attributesToRetrieve"]) {
+            if (a.is_string()) names.push_back(a.get<std::string>());
+        }
+        if (std::find(names.begin(), names.end(), "*") == names.end()) w.retrieve = names;
+    }
+
+    // each node: its first hits, scored, with the details that order them; a window parameter
+    // of the wrong type is left as it is, for the nodes to reject
+    const bool valid = std::all_of(
+        std::begin(kWindowParams), std::end(kWindowParams),
+        [&body](const char* p) { return !body.contains(p) || body[p].is_number_unsigned(); });
+    const json filter = body.value("filter", json());
+    // a named local, not a temporary inside the co_await expression (GCC 12)
+    const NodeSearch node_search = [&uid, &body, &w, valid, filter](const Assignment& a,
+                                                                    std::uint64_t depth,
+                                                                    const SearchExtras& extra) {
+        json b = body;
+        if (!valid || extra.client_window) {
+            // nothing to rewrite
+        } else if (w.page_mode) {
+            b["page"] = 1;
+            b["hitsPerPage"] = depth;
+        } else {
+            b["offset"] = 0;
+            b["limit"] = depth;
+        }
+        if (extra.scores) {
+            b["showRankingScore"] = true;
+            b["showRankingScoreDetails"] = true;
+        }
+        if (extra.retrieve) b["attributesToRetrieve"].push_back(*extra.retrieve);
+        if (extra.side == SearchExtras::Side::keyword) {
+            b.erase("hybrid");
+            b.erase("vector");
+        } else if (extra.side == SearchExtras::Side::semantic) {
+            b["hybrid"]["semanticRatio"] = 1.0;
+        }
+        if (extra.facet) {
+            if (!b.contains("facets") || !b["facets"].is_array()) b["facets"] = json::array();
+            b["facets"].push_back(*extra.facet);
+        }
+        if (a.restricted) b["filter"] = with_shards(filter, a.shards);
+        return node_request(Method::post, index_path(uid) + "/search", b.dump());
+    };
+    co_return co_await search(ctx, uid, w, node_search);
+}
+
+asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    auto body = http::json_body(r);
+    if (!body.is_object()) {
+        throw http::error(
+            400, "bad_request",
+            "Invalid value type: expected an object, but found " + http::found_value(body));
+    }
+    apply_tenant_rules(r, uid, body);
+    auto avoid = below_settings_floor(ctx, uid, r);
+    auto response = co_await search_body(ctx, uid, body, std::move(avoid));
+    add_settings_headers(ctx, uid, response);
+    co_return response;
+}
+
+// One query of a multi-search, as an upstream result so that gather() runs them together.
+asio::awaitable<upstream::UpstreamResult> one_query(Context& ctx, std::string uid, json query,
+                                                    std::vector<std::size_t> avoid = {}) {
+    auto response = co_await search_body(ctx, uid, query, std::move(avoid));
+    co_return upstream::UpstreamResponse{response.status, std::move(response.headers),
+                                         std::move(response.body)};
+}
+
+// POST /multi-search without federation: each query scattered and merged on its own, the
+// results in the order of the queries; the first failing query fails the request, its
+// message prefixed with its position, as Meilisearch reports it.
+asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
+    auto body = http::json_body(r);
+    if (!body.is_object() || !body.contains("queries") || !body["queries"].is_array()) {
+        throw http::bad_request("Missing field `queries`");
+    }
+    for (std::size_t i = 0; i < body["queries"].size(); ++i) {
+        auto& query = body["queries"][i];
+        const auto uid = query.is_object() ? query.value("indexUid", json()) : json();
+        if (!uid.is_string()) continue;
+        if (!r.index_allowed(uid.get<std::string>())) {
+            throw http::ApiError(
+                403, "invalid_api_key", http::ErrorType::auth,
+                "Inside `.queries[" + std::to_string(i) + "]`: The provided API key is invalid.");
+        }
+        apply_tenant_rules(r, uid.get<std::string>(), query);
+    }
+    if (body.contains("federation") && !body["federation"].is_null()) {
+        co_return co_await federated_search(ctx, body);
+    }
+    const auto& queries = body["queries"];
+    std::vector<std::pair<std::string, json>> runs;
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        auto uid = query_index_uid(queries[i], i);
+        json query = queries[i];
+        if (query.contains("federationOptions")) {
+            throw http::error(400, "invalid_multi_search_federation_options",
+                              "Inside `.queries[" + std::to_string(i) +
+                                  "]`: Using `federationOptions` is not allowed in a "
+                                  "non-federated search.\n - Hint: remove `federationOptions` "
+                                  "from the query or add `federation` to the request.");
+        }
+        query.erase("indexUid");
+        runs.emplace_back(std::move(uid), std::move(query));
+    }
+    auto answers = co_await run_queries(ctx, runs, &r);
+    json results = json::array();
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        auto& a = *answers[i];
+        if (a.status != 200) co_return query_error(i, a);
+        const auto parsed = json::parse(a.body, nullptr, false);
+        json one;
+        one["indexUid"] = runs[i].first;
+        for (auto it = parsed.begin(); it != parsed.end(); ++it) one[it.key()] = it.value();
+        results.push_back(std::move(one));
+    }
+    json out;
+    out["results"] = std::move(results);
+    co_return http::respond(200, out);
+}
+
+// GET search: the query string goes to the nodes as a query string (so that a bad parameter
+// gets the node's own message), with the window, the scores and the shard filter rewritten.
+asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    std::vector<std::pair<std::string, std::string>> params;
+    std::map<std::string, std::string> by_name;
+    for (const auto& part : http::split_query(r.query)) {
+        params.push_back(part);
+        by_name[part.first] = part.second;
+    }
+    if (const auto* rule = r.tenant_rule(uid); rule && !rule->filter.empty()) {
+        // the token's filter ANDed to the client's, sent as a JSON filter
+        json own;
+        if (by_name.contains("filter")) {
+            own = json::parse(by_name["filter"], nullptr, false);
+            if (!own.is_array()) own = by_name["filter"];
+        }
+        const auto fused = with_tenant_filter(r, uid, own).dump();
+        std::erase_if(params, [](const auto& p) { return p.first == "filter"; });
+        params.emplace_back("filter", fused);
+        by_name["filter"] = fused;
+    }
+    bool valid = true;
+    auto number = [&](const char* name, std::uint64_t fallback) -> std::uint64_t {
+        const auto it = by_name.find(name);
+        if (it == by_name.end()) return fallback;
+        const auto& v = it->second;
+        const bool ok = !v.empty() && v.size() < 20 && std::all_of(v.begin(), v.end(), [](char c) {
+            return c >= '0' && c <= '9';
+        });
+        valid = valid && ok;  // a bad value is left for the nodes to reject
+        return ok ? std::stoull(v) : fallback;
+    };
+    auto boolean = [&](const char* name) {
+        const auto it = by_name.find(name);
+        return it != by_name.end() && (it->second == "true" || it->second == "True");
+    };
+    SearchWindow w;
+    w.page_mode = by_name.contains("page") || by_name.contains("hitsPerPage");
+    w.offset = number("offset", 0);
+    w.limit = number("limit", 20);
+    w.page = number("page", 1);
+    w.hits_per_page = number("hitsPerPage", 20);
+    w.want_score = boolean("showRankingScore");
+    w.want_details = boolean("showRankingScoreDetails");
+    if (by_name.contains("q")) w.q = by_name["q"];
+
+    if (by_name.contains("distinct")) w.distinct = by_name["distinct"];
+    if (by_name.contains("hybridEmbedder")) {
+        const auto it = by_name.find("hybridSemanticRatio");
+        const double ratio = it == by_name.end() ? 0.5 : std::strtod(it->second.c_str(), nullptr);
+        if (ratio > 0) w.semantic_ratio = ratio;
+    }
+    if (by_name.contains("facets")) w.facets = http::split_csv(by_name["facets"]);
+    if (by_name.contains("attributesToRetrieve")) {
+        auto names = http::split_csv(by_name["attributesToRetrieve"]);
+        if (std::find(names.begin(), names.end(), "*") == names.end()) w.retrieve = names;
+    }
+
+    w.avoid = below_settings_floor(ctx, uid, r);
+
+    const std::optional<std::string> filter =
+        by_name.contains("filter") ? std::optional(by_name["filter"]) : std::nullopt;
+    const NodeSearch node_search = [&uid, &params, &by_name, &w, valid, filter](
+                                       const Assignment& a, std::uint64_t depth,
+                                       const SearchExtras& extra) {
+        std::map<std::string, std::string> set;
+        if (extra.scores) {
+            set["showRankingScore"] = "true";
+            set["showRankingScoreDetails"] = "true";
+        }
+        if (!valid || extra.client_window) {
+            // nothing to rewrite
+        } else if (w.page_mode) {
+            set["page"] = "1";
+            set["hitsPerPage"] = std::to_string(depth);
+        } else {
+            set["offset"] = "0";
+            set["limit"] = std::to_string(depth);
+        }
+        if (extra.retrieve) {
+            set["attributesToRetrieve"] =
+                by_name.at("attributesToRetrieve") + "," + *extra.retrieve;
+        }
+        if (extra.facet) {
+            const auto it = by_name.find("facets");
+            set["facets"] =
+                (it == by_name.end() || it->second.empty() ? "" : it->second + ",") + *extra.facet;
+        }
+        if (a.restricted) set["filter"] = with_shards_param(filter, a.shards);
+        const bool keyword_side = extra.side == SearchExtras::Side::keyword;
+        if (extra.side == SearchExtras::Side::semantic) set["hybridSemanticRatio"] = "1";
+        std::vector<std::pair<std::string, std::string>> query;
+        for (const auto& [k, v] : params) {
+            const bool semantic_param =
+                k == "hybridEmbedder" || k == "hybridSemanticRatio" || k == "vector";
+            if (!set.contains(k) && !(keyword_side && semantic_param)) query.emplace_back(k, v);
+        }
+        for (const auto& [k, v] : set) query.emplace_back(k, v);
+        const std::string target = index_path(uid) + "/search?" + http::join_query(query);
+        return node_request(Method::get, target);
+    };
+    auto response = co_await search(ctx, uid, w, node_search);
+    add_settings_headers(ctx, uid, response);
+    co_return response;
+}
+
+// POST facet-search: every node's facet hits for the shards it answers for, counts summed per
+// normalized value, ordered and truncated by the index's faceting settings.
+asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    auto body = http::json_body(r);
+    apply_tenant_rules(r, uid, body);
+    const auto plan = covering_set(ctx, rotation++);
+    const bool object = body.is_object();
+    const NodeSearch node_search = [&uid, &body, object](const Assignment& a, std::uint64_t,
+                                                         const SearchExtras&) {
+        json b = body;
+        if (object && a.restricted)
+            b["filter"] = with_shards(body.value("filter", json()), a.shards);
+        return node_request(Method::post, index_path(uid) + "/facet-search", b.dump());
+    };
+    auto gathered = co_await ask_plan(ctx, plan, node_search);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    check_unavailable(ctx, uid, gathered.missing);
+
+    const auto field = body.value("facetName", json()).is_string()
+                           ? body["facetName"].get<std::string>()
+                           : std::string();
+    const auto faceting = co_await faceting_settings(ctx, uid);
+    const auto out = merge::facet_search_answer(gathered.answers, faceting, field);
+    co_return respond_partial(out, std::move(gathered.missing));
+}
+
+// The embedding the similar route compares with: the reference document's first vector for
+// `embedder`, from an owner of its shard; null when no owner has it.
+asio::awaitable<json> reference_vector(Context& ctx, const std::string& uid, const json& id,
+                                       const std::string& embedder) {
+    const std::string key = id.is_string() ? id.get<std::string>() : id.dump();
+    const auto fleet = ctx.fleet();
+    const auto shard = routing::shard_of(key, fleet->shards());
+    const std::string target =
+        index_path(uid) + "/documents/" + http::percent_encode(key) + "?retrieveVectors=true";
+    for (const auto& group : fleet->groups()) {
+        for (auto node : fleet->owners(group, shard)) {
+            auto result = co_await ctx.nodes[node]->send(
+                node_request(Method::get, target),
+                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+            if (!result || result->status >= 500) continue;
+            if (result->status != 200) co_return json();
+            const auto doc = json::parse(result->body, nullptr, false);
+            const json vectors =
+                doc.is_object() ? doc.value("_vectors", json::object()) : json::object();
+            const json mine = vectors.is_object() ? vectors.value(embedder, json()) : json();
+            const json embeddings =
+                mine.is_object() ? mine.value("embeddings", json::array()) : json::array();
+            if (embeddings.is_array() && !embeddings.empty()) co_return embeddings[0];
+            co_return json();
+        }
+    }
+    co_return json();
+}
+
+// POST similar: the node answering for the reference document's shard runs the similar query
+// itself (and so checks it as Meilisearch does); the other nodes run a vector search with the
+// reference document's embedding. Hits merged by similarity.
+asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& uid,
+                                             const json& body) {
+    const auto plan = covering_set(ctx, rotation++);
+    const bool valid =
+        body.is_object() && body.contains("id") && body.value("embedder", json()).is_string() &&
+        std::all_of(
+            std::begin(kWindowParams), std::begin(kWindowParams) + 2,
+            [&body](const char* p) { return !body.contains(p) || body[p].is_number_unsigned(); });
+    json key = valid ? body["id"] : json();
+    const auto owner_shard =
+        valid ? routing::shard_of(key.is_string() ? key.get<std::string>() : key.dump(),
+                                  ctx.fleet()->shards())
+              : 0;
+    const std::uint64_t offset = valid ? uint_or(body, "offset", 0) : 0;
+    const std::uint64_t limit = valid ? uint_or(body, "limit", 20) : 20;
+    const bool want_score = valid && flag(body, "showRankingScore");
+    const bool want_details = valid && flag(body, "showRankingScoreDetails");
+    json vector;
+    if (valid && plan.size() > 1) {
+        vector = co_await reference_vector(ctx, uid, key, body["embedder"].get<std::string>());
+    }
+    const NodeSearch node_search = [&](const Assignment& a, std::uint64_t, const SearchExtras&) {
+        const bool owner =
+            std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
+        if (!valid || owner || vector.is_null()) {
+            json b = body;
+            if (valid) {
+                b["offset"] = 0;
+                b["limit"] = offset + limit;
+                b["showRankingScore"] = true;
+                if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
+            }
+            return node_request(Method::post, index_path(uid) + "/similar", b.dump());
+        }
+        json b = json::object();
+        b["vector"] = vector;
+        json hybrid;
+        hybrid["embedder"] = body["embedder"];
+        hybrid["semanticRatio"] = 1.0;
+        b["hybrid"] = std::move(hybrid);
+        for (const char* k :
+             {"filter", "attributesToRetrieve", "retrieveVectors", "rankingScoreThreshold"}) {
+            if (body.contains(k)) b[k] = body[k];
+        }
+        if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
+        b["offset"] = 0;
+        b["limit"] = offset + limit;
+        b["showRankingScore"] = true;
+        return node_request(Method::post, index_path(uid) + "/search", b.dump());
+    };
+    // the owner first: its refusal is the one Meilisearch would give; the owner alone when
+    // there is no reference vector to search with
+    std::vector<Assignment> asked = plan;
+    const auto others = std::stable_partition(asked.begin(), asked.end(), [&](const Assignment& a) {
+        return std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
+    });
+    if (!valid || vector.is_null()) asked.erase(others, asked.end());
+    auto gathered = co_await ask_plan(ctx, asked, node_search);
+    if (gathered.refusal) co_return std::move(*gathered.refusal);
+    check_unavailable(ctx, uid, gathered.missing);
+
+    struct Entry {
+        double score;
+        json* hit;
+    };
+    std::vector<Entry> entries;
+    std::uint64_t total = 0, processing = 0;
+    for (auto& a : gathered.answers) {
+        if (a.is_null() || !a.contains("hits")) continue;
+        total += uint_or(a, "estimatedTotalHits", 0);
+        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
+        for (auto& hit : a["hits"]) entries.push_back({hit.value("_rankingScore", 0.0), &hit});
+    }
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const Entry& x, const Entry& y) { return x.score > y.score; });
+    json hits = json::array();
+    for (std::uint64_t i = offset; i < entries.size() && i < offset + limit; ++i) {
+        json& hit = *entries[i].hit;
+        merge::strip_reserved(hit);
+        hit.erase("_rankingScore");
+        hit.erase("_rankingScoreDetails");
+        if (want_score) hit["_rankingScore"] = entries[i].score;
+        if (want_details) {
+            json sort;
+            sort["order"] = 0;
+            sort["similarity"] = entries[i].score;
+            hit["_rankingScoreDetails"] = json::object({{"vectorSort", sort}});
+        }
+        hits.push_back(std::move(hit));
+    }
+    json out;
+    out["hits"] = std::move(hits);
+    out["id"] = key.is_string() ? key.get<std::string>() : key.dump();
+    out["processingTimeMs"] = processing;
+    out["limit"] = limit;
+    out["offset"] = offset;
+    out["estimatedTotalHits"] = total;
+    co_return respond_partial(out, std::move(gathered.missing));
+}
+
+asio::awaitable<http::Response> similar_post(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    auto body = http::json_body(r);
+    apply_tenant_rules(r, uid, body);
+    co_return co_await similar_body(ctx, uid, body);
+}
+
+// GET similar: the same query from query-string parameters.
+asio::awaitable<http::Response> similar_get(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const http::Query q(r.query, {"id", "embedder", "offset", "limit", "filter",
+                                  "attributesToRetrieve", "retrieveVectors", "showRankingScore",
+                                  "showRankingScoreDetails", "rankingScoreThreshold"});
+    json body = json::object();
+    for (const char* k : {"id", "embedder", "filter"}) {
+        if (auto v = q.get(k)) body[k] = *v;
+    }
+    for (const char* k : {"offset", "limit"}) {
+        if (auto v = q.get_uint(k, std::string("invalid_similar_") + k)) body[k] = *v;
+    }
+    for (const char* k : {"retrieveVectors", "showRankingScore", "showRankingScoreDetails"}) {
+        if (auto v = q.get_bool(k, "bad_request")) body[k] = *v;
+    }
+    if (auto v = q.get("attributesToRetrieve")) body["attributesToRetrieve"] = http::split_csv(*v);
+    if (auto v = q.get("rankingScoreThreshold")) {
+        char* end = nullptr;
+        const double threshold = std::strtod(v->c_str(), &end);
+        if (v->empty() || end != v->c_str() + v->size()) {
+            throw http::error(400, "invalid_similar_ranking_score_threshold",
+                              "Invalid value in parameter `rankingScoreThreshold`: could not "
+                              "parse `" +
+                                  *v + "` as a float.");
+        }
+        body["rankingScoreThreshold"] = threshold;
+    }
+    apply_tenant_rules(r, uid, body);
+    co_return co_await similar_body(ctx, uid, body);
+}
+
+}  // namespace
+
+std::string query_index_uid(const json& query, std::size_t position) {
+    const std::string prefix = "Inside `.queries[" + std::to_string(position) + "]`: ";
+    if (!query.is_object() || !query.contains("indexUid") || !query["indexUid"].is_string()) {
+        throw http::error(400, "missing_index_uid", prefix + "Missing field `indexUid`");
+    }
+    auto uid = query["indexUid"].get<std::string>();
+    try {
+        check_index_uid(uid);
+    } catch (const http::ApiError& e) {
+        throw http::ApiError(e.status(), e.code(), e.type(), prefix + e.what());
+    }
+    return uid;
+}
+
+asio::awaitable<std::vector<upstream::UpstreamResult>> run_queries(
+    Context& ctx, std::vector<std::pair<std::string, json>> queries, const http::Request* request) {
+    std::vector<asio::awaitable<upstream::UpstreamResult>> runs;
+    for (auto& [uid, query] : queries) {
+        auto avoid =
+            request ? below_settings_floor(ctx, uid, *request) : std::vector<std::size_t>{};
+        runs.push_back(one_query(ctx, uid, std::move(query), std::move(avoid)));
+    }
+    co_return co_await upstream::gather(std::move(runs));
+}
+
+http::Response query_error(std::size_t position, const upstream::UpstreamResponse& answer) {
+    const auto parsed = json::parse(answer.body, nullptr, false);
+    const auto code = parsed.value("code", std::string("internal"));
+    json error;
+    error["message"] = "Inside `.queries[" + std::to_string(position) +
+                       "]`: " + parsed.value("message", std::string());
+    error["code"] = code;
+    error["type"] = parsed.value("type", std::string("internal"));
+    error["link"] = "https://docs.meilisearch.com/errors#" + code;
+    return http::respond(code == "index_not_found" ? 400 : answer.status, error);
+}
+
+void add_search_routes(http::Router& router, Context& ctx) {
+    router.add(Method::post, "/indexes/{uid}/search", http::Access::client,
+               [&ctx](http::Request& r) { return search_post(ctx, r); });
+    router.add(Method::get, "/indexes/{uid}/search", http::Access::client,
+               [&ctx](http::Request& r) { return search_get(ctx, r); });
+    router.add(Method::post, "/indexes/{uid}/facet-search", http::Access::client,
+               [&ctx](http::Request& r) { return facet_search(ctx, r); });
+    router.add(Method::post, "/indexes/{uid}/similar", http::Access::client,
+               [&ctx](http::Request& r) { return similar_post(ctx, r); });
+    router.add(Method::get, "/indexes/{uid}/similar", http::Access::client,
+               [&ctx](http::Request& r) { return similar_get(ctx, r); });
+    router.add(Method::post, "/multi-search", http::Access::client,
+               [&ctx](http::Request& r) { return multi_search(ctx, r); });
+}
+
+}  // namespace miroir::meili

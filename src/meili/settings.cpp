@@ -1,0 +1,168 @@
+// Settings: read from one node with Miroir's own attribute hidden; updates broadcast to every
+// node as one Miroir task, with `_miroir_shard` kept in filterableAttributes whatever the
+// client sets (the rebalancer, deletions by shard and the covering-set filter need it).
+#include <algorithm>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/fleet/settings_state.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/http/settings_routes.hpp>
+#include <miroir/meili/routes.hpp>
+#include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
+#include <miroir/scatter/settings_sync.hpp>
+
+namespace miroir::meili {
+
+using namespace miroir::fleet;
+using namespace miroir::scatter;
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+constexpr std::string_view kFilterable = "filterableAttributes";
+
+bool is_shard_field(const json& v) { return v.is_string() && v == routing::kShardField; }
+
+// The client's filterableAttributes value as the nodes must hold it.
+json with_shard_field(const json& value) {
+    if (value.is_null()) return json::array({routing::kShardField});
+    if (!value.is_array()) return value;  // invalid: the nodes answer the error
+    json out = value;
+    if (std::none_of(out.begin(), out.end(), is_shard_field)) out.push_back(routing::kShardField);
+    return out;
+}
+
+json without_shard_field(json value) {
+    if (!value.is_array()) return value;
+    value.erase(std::remove_if(value.begin(), value.end(), is_shard_field), value.end());
+    return value;
+}
+
+// GET /settings or a sub-route from the first node that answers.
+asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
+                                              std::string_view key) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    std::string target = index_path(uid) + "/settings";
+    for (const auto& route : http::kSettingsRoutes) {
+        if (route.key == key) target += std::string("/") + route.path;
+    }
+    const auto fleet = ctx.fleet();
+    for (auto slot : fleet->members()) {
+        auto result = co_await ctx.nodes[slot]->send(
+            node_request(Method::get, target),
+            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+        if (!result || result->status >= 500) continue;
+        if (result->status != 200) co_return relay_error(result->status, result->body);
+        auto body = json::parse(result->body, nullptr, false);
+        if (key.empty() && body.is_object() && body.contains(kFilterable)) {
+            body[kFilterable] = without_shard_field(body[kFilterable]);
+        } else if (key == kFilterable) {
+            body = without_shard_field(body);
+        }
+        auto response = http::respond(200, body);
+        add_settings_headers(ctx, uid, response);
+        co_return response;
+    }
+    throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                         "No node answered about index `" + uid + "`.");
+}
+
+// Sends `requests` (in order) to every node and answers one settingsUpdate task.
+asio::awaitable<http::Response> update(Context& ctx, const std::string& uid,
+                                       std::vector<upstream::UpstreamRequest> requests,
+                                       const json& details) {
+    check_writable(ctx, uid);
+    if (!co_await lookup_index(ctx, uid)) co_await create_on_nodes(ctx, uid, std::nullopt);
+    settings_proposed(ctx, uid);
+    auto task = new_task(uid, "settingsUpdate", details, ctx.fleet()->copies());
+    std::vector<NodeOutcome> outcomes;
+    for (auto& request : requests) {
+        auto some = co_await fan_out(ctx, broadcast(ctx, request));
+        outcomes.insert(outcomes.end(), std::make_move_iterator(some.begin()),
+                        std::make_move_iterator(some.end()));
+    }
+    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+    if (response.status != 202) ctx.settings.set_pending(uid, false);  // no node took it
+    co_return response;
+}
+
+asio::awaitable<http::Response> patch_all(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    json sent = body;
+    if (sent.is_object() && sent.contains(kFilterable)) {
+        sent[kFilterable] = with_shard_field(sent[kFilterable]);
+    }
+    std::vector<upstream::UpstreamRequest> requests{
+        node_request(Method::patch, index_path(uid) + "/settings", sent.dump())};
+    co_return co_await update(ctx, uid, std::move(requests), body);
+}
+
+asio::awaitable<http::Response> reset_all(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    json details = json::object();
+    for (const auto& route : http::kSettingsRoutes) details[route.key] = nullptr;
+    json shard_only;
+    shard_only[kFilterable] = with_shard_field(nullptr);
+    std::vector<upstream::UpstreamRequest> requests{
+        node_request(Method::del, index_path(uid) + "/settings"),
+        node_request(Method::patch, index_path(uid) + "/settings", shard_only.dump())};
+    co_return co_await update(ctx, uid, std::move(requests), details);
+}
+
+asio::awaitable<http::Response> update_one(Context& ctx, http::Request& r,
+                                           http::SettingsRoute route, bool reset) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const std::string key = route.key;
+    const std::string target = index_path(uid) + "/settings/" + route.path;
+    json value = nullptr;
+    if (!reset && r.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+        value = http::json_body(r);
+    }
+    json details;
+    details[key] = value;
+    std::vector<upstream::UpstreamRequest> requests;
+    if (key == kFilterable) {
+        requests.push_back(node_request(Method::put, target, with_shard_field(value).dump()));
+    } else if (reset) {
+        requests.push_back(node_request(Method::del, target));
+    } else {
+        requests.push_back(node_request(route.verb, target, value.dump()));
+    }
+    co_return co_await update(ctx, uid, std::move(requests), details);
+}
+
+}  // namespace
+
+void add_settings_routes(http::Router& router, Context& ctx) {
+    using http::Access;
+    router.add(Method::get, "/indexes/{uid}/settings", Access::client,
+               [&ctx](http::Request& r) { return read_settings(ctx, r, ""); });
+    router.add(Method::patch, "/indexes/{uid}/settings", Access::client,
+               [&ctx](http::Request& r) { return patch_all(ctx, r); });
+    router.add(Method::del, "/indexes/{uid}/settings", Access::client,
+               [&ctx](http::Request& r) { return reset_all(ctx, r); });
+    for (const auto& route : http::kSettingsRoutes) {
+        const std::string pattern = std::string("/indexes/{uid}/settings/") + route.path;
+        router.add(Method::get, pattern, Access::client,
+                   [&ctx, route](http::Request& r) { return read_settings(ctx, r, route.key); });
+        router.add(route.verb, pattern, Access::client,
+                   [&ctx, route](http::Request& r) { return update_one(ctx, r, route, false); });
+        router.add(Method::del, pattern, Access::client,
+                   [&ctx, route](http::Request& r) { return update_one(ctx, r, route, true); });
+    }
+}
+
+}  // namespace miroir::meili

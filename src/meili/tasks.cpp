@@ -1,0 +1,313 @@
+// GET /tasks, GET /tasks/{uid}, POST /tasks/cancel and DELETE /tasks over Miroir's tasks.
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/http/task_names.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/meili/routes.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
+#include <miroir/scatter/settings_sync.hpp>
+#include <miroir/scatter/task_state.hpp>
+#include <miroir/tasks/store.hpp>
+#include <miroir/upstream/gather.hpp>
+#include <miroir/util/time.hpp>
+
+namespace miroir::meili {
+
+using namespace miroir::fleet;
+using namespace miroir::scatter;
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+using http::kTaskFilterParams;
+using http::kTaskStatuses;
+using http::kTaskTypes;
+
+std::int64_t to_ns(util::Time t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+std::vector<std::string> names_in(const std::optional<std::string>& v, const char* param,
+                                  const char* code, const std::vector<std::string>* allowed) {
+    std::vector<std::string> out;
+    if (!v || *v == "*") return out;
+    for (const auto& item : http::split_csv(*v)) {
+        if (!allowed) {
+            out.push_back(item);
+            continue;
+        }
+        auto match = std::find_if(allowed->begin(), allowed->end(), [&](const auto& a) {
+            return std::equal(a.begin(), a.end(), item.begin(), item.end(),
+                              [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+        });
+        if (match == allowed->end()) {
+            const bool types = std::string_view(param) == "types";
+            throw http::error(400, code,
+                              "Invalid value in parameter `" + std::string(param) + "`: `" + item +
+                                  "` is not a valid " + (types ? "task type" : "task status") +
+                                  ". Available " + (types ? "types" : "statuses") + " are " +
+                                  http::backquoted_list(*allowed) + ".");
+        }
+        out.push_back(*match);
+    }
+    return out;
+}
+
+std::vector<std::uint64_t> numbers_in(const std::optional<std::string>& v, const char* param,
+                                      const char* code) {
+    std::vector<std::uint64_t> out;
+    if (!v || *v == "*") return out;
+    for (const auto& item : http::split_csv(*v)) {
+        const bool ok =
+            !item.empty() && item.size() < 20 &&
+            std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!ok) {
+            throw http::error(400, code,
+                              "Invalid value in parameter `" + std::string(param) +
+                                  "`: could not parse `" + item + "` as a positive integer");
+        }
+        out.push_back(std::stoull(item));
+    }
+    return out;
+}
+
+std::optional<std::int64_t> date_in(const http::Query& q, const char* param, bool before) {
+    auto v = q.get(param);
+    if (!v) return std::nullopt;
+    bool date_only = false;
+    auto t = util::parse_date(*v, &date_only);
+    if (!t) {
+        throw http::error(400, "invalid_task_" + http::snake_case(param),
+                          "Invalid value in parameter `" + std::string(param) + "`: `" + *v +
+                              "` is an invalid date-time. It should follow the YYYY-MM-DD or "
+                              "RFC 3339 date-time format.");
+    }
+    // a bare date means midnight for before*, the next midnight for after*
+    if (date_only && !before && *t < util::Time::max() - std::chrono::hours(24)) {
+        *t += std::chrono::hours(24);
+    }
+    return to_ns(*t);
+}
+
+tasks::TaskFilter filter_of(const http::Query& q) {
+    tasks::TaskFilter f;
+    f.uids = numbers_in(q.get("uids"), "uids", "invalid_task_uids");
+    f.canceled_by = numbers_in(q.get("canceledBy"), "canceledBy", "invalid_task_canceled_by");
+    // Miroir runs each task as its own batch: a batch uid is the task uid
+    const auto batches = numbers_in(q.get("batchUids"), "batchUids", "invalid_task_batch_uids");
+    f.uids.insert(f.uids.end(), batches.begin(), batches.end());
+    f.types = names_in(q.get("types"), "types", "invalid_task_types", &kTaskTypes);
+    f.statuses = names_in(q.get("statuses"), "statuses", "invalid_task_statuses", &kTaskStatuses);
+    f.index_uids = names_in(q.get("indexUids"), "indexUids", "invalid_index_uid", nullptr);
+    f.before_enqueued_at = date_in(q, "beforeEnqueuedAt", true);
+    f.after_enqueued_at = date_in(q, "afterEnqueuedAt", false);
+    f.before_started_at = date_in(q, "beforeStartedAt", true);
+    f.after_started_at = date_in(q, "afterStartedAt", false);
+    f.before_finished_at = date_in(q, "beforeFinishedAt", true);
+    f.after_finished_at = date_in(q, "afterFinishedAt", false);
+    return f;
+}
+
+asio::awaitable<http::Response> get_tasks(Context& ctx, http::Request& r) {
+    const http::Query q(r.query,
+                        {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
+                         "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
+                         "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
+    auto filter = filter_of(q);
+    filter.index_patterns = r.key_indexes;
+    const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
+    const auto from = q.get_uint("from", "invalid_task_from");
+    const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
+
+    // bring the unfinished tasks of the page up to date, then read the page again (a status
+    // filter may now select other tasks)
+    auto page = co_await ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
+    std::vector<tasks::Task> stale;
+    for (auto& t : page.tasks) {
+        if (!t.finished()) stale.push_back(std::move(t));
+    }
+    if (!stale.empty()) {
+        co_await refresh(ctx, stale);
+        page = co_await ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
+    }
+    json results = json::array();
+    for (const auto& t : page.tasks) results.push_back(task_view(t));
+    json body;
+    body["results"] = std::move(results);
+    body["total"] = page.total;
+    body["limit"] = limit;
+    body["from"] = page.tasks.empty() ? json(nullptr) : json(page.tasks.front().uid);
+    body["next"] = page.next ? json(*page.next) : json(nullptr);
+    co_return http::respond(200, body);
+}
+
+asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r) {
+    const std::string text(r.param("uid"));
+    const bool numeric =
+        !text.empty() && text.size() < 20 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!numeric) {
+        throw http::error(
+            400, "invalid_task_uids",
+            "Task uid `" + text + "` is invalid. It should only contain numeric characters.");
+    }
+    auto task = co_await ctx.store.get(std::stoull(text));
+    const bool hidden = task && r.key_indexes && !r.index_allowed(task->index_uid);
+    if (!task || hidden) {
+        throw http::error(404, "task_not_found", "Task `" + text + "` not found.");
+    }
+    if (!task->finished()) {
+        std::vector<tasks::Task> one{std::move(*task)};
+        co_await refresh(ctx, one);
+        task = std::move(one.front());
+    }
+    co_return http::respond(200, task_view(*task));
+}
+
+// Every task matching the filter, newest first.
+asio::awaitable<std::vector<tasks::Task>> all_matching(Context& ctx,
+                                                       const tasks::TaskFilter& filter) {
+    std::vector<tasks::Task> out;
+    std::optional<std::uint64_t> from;
+    for (;;) {
+        auto page = co_await ctx.store.list(filter, from, 1000, false);
+        for (auto& t : page.tasks) out.push_back(std::move(t));
+        if (!page.next) break;
+        from = page.next;
+    }
+    co_return out;
+}
+
+// The filters of POST /tasks/cancel and DELETE /tasks; at least one is required.
+tasks::TaskFilter required_filter(const http::Query& q, const char* what) {
+    bool any = false;
+    for (auto name : kTaskFilterParams) any = any || q.has(name);
+    if (!any) {
+        throw http::error(400, "missing_task_filters",
+                          std::string("Query parameters to filter the tasks to ") + what +
+                              " are missing. Available query parameters are: `uids`, "
+                              "`indexUids`, `statuses`, `types`, `canceledBy`, "
+                              "`beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, "
+                              "`afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`.");
+    }
+    return filter_of(q);
+}
+
+// The node uids of some tasks, by node index.
+std::map<std::size_t, std::string> node_uids(Context& ctx, const std::vector<tasks::Task>& ts,
+                                             bool unfinished_only) {
+    std::map<std::size_t, std::string> out;
+    const auto fleet = ctx.fleet();
+    for (const auto& t : ts) {
+        for (const auto& n : t.node_tasks) {
+            if (unfinished_only && n.status != "enqueued" && n.status != "processing") continue;
+            for (std::size_t i = 0; i < fleet->size(); ++i) {
+                if (fleet->node_id(i) != n.node) continue;
+                auto& list = out[i];
+                list += (list.empty() ? "" : ",") + std::to_string(n.uid);
+            }
+        }
+    }
+    return out;
+}
+
+// POST /tasks/cancel: the node tasks behind the matching unfinished Miroir tasks are canceled
+// on their nodes; the cancelation is a Miroir task made of the nodes' cancelation tasks.
+asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
+    const http::Query q(r.query, kTaskFilterParams);
+    auto filter = required_filter(q, "cancel");
+    filter.index_patterns = r.key_indexes;
+    auto matched = co_await all_matching(ctx, filter);
+    std::vector<tasks::Task> open;
+    for (auto& t : matched) {
+        if (!t.finished()) open.push_back(t);
+    }
+    if (!open.empty()) co_await refresh(ctx, open);
+    std::erase_if(open, [](const tasks::Task& t) { return t.finished(); });
+
+    std::vector<NodeCall> calls;
+    for (const auto& [node, uids] : node_uids(ctx, open, true)) {
+        calls.push_back({node, node_request(http::Method::post, "/tasks/cancel?uids=" + uids)});
+    }
+    json details;
+    details["matchedTasks"] = matched.size();
+    details["canceledTasks"] = nullptr;
+    details["originalFilter"] = "?" + q.raw();
+    auto task = new_task("", "taskCancelation", details, 1);
+    task.planned = open.size();
+    const auto outcomes = co_await fan_out(ctx, std::move(calls));
+    const std::vector<std::uint32_t> no_shards;  // a local: no braced lists in co_await
+    auto response = co_await conclude(ctx, std::move(task), outcomes, no_shards);
+    if (response.status == 202) {
+        const auto uid = nlohmann::json::parse(response.body)["taskUid"].get<std::uint64_t>();
+        for (auto& t : open) {
+            t.cancel_requested_by = uid;
+            co_await ctx.store.update(t);
+        }
+        response.status = 200;  // as Meilisearch answers a cancelation
+    }
+    co_return response;
+}
+
+// DELETE /tasks: finished Miroir tasks leave the store at once; their node tasks are deleted
+// on the nodes as housekeeping.
+asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
+    const http::Query q(r.query, kTaskFilterParams);
+    auto filter = required_filter(q, "delete");
+    filter.index_patterns = r.key_indexes;
+    const auto matched = co_await all_matching(ctx, filter);
+    std::vector<tasks::Task> done;
+    std::vector<std::uint64_t> uids;
+    for (const auto& t : matched) {
+        if (!t.finished()) continue;
+        done.push_back(t);
+        uids.push_back(t.uid);
+    }
+    std::vector<NodeCall> calls;
+    for (const auto& [node, list] : node_uids(ctx, done, false)) {
+        calls.push_back({node, node_request(http::Method::del, "/tasks?uids=" + list)});
+    }
+    co_await fan_out(ctx, std::move(calls));
+    const auto deleted = co_await ctx.store.erase(uids);
+
+    json details;
+    details["matchedTasks"] = matched.size();
+    details["deletedTasks"] = deleted;
+    details["originalFilter"] = "?" + q.raw();
+    auto task = new_task("", "taskDeletion", details, 1);
+    const std::vector<NodeOutcome> no_outcomes;
+    const std::vector<std::uint32_t> no_shards;
+    auto response = co_await conclude(ctx, std::move(task), no_outcomes, no_shards);
+    response.status = 200;
+    co_return response;
+}
+
+}  // namespace
+
+void add_task_routes(http::Router& router, Context& ctx) {
+    router.add(http::Method::get, "/tasks", http::Access::client,
+               [&ctx](http::Request& r) { return get_tasks(ctx, r); });
+    router.add(http::Method::get, "/tasks/{uid}", http::Access::client,
+               [&ctx](http::Request& r) { return get_task(ctx, r); });
+    router.add(http::Method::post, "/tasks/cancel", http::Access::client,
+               [&ctx](http::Request& r) { return cancel_tasks(ctx, r); });
+    router.add(http::Method::del, "/tasks", http::Access::client,
+               [&ctx](http::Request& r) { return delete_tasks(ctx, r); });
+}
+
+}  // namespace miroir::meili

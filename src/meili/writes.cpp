@@ -1,0 +1,348 @@
+// The write path: index creation and deletion broadcast to every node, documents routed to the
+// owners of their shard, each write answered as one Miroir task.
+#include <algorithm>
+#include <map>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/fleet/write_gate.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/http/router.hpp>
+#include <miroir/ingest/splitter.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/meili/routes.hpp>
+#include <miroir/routing/placement.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/settings_sync.hpp>
+#include <miroir/tasks/store.hpp>
+
+namespace miroir::meili {
+
+using namespace miroir::fleet;
+using namespace miroir::scatter;
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+constexpr const char* kAccepted =
+    "Accepted values for the Content-Type header are: `application/json`, "
+    "`application/x-ndjson`, `text/csv`";
+
+asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
+    const auto body = http::json_body(r);
+    if (!body.is_object()) {
+        throw http::bad_request("Invalid value type: expected an object, but found " +
+                                http::found_value(body));
+    }
+    for (const auto& [key, value] : body.items()) {
+        if (key != "uid" && key != "primaryKey") {
+            throw http::bad_request("Unknown field `" + key +
+                                    "`: expected one of `uid`, `primaryKey`");
+        }
+    }
+    if (!body.contains("uid")) throw http::error(400, "missing_index_uid", "Missing field `uid`");
+    if (!body["uid"].is_string()) {
+        throw http::error(400, "invalid_index_uid",
+                          "Invalid value type at `.uid`: expected a string, but found " +
+                              http::found_value(body["uid"]));
+    }
+    const auto uid = body["uid"].get<std::string>();
+    check_index_uid(uid);
+    if (!r.index_allowed(uid)) throw http::errors::invalid_api_key();
+    std::optional<std::string> pk;
+    if (body.contains("primaryKey") && !body["primaryKey"].is_null()) {
+        if (!body["primaryKey"].is_string()) {
+            throw http::error(400, "invalid_index_primary_key",
+                              "Invalid value type at `.primaryKey`: expected a string, but found " +
+                                  http::found_value(body["primaryKey"]));
+        }
+        pk = body["primaryKey"].get<std::string>();
+    }
+    json details;
+    details["primaryKey"] = pk ? json(*pk) : json(nullptr);
+    auto task = new_task(uid, "indexCreation", details, ctx.fleet()->copies());
+
+    const auto existing = co_await lookup_index(ctx, uid);
+    std::vector<NodeOutcome> outcomes;
+    if (existing) {
+        // the nodes report index_already_exists in their tasks; the index is left as it is
+        json create;
+        create["uid"] = uid;
+        create["primaryKey"] = details["primaryKey"];
+        outcomes = co_await fan_out(
+            ctx, broadcast(ctx, node_request(Method::post, "/indexes", create.dump())));
+    } else {
+        outcomes = co_await create_on_nodes(ctx, uid, pk, true);
+    }
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+}
+
+asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    json details;
+    details["deletedDocuments"] = nullptr;
+    auto task = new_task(uid, "indexDeletion", details, ctx.fleet()->copies());
+    auto outcomes =
+        co_await fan_out(ctx, broadcast(ctx, node_request(Method::del, index_path(uid))));
+    co_await ctx.store.erase_index(uid);
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+}
+
+ingest::Format format_of(const http::Request& r) {
+    const auto type = r.headers.get("Content-Type");
+    if (!type) {
+        throw http::error(415, "missing_content_type",
+                          std::string("A Content-Type header is missing. ") + kAccepted);
+    }
+    const auto base = type->substr(0, type->find(';'));
+    if (base == "application/json") return ingest::Format::json;
+    if (base == "application/x-ndjson") return ingest::Format::ndjson;
+    if (base == "text/csv") return ingest::Format::csv;
+    throw http::error(415, "invalid_content_type",
+                      "The Content-Type `" + std::string(*type) + "` is invalid. " + kAccepted);
+}
+
+char csv_delimiter(const http::Query& q, ingest::Format format) {
+    auto d = q.get("csvDelimiter");
+    if (!d) return ',';
+    if (format != ingest::Format::csv) {
+        throw http::error(
+            415, "invalid_content_type",
+            std::string("The Content-Type `") +
+                (format == ingest::Format::json ? "application/json" : "application/x-ndjson") +
+                "` does not support the use of a csv delimiter. The csv delimiter "
+                "can only be used with the Content-Type `text/csv`.");
+    }
+    if (d->size() != 1 || static_cast<unsigned char>((*d)[0]) > 127) {
+        throw http::error(400, "invalid_document_csv_delimiter",
+                          "Invalid value in parameter `csvDelimiter`: expected a string of one "
+                          "character, but found the following string of " +
+                              std::to_string(d->size()) + " characters: `" + *d + "`");
+    }
+    return (*d)[0];
+}
+
+// POST (add or replace) and PUT (add or update) documents.
+asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Method method) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const http::Query q(r.query, {"primaryKey", "csvDelimiter", "customMetadata", "skipCreation"});
+    const auto format = format_of(r);
+    const char delimiter = csv_delimiter(q, format);
+    const auto requested_pk = q.get("primaryKey");
+    check_writable(ctx, uid);
+
+    const auto index = co_await lookup_index(ctx, uid);
+    const auto known_pk = index ? index->primary_key : std::nullopt;
+    auto split = ingest::split(r.body, {format, delimiter, known_pk ? known_pk : requested_pk});
+    json details;
+    details["receivedDocuments"] = split.documents.size();
+    details["indexedDocuments"] = nullptr;
+    auto task = new_task(uid, "documentAdditionOrUpdate", details, ctx.fleet()->copies());
+    if (split.failure && split.failure->synchronous) {
+        throw http::error(400, split.failure->code, split.failure->message);
+    }
+    if (known_pk && requested_pk && *requested_pk != *known_pk) {
+        co_return co_await fail_at_once(ctx, std::move(task), "index_primary_key_already_exists",
+                                        "Index already has a primary key: `" + *known_pk + "`.");
+    }
+    if (split.failure) {
+        co_return co_await fail_at_once(ctx, std::move(task), split.failure->code,
+                                        split.failure->message);
+    }
+    const std::optional<std::string> pk =
+        split.primary_key.empty() ? std::nullopt : std::optional(split.primary_key);
+    if (!index) {
+        co_await create_on_nodes(ctx, uid, pk);
+    } else if (!known_pk && pk) {
+        const tasks::IndexRecord record{uid, pk, index->shards};
+        co_await ctx.store.put_index(record);
+    }
+
+    // one payload per node: each document to the owners of its shard in every group, under a
+    // write pass (a rebalance copying a shard waits for it)
+    auto pass = co_await ctx.writes.enter();
+    const auto fleet_now = ctx.fleet();
+    const auto& fleet = *fleet_now;
+    std::vector<std::string> payloads(fleet.size());
+    std::vector<bool> touched(fleet.shards(), false);
+    for (const auto& doc : split.documents) {
+        const auto shard = routing::shard_of(doc.id, fleet.shards());
+        touched[shard] = true;
+        for (const auto& group : fleet.written_groups()) {
+            for (auto node : fleet.write_owners(group, shard)) {
+                auto& out = payloads[node];
+                if (format == ingest::Format::csv) {
+                    if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter);
+                    ingest::append_csv(out, doc, shard, delimiter);
+                } else {
+                    if (out.empty()) out = "[";
+                    ingest::append_json(out, doc, shard);
+                }
+            }
+        }
+    }
+    std::string query;
+    if (pk) query += "&primaryKey=" + http::percent_encode(*pk);
+    if (format == ingest::Format::csv)
+        query += "&csvDelimiter=" + http::percent_encode({&delimiter, 1});
+    if (auto v = q.get("customMetadata")) query += "&customMetadata=" + http::percent_encode(*v);
+    if (auto v = q.get("skipCreation")) query += "&skipCreation=" + http::percent_encode(*v);
+    if (!query.empty()) query[0] = '?';
+
+    std::vector<NodeCall> calls;
+    for (std::size_t node = 0; node < payloads.size(); ++node) {
+        if (payloads[node].empty()) continue;
+        if (format != ingest::Format::csv) payloads[node] += "]";
+        calls.push_back(
+            {node,
+             node_request(method, index_path(uid) + "/documents" + query, std::move(payloads[node]),
+                          format == ingest::Format::csv ? "text/csv" : "application/json")});
+    }
+    std::vector<std::uint32_t> shards;
+    for (std::uint32_t s = 0; s < touched.size(); ++s) {
+        if (touched[s]) shards.push_back(s);
+    }
+    auto outcomes = co_await fan_out(ctx, std::move(calls));
+    co_return co_await conclude(ctx, std::move(task), outcomes, shards);
+}
+
+// The canonical form of a document id given in a list or a path: strings as they are,
+// anything else as its JSON text (as Meilisearch stringifies ids to delete).
+std::string canonical(const nlohmann::json& id) {
+    return id.is_string() ? id.get<std::string>() : id.dump();
+}
+
+// Deletes documents by id: each id goes to the owners of its shard.
+asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
+                                           const std::vector<nlohmann::json>& ids, bool single) {
+    check_writable(ctx, uid);
+    auto pass = co_await ctx.writes.enter();
+    const auto fleet_now = ctx.fleet();
+    const auto& fleet = *fleet_now;
+    std::vector<nlohmann::json> per_node(fleet.size(), nlohmann::json::array());
+    std::vector<bool> touched(fleet.shards(), false);
+    for (const auto& id : ids) {
+        const auto shard = routing::shard_of(canonical(id), fleet.shards());
+        touched[shard] = true;
+        for (const auto& group : fleet.written_groups()) {
+            for (auto node : fleet.write_owners(group, shard)) per_node[node].push_back(id);
+        }
+    }
+    std::vector<NodeCall> calls;
+    for (std::size_t node = 0; node < per_node.size(); ++node) {
+        if (per_node[node].empty()) continue;
+        if (single) {
+            calls.push_back(
+                {node, node_request(Method::del, index_path(uid) + "/documents/" +
+                                                     http::percent_encode(canonical(ids[0])))});
+        } else {
+            calls.push_back(
+                {node, node_request(Method::post, index_path(uid) + "/documents/delete-batch",
+                                    per_node[node].dump())});
+        }
+    }
+    std::vector<std::uint32_t> shards;
+    for (std::uint32_t s = 0; s < touched.size(); ++s) {
+        if (touched[s]) shards.push_back(s);
+    }
+    json details;
+    details["providedIds"] = ids.size();
+    details["deletedDocuments"] = nullptr;
+    details["originalFilter"] = nullptr;
+    auto task = new_task(uid, "documentDeletion", details, fleet.copies());
+    auto outcomes = co_await fan_out(ctx, std::move(calls));
+    co_return co_await conclude(ctx, std::move(task), outcomes, shards);
+}
+
+asio::awaitable<http::Response> delete_one(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const std::vector<nlohmann::json> ids{nlohmann::json(std::string(r.param("id")))};
+    co_return co_await delete_ids(ctx, uid, ids, true);
+}
+
+asio::awaitable<http::Response> delete_batch(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    if (!body.is_array()) {
+        throw http::bad_request("Json deserialize error: invalid type: " +
+                                std::string(body.type_name()) + ", expected a sequence");
+    }
+    std::vector<nlohmann::json> ids(body.begin(), body.end());
+    co_return co_await delete_ids(ctx, uid, ids, false);
+}
+
+// Delete by filter and delete all: every node, every shard.
+asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string& uid,
+                                                 upstream::UpstreamRequest request,
+                                                 const json& details) {
+    check_writable(ctx, uid);
+    auto pass = co_await ctx.writes.enter();
+    auto task = new_task(uid, "documentDeletion", details, ctx.fleet()->copies());
+    auto outcomes = co_await fan_out(ctx, broadcast(ctx, request));
+    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+}
+
+asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const auto body = http::json_body(r);
+    if (!body.is_object()) {
+        throw http::bad_request("Invalid value type: expected an object, but found " +
+                                http::found_value(body));
+    }
+    for (const auto& [key, value] : body.items()) {
+        if (key != "filter")
+            throw http::bad_request("Unknown field `" + key + "`: expected one of `filter`");
+    }
+    if (!body.contains("filter") || body["filter"].is_null()) {
+        throw http::error(400, "missing_document_filter", "Missing field `filter`");
+    }
+    json details;
+    details["providedIds"] = 0;
+    details["deletedDocuments"] = nullptr;
+    details["originalFilter"] = body["filter"].dump();
+    co_return co_await delete_broadcast(
+        ctx, uid, node_request(Method::post, index_path(uid) + "/documents/delete", body.dump()),
+        details);
+}
+
+asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    // (a local: GCC 12 rejects braced JSON literals inside co_await expressions)
+    json details;
+    details["deletedDocuments"] = nullptr;
+    co_return co_await delete_broadcast(
+        ctx, uid, node_request(Method::del, index_path(uid) + "/documents"), details);
+}
+
+}  // namespace
+
+void add_write_routes(http::Router& router, Context& ctx) {
+    using http::Access;
+    auto route = [&](Method m, const char* pattern,
+                     asio::awaitable<http::Response> (*handler)(Context&, http::Request&)) {
+        router.add(m, pattern, Access::client,
+                   [&ctx, handler](http::Request& r) { return handler(ctx, r); });
+    };
+    route(Method::post, "/indexes", create_index);
+    route(Method::del, "/indexes/{uid}", delete_index);
+    router.add(Method::post, "/indexes/{uid}/documents", Access::client,
+               [&ctx](http::Request& r) { return add_documents(ctx, r, Method::post); });
+    router.add(Method::put, "/indexes/{uid}/documents", Access::client,
+               [&ctx](http::Request& r) { return add_documents(ctx, r, Method::put); });
+    route(Method::del, "/indexes/{uid}/documents", delete_all);
+    route(Method::post, "/indexes/{uid}/documents/delete-batch", delete_batch);
+    route(Method::post, "/indexes/{uid}/documents/delete", delete_by_filter);
+    route(Method::del, "/indexes/{uid}/documents/{id}", delete_one);
+}
+
+}  // namespace miroir::meili

@@ -1,0 +1,58 @@
+// Metrics: every Prometheus family Miroir exports is declared in metrics.cpp, in one table.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace miroir::metrics {
+
+class Metrics {
+  public:
+    Metrics();
+    ~Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    // HTTP requests by route template, method and status.
+    void request_started(std::string_view route, std::string_view method);
+    void request_finished(std::string_view route, std::string_view method, unsigned status,
+                          double seconds);
+
+    // Upstream node requests by node and outcome (ok, error, timeout, canceled).
+    void upstream_request(std::string_view node, std::string_view outcome, double seconds);
+
+    // A node's health after a probe; `probe_seconds` < 0 when the probe failed.
+    void node_health(std::string_view node, bool healthy, double probe_seconds);
+
+    // A read sent again to other replicas because `node` did not answer.
+    void read_retry(std::string_view node);
+
+    // Hedged reads: one sent to another replica, one that answered first, one not sent for
+    // want of budget.
+    void hedge_fired();
+    void hedge_won();
+    void hedge_budget_exhausted();
+
+    // Two-phase settings: one node's settings compared, found different, sent again; the
+    // committed version of an index and whether its writes are frozen.
+    void settings_checked();
+    void settings_mismatch(std::string_view index, std::string_view node);
+    void settings_repair(std::string_view index, std::string_view node);
+    void worker_restart(std::string_view worker);
+    void settings_state(std::string_view index, std::uint64_t version, bool frozen);
+
+    // The rebalance: whether one runs, the shards it moves and has copied, documents copied.
+    void rebalance_progress(bool running, std::uint64_t shards_moving, std::uint64_t shards_copied);
+    void rebalance_documents_copied(std::uint64_t documents);
+
+    // The Prometheus text exposition format of every family.
+    std::string serialize() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace miroir::metrics

@@ -1,0 +1,284 @@
+// Write fan-out and the quorum rule of docs/architecture.md: a group succeeds for a shard when
+// floor(copies/2)+1 of the shard's owners in that group accepted; a write succeeds when, for
+// every shard it carried, at least one group succeeded.
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/http/api_error.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
+#include <miroir/scatter/task_state.hpp>
+#include <miroir/upstream/gather.hpp>
+#include <miroir/util/time.hpp>
+
+namespace miroir::scatter {
+
+using namespace miroir::fleet;
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+namespace {
+
+// Stores a new task; a store that cannot be reached is a 503 the client can retry.
+asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
+    try {
+        co_await ctx.store.create(task);
+    } catch (const http::ApiError&) {
+        throw;
+    } catch (const std::runtime_error& e) {
+        log::error("task store unavailable", {{"error", e.what()}});
+        throw http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,
+                             std::string("The task store cannot be reached: ") + e.what() + ".");
+    }
+}
+
+}  // namespace
+
+asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<NodeCall> calls) {
+    const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
+    std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
+    for (auto& call : calls) {
+        requests.push_back(ctx.nodes[call.node]->send(std::move(call.request), timeout));
+    }
+    auto results = co_await upstream::gather(std::move(requests));
+    std::vector<NodeOutcome> out;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        NodeOutcome outcome{calls[i].node, std::move(results[i]), std::nullopt};
+        if (outcome.result && outcome.result->status == 202) {
+            const auto body = nlohmann::json::parse(outcome.result->body, nullptr, false);
+            if (body.is_object() && body.contains("taskUid") &&
+                body["taskUid"].is_number_unsigned()) {
+                outcome.task_uid = body["taskUid"].get<std::uint64_t>();
+            }
+        }
+        if (!outcome.task_uid) {
+            log::warn("node refused a write",
+                      {{"node", ctx.fleet()->node_id(outcome.node)},
+                       {"status", outcome.result ? static_cast<int>(outcome.result->status) : 0},
+                       {"error", outcome.result ? outcome.result->body.substr(0, 200)
+                                                : outcome.result.error().message()}});
+        }
+        out.push_back(std::move(outcome));
+    }
+    co_return out;
+}
+
+std::vector<NodeCall> broadcast(const Context& ctx, const upstream::UpstreamRequest& request) {
+    std::vector<NodeCall> calls;
+    const auto fleet = ctx.fleet();
+    for (auto slot : fleet->members()) calls.push_back({slot, request});
+    return calls;
+}
+
+nlohmann::ordered_json summary(const tasks::Task& task) {
+    nlohmann::ordered_json j;
+    j["taskUid"] = task.uid;
+    j["indexUid"] = task.index_uid.empty() ? nlohmann::ordered_json(nullptr)
+                                           : nlohmann::ordered_json(task.index_uid);
+    j["status"] = "enqueued";  // as Meilisearch: a summary is always of an enqueued task
+    j["type"] = task.type;
+    j["enqueuedAt"] = util::rfc3339(util::Time(std::chrono::duration_cast<util::Time::duration>(
+        std::chrono::nanoseconds(task.enqueued_at))));
+    return j;
+}
+
+asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
+                                         const std::vector<NodeOutcome>& outcomes,
+                                         const std::vector<std::uint32_t>& shards) {
+    const auto fleet = ctx.fleet();
+    std::vector<bool> accepted(fleet->size(), false);
+    std::set<std::size_t> asked;
+    for (const auto& o : outcomes) {
+        asked.insert(o.node);
+        if (o.task_uid) {
+            accepted[o.node] = true;
+            tasks::NodeTask node_task;
+            node_task.node = fleet->node_id(o.node);
+            node_task.uid = *o.task_uid;
+            task.node_tasks.push_back(std::move(node_task));
+        }
+    }
+
+    // every node refused with an HTTP error: that error is the answer (nothing was written)
+    if (task.node_tasks.empty() && !outcomes.empty()) {
+        for (const auto& o : outcomes) {
+            if (o.result && o.result->status >= 400 && o.result->status < 500) {
+                co_return relay_error(o.result->status, o.result->body);
+            }
+        }
+    }
+
+    std::vector<std::uint32_t> lost;
+    for (auto shard : shards) {
+        bool ok = false;
+        for (const auto& group : fleet->groups()) {
+            std::uint32_t yes = 0;
+            for (auto node : fleet->owners(group, shard)) {
+                yes += node < accepted.size() && accepted[node] ? 1 : 0;
+            }
+            if (yes >= group.quorum) ok = true;
+        }
+        if (!ok) lost.push_back(shard);
+    }
+    if (!lost.empty()) {
+        std::string list;
+        for (std::size_t i = 0; i < lost.size() && i < 16; ++i) {
+            list += (i ? ", " : "") + std::to_string(lost[i]);
+        }
+        if (lost.size() > 16) list += ", ...";
+        throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                             "No replica group reached a write quorum for shard(s) " + list +
+                                 " of index `" + task.index_uid +
+                                 "`. The write may be partially applied; retry it.");
+    }
+
+    std::string missed;
+    for (auto node : asked) {
+        if (!accepted[node]) missed += (missed.empty() ? "" : ",") + fleet->node_id(node);
+    }
+    task.status = task.node_tasks.empty() ? "succeeded" : "enqueued";
+    if (task.node_tasks.empty()) {
+        task.started_at = task.finished_at = task.enqueued_at;
+        finish_details(task, 0);
+    }
+    co_await record(ctx, task);
+    auto response = http::Response::json(202, summary(task).dump());
+    if (!missed.empty()) response.headers.set("X-Miroir-Degraded", "nodes=" + missed);
+    co_return response;
+}
+
+asio::awaitable<http::Response> fail_at_once(Context& ctx, tasks::Task task, std::string code,
+                                             std::string message) {
+    task.status = "failed";
+    task.error = http::ApiError(400, code, http::ErrorType::invalid_request, message).body();
+    task.started_at = task.finished_at = task.enqueued_at;
+    finish_details(task, 0);
+    co_await record(ctx, task);
+    co_return http::Response::json(202, summary(task).dump());
+}
+
+void check_index_uid(const std::string& uid) {
+    const bool ok =
+        !uid.empty() && uid.size() <= 400 && std::all_of(uid.begin(), uid.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
+    if (!ok) {
+        throw http::error(400, "invalid_index_uid",
+                          "`" + uid +
+                              "` is not a valid index uid. Index uid can be an integer or a "
+                              "string containing only alphanumeric characters, hyphens (-) and "
+                              "underscores (_), and can not be more than 512 bytes.");
+    }
+}
+
+std::string index_path(const std::string& uid) { return "/indexes/" + http::percent_encode(uid); }
+
+tasks::Task new_task(const std::string& index_uid, std::string type, const json& details,
+                     std::uint32_t copies) {
+    tasks::Task t;
+    t.index_uid = index_uid;
+    t.type = std::move(type);
+    t.details = details.is_null() ? std::string() : details.dump();
+    t.enqueued_at = now_ns();
+    t.copies = copies;
+    return t;
+}
+
+std::vector<std::uint32_t> all_shards(const Fleet& fleet) {
+    std::vector<std::uint32_t> out(fleet.shards());
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) out[s] = s;
+    return out;
+}
+
+upstream::UpstreamRequest node_request(Method method, std::string target, std::string body,
+                                       std::string content_type) {
+    upstream::UpstreamRequest r;
+    r.method = method;
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.content_type = std::move(content_type);
+    return r;
+}
+
+asio::awaitable<std::optional<tasks::IndexRecord>> lookup_index(Context& ctx,
+                                                                const std::string& uid) {
+    if (auto known = co_await ctx.store.index(uid)) co_return known;
+    const auto fleet = ctx.fleet();
+    for (auto slot : fleet->members()) {
+        auto result = co_await ctx.nodes[slot]->send(
+            node_request(Method::get, index_path(uid)),
+            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+        if (!result) continue;
+        if (result->status == 404) co_return std::nullopt;
+        if (result->status != 200) continue;
+        const auto body = nlohmann::json::parse(result->body, nullptr, false);
+        tasks::IndexRecord record{uid, std::nullopt, fleet->shards()};
+        if (body.is_object() && body.contains("primaryKey") && body["primaryKey"].is_string()) {
+            record.primary_key = body["primaryKey"].get<std::string>();
+        }
+        co_await ctx.store.put_index(record);
+        co_return record;
+    }
+    throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                         "No node answered about index `" + uid + "`.");
+}
+
+asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const std::string& uid,
+                                                          const std::optional<std::string>& pk,
+                                                          bool every_node) {
+    json body;
+    body["uid"] = uid;
+    body["primaryKey"] = pk ? json(*pk) : json(nullptr);
+    auto created =
+        co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, "/indexes", body.dump())));
+    if (every_node) {
+        // all or nothing: the nodes that took it delete it again when another did not
+        std::vector<NodeCall> undo;
+        std::string missed;
+        for (const auto& o : created) {
+            if (o.task_uid) {
+                undo.push_back({o.node, node_request(Method::del, index_path(uid))});
+            } else {
+                missed += (missed.empty() ? "" : ", ") + ctx.fleet()->node_id(o.node) +
+                          (o.result ? " (" + std::to_string(o.result->status) + ")" : "");
+            }
+        }
+        if (!missed.empty()) {
+            co_await fan_out(ctx, std::move(undo));
+            log::warn("index creation rolled back", {{"index", uid}, {"nodes", missed}});
+            throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                                 "Index `" + uid +
+                                     "` was not created: it must be created on every node, and " +
+                                     missed + " did not take it. Nothing was kept; retry it.");
+        }
+    }
+    json settings;
+    settings["filterableAttributes"] = json::array({routing::kShardField});
+    auto shard_field = co_await fan_out(
+        ctx, broadcast(
+                 ctx, node_request(Method::patch, index_path(uid) + "/settings", settings.dump())));
+    // a creation task finishes with both, so that its settings are verified once complete
+    created.insert(created.end(), std::make_move_iterator(shard_field.begin()),
+                   std::make_move_iterator(shard_field.end()));
+    // locals, not braced temporaries, in co_await expressions: GCC 12 miscompiles those
+    const tasks::IndexRecord record{uid, pk, ctx.fleet()->shards()};
+    co_await ctx.store.put_index(record);
+    co_return created;
+}
+
+}  // namespace miroir::scatter

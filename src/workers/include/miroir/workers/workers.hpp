@@ -1,0 +1,49 @@
+// The background jobs. Each runs on the main io_context until it is cancelled, started and
+// watched by the Supervisor (supervisor.hpp): an exception ends one run, which is started again.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+namespace miroir::fleet {
+struct Context;
+class Fleet;
+}  // namespace miroir::fleet
+
+namespace miroir::workers {
+
+using fleet::Context;
+using fleet::Fleet;
+
+// health: probes every node's /health and keeps Context::health current.
+boost::asio::awaitable<void> check_health(Context& ctx);
+
+// settings-drift: compares every node's settings with each index's committed settings and
+// repairs the nodes that drifted (two-phase settings).
+boost::asio::awaitable<void> check_settings_drift(Context& ctx);
+
+// task-poller: advances unfinished tasks from their node tasks and prunes old ones.
+boost::asio::awaitable<void> poll_tasks(Context& ctx);
+
+// topology-watcher: reloads the topology from the store every rebalance.topology_poll_ms.
+boost::asio::awaitable<void> watch_topology(Context& ctx);
+
+// write-gate: this pod's write gate as the shared one (in the task store) says.
+boost::asio::awaitable<void> follow_shared_gate(Context& ctx);
+
+// rebalancer: drives a rebalance in progress when this pod holds the rebalance lease.
+boost::asio::awaitable<void> drive_rebalances(Context& ctx);
+
+// Starts the rebalance of the first group whose nodes differ from its target (joining or
+// draining nodes); false when every group is balanced. Throws 409 while one is running.
+boost::asio::awaitable<bool> start_rebalance(Context& ctx);
+
+// One step of the write-gate job: called once before serving, so that a pod starting during a
+// copy holds its writes from the first one.
+boost::asio::awaitable<void> follow_write_gate(Context& ctx);
+
+// The rebalance status, as GET /_miroir/rebalance/status shows it (JSON text).
+std::string rebalance_status(const Fleet& fleet);
+
+}  // namespace miroir::workers

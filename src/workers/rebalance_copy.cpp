@@ -1,0 +1,420 @@
+// The copy of the moving shards: the indexes prepared on the nodes that gain shards, each
+// shard paged from a node holding it to its new owners under the closed write gate, the old
+// owners' copies deleted at the end (see rebalance.cpp).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
+#include <miroir/fleet/topology.hpp>
+#include <miroir/fleet/write_gate.hpp>
+#include <miroir/http/api_error.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
+#include <miroir/routing/placement.hpp>
+#include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/node_requests.hpp>
+#include <miroir/tasks/store.hpp>
+#include <miroir/upstream/health.hpp>
+#include <miroir/upstream/node_client.hpp>
+#include <miroir/util/time.hpp>
+
+#include "rebalance.hpp"
+
+namespace miroir::workers::rebalancing {
+
+using namespace miroir::fleet;
+using namespace miroir::scatter;
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// One request to one node; the answer's JSON body, or an exception naming the node.
+asio::awaitable<json> call(Context& ctx, std::size_t slot, upstream::UpstreamRequest request,
+                           unsigned& status) {
+    const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
+    auto result = co_await ctx.nodes[slot]->send(std::move(request), timeout);
+    if (!result) {
+        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
+                                 "` did not answer: " + result.error().message());
+    }
+    status = result->status;
+    co_return json::parse(result->body, nullptr, false);
+}
+
+// A request that must be enqueued (202); its node task uid.
+asio::awaitable<std::uint64_t> enqueue(Context& ctx, std::size_t slot,
+                                       upstream::UpstreamRequest request) {
+    unsigned status = 0;
+    const auto target = request.target;
+    const auto body = co_await call(ctx, slot, std::move(request), status);
+    if (status != 202 || !body.is_object() || !body.contains("taskUid")) {
+        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) + "` refused " + target +
+                                 " (" + std::to_string(status) + "): " + body.dump());
+    }
+    co_return body["taskUid"].get<std::uint64_t>();
+}
+
+using NodeTasks = std::vector<std::pair<std::size_t, std::uint64_t>>;
+
+// Waits for node tasks to finish; throws when one did not succeed.
+asio::awaitable<void> wait_tasks(Context& ctx, const NodeTasks& tasks) {
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
+    for (const auto& [slot, uid] : tasks) {
+        for (std::uint32_t delay = 2;; delay = std::min<std::uint32_t>(delay * 2, 200)) {
+            unsigned status = 0;
+            const auto task = co_await call(
+                ctx, slot, node_request(Method::get, "/tasks/" + std::to_string(uid)), status);
+            const auto state = task.is_object() ? task.value("status", std::string()) : "";
+            if (state == "succeeded") break;
+            if (state == "failed" || state == "canceled") {
+                throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) + "` task " +
+                                         std::to_string(uid) + " " + state + ": " +
+                                         task.value("error", json()).dump());
+            }
+            if (Clock::now() > deadline) {
+                throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) + "` task " +
+                                         std::to_string(uid) + " did not finish in time");
+            }
+            co_await sleep_ms(delay);
+        }
+    }
+}
+
+// The uid of the newest task `slot` was given, if any.
+asio::awaitable<std::optional<std::uint64_t>> latest_task(Context& ctx, std::size_t slot) {
+    unsigned status = 0;
+    const auto page = co_await call(ctx, slot, node_request(Method::get, "/tasks?limit=1"), status);
+    if (status != 200 || !page.is_object() || !page.contains("results") ||
+        page["results"].empty()) {
+        co_return std::nullopt;
+    }
+    const auto& uid = page["results"][0]["uid"];
+    if (!uid.is_number_unsigned()) co_return std::nullopt;
+    co_return uid.get<std::uint64_t>();
+}
+
+// Waits until `slot` has applied every task of index `uid` it was given.
+asio::awaitable<void> wait_idle(Context& ctx, std::size_t slot, const std::string& uid) {
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
+    const auto target =
+        "/tasks?limit=1&statuses=enqueued,processing&indexUids=" + http::percent_encode(uid);
+    for (std::uint32_t delay = 1;; delay = std::min<std::uint32_t>(delay * 2, 50)) {
+        unsigned status = 0;
+        const auto page = co_await call(ctx, slot, node_request(Method::get, target), status);
+        if (status != 200 || !page.is_object()) {
+            throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
+                                     "` did not list its tasks (" + std::to_string(status) + ")");
+        }
+        const auto results = page.value("results", json::array());
+        if (results.empty()) co_return;
+        if (Clock::now() > deadline) {
+            throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) + "` kept tasks of `" +
+                                     uid + "` pending");
+        }
+        co_await sleep_ms(delay);
+    }
+}
+
+// Nodes that hold the documents of `shard` now, usable ones first: the group's old owners, or,
+// for a group filled for the first time, the owners in the other readable groups.
+std::vector<std::size_t> sources(const Context& ctx, const Fleet& fleet, const Rebalance& r,
+                                 std::uint32_t shard) {
+    std::vector<std::size_t> out;
+    if (!r.before.empty()) {
+        const auto rf = fleet.topology().replication_factor;
+        out = slots_of(fleet, routing::owners(shard, r.before, rf));
+    } else {
+        for (const auto& group : fleet.groups()) {
+            if (group.id == r.group) continue;
+            for (auto n : fleet.owners(group, shard)) out.push_back(n);
+        }
+    }
+    std::stable_partition(out.begin(), out.end(),
+                          [&ctx](std::size_t n) { return ctx.health.usable(n); });
+    return out;
+}
+
+// One shard's documents of one index, paged from `source` into the new owners `to` after
+// clearing what they hold of it, under the closed `gate`; the node tasks go to `tasks`. The
+// documents copied.
+asio::awaitable<std::uint64_t> copy_index_shard(Context& ctx, const Fleet& fleet,
+                                                std::size_t source,
+                                                const std::vector<std::size_t>& to,
+                                                std::uint32_t shard, const IndexToMove& index,
+                                                NodeTasks& tasks, GateState& gate, bool& expired) {
+    const auto page_size = ctx.config.rebalance.page_size;
+    json clear;
+    clear["filter"] = routing::shard_filter({shard});
+    const auto clear_body = clear.dump();
+    for (auto n : to) {
+        auto request =
+            node_request(Method::post, index_path(index.uid) + "/documents/delete", clear_body);
+        tasks.emplace_back(n, co_await enqueue(ctx, n, std::move(request)));
+    }
+    std::string add = index_path(index.uid) + "/documents";
+    if (index.primary_key) add += "?primaryKey=" + http::percent_encode(*index.primary_key);
+    std::uint64_t documents = 0;
+    for (std::uint64_t offset = 0;; offset += page_size) {
+        json fetch;
+        fetch["filter"] = routing::shard_filter({shard});
+        fetch["offset"] = offset;
+        fetch["limit"] = page_size;
+        fetch["retrieveVectors"] = true;
+        unsigned status = 0;
+        const auto page = co_await call(
+            ctx, source,
+            node_request(Method::post, index_path(index.uid) + "/documents/fetch", fetch.dump()),
+            status);
+        if (status == 404) break;  // the source lacks this index: nothing to copy
+        if (status != 200 || !page.is_object()) {
+            throw std::runtime_error("node `" + fleet.node_id(source) +
+                                     "` did not give the documents of shard " +
+                                     std::to_string(shard) + " of `" + index.uid + "` (" +
+                                     std::to_string(status) + "): " + page.dump());
+        }
+        const auto results = page.value("results", json::array());
+        if (results.empty()) break;
+        const auto body = results.dump();
+        for (auto n : to) {
+            auto request = node_request(Method::post, add, body);
+            tasks.emplace_back(n, co_await enqueue(ctx, n, std::move(request)));
+        }
+        documents += results.size();
+        if (results.size() < page_size) break;
+        co_await keep_lease(ctx);
+        co_await extend_gate(ctx, gate, expired);
+    }
+    co_return documents;
+}
+
+// Copies shards of `moves` from `next` on, every index, to their new owners under one closing
+// of the write gate: shard after shard until a page's worth of documents was copied, so that
+// small shards share one hold of the writes and a large one holds them alone. Each source
+// applies the tasks it was given before its documents are read. The node tasks of the copy go
+// to `tasks` (a node applies one index's tasks in order, so later copies need not wait for
+// them, and the nodes batch consecutive additions). The shards copied, with their documents.
+asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shards(
+    Context& ctx, const Fleet& fleet, const Rebalance& r,
+    const std::vector<routing::ShardMove>& moves, std::size_t next,
+    const std::vector<IndexToMove>& indexes, NodeTasks& tasks) {
+    auto gate = co_await fence(ctx);
+    bool expired = false;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> copied;
+    std::set<std::pair<std::size_t, std::string>> idle;  // (source, index) seen idle
+    std::uint64_t in_gate = 0;
+    std::exception_ptr failure;
+    bool superseded = false;
+    try {
+        for (; next < moves.size() && in_gate < ctx.config.rebalance.page_size; ++next) {
+            const auto& move = moves[next];
+            const auto from = sources(ctx, fleet, r, move.shard);
+            if (from.empty() || !ctx.health.usable(from.front())) {
+                throw std::runtime_error("no node holding shard " + std::to_string(move.shard) +
+                                         " is up to copy it from");
+            }
+            const auto source = from.front();
+            const auto to = slots_of(fleet, move.gained);
+            std::uint64_t documents = 0;
+            for (const auto& index : indexes) {
+                co_await extend_gate(ctx, gate, expired);
+                if (idle.emplace(source, index.uid).second) {
+                    co_await wait_idle(ctx, source, index.uid);
+                    co_await extend_gate(ctx, gate, expired);
+                }
+                documents += co_await copy_index_shard(ctx, fleet, source, to, move.shard, index,
+                                                       tasks, gate, expired);
+            }
+            copied.emplace_back(move.shard, documents);
+            in_gate += documents;
+        }
+    } catch (const Superseded&) {
+        failure = std::current_exception();
+        superseded = true;  // another pod drives now: the gate is its
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (util::unix_ms() >= gate.until) expired = true;
+    if (!superseded) co_await unfence(ctx, gate);
+    if (failure) std::rethrow_exception(failure);
+    if (expired) {
+        throw std::runtime_error("the write gate opened by itself during a copy of " +
+                                 std::to_string(copied.size()) + " shards; they are copied again");
+    }
+    co_return copied;
+}
+
+}  // namespace
+
+std::vector<std::size_t> slots_of(const Fleet& fleet, const std::vector<std::string>& ids) {
+    std::vector<std::size_t> out;
+    for (const auto& id : ids) out.push_back(*fleet.topology().slot(id));
+    return out;
+}
+
+// The indexes of the fleet, with the primary key and settings of each, from the nodes that
+// hold documents now.
+asio::awaitable<std::vector<IndexToMove>> indexes_to_move(Context& ctx, const Fleet& fleet,
+                                                          const Rebalance& r) {
+    std::vector<std::size_t> holders;
+    for (const auto& group : fleet.groups()) {
+        for (auto n : group.nodes) holders.push_back(n);
+    }
+    for (auto n : slots_of(fleet, r.before)) holders.push_back(n);
+    std::map<std::string, std::size_t> found;  // index uid → a node that has it
+    for (auto n : holders) {
+        if (!ctx.health.usable(n)) continue;
+        unsigned status = 0;
+        auto list =
+            co_await call(ctx, n, node_request(Method::get, "/indexes?limit=100000"), status);
+        if (status != 200 || !list.is_object()) continue;
+        for (const auto& index : list.value("results", json::array())) {
+            if (index.contains("uid") && index["uid"].is_string()) {
+                found.emplace(index["uid"].get<std::string>(), n);
+            }
+        }
+    }
+    std::vector<IndexToMove> out;
+    for (const auto& [uid, n] : found) {
+        IndexToMove index{uid, std::nullopt, json()};
+        unsigned status = 0;
+        const auto described =
+            co_await call(ctx, n, node_request(Method::get, index_path(uid)), status);
+        if (status == 200 && described.value("primaryKey", json()).is_string()) {
+            index.primary_key = described["primaryKey"].get<std::string>();
+        }
+        index.settings =
+            co_await call(ctx, n, node_request(Method::get, index_path(uid) + "/settings"), status);
+        if (status != 200 || !index.settings.is_object()) {
+            throw std::runtime_error("node `" + fleet.node_id(n) +
+                                     "` did not give the settings of `" + uid + "`");
+        }
+        out.push_back(std::move(index));
+    }
+    co_return out;
+}
+
+// Creates each index on the nodes that gain shards, with the source's primary key and
+// settings (the copies enqueued next run after both).
+asio::awaitable<void> prepare(Context& ctx, const std::vector<std::size_t>& gaining,
+                              const std::vector<IndexToMove>& indexes) {
+    for (const auto& index : indexes) {
+        json create;
+        create["uid"] = index.uid;
+        create["primaryKey"] = index.primary_key ? json(*index.primary_key) : json(nullptr);
+        const auto create_body = create.dump();
+        const auto settings_body = index.settings.dump();
+        for (auto n : gaining) {
+            unsigned status = 0;
+            co_await call(ctx, n, node_request(Method::post, "/indexes", create_body), status);
+            co_await enqueue(
+                ctx, n,
+                node_request(Method::patch, index_path(index.uid) + "/settings", settings_body));
+        }
+    }
+}
+
+asio::awaitable<void> copy_all(Context& ctx, Rebalance r) {
+    const auto fleet = ctx.fleet();
+    const auto rf = fleet->topology().replication_factor;
+    const auto moves = routing::plan_moves(r.before, r.after, fleet->shards(), rf);
+    std::set<std::string> gaining_ids;
+    for (const auto& m : moves) gaining_ids.insert(m.gained.begin(), m.gained.end());
+    const auto gaining =
+        slots_of(*fleet, std::vector<std::string>(gaining_ids.begin(), gaining_ids.end()));
+    const auto indexes = co_await indexes_to_move(ctx, *fleet, r);
+    co_await prepare(ctx, gaining, indexes);
+    std::set<std::uint32_t> copied(r.copied.begin(), r.copied.end());
+    // every copy's tasks, waited for before reads may switch; after a restart, the copies made
+    // before it are behind each gaining node's latest task (a node applies its tasks in order)
+    NodeTasks tasks;
+    if (!copied.empty()) {
+        for (auto slot : gaining) {
+            if (auto latest = co_await latest_task(ctx, slot)) tasks.emplace_back(slot, *latest);
+        }
+    }
+    std::vector<routing::ShardMove> pending;
+    for (const auto& move : moves) {
+        if (!copied.contains(move.shard)) pending.push_back(move);
+    }
+    for (std::size_t next = 0; next < pending.size();) {
+        co_await keep_lease(ctx);
+        const auto done = co_await copy_shards(ctx, *fleet, r, pending, next, indexes, tasks);
+        next += done.size();
+        std::uint64_t documents = 0;
+        for (const auto& shard_documents : done) documents += shard_documents.second;
+        ctx.metrics.rebalance_documents_copied(documents);
+        std::function<void(Rebalance&)> progress = [done](Rebalance& b) {
+            for (const auto& [shard, count] : done) {
+                b.copied.push_back(shard);
+                b.documents_copied += count;
+            }
+        };
+        const auto now = co_await advance(ctx, r.id, std::move(progress));
+        r = *now->topology().rebalance;
+        report(ctx, r, true);
+        if (ctx.config.rebalance.pause_ms) co_await sleep_ms(ctx.config.rebalance.pause_ms);
+    }
+    co_await wait_tasks(ctx, tasks);
+}
+
+// Deletes the moved shards from the nodes that lost them.
+asio::awaitable<void> clean(Context& ctx, const Rebalance& r) {
+    const auto fleet = ctx.fleet();
+    const auto rf = fleet->topology().replication_factor;
+    std::map<std::string, std::vector<std::uint32_t>> lost;
+    for (const auto& m : routing::plan_moves(r.before, r.after, fleet->shards(), rf)) {
+        for (const auto& id : m.lost) lost[id].push_back(m.shard);
+    }
+    if (lost.empty()) co_return;
+    const auto indexes = co_await indexes_to_move(ctx, *fleet, r);
+    NodeTasks tasks;
+    for (const auto& [id, shards] : lost) {
+        const auto slot = *fleet->topology().slot(id);
+        const bool leaves = std::find(r.after.begin(), r.after.end(), id) == r.after.end();
+        if (!ctx.health.usable(slot)) {
+            // a node that stays must lose its old copies before reads may ask it unrestricted
+            if (!leaves)
+                throw std::runtime_error("node `" + id +
+                                         "` is down; its moved shards are not deleted yet");
+            log::warn("rebalance: a node that leaves is down, its copies stay",
+                      {{"node", id}, {"shards", static_cast<std::int64_t>(shards.size())}});
+            continue;
+        }
+        json body;
+        body["filter"] = routing::shard_filter(shards);
+        const auto text = body.dump();
+        for (const auto& index : indexes) {
+            auto request =
+                node_request(Method::post, index_path(index.uid) + "/documents/delete", text);
+            unsigned status = 0;
+            const auto answer = co_await call(ctx, slot, std::move(request), status);
+            if (status == 404) continue;  // the node has no such index
+            if (status != 202) {
+                throw std::runtime_error("node `" + id + "` refused to delete moved shards (" +
+                                         std::to_string(status) + "): " + answer.dump());
+            }
+            tasks.emplace_back(slot, answer["taskUid"].get<std::uint64_t>());
+        }
+    }
+    co_await wait_tasks(ctx, tasks);
+}
+
+}  // namespace miroir::workers::rebalancing
