@@ -107,6 +107,7 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
                               request.headers.get("Access-Control-Request-Method").has_value();
     const auto match = router_.match(request.method, request.path);
     request.route = is_preflight ? "preflight" : match.route ? match.route->pattern : "unmatched";
+    if (match.route) request.action = match.route->action;
     for (auto& [name, value] : match.params) request.params.emplace(name, value);
     metrics_.request_started(request.route, request.method_text);
 

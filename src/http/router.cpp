@@ -72,7 +72,13 @@ std::size_t Router::add(Method method, std::string pattern, Access access, Handl
     std::vector<std::string> segments;
     for (const auto part : split_path(pattern)) segments.emplace_back(part);
     routes_.push_back(
-        {method, std::move(pattern), access, std::move(handler), id, std::move(segments)});
+        {method, std::move(pattern), access, {}, std::move(handler), id, std::move(segments)});
+    return id;
+}
+
+std::size_t Router::add(Method method, std::string pattern, std::string action, Handler handler) {
+    const auto id = add(method, std::move(pattern), Access::client, std::move(handler));
+    routes_[id].action = std::move(action);
     return id;
 }
 

@@ -310,14 +310,14 @@ asio::awaitable<http::Response> fetch_documents(Context& ctx, http::Request& r) 
 }  // namespace
 
 void add_document_read_routes(http::Router& router, Context& ctx) {
-    auto route = [&](Method m, const char* pattern,
+    auto route = [&](Method m, const char* pattern, const char* action,
                      asio::awaitable<http::Response> (*handler)(Context&, http::Request&)) {
-        router.add(m, pattern, http::Access::client,
+        router.add(m, pattern, action,
                    [&ctx, handler](http::Request& r) { return handler(ctx, r); });
     };
-    route(Method::get, "/indexes/{uid}/documents", list_documents);
-    route(Method::post, "/indexes/{uid}/documents/fetch", fetch_documents);
-    route(Method::get, "/indexes/{uid}/documents/{id}", get_document);
+    route(Method::get, "/indexes/{uid}/documents", "documents.get", list_documents);
+    route(Method::post, "/indexes/{uid}/documents/fetch", "documents.get", fetch_documents);
+    route(Method::get, "/indexes/{uid}/documents/{id}", "documents.get", get_document);
 }
 
 }  // namespace miroir::meili

@@ -315,16 +315,16 @@ asio::awaitable<http::Response> get_stats(Context& ctx, http::Request& r) {
 }  // namespace
 
 void add_index_routes(http::Router& router, Context& ctx) {
-    auto route = [&](Method m, const char* pattern,
+    auto route = [&](Method m, const char* pattern, const char* action,
                      asio::awaitable<http::Response> (*handler)(Context&, http::Request&)) {
-        router.add(m, pattern, http::Access::client,
+        router.add(m, pattern, action,
                    [&ctx, handler](http::Request& r) { return handler(ctx, r); });
     };
-    route(Method::get, "/indexes", list_indexes);
-    route(Method::get, "/indexes/{uid}", get_index);
-    route(Method::patch, "/indexes/{uid}", update_index);
-    route(Method::get, "/indexes/{uid}/stats", get_index_stats);
-    route(Method::get, "/stats", get_stats);
+    route(Method::get, "/indexes", "indexes.get", list_indexes);
+    route(Method::get, "/indexes/{uid}", "indexes.get", get_index);
+    route(Method::patch, "/indexes/{uid}", "indexes.update", update_index);
+    route(Method::get, "/indexes/{uid}/stats", "stats.get", get_index_stats);
+    route(Method::get, "/stats", "stats.get", get_stats);
 }
 
 }  // namespace miroir::meili

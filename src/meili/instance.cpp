@@ -88,14 +88,14 @@ asio::awaitable<http::Response> global_task(Context& ctx, const char* path, cons
 }  // namespace
 
 void add_instance_routes(http::Router& router, Context& ctx) {
-    router.add(Method::post, "/swap-indexes", http::Access::client,
+    router.add(Method::post, "/swap-indexes", "indexes.swap",
                [&ctx](http::Request& r) { return swap_indexes(ctx, r); });
-    router.add(Method::post, "/dumps", http::Access::client, [&ctx](http::Request&) {
+    router.add(Method::post, "/dumps", "dumps.create", [&ctx](http::Request&) {
         json details;
         details["dumpUid"] = nullptr;
         return global_task(ctx, "/dumps", "dumpCreation", details);
     });
-    router.add(Method::post, "/snapshots", http::Access::client, [&ctx](http::Request&) {
+    router.add(Method::post, "/snapshots", "snapshots.create", [&ctx](http::Request&) {
         return global_task(ctx, "/snapshots", "snapshotCreation", json());
     });
 }

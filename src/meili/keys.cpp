@@ -38,44 +38,6 @@ using http::Method;
 constexpr std::chrono::milliseconds kMissReload{1000};
 constexpr std::chrono::milliseconds kMaxAge{10000};
 
-// The action a route needs, as Meilisearch's routes declare it; empty: no key may use it.
-std::string_view action_of(Method m, std::string_view route) {
-    const bool get = m == Method::get;
-    if (route == "/keys" || route == "/keys/{key}") {
-        return get                  ? "keys.get"
-               : m == Method::post  ? "keys.create"
-               : m == Method::patch ? "keys.update"
-                                    : "keys.delete";
-    }
-    if (route == "/multi-search" || route == "/indexes/{uid}/search" ||
-        route == "/indexes/{uid}/facet-search" || route == "/indexes/{uid}/similar") {
-        return "search";
-    }
-    if (route == "/indexes/{uid}/documents/fetch") return "documents.get";
-    if (route == "/indexes/{uid}/documents/delete-batch" ||
-        route == "/indexes/{uid}/documents/delete") {
-        return "documents.delete";
-    }
-    if (route.starts_with("/indexes/{uid}/documents")) {
-        return get ? "documents.get" : m == Method::del ? "documents.delete" : "documents.add";
-    }
-    if (route.starts_with("/indexes/{uid}/settings"))
-        return get ? "settings.get" : "settings.update";
-    if (route == "/indexes/{uid}/stats" || route == "/stats") return "stats.get";
-    if (route == "/indexes") return get ? "indexes.get" : "indexes.create";
-    if (route == "/indexes/{uid}") {
-        return get ? "indexes.get" : m == Method::patch ? "indexes.update" : "indexes.delete";
-    }
-    if (route == "/swap-indexes") return "indexes.swap";
-    if (route == "/tasks/cancel") return "tasks.cancel";
-    if (route == "/tasks") return get ? "tasks.get" : "tasks.delete";
-    if (route == "/tasks/{uid}") return "tasks.get";
-    if (route == "/dumps") return "dumps.create";
-    if (route == "/snapshots") return "snapshots.create";
-    if (route == "/version") return "version";
-    return {};
-}
-
 std::vector<std::string> strings_in(const json& list) {
     std::vector<std::string> out;
     if (!list.is_array()) return out;
@@ -421,7 +383,7 @@ asio::awaitable<http::Response> change_key(Context& ctx, http::Request& r, Metho
 }  // namespace
 
 asio::awaitable<void> check_api_key(Context& ctx, http::Request& r, std::string token) {
-    const auto action = action_of(r.method, r.route);
+    const auto action = r.action;  // from the route table (Router::add)
     if (action == "search") {
         const bool tenant = co_await check_tenant_token(ctx, r, token);
         if (tenant) co_return;
@@ -448,15 +410,15 @@ asio::awaitable<void> check_api_key(Context& ctx, http::Request& r, std::string 
 }
 
 void add_key_routes(http::Router& router, Context& ctx) {
-    router.add(Method::get, "/keys", http::Access::client,
+    router.add(Method::get, "/keys", "keys.get",
                [&ctx](http::Request& r) { return list_keys(ctx, r); });
-    router.add(Method::post, "/keys", http::Access::client,
+    router.add(Method::post, "/keys", "keys.create",
                [&ctx](http::Request& r) { return create_key(ctx, r); });
-    router.add(Method::get, "/keys/{key}", http::Access::client,
+    router.add(Method::get, "/keys/{key}", "keys.get",
                [&ctx](http::Request& r) { return get_key(ctx, r); });
-    router.add(Method::patch, "/keys/{key}", http::Access::client,
+    router.add(Method::patch, "/keys/{key}", "keys.update",
                [&ctx](http::Request& r) { return change_key(ctx, r, Method::patch); });
-    router.add(Method::del, "/keys/{key}", http::Access::client,
+    router.add(Method::del, "/keys/{key}", "keys.delete",
                [&ctx](http::Request& r) { return change_key(ctx, r, Method::del); });
 }
 

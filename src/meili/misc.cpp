@@ -32,7 +32,7 @@ boost::asio::awaitable<http::Response> version(http::Request&) {
 
 void add_misc_routes(http::Router& router, Context&) {
     router.add(http::Method::get, "/health", http::Access::open, health);
-    router.add(http::Method::get, "/version", http::Access::client, version);
+    router.add(http::Method::get, "/version", "version", version);
 }
 
 }  // namespace miroir::meili

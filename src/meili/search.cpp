@@ -572,17 +572,17 @@ http::Response query_error(std::size_t position, const upstream::UpstreamRespons
 }
 
 void add_search_routes(http::Router& router, Context& ctx) {
-    router.add(Method::post, "/indexes/{uid}/search", http::Access::client,
+    router.add(Method::post, "/indexes/{uid}/search", "search",
                [&ctx](http::Request& r) { return search_post(ctx, r); });
-    router.add(Method::get, "/indexes/{uid}/search", http::Access::client,
+    router.add(Method::get, "/indexes/{uid}/search", "search",
                [&ctx](http::Request& r) { return search_get(ctx, r); });
-    router.add(Method::post, "/indexes/{uid}/facet-search", http::Access::client,
+    router.add(Method::post, "/indexes/{uid}/facet-search", "search",
                [&ctx](http::Request& r) { return facet_search(ctx, r); });
-    router.add(Method::post, "/indexes/{uid}/similar", http::Access::client,
+    router.add(Method::post, "/indexes/{uid}/similar", "search",
                [&ctx](http::Request& r) { return similar_post(ctx, r); });
-    router.add(Method::get, "/indexes/{uid}/similar", http::Access::client,
+    router.add(Method::get, "/indexes/{uid}/similar", "search",
                [&ctx](http::Request& r) { return similar_get(ctx, r); });
-    router.add(Method::post, "/multi-search", http::Access::client,
+    router.add(Method::post, "/multi-search", "search",
                [&ctx](http::Request& r) { return multi_search(ctx, r); });
 }
 

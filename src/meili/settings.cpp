@@ -147,20 +147,19 @@ asio::awaitable<http::Response> update_one(Context& ctx, http::Request& r,
 }  // namespace
 
 void add_settings_routes(http::Router& router, Context& ctx) {
-    using http::Access;
-    router.add(Method::get, "/indexes/{uid}/settings", Access::client,
+    router.add(Method::get, "/indexes/{uid}/settings", "settings.get",
                [&ctx](http::Request& r) { return read_settings(ctx, r, ""); });
-    router.add(Method::patch, "/indexes/{uid}/settings", Access::client,
+    router.add(Method::patch, "/indexes/{uid}/settings", "settings.update",
                [&ctx](http::Request& r) { return patch_all(ctx, r); });
-    router.add(Method::del, "/indexes/{uid}/settings", Access::client,
+    router.add(Method::del, "/indexes/{uid}/settings", "settings.update",
                [&ctx](http::Request& r) { return reset_all(ctx, r); });
     for (const auto& route : http::kSettingsRoutes) {
         const std::string pattern = std::string("/indexes/{uid}/settings/") + route.path;
-        router.add(Method::get, pattern, Access::client,
+        router.add(Method::get, pattern, "settings.get",
                    [&ctx, route](http::Request& r) { return read_settings(ctx, r, route.key); });
-        router.add(route.verb, pattern, Access::client,
+        router.add(route.verb, pattern, "settings.update",
                    [&ctx, route](http::Request& r) { return update_one(ctx, r, route, false); });
-        router.add(Method::del, pattern, Access::client,
+        router.add(Method::del, pattern, "settings.update",
                    [&ctx, route](http::Request& r) { return update_one(ctx, r, route, true); });
     }
 }

@@ -300,13 +300,13 @@ asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
 }  // namespace
 
 void add_task_routes(http::Router& router, Context& ctx) {
-    router.add(http::Method::get, "/tasks", http::Access::client,
+    router.add(http::Method::get, "/tasks", "tasks.get",
                [&ctx](http::Request& r) { return get_tasks(ctx, r); });
-    router.add(http::Method::get, "/tasks/{uid}", http::Access::client,
+    router.add(http::Method::get, "/tasks/{uid}", "tasks.get",
                [&ctx](http::Request& r) { return get_task(ctx, r); });
-    router.add(http::Method::post, "/tasks/cancel", http::Access::client,
+    router.add(http::Method::post, "/tasks/cancel", "tasks.cancel",
                [&ctx](http::Request& r) { return cancel_tasks(ctx, r); });
-    router.add(http::Method::del, "/tasks", http::Access::client,
+    router.add(http::Method::del, "/tasks", "tasks.delete",
                [&ctx](http::Request& r) { return delete_tasks(ctx, r); });
 }
 

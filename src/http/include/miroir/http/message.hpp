@@ -51,6 +51,8 @@ struct Request {
     // Filled by the pipeline.
     std::string request_id;
     std::string route;  // route template, e.g. "/indexes/{uid}/search"
+    // the API key action the route needs (Router::add), e.g. "search"; empty: master key only
+    std::string_view action;
     std::map<std::string, std::string, std::less<>> params;
     // The index patterns of the API key the request came with, when that key does not cover
     // every index: routes over several indexes show or accept only those.

@@ -25,6 +25,9 @@ struct Route {
     Method method;
     std::string pattern;  // segments, "{name}" captures one segment
     Access access;
+    // Access::client: the action an API key needs to call it, as Meilisearch names it
+    // ("search", "documents.add"...); empty: the master key only.
+    std::string action;
     Handler handler;
     std::size_t id = 0;                 // position in registration order
     std::vector<std::string> segments;  // the pattern split at '/', once
@@ -34,6 +37,8 @@ class Router {
   public:
     // Registers a route; returns its id. Routes are tried in registration order.
     std::size_t add(Method method, std::string pattern, Access access, Handler handler);
+    // A Meilisearch route (Access::client) that an API key holding `action` may call.
+    std::size_t add(Method method, std::string pattern, std::string action, Handler handler);
 
     struct Match {
         const Route* route = nullptr;  // null when nothing matched
