@@ -18,6 +18,7 @@
 #include <miroir/fleet/settings_state.hpp>
 #include <miroir/fleet/topology.hpp>
 #include <miroir/fleet/write_gate.hpp>
+#include <miroir/http/api_error.hpp>
 #include <miroir/http/pipeline.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/http/server.hpp>
@@ -226,6 +227,11 @@ int App::run() {
     client_options.max_body_bytes = cfg.server.max_body_bytes;
     client_options.check_api_key = [&s](http::Request& r, std::string token) {
         return meili::check_api_key(s.context, r, std::move(token));
+    };
+    client_options.error_of = [](const std::exception& e) -> std::optional<http::ApiError> {
+        if (!dynamic_cast<const tasks::Unavailable*>(&e)) return std::nullopt;
+        return http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,
+                              e.what());
     };
     http::Pipeline pipeline(s.router, std::move(client_options), s.metrics);
     http::PipelineOptions metrics_pipeline_options;

@@ -130,8 +130,11 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
     } catch (const ApiError& e) {
         response = e.response();
     } catch (const std::exception& e) {
-        log::error("handler failed", {{"request_id", request.request_id}, {"error", e.what()}});
-        response = errors::internal(e.what()).response();
+        auto known = options_.error_of ? options_.error_of(e) : std::nullopt;
+        if (!known) {
+            log::error("handler failed", {{"request_id", request.request_id}, {"error", e.what()}});
+        }
+        response = known ? known->response() : errors::internal(e.what()).response();
     }
     if (request.body_too_large) response.close_connection = true;
 

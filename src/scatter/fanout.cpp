@@ -40,6 +40,10 @@ asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
         co_await ctx.store.create(task);
     } catch (const http::ApiError&) {
         throw;
+    } catch (const tasks::Unavailable& e) {
+        log::error("task store unavailable", {{"error", e.what()}});
+        throw http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,
+                             e.what());
     } catch (const std::runtime_error& e) {
         log::error("task store unavailable", {{"error", e.what()}});
         throw http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,

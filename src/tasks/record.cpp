@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include <miroir/http/api_keys.hpp>
+#include <miroir/util/patterns.hpp>
 
 namespace miroir::tasks {
 
@@ -85,7 +85,7 @@ bool matches(const TaskFilter& f, const Task& t) {
     if (!f.index_uids.empty() && (t.index_uid.empty() || !in(f.index_uids, t.index_uid))) {
         return false;
     }
-    if (f.index_patterns && !http::index_allows(*f.index_patterns, t.index_uid)) return false;
+    if (f.index_patterns && !util::index_allows(*f.index_patterns, t.index_uid)) return false;
     if (!f.canceled_by.empty() && (!t.canceled_by || !in(f.canceled_by, *t.canceled_by))) {
         return false;
     }

@@ -12,7 +12,6 @@
 // number of retained tasks; task_store.retention_hours bounds it.
 #include <boost/url/parse.hpp>
 
-#include <miroir/http/api_error.hpp>
 #include <miroir/tasks/store.hpp>
 
 #include "record.hpp"
@@ -226,9 +225,7 @@ class RedisStore final : public Store {
         try {
             co_return co_await redis_.command(std::move(args));
         } catch (const std::runtime_error& e) {
-            throw http::ApiError(
-                503, "miroir_task_store_unavailable", http::ErrorType::system,
-                std::string("The task store cannot be reached: ") + e.what() + ".");
+            throw Unavailable(std::string("The task store cannot be reached: ") + e.what() + ".");
         }
     }
 

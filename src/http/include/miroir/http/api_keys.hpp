@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include <miroir/util/patterns.hpp>
+
 namespace miroir::http {
 
 // lowercase_hex(HMAC-SHA256(master key, uid)): the same uid under the same master key gives the
@@ -17,7 +19,6 @@ std::string derive_key(std::string_view master_key, std::string_view uid);
 // every read (search and version included, keys.get excluded), `family.*` its family.
 bool action_allows(const std::vector<std::string>& granted, std::string_view action);
 
-// Whether index patterns (`*`, an exact uid, or a prefix ending with `*`) cover `uid`.
-bool index_allows(const std::vector<std::string>& patterns, std::string_view uid);
+using util::index_allows;
 
 }  // namespace miroir::http

@@ -26,6 +26,9 @@ struct PipelineOptions {
     // error Meilisearch answers, or returns having set Request::key_indexes as the key allows.
     // Unset: such a token is refused.
     std::function<boost::asio::awaitable<void>(Request&, std::string token)> check_api_key;
+    // The client's error for an exception of a lower layer that is not an ApiError (such as the
+    // task store out of reach); nullopt, or unset: 500 internal.
+    std::function<std::optional<ApiError>(const std::exception&)> error_of;
 };
 
 class Pipeline {

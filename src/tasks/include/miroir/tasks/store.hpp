@@ -83,6 +83,11 @@ struct IndexRecord {
     std::uint32_t shards = 0;
 };
 
+// Thrown by a call when the store cannot be reached (Redis down); the message says why.
+struct Unavailable : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 // Every call may suspend (the Redis store talks to Redis); the SQLite store answers at once.
 class Store {
   public:
