@@ -187,9 +187,8 @@ json named(const std::set<std::string>& ids) {
     return out;
 }
 
-// The problems of one index, and the number of its documents.
-json check_index(const fleet::Fleet& fleet, const std::vector<Holding>& held, bool with_ids,
-                 std::uint64_t& documents) {
+// The nodes that could not be checked, lack the index or hold documents without a shard.
+json node_problems(const fleet::Fleet& fleet, const std::vector<Holding>& held) {
     json problems = json::array();
     for (std::size_t n = 0; n < held.size(); ++n) {
         if (!held[n].answered && held[n].refused) {
@@ -206,6 +205,13 @@ json check_index(const fleet::Fleet& fleet, const std::vector<Holding>& held, bo
                                 {"documents", held[n].unsharded}});
         }
     }
+    return problems;
+}
+
+// The problems of one index, and the number of its documents.
+json check_index(const fleet::Fleet& fleet, const std::vector<Holding>& held, bool with_ids,
+                 std::uint64_t& documents) {
+    json problems = node_problems(fleet, held);
     std::set<std::string> every_id;
     documents = 0;
     for (std::uint32_t s = 0; s < fleet.shards(); ++s) {

@@ -133,6 +133,97 @@ void read_nodes(YAML::Node list, Config& cfg) {
     }
 }
 
+void read_task_store(MapReader& m, Config& cfg) {
+    MapReader r(m.child("task_store"), "miroir.task_store", cfg.unknown_keys);
+    r.read("backend", cfg.task_store.backend);
+    r.read("path", cfg.task_store.path);
+    r.read("url", cfg.task_store.url);
+    r.read_int("poll_interval_ms", cfg.task_store.poll_interval_ms, 10);
+    r.read_int("retention_hours", cfg.task_store.retention_hours, 1);
+}
+
+void read_admin(MapReader& m, Config& cfg) {
+    MapReader r(m.child("admin"), "miroir.admin", cfg.unknown_keys);
+    r.read("api_key", cfg.admin.api_key);
+}
+
+void read_server(MapReader& m, Config& cfg) {
+    auto& s = cfg.server;
+    MapReader r(m.child("server"), "miroir.server", cfg.unknown_keys);
+    r.read("bind", s.bind);
+    r.read_int("port", s.port, 0);
+    r.read_int("metrics_port", s.metrics_port, 0);
+    r.read_int("max_body_bytes", s.max_body_bytes, 1, std::int64_t{1} << 40);
+    r.read_int("threads", s.threads, 0, 1024);
+    r.read_int("header_timeout_ms", s.header_timeout_ms, 1);
+    r.read_int("body_timeout_ms", s.body_timeout_ms, 1);
+    r.read_int("idle_timeout_ms", s.idle_timeout_ms, 1);
+    r.read_int("shutdown_grace_ms", s.shutdown_grace_ms, 0);
+}
+
+void read_health(MapReader& m, Config& cfg) {
+    auto& h = cfg.health;
+    MapReader r(m.child("health"), "miroir.health", cfg.unknown_keys);
+    r.read_int("interval_ms", h.interval_ms, 1);
+    r.read_int("timeout_ms", h.timeout_ms, 1);
+    r.read_int("unhealthy_threshold", h.unhealthy_threshold, 1);
+    r.read_int("recovery_threshold", h.recovery_threshold, 1);
+}
+
+void read_settings(MapReader& m, Config& cfg) {
+    auto& st = cfg.settings;
+    MapReader r(m.child("settings"), "miroir.settings", cfg.unknown_keys);
+    r.read_int("drift_check_interval_ms", st.drift_check_interval_ms, 1);
+    r.read_int("repair_attempts", st.repair_attempts, 1);
+    r.read_int("repair_backoff_ms", st.repair_backoff_ms, 1);
+}
+
+void read_scatter(MapReader& m, Config& cfg) {
+    auto& sc = cfg.scatter;
+    MapReader r(m.child("scatter"), "miroir.scatter", cfg.unknown_keys);
+    r.read_int("node_timeout_ms", sc.node_timeout_ms, 1);
+    r.read("unavailable_shard_policy", sc.unavailable_shard_policy);
+    r.read("replica_selection", sc.replica_selection);
+    MapReader a(r.child("adaptive"), "miroir.scatter.adaptive", cfg.unknown_keys);
+    a.read_double("latency_weight", sc.adaptive.latency_weight, 0, 1e9);
+    a.read_double("inflight_weight", sc.adaptive.inflight_weight, 0, 1e9);
+    a.read_double("error_weight", sc.adaptive.error_weight, 0, 1e9);
+    a.read_int("half_life_ms", sc.adaptive.half_life_ms, 1);
+    a.read_double("epsilon", sc.adaptive.epsilon, 0, 1);
+    MapReader h(r.child("hedging"), "miroir.scatter.hedging", cfg.unknown_keys);
+    h.read_bool("enabled", sc.hedging.enabled);
+    h.read_double("multiplier", sc.hedging.multiplier, 0, 1000);
+    h.read_int("floor_ms", sc.hedging.floor_ms, 0);
+    h.read_double("budget_fraction", sc.hedging.budget_fraction, 0, 1);
+    h.read_bool("cross_group", sc.hedging.cross_group);
+}
+
+void read_upstream(MapReader& m, Config& cfg) {
+    auto& u = cfg.upstream;
+    MapReader r(m.child("upstream"), "miroir.upstream", cfg.unknown_keys);
+    r.read_int("max_connections_per_node", u.max_connections_per_node, 1, 65536);
+    r.read_int("idle_connections_per_node", u.idle_connections_per_node, 0, 65536);
+    r.read_int("connect_timeout_ms", u.connect_timeout_ms, 1);
+    r.read_int("write_timeout_ms", u.write_timeout_ms, 1);
+}
+
+void read_rebalance(MapReader& m, Config& cfg) {
+    auto& rb = cfg.rebalance;
+    MapReader r(m.child("rebalance"), "miroir.rebalance", cfg.unknown_keys);
+    r.read_int("page_size", rb.page_size, 1, 100000);
+    r.read_int("pause_ms", rb.pause_ms, 0);
+    r.read_int("topology_poll_ms", rb.topology_poll_ms, 10);
+    r.read_int("gate_poll_ms", rb.gate_poll_ms, 1);
+    r.read_int("lease_ms", rb.lease_ms, 100);
+    r.read_int("task_timeout_ms", rb.task_timeout_ms, 100);
+}
+
+void read_log(MapReader& m, Config& cfg) {
+    MapReader r(m.child("log"), "miroir.log", cfg.unknown_keys);
+    r.read("format", cfg.log.format);
+    r.read("level", cfg.log.level);
+}
+
 void read_config(const YAML::Node& root, Config& cfg) {
     if (!root || root.IsNull()) throw ConfigError("miroir: missing top-level `miroir:` map");
     std::vector<std::string> top_unknown;
@@ -145,88 +236,15 @@ void read_config(const YAML::Node& root, Config& cfg) {
         m.read_int("replication_factor", cfg.replication_factor, 1, 16);
         m.read_int("replica_groups", cfg.replica_groups, 1, 64);
         read_nodes(m.child("nodes"), cfg);
-        {
-            MapReader r(m.child("task_store"), "miroir.task_store", cfg.unknown_keys);
-            r.read("backend", cfg.task_store.backend);
-            r.read("path", cfg.task_store.path);
-            r.read("url", cfg.task_store.url);
-            r.read_int("poll_interval_ms", cfg.task_store.poll_interval_ms, 10);
-            r.read_int("retention_hours", cfg.task_store.retention_hours, 1);
-        }
-        {
-            MapReader r(m.child("admin"), "miroir.admin", cfg.unknown_keys);
-            r.read("api_key", cfg.admin.api_key);
-        }
-        {
-            auto& s = cfg.server;
-            MapReader r(m.child("server"), "miroir.server", cfg.unknown_keys);
-            r.read("bind", s.bind);
-            r.read_int("port", s.port, 0);
-            r.read_int("metrics_port", s.metrics_port, 0);
-            r.read_int("max_body_bytes", s.max_body_bytes, 1, std::int64_t{1} << 40);
-            r.read_int("threads", s.threads, 0, 1024);
-            r.read_int("header_timeout_ms", s.header_timeout_ms, 1);
-            r.read_int("body_timeout_ms", s.body_timeout_ms, 1);
-            r.read_int("idle_timeout_ms", s.idle_timeout_ms, 1);
-            r.read_int("shutdown_grace_ms", s.shutdown_grace_ms, 0);
-        }
-        {
-            auto& h = cfg.health;
-            MapReader r(m.child("health"), "miroir.health", cfg.unknown_keys);
-            r.read_int("interval_ms", h.interval_ms, 1);
-            r.read_int("timeout_ms", h.timeout_ms, 1);
-            r.read_int("unhealthy_threshold", h.unhealthy_threshold, 1);
-            r.read_int("recovery_threshold", h.recovery_threshold, 1);
-        }
-        {
-            auto& st = cfg.settings;
-            MapReader r(m.child("settings"), "miroir.settings", cfg.unknown_keys);
-            r.read_int("drift_check_interval_ms", st.drift_check_interval_ms, 1);
-            r.read_int("repair_attempts", st.repair_attempts, 1);
-            r.read_int("repair_backoff_ms", st.repair_backoff_ms, 1);
-        }
-        {
-            auto& sc = cfg.scatter;
-            MapReader r(m.child("scatter"), "miroir.scatter", cfg.unknown_keys);
-            r.read_int("node_timeout_ms", sc.node_timeout_ms, 1);
-            r.read("unavailable_shard_policy", sc.unavailable_shard_policy);
-            r.read("replica_selection", sc.replica_selection);
-            MapReader a(r.child("adaptive"), "miroir.scatter.adaptive", cfg.unknown_keys);
-            a.read_double("latency_weight", sc.adaptive.latency_weight, 0, 1e9);
-            a.read_double("inflight_weight", sc.adaptive.inflight_weight, 0, 1e9);
-            a.read_double("error_weight", sc.adaptive.error_weight, 0, 1e9);
-            a.read_int("half_life_ms", sc.adaptive.half_life_ms, 1);
-            a.read_double("epsilon", sc.adaptive.epsilon, 0, 1);
-            MapReader h(r.child("hedging"), "miroir.scatter.hedging", cfg.unknown_keys);
-            h.read_bool("enabled", sc.hedging.enabled);
-            h.read_double("multiplier", sc.hedging.multiplier, 0, 1000);
-            h.read_int("floor_ms", sc.hedging.floor_ms, 0);
-            h.read_double("budget_fraction", sc.hedging.budget_fraction, 0, 1);
-            h.read_bool("cross_group", sc.hedging.cross_group);
-        }
-        {
-            auto& u = cfg.upstream;
-            MapReader r(m.child("upstream"), "miroir.upstream", cfg.unknown_keys);
-            r.read_int("max_connections_per_node", u.max_connections_per_node, 1, 65536);
-            r.read_int("idle_connections_per_node", u.idle_connections_per_node, 0, 65536);
-            r.read_int("connect_timeout_ms", u.connect_timeout_ms, 1);
-            r.read_int("write_timeout_ms", u.write_timeout_ms, 1);
-        }
-        {
-            auto& rb = cfg.rebalance;
-            MapReader r(m.child("rebalance"), "miroir.rebalance", cfg.unknown_keys);
-            r.read_int("page_size", rb.page_size, 1, 100000);
-            r.read_int("pause_ms", rb.pause_ms, 0);
-            r.read_int("topology_poll_ms", rb.topology_poll_ms, 10);
-            r.read_int("gate_poll_ms", rb.gate_poll_ms, 1);
-            r.read_int("lease_ms", rb.lease_ms, 100);
-            r.read_int("task_timeout_ms", rb.task_timeout_ms, 100);
-        }
-        {
-            MapReader r(m.child("log"), "miroir.log", cfg.unknown_keys);
-            r.read("format", cfg.log.format);
-            r.read("level", cfg.log.level);
-        }
+        read_task_store(m, cfg);
+        read_admin(m, cfg);
+        read_server(m, cfg);
+        read_health(m, cfg);
+        read_settings(m, cfg);
+        read_scatter(m, cfg);
+        read_upstream(m, cfg);
+        read_rebalance(m, cfg);
+        read_log(m, cfg);
     }
     for (auto& k : top_unknown) cfg.unknown_keys.push_back(k.substr(1));  // drop leading '.'
 }
@@ -377,6 +395,28 @@ Config load_file(const std::string& path, EnvLookup env) {
     return parse(buffer.str(), env);
 }
 
+void emit_scatter(YAML::Emitter& out, const Scatter& sc) {
+    out << YAML::Key << "scatter" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "node_timeout_ms" << YAML::Value << sc.node_timeout_ms;
+    out << YAML::Key << "unavailable_shard_policy" << YAML::Value << sc.unavailable_shard_policy;
+    out << YAML::Key << "replica_selection" << YAML::Value << sc.replica_selection;
+    const auto& ad = sc.adaptive;
+    out << YAML::Key << "adaptive" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "latency_weight" << YAML::Value << ad.latency_weight;
+    out << YAML::Key << "inflight_weight" << YAML::Value << ad.inflight_weight;
+    out << YAML::Key << "error_weight" << YAML::Value << ad.error_weight;
+    out << YAML::Key << "half_life_ms" << YAML::Value << ad.half_life_ms;
+    out << YAML::Key << "epsilon" << YAML::Value << ad.epsilon << YAML::EndMap;
+    const auto& he = sc.hedging;
+    out << YAML::Key << "hedging" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "enabled" << YAML::Value << he.enabled;
+    out << YAML::Key << "multiplier" << YAML::Value << he.multiplier;
+    out << YAML::Key << "floor_ms" << YAML::Value << he.floor_ms;
+    out << YAML::Key << "budget_fraction" << YAML::Value << he.budget_fraction;
+    out << YAML::Key << "cross_group" << YAML::Value << he.cross_group << YAML::EndMap;
+    out << YAML::EndMap;
+}
+
 std::string to_yaml(const Config& c) {
     YAML::Emitter out;
     out << YAML::BeginMap << YAML::Key << "miroir" << YAML::Value << YAML::BeginMap;
@@ -426,26 +466,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "repair_attempts" << YAML::Value << st.repair_attempts;
     out << YAML::Key << "repair_backoff_ms" << YAML::Value << st.repair_backoff_ms;
     out << YAML::EndMap;
-    out << YAML::Key << "scatter" << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "node_timeout_ms" << YAML::Value << c.scatter.node_timeout_ms;
-    out << YAML::Key << "unavailable_shard_policy" << YAML::Value
-        << c.scatter.unavailable_shard_policy;
-    out << YAML::Key << "replica_selection" << YAML::Value << c.scatter.replica_selection;
-    const auto& ad = c.scatter.adaptive;
-    out << YAML::Key << "adaptive" << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "latency_weight" << YAML::Value << ad.latency_weight;
-    out << YAML::Key << "inflight_weight" << YAML::Value << ad.inflight_weight;
-    out << YAML::Key << "error_weight" << YAML::Value << ad.error_weight;
-    out << YAML::Key << "half_life_ms" << YAML::Value << ad.half_life_ms;
-    out << YAML::Key << "epsilon" << YAML::Value << ad.epsilon << YAML::EndMap;
-    const auto& he = c.scatter.hedging;
-    out << YAML::Key << "hedging" << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "enabled" << YAML::Value << he.enabled;
-    out << YAML::Key << "multiplier" << YAML::Value << he.multiplier;
-    out << YAML::Key << "floor_ms" << YAML::Value << he.floor_ms;
-    out << YAML::Key << "budget_fraction" << YAML::Value << he.budget_fraction;
-    out << YAML::Key << "cross_group" << YAML::Value << he.cross_group << YAML::EndMap;
-    out << YAML::EndMap;
+    emit_scatter(out, c.scatter);
     const auto& u = c.upstream;
     out << YAML::Key << "upstream" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "max_connections_per_node" << YAML::Value << u.max_connections_per_node;

@@ -1,7 +1,7 @@
 // The splitter. JSON and NDJSON go through simdjson's On-Demand API: every value is visited
 // once (so the payload is fully validated, as Meilisearch validates it before answering), and
-// a document's slice is the text between its opening brace and the token after it. CSV is a
-// single pass over the bytes that counts cells and reads the primary-key cell.
+// a document's slice is the text between its opening brace and the token after it. CSV is in
+// csv.cpp.
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -10,6 +10,8 @@
 
 #include <miroir/ingest/splitter.hpp>
 
+#include "parts.hpp"
+
 namespace miroir::ingest {
 
 using routing::kReservedPrefix;
@@ -17,15 +19,7 @@ using routing::shard_value;
 
 namespace od = simdjson::ondemand;
 
-namespace {
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-    return s;
-}
+namespace detail {
 
 Failure malformed(Format format, std::string_view why) {
     return {"malformed_payload",
@@ -95,6 +89,20 @@ std::optional<Failure> infer(std::vector<std::string> names, std::string& pk) {
     }
     pk = candidates[0];
     return std::nullopt;
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
 }
 
 // Visits every value under `v`, which validates it.
@@ -396,166 +404,6 @@ void split_ndjson(std::string& body, const SplitOptions& options, Split& out) {
     splitter.finish(e, Format::ndjson);
 }
 
-// --- CSV ------------------------------------------------------------------------------------
-
-struct CsvColumn {
-    std::string name;
-    std::string type = "string";  // string | number | boolean
-};
-
-// The cells of one record, unquoted.
-std::vector<std::string> csv_cells(std::string_view record, char delimiter) {
-    std::vector<std::string> cells(1);
-    bool quoted = false;
-    for (std::size_t i = 0; i < record.size(); ++i) {
-        const char c = record[i];
-        if (c == '"') {
-            if (quoted && i + 1 < record.size() && record[i + 1] == '"') {
-                cells.back().push_back('"');
-                ++i;
-            } else {
-                quoted = !quoted;
-            }
-        } else if (c == delimiter && !quoted) {
-            cells.emplace_back();
-        } else {
-            cells.back().push_back(c);
-        }
-    }
-    return cells;
-}
-
-bool valid_number(std::string_view v) {
-    long long i;
-    if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
-        ec == std::errc() && p == v.data() + v.size()) {
-        return true;
-    }
-    double d;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-    return ec == std::errc() && p == v.data() + v.size();
-}
-
-// The next record of `body` from `pos` (quoted line ends belong to their cell); false at the end.
-bool next_record(std::string_view body, std::size_t& pos, std::string_view& record) {
-    while (pos < body.size()) {
-        const std::size_t start = pos;
-        bool quoted = false;
-        std::size_t i = start;
-        for (; i < body.size(); ++i) {
-            const char c = body[i];
-            if (c == '"') quoted = !quoted;
-            if (c == '\n' && !quoted) break;
-        }
-        pos = i + 1;
-        std::size_t end = i;
-        if (end > start && body[end - 1] == '\r') --end;
-        record = body.substr(start, end - start);
-        if (!record.empty()) return true;
-    }
-    return false;
-}
-
-void split_csv(std::string& body, const SplitOptions& options, Split& out) {
-    const std::string_view text(body);
-    const char delim = options.csv_delimiter;
-    std::size_t pos = 0;
-    std::string_view header;
-    if (!next_record(text, pos, header)) return;
-    out.csv_header = header;
-
-    std::vector<CsvColumn> columns;
-    for (auto& cell : csv_cells(header, delim)) {
-        CsvColumn column{cell};
-        if (auto colon = cell.rfind(':'); colon != std::string::npos) {
-            const auto type = cell.substr(colon + 1);
-            if (type == "number" || type == "boolean" || type == "string") {
-                column.name = cell.substr(0, colon);
-                column.type = type;
-            }
-        }
-        if (column.name.starts_with(kReservedPrefix)) {
-            out.failure = reserved(column.name);
-            return;
-        }
-        columns.push_back(std::move(column));
-    }
-
-    std::optional<Failure> failure;
-    if (options.primary_key) {
-        out.primary_key = *options.primary_key;
-    } else {
-        std::vector<std::string> names;
-        for (const auto& c : columns) names.push_back(c.name);
-        failure = infer(std::move(names), out.primary_key);
-    }
-    std::size_t pk_column = columns.size();
-    for (std::size_t c = 0; c < columns.size(); ++c) {
-        if (columns[c].name == out.primary_key) pk_column = c;
-    }
-
-    std::string_view record;
-    std::size_t line = 1;
-    while (next_record(text, pos, record)) {
-        ++line;
-        const auto cells = csv_cells(record, delim);
-        if (cells.size() != columns.size()) {
-            out.failure =
-                malformed(Format::csv, "CSV error: record " + std::to_string(line - 1) +
-                                           " (line: " + std::to_string(line) +
-                                           "): found record with " + std::to_string(cells.size()) +
-                                           " fields, but the previous record has " +
-                                           std::to_string(columns.size()) + " fields");
-            out.documents.clear();
-            return;
-        }
-        for (std::size_t c = 0; c < columns.size(); ++c) {
-            const auto& v = cells[c];
-            if (v.empty()) continue;
-            if (columns[c].type == "number" && !valid_number(v)) {
-                out.failure = malformed(Format::csv, "Error parsing number \"" + v + "\" at line " +
-                                                         std::to_string(line));
-                out.documents.clear();
-                return;
-            }
-            if (columns[c].type == "boolean" && v != "true" && v != "false") {
-                out.failure = malformed(Format::csv, "Error parsing boolean \"" + v +
-                                                         "\" at line " + std::to_string(line));
-                out.documents.clear();
-                return;
-            }
-        }
-        if (failure) continue;
-        if (pk_column == columns.size()) {
-            failure = missing_id(out.primary_key, record);
-            continue;
-        }
-        const auto& v = cells[pk_column];
-        const auto& type = columns[pk_column].type;
-        if (v.empty()) {
-            failure = invalid_id("null");
-        } else if (type == "number") {
-            long long n;
-            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-            if (ec == std::errc() && p == v.data() + v.size()) {
-                out.documents.push_back({record, std::to_string(n)});
-            } else {
-                failure = invalid_id(v);
-            }
-        } else if (type == "boolean") {
-            failure = invalid_id(v);
-        } else if (valid_id_string(v)) {
-            out.documents.push_back({record, v});
-        } else {
-            failure = invalid_id("\"" + v + "\"");
-        }
-    }
-    if (failure) {
-        out.failure = std::move(failure);
-        out.documents.clear();
-    }
-}
-
 }  // namespace
 
 std::string_view to_string(Format f) {
@@ -608,20 +456,6 @@ void append_json(std::string& out, const Document& doc, std::uint32_t shard) {
     out += shard_value(shard);
     out += "\",";
     out.append(doc.text.substr(1));
-}
-
-void begin_csv(std::string& out, std::string_view header, char delimiter) {
-    out.append(header);
-    out.push_back(delimiter);
-    out += "_miroir_shard\n";
-}
-
-void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter) {
-    out.append(doc.text);
-    out.push_back(delimiter);
-    out.push_back('"');
-    out += shard_value(shard);
-    out += "\"\n";
 }
 
 }  // namespace miroir::ingest

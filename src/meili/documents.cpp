@@ -141,6 +141,32 @@ asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
     co_return gathered;
 }
 
+// Every node's first offset+limit documents merged by the sort values (equal values keep node
+// order), cut to the window.
+std::vector<json> sorted_window(std::vector<json>& answers, const Browse& b) {
+    struct Entry {
+        merge::RankKey key;
+        json* doc;
+    };
+    std::vector<Entry> entries;
+    for (auto& a : answers) {
+        if (a.is_null()) continue;
+        for (auto& doc : a["results"]) {
+            Entry e{{}, &doc};
+            for (const auto& rule : b.sort) e.key.steps.push_back(sort_step(doc, rule));
+            entries.push_back(std::move(e));
+        }
+    }
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
+        return merge::compare(x.key, y.key) < 0;
+    });
+    std::vector<json> window;
+    for (std::uint64_t i = b.offset; i < entries.size() && i < b.offset + b.limit; ++i) {
+        window.push_back(std::move(*entries[i].doc));
+    }
+    return window;
+}
+
 asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, const Browse& b,
                                        const NodeBrowse& node_browse) {
     // the same covering set every time: the order of the pages depends on it
@@ -170,27 +196,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     }
     std::vector<json> window;
     if (!b.sort.empty()) {
-        // every node's first offset+limit documents, merged by the sort values; equal values
-        // keep node order
-        struct Entry {
-            merge::RankKey key;
-            json* doc;
-        };
-        std::vector<Entry> entries;
-        for (auto& a : asked.answers) {
-            if (a.is_null()) continue;
-            for (auto& doc : a["results"]) {
-                Entry e{{}, &doc};
-                for (const auto& rule : b.sort) e.key.steps.push_back(sort_step(doc, rule));
-                entries.push_back(std::move(e));
-            }
-        }
-        std::stable_sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
-            return merge::compare(x.key, y.key) < 0;
-        });
-        for (std::uint64_t i = b.offset; i < entries.size() && i < end; ++i) {
-            window.push_back(std::move(*entries[i].doc));
-        }
+        window = sorted_window(asked.answers, b);
     } else if (!two_rounds) {
         for (auto& a : asked.answers) {
             if (a.is_null()) continue;

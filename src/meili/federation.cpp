@@ -283,10 +283,8 @@ std::vector<const json*> pointers(const std::vector<json>& parts) {
     return out;
 }
 
-}  // namespace
-
-asio::awaitable<http::Response> federated_search(Context& ctx, const json& body) {
-    const json& federation = body["federation"];
+// 400 unless `federation` is an object of known fields.
+void check_federation(const json& federation) {
     if (!federation.is_object()) {
         throw http::bad_request(
             "Invalid value type at `.federation`: expected an object, but found " +
@@ -300,47 +298,18 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
                                     http::backquoted_list(kFederationFields));
         }
     }
-    const bool page_mode = federation.contains("page") || federation.contains("hitsPerPage");
-    const auto offset = window_param(federation, "offset", 0);
-    const auto limit = window_param(federation, "limit", 20);
-    const auto page = window_param(federation, "page", 1);
-    const auto per_page = window_param(federation, "hitsPerPage", 20);
-    const std::uint64_t from = page_mode ? (page ? (page - 1) * per_page : 0) : offset;
-    const std::uint64_t count = page_mode ? (page ? per_page : 0) : limit;
+}
 
-    // every query checked before any node is asked
-    const auto& raw = body["queries"];
-    std::vector<Query> queries(raw.size());
-    std::vector<json> bodies;
-    for (std::size_t i = 0; i < raw.size(); ++i)
-        bodies.push_back(checked_query(raw[i], i, queries[i]));
-    const json by_index = federation.value("facetsByIndex", json::object());
-    std::vector<std::string> facet_queries;  // the indexes whose facets the answer gives
-    std::vector<std::string> unused;         // facets asked of indexes no query searches
-    if (by_index.is_object()) {
-        for (const auto& [uid, patterns] : by_index.items()) {
-            if (patterns.is_null()) continue;
-            const bool searched = std::any_of(queries.begin(), queries.end(),
-                                              [&](const Query& x) { return x.uid == uid; });
-            (searched ? facet_queries : unused).push_back(uid);
-        }
-    }
-
-    // each query for the first offset+limit hits, scored, with the primary key to recognize a
-    // document two queries of one index both found
-    std::map<std::string, std::optional<std::string>> keys;
-    for (auto& q : queries) {
-        if (!keys.contains(q.uid)) {
-            const auto record = co_await lookup_index(ctx, q.uid);
-            keys[q.uid] = record ? record->primary_key : std::nullopt;
-        }
-        q.primary_key = keys[q.uid];
-    }
+// Each query for its first `depth` hits, scored, with the primary key to recognize a document
+// two queries of one index both found.
+std::vector<std::pair<std::string, json>> node_queries(std::vector<Query>& queries,
+                                                       const std::vector<json>& bodies,
+                                                       std::uint64_t depth) {
     std::vector<std::pair<std::string, json>> runs;
     for (std::size_t i = 0; i < queries.size(); ++i) {
         json b = bodies[i];
         b["offset"] = 0;
-        b["limit"] = from + count;
+        b["limit"] = depth;
         b["showRankingScore"] = true;
         b["showRankingScoreDetails"] = true;
         auto& q = queries[i];
@@ -355,43 +324,14 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
         }
         runs.emplace_back(q.uid, std::move(b));
     }
-    auto answers = co_await run_queries(ctx, runs);
-    std::vector<json> results;
-    std::uint64_t processing = 0;
-    for (std::size_t i = 0; i < answers.size(); ++i) {
-        if (!answers[i] || answers[i]->status != 200) {
-            const upstream::UpstreamResponse failed{503, {}, R"({"code":"miroir_no_quorum"})"};
-            co_return query_error(i, answers[i] ? *answers[i] : failed);
-        }
-        results.push_back(json::parse(answers[i]->body, nullptr, false));
-        processing =
-            std::max(processing, results.back().value("processingTimeMs", std::uint64_t{0}));
-    }
+    return runs;
+}
 
-    // Meilisearch checks the facets of an index no query searches, and leaves them out
-    for (const auto& uid : unused) {
-        if (auto refused = co_await check_unused_facets(ctx, uid, by_index[uid])) {
-            co_return std::move(*refused);
-        }
-    }
-
-    // per index, the documents its queries matched (the total) and its facets
-    std::map<std::string, IndexUnion> unions;
-    std::uint64_t total = 0;
-    for (const auto& q : queries) {
-        if (unions.contains(q.uid)) continue;
-        std::vector<json> own;
-        for (std::size_t i = 0; i < queries.size(); ++i) {
-            if (queries[i].uid == q.uid) own.push_back(bodies[i]);
-        }
-        const auto patterns = by_index.is_object() ? by_index.value(q.uid, json()) : json();
-        auto counted = co_await index_union(ctx, q.uid, std::move(own), patterns);
-        if (auto* refused = std::get_if<http::Response>(&counted)) co_return std::move(*refused);
-        total += std::get<IndexUnion>(counted).total;
-        unions[q.uid] = std::move(std::get<IndexUnion>(counted));
-    }
-
-    // every query's hits, merged
+// Every query's hits merged by their weighted scores (each query's list is in its own order
+// already: a k-way merge), a document two queries of one index found kept once, cut to the
+// window, each with its `_federation`.
+json merged_hits(const std::vector<Query>& queries, std::vector<json>& results, std::uint64_t from,
+                 std::uint64_t count) {
     std::vector<std::vector<Entry>> lists(queries.size());
     for (std::size_t q = 0; q < queries.size(); ++q) {
         for (auto& hit : results[q]["hits"]) {
@@ -440,46 +380,151 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
         hits.push_back(std::move(hit));
     }
 
-    json out;
-    out["hits"] = std::move(hits);
-    out["processingTimeMs"] = processing;
-    if (page_mode) {
+    return hits;
+}
+
+// The facets of the indexes `facet_queries` names, per index or merged as `federation` says.
+asio::awaitable<void> add_facets(Context& ctx, const json& federation,
+                                 const std::vector<std::string>& facet_queries,
+                                 std::map<std::string, IndexUnion>& unions, json& out) {
+    std::vector<json> distributions, stats;
+    json facets_by_index = json::object();
+    for (const auto& uid : facet_queries) {
+        const auto& counted = unions[uid];
+        const json faceting = co_await faceting_settings(ctx, uid);
+        json one;
+        one["distribution"] = merge::merge_facets(pointers(counted.distributions), faceting,
+                                                  merge::alpha_order_for(counted.total));
+        one["stats"] = merge::merge_facet_stats(pointers(counted.stats));
+        distributions.push_back(one["distribution"]);
+        stats.push_back(one["stats"]);
+        facets_by_index[uid] = std::move(one);
+    }
+    const json merge = federation.value("mergeFacets", json());
+    if (merge.is_object()) {
+        // counts summed across the indexes; Meilisearch orders the merged values by their
+        // text, numbers among them (or by count as the first index's settings say)
+        json faceting = co_await faceting_settings(ctx, facet_queries.front());
+        faceting["maxValuesPerFacet"] =
+            merge.value("maxValuesPerFacet", std::numeric_limits<std::uint64_t>::max());
+        out["facetDistribution"] =
+            merge::merge_facets(pointers(distributions), faceting, merge::AlphaOrder::keys_by_text);
+        out["facetStats"] = merge::merge_facet_stats(pointers(stats));
+    } else {
+        out["facetsByIndex"] = std::move(facets_by_index);
+    }
+}
+
+// Each query's answer parsed into `results` (the slowest node's time in `processing`); the
+// first query that failed, as multi-search reports it.
+std::optional<http::Response> query_results(const std::vector<upstream::UpstreamResult>& answers,
+                                            std::vector<json>& results, std::uint64_t& processing) {
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        if (!answers[i] || answers[i]->status != 200) {
+            const upstream::UpstreamResponse failed{503, {}, R"({"code":"miroir_no_quorum"})"};
+            return query_error(i, answers[i] ? *answers[i] : failed);
+        }
+        results.push_back(json::parse(answers[i]->body, nullptr, false));
+        processing =
+            std::max(processing, results.back().value("processingTimeMs", std::uint64_t{0}));
+    }
+    return std::nullopt;
+}
+
+// The totals of `total` matching documents, in the window form `federation` asks for.
+void add_totals(const json& federation, std::uint64_t total, json& out) {
+    if (federation.contains("page") || federation.contains("hitsPerPage")) {
+        const auto page = window_param(federation, "page", 1);
+        const auto per_page = window_param(federation, "hitsPerPage", 20);
         out["hitsPerPage"] = per_page;
         out["page"] = page;
         out["totalPages"] = per_page ? (total + per_page - 1) / per_page : std::uint64_t{0};
         out["totalHits"] = total;
     } else {
-        out["limit"] = limit;
-        out["offset"] = offset;
+        out["limit"] = window_param(federation, "limit", 20);
+        out["offset"] = window_param(federation, "offset", 0);
         out["estimatedTotalHits"] = total;
     }
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> federated_search(Context& ctx, const json& body) {
+    const json& federation = body["federation"];
+    check_federation(federation);
+    const bool page_mode = federation.contains("page") || federation.contains("hitsPerPage");
+    const auto offset = window_param(federation, "offset", 0);
+    const auto limit = window_param(federation, "limit", 20);
+    const auto page = window_param(federation, "page", 1);
+    const auto per_page = window_param(federation, "hitsPerPage", 20);
+    const std::uint64_t from = page_mode ? (page ? (page - 1) * per_page : 0) : offset;
+    const std::uint64_t count = page_mode ? (page ? per_page : 0) : limit;
+
+    // every query checked before any node is asked
+    const auto& raw = body["queries"];
+    std::vector<Query> queries(raw.size());
+    std::vector<json> bodies;
+    for (std::size_t i = 0; i < raw.size(); ++i)
+        bodies.push_back(checked_query(raw[i], i, queries[i]));
+    const json by_index = federation.value("facetsByIndex", json::object());
+    std::vector<std::string> facet_queries;  // the indexes whose facets the answer gives
+    std::vector<std::string> unused;         // facets asked of indexes no query searches
+    if (by_index.is_object()) {
+        for (const auto& [uid, patterns] : by_index.items()) {
+            if (patterns.is_null()) continue;
+            const bool searched = std::any_of(queries.begin(), queries.end(),
+                                              [&](const Query& x) { return x.uid == uid; });
+            (searched ? facet_queries : unused).push_back(uid);
+        }
+    }
+
+    // each query for the first offset+limit hits, scored, with the primary key to recognize a
+    // document two queries of one index both found
+    std::map<std::string, std::optional<std::string>> keys;
+    for (auto& q : queries) {
+        if (!keys.contains(q.uid)) {
+            const auto record = co_await lookup_index(ctx, q.uid);
+            keys[q.uid] = record ? record->primary_key : std::nullopt;
+        }
+        q.primary_key = keys[q.uid];
+    }
+    auto runs = node_queries(queries, bodies, from + count);
+    auto answers = co_await run_queries(ctx, runs);
+    std::vector<json> results;
+    std::uint64_t processing = 0;
+    if (auto failed = query_results(answers, results, processing)) co_return std::move(*failed);
+
+    // Meilisearch checks the facets of an index no query searches, and leaves them out
+    for (const auto& uid : unused) {
+        if (auto refused = co_await check_unused_facets(ctx, uid, by_index[uid])) {
+            co_return std::move(*refused);
+        }
+    }
+
+    // per index, the documents its queries matched (the total) and its facets
+    std::map<std::string, IndexUnion> unions;
+    std::uint64_t total = 0;
+    for (const auto& q : queries) {
+        if (unions.contains(q.uid)) continue;
+        std::vector<json> own;
+        for (std::size_t i = 0; i < queries.size(); ++i) {
+            if (queries[i].uid == q.uid) own.push_back(bodies[i]);
+        }
+        const auto patterns = by_index.is_object() ? by_index.value(q.uid, json()) : json();
+        auto counted = co_await index_union(ctx, q.uid, std::move(own), patterns);
+        if (auto* refused = std::get_if<http::Response>(&counted)) co_return std::move(*refused);
+        total += std::get<IndexUnion>(counted).total;
+        unions[q.uid] = std::move(std::get<IndexUnion>(counted));
+    }
+
+    json hits = merged_hits(queries, results, from, count);
+
+    json out;
+    out["hits"] = std::move(hits);
+    out["processingTimeMs"] = processing;
+    add_totals(federation, total, out);
     if (!facet_queries.empty()) {
-        std::vector<json> distributions, stats;
-        json facets_by_index = json::object();
-        for (const auto& uid : facet_queries) {
-            const auto& counted = unions[uid];
-            const json faceting = co_await faceting_settings(ctx, uid);
-            json one;
-            one["distribution"] = merge::merge_facets(pointers(counted.distributions), faceting,
-                                                      merge::alpha_order_for(counted.total));
-            one["stats"] = merge::merge_facet_stats(pointers(counted.stats));
-            distributions.push_back(one["distribution"]);
-            stats.push_back(one["stats"]);
-            facets_by_index[uid] = std::move(one);
-        }
-        const json merge = federation.value("mergeFacets", json());
-        if (merge.is_object()) {
-            // counts summed across the indexes; Meilisearch orders the merged values by their
-            // text, numbers among them (or by count as the first index's settings say)
-            json faceting = co_await faceting_settings(ctx, facet_queries.front());
-            faceting["maxValuesPerFacet"] =
-                merge.value("maxValuesPerFacet", std::numeric_limits<std::uint64_t>::max());
-            out["facetDistribution"] = merge::merge_facets(pointers(distributions), faceting,
-                                                           merge::AlphaOrder::keys_by_text);
-            out["facetStats"] = merge::merge_facet_stats(pointers(stats));
-        } else {
-            out["facetsByIndex"] = std::move(facets_by_index);
-        }
+        co_await add_facets(ctx, federation, facet_queries, unions, out);
     }
     out["requestUid"] = util::random_uuid();
     co_return http::respond(200, out);

@@ -154,10 +154,11 @@ asio::awaitable<http::Response> update_index(Context& ctx, http::Request& r) {
             if (stats.is_object() && stats.value("numberOfDocuments", 0) > 0) empty = false;
         }
     }
-    auto task = new_task(uid, "indexUpdate", details, ctx.fleet()->copies());
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto task = new_task(uid, "indexUpdate", details, fleet->copies());
     auto outcomes = co_await fan_out(
-        ctx, broadcast(ctx, node_request(Method::patch, index_path(uid), body.dump())));
-    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+        ctx, broadcast(*fleet, node_request(Method::patch, index_path(uid), body.dump())));
+    auto response = co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
     if (response.status == 202 && known) {
         if (pk.is_string() && empty) known->primary_key = pk.get<std::string>();
         if (new_uid) {

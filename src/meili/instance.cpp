@@ -69,10 +69,11 @@ asio::awaitable<http::Response> swap_indexes(Context& ctx, http::Request& r) {
             }
         }
     }
-    auto task = new_task("", "indexSwap", details, ctx.fleet()->copies());
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto task = new_task("", "indexSwap", details, fleet->copies());
     auto outcomes = co_await fan_out(
-        ctx, broadcast(ctx, node_request(Method::post, "/swap-indexes", body.dump())));
-    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+        ctx, broadcast(*fleet, node_request(Method::post, "/swap-indexes", body.dump())));
+    auto response = co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
     if (response.status == 202) co_await swap_records(ctx, details["swaps"]);
     co_return response;
 }
@@ -80,9 +81,10 @@ asio::awaitable<http::Response> swap_indexes(Context& ctx, http::Request& r) {
 // POST /dumps and /snapshots: every node makes its own; one task follows them all.
 asio::awaitable<http::Response> global_task(Context& ctx, const char* path, const char* type,
                                             json details) {
-    auto task = new_task("", type, details, ctx.fleet()->copies());
-    auto outcomes = co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, path)));
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto task = new_task("", type, details, fleet->copies());
+    auto outcomes = co_await fan_out(ctx, broadcast(*fleet, node_request(Method::post, path)));
+    co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
 }
 
 }  // namespace

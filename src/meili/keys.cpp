@@ -309,8 +309,9 @@ asio::awaitable<http::Response> create_key(Context& ctx, http::Request& r) {
     if (body.is_object() && (!body.contains("uid") || body["uid"].is_null())) {
         body["uid"] = util::random_uuid();
     }
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
     auto outcomes =
-        co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, "/keys", body.dump())));
+        co_await fan_out(ctx, broadcast(*fleet, node_request(Method::post, "/keys", body.dump())));
     const auto created = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) {
         return o.result && o.result->status == 201;
     });
@@ -349,7 +350,8 @@ asio::awaitable<http::Response> change_key(Context& ctx, http::Request& r, Metho
     const auto target = "/keys/" + http::percent_encode(uid);
     auto request = method == Method::patch ? node_request(method, target, http::json_body(r).dump())
                                            : node_request(method, target);
-    auto outcomes = co_await fan_out(ctx, broadcast(ctx, request));
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto outcomes = co_await fan_out(ctx, broadcast(*fleet, request));
     const unsigned ok_status = method == Method::patch ? 200 : 204;
     const NodeOutcome* done = nullptr;
     for (const auto& o : outcomes) {

@@ -223,30 +223,27 @@ asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
     co_return http::respond(200, out);
 }
 
-// GET search: the query string goes to the nodes as a query string (so that a bad parameter
-// gets the node's own message), with the window, the scores and the shard filter rewritten.
-asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
-    const std::string uid(r.param("uid"));
-    check_index_uid(uid);
-    std::vector<std::pair<std::string, std::string>> params;
-    std::map<std::string, std::string> by_name;
-    for (const auto& part : http::split_query(r.query)) {
-        params.push_back(part);
-        by_name[part.first] = part.second;
+// The query string's parameters with the tenant token's filter for `uid` ANDed to the
+// client's, sent as a JSON filter.
+void apply_tenant_rules(const http::Request& r, const std::string& uid,
+                        std::vector<std::pair<std::string, std::string>>& params,
+                        std::map<std::string, std::string>& by_name) {
+    const auto* rule = r.tenant_rule(uid);
+    if (!rule || rule->filter.empty()) return;
+    json own;
+    if (by_name.contains("filter")) {
+        own = json::parse(by_name["filter"], nullptr, false);
+        if (!own.is_array()) own = by_name["filter"];
     }
-    if (const auto* rule = r.tenant_rule(uid); rule && !rule->filter.empty()) {
-        // the token's filter ANDed to the client's, sent as a JSON filter
-        json own;
-        if (by_name.contains("filter")) {
-            own = json::parse(by_name["filter"], nullptr, false);
-            if (!own.is_array()) own = by_name["filter"];
-        }
-        const auto fused = with_tenant_filter(r, uid, own).dump();
-        std::erase_if(params, [](const auto& p) { return p.first == "filter"; });
-        params.emplace_back("filter", fused);
-        by_name["filter"] = fused;
-    }
-    bool valid = true;
+    const auto fused = with_tenant_filter(r, uid, own).dump();
+    std::erase_if(params, [](const auto& p) { return p.first == "filter"; });
+    params.emplace_back("filter", fused);
+    by_name["filter"] = fused;
+}
+
+// What the merge needs of a GET search's query string; `valid` false when a window parameter
+// is no number.
+SearchWindow query_window(std::map<std::string, std::string>& by_name, bool& valid) {
     auto number = [&](const char* name, std::uint64_t fallback) -> std::uint64_t {
         const auto it = by_name.find(name);
         if (it == by_name.end()) return fallback;
@@ -254,7 +251,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         const bool ok = !v.empty() && v.size() < 20 && std::all_of(v.begin(), v.end(), [](char c) {
             return c >= '0' && c <= '9';
         });
-        valid = valid && ok;  // a bad value is left for the nodes to reject
+        valid = valid && ok;
         return ok ? std::stoull(v) : fallback;
     };
     auto boolean = [&](const char* name) {
@@ -283,6 +280,23 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         if (std::find(names.begin(), names.end(), "*") == names.end()) w.retrieve = names;
     }
 
+    return w;
+}
+
+// GET search: the query string goes to the nodes as a query string (so that a bad parameter
+// gets the node's own message), with the window, the scores and the shard filter rewritten.
+asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    std::vector<std::pair<std::string, std::string>> params;
+    std::map<std::string, std::string> by_name;
+    for (const auto& part : http::split_query(r.query)) {
+        params.push_back(part);
+        by_name[part.first] = part.second;
+    }
+    apply_tenant_rules(r, uid, params, by_name);
+    bool valid = true;  // a window parameter that is no number is left for the nodes to reject
+    SearchWindow w = query_window(by_name, valid);
     w.avoid = below_settings_floor(ctx, uid, r);
 
     const std::optional<std::string> filter =
@@ -452,42 +466,9 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     check_unavailable(ctx, uid, gathered.missing);
 
-    struct Entry {
-        double score;
-        json* hit;
-    };
-    std::vector<Entry> entries;
-    std::uint64_t total = 0, processing = 0;
-    for (auto& a : gathered.answers) {
-        if (a.is_null() || !a.contains("hits")) continue;
-        total += uint_or(a, "estimatedTotalHits", 0);
-        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
-        for (auto& hit : a["hits"]) entries.push_back({hit.value("_rankingScore", 0.0), &hit});
-    }
-    std::stable_sort(entries.begin(), entries.end(),
-                     [](const Entry& x, const Entry& y) { return x.score > y.score; });
-    json hits = json::array();
-    for (std::uint64_t i = offset; i < entries.size() && i < offset + limit; ++i) {
-        json& hit = *entries[i].hit;
-        merge::strip_reserved(hit);
-        hit.erase("_rankingScore");
-        hit.erase("_rankingScoreDetails");
-        if (want_score) hit["_rankingScore"] = entries[i].score;
-        if (want_details) {
-            json sort;
-            sort["order"] = 0;
-            sort["similarity"] = entries[i].score;
-            hit["_rankingScoreDetails"] = json::object({{"vectorSort", sort}});
-        }
-        hits.push_back(std::move(hit));
-    }
-    json out;
-    out["hits"] = std::move(hits);
-    out["id"] = key.is_string() ? key.get<std::string>() : key.dump();
-    out["processingTimeMs"] = processing;
-    out["limit"] = limit;
-    out["offset"] = offset;
-    out["estimatedTotalHits"] = total;
+    const merge::SimilarAsk ask{offset, limit, want_score, want_details,
+                                key.is_string() ? key.get<std::string>() : key.dump()};
+    const auto out = merge::similar_answer(ask, gathered.answers);
     co_return respond_partial(out, std::move(gathered.missing));
 }
 

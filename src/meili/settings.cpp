@@ -83,14 +83,15 @@ asio::awaitable<http::Response> update(Context& ctx, const std::string& uid,
     check_writable(ctx, uid);
     if (!co_await lookup_index(ctx, uid)) co_await create_on_nodes(ctx, uid, std::nullopt);
     settings_proposed(ctx, uid);
-    auto task = new_task(uid, "settingsUpdate", details, ctx.fleet()->copies());
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto task = new_task(uid, "settingsUpdate", details, fleet->copies());
     std::vector<NodeOutcome> outcomes;
     for (auto& request : requests) {
-        auto some = co_await fan_out(ctx, broadcast(ctx, request));
+        auto some = co_await fan_out(ctx, broadcast(*fleet, request));
         outcomes.insert(outcomes.end(), std::make_move_iterator(some.begin()),
                         std::make_move_iterator(some.end()));
     }
-    auto response = co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+    auto response = co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
     if (response.status != 202) ctx.settings.set_pending(uid, false);  // no node took it
     co_return response;
 }

@@ -252,7 +252,8 @@ asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
     task.planned = open.size();
     const auto outcomes = co_await fan_out(ctx, std::move(calls));
     const std::vector<std::uint32_t> no_shards;  // a local: no braced lists in co_await
-    auto response = co_await conclude(ctx, std::move(task), outcomes, no_shards);
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto response = co_await conclude(ctx, *fleet, std::move(task), outcomes, no_shards);
     if (response.status == 202) {
         const auto uid = nlohmann::json::parse(response.body)["taskUid"].get<std::uint64_t>();
         for (auto& t : open) {
@@ -292,7 +293,8 @@ asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
     auto task = new_task("", "taskDeletion", details, 1);
     const std::vector<NodeOutcome> no_outcomes;
     const std::vector<std::uint32_t> no_shards;
-    auto response = co_await conclude(ctx, std::move(task), no_outcomes, no_shards);
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto response = co_await conclude(ctx, *fleet, std::move(task), no_outcomes, no_shards);
     response.status = 200;
     co_return response;
 }

@@ -64,7 +64,8 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
     }
     json details;
     details["primaryKey"] = pk ? json(*pk) : json(nullptr);
-    auto task = new_task(uid, "indexCreation", details, ctx.fleet()->copies());
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto task = new_task(uid, "indexCreation", details, fleet->copies());
 
     const auto existing = co_await lookup_index(ctx, uid);
     std::vector<NodeOutcome> outcomes;
@@ -74,11 +75,11 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
         create["uid"] = uid;
         create["primaryKey"] = details["primaryKey"];
         outcomes = co_await fan_out(
-            ctx, broadcast(ctx, node_request(Method::post, "/indexes", create.dump())));
+            ctx, broadcast(*fleet, node_request(Method::post, "/indexes", create.dump())));
     } else {
         outcomes = co_await create_on_nodes(ctx, uid, pk, true);
     }
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+    co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
 }
 
 asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
@@ -86,11 +87,12 @@ asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
     check_index_uid(uid);
     json details;
     details["deletedDocuments"] = nullptr;
-    auto task = new_task(uid, "indexDeletion", details, ctx.fleet()->copies());
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto task = new_task(uid, "indexDeletion", details, fleet->copies());
     auto outcomes =
-        co_await fan_out(ctx, broadcast(ctx, node_request(Method::del, index_path(uid))));
+        co_await fan_out(ctx, broadcast(*fleet, node_request(Method::del, index_path(uid))));
     co_await ctx.store.erase_index(uid);
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+    co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
 }
 
 ingest::Format format_of(const http::Request& r) {
@@ -125,6 +127,36 @@ char csv_delimiter(const http::Query& q, ingest::Format format) {
                               std::to_string(d->size()) + " characters: `" + *d + "`");
     }
     return (*d)[0];
+}
+
+// Each node's payload: every document, with its `_miroir_shard`, to the owners of its shard in
+// every group the snapshot writes to (an empty payload for a node that gets none); the shards
+// written, in order, into `shards`.
+std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& split,
+                                       ingest::Format format, char delimiter,
+                                       std::vector<std::uint32_t>& shards) {
+    std::vector<std::string> payloads(fleet.size());
+    std::vector<bool> touched(fleet.shards(), false);
+    for (const auto& doc : split.documents) {
+        const auto shard = routing::shard_of(doc.id, fleet.shards());
+        touched[shard] = true;
+        for (const auto& group : fleet.written_groups()) {
+            for (auto node : fleet.write_owners(group, shard)) {
+                auto& out = payloads[node];
+                if (format == ingest::Format::csv) {
+                    if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter);
+                    ingest::append_csv(out, doc, shard, delimiter);
+                } else {
+                    if (out.empty()) out = "[";
+                    ingest::append_json(out, doc, shard);
+                }
+            }
+        }
+    }
+    for (std::uint32_t s = 0; s < touched.size(); ++s) {
+        if (touched[s]) shards.push_back(s);
+    }
+    return payloads;
 }
 
 // POST (add or replace) and PUT (add or update) documents.
@@ -167,26 +199,12 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     // one payload per node: each document to the owners of its shard in every group, under a
     // write pass (a rebalance copying a shard waits for it)
     auto pass = co_await ctx.writes.enter();
+    // one snapshot from here on: the write is routed, and its quorum judged, on it
     const auto fleet_now = ctx.fleet();
     const auto& fleet = *fleet_now;
-    std::vector<std::string> payloads(fleet.size());
-    std::vector<bool> touched(fleet.shards(), false);
-    for (const auto& doc : split.documents) {
-        const auto shard = routing::shard_of(doc.id, fleet.shards());
-        touched[shard] = true;
-        for (const auto& group : fleet.written_groups()) {
-            for (auto node : fleet.write_owners(group, shard)) {
-                auto& out = payloads[node];
-                if (format == ingest::Format::csv) {
-                    if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter);
-                    ingest::append_csv(out, doc, shard, delimiter);
-                } else {
-                    if (out.empty()) out = "[";
-                    ingest::append_json(out, doc, shard);
-                }
-            }
-        }
-    }
+    task.copies = fleet.copies();
+    std::vector<std::uint32_t> shards;
+    auto payloads = node_payloads(fleet, split, format, delimiter, shards);
     std::string query;
     if (pk) query += "&primaryKey=" + http::percent_encode(*pk);
     if (format == ingest::Format::csv)
@@ -204,12 +222,8 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
              node_request(method, index_path(uid) + "/documents" + query, std::move(payloads[node]),
                           format == ingest::Format::csv ? "text/csv" : "application/json")});
     }
-    std::vector<std::uint32_t> shards;
-    for (std::uint32_t s = 0; s < touched.size(); ++s) {
-        if (touched[s]) shards.push_back(s);
-    }
     auto outcomes = co_await fan_out(ctx, std::move(calls));
-    co_return co_await conclude(ctx, std::move(task), outcomes, shards);
+    co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards);
 }
 
 // The canonical form of a document id given in a list or a path: strings as they are,
@@ -257,7 +271,7 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     details["originalFilter"] = nullptr;
     auto task = new_task(uid, "documentDeletion", details, fleet.copies());
     auto outcomes = co_await fan_out(ctx, std::move(calls));
-    co_return co_await conclude(ctx, std::move(task), outcomes, shards);
+    co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards);
 }
 
 asio::awaitable<http::Response> delete_one(Context& ctx, http::Request& r) {
@@ -285,9 +299,10 @@ asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string
                                                  const json& details) {
     check_writable(ctx, uid);
     auto pass = co_await ctx.writes.enter();
-    auto task = new_task(uid, "documentDeletion", details, ctx.fleet()->copies());
-    auto outcomes = co_await fan_out(ctx, broadcast(ctx, request));
-    co_return co_await conclude(ctx, std::move(task), outcomes, all_shards(*ctx.fleet()));
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto task = new_task(uid, "documentDeletion", details, fleet->copies());
+    auto outcomes = co_await fan_out(ctx, broadcast(*fleet, request));
+    co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
 }
 
 asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r) {

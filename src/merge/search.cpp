@@ -173,6 +173,46 @@ json search_answer(const SearchAsk& ask, std::vector<json>& answers,
     return out;
 }
 
+json similar_answer(const SimilarAsk& ask, std::vector<json>& answers) {
+    struct Entry {
+        double score;
+        json* hit;
+    };
+    std::vector<Entry> entries;
+    std::uint64_t total = 0, processing = 0;
+    for (auto& a : answers) {
+        if (a.is_null() || !a.contains("hits")) continue;
+        total += uint_or(a, "estimatedTotalHits", 0);
+        processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
+        for (auto& hit : a["hits"]) entries.push_back({hit.value("_rankingScore", 0.0), &hit});
+    }
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const Entry& x, const Entry& y) { return x.score > y.score; });
+    json hits = json::array();
+    for (std::uint64_t i = ask.offset; i < entries.size() && i < ask.offset + ask.limit; ++i) {
+        json& hit = *entries[i].hit;
+        merge::strip_reserved(hit);
+        hit.erase("_rankingScore");
+        hit.erase("_rankingScoreDetails");
+        if (ask.want_score) hit["_rankingScore"] = entries[i].score;
+        if (ask.want_details) {
+            json sort;
+            sort["order"] = 0;
+            sort["similarity"] = entries[i].score;
+            hit["_rankingScoreDetails"] = json::object({{"vectorSort", sort}});
+        }
+        hits.push_back(std::move(hit));
+    }
+    json out;
+    out["hits"] = std::move(hits);
+    out["id"] = ask.id;
+    out["processingTimeMs"] = processing;
+    out["limit"] = ask.limit;
+    out["offset"] = ask.offset;
+    out["estimatedTotalHits"] = total;
+    return out;
+}
+
 const json* field_at(const json& doc, const std::string& path) {
     if (!doc.is_object()) return nullptr;
     if (const auto it = doc.find(path); it != doc.end()) return &*it;

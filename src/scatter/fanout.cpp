@@ -82,10 +82,9 @@ asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<Node
     co_return out;
 }
 
-std::vector<NodeCall> broadcast(const Context& ctx, const upstream::UpstreamRequest& request) {
+std::vector<NodeCall> broadcast(const Fleet& fleet, const upstream::UpstreamRequest& request) {
     std::vector<NodeCall> calls;
-    const auto fleet = ctx.fleet();
-    for (auto slot : fleet->members()) calls.push_back({slot, request});
+    for (auto slot : fleet.members()) calls.push_back({slot, request});
     return calls;
 }
 
@@ -101,18 +100,17 @@ nlohmann::ordered_json summary(const tasks::Task& task) {
     return j;
 }
 
-asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
+asio::awaitable<http::Response> conclude(Context& ctx, const Fleet& fleet, tasks::Task task,
                                          const std::vector<NodeOutcome>& outcomes,
                                          const std::vector<std::uint32_t>& shards) {
-    const auto fleet = ctx.fleet();
-    std::vector<bool> accepted(fleet->size(), false);
+    std::vector<bool> accepted(fleet.size(), false);
     std::set<std::size_t> asked;
     for (const auto& o : outcomes) {
         asked.insert(o.node);
         if (o.task_uid) {
             accepted[o.node] = true;
             tasks::NodeTask node_task;
-            node_task.node = fleet->node_id(o.node);
+            node_task.node = fleet.node_id(o.node);
             node_task.uid = *o.task_uid;
             task.node_tasks.push_back(std::move(node_task));
         }
@@ -130,9 +128,9 @@ asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
     std::vector<std::uint32_t> lost;
     for (auto shard : shards) {
         bool ok = false;
-        for (const auto& group : fleet->groups()) {
+        for (const auto& group : fleet.groups()) {
             std::uint32_t yes = 0;
-            for (auto node : fleet->owners(group, shard)) {
+            for (auto node : fleet.owners(group, shard)) {
                 yes += node < accepted.size() && accepted[node] ? 1 : 0;
             }
             if (yes >= group.quorum) ok = true;
@@ -153,7 +151,7 @@ asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
 
     std::string missed;
     for (auto node : asked) {
-        if (!accepted[node]) missed += (missed.empty() ? "" : ",") + fleet->node_id(node);
+        if (!accepted[node]) missed += (missed.empty() ? "" : ",") + fleet.node_id(node);
     }
     task.status = task.node_tasks.empty() ? "succeeded" : "enqueued";
     if (task.node_tasks.empty()) {
@@ -248,8 +246,9 @@ asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const st
     json body;
     body["uid"] = uid;
     body["primaryKey"] = pk ? json(*pk) : json(nullptr);
-    auto created =
-        co_await fan_out(ctx, broadcast(ctx, node_request(Method::post, "/indexes", body.dump())));
+    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    auto created = co_await fan_out(
+        ctx, broadcast(*fleet, node_request(Method::post, "/indexes", body.dump())));
     if (every_node) {
         // all or nothing: the nodes that took it delete it again when another did not
         std::vector<NodeCall> undo;
@@ -258,7 +257,7 @@ asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const st
             if (o.task_uid) {
                 undo.push_back({o.node, node_request(Method::del, index_path(uid))});
             } else {
-                missed += (missed.empty() ? "" : ", ") + ctx.fleet()->node_id(o.node) +
+                missed += (missed.empty() ? "" : ", ") + fleet->node_id(o.node) +
                           (o.result ? " (" + std::to_string(o.result->status) + ")" : "");
             }
         }
@@ -274,13 +273,13 @@ asio::awaitable<std::vector<NodeOutcome>> create_on_nodes(Context& ctx, const st
     json settings;
     settings["filterableAttributes"] = json::array({routing::kShardField});
     auto shard_field = co_await fan_out(
-        ctx, broadcast(
-                 ctx, node_request(Method::patch, index_path(uid) + "/settings", settings.dump())));
+        ctx, broadcast(*fleet, node_request(Method::patch, index_path(uid) + "/settings",
+                                            settings.dump())));
     // a creation task finishes with both, so that its settings are verified once complete
     created.insert(created.end(), std::make_move_iterator(shard_field.begin()),
                    std::make_move_iterator(shard_field.end()));
     // locals, not braced temporaries, in co_await expressions: GCC 12 miscompiles those
-    const tasks::IndexRecord record{uid, pk, ctx.fleet()->shards()};
+    const tasks::IndexRecord record{uid, pk, fleet->shards()};
     co_await ctx.store.put_index(record);
     co_return created;
 }

@@ -37,6 +37,18 @@ std::uint64_t window_start(const SearchAsk& ask);
 // The window's length.
 std::uint64_t window_length(const SearchAsk& ask);
 
+// What the merge of a similar-documents query needs of it.
+struct SimilarAsk {
+    std::uint64_t offset = 0, limit = 20;
+    bool want_score = false, want_details = false;
+    std::string id;  // the reference document's id, as the answer shows it
+};
+
+// The answer of a similar-documents query: the nodes' hits (null answers skipped) merged by
+// their similarity, cut to the window, scores and details shown as asked; totals summed.
+nlohmann::ordered_json similar_answer(const SimilarAsk& ask,
+                                      std::vector<nlohmann::ordered_json>& answers);
+
 // The keys a hit's value of `field` (a dotted path) counts as for distinct: normalized strings,
 // numbers, each element of an array; none when the hit has no value.
 std::vector<std::string> distinct_keys(const nlohmann::ordered_json& hit, const std::string& field);

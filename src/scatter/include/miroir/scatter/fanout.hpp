@@ -39,14 +39,15 @@ struct NodeOutcome {
 // Sends every call at once; results in input order.
 boost::asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<NodeCall> calls);
 
-// The same request to every node of every group.
-std::vector<NodeCall> broadcast(const Context& ctx, const upstream::UpstreamRequest& request);
+// The same request to every node of the snapshot (every group, removed nodes left out).
+std::vector<NodeCall> broadcast(const Fleet& fleet, const upstream::UpstreamRequest& request);
 
 // Turns accepted node writes into one Miroir task. `shards` lists the shards the write
 // carried (every shard for broadcasts). Answers 202 with the task summary, with
 // X-Miroir-Degraded naming the nodes that did not accept; 503 miroir_no_quorum when some shard
 // reached quorum in no group; the nodes' own error when every node refused the request.
-boost::asio::awaitable<http::Response> conclude(Context& ctx, tasks::Task task,
+// The quorum is judged on `fleet`, the snapshot the write was routed with.
+boost::asio::awaitable<http::Response> conclude(Context& ctx, const Fleet& fleet, tasks::Task task,
                                                 const std::vector<NodeOutcome>& outcomes,
                                                 const std::vector<std::uint32_t>& shards);
 

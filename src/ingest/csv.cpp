@@ -1,0 +1,208 @@
+// CSV payloads: a single pass over the bytes that counts cells and reads the primary-key cell,
+// with Meilisearch's column types (`name:number`, `name:boolean`); and the node payloads
+// rebuilt with a `_miroir_shard` column.
+#include <charconv>
+#include <string>
+#include <vector>
+
+#include <miroir/ingest/splitter.hpp>
+
+#include "parts.hpp"
+
+namespace miroir::ingest {
+
+using namespace detail;
+
+namespace {
+
+struct CsvColumn {
+    std::string name;
+    std::string type = "string";  // string | number | boolean
+};
+
+// The cells of one record, unquoted.
+std::vector<std::string> csv_cells(std::string_view record, char delimiter) {
+    std::vector<std::string> cells(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < record.size(); ++i) {
+        const char c = record[i];
+        if (c == '"') {
+            if (quoted && i + 1 < record.size() && record[i + 1] == '"') {
+                cells.back().push_back('"');
+                ++i;
+            } else {
+                quoted = !quoted;
+            }
+        } else if (c == delimiter && !quoted) {
+            cells.emplace_back();
+        } else {
+            cells.back().push_back(c);
+        }
+    }
+    return cells;
+}
+
+bool valid_number(std::string_view v) {
+    long long i;
+    if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+        ec == std::errc() && p == v.data() + v.size()) {
+        return true;
+    }
+    double d;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+    return ec == std::errc() && p == v.data() + v.size();
+}
+
+// The next record of `body` from `pos` (quoted line ends belong to their cell); false at the end.
+bool next_record(std::string_view body, std::size_t& pos, std::string_view& record) {
+    while (pos < body.size()) {
+        const std::size_t start = pos;
+        bool quoted = false;
+        std::size_t i = start;
+        for (; i < body.size(); ++i) {
+            const char c = body[i];
+            if (c == '"') quoted = !quoted;
+            if (c == '\n' && !quoted) break;
+        }
+        pos = i + 1;
+        std::size_t end = i;
+        if (end > start && body[end - 1] == '\r') --end;
+        record = body.substr(start, end - start);
+        if (!record.empty()) return true;
+    }
+    return false;
+}
+
+// The columns of the header record, with their types (`name:number`); nullopt with
+// `out.failure` set when one is Miroir's.
+std::optional<std::vector<CsvColumn>> csv_columns(std::string_view header, char delimiter,
+                                                  Split& out) {
+    std::vector<CsvColumn> columns;
+    for (auto& cell : csv_cells(header, delimiter)) {
+        CsvColumn column{cell};
+        if (auto colon = cell.rfind(':'); colon != std::string::npos) {
+            const auto type = cell.substr(colon + 1);
+            if (type == "number" || type == "boolean" || type == "string") {
+                column.name = cell.substr(0, colon);
+                column.type = type;
+            }
+        }
+        if (column.name.starts_with(routing::kReservedPrefix)) {
+            out.failure = reserved(column.name);
+            return std::nullopt;
+        }
+        columns.push_back(std::move(column));
+    }
+    return columns;
+}
+
+// Whether the record's cells fit the columns (their count, numbers, booleans); otherwise the
+// payload is malformed, as Meilisearch reports it at `line`.
+std::optional<Failure> check_cells(const std::vector<std::string>& cells,
+                                   const std::vector<CsvColumn>& columns, std::size_t line) {
+    if (cells.size() != columns.size()) {
+        return malformed(Format::csv, "CSV error: record " + std::to_string(line - 1) +
+                                          " (line: " + std::to_string(line) +
+                                          "): found record with " + std::to_string(cells.size()) +
+                                          " fields, but the previous record has " +
+                                          std::to_string(columns.size()) + " fields");
+    }
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+        const auto& v = cells[c];
+        if (v.empty()) continue;
+        if (columns[c].type == "number" && !valid_number(v)) {
+            return malformed(Format::csv,
+                             "Error parsing number \"" + v + "\" at line " + std::to_string(line));
+        }
+        if (columns[c].type == "boolean" && v != "true" && v != "false") {
+            return malformed(Format::csv,
+                             "Error parsing boolean \"" + v + "\" at line " + std::to_string(line));
+        }
+    }
+    return std::nullopt;
+}
+
+// The record's document id from its primary-key cell (of type `type`), or why it has none.
+std::optional<Failure> read_csv_id(std::string_view record, const std::string& v,
+                                   const std::string& type, Split& out) {
+    if (v.empty()) return invalid_id("null");
+    if (type == "number") {
+        long long n;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || p != v.data() + v.size()) return invalid_id(v);
+        out.documents.push_back({record, std::to_string(n)});
+        return std::nullopt;
+    }
+    if (type == "boolean") return invalid_id(v);
+    if (!valid_id_string(v)) return invalid_id("\"" + v + "\"");
+    out.documents.push_back({record, v});
+    return std::nullopt;
+}
+
+}  // namespace
+
+namespace detail {
+
+void split_csv(std::string& body, const SplitOptions& options, Split& out) {
+    const std::string_view text(body);
+    const char delim = options.csv_delimiter;
+    std::size_t pos = 0;
+    std::string_view header;
+    if (!next_record(text, pos, header)) return;
+    out.csv_header = header;
+    const auto columns = csv_columns(header, delim, out);
+    if (!columns) return;
+
+    std::optional<Failure> failure;
+    if (options.primary_key) {
+        out.primary_key = *options.primary_key;
+    } else {
+        std::vector<std::string> names;
+        for (const auto& c : *columns) names.push_back(c.name);
+        failure = infer(std::move(names), out.primary_key);
+    }
+    std::size_t pk_column = columns->size();
+    for (std::size_t c = 0; c < columns->size(); ++c) {
+        if ((*columns)[c].name == out.primary_key) pk_column = c;
+    }
+
+    std::string_view record;
+    std::size_t line = 1;
+    while (next_record(text, pos, record)) {
+        ++line;
+        const auto cells = csv_cells(record, delim);
+        if (auto bad = check_cells(cells, *columns, line)) {
+            out.failure = std::move(bad);
+            out.documents.clear();
+            return;
+        }
+        if (failure) continue;
+        if (pk_column == columns->size()) {
+            failure = missing_id(out.primary_key, record);
+            continue;
+        }
+        failure = read_csv_id(record, cells[pk_column], (*columns)[pk_column].type, out);
+    }
+    if (failure) {
+        out.failure = std::move(failure);
+        out.documents.clear();
+    }
+}
+
+}  // namespace detail
+
+void begin_csv(std::string& out, std::string_view header, char delimiter) {
+    out.append(header);
+    out.push_back(delimiter);
+    out += "_miroir_shard\n";
+}
+
+void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter) {
+    out.append(doc.text);
+    out.push_back(delimiter);
+    out.push_back('"');
+    out += routing::shard_value(shard);
+    out += "\"\n";
+}
+
+}  // namespace miroir::ingest
