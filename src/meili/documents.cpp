@@ -54,7 +54,7 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
     if (!q.raw().empty()) target += "?" + q.raw();
     const std::vector<std::uint32_t> shards = {shard};
-    auto plan = replacements(ctx, shards, {});
+    auto plan = replacements(ctx, *fleet, shards, {});
     if (plan.empty()) {  // no owner is up: ask one anyway, it may have come back
         const auto owners = fleet->owners(fleet->written_groups().front(), shard);
         if (!owners.empty()) plan.push_back({owners.front(), shards, true});
@@ -62,7 +62,7 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     const BuildRequest build = [&target](const Assignment&) {
         return node_request(Method::get, target);
     };
-    auto gathered = co_await ask_with_retry(ctx, plan, build);
+    auto gathered = co_await ask_with_retry(ctx, fleet, plan, build);
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     for (auto& doc : gathered.answers) {
         if (doc.is_null()) continue;
@@ -170,7 +170,8 @@ std::vector<json> sorted_window(std::vector<json>& answers, const Browse& b) {
 asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, const Browse& b,
                                        const NodeBrowse& node_browse) {
     // the same covering set every time: the order of the pages depends on it
-    const auto plan = covering_set(ctx, 0, true);
+    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto plan = covering_set(ctx, *fleet, 0, true);
     std::vector<Part> parts;
     if (!b.window_valid) {
         // the node rejects the window as Meilisearch does
@@ -186,7 +187,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     const BuildRequest first = [&node_browse, two_rounds, end](const Assignment& a) {
         return node_browse(a, 0, two_rounds ? 0 : end);
     };
-    auto asked = co_await ask_with_retry(ctx, plan, first, false);
+    auto asked = co_await ask_with_retry(ctx, fleet, plan, first, false);
     keep_results(asked);
     if (asked.refusal) co_return *asked.refusal;
 

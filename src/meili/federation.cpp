@@ -222,7 +222,8 @@ std::atomic<std::uint64_t> union_turn{0};
 asio::awaitable<std::variant<IndexUnion, http::Response>> index_union(Context& ctx, std::string uid,
                                                                       std::vector<json> queries,
                                                                       json facets) {
-    const auto plan = covering_set(ctx, union_turn++);
+    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto plan = covering_set(ctx, *fleet, union_turn++);
     const BuildRequest build = [&uid, &queries, &facets](const Assignment& a) {
         json federation;
         federation["limit"] = 0;
@@ -239,7 +240,7 @@ asio::awaitable<std::variant<IndexUnion, http::Response>> index_union(Context& c
         body["queries"] = std::move(list);
         return node_request(Method::post, "/multi-search", body.dump());
     };
-    auto gathered = co_await ask_with_retry(ctx, plan, build);
+    auto gathered = co_await ask_with_retry(ctx, fleet, plan, build);
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     check_unavailable(ctx, uid, gathered.missing);
     IndexUnion out;

@@ -192,7 +192,8 @@ std::uint64_t share(const json& stats, const char* key, double fraction) {
 // (index_not_found).
 asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
                                   std::optional<http::Response>& refusal) {
-    const auto plan = covering_set(ctx, 0, true);
+    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto plan = covering_set(ctx, *fleet, 0, true);
     json count_query;
     count_query["limit"] = 0;
     count_query["facets"] = json::array({routing::kShardField});
@@ -236,7 +237,7 @@ asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
             fraction = held ? static_cast<double>(mine) / static_cast<double>(held) : 0;
         } else {
             // documents written behind Miroir's back carry no shard: share by shard count
-            const auto all = ctx.fleet()->held_by(plan[i].node);
+            const auto all = fleet->held_by(plan[i].node);
             fraction = plan[i].restricted && all
                            ? static_cast<double>(plan[i].shards.size()) / static_cast<double>(all)
                            : 1.0;

@@ -352,7 +352,8 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     check_index_uid(uid);
     auto body = http::json_body(r);
     apply_tenant_rules(r, uid, body);
-    const auto plan = covering_set(ctx, rotation++);
+    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto plan = covering_set(ctx, *fleet, rotation++);
     const bool object = body.is_object();
     const NodeSearch node_search = [&uid, &body, object](const Assignment& a, std::uint64_t,
                                                          const SearchExtras&) {
@@ -361,7 +362,7 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
             b["filter"] = with_shards(body.value("filter", json()), a.shards);
         return node_request(Method::post, index_path(uid) + "/facet-search", b.dump());
     };
-    auto gathered = co_await ask_plan(ctx, plan, node_search);
+    auto gathered = co_await ask_plan(ctx, fleet, plan, node_search);
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     check_unavailable(ctx, uid, gathered.missing);
 
@@ -375,15 +376,14 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
 
 // The embedding the similar route compares with: the reference document's first vector for
 // `embedder`, from an owner of its shard; null when no owner has it.
-asio::awaitable<json> reference_vector(Context& ctx, const std::string& uid, const json& id,
-                                       const std::string& embedder) {
+asio::awaitable<json> reference_vector(Context& ctx, const Fleet& fleet, const std::string& uid,
+                                       const json& id, const std::string& embedder) {
     const std::string key = id.is_string() ? id.get<std::string>() : id.dump();
-    const auto fleet = ctx.fleet();
-    const auto shard = routing::shard_of(key, fleet->shards());
+    const auto shard = routing::shard_of(key, fleet.shards());
     const std::string target =
         index_path(uid) + "/documents/" + http::percent_encode(key) + "?retrieveVectors=true";
-    for (const auto& group : fleet->groups()) {
-        for (auto node : fleet->owners(group, shard)) {
+    for (const auto& group : fleet.groups()) {
+        for (auto node : fleet.owners(group, shard)) {
             auto result = co_await ctx.nodes[node]->send(
                 node_request(Method::get, target),
                 std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
@@ -407,7 +407,8 @@ asio::awaitable<json> reference_vector(Context& ctx, const std::string& uid, con
 // reference document's embedding. Hits merged by similarity.
 asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& uid,
                                              const json& body) {
-    const auto plan = covering_set(ctx, rotation++);
+    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto plan = covering_set(ctx, *fleet, rotation++);
     const bool valid =
         body.is_object() && body.contains("id") && body.value("embedder", json()).is_string() &&
         std::all_of(
@@ -416,7 +417,7 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
     json key = valid ? body["id"] : json();
     const auto owner_shard =
         valid ? routing::shard_of(key.is_string() ? key.get<std::string>() : key.dump(),
-                                  ctx.fleet()->shards())
+                                  fleet->shards())
               : 0;
     const std::uint64_t offset = valid ? uint_or(body, "offset", 0) : 0;
     const std::uint64_t limit = valid ? uint_or(body, "limit", 20) : 20;
@@ -424,7 +425,8 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
     const bool want_details = valid && flag(body, "showRankingScoreDetails");
     json vector;
     if (valid && plan.size() > 1) {
-        vector = co_await reference_vector(ctx, uid, key, body["embedder"].get<std::string>());
+        vector =
+            co_await reference_vector(ctx, *fleet, uid, key, body["embedder"].get<std::string>());
     }
     const NodeSearch node_search = [&](const Assignment& a, std::uint64_t, const SearchExtras&) {
         const bool owner =
@@ -462,7 +464,7 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
         return std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
     });
     if (!valid || vector.is_null()) asked.erase(others, asked.end());
-    auto gathered = co_await ask_plan(ctx, asked, node_search);
+    auto gathered = co_await ask_plan(ctx, fleet, asked, node_search);
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     check_unavailable(ctx, uid, gathered.missing);
 

@@ -221,7 +221,8 @@ asio::awaitable<void> run_hedge(Context& ctx, std::shared_ptr<Race> race,
 }
 
 // One assignment's read, hedged when it is slow.
-asio::awaitable<Answered> hedged_read(Context& ctx, Assignment a, BuildRequest build, bool hedge) {
+asio::awaitable<Answered> hedged_read(Context& ctx, Snapshot fleet, Assignment a,
+                                      BuildRequest build, bool hedge) {
     ctx.hedge_budget.deposit();
     auto request = build(a);
     const auto& hedging = ctx.config.scatter.hedging;
@@ -235,8 +236,7 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Assignment a, BuildRequest b
     // the lowest p95 among the node and them (a node that is slow on every read would
     // otherwise raise its own trigger out of reach)
     const std::vector<std::size_t> exclude = {a.node};
-    const auto fleet = ctx.fleet();
-    auto others = replacements(ctx, a.shards, exclude,
+    auto others = replacements(ctx, *fleet, a.shards, exclude,
                                hedging.cross_group ? nullptr : &fleet->group_of(a.node));
     std::size_t covered = 0;
     double typical = ctx.observed.get(a.node).p95_ms;
@@ -268,14 +268,16 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Assignment a, BuildRequest b
 }
 
 // Every assignment's read at once.
-asio::awaitable<std::vector<Answered>> read_all(Context& ctx, const std::vector<Assignment>& plan,
+asio::awaitable<std::vector<Answered>> read_all(Context& ctx, const Snapshot& fleet,
+                                                const std::vector<Assignment>& plan,
                                                 const BuildRequest& build, bool hedge) {
     const auto executor = co_await asio::this_coro::executor;
-    using Op = decltype(asio::co_spawn(executor, hedged_read(ctx, plan.front(), build, hedge),
-                                       asio::deferred));
+    using Op = decltype(asio::co_spawn(
+        executor, hedged_read(ctx, fleet, plan.front(), build, hedge), asio::deferred));
     std::vector<Op> ops;
     for (const auto& a : plan) {
-        ops.push_back(asio::co_spawn(executor, hedged_read(ctx, a, build, hedge), asio::deferred));
+        ops.push_back(
+            asio::co_spawn(executor, hedged_read(ctx, fleet, a, build, hedge), asio::deferred));
     }
     if (ops.empty()) co_return std::vector<Answered>{};
     auto [order, exceptions, results] =
@@ -312,10 +314,8 @@ void collect(Gathered& out, const Assignment& a, upstream::UpstreamResult& resul
 
 }  // namespace
 
-std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, bool stable,
-                                     const std::vector<std::size_t>& avoid) {
-    const auto snapshot = ctx.fleet();
-    const auto& fleet = *snapshot;
+std::vector<Assignment> covering_set(const Context& ctx, const Fleet& fleet, std::uint64_t turn,
+                                     bool stable, const std::vector<std::size_t>& avoid) {
     const auto& groups = fleet.groups();
     const std::size_t start = turn % groups.size();
     // the first group, from this turn's, whose nodes that are up cover every shard
@@ -352,11 +352,10 @@ std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, boo
     return assignments(fleet, chosen);
 }
 
-std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::uint32_t>& shards,
+std::vector<Assignment> replacements(const Context& ctx, const Fleet& fleet,
+                                     const std::vector<std::uint32_t>& shards,
                                      const std::vector<std::size_t>& exclude, const Group* only) {
     std::map<std::size_t, std::vector<std::uint32_t>> chosen;
-    const auto snapshot = ctx.fleet();
-    const auto& fleet = *snapshot;
     // the first group that can serve them, when each of its nodes holds every shard: one node
     for (const auto& group : fleet.groups()) {
         if (shards.empty() || (only && group.id != only->id)) continue;
@@ -395,11 +394,12 @@ asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assign
     co_return out;
 }
 
-asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
+asio::awaitable<Gathered> ask_with_retry(Context& ctx, Snapshot fleet,
+                                         const std::vector<Assignment>& plan,
                                          const BuildRequest& build, bool hedge,
                                          std::vector<std::size_t> avoid, Answers keep) {
     Gathered gathered;
-    for (auto& answered : co_await read_all(ctx, plan, build, hedge && avoid.empty())) {
+    for (auto& answered : co_await read_all(ctx, fleet, plan, build, hedge && avoid.empty())) {
         for (auto& [a, result] : answered) collect(gathered, a, result, keep);
     }
     if (gathered.refusal || gathered.missing.empty()) co_return gathered;
@@ -411,9 +411,9 @@ asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignm
         const auto node = gathered.asked[i].node;
         failed.push_back(node);
         ctx.health.record_failure(node, util::unix_ms());
-        ctx.metrics.read_retry(ctx.fleet()->node_id(node));
+        ctx.metrics.read_retry(fleet->node_id(node));
     }
-    const auto retry = replacements(ctx, gathered.missing, failed);
+    const auto retry = replacements(ctx, *fleet, gathered.missing, failed);
     if (retry.empty()) co_return gathered;
     std::vector<const Assignment*> again;
     std::vector<upstream::UpstreamRequest> more;

@@ -98,7 +98,7 @@ asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& u
 // asked with the client's own window, its answer is the answer, Miroir's fields cut out of its
 // bytes (no parse, no merge). Nothing when other nodes had to step in (a retry, a hedge split
 // across replicas) or the answer is not a JSON object: the merge then asks again.
-asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx,
+asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx, Snapshot fleet,
                                                             const std::vector<Assignment>& plan,
                                                             const NodeSearch& node_search,
                                                             std::vector<std::size_t> avoid) {
@@ -106,15 +106,14 @@ asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx,
     extra.scores = false;
     extra.client_window = true;
     auto gathered =
-        co_await ask_plan(ctx, plan, node_search, 0, extra, std::move(avoid), Answers::raw);
+        co_await ask_plan(ctx, fleet, plan, node_search, 0, extra, std::move(avoid), Answers::raw);
     if (gathered.refusal) co_return std::move(gathered.refusal);
     // the one answer from a node answering for every shard (the first node's, or a retry's)
     std::size_t whole = gathered.asked.size();
     for (std::size_t i = 0; i < gathered.asked.size(); ++i) {
         if (gathered.raw[i].empty()) continue;
         const auto& a = gathered.asked[i];
-        if (whole != gathered.asked.size() || a.restricted ||
-            a.shards.size() != ctx.fleet()->shards()) {
+        if (whole != gathered.asked.size() || a.restricted || a.shards.size() != fleet->shards()) {
             co_return std::nullopt;  // parts from several nodes: they need the merge
         }
         whole = i;
@@ -210,18 +209,19 @@ merge::SearchAsk ask_of(const SearchWindow& w, const MergeSettings& settings, Se
 
 // One round: every node asked for its first `depth` hits, both sides of a split hybrid search
 // (the semantic side in `m.gathered`); false when a node refused the query (`m.refusal`).
-asio::awaitable<bool> ask_round(Context& ctx, const std::vector<Assignment>& plan,
-                                const NodeSearch& node_search, std::uint64_t depth,
-                                SearchExtras side, std::vector<std::size_t> avoid, Merged& m) {
+asio::awaitable<bool> ask_round(Context& ctx, const Snapshot& fleet,
+                                const std::vector<Assignment>& plan, const NodeSearch& node_search,
+                                std::uint64_t depth, SearchExtras side,
+                                std::vector<std::size_t> avoid, Merged& m) {
     if (m.split) side.side = SearchExtras::Side::semantic;
-    m.gathered = co_await ask_plan(ctx, plan, node_search, depth, side, avoid);
+    m.gathered = co_await ask_plan(ctx, fleet, plan, node_search, depth, side, avoid);
     if (m.gathered.refusal) {
         m.refusal = std::move(m.gathered.refusal);
         co_return false;
     }
     if (!m.split) co_return true;
     side.side = SearchExtras::Side::keyword;
-    m.keyword = co_await ask_plan(ctx, plan, node_search, depth, side, std::move(avoid));
+    m.keyword = co_await ask_plan(ctx, fleet, plan, node_search, depth, side, std::move(avoid));
     if (m.keyword.refusal) {
         m.refusal = std::move(m.keyword.refusal);
         co_return false;
@@ -271,7 +271,8 @@ bool order_round(Merged& m, std::uint64_t depth, const SearchWindow& w, const me
 
 }  // namespace
 
-asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& plan,
+asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet,
+                                   const std::vector<Assignment>& plan,
                                    const NodeSearch& node_search, std::uint64_t depth,
                                    SearchExtras extra, std::vector<std::size_t> avoid,
                                    Answers keep) {
@@ -280,7 +281,7 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& 
     const BuildRequest build = [&node_search, depth, &extra](const Assignment& a) {
         return node_search(a, depth, extra);
     };
-    auto gathered = co_await ask_with_retry(ctx, plan, build, true, std::move(avoid), keep);
+    auto gathered = co_await ask_with_retry(ctx, fleet, plan, build, true, std::move(avoid), keep);
     // A node writes the filter it refused back into its message, the shard restriction
     // included: the same query without it gets the message one node holding everything gives.
     if (gathered.refusal && !plan.empty() &&
@@ -298,10 +299,11 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& 
 
 asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, const SearchWindow& w,
                                        const NodeSearch& node_search) {
-    const auto plan = covering_set(ctx, rotation++, false, w.avoid);
+    const auto fleet = ctx.fleet();  // one snapshot for the whole search
+    const auto plan = covering_set(ctx, *fleet, rotation++, false, w.avoid);
     check_floor(plan, w, uid);
     if (plan.size() == 1 && !plan.front().restricted) {
-        auto whole = co_await whole_answer(ctx, plan, node_search, w.avoid);
+        auto whole = co_await whole_answer(ctx, fleet, plan, node_search, w.avoid);
         if (whole) co_return std::move(*whole);
     }
     const auto settings = co_await merge_settings(ctx, uid, plan);
@@ -321,7 +323,8 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
     Merged m;
     for (int round = 0;; ++round) {
         m.split = hybrid && extra.scores;
-        const bool answered = co_await ask_round(ctx, plan, node_search, depth, extra, w.avoid, m);
+        const bool answered =
+            co_await ask_round(ctx, fleet, plan, node_search, depth, extra, w.avoid, m);
         if (!answered) co_return std::move(*m.refusal);
         if (!extra.scores && m.gathered.asked.size() > 1) {
             extra.scores = true;
@@ -342,7 +345,8 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
 }
 
 asio::awaitable<json> faceting_settings(Context& ctx, const std::string& uid) {
-    const auto plan = covering_set(ctx, rotation++);
+    const auto fleet = ctx.fleet();
+    const auto plan = covering_set(ctx, *fleet, rotation++);
     const auto settings = co_await merge_settings(ctx, uid, plan);
     co_return settings.faceting;
 }

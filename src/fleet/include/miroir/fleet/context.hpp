@@ -36,6 +36,9 @@ class KeyRing;
 class WriteGate;
 class SettingsVersions;
 
+// One topology snapshot, as a request holds it from start to end.
+using Snapshot = std::shared_ptr<const Fleet>;
+
 // One client per node slot. Slots are only ever added; a client's address never changes, so
 // readers index it without a lock (the storage is reserved once, up to kMaxNodes).
 class NodeClients {

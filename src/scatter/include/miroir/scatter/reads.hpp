@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,12 +43,14 @@ struct Assignment {
 // another group. Among the usable owners of a shard, `scatter.replica_selection` chooses;
 // `stable` always takes the same ones for the same `turn` (an order that must not move, such as
 // document browsing). Nodes in `avoid` are left out where another owner can serve.
-std::vector<Assignment> covering_set(const Context& ctx, std::uint64_t turn, bool stable = false,
+std::vector<Assignment> covering_set(const Context& ctx, const Fleet& fleet, std::uint64_t turn,
+                                     bool stable = false,
                                      const std::vector<std::size_t>& avoid = {});
 
 // Other replicas for `shards`, none of them in `exclude` nor down, in `only` or any group; the
 // shards no such replica holds are left out.
-std::vector<Assignment> replacements(const Context& ctx, const std::vector<std::uint32_t>& shards,
+std::vector<Assignment> replacements(const Context& ctx, const Fleet& fleet,
+                                     const std::vector<std::uint32_t>& shards,
                                      const std::vector<std::size_t>& exclude,
                                      const Group* only = nullptr);
 
@@ -78,7 +81,8 @@ using BuildRequest = std::function<upstream::UpstreamRequest(const Assignment&)>
 // once more of other replicas, and the node is reported suspect. Nodes in `avoid` are never
 // asked again (a read with a settings-version floor; such a read is not hedged). `avoid` is
 // taken by value: a coroutine must not keep a reference to a caller's temporary.
-boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, const std::vector<Assignment>& plan,
+boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, std::shared_ptr<const Fleet> fleet,
+                                                const std::vector<Assignment>& plan,
                                                 const BuildRequest& build, bool hedge = true,
                                                 std::vector<std::size_t> avoid = {},
                                                 Answers keep = Answers::parsed);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,14 +54,16 @@ struct SearchExtras {
 using NodeSearch = std::function<upstream::UpstreamRequest(const Assignment&, std::uint64_t depth,
                                                            const SearchExtras& extra)>;
 
-// The client's answer: the covering set asked (one node holding every shard answers alone),
-// the hits merged, deduplicated and windowed, the totals and facets summed.
+// The client's answer, from one topology snapshot taken at its start: the covering set asked (one
+// node holding every shard answers alone), the hits merged, deduplicated and windowed, the totals
+// and facets summed.
 boost::asio::awaitable<http::Response> search(Context& ctx, const std::string& uid,
                                               const SearchWindow& w, const NodeSearch& node_search);
 
 // Every node of the plan asked at once, each with its own request (and other replicas for the
 // shards of a node that does not answer).
-boost::asio::awaitable<Gathered> ask_plan(Context& ctx, const std::vector<Assignment>& plan,
+boost::asio::awaitable<Gathered> ask_plan(Context& ctx, std::shared_ptr<const Fleet> fleet,
+                                          const std::vector<Assignment>& plan,
                                           const NodeSearch& node_search, std::uint64_t depth = 0,
                                           SearchExtras extra = {},
                                           std::vector<std::size_t> avoid = {},
