@@ -553,6 +553,173 @@ std::string crop(const std::string& text, const std::vector<Term>& terms, std::u
     return out;
 }
 
+// Each searchable attribute's weight for the attribute rules, as Meilisearch weighs them:
+// its place in the searchableAttributes list, or 0 for every field when the list is "*"
+// (no field outranks another then); -1 for one that attributesToSearchOn leaves out (the
+// others keep their weights). Nullopt when attributesToSearchOn names `*`.
+std::optional<std::vector<int>> field_weights(const json& settings,
+                                              const std::vector<std::string>& fields,
+                                              const SearchParams& p) {
+    const bool every_field = settings["searchableAttributes"] == json::array({"*"});
+    std::vector<int> weight(fields.size());
+    for (std::size_t i = 0; i < fields.size(); ++i)
+        weight[i] = every_field ? 0 : static_cast<int>(i);
+    if (p.attributes_to_search_on) {
+        for (const auto& a : *p.attributes_to_search_on) {
+            if (a == "*") return std::nullopt;  // every attribute: as without the parameter
+            if (std::find(fields.begin(), fields.end(), a) == fields.end() &&
+                settings["searchableAttributes"] != json::array({"*"})) {
+                throw search_error(
+                    "attributes_to_search_on", "Attribute `" + a +
+                                                   "` is not searchable. Available searchable "
+                                                   "attributes are: `" +
+                                                   [&] {
+                                                       std::string s;
+                                                       for (const auto& f : fields)
+                                                           s += (s.empty() ? "" : ", ") + f;
+                                                       return s;
+                                                   }() +
+                                                   "`.");
+            }
+        }
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            const bool searched =
+                std::find(p.attributes_to_search_on->begin(), p.attributes_to_search_on->end(),
+                          fields[i]) != p.attributes_to_search_on->end();
+            if (!searched) weight[i] = -1;
+        }
+    }
+
+    return weight;
+}
+
+// The `sort` parameter's rules, checked against the ranking rules and sortable attributes.
+std::vector<SortRule> sort_params(const json& settings, const std::vector<std::string>& rules,
+                                  const SearchParams& p) {
+    std::vector<SortRule> sort_param;
+    if (!p.sort.empty()) {
+        if (std::find(rules.begin(), rules.end(), "sort") == rules.end()) {
+            throw search_error("sort",
+                               "You must specify where `sort` is listed in the rankingRules "
+                               "setting to use the sort parameter at search time.");
+        }
+        for (const auto& s : p.sort) {
+            const auto colon = s.rfind(':');
+            const auto dir = colon == std::string::npos ? "" : s.substr(colon + 1);
+            if (colon == std::string::npos || (dir != "asc" && dir != "desc")) {
+                throw search_error("sort",
+                                   "Invalid syntax for the sort parameter: expected "
+                                   "expression ending by `:asc` or `:desc`, found `" +
+                                       s + "`.");
+            }
+            const auto field = s.substr(0, colon);
+            const auto& sortable = settings["sortableAttributes"];
+            const bool ok = std::any_of(sortable.begin(), sortable.end(), [&](const json& a) {
+                return glob(a.get<std::string>(), field);
+            });
+            if (!ok) {
+                std::vector<std::string> names = sortable.get<std::vector<std::string>>();
+                throw search_error(
+                    "sort", "Attribute `" + field + "` is not sortable. " +
+                                (names.empty() ? std::string("This index does not have configured "
+                                                             "sortable attributes.")
+                                               : "Available sortable attributes are: `" +
+                                                     [&] {
+                                                         std::string r;
+                                                         for (auto& n : names)
+                                                             r += (r.empty() ? "" : ", ") + n;
+                                                         return r;
+                                                     }() +
+                                                     "`."));
+            }
+            sort_param.push_back({field, dir == "asc", s});
+        }
+    }
+
+    return sort_param;
+}
+
+// The facet fields `facets` asks for, each pattern checked against the filterable ones.
+std::vector<std::string> facets_asked(const json& settings, const SearchCache& cache,
+                                      const SearchParams& p) {
+    std::vector<std::string> facet_fields;
+    if (p.facets) {
+        const auto& filterable = settings["filterableAttributes"];
+        const auto& known = cache.all_fields;
+        for (const auto& pattern : *p.facets) {
+            check_facet_pattern(filterable, pattern);
+            for (const auto& f : known) {
+                if (glob(pattern, f) && is_filterable(filterable, f) &&
+                    std::find(facet_fields.begin(), facet_fields.end(), f) == facet_fields.end()) {
+                    facet_fields.push_back(f);
+                }
+            }
+            // a filterable field no document holds yet still gets its (empty) distribution
+            if (pattern.find('*') == std::string::npos && is_filterable(filterable, pattern) &&
+                std::find(facet_fields.begin(), facet_fields.end(), pattern) == facet_fields.end())
+                facet_fields.push_back(pattern);
+        }
+        std::sort(facet_fields.begin(), facet_fields.end());
+    }
+
+    return facet_fields;
+}
+
+// The query's terms with their typo budgets (the last one a prefix when the query ends in a
+// word).
+std::vector<Term> query_terms(const json& settings, const std::string& q,
+                              const std::vector<std::string>& words) {
+    std::vector<Term> terms;
+    const auto& typo = settings["typoTolerance"];
+    const auto one = typo["minWordSizeForTypos"]["oneTypo"].get<std::size_t>();
+    const auto two = typo["minWordSizeForTypos"]["twoTypos"].get<std::size_t>();
+    const auto& disabled_words = typo["disableOnWords"];
+    const bool query_ends_in_word =
+        !q.empty() && (std::isalnum(static_cast<unsigned char>(q.back())) ||
+                       static_cast<unsigned char>(q.back()) >= 0x80);
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        Term t;
+        t.word = words[i];
+        t.prefix = i + 1 == words.size() && query_ends_in_word;
+        if (typo["enabled"].get<bool>() &&
+            std::find(disabled_words.begin(), disabled_words.end(), t.word) ==
+                disabled_words.end() &&
+            !(typo["disableOnNumbers"].get<bool>() &&
+              std::all_of(t.word.begin(), t.word.end(), ::isdigit))) {
+            t.allowed_typos = t.word.size() >= two ? 2 : t.word.size() >= one ? 1 : 0;
+        }
+        terms.push_back(std::move(t));
+    }
+    return terms;
+}
+
+// The vector and hybrid parameters checked against the index's embedders.
+void check_vector_params(const json& settings, const SearchParams& p) {
+    if (p.vector && !p.hybrid_embedder) {
+        throw error(400, "missing_search_hybrid",
+                    "Passing `vector` as a parameter requires `hybrid` to be set.");
+    }
+    if (p.hybrid_embedder) {
+        const auto& embedders = settings["embedders"];
+        if (!embedders.contains(*p.hybrid_embedder)) {
+            throw error(400, "invalid_search_embedder",
+                        "Cannot find embedder with name `" + *p.hybrid_embedder + "`.");
+        }
+        const auto dimensions = embedders[*p.hybrid_embedder]["dimensions"].get<std::size_t>();
+        if (p.vector && p.vector->size() != dimensions) {
+            throw error(400, "invalid_vector_dimensions",
+                        "Invalid vector dimensions: expected: `" + std::to_string(dimensions) +
+                            "`, found: `" + std::to_string(p.vector->size()) + "`.");
+        }
+        if (!p.vector && p.semantic_ratio > 0.0) {
+            throw error(400, "invalid_search_vector",
+                        "Invalid value at `.vector`: the embedder `" + *p.hybrid_embedder +
+                            "` is `userProvided`: a `vector` is required for a semantic or "
+                            "hybrid search.");
+        }
+    }
+}
+
 }  // namespace
 
 void sort_documents(std::vector<const json*>& docs, const std::vector<std::string>& sort,
@@ -625,48 +792,17 @@ json run_search(const Index& index, const SearchParams& p) {
     // searchable attributes
     const SearchCache& cache = cache_of(index);
     const std::vector<std::string>& fields = cache.fields;
-    // Each searchable attribute's weight for the attribute rules, as Meilisearch weighs them:
-    // its place in the searchableAttributes list, or 0 for every field when the list is "*"
-    // (no field outranks another then); -1 for one that attributesToSearchOn leaves out (the
-    // others keep their weights).
-    const bool every_field = settings["searchableAttributes"] == json::array({"*"});
-    std::vector<int> weight(fields.size());
-    for (std::size_t i = 0; i < fields.size(); ++i)
-        weight[i] = every_field ? 0 : static_cast<int>(i);
-    const std::uint64_t heaviest = every_field || fields.empty() ? 0 : fields.size() - 1;
-    if (p.attributes_to_search_on) {
-        for (const auto& a : *p.attributes_to_search_on) {
-            if (a == "*")
-                return run_search(index, [&] {
-                    auto copy = p;
-                    copy.attributes_to_search_on.reset();
-                    return copy;
-                }());
-            if (std::find(fields.begin(), fields.end(), a) == fields.end() &&
-                settings["searchableAttributes"] != json::array({"*"})) {
-                throw search_error(
-                    "attributes_to_search_on", "Attribute `" + a +
-                                                   "` is not searchable. Available searchable "
-                                                   "attributes are: `" +
-                                                   [&] {
-                                                       std::string s;
-                                                       for (const auto& f : fields)
-                                                           s += (s.empty() ? "" : ", ") + f;
-                                                       return s;
-                                                   }() +
-                                                   "`.");
-            }
-        }
-        for (std::size_t i = 0; i < fields.size(); ++i) {
-            const bool searched =
-                std::find(p.attributes_to_search_on->begin(), p.attributes_to_search_on->end(),
-                          fields[i]) != p.attributes_to_search_on->end();
-            if (!searched) weight[i] = -1;
-        }
+    const auto weights = field_weights(settings, fields, p);
+    if (!weights) {
+        auto every = p;
+        every.attributes_to_search_on.reset();
+        return run_search(index, every);
     }
+    const auto& weight = *weights;
+    const bool every_field = settings["searchableAttributes"] == json::array({"*"});
+    const std::uint64_t heaviest = every_field || fields.empty() ? 0 : fields.size() - 1;
 
-    // sort rules, validated
-    std::vector<SortRule> sort_param;
+    // ranking and sort rules, validated
     const auto rules = settings["rankingRules"].get<std::vector<std::string>>();
     // each rule's kind, decided once rather than per document
     std::vector<RuleKind> rule_kinds;
@@ -680,117 +816,19 @@ json run_search(const Index& index, const SearchParams& p) {
                 SortRule{rule.substr(0, rule.rfind(':')), rule.ends_with(":asc"), rule};
         }
     }
-    if (!p.sort.empty()) {
-        if (std::find(rules.begin(), rules.end(), "sort") == rules.end()) {
-            throw search_error("sort",
-                               "You must specify where `sort` is listed in the rankingRules "
-                               "setting to use the sort parameter at search time.");
-        }
-        for (const auto& s : p.sort) {
-            const auto colon = s.rfind(':');
-            const auto dir = colon == std::string::npos ? "" : s.substr(colon + 1);
-            if (colon == std::string::npos || (dir != "asc" && dir != "desc")) {
-                throw search_error("sort",
-                                   "Invalid syntax for the sort parameter: expected "
-                                   "expression ending by `:asc` or `:desc`, found `" +
-                                       s + "`.");
-            }
-            const auto field = s.substr(0, colon);
-            const auto& sortable = settings["sortableAttributes"];
-            const bool ok = std::any_of(sortable.begin(), sortable.end(), [&](const json& a) {
-                return glob(a.get<std::string>(), field);
-            });
-            if (!ok) {
-                std::vector<std::string> names = sortable.get<std::vector<std::string>>();
-                throw search_error(
-                    "sort", "Attribute `" + field + "` is not sortable. " +
-                                (names.empty() ? std::string("This index does not have configured "
-                                                             "sortable attributes.")
-                                               : "Available sortable attributes are: `" +
-                                                     [&] {
-                                                         std::string r;
-                                                         for (auto& n : names)
-                                                             r += (r.empty() ? "" : ", ") + n;
-                                                         return r;
-                                                     }() +
-                                                     "`."));
-            }
-            sort_param.push_back({field, dir == "asc", s});
-        }
-    }
+    const auto sort_param = sort_params(settings, rules, p);
 
     // facets, validated
-    std::vector<std::string> facet_fields;
-    if (p.facets) {
-        const auto& filterable = settings["filterableAttributes"];
-        const auto& known = cache.all_fields;
-        for (const auto& pattern : *p.facets) {
-            check_facet_pattern(filterable, pattern);
-            for (const auto& f : known) {
-                if (glob(pattern, f) && is_filterable(filterable, f) &&
-                    std::find(facet_fields.begin(), facet_fields.end(), f) == facet_fields.end()) {
-                    facet_fields.push_back(f);
-                }
-            }
-            // a filterable field no document holds yet still gets its (empty) distribution
-            if (pattern.find('*') == std::string::npos && is_filterable(filterable, pattern) &&
-                std::find(facet_fields.begin(), facet_fields.end(), pattern) == facet_fields.end())
-                facet_fields.push_back(pattern);
-        }
-        std::sort(facet_fields.begin(), facet_fields.end());
-    }
+    const auto facet_fields = facets_asked(settings, cache, p);
 
     // the query's terms and their typo budgets
-    std::vector<Term> terms;
     auto words = tokenize(p.q);
     if (words.size() > kMaxQueryWords) words.resize(kMaxQueryWords);
-    const auto& typo = settings["typoTolerance"];
-    const auto one = typo["minWordSizeForTypos"]["oneTypo"].get<std::size_t>();
-    const auto two = typo["minWordSizeForTypos"]["twoTypos"].get<std::size_t>();
-    const auto& disabled_words = typo["disableOnWords"];
-    const bool query_ends_in_word =
-        !p.q.empty() && (std::isalnum(static_cast<unsigned char>(p.q.back())) ||
-                         static_cast<unsigned char>(p.q.back()) >= 0x80);
-    for (std::size_t i = 0; i < words.size(); ++i) {
-        Term t;
-        t.word = words[i];
-        t.prefix = i + 1 == words.size() && query_ends_in_word;
-        if (typo["enabled"].get<bool>() &&
-            std::find(disabled_words.begin(), disabled_words.end(), t.word) ==
-                disabled_words.end() &&
-            !(typo["disableOnNumbers"].get<bool>() &&
-              std::all_of(t.word.begin(), t.word.end(), ::isdigit))) {
-            t.allowed_typos = t.word.size() >= two ? 2 : t.word.size() >= one ? 1 : 0;
-        }
-        terms.push_back(std::move(t));
-    }
+    auto terms = query_terms(settings, p.q, words);
     const bool placeholder = terms.empty();
 
     // vector and hybrid search: which sides run
-    if (p.vector && !p.hybrid_embedder) {
-        throw error(400, "missing_search_hybrid",
-                    "Passing `vector` as a parameter requires `hybrid` to be set.");
-    }
-    std::optional<std::size_t> dimensions;
-    if (p.hybrid_embedder) {
-        const auto& embedders = settings["embedders"];
-        if (!embedders.contains(*p.hybrid_embedder)) {
-            throw error(400, "invalid_search_embedder",
-                        "Cannot find embedder with name `" + *p.hybrid_embedder + "`.");
-        }
-        dimensions = embedders[*p.hybrid_embedder]["dimensions"].get<std::size_t>();
-        if (p.vector && p.vector->size() != *dimensions) {
-            throw error(400, "invalid_vector_dimensions",
-                        "Invalid vector dimensions: expected: `" + std::to_string(*dimensions) +
-                            "`, found: `" + std::to_string(p.vector->size()) + "`.");
-        }
-        if (!p.vector && p.semantic_ratio > 0.0) {
-            throw error(400, "invalid_search_vector",
-                        "Invalid value at `.vector`: the embedder `" + *p.hybrid_embedder +
-                            "` is `userProvided`: a `vector` is required for a semantic or "
-                            "hybrid search.");
-        }
-    }
+    check_vector_params(settings, p);
     const bool semantic_side = p.hybrid_embedder && p.vector && p.semantic_ratio > 0.0;
     const bool keyword_side = !semantic_side || (p.semantic_ratio < 1.0 && !placeholder);
 
@@ -1440,331 +1478,6 @@ json run_search(const Index& index, const SearchParams& p) {
     }
     if (p.report_slots) out["_matched_slots"] = matched;
     return out;
-}
-
-std::vector<std::vector<double>> document_vectors(const json& doc, const std::string& embedder) {
-    std::vector<std::vector<double>> out;
-    auto vectors = doc.find("_vectors");
-    if (vectors == doc.end() || !vectors->is_object()) return out;
-    auto it = vectors->find(embedder);
-    if (it == vectors->end()) return out;
-    json value = *it;
-    if (value.is_object()) value = value.value("embeddings", json(nullptr));
-    if (!value.is_array() || value.empty()) return out;
-    auto numbers = [](const json& a) {
-        std::vector<double> v;
-        for (const auto& x : a) {
-            if (!x.is_number()) return std::vector<double>{};
-            v.push_back(x.get<double>());
-        }
-        return v;
-    };
-    if (value[0].is_array()) {
-        for (const auto& e : value) out.push_back(numbers(e));
-    } else {
-        out.push_back(numbers(value));
-    }
-    std::erase_if(out, [](const auto& v) { return v.empty(); });
-    return out;
-}
-
-double similarity(const std::vector<double>& a, const std::vector<double>& b) {
-    double dot = 0, na = 0, nb = 0;
-    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-        dot += a[i] * b[i];
-        na += a[i] * a[i];
-        nb += b[i] * b[i];
-    }
-    if (na == 0 || nb == 0) return 0;
-    return (1.0 + dot / (std::sqrt(na) * std::sqrt(nb))) / 2.0;
-}
-
-json shown_vectors(const json& doc) {
-    json out = json::object();
-    auto vectors = doc.find("_vectors");
-    if (vectors == doc.end() || !vectors->is_object()) return out;
-    for (auto it = vectors->begin(); it != vectors->end(); ++it) {
-        json embeddings = json::array();
-        for (const auto& v : document_vectors(doc, it.key())) embeddings.push_back(v);
-        out[it.key()] = json{{"embeddings", embeddings}, {"regenerate", false}};
-    }
-    return out;
-}
-
-SearchParams search_params_from_json(const json& body) {
-    if (!body.is_object())
-        throw bad_request("Invalid value type: expected an object, but found " + found_value(body));
-    static const std::vector<std::string> kKnown = {"q",
-                                                    "vector",
-                                                    "media",
-                                                    "hybrid",
-                                                    "offset",
-                                                    "limit",
-                                                    "page",
-                                                    "hitsPerPage",
-                                                    "attributesToRetrieve",
-                                                    "retrieveVectors",
-                                                    "attributesToCrop",
-                                                    "cropLength",
-                                                    "attributesToHighlight",
-                                                    "showMatchesPosition",
-                                                    "showRankingScore",
-                                                    "showRankingScoreDetails",
-                                                    "showPerformanceDetails",
-                                                    "filter",
-                                                    "sort",
-                                                    "distinct",
-                                                    "facets",
-                                                    "highlightPreTag",
-                                                    "highlightPostTag",
-                                                    "cropMarker",
-                                                    "matchingStrategy",
-                                                    "attributesToSearchOn",
-                                                    "rankingScoreThreshold",
-                                                    "locales",
-                                                    "personalize",
-                                                    "useNetwork"};
-    SearchParams p;
-    for (auto it = body.begin(); it != body.end(); ++it) {
-        const auto& k = it.key();
-        const auto& v = it.value();
-        if (std::find(kKnown.begin(), kKnown.end(), k) == kKnown.end()) {
-            throw bad_request("Unknown field `" + k + "`: expected one of " +
-                              backquoted_list(kKnown));
-        }
-        if (v.is_null()) continue;
-        const std::string code = snake_case(k == "q" ? "q" : k);
-        auto type_error = [&](const char* expected) {
-            return search_error(code, "Invalid value type at `." + k + "`: expected " + expected +
-                                          ", but found " + found_value(v));
-        };
-        auto uint_value = [&]() {
-            if (!v.is_number_unsigned()) throw type_error("a positive integer");
-            return v.get<std::uint64_t>();
-        };
-        auto bool_value = [&]() {
-            if (!v.is_boolean()) throw type_error("a boolean");
-            return v.get<bool>();
-        };
-        auto string_value = [&]() {
-            if (!v.is_string()) throw type_error("a string");
-            return v.get<std::string>();
-        };
-        auto strings_value = [&]() {
-            if (!v.is_array()) throw type_error("an array");
-            std::vector<std::string> out;
-            for (const auto& i : v) {
-                if (!i.is_string()) throw type_error("an array of strings");
-                out.push_back(i.get<std::string>());
-            }
-            return out;
-        };
-        if (k == "q")
-            p.q = string_value();
-        else if (k == "offset")
-            p.offset = uint_value();
-        else if (k == "limit")
-            p.limit = uint_value();
-        else if (k == "page")
-            p.page = uint_value();
-        else if (k == "hitsPerPage")
-            p.hits_per_page = uint_value();
-        else if (k == "attributesToRetrieve")
-            p.attributes_to_retrieve = strings_value();
-        else if (k == "attributesToCrop")
-            p.attributes_to_crop = strings_value();
-        else if (k == "cropLength")
-            p.crop_length = uint_value();
-        else if (k == "attributesToHighlight")
-            p.attributes_to_highlight = strings_value();
-        else if (k == "showMatchesPosition")
-            p.show_matches_position = bool_value();
-        else if (k == "showRankingScore")
-            p.show_ranking_score = bool_value();
-        else if (k == "showRankingScoreDetails")
-            p.show_ranking_score_details = bool_value();
-        else if (k == "retrieveVectors")
-            p.retrieve_vectors = bool_value();
-        else if (k == "showPerformanceDetails" || k == "useNetwork")
-            bool_value();
-        else if (k == "filter")
-            p.filter = v;
-        else if (k == "sort")
-            p.sort = strings_value();
-        else if (k == "distinct")
-            p.distinct = string_value();
-        else if (k == "facets")
-            p.facets = strings_value();
-        else if (k == "highlightPreTag")
-            p.highlight_pre = string_value();
-        else if (k == "highlightPostTag")
-            p.highlight_post = string_value();
-        else if (k == "cropMarker")
-            p.crop_marker = string_value();
-        else if (k == "attributesToSearchOn")
-            p.attributes_to_search_on = strings_value();
-        else if (k == "matchingStrategy") {
-            const auto s = string_value();
-            if (s != "last" && s != "all" && s != "frequency") {
-                throw search_error(
-                    "matching_strategy",
-                    "Unknown value `" + s +
-                        "` at `.matchingStrategy`: expected one of `last`, `all`, `frequency`");
-            }
-            p.matching_strategy = s;
-        } else if (k == "rankingScoreThreshold") {
-            if (!v.is_number() || v.get<double>() < 0.0 || v.get<double>() > 1.0) {
-                throw search_error("ranking_score_threshold",
-                                   "Invalid value at `.rankingScoreThreshold`: the value of "
-                                   "`rankingScoreThreshold` is invalid, expected a float between "
-                                   "`0.0` and `1.0`.");
-            }
-            p.ranking_score_threshold = v.get<double>();
-        } else if (k == "vector") {
-            if (!v.is_array()) throw type_error("an array");
-            std::vector<double> vec;
-            for (const auto& x : v) {
-                if (!x.is_number()) throw type_error("an array of numbers");
-                vec.push_back(x.get<double>());
-            }
-            p.vector = std::move(vec);
-        } else if (k == "hybrid") {
-            if (!v.is_object()) throw type_error("an object");
-            for (auto h = v.begin(); h != v.end(); ++h) {
-                if (h.key() != "embedder" && h.key() != "semanticRatio") {
-                    throw search_error("hybrid", "Unknown field `" + h.key() +
-                                                     "` inside `.hybrid`: expected one of "
-                                                     "`semanticRatio`, `embedder`");
-                }
-            }
-            if (!v.contains("embedder") || !v["embedder"].is_string()) {
-                throw error(400, "invalid_search_embedder",
-                            "Missing field `embedder` inside `.hybrid`");
-            }
-            p.hybrid_embedder = v["embedder"].get<std::string>();
-            if (v.contains("semanticRatio")) {
-                const auto& r = v["semanticRatio"];
-                if (!r.is_number() || r.get<double>() < 0 || r.get<double>() > 1) {
-                    throw search_error("semantic_ratio",
-                                       "Invalid value at `.hybrid.semanticRatio`: the value of "
-                                       "`semanticRatio` is invalid, expected a float between "
-                                       "`0.0` and `1.0`.");
-                }
-                p.semantic_ratio = r.get<double>();
-            }
-        } else if (k == "media") {
-            throw error(400, "invalid_search_media",
-                        "Multimodal search is not supported by this development node.");
-        }
-    }
-    return p;
-}
-
-SearchParams search_params_from_query(const std::string& raw_query) {
-    Query q(raw_query, {"q",
-                        "offset",
-                        "limit",
-                        "page",
-                        "hitsPerPage",
-                        "attributesToRetrieve",
-                        "retrieveVectors",
-                        "attributesToCrop",
-                        "cropLength",
-                        "attributesToHighlight",
-                        "showMatchesPosition",
-                        "showRankingScore",
-                        "showRankingScoreDetails",
-                        "showPerformanceDetails",
-                        "filter",
-                        "sort",
-                        "distinct",
-                        "facets",
-                        "highlightPreTag",
-                        "highlightPostTag",
-                        "cropMarker",
-                        "matchingStrategy",
-                        "attributesToSearchOn",
-                        "hybridEmbedder",
-                        "hybridSemanticRatio",
-                        "rankingScoreThreshold",
-                        "locales",
-                        "vector"});
-    json body = json::object();
-    auto uint_param = [&](const char* name) {
-        if (auto v = q.get_uint(name, "invalid_search_" + snake_case(name))) body[name] = *v;
-    };
-    auto bool_param = [&](const char* name) {
-        if (auto v = q.get_bool(name, "invalid_search_" + snake_case(name))) body[name] = *v;
-    };
-    auto list_param = [&](const char* name) {
-        if (auto v = q.get(name)) body[name] = split_csv(*v);
-    };
-    auto string_param = [&](const char* name) {
-        if (auto v = q.get(name)) body[name] = *v;
-    };
-    string_param("q");
-    for (const char* n : {"offset", "limit", "page", "hitsPerPage", "cropLength"}) uint_param(n);
-    for (const char* n : {"showMatchesPosition", "showRankingScore", "showRankingScoreDetails",
-                          "showPerformanceDetails", "retrieveVectors"}) {
-        bool_param(n);
-    }
-    for (const char* n : {"attributesToRetrieve", "attributesToCrop", "attributesToHighlight",
-                          "sort", "facets", "attributesToSearchOn"}) {
-        list_param(n);
-    }
-    for (const char* n :
-         {"distinct", "highlightPreTag", "highlightPostTag", "cropMarker", "matchingStrategy"}) {
-        string_param(n);
-    }
-    if (auto f = q.get("filter")) {
-        try {
-            body["filter"] = json::parse(*f);
-            if (!body["filter"].is_array() && !body["filter"].is_string()) body["filter"] = *f;
-        } catch (const json::parse_error&) {
-            body["filter"] = *f;
-        }
-    }
-    if (auto e = q.get("hybridEmbedder")) {
-        json hybrid{{"embedder", *e}};
-        if (auto r = q.get("hybridSemanticRatio")) {
-            char* end = nullptr;
-            const double d = std::strtod(r->c_str(), &end);
-            if (end != r->c_str() + r->size()) {
-                throw search_error(
-                    "semantic_ratio",
-                    "Invalid value in parameter `hybridSemanticRatio`: could not parse `" + *r +
-                        "` as a float");
-            }
-            hybrid["semanticRatio"] = d;
-        }
-        body["hybrid"] = hybrid;
-    }
-    if (auto v = q.get("vector")) {
-        json vec = json::array();
-        for (const auto& part : split_csv(*v)) {
-            char* end = nullptr;
-            const double d = std::strtod(part.c_str(), &end);
-            if (part.empty() || end != part.c_str() + part.size()) {
-                throw search_error("vector",
-                                   "Invalid value in parameter `vector`: could not parse `" + part +
-                                       "` as a float");
-            }
-            vec.push_back(d);
-        }
-        body["vector"] = vec;
-    }
-    if (auto t = q.get("rankingScoreThreshold")) {
-        char* end = nullptr;
-        const double d = std::strtod(t->c_str(), &end);
-        if (end != t->c_str() + t->size()) {
-            throw search_error(
-                "ranking_score_threshold",
-                "Invalid value in parameter `rankingScoreThreshold`: could not parse `" + *t +
-                    "` as a float");
-        }
-        body["rankingScoreThreshold"] = d;
-    }
-    return search_params_from_json(body);
 }
 
 }  // namespace devnode
