@@ -83,6 +83,10 @@ class Node {
     std::thread worker_;
 };
 
+// The documents of an add or update request's payload (JSON, NDJSON or CSV, as its
+// Content-Type says); throws Meilisearch's payload errors.
+std::vector<json> parse_payload(const Request& r, const Query& q);
+
 // Task processing helpers shared by route files (mutex held by caller).
 void apply_documents(State& state, Task& task);
 void apply_document_deletion(State& state, Task& task);

@@ -1,0 +1,226 @@
+// The development node's task routes: GET /tasks, GET /tasks/{uid}, POST /tasks/cancel and
+// DELETE /tasks.
+#include <algorithm>
+#include <set>
+
+#include <miroir/http/api_error.hpp>
+#include <miroir/http/api_keys.hpp>
+#include <miroir/http/task_names.hpp>
+
+#include "node.hpp"
+
+namespace devnode {
+
+namespace http = miroir::http;
+using http::Method;
+
+namespace {
+
+std::uint32_t parse_task_uid(const std::string& s) {
+    const bool ok = !s.empty() && s.size() < 11 &&
+                    std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!ok || std::stoull(s) > 0xffffffffULL) {
+        throw error(400, "invalid_task_uids",
+                    "Task uid `" + s + "` is invalid. It should only contain numeric characters.");
+    }
+    return static_cast<std::uint32_t>(std::stoull(s));
+}
+
+using miroir::http::kTaskFilterParams;
+using miroir::http::kTaskStatuses;
+using miroir::http::kTaskTypes;
+
+// The task filters shared by GET /tasks, POST /tasks/cancel and DELETE /tasks.
+struct TaskFilter {
+    std::optional<std::set<std::uint32_t>> uids, batch_uids, canceled_by;
+    std::optional<std::set<std::string>> types, statuses, index_uids;
+    std::optional<Time> before_enqueued, after_enqueued, before_started, after_started,
+        before_finished, after_finished;
+    bool any = false;
+
+    explicit TaskFilter(const Query& q) {
+        auto uid_set = [&](const char* name, const char* code) {
+            std::optional<std::set<std::uint32_t>> out;
+            if (auto v = q.get(name); v && *v != "*") {
+                out.emplace();
+                for (const auto& item : split_csv(*v)) {
+                    const bool ok =
+                        !item.empty() && std::all_of(item.begin(), item.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; });
+                    if (!ok) {
+                        throw error(400, code,
+                                    "Invalid value in parameter `" + std::string(name) +
+                                        "`: could not parse `" + item + "` as a positive integer");
+                    }
+                    out->insert(static_cast<std::uint32_t>(std::stoull(item)));
+                }
+            }
+            if (q.has(name)) any = true;
+            return out;
+        };
+        auto name_set = [&](const char* name, const char* code,
+                            const std::vector<std::string>* allowed) {
+            std::optional<std::set<std::string>> out;
+            if (auto v = q.get(name); v && *v != "*") {
+                out.emplace();
+                for (const auto& item : split_csv(*v)) {
+                    if (!allowed) {
+                        check_index_uid(item);
+                        out->insert(item);
+                        continue;
+                    }
+                    auto match = std::find_if(allowed->begin(), allowed->end(), [&](auto& a) {
+                        return std::equal(a.begin(), a.end(), item.begin(), item.end(),
+                                          [](char x, char y) { return tolower(x) == tolower(y); });
+                    });
+                    if (match == allowed->end()) {
+                        throw error(
+                            400, code,
+                            "Invalid value in parameter `" + std::string(name) + "`: `" + item +
+                                "` is not a valid " +
+                                (std::string(name) == "types" ? "task type" : "task status") +
+                                ". Available " +
+                                (std::string(name) == "types" ? "types" : "statuses") + " are " +
+                                backquoted_list(*allowed) + ".");
+                    }
+                    out->insert(*match);
+                }
+            }
+            if (q.has(name)) any = true;
+            return out;
+        };
+        auto date = [&](const char* name, bool before) -> std::optional<Time> {
+            auto v = q.get(name);
+            if (!v) return std::nullopt;
+            any = true;
+            bool date_only = false;
+            auto t = parse_date(*v, &date_only);
+            if (!t) {
+                throw error(400, "invalid_task_" + snake_case(name),
+                            "Invalid value in parameter `" + std::string(name) + "`: `" + *v +
+                                "` is an invalid date-time. It should follow the YYYY-MM-DD or "
+                                "RFC 3339 date-time format.");
+            }
+            if (date_only && !before && *t < Time::max() - std::chrono::hours(24)) {
+                *t += std::chrono::hours(24);
+            }
+            return t;
+        };
+        uids = uid_set("uids", "invalid_task_uids");
+        batch_uids = uid_set("batchUids", "invalid_task_batch_uids");
+        canceled_by = uid_set("canceledBy", "invalid_task_canceled_by");
+        types = name_set("types", "invalid_task_types", &kTaskTypes);
+        statuses = name_set("statuses", "invalid_task_statuses", &kTaskStatuses);
+        index_uids = name_set("indexUids", "invalid_index_uid", nullptr);
+        before_enqueued = date("beforeEnqueuedAt", true);
+        after_enqueued = date("afterEnqueuedAt", false);
+        before_started = date("beforeStartedAt", true);
+        after_started = date("afterStartedAt", false);
+        before_finished = date("beforeFinishedAt", true);
+        after_finished = date("afterFinishedAt", false);
+    }
+
+    bool matches(const Task& t) const {
+        if (uids && !uids->count(t.uid)) return false;
+        if (batch_uids && (!t.batch_uid || !batch_uids->count(*t.batch_uid))) return false;
+        if (canceled_by && (!t.canceled_by || !canceled_by->count(*t.canceled_by))) return false;
+        if (types && !types->count(t.type)) return false;
+        if (statuses && !statuses->count(t.status)) return false;
+        if (index_uids && (!t.index_uid || !index_uids->count(*t.index_uid))) return false;
+        auto in = [](std::optional<Time> at, const std::optional<Time>& before,
+                     const std::optional<Time>& after) {
+            if (!before && !after) return true;
+            if (!at) return false;
+            if (before && !(*at < *before)) return false;
+            if (after && !(*at > *after)) return false;
+            return true;
+        };
+        return in(t.enqueued_at, before_enqueued, after_enqueued) &&
+               in(t.started_at, before_started, after_started) &&
+               in(t.finished_at, before_finished, after_finished);
+    }
+};
+
+}  // namespace
+
+void Node::add_task_routes() {
+    add(
+        Method::get, "/tasks", "tasks.get",
+        [this](Request& r) {
+            Query q(r.query,
+                    {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
+                     "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
+                     "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
+            TaskFilter filter(q);
+            const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
+            const auto from = q.get_uint("from", "invalid_task_from");
+            const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
+            std::lock_guard lock(state_.mutex);
+            std::vector<const Task*> matched;
+            for (const auto& [uid, t] : state_.tasks) {
+                if (filter.matches(t)) matched.push_back(&t);
+            }
+            if (!reverse) std::reverse(matched.begin(), matched.end());
+            json results = json::array();
+            std::optional<std::uint32_t> next;
+            for (const Task* t : matched) {
+                if (from && (reverse ? t->uid < *from : t->uid > *from)) continue;
+                if (results.size() == limit) {
+                    next = t->uid;
+                    break;
+                }
+                results.push_back(t->to_json());
+            }
+            json j;
+            j["results"] = results;
+            j["total"] = matched.size();
+            j["limit"] = limit;
+            j["from"] = results.empty() ? json(nullptr) : results[0]["uid"];
+            j["next"] = next ? json(*next) : json(nullptr);
+            return respond(200, j);
+        },
+        false);
+    add(
+        Method::get, "/tasks/{uid}", "tasks.get",
+        [this](Request& r) {
+            const auto uid = parse_task_uid(std::string(r.param("uid")));
+            std::lock_guard lock(state_.mutex);
+            auto it = state_.tasks.find(uid);
+            if (it == state_.tasks.end()) {
+                throw error(404, "task_not_found", "Task `" + std::to_string(uid) + "` not found.");
+            }
+            return respond(200, it->second.to_json());
+        },
+        false);
+    auto cancel_or_delete = [this](bool cancel) {
+        return [this, cancel](Request& r) {
+            Query q(r.query, kTaskFilterParams);
+            TaskFilter filter(q);
+            if (!filter.any) {
+                throw error(400, "missing_task_filters",
+                            std::string("Query parameters to filter the tasks to ") +
+                                (cancel ? "cancel" : "delete") +
+                                " are missing. Available query parameters are: `uids`, "
+                                "`indexUids`, `statuses`, `types`, `canceledBy`, "
+                                "`beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, "
+                                "`afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`.");
+            }
+            std::lock_guard lock(state_.mutex);
+            Operation op;
+            for (const auto& [uid, t] : state_.tasks) {
+                if (filter.matches(t)) op.matched.push_back(uid);
+            }
+            json details;
+            details["matchedTasks"] = op.matched.size();
+            details[cancel ? "canceledTasks" : "deletedTasks"] = nullptr;
+            details["originalFilter"] = "?" + r.query;
+            auto& task = state_.enqueue(cancel ? "taskCancelation" : "taskDeletion", std::nullopt,
+                                        details, std::move(op));
+            return respond(200, task.summary());
+        };
+    };
+    add(Method::post, "/tasks/cancel", "tasks.cancel", cancel_or_delete(true), false);
+    add(Method::del, "/tasks", "tasks.delete", cancel_or_delete(false), false);
+}
+
+}  // namespace devnode
