@@ -13,6 +13,93 @@ namespace devnode {
 namespace http = miroir::http;
 using http::Method;
 
+namespace {
+
+// POST /indexes/{uid}/facet-search: the facet values matching a query, with their counts.
+Response facet_search(State& state, Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    json body = json_body(r);
+    if (!body.is_object()) throw bad_request("expected an object");
+    if (!body.contains("facetName") || body["facetName"].is_null()) {
+        throw error(400, "missing_facet_search_facet_name", "Missing field `facetName`");
+    }
+    if (!body["facetName"].is_string()) {
+        throw error(400, "invalid_facet_search_facet_name",
+                    "Invalid value type at `.facetName`: expected a string, but found " +
+                        found_value(body["facetName"]));
+    }
+    const auto facet = body["facetName"].get<std::string>();
+    json query = body.value("facetQuery", json(nullptr));
+    if (!query.is_null() && !query.is_string()) {
+        throw error(400, "invalid_facet_search_query",
+                    "Invalid value type at `.facetQuery`: expected a string, but found " +
+                        found_value(query));
+    }
+    // narrow with the search parameters facet search accepts; other fields are ignored
+    json narrowing = json::object();
+    for (const char* k : {"q", "filter", "matchingStrategy", "attributesToSearchOn",
+                          "rankingScoreThreshold", "hybrid", "vector"}) {
+        if (body.contains(k)) narrowing[k] = body[k];
+    }
+    auto params = search_params_from_json(narrowing);
+    params.limit = 0;
+    params.facets = std::vector<std::string>{facet};
+    params.all_facet_values = true;
+    std::lock_guard lock(state.mutex);
+    auto it = state.indexes.find(uid);
+    if (it == state.indexes.end()) throw index_not_found(uid);
+    const auto& settings = it->second.settings;
+    if (!settings["facetSearch"].get<bool>()) {
+        throw error(400, "facet_search_disabled", "The facet search is disabled for this index");
+    }
+    if (!is_filterable(settings["filterableAttributes"], facet)) {
+        throw error(
+            400, "invalid_facet_search_facet_name",
+            "Attribute `" + facet + "` is not facet-searchable. " +
+                available_patterns(settings["filterableAttributes"], "facet-searchable", true) +
+                " To make it facet-searchable add it to the `filterableAttributes` "
+                "index settings.");
+    }
+    const auto result = run_search(it->second, params);
+    const auto norm_query = query.is_string() ? normalize(query.get<std::string>()) : "";
+    std::vector<std::pair<std::string, std::uint64_t>> found;
+    const auto dist = result["facetDistribution"].value(facet, json::object());
+    for (auto v = dist.begin(); v != dist.end(); ++v) {
+        // numbers are not facet-searchable
+        char* end = nullptr;
+        std::strtod(v.key().c_str(), &end);
+        if (!v.key().empty() && end == v.key().c_str() + v.key().size()) continue;
+        bool hit = norm_query.empty() || normalize(v.key()).starts_with(norm_query);
+        for (const auto& word : tokenize(v.key())) hit = hit || word.starts_with(norm_query);
+        if (hit) found.emplace_back(v.key(), v.value().get<std::uint64_t>());
+    }
+    std::string order = "alpha";
+    const auto& by = settings["faceting"]["sortFacetValuesBy"];
+    if (by.contains(facet)) {
+        order = by[facet].get<std::string>();
+    } else if (by.contains("*")) {
+        order = by["*"].get<std::string>();
+    }
+    if (order == "count") {
+        std::stable_sort(found.begin(), found.end(),
+                         [](const auto& a, const auto& b) { return a.second > b.second; });
+    }
+    const auto max = settings["faceting"]["maxValuesPerFacet"].get<std::size_t>();
+    json hits = json::array();
+    for (const auto& [value, count] : found) {
+        if (hits.size() >= max) break;
+        hits.push_back(json{{"value", value}, {"count", count}});
+    }
+    json out;
+    out["facetHits"] = hits;
+    out["facetQuery"] = query;
+    out["processingTimeMs"] = 0;
+    return respond(200, out);
+}
+
+}  // namespace
+
 void Node::add_search_routes() {
     auto search = [this](const std::string& uid, const SearchParams& params) {
         check_index_uid(uid);
@@ -29,88 +116,8 @@ void Node::add_search_routes() {
         const auto params = search_params_from_query(r.query);
         return respond(200, search(std::string(r.param("uid")), params));
     });
-    add(Method::post, "/indexes/{uid}/facet-search", "search", [this](Request& r) {
-        const std::string uid(r.param("uid"));
-        check_index_uid(uid);
-        json body = json_body(r);
-        if (!body.is_object()) throw bad_request("expected an object");
-        if (!body.contains("facetName") || body["facetName"].is_null()) {
-            throw error(400, "missing_facet_search_facet_name", "Missing field `facetName`");
-        }
-        if (!body["facetName"].is_string()) {
-            throw error(400, "invalid_facet_search_facet_name",
-                        "Invalid value type at `.facetName`: expected a string, but found " +
-                            found_value(body["facetName"]));
-        }
-        const auto facet = body["facetName"].get<std::string>();
-        json query = body.value("facetQuery", json(nullptr));
-        if (!query.is_null() && !query.is_string()) {
-            throw error(400, "invalid_facet_search_query",
-                        "Invalid value type at `.facetQuery`: expected a string, but found " +
-                            found_value(query));
-        }
-        // narrow with the search parameters facet search accepts; other fields are ignored
-        json narrowing = json::object();
-        for (const char* k : {"q", "filter", "matchingStrategy", "attributesToSearchOn",
-                              "rankingScoreThreshold", "hybrid", "vector"}) {
-            if (body.contains(k)) narrowing[k] = body[k];
-        }
-        auto params = search_params_from_json(narrowing);
-        params.limit = 0;
-        params.facets = std::vector<std::string>{facet};
-        params.all_facet_values = true;
-        std::lock_guard lock(state_.mutex);
-        auto it = state_.indexes.find(uid);
-        if (it == state_.indexes.end()) throw index_not_found(uid);
-        const auto& settings = it->second.settings;
-        if (!settings["facetSearch"].get<bool>()) {
-            throw error(400, "facet_search_disabled",
-                        "The facet search is disabled for this index");
-        }
-        if (!is_filterable(settings["filterableAttributes"], facet)) {
-            throw error(
-                400, "invalid_facet_search_facet_name",
-                "Attribute `" + facet + "` is not facet-searchable. " +
-                    available_patterns(settings["filterableAttributes"], "facet-searchable", true) +
-                    " To make it facet-searchable add it to the `filterableAttributes` "
-                    "index settings.");
-        }
-        const auto result = run_search(it->second, params);
-        const auto norm_query = query.is_string() ? normalize(query.get<std::string>()) : "";
-        std::vector<std::pair<std::string, std::uint64_t>> found;
-        const auto dist = result["facetDistribution"].value(facet, json::object());
-        for (auto v = dist.begin(); v != dist.end(); ++v) {
-            // numbers are not facet-searchable
-            char* end = nullptr;
-            std::strtod(v.key().c_str(), &end);
-            if (!v.key().empty() && end == v.key().c_str() + v.key().size()) continue;
-            bool hit = norm_query.empty() || normalize(v.key()).starts_with(norm_query);
-            for (const auto& word : tokenize(v.key())) hit = hit || word.starts_with(norm_query);
-            if (hit) found.emplace_back(v.key(), v.value().get<std::uint64_t>());
-        }
-        std::string order = "alpha";
-        const auto& by = settings["faceting"]["sortFacetValuesBy"];
-        if (by.contains(facet)) {
-            order = by[facet].get<std::string>();
-        } else if (by.contains("*")) {
-            order = by["*"].get<std::string>();
-        }
-        if (order == "count") {
-            std::stable_sort(found.begin(), found.end(),
-                             [](const auto& a, const auto& b) { return a.second > b.second; });
-        }
-        const auto max = settings["faceting"]["maxValuesPerFacet"].get<std::size_t>();
-        json hits = json::array();
-        for (const auto& [value, count] : found) {
-            if (hits.size() >= max) break;
-            hits.push_back(json{{"value", value}, {"count", count}});
-        }
-        json out;
-        out["facetHits"] = hits;
-        out["facetQuery"] = query;
-        out["processingTimeMs"] = 0;
-        return respond(200, out);
-    });
+    add(Method::post, "/indexes/{uid}/facet-search", "search",
+        [this](Request& r) { return facet_search(state_, r); });
     auto similar = [this](const std::string& uid, const json& body) {
         check_index_uid(uid);
         static const std::vector<std::string> kFields = {"id",
