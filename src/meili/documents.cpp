@@ -20,6 +20,8 @@
 #include <miroir/scatter/reads.hpp>
 #include <miroir/upstream/gather.hpp>
 
+#include "route.hpp"
+
 namespace miroir::meili {
 
 using namespace miroir::fleet;
@@ -317,14 +319,12 @@ asio::awaitable<http::Response> fetch_documents(Context& ctx, http::Request& r) 
 }  // namespace
 
 void add_document_read_routes(http::Router& router, Context& ctx) {
-    auto route = [&](Method m, const char* pattern, const char* action,
-                     asio::awaitable<http::Response> (*handler)(Context&, http::Request&)) {
-        router.add(m, pattern, action,
-                   [&ctx, handler](http::Request& r) { return handler(ctx, r); });
-    };
-    route(Method::get, "/indexes/{uid}/documents", "documents.get", list_documents);
-    route(Method::post, "/indexes/{uid}/documents/fetch", "documents.get", fetch_documents);
-    route(Method::get, "/indexes/{uid}/documents/{id}", "documents.get", get_document);
+    add_route(router, ctx, Method::get, "/indexes/{uid}/documents", "documents.get",
+              list_documents);
+    add_route(router, ctx, Method::post, "/indexes/{uid}/documents/fetch", "documents.get",
+              fetch_documents);
+    add_route(router, ctx, Method::get, "/indexes/{uid}/documents/{id}", "documents.get",
+              get_document);
 }
 
 }  // namespace miroir::meili

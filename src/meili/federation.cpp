@@ -388,11 +388,12 @@ json merged_hits(const std::vector<Query>& queries, std::vector<json>& results, 
 asio::awaitable<void> add_facets(Context& ctx, const json& federation,
                                  const std::vector<std::string>& facet_queries,
                                  std::map<std::string, IndexUnion>& unions, json& out) {
+    const auto fleet = ctx.fleet();
     std::vector<json> distributions, stats;
     json facets_by_index = json::object();
     for (const auto& uid : facet_queries) {
         const auto& counted = unions[uid];
-        const json faceting = co_await faceting_settings(ctx, uid);
+        const json faceting = co_await faceting_settings(ctx, *fleet, uid);
         json one;
         one["distribution"] = merge::merge_facets(pointers(counted.distributions), faceting,
                                                   merge::alpha_order_for(counted.total));
@@ -405,7 +406,7 @@ asio::awaitable<void> add_facets(Context& ctx, const json& federation,
     if (merge.is_object()) {
         // counts summed across the indexes; Meilisearch orders the merged values by their
         // text, numbers among them (or by count as the first index's settings say)
-        json faceting = co_await faceting_settings(ctx, facet_queries.front());
+        json faceting = co_await faceting_settings(ctx, *fleet, facet_queries.front());
         faceting["maxValuesPerFacet"] =
             merge.value("maxValuesPerFacet", std::numeric_limits<std::uint64_t>::max());
         out["facetDistribution"] =
@@ -432,18 +433,31 @@ std::optional<http::Response> query_results(const std::vector<upstream::Upstream
     return std::nullopt;
 }
 
-// The totals of `total` matching documents, in the window form `federation` asks for.
-void add_totals(const json& federation, std::uint64_t total, json& out) {
-    if (federation.contains("page") || federation.contains("hitsPerPage")) {
-        const auto page = window_param(federation, "page", 1);
-        const auto per_page = window_param(federation, "hitsPerPage", 20);
-        out["hitsPerPage"] = per_page;
-        out["page"] = page;
-        out["totalPages"] = per_page ? (total + per_page - 1) / per_page : std::uint64_t{0};
+// The federation's window: offset and limit, or page and hitsPerPage (checked once).
+struct Window {
+    bool page_mode = false;
+    std::uint64_t offset = 0, limit = 20, page = 1, per_page = 20;
+
+    explicit Window(const json& federation)
+        : page_mode(federation.contains("page") || federation.contains("hitsPerPage")),
+          offset(window_param(federation, "offset", 0)),
+          limit(window_param(federation, "limit", 20)),
+          page(window_param(federation, "page", 1)),
+          per_page(window_param(federation, "hitsPerPage", 20)) {}
+    std::uint64_t from() const { return page_mode ? (page ? (page - 1) * per_page : 0) : offset; }
+    std::uint64_t count() const { return page_mode ? (page ? per_page : 0) : limit; }
+};
+
+// The totals of `total` matching documents, in the window's form.
+void add_totals(const Window& w, std::uint64_t total, json& out) {
+    if (w.page_mode) {
+        out["hitsPerPage"] = w.per_page;
+        out["page"] = w.page;
+        out["totalPages"] = w.per_page ? (total + w.per_page - 1) / w.per_page : std::uint64_t{0};
         out["totalHits"] = total;
     } else {
-        out["limit"] = window_param(federation, "limit", 20);
-        out["offset"] = window_param(federation, "offset", 0);
+        out["limit"] = w.limit;
+        out["offset"] = w.offset;
         out["estimatedTotalHits"] = total;
     }
 }
@@ -453,13 +467,8 @@ void add_totals(const json& federation, std::uint64_t total, json& out) {
 asio::awaitable<http::Response> federated_search(Context& ctx, const json& body) {
     const json& federation = body["federation"];
     check_federation(federation);
-    const bool page_mode = federation.contains("page") || federation.contains("hitsPerPage");
-    const auto offset = window_param(federation, "offset", 0);
-    const auto limit = window_param(federation, "limit", 20);
-    const auto page = window_param(federation, "page", 1);
-    const auto per_page = window_param(federation, "hitsPerPage", 20);
-    const std::uint64_t from = page_mode ? (page ? (page - 1) * per_page : 0) : offset;
-    const std::uint64_t count = page_mode ? (page ? per_page : 0) : limit;
+    const Window window(federation);
+    const std::uint64_t from = window.from(), count = window.count();
 
     // every query checked before any node is asked
     const auto& raw = body["queries"];
@@ -523,7 +532,7 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
     json out;
     out["hits"] = std::move(hits);
     out["processingTimeMs"] = processing;
-    add_totals(federation, total, out);
+    add_totals(window, total, out);
     if (!facet_queries.empty()) {
         co_await add_facets(ctx, federation, facet_queries, unions, out);
     }

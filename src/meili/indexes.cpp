@@ -24,6 +24,8 @@
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/time.hpp>
 
+#include "route.hpp"
+
 namespace miroir::meili {
 
 using namespace miroir::fleet;
@@ -317,16 +319,11 @@ asio::awaitable<http::Response> get_stats(Context& ctx, http::Request& r) {
 }  // namespace
 
 void add_index_routes(http::Router& router, Context& ctx) {
-    auto route = [&](Method m, const char* pattern, const char* action,
-                     asio::awaitable<http::Response> (*handler)(Context&, http::Request&)) {
-        router.add(m, pattern, action,
-                   [&ctx, handler](http::Request& r) { return handler(ctx, r); });
-    };
-    route(Method::get, "/indexes", "indexes.get", list_indexes);
-    route(Method::get, "/indexes/{uid}", "indexes.get", get_index);
-    route(Method::patch, "/indexes/{uid}", "indexes.update", update_index);
-    route(Method::get, "/indexes/{uid}/stats", "stats.get", get_index_stats);
-    route(Method::get, "/stats", "stats.get", get_stats);
+    add_route(router, ctx, Method::get, "/indexes", "indexes.get", list_indexes);
+    add_route(router, ctx, Method::get, "/indexes/{uid}", "indexes.get", get_index);
+    add_route(router, ctx, Method::patch, "/indexes/{uid}", "indexes.update", update_index);
+    add_route(router, ctx, Method::get, "/indexes/{uid}/stats", "stats.get", get_index_stats);
+    add_route(router, ctx, Method::get, "/stats", "stats.get", get_stats);
 }
 
 }  // namespace miroir::meili

@@ -6,6 +6,8 @@
 #include <miroir/meili/routes.hpp>
 #include <miroir/version.hpp>
 
+#include "route.hpp"
+
 namespace miroir::meili {
 
 using namespace miroir::fleet;
@@ -29,6 +31,12 @@ boost::asio::awaitable<http::Response> version(http::Request&) {
 }
 
 }  // namespace
+
+void add_route(http::Router& router, Context& ctx, http::Method method, const char* pattern,
+               const char* action, RouteHandler handler) {
+    router.add(method, pattern, action,
+               [&ctx, handler](http::Request& r) { return handler(ctx, r); });
+}
 
 void add_misc_routes(http::Router& router, Context&) {
     router.add(http::Method::get, "/health", http::Access::open, health);

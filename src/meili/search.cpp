@@ -369,7 +369,7 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     const auto field = body.value("facetName", json()).is_string()
                            ? body["facetName"].get<std::string>()
                            : std::string();
-    const auto faceting = co_await faceting_settings(ctx, uid);
+    const auto faceting = co_await faceting_settings(ctx, *fleet, uid);
     const auto out = merge::facet_search_answer(gathered.answers, faceting, field);
     co_return respond_partial(out, std::move(gathered.missing));
 }

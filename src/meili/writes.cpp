@@ -17,6 +17,8 @@
 #include <miroir/scatter/settings_sync.hpp>
 #include <miroir/tasks/store.hpp>
 
+#include "route.hpp"
+
 namespace miroir::meili {
 
 using namespace miroir::fleet;
@@ -343,21 +345,19 @@ asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
 
 void add_write_routes(http::Router& router, Context& ctx) {
     using http::Access;
-    auto route = [&](Method m, const char* pattern, const char* action,
-                     asio::awaitable<http::Response> (*handler)(Context&, http::Request&)) {
-        router.add(m, pattern, action,
-                   [&ctx, handler](http::Request& r) { return handler(ctx, r); });
-    };
-    route(Method::post, "/indexes", "indexes.create", create_index);
-    route(Method::del, "/indexes/{uid}", "indexes.delete", delete_index);
+    add_route(router, ctx, Method::post, "/indexes", "indexes.create", create_index);
+    add_route(router, ctx, Method::del, "/indexes/{uid}", "indexes.delete", delete_index);
     router.add(Method::post, "/indexes/{uid}/documents", "documents.add",
                [&ctx](http::Request& r) { return add_documents(ctx, r, Method::post); });
     router.add(Method::put, "/indexes/{uid}/documents", "documents.add",
                [&ctx](http::Request& r) { return add_documents(ctx, r, Method::put); });
-    route(Method::del, "/indexes/{uid}/documents", "documents.delete", delete_all);
-    route(Method::post, "/indexes/{uid}/documents/delete-batch", "documents.delete", delete_batch);
-    route(Method::post, "/indexes/{uid}/documents/delete", "documents.delete", delete_by_filter);
-    route(Method::del, "/indexes/{uid}/documents/{id}", "documents.delete", delete_one);
+    add_route(router, ctx, Method::del, "/indexes/{uid}/documents", "documents.delete", delete_all);
+    add_route(router, ctx, Method::post, "/indexes/{uid}/documents/delete-batch",
+              "documents.delete", delete_batch);
+    add_route(router, ctx, Method::post, "/indexes/{uid}/documents/delete", "documents.delete",
+              delete_by_filter);
+    add_route(router, ctx, Method::del, "/indexes/{uid}/documents/{id}", "documents.delete",
+              delete_one);
 }
 
 }  // namespace miroir::meili

@@ -344,9 +344,8 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
     co_return respond_partial(out, std::move(m.gathered.missing));
 }
 
-asio::awaitable<json> faceting_settings(Context& ctx, const std::string& uid) {
-    const auto fleet = ctx.fleet();
-    const auto plan = covering_set(ctx, *fleet, rotation++);
+asio::awaitable<json> faceting_settings(Context& ctx, const Fleet& fleet, const std::string& uid) {
+    const auto plan = covering_set(ctx, fleet, rotation++);
     const auto settings = co_await merge_settings(ctx, uid, plan);
     co_return settings.faceting;
 }

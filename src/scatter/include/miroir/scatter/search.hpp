@@ -69,8 +69,8 @@ boost::asio::awaitable<Gathered> ask_plan(Context& ctx, std::shared_ptr<const Fl
                                           std::vector<std::size_t> avoid = {},
                                           Answers keep = Answers::parsed);
 
-// An index's faceting settings (from a short cache).
-boost::asio::awaitable<nlohmann::ordered_json> faceting_settings(Context& ctx,
+// An index's faceting settings (from a short cache), read from nodes of the request's snapshot.
+boost::asio::awaitable<nlohmann::ordered_json> faceting_settings(Context& ctx, const Fleet& fleet,
                                                                  const std::string& uid);
 
 }  // namespace miroir::scatter

@@ -1,0 +1,17 @@
+// Registration of a route family's handlers that take only the context and the request.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <miroir/fleet/context.hpp>
+#include <miroir/http/router.hpp>
+
+namespace miroir::meili {
+
+using RouteHandler = boost::asio::awaitable<http::Response> (*)(fleet::Context&, http::Request&);
+
+// `handler` for a Meilisearch route an API key holding `action` may call.
+void add_route(http::Router& router, fleet::Context& ctx, http::Method method, const char* pattern,
+               const char* action, RouteHandler handler);
+
+}  // namespace miroir::meili
