@@ -182,6 +182,7 @@ void read_scatter(MapReader& m, Config& cfg) {
     auto& sc = cfg.scatter;
     MapReader r(m.child("scatter"), "miroir.scatter", cfg.unknown_keys);
     r.read_int("node_timeout_ms", sc.node_timeout_ms, 1);
+    r.read_int("read_deadline_ms", sc.read_deadline_ms, 0);
     r.read("unavailable_shard_policy", sc.unavailable_shard_policy);
     r.read("replica_selection", sc.replica_selection);
     MapReader a(r.child("adaptive"), "miroir.scatter.adaptive", cfg.unknown_keys);
@@ -398,6 +399,7 @@ Config load_file(const std::string& path, EnvLookup env) {
 void emit_scatter(YAML::Emitter& out, const Scatter& sc) {
     out << YAML::Key << "scatter" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "node_timeout_ms" << YAML::Value << sc.node_timeout_ms;
+    out << YAML::Key << "read_deadline_ms" << YAML::Value << sc.read_deadline_ms;
     out << YAML::Key << "unavailable_shard_policy" << YAML::Value << sc.unavailable_shard_policy;
     out << YAML::Key << "replica_selection" << YAML::Value << sc.replica_selection;
     const auto& ad = sc.adaptive;

@@ -14,6 +14,10 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/system/system_error.hpp>
+
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/pipeline.hpp>
 #include <miroir/log/log.hpp>
@@ -56,6 +60,20 @@ std::optional<std::string_view> bearer_token(const Request& request) {
     return header->substr(space + 1);
 }
 
+// The status logged for a read whose client closed the connection first (as nginx logs it).
+constexpr unsigned kClientClosedRequest = 499;
+
+// Reads may be stopped half-way when their client leaves; writes may not.
+bool is_cancellation(const std::exception& e) {
+    const auto* error = dynamic_cast<const boost::system::system_error*>(&e);
+    return error && error->code() == boost::asio::error::operation_aborted;
+}
+
+bool is_read(const Request& request) {
+    return request.method == Method::get || request.method == Method::head ||
+           request.action == "search" || request.action == "documents.get";
+}
+
 Response preflight() {
     Response r;
     r.status = 200;
@@ -94,6 +112,22 @@ std::optional<std::string> Pipeline::authorize(const Request& request, Access ac
     return std::nullopt;
 }
 
+Response Pipeline::error_response(const Request& request, const std::exception& e) const {
+    if (is_cancellation(e)) {
+        // the client left (server.cpp cancels the handler): nobody reads this answer
+        metrics_.client_disconnect();
+        Response gone;
+        gone.status = kClientClosedRequest;
+        gone.close_connection = true;
+        return gone;
+    }
+    if (auto known = options_.error_of ? options_.error_of(e) : std::nullopt) {
+        return known->response();
+    }
+    log::error("handler failed", {{"request_id", request.request_id}, {"error", e.what()}});
+    return errors::internal(e.what()).response();
+}
+
 boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
     const auto started = Clock::now();
 
@@ -124,17 +158,18 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
                 co_await options_.check_api_key(request, std::move(*token));
             }
             if (request.body_too_large) throw errors::payload_too_large(options_.max_body_bytes);
-            // hand the request to its handler
+            // hand the request to its handler; a write runs to its end even when the client
+            // leaves: it may already be on some nodes, and is reported as a task
+            if (!is_read(request)) {
+                co_await boost::asio::this_coro::reset_cancellation_state(
+                    boost::asio::disable_cancellation());
+            }
             response = co_await match.route->handler(request);
         }
     } catch (const ApiError& e) {
         response = e.response();
     } catch (const std::exception& e) {
-        auto known = options_.error_of ? options_.error_of(e) : std::nullopt;
-        if (!known) {
-            log::error("handler failed", {{"request_id", request.request_id}, {"error", e.what()}});
-        }
-        response = known ? known->response() : errors::internal(e.what()).response();
+        response = error_response(request, e);
     }
     if (request.body_too_large) response.close_connection = true;
 

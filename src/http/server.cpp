@@ -5,19 +5,25 @@
 //
 // Shutdown is two-stage: stop accepting and close idle connections; after the grace period,
 // close the rest. Normal ends of a connection (peer closed, timeout, shutdown) are values,
-// not errors.
+// not errors. A client that closes its connection while its request is handled cancels the
+// handler (see client_gone); the pipeline decides which handlers may stop half-way.
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <mutex>
 #include <set>
+#include <sys/socket.h>
 #include <system_error>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -69,6 +75,32 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
         total += n;
     }
 }
+
+// Waits until the client closes its end of the connection (true), or sends the next request
+// before this one is answered (false: pipelining; the read loop sees it later).
+asio::awaitable<bool> client_gone(tcp::socket& socket) {
+    for (;;) {
+        auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
+        if (ec == asio::error::operation_aborted) co_return false;
+        if (ec) co_return true;
+        char byte = 0;
+        const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0) co_return true;
+        if (n > 0) co_return false;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return true;
+    }
+}
+
+// The cancellation condition of a handler raced against client_gone: an answer stops the
+// watch; the client leaving cancels the handler; a pipelined request changes nothing.
+struct UntilAnsweredOrGone {
+    asio::cancellation_type_t operator()(const std::exception_ptr&, const Response&) const {
+        return asio::cancellation_type::terminal;
+    }
+    asio::cancellation_type_t operator()(const std::exception_ptr&, bool gone) const {
+        return gone ? asio::cancellation_type::terminal : asio::cancellation_type::none;
+    }
+};
 
 // A co_spawn completion handler that logs the exception a coroutine ended with.
 auto log_exception(const char* what) {
@@ -238,12 +270,20 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
     Request request = to_request(parser.release(), session.remote_address);
     request.body_too_large = too_large;
 
-    // hand the request to the pipeline
+    // hand the request to the pipeline, watching for the client leaving meanwhile: then the
+    // handler is cancelled (the pipeline lets reads be, and lets writes finish)
     stream.expires_never();
-    Response response = co_await handler(std::move(request));
+    const auto strand = co_await asio::this_coro::executor;
+    const UntilAnsweredOrGone until;  // not a temporary in co_await (GCC 12)
+    auto [order, handler_error, response, watch_error, gone] =
+        co_await asio::experimental::make_parallel_group(
+            asio::co_spawn(strand, handler(std::move(request)), asio::deferred),
+            asio::co_spawn(strand, client_gone(stream.socket()), asio::deferred))
+            .async_wait(until, asio::use_awaitable);
+    if (handler_error) std::rethrow_exception(handler_error);
 
     // write the response
-    const bool close = !keep_alive || response.close_connection || stopping;
+    const bool close = !keep_alive || response.close_connection || stopping || gone;
     auto out = to_beast(std::move(response), version, head);
     out.keep_alive(!close);
     stream.expires_after(options.body_timeout);

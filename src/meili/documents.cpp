@@ -64,7 +64,7 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     const BuildRequest build = [&target](const Assignment&) {
         return node_request(Method::get, target);
     };
-    auto gathered = co_await ask_with_retry(ctx, fleet, plan, build);
+    auto gathered = co_await ask_with_retry(ctx, fleet, read_deadline(ctx), plan, build);
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     for (auto& doc : gathered.answers) {
         if (doc.is_null()) continue;
@@ -130,7 +130,7 @@ void keep_results(Gathered& gathered) {
 }
 
 // Asks each part at once (no retry: a part's window belongs to its node).
-asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
+asio::awaitable<Gathered> ask(Context& ctx, Deadline deadline, const std::vector<Part>& parts,
                               const NodeBrowse& node_browse) {
     std::vector<const Assignment*> who;
     std::vector<upstream::UpstreamRequest> requests;
@@ -138,7 +138,7 @@ asio::awaitable<Gathered> ask(Context& ctx, const std::vector<Part>& parts,
         who.push_back(p.node);
         requests.push_back(node_browse(*p.node, p.offset, p.limit));
     }
-    auto gathered = co_await ask_nodes(ctx, who, std::move(requests));
+    auto gathered = co_await ask_nodes(ctx, deadline, who, std::move(requests));
     keep_results(gathered);
     co_return gathered;
 }
@@ -174,11 +174,12 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     // the same covering set every time: the order of the pages depends on it
     const auto fleet = ctx.fleet();  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, 0, true);
+    const auto deadline = read_deadline(ctx);
     std::vector<Part> parts;
     if (!b.window_valid) {
         // the node rejects the window as Meilisearch does
         parts.push_back({&plan.front(), b.offset, b.limit});
-        const auto asked = co_await ask(ctx, parts, node_browse);
+        const auto asked = co_await ask(ctx, deadline, parts, node_browse);
         if (asked.refusal) co_return *asked.refusal;
         throw http::ApiError(503, "miroir_shard_unavailable", http::ErrorType::system,
                              "No node of index `" + uid + "` answered.");
@@ -189,7 +190,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     const BuildRequest first = [&node_browse, two_rounds, end](const Assignment& a) {
         return node_browse(a, 0, two_rounds ? 0 : end);
     };
-    auto asked = co_await ask_with_retry(ctx, fleet, plan, first, false);
+    auto asked = co_await ask_with_retry(ctx, fleet, deadline, plan, first, false);
     keep_results(asked);
     if (asked.refusal) co_return *asked.refusal;
 
@@ -223,7 +224,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
             before += count;
         }
         if (!second.empty()) {
-            auto more = co_await ask(ctx, second, node_browse);
+            auto more = co_await ask(ctx, deadline, second, node_browse);
             if (more.refusal) co_return *more.refusal;
             asked.missing.insert(asked.missing.end(), more.missing.begin(), more.missing.end());
             for (auto& a : more.answers) {

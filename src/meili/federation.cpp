@@ -240,7 +240,7 @@ asio::awaitable<std::variant<IndexUnion, http::Response>> index_union(Context& c
         body["queries"] = std::move(list);
         return node_request(Method::post, "/multi-search", body.dump());
     };
-    auto gathered = co_await ask_with_retry(ctx, fleet, plan, build);
+    auto gathered = co_await ask_with_retry(ctx, fleet, read_deadline(ctx), plan, build);
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     check_unavailable(ctx, uid, gathered.missing);
     IndexUnion out;

@@ -42,10 +42,9 @@ asio::awaitable<std::vector<upstream::UpstreamResult>> ask_every_node(Context& c
                                                                       std::string target) {
     std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
     const auto fleet = ctx.fleet();
+    const auto timeout = time_left(ctx, read_deadline(ctx));
     for (auto slot : fleet->members()) {
-        requests.push_back(
-            ctx.nodes[slot]->send(node_request(Method::get, target),
-                                  std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms)));
+        requests.push_back(ctx.nodes[slot]->send(node_request(Method::get, target), timeout));
     }
     co_return co_await upstream::gather(std::move(requests));
 }
@@ -201,7 +200,7 @@ asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
     count_query["facets"] = json::array({routing::kShardField});
     const std::string counts_body = count_query.dump();
     std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
-    const auto timeout = std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms);
+    const auto timeout = time_left(ctx, read_deadline(ctx));
     for (const auto& a : plan) {
         requests.push_back(ctx.nodes[a.node]->send(
             node_request(Method::get, index_path(uid) + "/stats"), timeout));

@@ -16,6 +16,7 @@
 #include <miroir/http/router.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
@@ -73,9 +74,9 @@ std::vector<std::size_t> one_node_order(const Context& ctx) {
 // The first node answer that is not a failed exchange or a 5xx.
 asio::awaitable<upstream::UpstreamResponse> ask_one_node(Context& ctx,
                                                          upstream::UpstreamRequest request) {
-    const auto timeout = std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms);
+    const auto deadline = read_deadline(ctx);
     for (const auto node : one_node_order(ctx)) {
-        auto result = co_await ctx.nodes[node]->send(request, timeout);
+        auto result = co_await ctx.nodes[node]->send(request, time_left(ctx, deadline));
         if (result && result->status < 500) co_return std::move(*result);
     }
     throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,

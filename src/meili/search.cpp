@@ -76,6 +76,7 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
                                             std::vector<std::size_t> avoid = {}) {
     SearchWindow w;
     w.avoid = std::move(avoid);
+    w.deadline = read_deadline(ctx);
     w.page_mode = body.contains("page") || body.contains("hitsPerPage");
     w.offset = uint_or(body, "offset", 0);
     w.limit = uint_or(body, "limit", 20);
@@ -298,6 +299,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
     bool valid = true;  // a window parameter that is no number is left for the nodes to reject
     SearchWindow w = query_window(by_name, valid);
     w.avoid = below_settings_floor(ctx, uid, r);
+    w.deadline = read_deadline(ctx);
 
     const std::optional<std::string> filter =
         by_name.contains("filter") ? std::optional(by_name["filter"]) : std::nullopt;
@@ -362,7 +364,7 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
             b["filter"] = with_shards(body.value("filter", json()), a.shards);
         return node_request(Method::post, index_path(uid) + "/facet-search", b.dump());
     };
-    auto gathered = co_await ask_plan(ctx, fleet, plan, node_search);
+    auto gathered = co_await ask_plan(ctx, fleet, read_deadline(ctx), plan, node_search);
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     check_unavailable(ctx, uid, gathered.missing);
 
@@ -382,11 +384,11 @@ asio::awaitable<json> reference_vector(Context& ctx, const Fleet& fleet, const s
     const auto shard = routing::shard_of(key, fleet.shards());
     const std::string target =
         index_path(uid) + "/documents/" + http::percent_encode(key) + "?retrieveVectors=true";
+    const auto deadline = read_deadline(ctx);
     for (const auto& group : fleet.groups()) {
         for (auto node : fleet.owners(group, shard)) {
-            auto result = co_await ctx.nodes[node]->send(
-                node_request(Method::get, target),
-                std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+            auto result = co_await ctx.nodes[node]->send(node_request(Method::get, target),
+                                                         time_left(ctx, deadline));
             if (!result || result->status >= 500) continue;
             if (result->status != 200) co_return json();
             const auto doc = json::parse(result->body, nullptr, false);
@@ -464,7 +466,7 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
         return std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
     });
     if (!valid || vector.is_null()) asked.erase(others, asked.end());
-    auto gathered = co_await ask_plan(ctx, fleet, asked, node_search);
+    auto gathered = co_await ask_plan(ctx, fleet, read_deadline(ctx), asked, node_search);
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     check_unavailable(ctx, uid, gathered.missing);
 

@@ -56,10 +56,10 @@ asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
         if (route.key == key) target += std::string("/") + route.path;
     }
     const auto fleet = ctx.fleet();
+    const auto deadline = read_deadline(ctx);
     for (auto slot : fleet->members()) {
-        auto result = co_await ctx.nodes[slot]->send(
-            node_request(Method::get, target),
-            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+        auto result = co_await ctx.nodes[slot]->send(node_request(Method::get, target),
+                                                     time_left(ctx, deadline));
         if (!result || result->status >= 500) continue;
         if (result->status != 200) co_return relay_error(result->status, result->body);
         auto body = json::parse(result->body, nullptr, false);

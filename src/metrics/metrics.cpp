@@ -10,6 +10,8 @@
 //   miroir_read_retries_total             counter    node
 //   miroir_hedges_total                   counter    result (fired, won)
 //   miroir_hedge_budget_exhausted_total   counter
+//   miroir_hedge_cancelled_total          counter    (the slower side of a hedged read)
+//   miroir_client_disconnects_total       counter    (reads stopped because the client left)
 //   miroir_settings_checks_total          counter    (one node's settings compared)
 //   miroir_settings_mismatches_total      counter    index, node
 //   miroir_settings_repairs_total         counter    index, node
@@ -92,6 +94,18 @@ struct Metrics::Impl {
         prometheus::BuildCounter()
             .Name("miroir_hedge_budget_exhausted_total")
             .Help("Slow reads not hedged because the hedge budget was spent")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& hedge_cancelled =
+        prometheus::BuildCounter()
+            .Name("miroir_hedge_cancelled_total")
+            .Help("Node requests of a hedged read cancelled because the other side answered first")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& client_disconnects =
+        prometheus::BuildCounter()
+            .Name("miroir_client_disconnects_total")
+            .Help(
+                "Reads whose node requests were cancelled because the client closed the "
+                "connection first")
             .Register(registry);
     prometheus::Family<prometheus::Counter>& settings_checks =
         prometheus::BuildCounter()
@@ -177,6 +191,8 @@ void Metrics::read_retry(std::string_view node) {
 void Metrics::hedge_fired() { impl_->hedges.Add({{"result", "fired"}}).Increment(); }
 void Metrics::hedge_won() { impl_->hedges.Add({{"result", "won"}}).Increment(); }
 void Metrics::hedge_budget_exhausted() { impl_->hedge_budget.Add({}).Increment(); }
+void Metrics::hedge_cancelled() { impl_->hedge_cancelled.Add({}).Increment(); }
+void Metrics::client_disconnect() { impl_->client_disconnects.Add({}).Increment(); }
 
 void Metrics::settings_checked() { impl_->settings_checks.Add({}).Increment(); }
 void Metrics::settings_mismatch(std::string_view index, std::string_view node) {

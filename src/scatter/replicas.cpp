@@ -11,18 +11,16 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
@@ -117,11 +115,11 @@ std::size_t pick(const Context& ctx, const std::vector<std::size_t>& owners, std
 // One read request to one node, observed: its latency and outcome feed the adaptive scores and
 // the hedging delay. A request canceled because a hedge won counts as slow, not as failed.
 asio::awaitable<upstream::UpstreamResult> observed_send(Context& ctx, std::size_t node,
-                                                        upstream::UpstreamRequest request) {
+                                                        upstream::UpstreamRequest request,
+                                                        Deadline deadline) {
     ctx.observed.started(node);
     const auto started = std::chrono::steady_clock::now();
-    auto result = co_await ctx.nodes[node]->send(
-        std::move(request), std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+    auto result = co_await ctx.nodes[node]->send(std::move(request), time_left(ctx, deadline));
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
@@ -133,101 +131,122 @@ asio::awaitable<upstream::UpstreamResult> observed_send(Context& ctx, std::size_
 
 using Answered = std::vector<std::pair<Assignment, upstream::UpstreamResult>>;
 
+// Ends a read whose client left (http/server.cpp cancels it): what its nodes did not answer
+// is no fault of theirs, and nobody waits for a retry.
+asio::awaitable<void> stop_if_cancelled() {
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) {
+        throw boost::system::system_error(asio::error::operation_aborted);
+    }
+}
+
 bool all_answered(const Answered& answered) {
     return !answered.empty() && std::all_of(answered.begin(), answered.end(), [](const auto& r) {
         return r.second && r.second->status < 500;
     });
 }
 
-// A read and its hedge racing: the first good answer wins. The loser is not canceled (Asio
-// cancellation is not safe across the threads the node connections complete on); it finishes
-// in the background and its answer is dropped.
+// A read and its hedge racing: the first good answer wins and the other side is cancelled
+// (its node connection closed). Both sides and the race run on the request's thread, so the
+// race's state needs no lock.
 struct Race {
-    explicit Race(const asio::any_io_executor& executor) : decided_signal(executor, 1) {}
-
-    // An answer; the primary's failure decides at once while no hedge was sent (the read is
-    // retried elsewhere anyway), otherwise the race waits for the other side.
-    void offer(Answered answered, bool from_primary) {
-        std::lock_guard lock(mutex);
-        --pending;
-        if (decided) return;
-        const bool good = all_answered(answered);
-        if (!answered.empty() && (good || answer.empty())) {
-            answer = std::move(answered);
-            hedge_won = good && !from_primary;
-        }
-        if (good || (from_primary && !fired) || pending == 0) {
-            decided = true;
-            decided_signal.try_send(boost::system::error_code{});
-        }
-    }
-
-    bool decided_now() {
-        std::lock_guard lock(mutex);
-        return decided;
-    }
-
-    // Whether the hedge may still be sent; marks it sent.
-    bool fire() {
-        std::lock_guard lock(mutex);
-        if (decided) return false;
-        fired = true;
-        return true;
-    }
-
-    std::mutex mutex;
-    int pending = 2;
-    bool decided = false, fired = false, hedge_won = false;
-    Answered answer;
-    asio::experimental::concurrent_channel<void(boost::system::error_code)> decided_signal;
+    bool decided = false;       // an answer won, or the primary failed before the hedge went out
+    bool primary_done = false;  // the primary's request finished
+    bool hedge_sent = false, hedge_done = false;
 };
 
-asio::awaitable<void> run_primary(Context& ctx, std::shared_ptr<Race> race, Assignment a,
-                                  upstream::UpstreamRequest request) {
-    auto result = co_await observed_send(ctx, a.node, std::move(request));
+// What one side of the race brings back.
+struct Leg {
+    bool primary = false;
     Answered answered;
-    answered.emplace_back(std::move(a), std::move(result));
-    race->offer(std::move(answered), true);
+};
+
+// The parallel group's cancellation condition: called as each side finishes, it cancels the
+// other when this side's answer wins, or when the primary failed before the hedge went out
+// (the read is retried elsewhere anyway).
+struct FirstGoodAnswer {
+    std::shared_ptr<Race> race;
+    metrics::Metrics* metrics;
+
+    asio::cancellation_type_t operator()(const std::exception_ptr& error, const Leg& leg) const {
+        (leg.primary ? race->primary_done : race->hedge_done) = true;
+        if (race->decided) return asio::cancellation_type::none;
+        const bool good = !error && all_answered(leg.answered);
+        if (!good && !(leg.primary && !race->hedge_sent)) return asio::cancellation_type::none;
+        race->decided = true;
+        const bool other_in_flight =
+            leg.primary ? race->hedge_sent && !race->hedge_done : !race->primary_done;
+        if (other_in_flight) metrics->hedge_cancelled();
+        return asio::cancellation_type::terminal;
+    }
+};
+
+asio::awaitable<Leg> run_primary(Context& ctx, Assignment a, upstream::UpstreamRequest request,
+                                 Deadline deadline) {
+    auto result = co_await observed_send(ctx, a.node, std::move(request), deadline);
+    Leg leg{true, {}};
+    leg.answered.emplace_back(std::move(a), std::move(result));
+    co_return leg;
 }
 
 // After `delay`, the same read to the other replicas (`others`, with their requests built
 // beforehand: the request builder's state belongs to the caller), when the race is still open
 // and the budget allows.
-asio::awaitable<void> run_hedge(Context& ctx, std::shared_ptr<Race> race,
-                                std::vector<Assignment> others,
-                                std::vector<upstream::UpstreamRequest> requests,
-                                std::chrono::milliseconds delay) {
+asio::awaitable<Leg> run_hedge(Context& ctx, std::shared_ptr<Race> race,
+                               std::vector<Assignment> others,
+                               std::vector<upstream::UpstreamRequest> requests,
+                               std::chrono::milliseconds delay, Deadline deadline) {
     const auto executor = co_await asio::this_coro::executor;
     asio::steady_timer timer(executor);
     timer.expires_after(delay);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    Answered answered;
-    if (!race->decided_now()) {
-        if (!ctx.hedge_budget.take()) {
-            ctx.metrics.hedge_budget_exhausted();
-        } else if (race->fire()) {
-            ctx.metrics.hedge_fired();
-            std::vector<asio::awaitable<upstream::UpstreamResult>> sends;
-            for (std::size_t i = 0; i < others.size(); ++i) {
-                sends.push_back(observed_send(ctx, others[i].node, std::move(requests[i])));
-            }
-            auto results = co_await upstream::gather(std::move(sends));
-            for (std::size_t i = 0; i < others.size(); ++i) {
-                answered.emplace_back(std::move(others[i]), std::move(results[i]));
-            }
+    auto [waited] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    Leg leg;
+    if (waited || race->decided) co_return leg;
+    if (!ctx.hedge_budget.take()) {
+        ctx.metrics.hedge_budget_exhausted();
+        co_return leg;
+    }
+    race->hedge_sent = true;
+    ctx.metrics.hedge_fired();
+    std::vector<asio::awaitable<upstream::UpstreamResult>> sends;
+    for (std::size_t i = 0; i < others.size(); ++i) {
+        sends.push_back(observed_send(ctx, others[i].node, std::move(requests[i]), deadline));
+    }
+    auto results = co_await upstream::gather(std::move(sends));
+    for (std::size_t i = 0; i < others.size(); ++i) {
+        leg.answered.emplace_back(std::move(others[i]), std::move(results[i]));
+    }
+    co_return leg;
+}
+
+// The answer of a race: the good one, else the primary's. An exception other than the
+// cancellation the race itself asked for goes on to the caller.
+Answered race_answer(Context& ctx, std::exception_ptr primary_error, Leg primary,
+                     std::exception_ptr hedge_error, Leg hedge) {
+    for (const auto& error : {primary_error, hedge_error}) {
+        if (!error) continue;
+        try {
+            std::rethrow_exception(error);
+        } catch (const boost::system::system_error& e) {
+            if (e.code() != asio::error::operation_aborted) throw;
         }
     }
-    race->offer(std::move(answered), false);
+    if (!primary_error && all_answered(primary.answered)) return std::move(primary.answered);
+    if (!hedge_error && all_answered(hedge.answered)) {
+        ctx.metrics.hedge_won();
+        return std::move(hedge.answered);
+    }
+    return std::move(primary.answered.empty() ? hedge.answered : primary.answered);
 }
 
 // One assignment's read, hedged when it is slow.
-asio::awaitable<Answered> hedged_read(Context& ctx, Snapshot fleet, Assignment a,
+asio::awaitable<Answered> hedged_read(Context& ctx, Snapshot fleet, Deadline deadline, Assignment a,
                                       BuildRequest build, bool hedge) {
     ctx.hedge_budget.deposit();
     auto request = build(a);
     const auto& hedging = ctx.config.scatter.hedging;
     if (!hedge || !hedging.enabled) {
-        auto result = co_await observed_send(ctx, a.node, std::move(request));
+        auto result = co_await observed_send(ctx, a.node, std::move(request), deadline);
         Answered out;
         out.emplace_back(std::move(a), std::move(result));
         co_return out;
@@ -248,7 +267,7 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Snapshot fleet, Assignment a
         if (p95 > 0 && (typical <= 0 || p95 < typical)) typical = p95;
     }
     if (covered != a.shards.size()) {  // no replica to hedge to
-        auto result = co_await observed_send(ctx, a.node, std::move(request));
+        auto result = co_await observed_send(ctx, a.node, std::move(request), deadline);
         Answered out;
         out.emplace_back(std::move(a), std::move(result));
         co_return out;
@@ -257,27 +276,32 @@ asio::awaitable<Answered> hedged_read(Context& ctx, Snapshot fleet, Assignment a
         std::max<double>(hedging.floor_ms, typical * hedging.multiplier)));
     // on the caller's executor: the node connections of its thread, no hop
     const auto executor = co_await asio::this_coro::executor;
-    auto race = std::make_shared<Race>(executor);
-    asio::co_spawn(executor, run_primary(ctx, race, a, std::move(request)), asio::detached);
-    asio::co_spawn(executor, run_hedge(ctx, race, std::move(others), std::move(hedges), delay),
-                   asio::detached);
-    co_await race->decided_signal.async_receive(asio::as_tuple(asio::use_awaitable));
-    std::lock_guard lock(race->mutex);
-    if (race->hedge_won) ctx.metrics.hedge_won();
-    co_return std::move(race->answer);
+    auto race = std::make_shared<Race>();
+    FirstGoodAnswer first_good{race, &ctx.metrics};  // not a temporary in co_await (GCC 12)
+    auto [order, primary_error, primary, hedge_error, hedged] =
+        co_await asio::experimental::make_parallel_group(
+            asio::co_spawn(executor, run_primary(ctx, a, std::move(request), deadline),
+                           asio::deferred),
+            asio::co_spawn(
+                executor,
+                run_hedge(ctx, race, std::move(others), std::move(hedges), delay, deadline),
+                asio::deferred))
+            .async_wait(first_good, asio::use_awaitable);
+    co_return race_answer(ctx, primary_error, std::move(primary), hedge_error, std::move(hedged));
 }
 
 // Every assignment's read at once.
 asio::awaitable<std::vector<Answered>> read_all(Context& ctx, const Snapshot& fleet,
+                                                Deadline deadline,
                                                 const std::vector<Assignment>& plan,
                                                 const BuildRequest& build, bool hedge) {
     const auto executor = co_await asio::this_coro::executor;
     using Op = decltype(asio::co_spawn(
-        executor, hedged_read(ctx, fleet, plan.front(), build, hedge), asio::deferred));
+        executor, hedged_read(ctx, fleet, deadline, plan.front(), build, hedge), asio::deferred));
     std::vector<Op> ops;
     for (const auto& a : plan) {
-        ops.push_back(
-            asio::co_spawn(executor, hedged_read(ctx, fleet, a, build, hedge), asio::deferred));
+        ops.push_back(asio::co_spawn(executor, hedged_read(ctx, fleet, deadline, a, build, hedge),
+                                     asio::deferred));
     }
     if (ops.empty()) co_return std::vector<Answered>{};
     auto [order, exceptions, results] =
@@ -313,6 +337,19 @@ void collect(Gathered& out, const Assignment& a, upstream::UpstreamResult& resul
 }
 
 }  // namespace
+
+Deadline read_deadline(const Context& ctx) {
+    const auto ms = ctx.config.scatter.read_deadline_ms;
+    return ms ? std::chrono::steady_clock::now() + std::chrono::milliseconds(ms) : Deadline::max();
+}
+
+std::chrono::milliseconds time_left(const Context& ctx, Deadline deadline) {
+    const auto cap = std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms);
+    if (deadline == Deadline::max()) return cap;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return std::clamp(left, std::chrono::milliseconds(0), cap);
+}
 
 std::vector<Assignment> covering_set(const Context& ctx, const Fleet& fleet, std::uint64_t turn,
                                      bool stable, const std::vector<std::size_t>& avoid) {
@@ -381,27 +418,31 @@ std::vector<Assignment> replacements(const Context& ctx, const Fleet& fleet,
     return assignments(fleet, chosen);
 }
 
-asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
+asio::awaitable<Gathered> ask_nodes(Context& ctx, Deadline deadline,
+                                    const std::vector<const Assignment*>& who,
                                     std::vector<upstream::UpstreamRequest> requests, Answers keep) {
     std::vector<asio::awaitable<upstream::UpstreamResult>> sends;
     for (std::size_t i = 0; i < who.size(); ++i) {
         ctx.hedge_budget.deposit();
-        sends.push_back(observed_send(ctx, who[i]->node, std::move(requests[i])));
+        sends.push_back(observed_send(ctx, who[i]->node, std::move(requests[i]), deadline));
     }
     auto results = co_await upstream::gather(std::move(sends));
+    co_await stop_if_cancelled();
     Gathered out;
     for (std::size_t i = 0; i < results.size(); ++i) collect(out, *who[i], results[i], keep);
     co_return out;
 }
 
-asio::awaitable<Gathered> ask_with_retry(Context& ctx, Snapshot fleet,
+asio::awaitable<Gathered> ask_with_retry(Context& ctx, Snapshot fleet, Deadline deadline,
                                          const std::vector<Assignment>& plan,
                                          const BuildRequest& build, bool hedge,
                                          std::vector<std::size_t> avoid, Answers keep) {
     Gathered gathered;
-    for (auto& answered : co_await read_all(ctx, fleet, plan, build, hedge && avoid.empty())) {
+    for (auto& answered :
+         co_await read_all(ctx, fleet, deadline, plan, build, hedge && avoid.empty())) {
         for (auto& [a, result] : answered) collect(gathered, a, result, keep);
     }
+    co_await stop_if_cancelled();
     if (gathered.refusal || gathered.missing.empty()) co_return gathered;
 
     // the nodes that did not answer: their shards from other replicas, once
@@ -423,7 +464,7 @@ asio::awaitable<Gathered> ask_with_retry(Context& ctx, Snapshot fleet,
         more.push_back(build(a));
         covered.insert(covered.end(), a.shards.begin(), a.shards.end());
     }
-    auto second = co_await ask_nodes(ctx, again, std::move(more), keep);
+    auto second = co_await ask_nodes(ctx, deadline, again, std::move(more), keep);
     std::erase_if(gathered.missing, [&covered](std::uint32_t s) {
         return std::find(covered.begin(), covered.end(), s) != covered.end();
     });

@@ -62,7 +62,8 @@ std::map<std::string, std::pair<std::chrono::steady_clock::time_point, MergeSett
     settings_cache;
 
 asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& uid,
-                                              const std::vector<Assignment>& plan) {
+                                              const std::vector<Assignment>& plan,
+                                              Deadline deadline) {
     const auto now = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(settings_mutex);
@@ -74,8 +75,7 @@ asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& u
     MergeSettings out;
     for (const auto& a : plan) {
         auto r = co_await ctx.nodes[a.node]->send(
-            node_request(Method::get, index_path(uid) + "/settings"),
-            std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+            node_request(Method::get, index_path(uid) + "/settings"), time_left(ctx, deadline));
         if (!r || r->status >= 500) continue;
         if (r->status != 200) co_return out;  // no such index: the search says so
         const auto settings = json::parse(r->body, nullptr, false);
@@ -99,14 +99,15 @@ asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& u
 // bytes (no parse, no merge). Nothing when other nodes had to step in (a retry, a hedge split
 // across replicas) or the answer is not a JSON object: the merge then asks again.
 asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx, Snapshot fleet,
+                                                            Deadline deadline,
                                                             const std::vector<Assignment>& plan,
                                                             const NodeSearch& node_search,
                                                             std::vector<std::size_t> avoid) {
     SearchExtras extra;
     extra.scores = false;
     extra.client_window = true;
-    auto gathered =
-        co_await ask_plan(ctx, fleet, plan, node_search, 0, extra, std::move(avoid), Answers::raw);
+    auto gathered = co_await ask_plan(ctx, fleet, deadline, plan, node_search, 0, extra,
+                                      std::move(avoid), Answers::raw);
     if (gathered.refusal) co_return std::move(gathered.refusal);
     // the one answer from a node answering for every shard (the first node's, or a retry's)
     std::size_t whole = gathered.asked.size();
@@ -209,19 +210,20 @@ merge::SearchAsk ask_of(const SearchWindow& w, const MergeSettings& settings, Se
 
 // One round: every node asked for its first `depth` hits, both sides of a split hybrid search
 // (the semantic side in `m.gathered`); false when a node refused the query (`m.refusal`).
-asio::awaitable<bool> ask_round(Context& ctx, const Snapshot& fleet,
+asio::awaitable<bool> ask_round(Context& ctx, const Snapshot& fleet, Deadline deadline,
                                 const std::vector<Assignment>& plan, const NodeSearch& node_search,
                                 std::uint64_t depth, SearchExtras side,
                                 std::vector<std::size_t> avoid, Merged& m) {
     if (m.split) side.side = SearchExtras::Side::semantic;
-    m.gathered = co_await ask_plan(ctx, fleet, plan, node_search, depth, side, avoid);
+    m.gathered = co_await ask_plan(ctx, fleet, deadline, plan, node_search, depth, side, avoid);
     if (m.gathered.refusal) {
         m.refusal = std::move(m.gathered.refusal);
         co_return false;
     }
     if (!m.split) co_return true;
     side.side = SearchExtras::Side::keyword;
-    m.keyword = co_await ask_plan(ctx, fleet, plan, node_search, depth, side, std::move(avoid));
+    m.keyword =
+        co_await ask_plan(ctx, fleet, deadline, plan, node_search, depth, side, std::move(avoid));
     if (m.keyword.refusal) {
         m.refusal = std::move(m.keyword.refusal);
         co_return false;
@@ -271,7 +273,7 @@ bool order_round(Merged& m, std::uint64_t depth, const SearchWindow& w, const me
 
 }  // namespace
 
-asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet,
+asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet, Deadline deadline,
                                    const std::vector<Assignment>& plan,
                                    const NodeSearch& node_search, std::uint64_t depth,
                                    SearchExtras extra, std::vector<std::size_t> avoid,
@@ -281,15 +283,16 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet,
     const BuildRequest build = [&node_search, depth, &extra](const Assignment& a) {
         return node_search(a, depth, extra);
     };
-    auto gathered = co_await ask_with_retry(ctx, fleet, plan, build, true, std::move(avoid), keep);
+    auto gathered =
+        co_await ask_with_retry(ctx, fleet, deadline, plan, build, true, std::move(avoid), keep);
     // A node writes the filter it refused back into its message, the shard restriction
     // included: the same query without it gets the message one node holding everything gives.
     if (gathered.refusal && !plan.empty() &&
         gathered.refusal->body.find(routing::kShardField) != std::string::npos) {
         Assignment whole = plan.front();
         whole.restricted = false;
-        const auto again = co_await ctx.nodes[whole.node]->send(
-            build(whole), std::chrono::milliseconds(ctx.config.scatter.node_timeout_ms));
+        const auto again =
+            co_await ctx.nodes[whole.node]->send(build(whole), time_left(ctx, deadline));
         if (again && again->status >= 400 && again->status < 500) {
             gathered.refusal = relay_error(again->status, again->body);
         }
@@ -303,10 +306,10 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
     const auto plan = covering_set(ctx, *fleet, rotation++, false, w.avoid);
     check_floor(plan, w, uid);
     if (plan.size() == 1 && !plan.front().restricted) {
-        auto whole = co_await whole_answer(ctx, fleet, plan, node_search, w.avoid);
+        auto whole = co_await whole_answer(ctx, fleet, w.deadline, plan, node_search, w.avoid);
         if (whole) co_return std::move(*whole);
     }
-    const auto settings = co_await merge_settings(ctx, uid, plan);
+    const auto settings = co_await merge_settings(ctx, uid, plan, w.deadline);
     SearchExtras extra;
     auto ask = ask_of(w, settings, extra);
     // each node's hits are already in its rank order: a k-way merge up to the window's end
@@ -324,7 +327,7 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
     for (int round = 0;; ++round) {
         m.split = hybrid && extra.scores;
         const bool answered =
-            co_await ask_round(ctx, fleet, plan, node_search, depth, extra, w.avoid, m);
+            co_await ask_round(ctx, fleet, w.deadline, plan, node_search, depth, extra, w.avoid, m);
         if (!answered) co_return std::move(*m.refusal);
         if (!extra.scores && m.gathered.asked.size() > 1) {
             extra.scores = true;
@@ -346,7 +349,7 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
 
 asio::awaitable<json> faceting_settings(Context& ctx, const Fleet& fleet, const std::string& uid) {
     const auto plan = covering_set(ctx, fleet, rotation++);
-    const auto settings = co_await merge_settings(ctx, uid, plan);
+    const auto settings = co_await merge_settings(ctx, uid, plan, read_deadline(ctx));
     co_return settings.faceting;
 }
 

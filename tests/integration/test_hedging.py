@@ -2,12 +2,14 @@
 fault injection (skipped against real Meilisearch binaries): slow reads are hedged to another
 replica and answered in full near the hedge trigger; a spent hedge budget stops hedging;
 adaptive selection stops choosing a slow replica."""
+import json
 import os
+import socket
 import time
 import unittest
 
 from test_health import DOCS, fault, load
-from test_search_differential import Cluster
+from test_search_differential import MASTER, Cluster
 
 
 def config(selection, hedging):
@@ -112,6 +114,81 @@ class HedgingAndAdaptiveSelection(unittest.TestCase):
             timed_searches(cluster, 30)
             after = searches_per_node()
             self.assertTrue(all(a - b > 0 for a, b in zip(after, before)), (before, after))
+        finally:
+            cluster.stop()
+
+
+def upstream_count(cluster, node, outcome):
+    metrics = cluster.call("GET", "/_miroir/metrics").body.decode()
+    return sum(float(line.split()[-1]) for line in metrics.splitlines()
+               if line.startswith("miroir_upstream_requests_total{")
+               and f'node="{node}"' in line and f'outcome="{outcome}"' in line)
+
+
+@unittest.skipIf(os.environ.get("MEILISEARCH_BIN"), "needs the development node's faults")
+class DeadlinesAndCancellation(unittest.TestCase):
+    """A hedged read's slower side, a read past its deadline and the read of a client that left
+    stop their node requests (outcome `canceled` or `timeout`) instead of waiting them out."""
+
+    def test_the_slower_side_of_a_hedged_read_is_cancelled(self):
+        cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8},
+                          config("round_robin",
+                                 "{floor_ms: 50, multiplier: 2, budget_fraction: 1}"))
+        try:
+            load(cluster)
+            fault(cluster.nodes[1], routeClass="search", latencyMs=3000)
+            took = timed_searches(cluster, 6)
+            self.assertLess(max(took), 1.5, took)
+            # each slow request was closed when its hedge answered, not left to run for 3 s
+            self.assertGreater(counter(cluster, "miroir_hedge_cancelled_total"), 0)
+            self.assertGreater(upstream_count(cluster, "d1", "canceled"), 0)
+        finally:
+            cluster.stop()
+
+    def test_a_read_past_its_deadline_answers_without_the_slow_node(self):
+        # one replica per shard, no hedging: only the deadline can end the slow node's share
+        cluster = Cluster({"nodes": 2, "rf": 1, "shards": 8},
+                          "  scatter:\n    node_timeout_ms: 10000\n    read_deadline_ms: 400\n"
+                          "    hedging: {enabled: false}\n")
+        try:
+            load(cluster)
+            fault(cluster.nodes[1], routeClass="search", latencyMs=3000)
+            started = time.monotonic()
+            r = cluster.call("POST", "/indexes/h/search", {"q": "", "limit": 100})
+            took = time.monotonic() - started
+            self.assertEqual(r.status, 200, r.body)
+            self.assertIsNotNone(r.headers.get("x-miroir-degraded"), r.headers)
+            self.assertLess(r.json()["estimatedTotalHits"], len(DOCS))
+            self.assertLess(took, 2.5)
+            self.assertGreater(upstream_count(cluster, "d1", "timeout"), 0)
+        finally:
+            cluster.stop()
+
+    def test_a_client_that_leaves_cancels_its_read(self):
+        cluster = Cluster({"nodes": 2, "rf": 1, "shards": 8},
+                          "  scatter:\n    hedging: {enabled: false}\n")
+        try:
+            load(cluster)
+            fault(cluster.nodes[1], routeClass="search", latencyMs=5000)
+            body = json.dumps({"q": ""}).encode()
+            with socket.create_connection(("127.0.0.1", cluster.m.port)) as s:
+                s.sendall(b"POST /indexes/h/search HTTP/1.1\r\nHost: x\r\n"
+                          b"Authorization: Bearer " + MASTER.encode() + b"\r\n"
+                          b"Content-Type: application/json\r\n"
+                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                time.sleep(0.5)
+            # the slow node's request is closed once the client is gone, well before its 5 s
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                if counter(cluster, "miroir_client_disconnects_total") > 0:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(counter(cluster, "miroir_client_disconnects_total"), 1)
+            self.assertGreater(upstream_count(cluster, "d1", "canceled"), 0)
+            # the next client is answered in full
+            self.assertEqual(cluster.nodes[1].call("DELETE", "/_devnode/faults").status, 200)
+            r = cluster.call("POST", "/indexes/h/search", {"q": "", "limit": 100})
+            self.assertEqual(r.json()["estimatedTotalHits"], len(DOCS), r.body)
         finally:
             cluster.stop()
 

@@ -76,7 +76,11 @@ struct Hedging {
 };
 
 struct Scatter {
-    std::uint32_t node_timeout_ms = 5000;
+    std::uint32_t node_timeout_ms = 5000;  // one node request of a read
+    // A read as a whole (retries and hedges included): its node requests get the time left.
+    // 0: none. Writes have none, as in Meilisearch: each node's share is bounded by
+    // upstream.write_timeout_ms.
+    std::uint32_t read_deadline_ms = 10000;
     std::string unavailable_shard_policy = "partial";  // partial | error
     std::string replica_selection = "adaptive";        // adaptive | round_robin | random
     Adaptive adaptive;

@@ -41,6 +41,8 @@ class Pipeline {
     // Throws when the request may not use its route; returns the token still to be checked
     // as an API key.
     std::optional<std::string> authorize(const Request& request, Access access) const;
+    // The answer to a handler's exception that is not an ApiError.
+    Response error_response(const Request& request, const std::exception& e) const;
 
     const Router& router_;
     PipelineOptions options_;

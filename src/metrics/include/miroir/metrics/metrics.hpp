@@ -30,10 +30,14 @@ class Metrics {
     void read_retry(std::string_view node);
 
     // Hedged reads: one sent to another replica, one that answered first, one not sent for
-    // want of budget.
+    // want of budget, one side's request cancelled because the other answered first.
     void hedge_fired();
     void hedge_won();
     void hedge_budget_exhausted();
+    void hedge_cancelled();
+
+    // A read stopped because its client closed the connection before the answer.
+    void client_disconnect();
 
     // Two-phase settings: one node's settings compared, found different, sent again; the
     // committed version of an index and whether its writes are frozen.

@@ -3,6 +3,7 @@
 // what the nodes say.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +30,17 @@ namespace miroir::scatter {
 using fleet::Context;
 using fleet::Fleet;
 using fleet::Group;
+
+// When a read must be answered: its node requests get the time left, at most
+// `scatter.node_timeout_ms` each (Deadline::max(): only that bound).
+using Deadline = std::chrono::steady_clock::time_point;
+
+// The deadline of a read starting now: `scatter.read_deadline_ms` from now, none when 0.
+Deadline read_deadline(const Context& ctx);
+
+// The timeout of one node request of a read: the time left before `deadline`, at most
+// `scatter.node_timeout_ms`.
+std::chrono::milliseconds time_left(const Context& ctx, Deadline deadline);
 
 // A node a read asks, and the shards it answers for.
 struct Assignment {
@@ -69,7 +81,8 @@ struct Gathered {
 
 // Sends requests[i] to who[i]'s node, all at once, with the read timeout (no hedging, no
 // retry).
-boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, const std::vector<const Assignment*>& who,
+boost::asio::awaitable<Gathered> ask_nodes(Context& ctx, Deadline deadline,
+                                           const std::vector<const Assignment*>& who,
                                            std::vector<upstream::UpstreamRequest> requests,
                                            Answers keep = Answers::parsed);
 
@@ -82,6 +95,7 @@ using BuildRequest = std::function<upstream::UpstreamRequest(const Assignment&)>
 // asked again (a read with a settings-version floor; such a read is not hedged). `avoid` is
 // taken by value: a coroutine must not keep a reference to a caller's temporary.
 boost::asio::awaitable<Gathered> ask_with_retry(Context& ctx, std::shared_ptr<const Fleet> fleet,
+                                                Deadline deadline,
                                                 const std::vector<Assignment>& plan,
                                                 const BuildRequest& build, bool hedge = true,
                                                 std::vector<std::size_t> avoid = {},

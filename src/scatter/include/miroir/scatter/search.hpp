@@ -33,6 +33,8 @@ struct SearchWindow {
     std::optional<std::vector<std::string>> retrieve;
     // nodes below the request's settings-version floor
     std::vector<std::size_t> avoid;
+    // when the answer is due (read_deadline)
+    Deadline deadline = Deadline::max();
 };
 
 // What a search asks of the nodes beyond the client's query: an attribute to retrieve (the
@@ -63,7 +65,7 @@ boost::asio::awaitable<http::Response> search(Context& ctx, const std::string& u
 // Every node of the plan asked at once, each with its own request (and other replicas for the
 // shards of a node that does not answer).
 boost::asio::awaitable<Gathered> ask_plan(Context& ctx, std::shared_ptr<const Fleet> fleet,
-                                          const std::vector<Assignment>& plan,
+                                          Deadline deadline, const std::vector<Assignment>& plan,
                                           const NodeSearch& node_search, std::uint64_t depth = 0,
                                           SearchExtras extra = {},
                                           std::vector<std::size_t> avoid = {},
