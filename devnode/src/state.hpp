@@ -27,7 +27,7 @@ struct Index {
     std::unordered_map<std::string, std::uint32_t> by_id;
     json settings;  // every setting, in GET /settings order
     // Search's derived structures (tokens, inverted index), rebuilt by the next search after
-    // any change; owned by search.cpp. After changes of documents the stale structures are
+    // any change; owned by search_index.cpp. After changes of documents the stale structures are
     // kept with the slots changed since, so that the rebuild tokenizes only those.
     mutable std::shared_ptr<void> search_cache;
     mutable std::shared_ptr<void> stale_cache;
