@@ -3,6 +3,7 @@
 // values, then the query position), with one pagination, facets per index or merged.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <ranges>
 #include <set>
@@ -167,10 +168,15 @@ json merge_stats(const std::vector<const json*>& parts) {
     return out;
 }
 
-}  // namespace
+// The window of merged hits: `offset`/`limit`, or a page.
+struct Window {
+    bool page_mode = false;
+    std::uint64_t offset = 0, limit = 0, page = 0, per_page = 0;
+    std::uint64_t from = 0, count = 0;  // the merged hits shown
+};
 
-json Node::federated_search(const Request& request, const json& body) {
-    const json& federation = body["federation"];
+// `.federation`'s fields checked, and its window read.
+Window federation_window(const json& federation) {
     if (!federation.is_object()) {
         throw bad_request("Invalid value type at `.federation`: expected an object, but found " +
                           found_value(federation));
@@ -183,92 +189,112 @@ json Node::federated_search(const Request& request, const json& body) {
                               backquoted_list(kFederationFields));
         }
     }
-    const bool page_mode = federation.contains("page") || federation.contains("hitsPerPage");
-    const auto offset = window_param(federation, "offset", 0);
-    const auto limit = window_param(federation, "limit", 20);
-    const auto page = window_param(federation, "page", 1);
-    const auto per_page = window_param(federation, "hitsPerPage", 20);
-    const std::uint64_t from = page_mode ? (page ? (page - 1) * per_page : 0) : offset;
-    const std::uint64_t count = page_mode ? (page ? per_page : 0) : limit;
+    Window w;
+    w.page_mode = federation.contains("page") || federation.contains("hitsPerPage");
+    w.offset = window_param(federation, "offset", 0);
+    w.limit = window_param(federation, "limit", 20);
+    w.page = window_param(federation, "page", 1);
+    w.per_page = window_param(federation, "hitsPerPage", 20);
+    w.from = w.page_mode ? (w.page ? (w.page - 1) * w.per_page : 0) : w.offset;
+    w.count = w.page_mode ? (w.page ? w.per_page : 0) : w.limit;
+    return w;
+}
 
-    const auto& queries = body["queries"];
-    struct Ran {
-        std::string uid;
-        double weight = 1;
-        bool show_score = false, show_details = false;
-        json result;
-    };
+// Pagination and facets belong to the federation, not to its queries.
+void check_federated_query(const json& query, const std::string& uid) {
+    for (const char* k : {"offset", "limit", "page", "hitsPerPage"}) {
+        if (query.contains(k)) {
+            throw error(400, "invalid_multi_search_query_pagination",
+                        "Using pagination options is not allowed in federated queries.\n"
+                        " - Hint: remove `" +
+                            std::string(k) + "` from the query" +
+                            " or remove `federation` from the request\n - Hint: pass "
+                            "`federation.limit` and `federation.offset` for pagination "
+                            "in federated search");
+        }
+    }
+    if (query.contains("facets")) {
+        throw error(400, "invalid_multi_search_query_facets",
+                    "Using facet options is not allowed in federated queries.\n - Hint: "
+                    "remove `facets` from the query or remove `federation` from the "
+                    "request\n - Hint: pass "
+                    "`federation.facetsByIndex." +
+                        uid + ": " + query["facets"].dump() + "` for facets in federated search");
+    }
+}
+
+// `federationOptions.weight` of query i (1 by default).
+double query_weight(const json& options, std::size_t i) {
+    if (!options.contains("weight")) return 1;
+    const auto& w = options["weight"];
+    const std::string at = ".queries[" + std::to_string(i) + "].federationOptions.weight";
+    if (!w.is_number()) {
+        throw Unprefixed(error(
+            400, "invalid_multi_search_weight",
+            "Invalid value type at `" + at + "`: expected a number, but found " + found_value(w)));
+    }
+    if (w.get<double>() < 0) {
+        throw Unprefixed(error(400, "invalid_multi_search_weight",
+                               "Invalid value at `" + at +
+                                   "`: the value of `weight` is invalid, expected "
+                                   "a positive float (>= 0.0)."));
+    }
+    return w.get<double>();
+}
+
+// One query of a federated search, run on its index.
+struct Ran {
+    std::string uid;
+    double weight = 1;
+    bool show_score = false, show_details = false;
+    json result;
+};
+
+using Authorize = std::function<void(const std::string& uid)>;
+
+// Runs query i on its index for the merge: the first `window_end` hits, each with the values
+// the merge compares, and the slots of the documents it matched (`_matched_slots`).
+Ran run_query(State& state, json query, std::size_t i, std::uint64_t window_end,
+              const Authorize& authorize) {
+    if (!query.is_object() || !query.contains("indexUid")) {
+        throw error(400, "missing_index_uid", "Missing field `indexUid`");
+    }
+    Ran one;
+    one.uid = query["indexUid"].get<std::string>();
+    query.erase("indexUid");
+    check_federated_query(query, one.uid);
+    if (query.contains("federationOptions")) {
+        one.weight = query_weight(query["federationOptions"], i);
+        query.erase("federationOptions");
+    }
+    auto params = search_params_from_json(query);
+    one.show_score = params.show_ranking_score;
+    one.show_details = params.show_ranking_score_details;
+    params.offset = 0;
+    params.limit = window_end;
+    params.show_ranking_score = true;
+    params.federation = true;
+    params.report_slots = true;
+    authorize(one.uid);
+    auto it = state.indexes.find(one.uid);
+    if (it == state.indexes.end()) throw index_not_found(one.uid);
+    one.result = run_search(it->second, params);
+    return one;
+}
+
+// Per index, the documents any of its queries matched: Meilisearch's federated total counts
+// each once, and its facets are computed over them.
+using MatchedSlots = std::map<std::string, std::set<std::uint32_t>>;
+
+// Every query run, in order; an error names its query (`Inside .queries[i]`).
+std::vector<Ran> run_queries(State& state, const json& queries, std::uint64_t window_end,
+                             const Authorize& authorize, MatchedSlots& matched) {
     std::vector<Ran> ran;
-    // per index, the documents any of its queries matched: Meilisearch's federated total
-    // counts each once, and its facets are computed over them
-    std::map<std::string, std::set<std::uint32_t>> matched;
-    std::lock_guard lock(state_.mutex);
     for (std::size_t i = 0; i < queries.size(); ++i) {
         const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
         try {
-            json query = queries[i];
-            if (!query.is_object() || !query.contains("indexUid")) {
-                throw error(400, "missing_index_uid", "Missing field `indexUid`");
-            }
-            const auto uid = query["indexUid"].get<std::string>();
-            query.erase("indexUid");
-            for (const char* k : {"offset", "limit", "page", "hitsPerPage"}) {
-                if (query.contains(k)) {
-                    throw error(400, "invalid_multi_search_query_pagination",
-                                "Using pagination options is not allowed in federated queries.\n"
-                                " - Hint: remove `" +
-                                    std::string(k) + "` from the query" +
-                                    " or remove `federation` from the request\n - Hint: pass "
-                                    "`federation.limit` and `federation.offset` for pagination "
-                                    "in federated search");
-                }
-            }
-            if (query.contains("facets")) {
-                throw error(400, "invalid_multi_search_query_facets",
-                            "Using facet options is not allowed in federated queries.\n - Hint: "
-                            "remove `facets` from the query or remove `federation` from the "
-                            "request\n - Hint: pass "
-                            "`federation.facetsByIndex." +
-                                uid + ": " + query["facets"].dump() +
-                                "` for facets in federated search");
-            }
-            Ran one;
-            one.uid = uid;
-            if (query.contains("federationOptions")) {
-                const auto& options = query["federationOptions"];
-                if (options.contains("weight")) {
-                    const auto& w = options["weight"];
-                    const std::string at =
-                        ".queries[" + std::to_string(i) + "].federationOptions.weight";
-                    if (!w.is_number()) {
-                        throw Unprefixed(error(400, "invalid_multi_search_weight",
-                                               "Invalid value type at `" + at +
-                                                   "`: expected a number, but found " +
-                                                   found_value(w)));
-                    }
-                    if (w.get<double>() < 0) {
-                        throw Unprefixed(error(400, "invalid_multi_search_weight",
-                                               "Invalid value at `" + at +
-                                                   "`: the value of `weight` is invalid, expected "
-                                                   "a positive float (>= 0.0)."));
-                    }
-                    one.weight = w.get<double>();
-                }
-                query.erase("federationOptions");
-            }
-            auto params = search_params_from_json(query);
-            one.show_score = params.show_ranking_score;
-            one.show_details = params.show_ranking_score_details;
-            params.offset = 0;
-            params.limit = from + count;
-            params.show_ranking_score = true;
-            params.federation = true;
-            params.report_slots = true;
-            authorize_index(request, uid);
-            auto it = state_.indexes.find(uid);
-            if (it == state_.indexes.end()) throw index_not_found(uid);
-            one.result = run_search(it->second, params);
-            auto& slots = matched[uid];
+            Ran one = run_query(state, queries[i], i, window_end, authorize);
+            auto& slots = matched[one.uid];
             for (const auto& slot : one.result["_matched_slots"]) {
                 slots.insert(slot.get<std::uint32_t>());
             }
@@ -281,11 +307,12 @@ json Node::federated_search(const Request& request, const json& body) {
             throw ApiError(status, e.code(), e.type(), prefix + e.what());
         }
     }
+    return ran;
+}
 
-    // every query's hits, merged; a document met again in the same index is dropped
+// Each query's hits as merge entries, their scores weighted; in each query's own order.
+std::vector<std::vector<Entry>> weighted_entries(std::vector<Ran>& ran) {
     std::vector<std::vector<Entry>> lists(ran.size());
-    std::uint64_t total = 0;
-    for (const auto& slots : matched | std::views::values) total += slots.size();
     for (std::size_t q = 0; q < ran.size(); ++q) {
         for (auto& hit : ran[q].result["hits"]) {
             Entry e;
@@ -300,7 +327,11 @@ json Node::federated_search(const Request& request, const json& body) {
             lists[q].push_back(std::move(e));
         }
     }
-    // each query's hits are in its own order already: a k-way merge of the queries' lists
+    return lists;
+}
+
+// Each query's hits are in its own order already: a k-way merge of the queries' lists.
+std::vector<Entry*> merge_order(std::vector<std::vector<Entry>>& lists) {
     std::vector<Entry*> entries;
     std::vector<std::size_t> heads(lists.size(), 0);
     for (;;) {
@@ -314,17 +345,24 @@ json Node::federated_search(const Request& request, const json& body) {
         if (best == lists.size()) break;
         entries.push_back(&lists[best][heads[best]++]);
     }
+    return entries;
+}
+
+// Every query's hits, merged, the window of them shown with `_federation`; a document met
+// again in the same index is dropped.
+json merged_hits(std::vector<Ran>& ran, const Window& window) {
+    auto lists = weighted_entries(ran);
     std::set<std::pair<std::string, std::uint64_t>> seen;
     json hits = json::array();
     std::uint64_t kept = 0;
-    for (const Entry* entry : entries) {
+    for (const Entry* entry : merge_order(lists)) {
         const Entry& e = *entry;
         json& hit = *e.hit;
         const auto& r = ran[e.query];
         if (!seen.emplace(r.uid, hit["_federation_slot"].get<std::uint64_t>()).second) {
             continue;
         }
-        if (kept++ < from || hits.size() >= count) continue;
+        if (kept++ < window.from || hits.size() >= window.count) continue;
         const double score = hit["_federation_score"].get<double>();
         hit.erase("_federation_values");
         hit.erase("_federation_slot");
@@ -337,75 +375,99 @@ json Node::federated_search(const Request& request, const json& body) {
         hit["_federation"] = fed;
         hits.push_back(std::move(hit));
     }
+    return hits;
+}
 
+// An index's facetsByIndex entry run over the documents its queries matched (`slots`); an
+// error names the entry, and notes an index no query searches.
+json index_facets(State& state, const std::string& uid, const json& facets,
+                  const std::set<std::uint32_t>& slots, bool searched) {
+    const std::string lead = "Inside `.federation.facetsByIndex." + uid + "`: ";
+    const std::string note =
+        searched ? "" : "\n - Note: index `" + uid + "` is not used in queries";
+    const auto found = state.indexes.find(uid);
+    if (found == state.indexes.end()) {
+        throw error(400, "index_not_found", lead + "Index `" + uid + "` not found." + note);
+    }
+    json query;
+    query["facets"] = facets;
+    query["limit"] = std::uint64_t{0};
+    try {
+        auto params = search_params_from_json(query);
+        params.only_slots.emplace(slots.begin(), slots.end());
+        return run_search(found->second, params);
+    } catch (const ApiError& e) {
+        throw ApiError(e.status(), e.code(), e.type(), lead + e.what() + note);
+    }
+}
+
+// `facetsByIndex`, or with `mergeFacets` the indexes' distributions and stats merged.
+void add_federated_facets(State& state, const json& federation, const MatchedSlots& matched,
+                          json& out) {
+    const json by_index = federation.value("facetsByIndex", json::object());
+    if (!by_index.is_object() || by_index.empty()) return;
+    json facets_by_index = json::object();
+    std::vector<std::pair<const json*, const json*>> distributions;
+    std::vector<const json*> stats;
+    std::vector<json> results;
+    results.reserve(by_index.size());  // `distributions` and `stats` point into it
+    static const std::set<std::uint32_t> kNoSlots;
+    for (auto it = by_index.begin(); it != by_index.end(); ++it) {
+        if (it.value().is_null()) continue;
+        // an index no query searches: its facets are checked, then left out
+        const auto searched = matched.find(it.key());
+        const bool used = searched != matched.end();
+        results.push_back(
+            index_facets(state, it.key(), it.value(), used ? searched->second : kNoSlots, used));
+        if (!used) continue;
+        const auto& result = results.back();
+        facets_by_index[it.key()] =
+            json{{"distribution", result["facetDistribution"]}, {"stats", result["facetStats"]}};
+        distributions.emplace_back(&result["facetDistribution"],
+                                   &state.indexes.find(it.key())->second.settings["faceting"]);
+        stats.push_back(&result["facetStats"]);
+    }
+    const json merge = federation.value("mergeFacets", json());
+    if (merge.is_object()) {
+        std::optional<std::uint64_t> max;
+        if (merge.contains("maxValuesPerFacet")) {
+            max = merge["maxValuesPerFacet"].get<std::uint64_t>();
+        }
+        out["facetDistribution"] = merge_distributions(distributions, max);
+        out["facetStats"] = merge_stats(stats);
+    } else {
+        out["facetsByIndex"] = std::move(facets_by_index);
+    }
+}
+
+}  // namespace
+
+json Node::federated_search(const Request& request, const json& body) {
+    const json& federation = body["federation"];
+    const Window window = federation_window(federation);
+    std::lock_guard lock(state_.mutex);
+    // run every query, then merge their hits into one window
+    MatchedSlots matched;
+    auto ran = run_queries(
+        state_, body["queries"], window.from + window.count,
+        [&](const std::string& uid) { authorize_index(request, uid); }, matched);
+    std::uint64_t total = 0;
+    for (const auto& slots : matched | std::views::values) total += slots.size();
     json out;
-    out["hits"] = std::move(hits);
+    out["hits"] = merged_hits(ran, window);
     out["processingTimeMs"] = 0;
-    if (page_mode) {
-        out["hitsPerPage"] = per_page;
-        out["page"] = page;
-        out["totalPages"] = per_page ? (total + per_page - 1) / per_page : 0;
+    if (window.page_mode) {
+        out["hitsPerPage"] = window.per_page;
+        out["page"] = window.page;
+        out["totalPages"] = window.per_page ? (total + window.per_page - 1) / window.per_page : 0;
         out["totalHits"] = total;
     } else {
-        out["limit"] = limit;
-        out["offset"] = offset;
+        out["limit"] = window.limit;
+        out["offset"] = window.offset;
         out["estimatedTotalHits"] = total;
     }
-
     // facets per index, over the documents its queries matched
-    const json by_index = federation.value("facetsByIndex", json::object());
-    if (by_index.is_object() && !by_index.empty()) {
-        json facets_by_index = json::object();
-        std::vector<std::pair<const json*, const json*>> distributions;
-        std::vector<const json*> stats;
-        std::vector<json> kept_results;
-        kept_results.reserve(by_index.size());
-        for (auto it = by_index.begin(); it != by_index.end(); ++it) {
-            if (it.value().is_null()) continue;
-            const std::string lead = "Inside `.federation.facetsByIndex." + it.key() + "`: ";
-            // an index no query searches: its facets are checked, then left out
-            const bool searched = matched.contains(it.key());
-            const std::string note =
-                searched ? "" : "\n - Note: index `" + it.key() + "` is not used in queries";
-            const auto found = state_.indexes.find(it.key());
-            if (found == state_.indexes.end()) {
-                throw error(400, "index_not_found",
-                            lead + "Index `" + it.key() + "` not found." + note);
-            }
-            const auto& index = found->second;
-            json query;
-            query["facets"] = it.value();
-            query["limit"] = std::uint64_t{0};
-            try {
-                auto params = search_params_from_json(query);
-                const auto& slots = matched[it.key()];
-                params.only_slots.emplace(slots.begin(), slots.end());
-                kept_results.push_back(run_search(index, params));
-            } catch (const ApiError& e) {
-                throw ApiError(e.status(), e.code(), e.type(), lead + e.what() + note);
-            }
-            if (!searched) {
-                matched.erase(it.key());
-                continue;
-            }
-            const auto& result = kept_results.back();
-            facets_by_index[it.key()] = json{{"distribution", result["facetDistribution"]},
-                                             {"stats", result["facetStats"]}};
-            distributions.emplace_back(&result["facetDistribution"], &index.settings["faceting"]);
-            stats.push_back(&result["facetStats"]);
-        }
-        const json merge = federation.value("mergeFacets", json());
-        if (merge.is_object()) {
-            std::optional<std::uint64_t> max;
-            if (merge.contains("maxValuesPerFacet")) {
-                max = merge["maxValuesPerFacet"].get<std::uint64_t>();
-            }
-            out["facetDistribution"] = merge_distributions(distributions, max);
-            out["facetStats"] = merge_stats(stats);
-        } else {
-            out["facetsByIndex"] = std::move(facets_by_index);
-        }
-    }
+    add_federated_facets(state_, federation, matched, out);
     out["requestUid"] = new_uuid();
     return out;
 }
