@@ -6,17 +6,9 @@
 #include <map>
 #include <set>
 
-#include "search.hpp"
+#include "search_engine.hpp"
 
 namespace devnode {
-
-namespace {
-
-ApiError search_error(const std::string& param, const std::string& message) {
-    return error(400, "invalid_search_" + param, message);
-}
-
-}  // namespace
 
 std::vector<std::vector<double>> document_vectors(const json& doc, const std::string& embedder) {
     std::vector<std::vector<double>> out;
@@ -67,13 +59,42 @@ json shown_vectors(const json& doc) {
     return out;
 }
 
-SearchParams search_params_from_json(const json& body) {
-    if (!body.is_object())
-        throw bad_request("Invalid value type: expected an object, but found " + found_value(body));
-    static const std::vector<std::string> kKnown = {"q",
-                                                    "vector",
-                                                    "media",
-                                                    "hybrid",
+namespace {
+
+// The search parameters of a POST body, in the order Meilisearch lists them in its errors.
+const std::vector<std::string> kBodyParams = {"q",
+                                              "vector",
+                                              "media",
+                                              "hybrid",
+                                              "offset",
+                                              "limit",
+                                              "page",
+                                              "hitsPerPage",
+                                              "attributesToRetrieve",
+                                              "retrieveVectors",
+                                              "attributesToCrop",
+                                              "cropLength",
+                                              "attributesToHighlight",
+                                              "showMatchesPosition",
+                                              "showRankingScore",
+                                              "showRankingScoreDetails",
+                                              "showPerformanceDetails",
+                                              "filter",
+                                              "sort",
+                                              "distinct",
+                                              "facets",
+                                              "highlightPreTag",
+                                              "highlightPostTag",
+                                              "cropMarker",
+                                              "matchingStrategy",
+                                              "attributesToSearchOn",
+                                              "rankingScoreThreshold",
+                                              "locales",
+                                              "personalize",
+                                              "useNetwork"};
+
+// The parameters of a GET query string.
+const std::vector<std::string_view> kQueryParams = {"q",
                                                     "offset",
                                                     "limit",
                                                     "page",
@@ -96,176 +117,174 @@ SearchParams search_params_from_json(const json& body) {
                                                     "cropMarker",
                                                     "matchingStrategy",
                                                     "attributesToSearchOn",
+                                                    "hybridEmbedder",
+                                                    "hybridSemanticRatio",
                                                     "rankingScoreThreshold",
                                                     "locales",
-                                                    "personalize",
-                                                    "useNetwork"};
-    SearchParams p;
-    for (auto it = body.begin(); it != body.end(); ++it) {
-        const auto& k = it.key();
-        const auto& v = it.value();
-        if (std::find(kKnown.begin(), kKnown.end(), k) == kKnown.end()) {
-            throw bad_request("Unknown field `" + k + "`: expected one of " +
-                              backquoted_list(kKnown));
-        }
-        if (v.is_null()) continue;
-        const std::string code = snake_case(k == "q" ? "q" : k);
-        auto type_error = [&](const char* expected) {
-            return search_error(code, "Invalid value type at `." + k + "`: expected " + expected +
-                                          ", but found " + found_value(v));
-        };
-        auto uint_value = [&]() {
-            if (!v.is_number_unsigned()) throw type_error("a positive integer");
-            return v.get<std::uint64_t>();
-        };
-        auto bool_value = [&]() {
-            if (!v.is_boolean()) throw type_error("a boolean");
-            return v.get<bool>();
-        };
-        auto string_value = [&]() {
-            if (!v.is_string()) throw type_error("a string");
-            return v.get<std::string>();
-        };
-        auto strings_value = [&]() {
-            if (!v.is_array()) throw type_error("an array");
-            std::vector<std::string> out;
-            for (const auto& i : v) {
-                if (!i.is_string()) throw type_error("an array of strings");
-                out.push_back(i.get<std::string>());
-            }
-            return out;
-        };
-        if (k == "q")
-            p.q = string_value();
-        else if (k == "offset")
-            p.offset = uint_value();
-        else if (k == "limit")
-            p.limit = uint_value();
-        else if (k == "page")
-            p.page = uint_value();
-        else if (k == "hitsPerPage")
-            p.hits_per_page = uint_value();
-        else if (k == "attributesToRetrieve")
-            p.attributes_to_retrieve = strings_value();
-        else if (k == "attributesToCrop")
-            p.attributes_to_crop = strings_value();
-        else if (k == "cropLength")
-            p.crop_length = uint_value();
-        else if (k == "attributesToHighlight")
-            p.attributes_to_highlight = strings_value();
-        else if (k == "showMatchesPosition")
-            p.show_matches_position = bool_value();
-        else if (k == "showRankingScore")
-            p.show_ranking_score = bool_value();
-        else if (k == "showRankingScoreDetails")
-            p.show_ranking_score_details = bool_value();
-        else if (k == "retrieveVectors")
-            p.retrieve_vectors = bool_value();
-        else if (k == "showPerformanceDetails" || k == "useNetwork")
-            bool_value();
-        else if (k == "filter")
-            p.filter = v;
-        else if (k == "sort")
-            p.sort = strings_value();
-        else if (k == "distinct")
-            p.distinct = string_value();
-        else if (k == "facets")
-            p.facets = strings_value();
-        else if (k == "highlightPreTag")
-            p.highlight_pre = string_value();
-        else if (k == "highlightPostTag")
-            p.highlight_post = string_value();
-        else if (k == "cropMarker")
-            p.crop_marker = string_value();
-        else if (k == "attributesToSearchOn")
-            p.attributes_to_search_on = strings_value();
-        else if (k == "matchingStrategy") {
-            const auto s = string_value();
-            if (s != "last" && s != "all" && s != "frequency") {
-                throw search_error(
-                    "matching_strategy",
-                    "Unknown value `" + s +
-                        "` at `.matchingStrategy`: expected one of `last`, `all`, `frequency`");
-            }
-            p.matching_strategy = s;
-        } else if (k == "rankingScoreThreshold") {
-            if (!v.is_number() || v.get<double>() < 0.0 || v.get<double>() > 1.0) {
-                throw search_error("ranking_score_threshold",
-                                   "Invalid value at `.rankingScoreThreshold`: the value of "
-                                   "`rankingScoreThreshold` is invalid, expected a float between "
-                                   "`0.0` and `1.0`.");
-            }
-            p.ranking_score_threshold = v.get<double>();
-        } else if (k == "vector") {
-            if (!v.is_array()) throw type_error("an array");
-            std::vector<double> vec;
-            for (const auto& x : v) {
-                if (!x.is_number()) throw type_error("an array of numbers");
-                vec.push_back(x.get<double>());
-            }
-            p.vector = std::move(vec);
-        } else if (k == "hybrid") {
-            if (!v.is_object()) throw type_error("an object");
-            for (auto h = v.begin(); h != v.end(); ++h) {
-                if (h.key() != "embedder" && h.key() != "semanticRatio") {
-                    throw search_error("hybrid", "Unknown field `" + h.key() +
-                                                     "` inside `.hybrid`: expected one of "
-                                                     "`semanticRatio`, `embedder`");
-                }
-            }
-            if (!v.contains("embedder") || !v["embedder"].is_string()) {
-                throw error(400, "invalid_search_embedder",
-                            "Missing field `embedder` inside `.hybrid`");
-            }
-            p.hybrid_embedder = v["embedder"].get<std::string>();
-            if (v.contains("semanticRatio")) {
-                const auto& r = v["semanticRatio"];
-                if (!r.is_number() || r.get<double>() < 0 || r.get<double>() > 1) {
-                    throw search_error("semantic_ratio",
-                                       "Invalid value at `.hybrid.semanticRatio`: the value of "
-                                       "`semanticRatio` is invalid, expected a float between "
-                                       "`0.0` and `1.0`.");
-                }
-                p.semantic_ratio = r.get<double>();
-            }
-        } else if (k == "media") {
-            throw error(400, "invalid_search_media",
-                        "Multimodal search is not supported by this development node.");
-        }
+                                                    "vector"};
+
+// One parameter's (non-null) value, read with Meilisearch's type errors
+// (`invalid_search_<param>`).
+class ParamValue {
+  public:
+    ParamValue(const std::string& key, const json& value) : key_(key), value_(value) {}
+    const json& raw() const { return value_; }
+    ApiError type_error(const char* expected) const {
+        return search_error(snake_case(key_), "Invalid value type at `." + key_ + "`: expected " +
+                                                  expected + ", but found " + found_value(value_));
     }
-    return p;
+    std::uint64_t uint() const {
+        if (!value_.is_number_unsigned()) throw type_error("a positive integer");
+        return value_.get<std::uint64_t>();
+    }
+    bool boolean() const {
+        if (!value_.is_boolean()) throw type_error("a boolean");
+        return value_.get<bool>();
+    }
+    std::string string() const {
+        if (!value_.is_string()) throw type_error("a string");
+        return value_.get<std::string>();
+    }
+    std::vector<std::string> strings() const {
+        if (!value_.is_array()) throw type_error("an array");
+        std::vector<std::string> out;
+        for (const auto& i : value_) {
+            if (!i.is_string()) throw type_error("an array of strings");
+            out.push_back(i.get<std::string>());
+        }
+        return out;
+    }
+
+  private:
+    const std::string& key_;
+    const json& value_;
+};
+
+std::string matching_strategy(const ParamValue& v) {
+    const auto s = v.string();
+    if (s != "last" && s != "all" && s != "frequency") {
+        throw search_error("matching_strategy",
+                           "Unknown value `" + s +
+                               "` at `.matchingStrategy`: expected one of `last`, `all`, "
+                               "`frequency`");
+    }
+    return s;
 }
 
-SearchParams search_params_from_query(const std::string& raw_query) {
-    Query q(raw_query, {"q",
-                        "offset",
-                        "limit",
-                        "page",
-                        "hitsPerPage",
-                        "attributesToRetrieve",
-                        "retrieveVectors",
-                        "attributesToCrop",
-                        "cropLength",
-                        "attributesToHighlight",
-                        "showMatchesPosition",
-                        "showRankingScore",
-                        "showRankingScoreDetails",
-                        "showPerformanceDetails",
-                        "filter",
-                        "sort",
-                        "distinct",
-                        "facets",
-                        "highlightPreTag",
-                        "highlightPostTag",
-                        "cropMarker",
-                        "matchingStrategy",
-                        "attributesToSearchOn",
-                        "hybridEmbedder",
-                        "hybridSemanticRatio",
-                        "rankingScoreThreshold",
-                        "locales",
-                        "vector"});
-    json body = json::object();
+double ranking_score_threshold(const ParamValue& v) {
+    const json& t = v.raw();
+    if (!t.is_number() || t.get<double>() < 0.0 || t.get<double>() > 1.0) {
+        throw search_error("ranking_score_threshold",
+                           "Invalid value at `.rankingScoreThreshold`: the value of "
+                           "`rankingScoreThreshold` is invalid, expected a float between "
+                           "`0.0` and `1.0`.");
+    }
+    return t.get<double>();
+}
+
+std::vector<double> query_vector(const ParamValue& v) {
+    if (!v.raw().is_array()) throw v.type_error("an array");
+    std::vector<double> vec;
+    for (const auto& x : v.raw()) {
+        if (!x.is_number()) throw v.type_error("an array of numbers");
+        vec.push_back(x.get<double>());
+    }
+    return vec;
+}
+
+// `hybrid`: the embedder (required) and the semantic ratio.
+void read_hybrid(const ParamValue& value, SearchParams& p) {
+    const json& v = value.raw();
+    if (!v.is_object()) throw value.type_error("an object");
+    for (auto h = v.begin(); h != v.end(); ++h) {
+        if (h.key() != "embedder" && h.key() != "semanticRatio") {
+            throw search_error("hybrid", "Unknown field `" + h.key() +
+                                             "` inside `.hybrid`: expected one of "
+                                             "`semanticRatio`, `embedder`");
+        }
+    }
+    if (!v.contains("embedder") || !v["embedder"].is_string()) {
+        throw error(400, "invalid_search_embedder", "Missing field `embedder` inside `.hybrid`");
+    }
+    p.hybrid_embedder = v["embedder"].get<std::string>();
+    if (v.contains("semanticRatio")) {
+        const auto& r = v["semanticRatio"];
+        if (!r.is_number() || r.get<double>() < 0 || r.get<double>() > 1) {
+            throw search_error("semantic_ratio",
+                               "Invalid value at `.hybrid.semanticRatio`: the value of "
+                               "`semanticRatio` is invalid, expected a float between "
+                               "`0.0` and `1.0`.");
+        }
+        p.semantic_ratio = r.get<double>();
+    }
+}
+
+using ParamReader = void (*)(const ParamValue&, SearchParams&);
+
+// How each parameter is read; a known parameter missing here (`locales`, `personalize`) is
+// accepted and ignored.
+const std::map<std::string, ParamReader> kParamReaders = {
+    {"q", [](const ParamValue& v, SearchParams& p) { p.q = v.string(); }},
+    {"offset", [](const ParamValue& v, SearchParams& p) { p.offset = v.uint(); }},
+    {"limit", [](const ParamValue& v, SearchParams& p) { p.limit = v.uint(); }},
+    {"page", [](const ParamValue& v, SearchParams& p) { p.page = v.uint(); }},
+    {"hitsPerPage", [](const ParamValue& v, SearchParams& p) { p.hits_per_page = v.uint(); }},
+    {"attributesToRetrieve",
+     [](const ParamValue& v, SearchParams& p) { p.attributes_to_retrieve = v.strings(); }},
+    {"attributesToCrop",
+     [](const ParamValue& v, SearchParams& p) { p.attributes_to_crop = v.strings(); }},
+    {"cropLength", [](const ParamValue& v, SearchParams& p) { p.crop_length = v.uint(); }},
+    {"attributesToHighlight",
+     [](const ParamValue& v, SearchParams& p) { p.attributes_to_highlight = v.strings(); }},
+    {"showMatchesPosition",
+     [](const ParamValue& v, SearchParams& p) { p.show_matches_position = v.boolean(); }},
+    {"showRankingScore",
+     [](const ParamValue& v, SearchParams& p) { p.show_ranking_score = v.boolean(); }},
+    {"showRankingScoreDetails",
+     [](const ParamValue& v, SearchParams& p) { p.show_ranking_score_details = v.boolean(); }},
+    {"retrieveVectors",
+     [](const ParamValue& v, SearchParams& p) { p.retrieve_vectors = v.boolean(); }},
+    // checked, without effect here
+    {"showPerformanceDetails", [](const ParamValue& v, SearchParams&) { v.boolean(); }},
+    {"useNetwork", [](const ParamValue& v, SearchParams&) { v.boolean(); }},
+    {"filter", [](const ParamValue& v, SearchParams& p) { p.filter = v.raw(); }},
+    {"sort", [](const ParamValue& v, SearchParams& p) { p.sort = v.strings(); }},
+    {"distinct", [](const ParamValue& v, SearchParams& p) { p.distinct = v.string(); }},
+    {"facets", [](const ParamValue& v, SearchParams& p) { p.facets = v.strings(); }},
+    {"highlightPreTag", [](const ParamValue& v, SearchParams& p) { p.highlight_pre = v.string(); }},
+    {"highlightPostTag",
+     [](const ParamValue& v, SearchParams& p) { p.highlight_post = v.string(); }},
+    {"cropMarker", [](const ParamValue& v, SearchParams& p) { p.crop_marker = v.string(); }},
+    {"attributesToSearchOn",
+     [](const ParamValue& v, SearchParams& p) { p.attributes_to_search_on = v.strings(); }},
+    {"matchingStrategy",
+     [](const ParamValue& v, SearchParams& p) { p.matching_strategy = matching_strategy(v); }},
+    {"rankingScoreThreshold",
+     [](const ParamValue& v, SearchParams& p) {
+         p.ranking_score_threshold = ranking_score_threshold(v);
+     }},
+    {"vector", [](const ParamValue& v, SearchParams& p) { p.vector = query_vector(v); }},
+    {"hybrid", read_hybrid},
+    {"media",
+     [](const ParamValue&, SearchParams&) {
+         throw error(400, "invalid_search_media",
+                     "Multimodal search is not supported by this development node.");
+     }},
+};
+
+// A float of a query string, or Meilisearch's `invalid_search_<code>` error naming `name`.
+double query_float(const std::string& text, const char* name, const char* code) {
+    char* end = nullptr;
+    const double d = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size()) {
+        throw search_error(code, std::string("Invalid value in parameter `") + name +
+                                     "`: could not parse `" + text + "` as a float");
+    }
+    return d;
+}
+
+// The query string's plain parameters (strings, integers, booleans and lists) as body fields.
+void add_plain_params(const Query& q, json& body) {
     auto uint_param = [&](const char* name) {
         if (auto v = q.get_uint(name, "invalid_search_" + snake_case(name))) body[name] = *v;
     };
@@ -292,26 +311,26 @@ SearchParams search_params_from_query(const std::string& raw_query) {
          {"distinct", "highlightPreTag", "highlightPostTag", "cropMarker", "matchingStrategy"}) {
         string_param(n);
     }
-    if (auto f = q.get("filter")) {
-        try {
-            body["filter"] = json::parse(*f);
-            if (!body["filter"].is_array() && !body["filter"].is_string()) body["filter"] = *f;
-        } catch (const json::parse_error&) {
-            body["filter"] = *f;
-        }
+}
+
+// `filter`: JSON (an array or a string) when it parses as such, else the expression as given.
+void add_filter_param(const Query& q, json& body) {
+    auto f = q.get("filter");
+    if (!f) return;
+    try {
+        body["filter"] = json::parse(*f);
+        if (!body["filter"].is_array() && !body["filter"].is_string()) body["filter"] = *f;
+    } catch (const json::parse_error&) {
+        body["filter"] = *f;
     }
+}
+
+// `hybridEmbedder` and `hybridSemanticRatio` as `hybrid`; `vector` as comma-separated floats.
+void add_vector_params(const Query& q, json& body) {
     if (auto e = q.get("hybridEmbedder")) {
         json hybrid{{"embedder", *e}};
         if (auto r = q.get("hybridSemanticRatio")) {
-            char* end = nullptr;
-            const double d = std::strtod(r->c_str(), &end);
-            if (end != r->c_str() + r->size()) {
-                throw search_error(
-                    "semantic_ratio",
-                    "Invalid value in parameter `hybridSemanticRatio`: could not parse `" + *r +
-                        "` as a float");
-            }
-            hybrid["semanticRatio"] = d;
+            hybrid["semanticRatio"] = query_float(*r, "hybridSemanticRatio", "semantic_ratio");
         }
         body["hybrid"] = hybrid;
     }
@@ -329,16 +348,37 @@ SearchParams search_params_from_query(const std::string& raw_query) {
         }
         body["vector"] = vec;
     }
-    if (auto t = q.get("rankingScoreThreshold")) {
-        char* end = nullptr;
-        const double d = std::strtod(t->c_str(), &end);
-        if (end != t->c_str() + t->size()) {
-            throw search_error(
-                "ranking_score_threshold",
-                "Invalid value in parameter `rankingScoreThreshold`: could not parse `" + *t +
-                    "` as a float");
+}
+
+}  // namespace
+
+SearchParams search_params_from_json(const json& body) {
+    if (!body.is_object())
+        throw bad_request("Invalid value type: expected an object, but found " + found_value(body));
+    SearchParams p;
+    for (auto it = body.begin(); it != body.end(); ++it) {
+        const auto& k = it.key();
+        if (std::find(kBodyParams.begin(), kBodyParams.end(), k) == kBodyParams.end()) {
+            throw bad_request("Unknown field `" + k + "`: expected one of " +
+                              backquoted_list(kBodyParams));
         }
-        body["rankingScoreThreshold"] = d;
+        if (it.value().is_null()) continue;
+        if (auto reader = kParamReaders.find(k); reader != kParamReaders.end()) {
+            reader->second(ParamValue(k, it.value()), p);
+        }
+    }
+    return p;
+}
+
+SearchParams search_params_from_query(const std::string& raw_query) {
+    Query q(raw_query, kQueryParams);
+    json body = json::object();
+    add_plain_params(q, body);
+    add_filter_param(q, body);
+    add_vector_params(q, body);
+    if (auto t = q.get("rankingScoreThreshold")) {
+        body["rankingScoreThreshold"] =
+            query_float(*t, "rankingScoreThreshold", "ranking_score_threshold");
     }
     return search_params_from_json(body);
 }
