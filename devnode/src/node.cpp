@@ -265,108 +265,148 @@ void Node::worker_loop() {
     }
 }
 
+namespace {
+
+// indexCreation.
+void create_index_task(State& state, const Task& task, const std::string& uid) {
+    if (state.indexes.count(uid)) {
+        throw error(409, "index_already_exists", "Index `" + uid + "` already exists.");
+    }
+    create_index(state, uid, task.op.primary_key);
+}
+
+// indexUpdate: a new primary key (only while the index is empty), or a new uid.
+void update_index(State& state, const Task& task, const std::string& uid) {
+    auto it = state.indexes.find(uid);
+    if (it == state.indexes.end()) throw index_not_found(uid);
+    Index& index = it->second;
+    if (task.op.primary_key && index.primary_key != task.op.primary_key) {
+        if (index.size() > 0) {
+            throw error(400, "index_primary_key_already_exists",
+                        "Index `" + uid + "`: Index already has a primary key: `" +
+                            index.primary_key.value_or("") + "`.");
+        }
+        index.primary_key = task.op.primary_key;
+    }
+    if (task.op.new_uid && *task.op.new_uid != uid) {
+        if (state.indexes.count(*task.op.new_uid)) {
+            throw error(409, "index_already_exists",
+                        "Index `" + *task.op.new_uid + "` already exists.");
+        }
+        Index moved = std::move(index);
+        state.indexes.erase(it);
+        moved.uid = *task.op.new_uid;
+        moved.updated_at = now();
+        state.indexes.emplace(moved.uid, std::move(moved));
+    } else {
+        index.updated_at = now();
+    }
+}
+
+// indexDeletion.
+void delete_index(State& state, Task& task, const std::string& uid) {
+    auto it = state.indexes.find(uid);
+    if (it == state.indexes.end()) throw index_not_found(uid);
+    task.details["deletedDocuments"] = it->second.size();
+    state.indexes.erase(it);
+}
+
+// indexSwap: every index named must exist (the second of a rename need not); then each pair
+// swaps, or the first is renamed to the second.
+void swap_indexes(State& state, const Task& task) {
+    std::vector<std::string> missing;
+    for (const auto& swap : task.op.swaps) {
+        for (const auto& u : swap["indexes"]) {
+            const auto name = u.get<std::string>();
+            const bool rename = swap["rename"].get<bool>();
+            if (!state.indexes.count(name) && !(rename && name == swap["indexes"][1])) {
+                missing.push_back(name);
+            }
+        }
+    }
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& m : missing) list += (list.empty() ? "`" : ", `") + m + "`";
+        throw error(404, "index_not_found",
+                    (missing.size() == 1 ? "Index " : "Indexes ") + list + " not found.");
+    }
+    for (const auto& swap : task.op.swaps) {
+        const auto a = swap["indexes"][0].get<std::string>();
+        const auto b = swap["indexes"][1].get<std::string>();
+        if (swap["rename"].get<bool>()) {
+            Index moved = std::move(state.indexes.at(a));
+            state.indexes.erase(a);
+            moved.uid = b;
+            state.indexes.emplace(b, std::move(moved));
+        } else {
+            std::swap(state.indexes.at(a), state.indexes.at(b));
+            state.indexes.at(a).uid = a;
+            state.indexes.at(b).uid = b;
+        }
+    }
+}
+
+// taskCancelation: the matched tasks still enqueued.
+void cancel_tasks(State& state, Task& task) {
+    std::uint64_t canceled = 0;
+    for (auto uid : task.op.matched) {
+        auto it = state.tasks.find(uid);
+        if (it != state.tasks.end() && it->second.status == "enqueued") {
+            it->second.status = "canceled";
+            it->second.canceled_by = task.uid;
+            it->second.started_at = it->second.finished_at = now();
+            ++canceled;
+        }
+    }
+    task.details["canceledTasks"] = canceled;
+}
+
+// taskDeletion: the matched tasks that are finished.
+void delete_tasks(State& state, Task& task) {
+    std::uint64_t deleted = 0;
+    for (auto uid : task.op.matched) {
+        auto it = state.tasks.find(uid);
+        if (it != state.tasks.end() && it->second.status != "enqueued" &&
+            it->second.status != "processing") {
+            state.tasks.erase(it);
+            ++deleted;
+        }
+    }
+    task.details["deletedTasks"] = deleted;
+}
+
+// Applies a task of any type; throws ApiError when it fails.
+void apply_task(State& state, Task& task) {
+    const std::string& type = task.type;
+    const auto uid = task.index_uid.value_or("");
+    if (type == "indexCreation") {
+        create_index_task(state, task, uid);
+    } else if (type == "indexUpdate") {
+        update_index(state, task, uid);
+    } else if (type == "indexDeletion") {
+        delete_index(state, task, uid);
+    } else if (type == "indexSwap") {
+        swap_indexes(state, task);
+    } else if (type == "documentAdditionOrUpdate") {
+        apply_documents(state, task);
+    } else if (type == "documentDeletion") {
+        apply_document_deletion(state, task);
+    } else if (type == "settingsUpdate") {
+        apply_settings(state, task);
+    } else if (type == "taskCancelation") {
+        cancel_tasks(state, task);
+    } else if (type == "taskDeletion") {
+        delete_tasks(state, task);
+    } else if (type == "dumpCreation") {
+        task.details["dumpUid"] = rfc3339(now());
+    }
+}
+
+}  // namespace
+
 void Node::process(Task& task) {
     try {
-        const std::string& type = task.type;
-        const auto uid = task.index_uid.value_or("");
-        if (type == "indexCreation") {
-            if (state_.indexes.count(uid)) {
-                throw error(409, "index_already_exists", "Index `" + uid + "` already exists.");
-            }
-            create_index(state_, uid, task.op.primary_key);
-        } else if (type == "indexUpdate") {
-            auto it = state_.indexes.find(uid);
-            if (it == state_.indexes.end()) throw index_not_found(uid);
-            Index& index = it->second;
-            if (task.op.primary_key && index.primary_key != task.op.primary_key) {
-                if (index.size() > 0) {
-                    throw error(400, "index_primary_key_already_exists",
-                                "Index `" + uid + "`: Index already has a primary key: `" +
-                                    index.primary_key.value_or("") + "`.");
-                }
-                index.primary_key = task.op.primary_key;
-            }
-            if (task.op.new_uid && *task.op.new_uid != uid) {
-                if (state_.indexes.count(*task.op.new_uid)) {
-                    throw error(409, "index_already_exists",
-                                "Index `" + *task.op.new_uid + "` already exists.");
-                }
-                Index moved = std::move(index);
-                state_.indexes.erase(it);
-                moved.uid = *task.op.new_uid;
-                moved.updated_at = now();
-                state_.indexes.emplace(moved.uid, std::move(moved));
-            } else {
-                index.updated_at = now();
-            }
-        } else if (type == "indexDeletion") {
-            auto it = state_.indexes.find(uid);
-            if (it == state_.indexes.end()) throw index_not_found(uid);
-            task.details["deletedDocuments"] = it->second.size();
-            state_.indexes.erase(it);
-        } else if (type == "indexSwap") {
-            std::vector<std::string> missing;
-            for (const auto& swap : task.op.swaps) {
-                for (const auto& u : swap["indexes"]) {
-                    const auto name = u.get<std::string>();
-                    const bool rename = swap["rename"].get<bool>();
-                    if (!state_.indexes.count(name) && !(rename && name == swap["indexes"][1])) {
-                        missing.push_back(name);
-                    }
-                }
-            }
-            if (!missing.empty()) {
-                std::string list;
-                for (const auto& m : missing) list += (list.empty() ? "`" : ", `") + m + "`";
-                throw error(404, "index_not_found",
-                            (missing.size() == 1 ? "Index " : "Indexes ") + list + " not found.");
-            }
-            for (const auto& swap : task.op.swaps) {
-                const auto a = swap["indexes"][0].get<std::string>();
-                const auto b = swap["indexes"][1].get<std::string>();
-                if (swap["rename"].get<bool>()) {
-                    Index moved = std::move(state_.indexes.at(a));
-                    state_.indexes.erase(a);
-                    moved.uid = b;
-                    state_.indexes.emplace(b, std::move(moved));
-                } else {
-                    std::swap(state_.indexes.at(a), state_.indexes.at(b));
-                    state_.indexes.at(a).uid = a;
-                    state_.indexes.at(b).uid = b;
-                }
-            }
-        } else if (type == "documentAdditionOrUpdate") {
-            apply_documents(state_, task);
-        } else if (type == "documentDeletion") {
-            apply_document_deletion(state_, task);
-        } else if (type == "settingsUpdate") {
-            apply_settings(state_, task);
-        } else if (type == "taskCancelation") {
-            std::uint64_t canceled = 0;
-            for (auto uid_ : task.op.matched) {
-                auto it = state_.tasks.find(uid_);
-                if (it != state_.tasks.end() && it->second.status == "enqueued") {
-                    it->second.status = "canceled";
-                    it->second.canceled_by = task.uid;
-                    it->second.started_at = it->second.finished_at = now();
-                    ++canceled;
-                }
-            }
-            task.details["canceledTasks"] = canceled;
-        } else if (type == "taskDeletion") {
-            std::uint64_t deleted = 0;
-            for (auto uid_ : task.op.matched) {
-                auto it = state_.tasks.find(uid_);
-                if (it != state_.tasks.end() && it->second.status != "enqueued" &&
-                    it->second.status != "processing") {
-                    state_.tasks.erase(it);
-                    ++deleted;
-                }
-            }
-            task.details["deletedTasks"] = deleted;
-        } else if (type == "dumpCreation") {
-            task.details["dumpUid"] = rfc3339(now());
-        }
+        apply_task(state_, task);
         task.status = "succeeded";
     } catch (const ApiError& e) {
         task.status = "failed";
