@@ -39,85 +39,18 @@ struct TaskFilter {
     bool any = false;
 
     explicit TaskFilter(const Query& q) {
-        auto uid_set = [&](const char* name, const char* code) {
-            std::optional<std::set<std::uint32_t>> out;
-            if (auto v = q.get(name); v && *v != "*") {
-                out.emplace();
-                for (const auto& item : split_csv(*v)) {
-                    const bool ok =
-                        !item.empty() && std::all_of(item.begin(), item.end(),
-                                                     [](char c) { return c >= '0' && c <= '9'; });
-                    if (!ok) {
-                        throw error(400, code,
-                                    "Invalid value in parameter `" + std::string(name) +
-                                        "`: could not parse `" + item + "` as a positive integer");
-                    }
-                    out->insert(static_cast<std::uint32_t>(std::stoull(item)));
-                }
-            }
-            if (q.has(name)) any = true;
-            return out;
-        };
-        auto name_set = [&](const char* name, const char* code,
-                            const std::vector<std::string>* allowed) {
-            std::optional<std::set<std::string>> out;
-            if (auto v = q.get(name); v && *v != "*") {
-                out.emplace();
-                for (const auto& item : split_csv(*v)) {
-                    if (!allowed) {
-                        check_index_uid(item);
-                        out->insert(item);
-                        continue;
-                    }
-                    auto match = std::find_if(allowed->begin(), allowed->end(), [&](auto& a) {
-                        return std::equal(a.begin(), a.end(), item.begin(), item.end(),
-                                          [](char x, char y) { return tolower(x) == tolower(y); });
-                    });
-                    if (match == allowed->end()) {
-                        throw error(
-                            400, code,
-                            "Invalid value in parameter `" + std::string(name) + "`: `" + item +
-                                "` is not a valid " +
-                                (std::string(name) == "types" ? "task type" : "task status") +
-                                ". Available " +
-                                (std::string(name) == "types" ? "types" : "statuses") + " are " +
-                                backquoted_list(*allowed) + ".");
-                    }
-                    out->insert(*match);
-                }
-            }
-            if (q.has(name)) any = true;
-            return out;
-        };
-        auto date = [&](const char* name, bool before) -> std::optional<Time> {
-            auto v = q.get(name);
-            if (!v) return std::nullopt;
-            any = true;
-            bool date_only = false;
-            auto t = parse_date(*v, &date_only);
-            if (!t) {
-                throw error(400, "invalid_task_" + snake_case(name),
-                            "Invalid value in parameter `" + std::string(name) + "`: `" + *v +
-                                "` is an invalid date-time. It should follow the YYYY-MM-DD or "
-                                "RFC 3339 date-time format.");
-            }
-            if (date_only && !before && *t < Time::max() - std::chrono::hours(24)) {
-                *t += std::chrono::hours(24);
-            }
-            return t;
-        };
-        uids = uid_set("uids", "invalid_task_uids");
-        batch_uids = uid_set("batchUids", "invalid_task_batch_uids");
-        canceled_by = uid_set("canceledBy", "invalid_task_canceled_by");
-        types = name_set("types", "invalid_task_types", &kTaskTypes);
-        statuses = name_set("statuses", "invalid_task_statuses", &kTaskStatuses);
-        index_uids = name_set("indexUids", "invalid_index_uid", nullptr);
-        before_enqueued = date("beforeEnqueuedAt", true);
-        after_enqueued = date("afterEnqueuedAt", false);
-        before_started = date("beforeStartedAt", true);
-        after_started = date("afterStartedAt", false);
-        before_finished = date("beforeFinishedAt", true);
-        after_finished = date("afterFinishedAt", false);
+        uids = uid_set(q, "uids", "invalid_task_uids");
+        batch_uids = uid_set(q, "batchUids", "invalid_task_batch_uids");
+        canceled_by = uid_set(q, "canceledBy", "invalid_task_canceled_by");
+        types = name_set(q, "types", "invalid_task_types", &kTaskTypes);
+        statuses = name_set(q, "statuses", "invalid_task_statuses", &kTaskStatuses);
+        index_uids = name_set(q, "indexUids", "invalid_index_uid", nullptr);
+        before_enqueued = date(q, "beforeEnqueuedAt", true);
+        after_enqueued = date(q, "afterEnqueuedAt", false);
+        before_started = date(q, "beforeStartedAt", true);
+        after_started = date(q, "afterStartedAt", false);
+        before_finished = date(q, "beforeFinishedAt", true);
+        after_finished = date(q, "afterFinishedAt", false);
     }
 
     bool matches(const Task& t) const {
@@ -138,6 +71,87 @@ struct TaskFilter {
         return in(t.enqueued_at, before_enqueued, after_enqueued) &&
                in(t.started_at, before_started, after_started) &&
                in(t.finished_at, before_finished, after_finished);
+    }
+
+  private:
+    // A list of uids (`*`: every one).
+    std::optional<std::set<std::uint32_t>> uid_set(const Query& q, const char* name,
+                                                   const char* code) {
+        std::optional<std::set<std::uint32_t>> out;
+        if (auto v = q.get(name); v && *v != "*") {
+            out.emplace();
+            for (const auto& item : split_csv(*v)) {
+                const bool ok = !item.empty() && std::all_of(item.begin(), item.end(), [](char c) {
+                    return c >= '0' && c <= '9';
+                });
+                if (!ok) {
+                    throw error(400, code,
+                                "Invalid value in parameter `" + std::string(name) +
+                                    "`: could not parse `" + item + "` as a positive integer");
+                }
+                out->insert(static_cast<std::uint32_t>(std::stoull(item)));
+            }
+        }
+        if (q.has(name)) any = true;
+        return out;
+    }
+
+    // A list of names (`*`: every one): index uids when `allowed` is null, else task types or
+    // statuses, matched without case and kept as `allowed` spells them.
+    std::optional<std::set<std::string>> name_set(const Query& q, const char* name,
+                                                  const char* code,
+                                                  const std::vector<std::string>* allowed) {
+        std::optional<std::set<std::string>> out;
+        if (auto v = q.get(name); v && *v != "*") {
+            out.emplace();
+            for (const auto& item : split_csv(*v)) {
+                if (!allowed) {
+                    check_index_uid(item);
+                    out->insert(item);
+                    continue;
+                }
+                out->insert(allowed_name(name, code, *allowed, item));
+            }
+        }
+        if (q.has(name)) any = true;
+        return out;
+    }
+
+    static std::string allowed_name(const char* name, const char* code,
+                                    const std::vector<std::string>& allowed,
+                                    const std::string& item) {
+        auto match = std::find_if(allowed.begin(), allowed.end(), [&](auto& a) {
+            return std::equal(a.begin(), a.end(), item.begin(), item.end(),
+                              [](char x, char y) { return tolower(x) == tolower(y); });
+        });
+        if (match == allowed.end()) {
+            const bool types = std::string(name) == "types";
+            throw error(400, code,
+                        "Invalid value in parameter `" + std::string(name) + "`: `" + item +
+                            "` is not a valid " + (types ? "task type" : "task status") +
+                            ". Available " + (types ? "types" : "statuses") + " are " +
+                            backquoted_list(allowed) + ".");
+        }
+        return *match;
+    }
+
+    // A date or date-time; a date alone after `after*` means the end of that day.
+    std::optional<Time> date(const Query& q, const char* name, bool before) {
+        auto v = q.get(name);
+        if (!v) return std::nullopt;
+        any = true;
+        bool date_only = false;
+        auto t = parse_date(*v, &date_only);
+        if (!t) {
+            throw error(400, "invalid_task_" + snake_case(name),
+                        "Invalid value in parameter `" + std::string(name) + "`: `" + *v +
+                            "` is an invalid date-time. It should follow the YYYY-MM-DD or "
+                            "RFC 3339 date-time format.");
+        }
+        if (date_only && !before && *t < Time::max() - std::chrono::hours(24)) {
+            *t += std::chrono::hours(24);
+        }
+        return t;
     }
 };
 
