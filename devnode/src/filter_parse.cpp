@@ -178,6 +178,7 @@ class Parser {
         fail(t, "Was expecting a value but instead got `" + t.text + "`.");
     }
 
+    // A parenthesized expression, or one condition on a field.
     FilterPtr parse_primary(int depth) {
         const auto& first = peek();
         if (first.type == Token::Type::lparen) {
@@ -202,80 +203,90 @@ class Parser {
         node->text = text_;
         node->start = field_token.start;
         node->end = field_token.end;
+        return parse_condition(field_token, node);
+    }
+
+    // What follows a field: an operation and a value, `IN` a list, `EXISTS`, `IS ...`,
+    // `STARTS WITH` a value (each but the operations may follow `NOT`), or a range.
+    FilterPtr parse_condition(const Token& field_token, const std::shared_ptr<FilterNode>& node) {
+        using Kind = FilterNode::Kind;
         const auto& t = peek();
         if (t.type == Token::Type::op) {
-            node->kind = FilterNode::Kind::compare;
+            node->kind = Kind::compare;
             node->op = next().text;
             node->value = value();
-        } else if (keyword("IN")) {
-            next();
-            node->kind = FilterNode::Kind::in;
+            return node;
+        }
+        // the keyword after an optional NOT
+        const bool negated = keyword("NOT");
+        const std::size_t at = negated ? 1 : 0;
+        if (keyword("IN", at)) {
+            for (std::size_t i = 0; i <= at; ++i) next();
+            node->kind = Kind::in;
             node->values = list();
-        } else if (keyword("NOT") && keyword("IN", 1)) {
-            next();
-            next();
-            node->kind = FilterNode::Kind::in;
-            node->values = list();
-            return make(FilterNode::Kind::not_, {node});
-        } else if (keyword("EXISTS")) {
-            next();
-            node->kind = FilterNode::Kind::exists;
-        } else if (keyword("NOT") && keyword("EXISTS", 1)) {
-            next();
-            next();
-            node->kind = FilterNode::Kind::exists;
-            return make(FilterNode::Kind::not_, {node});
+        } else if (keyword("EXISTS", at)) {
+            for (std::size_t i = 0; i <= at; ++i) next();
+            node->kind = Kind::exists;
         } else if (keyword("IS")) {
-            next();
-            bool negate = false;
-            if (keyword("NOT")) {
-                next();
-                negate = true;
-            }
-            if (keyword("NULL")) {
-                node->kind = FilterNode::Kind::is_null;
-            } else if (keyword("EMPTY")) {
-                node->kind = FilterNode::Kind::is_empty;
-            } else {
-                fail(peek(),
-                     "Was expecting an operation `=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, "
-                     "`NOT IN`, `TO`, `EXISTS`, `NOT EXISTS`, `IS NULL`, `IS NOT NULL`, "
-                     "`IS EMPTY`, `IS NOT EMPTY`, `CONTAINS`, `NOT CONTAINS`, `STARTS "
-                     "WITH`, `NOT STARTS WITH`, `_geoRadius`, or `_geoBoundingBox` at `" +
-                         text_.substr(field_token.start) + "`.");
-            }
-            next();
-            if (negate) return make(FilterNode::Kind::not_, {node});
-        } else if (keyword("STARTS") && keyword("WITH", 1)) {
-            next();
-            next();
-            node->kind = FilterNode::Kind::starts_with;
+            return parse_is(field_token, node);
+        } else if (keyword("STARTS", at) && keyword("WITH", at + 1)) {
+            for (std::size_t i = 0; i <= at + 1; ++i) next();
+            node->kind = Kind::starts_with;
             node->value = value();
-        } else if (keyword("NOT") && keyword("STARTS", 1) && keyword("WITH", 2)) {
-            next();
-            next();
-            next();
-            node->kind = FilterNode::Kind::starts_with;
-            node->value = value();
-            return make(FilterNode::Kind::not_, {node});
-        } else if (keyword("CONTAINS") || (keyword("NOT") && keyword("CONTAINS", 1))) {
-            throw error(400, "feature_not_enabled",
-                        "Using `CONTAINS` in a filter requires enabling the `contains filter` "
-                        "experimental feature. See https://github.com/orgs/meilisearch/"
-                        "discussions/763\n" +
-                            std::to_string(field_token.start + 1) + ":" +
-                            std::to_string(peek().end) + " " + text_);
+        } else if (keyword("CONTAINS", at)) {
+            fail_contains(field_token);
         } else if (t.type == Token::Type::word || t.type == Token::Type::quoted) {
-            // field low TO high
-            node->kind = FilterNode::Kind::range;
-            node->value = value();
-            if (!keyword("TO")) fail_operation(field_token);
-            next();
-            node->high = value();
+            // a lone NOT lands here too, and fails as the range's value
+            return parse_range(field_token, node);
         } else {
             fail_operation(field_token);
         }
+        return negated ? make(Kind::not_, {node}) : node;
+    }
+
+    // `IS [NOT] NULL` or `IS [NOT] EMPTY`.
+    FilterPtr parse_is(const Token& field_token, const std::shared_ptr<FilterNode>& node) {
+        next();
+        bool negate = false;
+        if (keyword("NOT")) {
+            next();
+            negate = true;
+        }
+        if (keyword("NULL")) {
+            node->kind = FilterNode::Kind::is_null;
+        } else if (keyword("EMPTY")) {
+            node->kind = FilterNode::Kind::is_empty;
+        } else {
+            fail(peek(),
+                 "Was expecting an operation `=`, `!=`, `>=`, `>`, `<=`, `<`, `IN`, "
+                 "`NOT IN`, `TO`, `EXISTS`, `NOT EXISTS`, `IS NULL`, `IS NOT NULL`, "
+                 "`IS EMPTY`, `IS NOT EMPTY`, `CONTAINS`, `NOT CONTAINS`, `STARTS "
+                 "WITH`, `NOT STARTS WITH`, `_geoRadius`, or `_geoBoundingBox` at `" +
+                     text_.substr(field_token.start) + "`.");
+        }
+        next();
+        if (negate) return make(FilterNode::Kind::not_, {node});
         return node;
+    }
+
+    // `field low TO high`.
+    FilterPtr parse_range(const Token& field_token, const std::shared_ptr<FilterNode>& node) {
+        node->kind = FilterNode::Kind::range;
+        node->value = value();
+        if (!keyword("TO")) fail_operation(field_token);
+        next();
+        node->high = value();
+        return node;
+    }
+
+    // `CONTAINS` needs an experimental feature this node does not have, as Meilisearch without it.
+    [[noreturn]] void fail_contains(const Token& field_token) {
+        throw error(400, "feature_not_enabled",
+                    "Using `CONTAINS` in a filter requires enabling the `contains filter` "
+                    "experimental feature. See https://github.com/orgs/meilisearch/"
+                    "discussions/763\n" +
+                        std::to_string(field_token.start + 1) + ":" + std::to_string(peek().end) +
+                        " " + text_);
     }
 
     [[noreturn]] void fail_operation(const Token& field_token) {
