@@ -79,6 +79,123 @@ bool valid_ranking_rule(const std::string& rule) {
     return false;
 }
 
+void check_filterable_attributes(const Checker& c, const std::string& key, const json& v) {
+    if (!v.is_array()) throw c.type_error(key, "an array", v);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto at = key + "[" + std::to_string(i) + "]";
+        if (v[i].is_string()) continue;
+        c.fields(v[i], at, {"attributePatterns", "features"});
+        if (!v[i].contains("attributePatterns")) {
+            throw error(400, "invalid_settings_filterable_attributes",
+                        "Missing field `attributePatterns` inside `." + at + "`");
+        }
+        c.strings(v[i]["attributePatterns"], at + ".attributePatterns");
+    }
+}
+
+// Every rule valid, and the legacy `attribute` rule not mixed with the rules replacing it.
+void check_ranking_rules(const Checker& c, const std::string& key, const json& v) {
+    c.strings(v, key);
+    bool legacy = false, modern = false;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto rule = v[i].get<std::string>();
+        if (!valid_ranking_rule(rule)) {
+            throw c.value_error(key + "[" + std::to_string(i) + "]",
+                                "`" + rule +
+                                    "` ranking rule is invalid. Valid ranking rules are "
+                                    "words, typo, sort, proximity, attribute, exactness and "
+                                    "custom ranking rules.");
+        }
+        legacy |= rule == "attribute";
+        modern |= rule == "attributeRank" || rule == "wordPosition";
+    }
+    if (legacy && modern) {
+        throw c.value_error(key,
+                            "`attribute` cannot be used together with `attributeRank` "
+                            "or `wordPosition`.");
+    }
+}
+
+// `typoTolerance.minWordSizeForTypos`: two sizes, `oneTypo` at most `twoTypos`.
+void check_min_word_sizes(const Checker& c, const std::string& at, const json& m) {
+    c.fields(m, at, {"oneTypo", "twoTypos"});
+    for (const char* f : {"oneTypo", "twoTypos"}) {
+        if (m.contains(f) && !m[f].is_null()) c.uint(m[f], at + "." + f);
+    }
+    const auto one = m.value("oneTypo", json(5));
+    const auto two = m.value("twoTypos", json(9));
+    if (one.is_number() && two.is_number() && one.get<std::uint64_t>() > two.get<std::uint64_t>()) {
+        throw error(400, "invalid_settings_typo_tolerance",
+                    "`minWordSizeForTypos` setting is invalid. `oneTypo` and `twoTypos` "
+                    "fields should be between `0` and `255`, and `twoTypos` should be "
+                    "greater or equals to `oneTypo` but found `oneTypo: " +
+                        one.dump() + "` and twoTypos: " + two.dump() + "`.");
+    }
+}
+
+void check_typo_tolerance(const Checker& c, const std::string& key, const json& v) {
+    c.fields(v, key,
+             {"enabled", "minWordSizeForTypos", "disableOnWords", "disableOnAttributes",
+              "disableOnNumbers"});
+    if (v.contains("enabled") && !v["enabled"].is_null()) c.boolean(v["enabled"], key + ".enabled");
+    if (v.contains("disableOnNumbers") && !v["disableOnNumbers"].is_null()) {
+        c.boolean(v["disableOnNumbers"], key + ".disableOnNumbers");
+    }
+    for (const char* f : {"disableOnWords", "disableOnAttributes"}) {
+        if (v.contains(f) && !v[f].is_null()) c.strings(v[f], key + "." + f);
+    }
+    if (v.contains("minWordSizeForTypos") && !v["minWordSizeForTypos"].is_null()) {
+        check_min_word_sizes(c, key + ".minWordSizeForTypos", v["minWordSizeForTypos"]);
+    }
+}
+
+void check_faceting(const Checker& c, const std::string& key, const json& v) {
+    c.fields(v, key, {"maxValuesPerFacet", "sortFacetValuesBy"});
+    if (v.contains("maxValuesPerFacet") && !v["maxValuesPerFacet"].is_null()) {
+        c.uint(v["maxValuesPerFacet"], key + ".maxValuesPerFacet");
+    }
+    if (v.contains("sortFacetValuesBy") && !v["sortFacetValuesBy"].is_null()) {
+        const auto& s = v["sortFacetValuesBy"];
+        if (!s.is_object()) throw c.type_error(key + ".sortFacetValuesBy", "an object", s);
+        for (auto it = s.begin(); it != s.end(); ++it) {
+            c.one_of(it.value(), key + ".sortFacetValuesBy." + it.key(), {"alpha", "count"});
+        }
+    }
+}
+
+void check_pagination(const Checker& c, const std::string& key, const json& v) {
+    c.fields(v, key, {"maxTotalHits"});
+    if (v.contains("maxTotalHits") && !v["maxTotalHits"].is_null()) {
+        c.uint(v["maxTotalHits"], key + ".maxTotalHits");
+        if (v["maxTotalHits"].get<std::uint64_t>() == 0) {
+            throw c.value_error(key + ".maxTotalHits",
+                                "a non-zero integer value lower than `18446744073709551615` "
+                                "was expected, but found a zero");
+        }
+    }
+}
+
+// Embedders: only `userProvided` ones, with their dimensions; null removes one.
+void check_embedders(const Checker& c, const std::string& key, const json& v) {
+    if (!v.is_object()) throw c.type_error(key, "an object", v);
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        if (it.value().is_null()) continue;
+        const auto at = key + "." + it.key();
+        c.fields(it.value(), at, {"source", "dimensions", "distribution", "binaryQuantized"});
+        if (!it.value().contains("source")) {
+            throw error(400, "invalid_settings_embedders",
+                        "Missing field `source` inside `." + at + "`");
+        }
+        c.one_of(it.value()["source"], at + ".source", {"userProvided"});
+        if (!it.value().contains("dimensions")) {
+            throw error(400, "invalid_settings_embedders",
+                        "Missing field `." + at + ".dimensions`\n  - note: `." + at +
+                            ".source = \"userProvided\"`");
+        }
+        c.uint(it.value()["dimensions"], at + ".dimensions");
+    }
+}
+
 void validate_value(const std::string& key, const json& v) {
     if (v.is_null()) return;  // null resets
     const Checker c(key);
@@ -87,37 +204,9 @@ void validate_value(const std::string& key, const json& v) {
         key == "separatorTokens" || key == "dictionary") {
         c.strings(v, key);
     } else if (key == "filterableAttributes") {
-        if (!v.is_array()) throw c.type_error(key, "an array", v);
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            const auto at = key + "[" + std::to_string(i) + "]";
-            if (v[i].is_string()) continue;
-            c.fields(v[i], at, {"attributePatterns", "features"});
-            if (!v[i].contains("attributePatterns")) {
-                throw error(400, "invalid_settings_filterable_attributes",
-                            "Missing field `attributePatterns` inside `." + at + "`");
-            }
-            c.strings(v[i]["attributePatterns"], at + ".attributePatterns");
-        }
+        check_filterable_attributes(c, key, v);
     } else if (key == "rankingRules") {
-        c.strings(v, key);
-        bool legacy = false, modern = false;
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            const auto rule = v[i].get<std::string>();
-            if (!valid_ranking_rule(rule)) {
-                throw c.value_error(key + "[" + std::to_string(i) + "]",
-                                    "`" + rule +
-                                        "` ranking rule is invalid. Valid ranking rules are "
-                                        "words, typo, sort, proximity, attribute, exactness and "
-                                        "custom ranking rules.");
-            }
-            legacy |= rule == "attribute";
-            modern |= rule == "attributeRank" || rule == "wordPosition";
-        }
-        if (legacy && modern) {
-            throw c.value_error(key,
-                                "`attribute` cannot be used together with `attributeRank` "
-                                "or `wordPosition`.");
-        }
+        check_ranking_rules(c, key, v);
     } else if (key == "synonyms") {
         if (!v.is_object()) throw c.type_error(key, "an object", v);
         for (auto it = v.begin(); it != v.end(); ++it) c.strings(it.value(), key + "." + it.key());
@@ -126,75 +215,13 @@ void validate_value(const std::string& key, const json& v) {
     } else if (key == "proximityPrecision") {
         c.one_of(v, key, {"byWord", "byAttribute"});
     } else if (key == "typoTolerance") {
-        c.fields(v, key,
-                 {"enabled", "minWordSizeForTypos", "disableOnWords", "disableOnAttributes",
-                  "disableOnNumbers"});
-        if (v.contains("enabled") && !v["enabled"].is_null())
-            c.boolean(v["enabled"], key + ".enabled");
-        if (v.contains("disableOnNumbers") && !v["disableOnNumbers"].is_null()) {
-            c.boolean(v["disableOnNumbers"], key + ".disableOnNumbers");
-        }
-        for (const char* f : {"disableOnWords", "disableOnAttributes"}) {
-            if (v.contains(f) && !v[f].is_null()) c.strings(v[f], key + "." + f);
-        }
-        if (v.contains("minWordSizeForTypos") && !v["minWordSizeForTypos"].is_null()) {
-            const auto& m = v["minWordSizeForTypos"];
-            c.fields(m, key + ".minWordSizeForTypos", {"oneTypo", "twoTypos"});
-            for (const char* f : {"oneTypo", "twoTypos"}) {
-                if (m.contains(f) && !m[f].is_null())
-                    c.uint(m[f], key + ".minWordSizeForTypos." + f);
-            }
-            const auto one = m.value("oneTypo", json(5));
-            const auto two = m.value("twoTypos", json(9));
-            if (one.is_number() && two.is_number() &&
-                one.get<std::uint64_t>() > two.get<std::uint64_t>()) {
-                throw error(400, "invalid_settings_typo_tolerance",
-                            "`minWordSizeForTypos` setting is invalid. `oneTypo` and `twoTypos` "
-                            "fields should be between `0` and `255`, and `twoTypos` should be "
-                            "greater or equals to `oneTypo` but found `oneTypo: " +
-                                one.dump() + "` and twoTypos: " + two.dump() + "`.");
-            }
-        }
+        check_typo_tolerance(c, key, v);
     } else if (key == "faceting") {
-        c.fields(v, key, {"maxValuesPerFacet", "sortFacetValuesBy"});
-        if (v.contains("maxValuesPerFacet") && !v["maxValuesPerFacet"].is_null()) {
-            c.uint(v["maxValuesPerFacet"], key + ".maxValuesPerFacet");
-        }
-        if (v.contains("sortFacetValuesBy") && !v["sortFacetValuesBy"].is_null()) {
-            const auto& s = v["sortFacetValuesBy"];
-            if (!s.is_object()) throw c.type_error(key + ".sortFacetValuesBy", "an object", s);
-            for (auto it = s.begin(); it != s.end(); ++it) {
-                c.one_of(it.value(), key + ".sortFacetValuesBy." + it.key(), {"alpha", "count"});
-            }
-        }
+        check_faceting(c, key, v);
     } else if (key == "pagination") {
-        c.fields(v, key, {"maxTotalHits"});
-        if (v.contains("maxTotalHits") && !v["maxTotalHits"].is_null()) {
-            c.uint(v["maxTotalHits"], key + ".maxTotalHits");
-            if (v["maxTotalHits"].get<std::uint64_t>() == 0) {
-                throw c.value_error(key + ".maxTotalHits",
-                                    "a non-zero integer value lower than `18446744073709551615` "
-                                    "was expected, but found a zero");
-            }
-        }
+        check_pagination(c, key, v);
     } else if (key == "embedders") {
-        if (!v.is_object()) throw c.type_error(key, "an object", v);
-        for (auto it = v.begin(); it != v.end(); ++it) {
-            if (it.value().is_null()) continue;
-            const auto at = key + "." + it.key();
-            c.fields(it.value(), at, {"source", "dimensions", "distribution", "binaryQuantized"});
-            if (!it.value().contains("source")) {
-                throw error(400, "invalid_settings_embedders",
-                            "Missing field `source` inside `." + at + "`");
-            }
-            c.one_of(it.value()["source"], at + ".source", {"userProvided"});
-            if (!it.value().contains("dimensions")) {
-                throw error(400, "invalid_settings_embedders",
-                            "Missing field `." + at + ".dimensions`\n  - note: `." + at +
-                                ".source = \"userProvided\"`");
-            }
-            c.uint(it.value()["dimensions"], at + ".dimensions");
-        }
+        check_embedders(c, key, v);
     } else if (key == "searchCutoffMs") {
         c.uint(v, key);
     } else if (key == "localizedAttributes") {
