@@ -61,6 +61,9 @@ class Node {
     void add_fault_routes();
     // Throws unless the request's key may search `uid` (multi-search checks each query).
     void authorize_index(const Request& request, const std::string& uid) const;
+    // POST /multi-search: each query on its index, or with `federation` one merged list.
+    Response multi_search(Request& request);
+    json multi_search_query(const Request& request, json query);
     // POST /multi-search with `federation` (takes the state mutex).
     json federated_search(const Request& request, const json& body);
 
