@@ -155,86 +155,94 @@ struct TaskFilter {
     }
 };
 
+// GET /tasks: the tasks the filters select, newest first (oldest with `reverse`), from `from`.
+Response list_tasks(State& state, Request& r) {
+    Query q(r.query, {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
+                      "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
+                      "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
+    TaskFilter filter(q);
+    const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
+    const auto from = q.get_uint("from", "invalid_task_from");
+    const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
+    std::lock_guard lock(state.mutex);
+    std::vector<const Task*> matched;
+    for (const auto& [uid, t] : state.tasks) {
+        if (filter.matches(t)) matched.push_back(&t);
+    }
+    if (!reverse) std::reverse(matched.begin(), matched.end());
+    json results = json::array();
+    std::optional<std::uint32_t> next;
+    for (const Task* t : matched) {
+        if (from && (reverse ? t->uid < *from : t->uid > *from)) continue;
+        if (results.size() == limit) {
+            next = t->uid;
+            break;
+        }
+        results.push_back(t->to_json());
+    }
+    json j;
+    j["results"] = results;
+    j["total"] = matched.size();
+    j["limit"] = limit;
+    j["from"] = results.empty() ? json(nullptr) : results[0]["uid"];
+    j["next"] = next ? json(*next) : json(nullptr);
+    return respond(200, j);
+}
+
+// GET /tasks/{uid}.
+Response get_task(State& state, Request& r) {
+    const auto uid = parse_task_uid(std::string(r.param("uid")));
+    std::lock_guard lock(state.mutex);
+    auto it = state.tasks.find(uid);
+    if (it == state.tasks.end()) {
+        throw error(404, "task_not_found", "Task `" + std::to_string(uid) + "` not found.");
+    }
+    return respond(200, it->second.to_json());
+}
+
+// POST /tasks/cancel (`cancel`) and DELETE /tasks: a taskCancelation or taskDeletion task over
+// the tasks the filters select (at least one filter is required).
+Response enqueue_cancel_or_delete(State& state, Request& r, bool cancel) {
+    Query q(r.query, kTaskFilterParams);
+    TaskFilter filter(q);
+    if (!filter.any) {
+        throw error(400, "missing_task_filters",
+                    std::string("Query parameters to filter the tasks to ") +
+                        (cancel ? "cancel" : "delete") +
+                        " are missing. Available query parameters are: `uids`, "
+                        "`indexUids`, `statuses`, `types`, `canceledBy`, "
+                        "`beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, "
+                        "`afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`.");
+    }
+    std::lock_guard lock(state.mutex);
+    Operation op;
+    for (const auto& [uid, t] : state.tasks) {
+        if (filter.matches(t)) op.matched.push_back(uid);
+    }
+    json details;
+    details["matchedTasks"] = op.matched.size();
+    details[cancel ? "canceledTasks" : "deletedTasks"] = nullptr;
+    details["originalFilter"] = "?" + r.query;
+    auto& task = state.enqueue(cancel ? "taskCancelation" : "taskDeletion", std::nullopt, details,
+                               std::move(op));
+    return respond(200, task.summary());
+}
+
 }  // namespace
 
 void Node::add_task_routes() {
     add(
-        Method::get, "/tasks", "tasks.get",
-        [this](Request& r) {
-            Query q(r.query,
-                    {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
-                     "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
-                     "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
-            TaskFilter filter(q);
-            const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
-            const auto from = q.get_uint("from", "invalid_task_from");
-            const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
-            std::lock_guard lock(state_.mutex);
-            std::vector<const Task*> matched;
-            for (const auto& [uid, t] : state_.tasks) {
-                if (filter.matches(t)) matched.push_back(&t);
-            }
-            if (!reverse) std::reverse(matched.begin(), matched.end());
-            json results = json::array();
-            std::optional<std::uint32_t> next;
-            for (const Task* t : matched) {
-                if (from && (reverse ? t->uid < *from : t->uid > *from)) continue;
-                if (results.size() == limit) {
-                    next = t->uid;
-                    break;
-                }
-                results.push_back(t->to_json());
-            }
-            json j;
-            j["results"] = results;
-            j["total"] = matched.size();
-            j["limit"] = limit;
-            j["from"] = results.empty() ? json(nullptr) : results[0]["uid"];
-            j["next"] = next ? json(*next) : json(nullptr);
-            return respond(200, j);
-        },
+        Method::get, "/tasks", "tasks.get", [this](Request& r) { return list_tasks(state_, r); },
         false);
     add(
         Method::get, "/tasks/{uid}", "tasks.get",
-        [this](Request& r) {
-            const auto uid = parse_task_uid(std::string(r.param("uid")));
-            std::lock_guard lock(state_.mutex);
-            auto it = state_.tasks.find(uid);
-            if (it == state_.tasks.end()) {
-                throw error(404, "task_not_found", "Task `" + std::to_string(uid) + "` not found.");
-            }
-            return respond(200, it->second.to_json());
-        },
-        false);
-    auto cancel_or_delete = [this](bool cancel) {
-        return [this, cancel](Request& r) {
-            Query q(r.query, kTaskFilterParams);
-            TaskFilter filter(q);
-            if (!filter.any) {
-                throw error(400, "missing_task_filters",
-                            std::string("Query parameters to filter the tasks to ") +
-                                (cancel ? "cancel" : "delete") +
-                                " are missing. Available query parameters are: `uids`, "
-                                "`indexUids`, `statuses`, `types`, `canceledBy`, "
-                                "`beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, "
-                                "`afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`.");
-            }
-            std::lock_guard lock(state_.mutex);
-            Operation op;
-            for (const auto& [uid, t] : state_.tasks) {
-                if (filter.matches(t)) op.matched.push_back(uid);
-            }
-            json details;
-            details["matchedTasks"] = op.matched.size();
-            details[cancel ? "canceledTasks" : "deletedTasks"] = nullptr;
-            details["originalFilter"] = "?" + r.query;
-            auto& task = state_.enqueue(cancel ? "taskCancelation" : "taskDeletion", std::nullopt,
-                                        details, std::move(op));
-            return respond(200, task.summary());
-        };
-    };
-    add(Method::post, "/tasks/cancel", "tasks.cancel", cancel_or_delete(true), false);
-    add(Method::del, "/tasks", "tasks.delete", cancel_or_delete(false), false);
+        [this](Request& r) { return get_task(state_, r); }, false);
+    add(
+        Method::post, "/tasks/cancel", "tasks.cancel",
+        [this](Request& r) { return enqueue_cancel_or_delete(state_, r, true); }, false);
+    add(
+        Method::del, "/tasks", "tasks.delete",
+        [this](Request& r) { return enqueue_cancel_or_delete(state_, r, false); }, false);
 }
 
 }  // namespace devnode
