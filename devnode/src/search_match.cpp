@@ -123,8 +123,9 @@ bool KeywordMatcher::match(std::uint32_t slot, const json& doc, Candidate& c) co
 void KeywordMatcher::scan_attribute(std::uint32_t slot, int attribute, Candidate& c) const {
     const int weight = plan_.weight[attribute];
     const auto toks = plan_.cache.tokens(slot, static_cast<std::size_t>(attribute));
+    const std::size_t terms = plan_.terms.size();
     for (int pos = 0; pos < static_cast<int>(toks.size()); ++pos) {
-        for (std::size_t ti = 0; ti < plan_.terms.size(); ++ti) {
+        for (std::size_t ti = 0; ti < terms; ++ti) {
             const int typos = term_words_[ti][toks[pos]];
             if (typos < 0) continue;
             auto& m = c.matches[ti];
