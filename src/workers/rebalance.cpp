@@ -6,7 +6,9 @@
 // enqueued (a node applies one index's tasks in order, so no later write is overwritten by
 // the copy). When every shard is copied, reads switch to the new owners; then writes stop
 // reaching the old ones and their copies are deleted. Progress is in the topology, so a
-// restarted Miroir resumes; one pod at a time drives it, holding the rebalance lease.
+// restarted Miroir resumes; one pod at a time drives it, holding the rebalance lease (renewed
+// through every long wait; a phase changes only from the phase its driver saw, so a pod whose
+// lease lapsed cannot move on a rebalance another pod drives now).
 //
 // The write gate is shared by every pod through the task store: the driver writes it closed
 // (with a new epoch and a deadline), every pod's gate follower closes its own gate, waits for
@@ -108,7 +110,7 @@ asio::awaitable<void> drive(Context& ctx) {
                     b.phase = "copying";
                     b.error.clear();
                 };
-                co_await advance(ctx, r.id, std::move(resume));
+                co_await advance(ctx, r.id, "failed", std::move(resume));
             }
             log::info("rebalance copying",
                       {{"id", static_cast<std::int64_t>(r.id)},
@@ -120,22 +122,23 @@ asio::awaitable<void> drive(Context& ctx) {
             std::function<void(Rebalance&)> to_switched = [](Rebalance& b) {
                 b.phase = "switched";
             };
-            co_await advance(ctx, r.id, std::move(to_switched));
+            co_await advance(ctx, r.id, "copying", std::move(to_switched));
             log::info("rebalance switched reads", {{"id", static_cast<std::int64_t>(r.id)}});
         } else if (r.phase == "switched") {
             co_await settle(ctx);
             std::function<void(Rebalance&)> to_cleaning = [](Rebalance& b) {
                 b.phase = "cleaning";
             };
-            co_await advance(ctx, r.id, std::move(to_cleaning));
+            co_await advance(ctx, r.id, "switched", std::move(to_cleaning));
         } else if (r.phase == "cleaning") {
             co_await settle(ctx);
             co_await clean(ctx, r);
             const auto group = r.group;
             const auto after = r.after;
             std::function<void(Topology&)> finish = [group, after, id = r.id](Topology& topology) {
-                if (!topology.rebalance || topology.rebalance->id != id) {
-                    throw Superseded("the rebalance was replaced");
+                if (!topology.rebalance || topology.rebalance->id != id ||
+                    topology.rebalance->phase != "cleaning") {
+                    throw Superseded("the rebalance was replaced or moved on");
                 }
                 for (auto& n : topology.nodes) {
                     if (n.group != group) continue;
@@ -168,7 +171,14 @@ asio::awaitable<void> rebalance_forever(Context& ctx) {
         try {
             const bool held =
                 co_await ctx.store.lease(kLease, pod_name(), ctx.config.rebalance.lease_ms);
-            if (held) co_await drive(ctx);
+            if (held) {
+                // the rebalance as stored, not as last polled: the pod that drove it before
+                // may have moved it on, or finished it, since
+                if (const auto text = co_await ctx.store.topology()) {
+                    install_topology(ctx, Topology::parse(*text));
+                }
+                co_await drive(ctx);
+            }
         } catch (const Superseded& e) {
             log::info("rebalance left to another", {{"reason", e.what()}});
         } catch (const std::exception& e) {
@@ -179,10 +189,11 @@ asio::awaitable<void> rebalance_forever(Context& ctx) {
         ctx.metrics.rebalance_progress(false, 0, 0);
         try {
             std::function<void(Rebalance&)> failed = [error](Rebalance& b) {
+                if (b.phase == "done") return;
                 if (!b.switched()) b.phase = "failed";
                 b.error = error;
             };
-            co_await advance(ctx, id, std::move(failed));
+            co_await advance(ctx, id, kAnyPhase, std::move(failed));
         } catch (const std::exception& e) {
             log::error("rebalance state not saved", {{"error", e.what()}});
         }
@@ -214,9 +225,17 @@ json status_of(const Rebalance& r) {
 
 // Applies `change` to the rebalance `id` in the stored topology; Superseded when it is gone.
 asio::awaitable<std::shared_ptr<const Fleet>> advance(Context& ctx, std::uint64_t id,
+                                                      std::string phase,
                                                       std::function<void(Rebalance&)> change) {
-    std::function<void(Topology&)> apply = [id, change = std::move(change)](Topology& t) {
+    // a driver that lost its lease while it worked must not move the rebalance on: another
+    // pod may drive it now (and may have finished it)
+    co_await keep_lease(ctx);
+    std::function<void(Topology&)> apply = [id, phase = std::move(phase),
+                                            change = std::move(change)](Topology& t) {
         if (!t.rebalance || t.rebalance->id != id) throw Superseded("the rebalance was replaced");
+        if (phase != kAnyPhase && t.rebalance->phase != phase) {
+            throw Superseded("the rebalance moved on to " + t.rebalance->phase);
+        }
         change(*t.rebalance);
     };
     co_return co_await change_topology(ctx, std::move(apply));

@@ -3,6 +3,7 @@
 // takes a rebalance through its phases (rebalance.cpp).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,6 +55,17 @@ boost::asio::awaitable<void> follow_gate(Context& ctx);
 boost::asio::awaitable<void> follow_gate_forever(Context& ctx);
 // Renews this pod's lease; Superseded when another pod holds it.
 boost::asio::awaitable<void> keep_lease(Context& ctx);
+// Renews the lease during a long wait, at most every quarter of it: a driver that waits on
+// nodes or pods keeps its lease, so that no other pod starts driving the same rebalance.
+class LeaseKeeper {
+  public:
+    explicit LeaseKeeper(Context& ctx);
+    boost::asio::awaitable<void> tick();
+
+  private:
+    Context& ctx_;
+    std::chrono::steady_clock::time_point renewed_;
+};
 // Keeps the gate closed during a long copy; `expired` once its deadline passed.
 boost::asio::awaitable<void> extend_gate(Context& ctx, GateState& gate, bool& expired);
 
@@ -76,9 +88,11 @@ boost::asio::awaitable<void> copy_all(Context& ctx, Rebalance r);
 // Deletes the moved shards from the nodes that lost them.
 boost::asio::awaitable<void> clean(Context& ctx, const Rebalance& r);
 
-// Applies `change` to the rebalance `id` in the stored topology; Superseded when it is gone.
+inline const std::string kAnyPhase = "*";
+// Applies `change` to the rebalance `id` in the stored topology while it is in `phase` and
+// this pod holds the lease; Superseded when it is gone, moved on, or driven by another pod.
 boost::asio::awaitable<std::shared_ptr<const Fleet>> advance(
-    Context& ctx, std::uint64_t id, std::function<void(Rebalance&)> change);
+    Context& ctx, std::uint64_t id, std::string phase, std::function<void(Rebalance&)> change);
 void report(Context& ctx, const Rebalance& r, bool running);
 
 }  // namespace miroir::workers::rebalancing

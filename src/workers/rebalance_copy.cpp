@@ -76,8 +76,10 @@ using NodeTasks = std::vector<std::pair<std::size_t, std::uint64_t>>;
 asio::awaitable<void> wait_tasks(Context& ctx, const NodeTasks& tasks) {
     const auto deadline =
         Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
+    LeaseKeeper lease(ctx);
     for (const auto& [slot, uid] : tasks) {
         for (std::uint32_t delay = 2;; delay = std::min<std::uint32_t>(delay * 2, 200)) {
+            co_await lease.tick();
             unsigned status = 0;
             const auto task = co_await call(
                 ctx, slot, node_request(Method::get, "/tasks/" + std::to_string(uid)), status);
@@ -116,7 +118,9 @@ asio::awaitable<void> wait_idle(Context& ctx, std::size_t slot, const std::strin
         Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
     const auto target =
         "/tasks?limit=1&statuses=enqueued,processing&indexUids=" + http::percent_encode(uid);
+    LeaseKeeper lease(ctx);
     for (std::uint32_t delay = 1;; delay = std::min<std::uint32_t>(delay * 2, 50)) {
+        co_await lease.tick();
         unsigned status = 0;
         const auto page = co_await call(ctx, slot, node_request(Method::get, target), status);
         if (status != 200 || !page.is_object()) {
@@ -222,8 +226,10 @@ asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shard
     std::uint64_t in_gate = 0;
     std::exception_ptr failure;
     bool superseded = false;
+    LeaseKeeper lease(ctx);  // one hold may copy many small shards
     try {
         for (; next < moves.size() && in_gate < ctx.config.rebalance.page_size; ++next) {
+            co_await lease.tick();
             const auto& move = moves[next];
             const auto from = sources(ctx, fleet, r, move.shard);
             if (from.empty() || !ctx.health.usable(from.front())) {
@@ -315,7 +321,9 @@ asio::awaitable<std::vector<IndexToMove>> indexes_to_move(Context& ctx, const Fl
 // settings (the copies enqueued next run after both).
 asio::awaitable<void> prepare(Context& ctx, const std::vector<std::size_t>& gaining,
                               const std::vector<IndexToMove>& indexes) {
+    LeaseKeeper lease(ctx);
     for (const auto& index : indexes) {
+        co_await lease.tick();
         json create;
         create["uid"] = index.uid;
         create["primaryKey"] = index.primary_key ? json(*index.primary_key) : json(nullptr);
@@ -367,7 +375,7 @@ asio::awaitable<void> copy_all(Context& ctx, Rebalance r) {
                 b.documents_copied += count;
             }
         };
-        const auto now = co_await advance(ctx, r.id, std::move(progress));
+        const auto now = co_await advance(ctx, r.id, "copying", std::move(progress));
         r = *now->topology().rebalance;
         report(ctx, r, true);
         if (ctx.config.rebalance.pause_ms) co_await sleep_ms(ctx.config.rebalance.pause_ms);

@@ -125,12 +125,24 @@ asio::awaitable<GateState> fence(Context& ctx) {
     gate.version = ctx.fleet()->version();
     co_await write_gate(ctx, gate);
     const auto lease = static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
+    std::set<std::string> skipped;  // pods recently alive, then silent: logged once
+    LeaseKeeper lease_keeper(ctx);
     for (std::uint32_t delay = 1;; delay = std::min<std::uint32_t>(delay * 2, 10)) {
+        co_await lease_keeper.tick();
         const auto now = util::unix_ms();
         std::string waiting;
         for (const auto& [pod, value] : co_await ctx.store.records(kPodsTable)) {
             const auto n = numbers(value);
-            if (n.size() != 3 || now - n[1] >= lease) continue;  // gone
+            if (n.size() != 3) continue;
+            if (now - n[1] >= lease) {  // gone: not waited for
+                if (now - n[1] < 2 * lease && skipped.insert(pod).second) {
+                    log::warn("write gate: a pod silent for a lease is not waited for",
+                              {{"pod", pod},
+                               {"silent_ms", now - n[1]},
+                               {"epoch", static_cast<std::int64_t>(gate.epoch)}});
+                }
+                continue;
+            }
             if (static_cast<std::uint64_t>(n[0]) < gate.epoch ||
                 static_cast<std::uint64_t>(n[2]) < gate.version) {
                 waiting = pod;
@@ -231,6 +243,16 @@ asio::awaitable<void> extend_gate(Context& ctx, GateState& gate, bool& expired) 
 asio::awaitable<void> keep_lease(Context& ctx) {
     const bool held = co_await ctx.store.lease(kLease, pod_name(), ctx.config.rebalance.lease_ms);
     if (!held) throw Superseded("another Miroir drives the rebalance");
+}
+
+LeaseKeeper::LeaseKeeper(Context& ctx) : ctx_(ctx), renewed_(Clock::now()) {}
+
+asio::awaitable<void> LeaseKeeper::tick() {
+    if (Clock::now() - renewed_ < std::chrono::milliseconds(ctx_.config.rebalance.lease_ms / 4)) {
+        co_return;
+    }
+    co_await keep_lease(ctx_);
+    renewed_ = Clock::now();
 }
 
 }  // namespace miroir::workers::rebalancing

@@ -6,6 +6,7 @@ the shard copies moved must be close to the fewest any balanced placement moves.
 kills Miroir in the middle of a migration: restarted, it resumes the same rebalance where it
 stopped. Runs against real meilisearch binaries when MEILISEARCH_BIN is set."""
 import json
+import os
 import random
 import shutil
 import threading
@@ -329,15 +330,31 @@ class Pods:
         self.redis.stop()
 
 
+def metric_sum(pods, name):
+    """A counter summed over every pod's /_miroir/metrics."""
+    total = 0.0
+    for i in range(len(pods.pods)):
+        for line in pods.via(i).call("GET", "/_miroir/metrics").body.decode().splitlines():
+            if line.startswith(name):
+                total += float(line.split()[-1])
+    return total
+
+
 @unittest.skipUnless(shutil.which("redis-server"), "needs redis-server (scripts/bootstrap)")
 class SeveralPods(unittest.TestCase):
-    def test_writes_through_two_pods_during_a_rebalance(self):
-        docs = corpus(random.Random(6), 1500)
-        pods = Pods(3, 2, rf=2, shards=64, extra=FAST)
+    def rebalance_under_writes(self, pods, docs, slow_source_ms=0):
+        """Both pods write while a node joins and the fleet rebalances; every acknowledged
+        write is then where the final topology places it, and each moved document was copied
+        by one driving pod only."""
         extra = Node(NODE_KEY).start()
         a, b = pods.via(0), pods.via(1)
         try:
             load(a, docs)
+            if slow_source_ms:
+                for node in pods.nodes:
+                    r = node.call("PUT", "/_devnode/faults",
+                                  {"routeClass": "documents", "latencyMs": slow_source_ms})
+                    self.assertEqual(r.status, 200, r.body)
             loads = [Load(a, docs, 0, 2), Load(b, docs, 1, 2)]
             for t in loads:
                 t.start()
@@ -357,6 +374,8 @@ class SeveralPods(unittest.TestCase):
             finally:
                 for t in loads:
                     t.finish()
+            for node in pods.nodes:
+                node.call("DELETE", "/_devnode/faults")
             for t in loads:
                 self.assertEqual(t.refused_writes, [])
                 self.assertEqual(t.failed_searches, [])
@@ -368,9 +387,28 @@ class SeveralPods(unittest.TestCase):
             self.assertEqual(sorted(got), sorted(expected))
             for i, want in expected.items():
                 self.assertEqual(got[i]["title"], want["title"], i)
+            # one driver: the pods together copied what the rebalance records, no more
+            copied = metric_sum(pods, "miroir_rebalance_documents_copied_total")
+            self.assertEqual(copied, done["documentsCopied"])
+        finally:
+            extra.stop()
+
+    def test_writes_through_two_pods_during_a_rebalance(self):
+        pods = Pods(3, 2, rf=2, shards=64, extra=FAST)
+        try:
+            self.rebalance_under_writes(pods, corpus(random.Random(6), 1500))
         finally:
             pods.stop()
-            extra.stop()
+
+    @unittest.skipIf(os.environ.get("MEILISEARCH_BIN"), "needs the development node's faults")
+    def test_a_copy_longer_than_the_lease_keeps_one_driver(self):
+        # every shard's read from its source takes 100 ms: one hold of the 39 small shards
+        # lasts about four leases of 2 s; the driving pod keeps its lease through it
+        pods = Pods(3, 2, rf=2, shards=64, extra=FAST)
+        try:
+            self.rebalance_under_writes(pods, corpus(random.Random(7), 1500), slow_source_ms=100)
+        finally:
+            pods.stop()
 
 
 class ResumeAfterKill(unittest.TestCase):
