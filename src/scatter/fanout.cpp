@@ -161,6 +161,8 @@ asio::awaitable<http::Response> conclude(Context& ctx, const Fleet& fleet, tasks
     co_await record(ctx, task);
     auto response = http::Response::json(202, summary(task).dump());
     if (!missed.empty()) response.headers.set("X-Miroir-Degraded", "nodes=" + missed);
+    // the topology the write was routed and judged on
+    response.headers.set("X-Miroir-Topology-Version", std::to_string(fleet.version()));
     co_return response;
 }
 
