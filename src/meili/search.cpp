@@ -85,6 +85,7 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
     w.want_score = flag(body, "showRankingScore");
     w.want_details = flag(body, "showRankingScoreDetails");
     if (body.contains("q") && body["q"].is_string()) w.q = body["q"].get<std::string>();
+    w.filter = body.value("filter", json());
 
     if (body.contains("hybrid") && body["hybrid"].is_object()) {
         const auto ratio = body["hybrid"].value("semanticRatio", json(0.5));
@@ -303,6 +304,10 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
 
     const std::optional<std::string> filter =
         by_name.contains("filter") ? std::optional(by_name["filter"]) : std::nullopt;
+    if (filter) {  // as a node reads it: JSON first, else plain filter text
+        w.filter = json::parse(*filter, nullptr, false);
+        if (!w.filter.is_array() && !w.filter.is_string()) w.filter = *filter;
+    }
     const NodeSearch node_search = [&uid, &params, &by_name, &w, valid, filter](
                                        const Assignment& a, std::uint64_t depth,
                                        const SearchExtras& extra) {

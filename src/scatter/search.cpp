@@ -16,6 +16,8 @@
 #include <miroir/merge/scrub.hpp>
 #include <miroir/merge/search.hpp>
 #include <miroir/merge/typo.hpp>
+#include <miroir/routing/pinned.hpp>
+#include <miroir/routing/placement.hpp>
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/node_requests.hpp>
@@ -271,6 +273,27 @@ bool order_round(Merged& m, std::uint64_t depth, const SearchWindow& w, const me
     return more;
 }
 
+constexpr const char* kShardsQueried = "X-Miroir-Shards-Queried";
+
+// The primary-key planner: when the filter pins document ids, `plan` becomes one owner of each
+// of their shards (the hits can be nowhere else; totals and facets count the same documents).
+// The number of shards the search asks.
+std::size_t narrow_to_pinned(const Context& ctx, const Fleet& fleet, const SearchWindow& w,
+                             const std::string& primary_key, std::vector<Assignment>& plan) {
+    const auto ids = routing::pinned_ids(w.filter, primary_key);
+    if (!ids) return fleet.shards();
+    std::vector<std::uint32_t> shards;
+    for (const auto& id : *ids) shards.push_back(routing::shard_of(id, fleet.shards()));
+    std::sort(shards.begin(), shards.end());
+    shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+    auto narrowed = replacements(ctx, fleet, shards, w.avoid);
+    std::size_t covered = 0;
+    for (const auto& a : narrowed) covered += a.shards.size();
+    if (covered != shards.size()) return fleet.shards();  // some shard has no usable owner
+    plan = std::move(narrowed);
+    return shards.size();
+}
+
 }  // namespace
 
 asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet, Deadline deadline,
@@ -303,13 +326,17 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet, Deadline deadli
 asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, const SearchWindow& w,
                                        const NodeSearch& node_search) {
     const auto fleet = ctx.fleet();  // one snapshot for the whole search
-    const auto plan = covering_set(ctx, *fleet, rotation++, false, w.avoid);
+    auto plan = covering_set(ctx, *fleet, rotation++, false, w.avoid);
     check_floor(plan, w, uid);
     if (plan.size() == 1 && !plan.front().restricted) {
         auto whole = co_await whole_answer(ctx, fleet, w.deadline, plan, node_search, w.avoid);
-        if (whole) co_return std::move(*whole);
+        if (whole) {
+            whole->headers.set(kShardsQueried, std::to_string(fleet->shards()));
+            co_return std::move(*whole);
+        }
     }
     const auto settings = co_await merge_settings(ctx, uid, plan, w.deadline);
+    const auto shards_asked = narrow_to_pinned(ctx, *fleet, w, settings.primary_key, plan);
     SearchExtras extra;
     auto ask = ask_of(w, settings, extra);
     // each node's hits are already in its rank order: a k-way merge up to the window's end
@@ -344,7 +371,9 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
     ask.semantic_count = m.split;
     const auto out =
         merge::search_answer(ask, answers, m.lists, m.kept, m.dropped, util::random_uuid());
-    co_return respond_partial(out, std::move(m.gathered.missing));
+    auto response = respond_partial(out, std::move(m.gathered.missing));
+    response.headers.set(kShardsQueried, std::to_string(shards_asked));
+    co_return response;
 }
 
 asio::awaitable<json> faceting_settings(Context& ctx, const Fleet& fleet, const std::string& uid) {

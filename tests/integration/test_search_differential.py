@@ -12,7 +12,7 @@ import urllib.parse
 
 from harness import Miroir
 from nodes import Node
-from placement import owners
+from placement import owners, shard_of
 
 SEED = int(os.environ.get("MIROIR_DIFF_SEED", "1"))
 MASTER = "diff-master-key"
@@ -274,6 +274,73 @@ class SearchDifferential(unittest.TestCase):
                                              got.json())
                 finally:
                     cluster.stop()
+
+
+class PrimaryKeyPlanner(unittest.TestCase):
+    """A filter that pins primary keys asks only the owners of their shards
+    (`X-Miroir-Shards-Queried`), and answers exactly as one node does."""
+
+    compare = SearchDifferential.compare
+    ident = SearchDifferential.ident
+
+    def test_pinned_searches_ask_their_shards_and_answer_as_one_node(self):
+        rng = random.Random(SEED + 1)
+        docs = corpus(rng, 300)
+        self.by_id = {d["id"]: d for d in docs}
+        settings = dict(SETTINGS, filterableAttributes=SETTINGS["filterableAttributes"] + ["id"])
+        reference = Node(NODE_KEY).start()
+        try:
+            reference.run("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+            reference.run("PATCH", f"/indexes/{INDEX}/settings", settings)
+            reference.run("POST", f"/indexes/{INDEX}/documents", docs)
+            for shape in ({"nodes": 3, "rf": 1, "shards": 16}, {"nodes": 3, "rf": 2, "shards": 64}):
+                with self.subTest(shape=shape):
+                    self.check_shape(shape, docs, settings, reference, rng)
+        finally:
+            reference.stop()
+
+    def check_shape(self, shape, docs, settings, reference, rng):
+        cluster = Cluster(shape)
+        try:
+            for method, path, body in [("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"}),
+                                       ("PATCH", f"/indexes/{INDEX}/settings", settings),
+                                       ("POST", f"/indexes/{INDEX}/documents", docs)]:
+                r = cluster.call(method, path, body)
+                self.assertEqual(r.status, 202, r.body)
+                wait_miroir(cluster, r.json()["taskUid"])
+            for n in range(60):
+                ids = rng.sample(range(len(docs) + 20), rng.randint(1, 4))  # some unknown
+                pin = f"id = {ids[0]}" if len(ids) == 1 else f"id IN [{', '.join(map(str, ids))}]"
+                extra = rng.choice([None, f"genre = '{rng.choice(GENRES)}'", "year > 2000"])
+                text = pin if extra is None else rng.choice([f"{pin} AND {extra}",
+                                                             f"{extra} AND ({pin})"])
+                body = {"q": rng.choice(["", rng.choice(WORDS)]), "limit": 10,
+                        "filter": text if n % 2 else [text], "facets": ["genre"]}
+                if n % 4 == 0:
+                    body["sort"] = ["year:desc"]
+                shards = len({shard_of(str(i), shape["shards"]) for i in ids})
+                for r, want in self.ask(cluster, reference, body):
+                    self.assertEqual(r.headers.get("x-miroir-shards-queried"), str(shards), body)
+                    self.compare(shape, body, want.json(), r.json())
+            # a disjunction pins nothing: every shard
+            body = {"q": "", "filter": "id = 3 OR genre = drama", "limit": 50}
+            for r, want in self.ask(cluster, reference, body):
+                self.assertEqual(r.headers.get("x-miroir-shards-queried"), str(shape["shards"]))
+                self.compare(shape, body, want.json(), r.json())
+        finally:
+            cluster.stop()
+
+    def ask(self, cluster, reference, body):
+        """The cluster's answers to `body` as POST and as GET, each with the reference's."""
+        want = reference.call("POST", f"/indexes/{INDEX}/search", body)
+        got = cluster.call("POST", f"/indexes/{INDEX}/search", body)
+        self.assertEqual((got.status, want.status), (200, 200), got.body)
+        yield got, want
+        path = f"/indexes/{INDEX}/search?{as_query_string(body)}"
+        want = reference.call("GET", path)
+        got = cluster.call("GET", path)
+        self.assertEqual((got.status, want.status), (200, 200), got.body)
+        yield got, want
 
 
 class DefaultSettingsWithNumbers(unittest.TestCase):

@@ -35,6 +35,9 @@ struct SearchWindow {
     std::vector<std::size_t> avoid;
     // when the answer is due (read_deadline)
     Deadline deadline = Deadline::max();
+    // the filter as the nodes read it (tenant rules included): one that pins primary keys
+    // narrows the search to their shards (routing::pinned_ids)
+    nlohmann::ordered_json filter;
 };
 
 // What a search asks of the nodes beyond the client's query: an attribute to retrieve (the
@@ -57,8 +60,9 @@ using NodeSearch = std::function<upstream::UpstreamRequest(const Assignment&, st
                                                            const SearchExtras& extra)>;
 
 // The client's answer, from one topology snapshot taken at its start: the covering set asked (one
-// node holding every shard answers alone), the hits merged, deduplicated and windowed, the totals
-// and facets summed.
+// node holding every shard answers alone; a filter pinning primary keys asks only the owners of
+// their shards), the hits merged, deduplicated and windowed, the totals and facets summed.
+// `X-Miroir-Shards-Queried` says how many shards were asked.
 boost::asio::awaitable<http::Response> search(Context& ctx, const std::string& uid,
                                               const SearchWindow& w, const NodeSearch& node_search);
 
