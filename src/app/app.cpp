@@ -23,6 +23,7 @@
 #include <miroir/http/router.hpp>
 #include <miroir/http/server.hpp>
 #include <miroir/log/log.hpp>
+#include <miroir/meili/idempotency.hpp>
 #include <miroir/meili/routes.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/tasks/store.hpp>
@@ -227,6 +228,9 @@ int App::run() {
     client_options.max_body_bytes = cfg.server.max_body_bytes;
     client_options.check_api_key = [&s](http::Request& r, std::string token) {
         return meili::check_api_key(s.context, r, std::move(token));
+    };
+    client_options.around_write = [&s](http::Request& r, const http::Handler& next) {
+        return meili::idempotent(s.context, r, next);
     };
     client_options.error_of = [](const std::exception& e) -> std::optional<http::ApiError> {
         if (!dynamic_cast<const tasks::Unavailable*>(&e)) return std::nullopt;

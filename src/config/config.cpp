@@ -219,6 +219,11 @@ void read_rebalance(MapReader& m, Config& cfg) {
     r.read_int("task_timeout_ms", rb.task_timeout_ms, 100);
 }
 
+void read_idempotency(MapReader& m, Config& cfg) {
+    MapReader r(m.child("idempotency"), "miroir.idempotency", cfg.unknown_keys);
+    r.read_int("ttl_seconds", cfg.idempotency.ttl_seconds, 1, 30 * 86400);
+}
+
 void read_log(MapReader& m, Config& cfg) {
     MapReader r(m.child("log"), "miroir.log", cfg.unknown_keys);
     r.read("format", cfg.log.format);
@@ -245,6 +250,7 @@ void read_config(const YAML::Node& root, Config& cfg) {
         read_scatter(m, cfg);
         read_upstream(m, cfg);
         read_rebalance(m, cfg);
+        read_idempotency(m, cfg);
         read_log(m, cfg);
     }
     for (auto& k : top_unknown) cfg.unknown_keys.push_back(k.substr(1));  // drop leading '.'
@@ -484,6 +490,9 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "gate_poll_ms" << YAML::Value << rb.gate_poll_ms;
     out << YAML::Key << "lease_ms" << YAML::Value << rb.lease_ms;
     out << YAML::Key << "task_timeout_ms" << YAML::Value << rb.task_timeout_ms;
+    out << YAML::EndMap;
+    out << YAML::Key << "idempotency" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "ttl_seconds" << YAML::Value << c.idempotency.ttl_seconds;
     out << YAML::EndMap;
     out << YAML::Key << "log" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "format" << YAML::Value << c.log.format;

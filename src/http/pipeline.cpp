@@ -160,11 +160,17 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
             if (request.body_too_large) throw errors::payload_too_large(options_.max_body_bytes);
             // hand the request to its handler; a write runs to its end even when the client
             // leaves: it may already be on some nodes, and is reported as a task
-            if (!is_read(request)) {
+            if (is_read(request)) {
+                response = co_await match.route->handler(request);
+            } else {
                 co_await boost::asio::this_coro::reset_cancellation_state(
                     boost::asio::disable_cancellation());
+                if (options_.around_write && match.route->access == Access::client) {
+                    response = co_await options_.around_write(request, match.route->handler);
+                } else {
+                    response = co_await match.route->handler(request);
+                }
             }
-            response = co_await match.route->handler(request);
         }
     } catch (const ApiError& e) {
         response = e.response();

@@ -45,6 +45,13 @@ if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1)";
 
+// Stores a value unless one is there: KEYS[1], ARGV value, ttl in ms; the value found, or nil.
+const std::string kClaim = R"(
+local found = redis.call('GET', KEYS[1])
+if found then return found end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false)";
+
 std::string task_key(std::uint64_t uid) { return "miroir:task:" + std::to_string(uid); }
 
 class RedisStore final : public Store {
@@ -212,7 +219,24 @@ class RedisStore final : public Store {
         co_await call("HDEL", hash, key);
     }
 
+    Async<std::optional<std::string>> claim(const std::string& key, const std::string& value,
+                                            std::uint32_t ttl_ms) override {
+        const auto r =
+            co_await call("EVAL", kClaim, "1", expiring_key(key), value, std::to_string(ttl_ms));
+        if (r.type != Type::string) co_return std::nullopt;
+        co_return r.text;
+    }
+
+    Async<void> put_expiring(const std::string& key, const std::string& value,
+                             std::uint32_t ttl_ms) override {
+        co_await call("SET", expiring_key(key), value, "PX", std::to_string(ttl_ms));
+    }
+
+    Async<void> forget(const std::string& key) override { co_await call("DEL", expiring_key(key)); }
+
   private:
+    static std::string expiring_key(const std::string& key) { return "miroir:expiring:" + key; }
+
     // One command; a plain function, so that no braced list appears inside a co_await
     // expression (GCC 12 miscompiles those).
     template <typename... Args>

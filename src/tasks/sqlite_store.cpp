@@ -163,6 +163,10 @@ class SqliteStore final : public Store {
         exec(
             "CREATE TABLE IF NOT EXISTS records (tbl TEXT NOT NULL, key TEXT NOT NULL, "
             "value TEXT NOT NULL, PRIMARY KEY (tbl, key))");
+        exec(
+            "CREATE TABLE IF NOT EXISTS expiring (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+            "expires_at INTEGER NOT NULL)");
+        exec("CREATE INDEX IF NOT EXISTS expiring_by_time ON expiring (expires_at)");
     }
     ~SqliteStore() override { sqlite3_close(db_); }
 
@@ -393,7 +397,48 @@ class SqliteStore final : public Store {
         co_return;
     }
 
+    Async<std::optional<std::string>> claim(const std::string& key, const std::string& value,
+                                            std::uint32_t ttl_ms) override {
+        std::lock_guard lock(mutex_);
+        const auto now = util::unix_ms();
+        {
+            Statement s(db_, "DELETE FROM expiring WHERE expires_at <= ?");
+            s.bind(1, static_cast<std::int64_t>(now));
+            s.step();
+        }
+        {
+            Statement s(db_, "SELECT value FROM expiring WHERE key = ?");
+            s.bind(1, key);
+            if (s.step()) co_return s.text_at(0);
+        }
+        write_expiring(key, value, now + ttl_ms);
+        co_return std::nullopt;
+    }
+
+    Async<void> put_expiring(const std::string& key, const std::string& value,
+                             std::uint32_t ttl_ms) override {
+        std::lock_guard lock(mutex_);
+        write_expiring(key, value, util::unix_ms() + ttl_ms);
+        co_return;
+    }
+
+    Async<void> forget(const std::string& key) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "DELETE FROM expiring WHERE key = ?");
+        s.bind(1, key);
+        s.step();
+        co_return;
+    }
+
   private:
+    void write_expiring(const std::string& key, const std::string& value, std::int64_t until) {
+        Statement s(db_, "INSERT OR REPLACE INTO expiring VALUES (?, ?, ?)");
+        s.bind(1, key);
+        s.bind(2, value);
+        s.bind(3, until);
+        s.step();
+    }
+
     // One `DELETE ... WHERE uid = ?`.
     void delete_uid(const char* sql, const std::string& uid) {
         std::lock_guard lock(mutex_);

@@ -56,6 +56,7 @@ TEST(Config, DefaultsMatchTheDocumentedCoreKeys) {
     EXPECT_EQ(c.settings.repair_backoff_ms, 1000u);
     EXPECT_EQ(c.scatter.node_timeout_ms, 5000u);
     EXPECT_EQ(c.scatter.read_deadline_ms, 10000u);
+    EXPECT_EQ(c.idempotency.ttl_seconds, 86400u);
     EXPECT_EQ(c.scatter.unavailable_shard_policy, "partial");
     ASSERT_EQ(c.nodes.size(), 1u);
     EXPECT_EQ(c.nodes[0].host, "127.0.0.1");
@@ -146,6 +147,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "miroir.scatter.hedging.budget_fraction"},
         BadCase{"  scatter: { adaptive: { epsilon: x } }\n", "miroir.scatter.adaptive.epsilon"},
         BadCase{"  scatter: { read_deadline_ms: -1 }\n", "miroir.scatter.read_deadline_ms"},
+        BadCase{"  idempotency: { ttl_seconds: 0 }\n", "miroir.idempotency.ttl_seconds"},
         BadCase{"  health: { timeout_ms: 0 }\n", "miroir.health.timeout_ms"},
         BadCase{"  server: [1, 2]\n", "miroir.server"}));
 

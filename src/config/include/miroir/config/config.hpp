@@ -104,6 +104,12 @@ struct Rebalance {
     std::uint32_t task_timeout_ms = 600000;  // a node's copy or cleanup task must finish in this
 };
 
+// Idempotency keys: a write retried with the same `Idempotency-Key` and request gets the first
+// answer again (docs/writes.md).
+struct Idempotency {
+    std::uint32_t ttl_seconds = 86400;  // how long a key is remembered
+};
+
 struct Log {
     std::string format = "text";  // text | json
     std::string level = "info";   // debug | info | warn | error
@@ -124,6 +130,7 @@ struct Config {
     Scatter scatter;
     Upstream upstream;
     Rebalance rebalance;
+    Idempotency idempotency;
     Log log;
 
     // Keys present in the file that Miroir does not know (dotted paths), kept for reporting.
