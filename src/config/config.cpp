@@ -183,6 +183,7 @@ void read_scatter(MapReader& m, Config& cfg) {
     MapReader r(m.child("scatter"), "miroir.scatter", cfg.unknown_keys);
     r.read_int("node_timeout_ms", sc.node_timeout_ms, 1);
     r.read_int("read_deadline_ms", sc.read_deadline_ms, 0);
+    r.read_bool("search_coalescing", sc.search_coalescing);
     r.read("unavailable_shard_policy", sc.unavailable_shard_policy);
     r.read("replica_selection", sc.replica_selection);
     MapReader a(r.child("adaptive"), "miroir.scatter.adaptive", cfg.unknown_keys);
@@ -406,6 +407,7 @@ void emit_scatter(YAML::Emitter& out, const Scatter& sc) {
     out << YAML::Key << "scatter" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "node_timeout_ms" << YAML::Value << sc.node_timeout_ms;
     out << YAML::Key << "read_deadline_ms" << YAML::Value << sc.read_deadline_ms;
+    out << YAML::Key << "search_coalescing" << YAML::Value << sc.search_coalescing;
     out << YAML::Key << "unavailable_shard_policy" << YAML::Value << sc.unavailable_shard_policy;
     out << YAML::Key << "replica_selection" << YAML::Value << sc.replica_selection;
     const auto& ad = sc.adaptive;

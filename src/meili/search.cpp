@@ -25,6 +25,7 @@
 #include <miroir/merge/typo.hpp>
 #include <miroir/routing/placement.hpp>
 #include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/coalesce.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
 #include <miroir/scatter/search.hpp>
@@ -159,7 +160,12 @@ asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
     }
     apply_tenant_rules(r, uid, body);
     auto avoid = below_settings_floor(ctx, uid, r);
-    auto response = co_await search_body(ctx, uid, body, std::move(avoid));
+    // identical searches in flight share one scatter: the same index, query (the tenant's
+    // filter in it) and settings-version floor
+    const Coalescer::Work work = [&ctx, &uid, &body, &avoid] {
+        return search_body(ctx, uid, body, avoid);
+    };
+    auto response = co_await coalesced(ctx, search_key("POST", uid, body.dump(), avoid), work);
     add_settings_headers(ctx, uid, response);
     co_return response;
 }
@@ -347,7 +353,11 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         const std::string target = index_path(uid) + "/search?" + http::join_query(query);
         return node_request(Method::get, target);
     };
-    auto response = co_await search(ctx, uid, w, node_search);
+    const Coalescer::Work work = [&ctx, &uid, &w, &node_search] {
+        return search(ctx, uid, w, node_search);
+    };
+    auto response =
+        co_await coalesced(ctx, search_key("GET", uid, http::join_query(params), w.avoid), work);
     add_settings_headers(ctx, uid, response);
     co_return response;
 }

@@ -12,6 +12,7 @@
 //   miroir_hedge_budget_exhausted_total   counter
 //   miroir_hedge_cancelled_total          counter    (the slower side of a hedged read)
 //   miroir_client_disconnects_total       counter    (reads stopped because the client left)
+//   miroir_search_coalesced_total         counter    (searches answered by an identical one)
 //   miroir_settings_checks_total          counter    (one node's settings compared)
 //   miroir_settings_mismatches_total      counter    index, node
 //   miroir_settings_repairs_total         counter    index, node
@@ -107,6 +108,11 @@ struct Metrics::Impl {
                 "Reads whose node requests were cancelled because the client closed the "
                 "connection first")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& search_coalesced =
+        prometheus::BuildCounter()
+            .Name("miroir_search_coalesced_total")
+            .Help("Searches answered by an identical search already in flight (no scatter)")
+            .Register(registry);
     prometheus::Family<prometheus::Counter>& settings_checks =
         prometheus::BuildCounter()
             .Name("miroir_settings_checks_total")
@@ -193,6 +199,7 @@ void Metrics::hedge_won() { impl_->hedges.Add({{"result", "won"}}).Increment(); 
 void Metrics::hedge_budget_exhausted() { impl_->hedge_budget.Add({}).Increment(); }
 void Metrics::hedge_cancelled() { impl_->hedge_cancelled.Add({}).Increment(); }
 void Metrics::client_disconnect() { impl_->client_disconnects.Add({}).Increment(); }
+void Metrics::search_coalesced() { impl_->search_coalesced.Add({}).Increment(); }
 
 void Metrics::settings_checked() { impl_->settings_checks.Add({}).Increment(); }
 void Metrics::settings_mismatch(std::string_view index, std::string_view node) {

@@ -56,6 +56,7 @@ TEST(Config, DefaultsMatchTheDocumentedCoreKeys) {
     EXPECT_EQ(c.settings.repair_backoff_ms, 1000u);
     EXPECT_EQ(c.scatter.node_timeout_ms, 5000u);
     EXPECT_EQ(c.scatter.read_deadline_ms, 10000u);
+    EXPECT_TRUE(c.scatter.search_coalescing);
     EXPECT_EQ(c.idempotency.ttl_seconds, 86400u);
     EXPECT_EQ(c.scatter.unavailable_shard_policy, "partial");
     ASSERT_EQ(c.nodes.size(), 1u);

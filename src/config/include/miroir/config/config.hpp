@@ -81,6 +81,8 @@ struct Scatter {
     // 0: none. Writes have none, as in Meilisearch: each node's share is bounded by
     // upstream.write_timeout_ms.
     std::uint32_t read_deadline_ms = 10000;
+    // Identical searches in flight at the same time share one scatter.
+    bool search_coalescing = true;
     std::string unavailable_shard_policy = "partial";  // partial | error
     std::string replica_selection = "adaptive";        // adaptive | round_robin | random
     Adaptive adaptive;

@@ -39,6 +39,9 @@ class Metrics {
     // A read stopped because its client closed the connection before the answer.
     void client_disconnect();
 
+    // A search answered by another identical search in flight (query coalescing).
+    void search_coalesced();
+
     // Two-phase settings: one node's settings compared, found different, sent again; the
     // committed version of an index and whether its writes are frozen.
     void settings_checked();
