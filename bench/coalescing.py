@@ -13,25 +13,17 @@ import os
 import sys
 import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
-from ingest import binary_arguments, client, load_index, use_binaries  # noqa: E402
+from ingest import (binary_arguments, client, load_index, upstream_total,  # noqa: E402
+                    use_binaries)
 
 NODE_KEY = "bench-node-key"
 SETTINGS = {"searchableAttributes": ["name", "summary", "tags"],
             "filterableAttributes": ["section", "priority"]}
 BODY = json.dumps({"q": "library", "limit": 20, "facets": ["section"]})
-
-
-def upstream_total(port):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/_miroir/metrics",
-                                 headers={"Authorization": "Bearer bench"})
-    text = urllib.request.urlopen(req).read().decode()
-    return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith("miroir_upstream_requests_total{"))
 
 
 def burst(port, clients):

@@ -76,6 +76,16 @@ def load_index(call, settings, docs, batch=20_000):
         assert wait(call, task["taskUid"])["status"] == "succeeded", task
 
 
+def upstream_total(port, key="bench"):
+    """Every node request a Miroir on `port` made so far (miroir_upstream_requests_total)."""
+    import urllib.request
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_miroir/metrics",
+                                 headers={"Authorization": f"Bearer {key}"})
+    text = urllib.request.urlopen(req).read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("miroir_upstream_requests_total{"))
+
+
 def client(port, key):
     """call(method, path, body=None, ctype) on one keep-alive connection → (status, JSON);
     a body that is not bytes or str is sent as JSON."""

@@ -46,6 +46,15 @@ void install_topology(Context& ctx, Topology topology) {
     }
 }
 
+asio::awaitable<bool> reload_topology(Context& ctx) {
+    const auto text = co_await ctx.store.topology();
+    if (!text) co_return false;
+    auto topology = Topology::parse(*text);
+    if (topology.version <= ctx.fleet()->version()) co_return false;
+    install_topology(ctx, std::move(topology));
+    co_return true;
+}
+
 asio::awaitable<void> load_topology(Context& ctx) {
     auto text = co_await ctx.store.topology();
     if (!text) {

@@ -21,7 +21,6 @@ using Wake = asio::experimental::concurrent_channel<void(boost::system::error_co
 
 struct Coalescer::Flight {
     std::mutex mutex;  // guards the fields below
-    bool done = false;
     std::optional<http::Response> response;
     std::exception_ptr error;
     std::vector<std::shared_ptr<Wake>> waiters;
@@ -73,7 +72,6 @@ asio::awaitable<http::Response> Coalescer::run(const std::string& key, const Wor
             }
             {
                 std::lock_guard lock(flight->mutex);
-                flight->done = true;
                 flight->response = response;
                 flight->error = error;
                 for (auto& w : flight->waiters) w->try_send(boost::system::error_code{});

@@ -174,9 +174,7 @@ asio::awaitable<void> rebalance_forever(Context& ctx) {
             if (held) {
                 // the rebalance as stored, not as last polled: the pod that drove it before
                 // may have moved it on, or finished it, since
-                if (const auto text = co_await ctx.store.topology()) {
-                    install_topology(ctx, Topology::parse(*text));
-                }
+                co_await reload_topology(ctx);
                 co_await drive(ctx);
             }
         } catch (const Superseded& e) {

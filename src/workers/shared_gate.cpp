@@ -172,11 +172,7 @@ std::atomic<std::uint64_t> acknowledged{0};
 asio::awaitable<void> follow_gate(Context& ctx) {
     co_await sign_of_life(ctx, acknowledged.load());
     const auto gate = co_await read_gate(ctx);
-    if (gate.version > ctx.fleet()->version()) {
-        if (const auto text = co_await ctx.store.topology()) {
-            install_topology(ctx, Topology::parse(*text));
-        }
-    }
+    if (gate.version > ctx.fleet()->version()) co_await reload_topology(ctx);
     ctx.writes.follow(gate.holds(util::unix_ms()));
     auto last_sign = Clock::now();
     while (!ctx.writes.drained()) {

@@ -31,13 +31,9 @@ asio::awaitable<void> watch_forever(Context& ctx) {
         timer.expires_after(std::chrono::milliseconds(ctx.config.rebalance.topology_poll_ms));
         co_await timer.async_wait(asio::use_awaitable);
         try {
-            const auto text = co_await ctx.store.topology();
-            if (!text) continue;
-            auto topology = Topology::parse(*text);
-            if (topology.version > ctx.fleet()->version()) {
+            if (co_await reload_topology(ctx)) {
                 log::info("topology changed",
-                          {{"version", static_cast<std::int64_t>(topology.version)}});
-                install_topology(ctx, std::move(topology));
+                          {{"version", static_cast<std::int64_t>(ctx.fleet()->version())}});
             }
         } catch (const std::exception& e) {
             log::error("topology reload failed", {{"error", e.what()}});

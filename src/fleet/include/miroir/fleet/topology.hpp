@@ -22,6 +22,9 @@ boost::asio::awaitable<void> load_topology(Context& ctx);
 // clients are made for new slots first).
 void install_topology(Context& ctx, Topology topology);
 
+// Reads the stored topology and installs it when it is newer; true when it was.
+boost::asio::awaitable<bool> reload_topology(Context& ctx);
+
 // Applies `change` to the current topology and stores the result as the next version,
 // retrying on a concurrent change from another pod; installs it and returns it. `change` may
 // throw (an http::ApiError is the client's answer); nothing is stored then.
