@@ -1,7 +1,7 @@
 // Fault injection for tests (devnode only): added latency (always or for a fraction of
 // requests), an error rate, or hang-until-cleared, per route class. The class `queue` with
 // `hang` pauses the task queue instead: tasks stay enqueued (cancelations and deletions still
-// run) until the fault is cleared.
+// run) until the fault is cleared; with `latencyMs` each task is processing that long.
 //
 //   PUT    /_devnode/faults  {"routeClass": "search", "latencyMs": 200, "latencyFraction": 0.05,
 //                             "errorRate": 0, "errorStatus": 500, "hang": false}

@@ -257,6 +257,15 @@ void Node::worker_loop() {
         next->status = "processing";
         next->batch_uid = state_.next_batch_uid++;
         next->started_at = now();
+        // `queue` with `latencyMs`: each task takes that long (the lock is released meanwhile)
+        if (queue != faults_.end() && queue->second.latency_ms) {
+            const auto uid = next->uid;
+            const auto latency = std::chrono::milliseconds(queue->second.latency_ms);
+            state_.work.wait_for(lock, latency, [this] { return state_.stopping; });
+            const auto it = state_.tasks.find(uid);
+            if (it == state_.tasks.end()) continue;
+            next = &it->second;
+        }
         process(*next);
         next->finished_at = now();
         next->op = Operation{};  // the payload is not kept once processed

@@ -112,23 +112,62 @@ asio::awaitable<std::optional<std::uint64_t>> latest_task(Context& ctx, std::siz
     co_return uid.get<std::uint64_t>();
 }
 
-// Waits until `slot` has applied every task of index `uid` it was given.
-asio::awaitable<void> wait_idle(Context& ctx, std::size_t slot, const std::string& uid) {
-    const auto deadline =
-        Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
+// The newest task of index `uid` that `slot` has not applied yet, if any.
+asio::awaitable<std::optional<std::uint64_t>> pending_task(Context& ctx, std::size_t slot,
+                                                           const std::string& uid) {
     const auto target =
         "/tasks?limit=1&statuses=enqueued,processing&indexUids=" + http::percent_encode(uid);
+    unsigned status = 0;
+    const auto page = co_await call(ctx, slot, node_request(Method::get, target), status);
+    if (status != 200 || !page.is_object()) {
+        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
+                                 "` did not list its tasks (" + std::to_string(status) + ")");
+    }
+    const auto results = page.value("results", json::array());
+    if (results.empty() || !results[0].value("uid", json()).is_number_unsigned()) {
+        co_return std::nullopt;
+    }
+    co_return results[0]["uid"].get<std::uint64_t>();
+}
+
+// Waits, with the writes flowing, until each of `slots` applied the tasks of `indexes` it had
+// been given when asked, and again while that took longer than half a lease (the writes kept
+// coming): the wait under the closed gate is then only for the writes of the last round.
+asio::awaitable<void> catch_up(Context& ctx, const std::set<std::size_t>& slots,
+                               const std::vector<IndexToMove>& indexes) {
+    const auto quick = std::chrono::milliseconds(ctx.config.rebalance.lease_ms / 2);
+    for (int round = 0; round < 5; ++round) {
+        const auto started = Clock::now();
+        NodeTasks tasks;
+        for (auto slot : slots) {
+            for (const auto& index : indexes) {
+                if (auto uid = co_await pending_task(ctx, slot, index.uid)) {
+                    tasks.emplace_back(slot, *uid);
+                }
+            }
+        }
+        co_await wait_tasks(ctx, tasks);
+        if (Clock::now() - started < quick) co_return;
+    }
+}
+
+// Waits until `slot` has applied every task of index `uid` it was given, keeping the closed
+// `gate` closed meanwhile (a node may take longer than one hold to apply a backlog).
+asio::awaitable<void> wait_idle(Context& ctx, std::size_t slot, const std::string& uid,
+                                GateState& gate, bool& expired) {
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
     LeaseKeeper lease(ctx);
     for (std::uint32_t delay = 1;; delay = std::min<std::uint32_t>(delay * 2, 50)) {
         co_await lease.tick();
-        unsigned status = 0;
-        const auto page = co_await call(ctx, slot, node_request(Method::get, target), status);
-        if (status != 200 || !page.is_object()) {
-            throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
-                                     "` did not list its tasks (" + std::to_string(status) + ")");
+        co_await extend_gate(ctx, gate, expired);
+        if (expired) {
+            throw std::runtime_error("the write gate opened by itself while node `" +
+                                     ctx.fleet()->node_id(slot) + "` applied its tasks of `" + uid +
+                                     "`");
         }
-        const auto results = page.value("results", json::array());
-        if (results.empty()) co_return;
+        const auto pending = co_await pending_task(ctx, slot, uid);
+        if (!pending) co_return;
         if (Clock::now() > deadline) {
             throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) + "` kept tasks of `" +
                                      uid + "` pending");
@@ -212,13 +251,20 @@ asio::awaitable<std::uint64_t> copy_index_shard(Context& ctx, const Fleet& fleet
 // Copies shards of `moves` from `next` on, every index, to their new owners under one closing
 // of the write gate: shard after shard until a page's worth of documents was copied, so that
 // small shards share one hold of the writes and a large one holds them alone. Each source
-// applies the tasks it was given before its documents are read. The node tasks of the copy go
+// catches up on its backlog before the gate closes, and applies the tasks it was given before
+// its documents are read. The node tasks of the copy go
 // to `tasks` (a node applies one index's tasks in order, so later copies need not wait for
 // them, and the nodes batch consecutive additions). The shards copied, with their documents.
 asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shards(
     Context& ctx, const Fleet& fleet, const Rebalance& r,
     const std::vector<routing::ShardMove>& moves, std::size_t next,
     const std::vector<IndexToMove>& indexes, NodeTasks& tasks) {
+    std::set<std::size_t> readable;  // the sources this hold may read
+    for (auto i = next; i < moves.size(); ++i) {
+        const auto holders = sources(ctx, fleet, r, moves[i].shard);
+        if (!holders.empty()) readable.insert(holders.front());
+    }
+    co_await catch_up(ctx, readable, indexes);
     auto gate = co_await fence(ctx);
     bool expired = false;
     std::vector<std::pair<std::uint32_t, std::uint64_t>> copied;
@@ -228,6 +274,13 @@ asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shard
     bool superseded = false;
     LeaseKeeper lease(ctx);  // one hold may copy many small shards
     try {
+        // every source applies what it was given before the copy gives any of them tasks
+        for (auto slot : readable) {
+            for (const auto& index : indexes) {
+                co_await wait_idle(ctx, slot, index.uid, gate, expired);
+                idle.emplace(slot, index.uid);
+            }
+        }
         for (; next < moves.size() && in_gate < ctx.config.rebalance.page_size; ++next) {
             co_await lease.tick();
             const auto& move = moves[next];
@@ -242,8 +295,7 @@ asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shard
             for (const auto& index : indexes) {
                 co_await extend_gate(ctx, gate, expired);
                 if (idle.emplace(source, index.uid).second) {
-                    co_await wait_idle(ctx, source, index.uid);
-                    co_await extend_gate(ctx, gate, expired);
+                    co_await wait_idle(ctx, source, index.uid, gate, expired);
                 }
                 documents += co_await copy_index_shard(ctx, fleet, source, to, move.shard, index,
                                                        tasks, gate, expired);

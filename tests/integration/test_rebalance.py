@@ -477,3 +477,56 @@ class ResumeAfterKill(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipIf(os.environ.get("MEILISEARCH_BIN"), "needs the development node's faults")
+class SlowNodes(unittest.TestCase):
+    def test_a_backlog_longer_than_one_hold(self):
+        # each node takes 40 ms a task, and a burst of single-document writes leaves it a backlog
+        # of several seconds, longer than one hold of the write gate (two leases of 2 s): the
+        # copy waits for the backlog with the writes flowing, then holds them while the sources
+        # apply the rest, and no hold lapses
+        docs = corpus(random.Random(8), 600)
+        cluster = Cluster({"nodes": 3, "rf": 2, "shards": 64}, FAST)
+        extra = Node(NODE_KEY).start()
+        try:
+            load(cluster, docs)
+            for node in cluster.nodes + [extra]:
+                r = node.call("PUT", "/_devnode/faults", {"routeClass": "queue", "latencyMs": 40})
+                self.assertEqual(r.status, 200, r.body)
+            burst = {}
+            for i in range(500):
+                doc = {"id": 3_000_000 + i, "title": f"burst {i}", "genre": "drama",
+                       "year": 2001, "rating": 4.0}
+                r = cluster.call("POST", f"/indexes/{INDEX}/documents", [doc])
+                self.assertEqual(r.status, 202, r.body)
+                burst[doc["id"]] = doc
+            backlog = cluster.nodes[0].call(
+                "GET", "/tasks?statuses=enqueued,processing&limit=0").json()["total"]
+            self.assertGreater(backlog * 0.040, 4.0)  # seconds of work, more than one hold
+            load_thread = Load(cluster, docs)
+            load_thread.start()
+            try:
+                r = cluster.call("POST", "/_miroir/nodes",
+                                 {"id": "d3", "address": f"http://127.0.0.1:{extra.port}"})
+                self.assertEqual(r.status, 201, r.body)
+                r = cluster.call("POST", "/_miroir/rebalance")
+                self.assertEqual(r.status, 202, r.body)
+                done = wait_balanced(cluster)["rebalance"]
+                self.assertEqual(done["phase"], "done", done)
+            finally:
+                load_thread.finish()
+            failures = [rec for rec in cluster.m.log_records()
+                        if rec.get("msg") == "rebalance failed"]
+            self.assertEqual(failures, [])
+            self.assertEqual(load_thread.refused_writes, [])
+            self.assertEqual(load_thread.failed_searches, [])
+            for node in cluster.nodes + [extra]:
+                node.call("DELETE", "/_devnode/faults")
+            report = cluster.call("GET", "/_miroir/verify").json()
+            self.assertEqual(report["status"], "ok", json.dumps(report)[:2000])
+            expected = {**load_thread.expected, **burst}
+            self.assertEqual(sorted(all_documents(cluster)), sorted(expected))
+        finally:
+            cluster.stop()
+            extra.stop()
