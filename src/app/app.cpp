@@ -23,6 +23,7 @@
 #include <miroir/http/router.hpp>
 #include <miroir/http/server.hpp>
 #include <miroir/log/log.hpp>
+#include <miroir/meili/aliases.hpp>
 #include <miroir/meili/idempotency.hpp>
 #include <miroir/meili/routes.hpp>
 #include <miroir/metrics/metrics.hpp>
@@ -75,6 +76,7 @@ struct App::Impl {
         admin::add_admin_routes(router, context);
         admin::add_placement_routes(router, context);
         admin::add_topology_routes(router, context);
+        admin::add_alias_routes(router, context);
         admin::add_worker_routes(router, supervisor);
         admin::add_metrics_listener_routes(metrics_router, context);
     }
@@ -229,6 +231,7 @@ int App::run() {
     client_options.check_api_key = [&s](http::Request& r, std::string token) {
         return meili::check_api_key(s.context, r, std::move(token));
     };
+    client_options.resolve = [&s](http::Request& r) { meili::resolve_aliases(s.context, r); };
     client_options.around_write = [&s](http::Request& r, const http::Handler& next) {
         return meili::idempotent(s.context, r, next);
     };

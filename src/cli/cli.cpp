@@ -36,6 +36,10 @@ constexpr const char* kUsage = R"(Usage:
   miroir nodes remove ID                 [CONNECTION]
   miroir rebalance [--wait]              [CONNECTION] [--json]
   miroir verify                          [CONNECTION] [--index UID] [--counts-only] [--json]
+  miroir aliases list                    [CONNECTION] [--json]
+  miroir aliases create NAME TARGET      [CONNECTION]
+  miroir aliases flip NAME TARGET        [CONNECTION]
+  miroir aliases delete NAME             [CONNECTION]
 
 CONNECTION:
   --url URL          Miroir's address (default: $MIROIR_URL, else server.bind and server.port
@@ -50,6 +54,8 @@ A node is added as joining and drained in place; `rebalance` then moves the shar
 nothing. verify exits 1 when a shard is missing from an owner, the owners of a shard disagree
 on its documents, or a node holds documents of a shard it does not own; rebalance --wait exits
 1 when the rebalance stops on an error.
+An alias's TARGET is one index uid, or several separated by commas (searched together,
+read-only); a flip answers once every Miroir sharing the task store resolves the new target.
 )";
 
 struct Options {
@@ -339,11 +345,71 @@ int verify(const Options& o) {
     return a.body.value("status", "") == "ok" ? 0 : 1;
 }
 
+// "name -> target" or "name -> a, b (search only)".
+std::string alias_line(const json& alias) {
+    std::string out = text(alias["name"]) + " -> ";
+    if (!alias.contains("targets")) return out + text(alias["target"]);
+    std::string sep;
+    for (const auto& t : alias["targets"]) {
+        out += sep + text(t);
+        sep = ", ";
+    }
+    return out + " (search only)";
+}
+
+// The /_miroir/aliases commands.
+int aliases(const std::string& action, const std::vector<std::string>& args) {
+    if (action == "list") {
+        const auto o = parse(args, {});
+        const auto a = get(o, "/_miroir/aliases");
+        if (a.status != 200) throw failure(a);
+        if (o.as_json) {
+            std::cout << a.body.dump(2) << "\n";
+        } else {
+            for (const auto& alias : a.body["results"]) std::cout << alias_line(alias) << "\n";
+        }
+        return 0;
+    }
+    if (action == "delete") {
+        const auto o = parse(args, {.positional = 1});
+        const auto a = send(o, bhttp::verb::delete_, "/_miroir/aliases/" + o.positional[0]);
+        if (a.status >= 300) throw failure(a);
+        std::cout << o.positional[0] << " deleted\n";
+        return 0;
+    }
+    if (action != "create" && action != "flip") {
+        throw UsageError{"`miroir aliases` takes `list`, `create`, `flip` or `delete`"};
+    }
+    const auto o = parse(args, {.positional = 2});
+    json body;
+    const auto& target = o.positional[1];
+    if (target.find(',') == std::string::npos) {
+        body["target"] = target;
+    } else {
+        body["targets"] = json::array();
+        for (std::size_t start = 0; start <= target.size();) {
+            const auto comma = std::min(target.find(',', start), target.size());
+            if (comma > start) body["targets"].push_back(target.substr(start, comma - start));
+            start = comma + 1;
+        }
+    }
+    Answer a;
+    if (action == "create") {
+        body["name"] = o.positional[0];
+        a = send(o, bhttp::verb::post, "/_miroir/aliases", body.dump());
+    } else {
+        a = send(o, bhttp::verb::put, "/_miroir/aliases/" + o.positional[0], body.dump());
+    }
+    if (a.status >= 300) throw failure(a);
+    std::cout << alias_line(a.body) << "\n";
+    return 0;
+}
+
 }  // namespace
 
 bool is_operator_command(const std::string& command) {
     return command == "status" || command == "nodes" || command == "verify" ||
-           command == "rebalance";
+           command == "rebalance" || command == "aliases";
 }
 
 int run(const std::string& command, const std::vector<std::string>& args) {
@@ -357,6 +423,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         if (command == "rebalance") return rebalance(parse(args, {.wait = true}));
         const std::string action = args.empty() ? "" : args.front();
         const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+        if (command == "aliases") return aliases(action, rest);
         if (action == "list") return status(parse(rest, {}), true);
         if (action == "add")
             return change_node(parse(rest, {.group = true, .positional = 2}), action);

@@ -10,6 +10,8 @@
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/fleet.hpp>
 
+#include "aliases_json.hpp"
+
 namespace miroir::fleet {
 
 namespace {
@@ -79,6 +81,7 @@ Topology Topology::parse(std::string_view text) {
             b.error = r.value("error", std::string());
             t.rebalance = std::move(b);
         }
+        if (j.contains("aliases")) t.aliases = aliases_from_json(j["aliases"]);
         return t;
     } catch (const nlohmann::json::exception& e) {
         throw std::invalid_argument(std::string("the stored topology is malformed: ") + e.what());
@@ -116,6 +119,7 @@ std::string Topology::dump() const {
                           {"finishedAt", b.finished_at},
                           {"error", b.error}};
     }
+    if (!aliases.empty()) j["aliases"] = aliases_to_json(aliases);
     return j.dump();
 }
 

@@ -158,6 +158,9 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
                 co_await options_.check_api_key(request, std::move(*token));
             }
             if (request.body_too_large) throw errors::payload_too_large(options_.max_body_bytes);
+            if (options_.resolve && match.route->access == Access::client) {
+                options_.resolve(request);
+            }
             // hand the request to its handler; a write runs to its end even when the client
             // leaves: it may already be on some nodes, and is reported as a task
             if (is_read(request)) {

@@ -159,6 +159,7 @@ asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
             "Invalid value type: expected an object, but found " + http::found_value(body));
     }
     apply_tenant_rules(r, uid, body);
+    if (auto merged = co_await search_alias(ctx, uid, body)) co_return std::move(*merged);
     auto avoid = below_settings_floor(ctx, uid, r);
     // identical searches in flight share one scatter: the same index, query (the tenant's
     // filter in it) and settings-version floor

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,5 +39,11 @@ http::Response query_error(std::size_t position, const upstream::UpstreamRespons
 // POST /multi-search with `federation`.
 boost::asio::awaitable<http::Response> federated_search(Context& ctx,
                                                         const nlohmann::ordered_json& body);
+
+// A search of `name` when it is an alias of several indexes: a federated search over them
+// (the window and facets moved to the federation), answered in the shape of one index's
+// search; nullopt when `name` is no such alias (aliases.cpp).
+boost::asio::awaitable<std::optional<http::Response>> search_alias(
+    Context& ctx, const std::string& name, const nlohmann::ordered_json& body);
 
 }  // namespace miroir::meili

@@ -16,6 +16,7 @@
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/fleet.hpp>
+#include <miroir/fleet/pods.hpp>
 #include <miroir/fleet/topology.hpp>
 #include <miroir/fleet/write_gate.hpp>
 #include <miroir/http/api_error.hpp>
@@ -44,11 +45,9 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // The shared write gate, as stored: "<epoch>:<1 closed|0 open>:<deadline, unix ms>:<the
-// topology version pods must have loaded>"; each pod's record: "<epoch acknowledged>:<unix ms
-// of its last sign of life>:<its topology version>".
+// topology version pods must have loaded>"; each pod's record is a fleet::PodSign.
 const std::string kGateTable = "gate";
 const std::string kGateKey = "state";
-const std::string kPodsTable = "pods";
 
 // The numbers of a record's value, split at ':' (0 where one is missing or malformed).
 std::vector<std::int64_t> numbers(const std::string& text) {
@@ -88,8 +87,7 @@ asio::awaitable<void> write_gate(Context& ctx, const GateState& gate) {
 
 // This pod's record: the epoch it acknowledges, now, its topology version.
 asio::awaitable<void> sign_of_life(Context& ctx, std::uint64_t epoch) {
-    const auto text = std::to_string(epoch) + ":" + std::to_string(util::unix_ms()) + ":" +
-                      std::to_string(ctx.fleet()->version());
+    const auto text = pod_sign_text({epoch, util::unix_ms(), ctx.fleet()->version()});
     co_await ctx.store.put_record(kPodsTable, pod_name(), text);
 }
 
@@ -132,21 +130,18 @@ asio::awaitable<GateState> fence(Context& ctx) {
         const auto now = util::unix_ms();
         std::string waiting;
         for (const auto& [pod, value] : co_await ctx.store.records(kPodsTable)) {
-            const auto n = numbers(value);
-            if (n.size() != 3) continue;
-            if (now - n[1] >= lease) {  // gone: not waited for
-                if (now - n[1] < 2 * lease && skipped.insert(pod).second) {
+            const auto sign = parse_pod_sign(value);
+            if (!sign) continue;
+            if (now - sign->at >= lease) {  // gone: not waited for
+                if (now - sign->at < 2 * lease && skipped.insert(pod).second) {
                     log::warn("write gate: a pod silent for a lease is not waited for",
                               {{"pod", pod},
-                               {"silent_ms", now - n[1]},
+                               {"silent_ms", now - sign->at},
                                {"epoch", static_cast<std::int64_t>(gate.epoch)}});
                 }
                 continue;
             }
-            if (static_cast<std::uint64_t>(n[0]) < gate.epoch ||
-                static_cast<std::uint64_t>(n[2]) < gate.version) {
-                waiting = pod;
-            }
+            if (sign->epoch < gate.epoch || sign->version < gate.version) waiting = pod;
         }
         if (waiting.empty()) co_return gate;
         if (now + lease / 2 > gate.until) {
@@ -202,8 +197,8 @@ asio::awaitable<void> follow_gate_forever(Context& ctx) {
             if (turn % 1000 == 0) {  // forget pods gone for an hour
                 const auto now = util::unix_ms();
                 for (const auto& [pod, value] : co_await ctx.store.records(kPodsTable)) {
-                    const auto n = numbers(value);
-                    if (n.size() < 2 || now - n[1] > 3600 * 1000) {
+                    const auto sign = parse_pod_sign(value);
+                    if (!sign || now - sign->at > 3600 * 1000) {
                         co_await ctx.store.erase_record(kPodsTable, pod);
                     }
                 }

@@ -26,6 +26,8 @@ void add_placement_routes(http::Router& router, fleet::Context& context);
 // /_miroir/nodes/{id}, POST /_miroir/groups, DELETE /_miroir/groups/{id}, POST
 // /_miroir/rebalance and GET /_miroir/rebalance/status, all with the admin key
 void add_topology_routes(http::Router& router, fleet::Context& context);
+// GET, POST /_miroir/aliases, GET, PUT, DELETE /_miroir/aliases/{name}, with the admin key
+void add_alias_routes(http::Router& router, fleet::Context& context);
 // GET /_miroir/workers (admin key): each background job's state, restarts and last error
 void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor);
 

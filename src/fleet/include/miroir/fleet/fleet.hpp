@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -66,6 +68,20 @@ struct Rebalance {
     bool switched() const { return phase == "switched" || phase == "cleaning" || phase == "done"; }
 };
 
+// A name standing for indexes (docs/operations.md, "Aliases"): one target takes reads and
+// writes; several targets are read-only and searched as one federated search. The last flips
+// are kept, newest last.
+struct AliasFlip {
+    std::vector<std::string> targets;
+    std::int64_t at = 0;  // unix ms
+};
+struct Alias {
+    std::vector<std::string> targets;
+    bool multi = false;  // created with `targets`: read-only, searched across them
+    std::int64_t created_at = 0, updated_at = 0;
+    std::vector<AliasFlip> history;
+};
+
 struct Topology {
     std::uint64_t version = 1;
     std::uint32_t shards = 0;
@@ -73,6 +89,7 @@ struct Topology {
     std::vector<NodeEntry> nodes;        // slots, in order of addition
     std::vector<int> groups;             // group ids, ascending
     std::optional<Rebalance> rebalance;  // the one in progress, or the last one
+    std::map<std::string, Alias, std::less<>> aliases;
 
     static Topology seed(const config::Config& config);
     // Throws std::invalid_argument on text that is no topology.
@@ -86,6 +103,8 @@ struct Topology {
     std::vector<std::string> target(int group) const;
     // A rebalance is running (not done).
     bool rebalancing() const { return rebalance && !rebalance->finished(); }
+    // The alias named `name`, if there is one.
+    const Alias* alias(std::string_view name) const;
 };
 
 struct Group {

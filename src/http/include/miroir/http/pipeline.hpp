@@ -29,6 +29,9 @@ struct PipelineOptions {
     // The client's error for an exception of a lower layer that is not an ApiError (such as the
     // task store out of reach); nullopt, or unset: 500 internal.
     std::function<std::optional<ApiError>(const std::exception&)> error_of;
+    // Rewrites a Meilisearch request (a client route) once its key is checked, before its
+    // handler: the aliases. Unset: nothing.
+    std::function<void(Request&)> resolve;
     // Runs a Meilisearch write (a client route that is not a read) around its handler: the
     // idempotency keys. Unset: the handler alone.
     std::function<boost::asio::awaitable<Response>(Request&, const Handler&)> around_write;

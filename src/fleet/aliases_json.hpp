@@ -1,0 +1,19 @@
+// The aliases of the stored topology, as JSON (fleet.cpp's parse and dump).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <miroir/fleet/fleet.hpp>
+
+namespace miroir::fleet {
+
+using Aliases = std::map<std::string, Alias, std::less<>>;
+
+// Throws nlohmann::json::exception on a malformed entry.
+Aliases aliases_from_json(const nlohmann::ordered_json& j);
+nlohmann::ordered_json aliases_to_json(const Aliases& aliases);
+
+}  // namespace miroir::fleet
