@@ -24,8 +24,8 @@
 #include <miroir/http/server.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/meili/aliases.hpp>
-#include <miroir/meili/idempotency.hpp>
 #include <miroir/meili/routes.hpp>
+#include <miroir/meili/sessions.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
@@ -233,7 +233,10 @@ int App::run() {
     };
     client_options.resolve = [&s](http::Request& r) { meili::resolve_aliases(s.context, r); };
     client_options.around_write = [&s](http::Request& r, const http::Handler& next) {
-        return meili::idempotent(s.context, r, next);
+        return meili::around_write(s.context, r, next);
+    };
+    client_options.around_read = [&s](http::Request& r, const http::Handler& next) {
+        return meili::around_read(s.context, r, next);
     };
     client_options.error_of = [](const std::exception& e) -> std::optional<http::ApiError> {
         if (!dynamic_cast<const tasks::Unavailable*>(&e)) return std::nullopt;

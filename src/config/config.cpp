@@ -225,6 +225,15 @@ void read_idempotency(MapReader& m, Config& cfg) {
     r.read_int("ttl_seconds", cfg.idempotency.ttl_seconds, 1, 30 * 86400);
 }
 
+void read_session_pinning(MapReader& m, Config& cfg) {
+    MapReader r(m.child("session_pinning"), "miroir.session_pinning", cfg.unknown_keys);
+    auto& sp = cfg.session_pinning;
+    r.read_bool("enabled", sp.enabled);
+    r.read_int("ttl_seconds", sp.ttl_seconds, 1, 7 * 86400);
+    r.read("wait_strategy", sp.wait_strategy);
+    r.read_int("max_wait_ms", sp.max_wait_ms, 0, 600000);
+}
+
 void read_log(MapReader& m, Config& cfg) {
     MapReader r(m.child("log"), "miroir.log", cfg.unknown_keys);
     r.read("format", cfg.log.format);
@@ -252,6 +261,7 @@ void read_config(const YAML::Node& root, Config& cfg) {
         read_upstream(m, cfg);
         read_rebalance(m, cfg);
         read_idempotency(m, cfg);
+        read_session_pinning(m, cfg);
         read_log(m, cfg);
     }
     for (auto& k : top_unknown) cfg.unknown_keys.push_back(k.substr(1));  // drop leading '.'
@@ -371,6 +381,11 @@ void validate(Config& cfg) {
         throw ConfigError(
             "miroir.upstream.idle_connections_per_node: must not exceed max_connections_per_node");
     }
+    const auto& strategy = cfg.session_pinning.wait_strategy;
+    if (strategy != "block" && strategy != "route_pin") {
+        throw ConfigError("miroir.session_pinning.wait_strategy: `" + strategy +
+                          "` is not one of block, route_pin");
+    }
     if (cfg.log.format != "text" && cfg.log.format != "json") {
         throw ConfigError("miroir.log.format: `" + cfg.log.format + "` is not one of text, json");
     }
@@ -401,6 +416,20 @@ Config load_file(const std::string& path, EnvLookup env) {
     std::stringstream buffer;
     buffer << in.rdbuf();
     return parse(buffer.str(), env);
+}
+
+// What clients ask per request: idempotency keys and sessions.
+void emit_requests(YAML::Emitter& out, const Config& c) {
+    out << YAML::Key << "idempotency" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "ttl_seconds" << YAML::Value << c.idempotency.ttl_seconds;
+    out << YAML::EndMap;
+    const auto& sp = c.session_pinning;
+    out << YAML::Key << "session_pinning" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "enabled" << YAML::Value << sp.enabled;
+    out << YAML::Key << "ttl_seconds" << YAML::Value << sp.ttl_seconds;
+    out << YAML::Key << "wait_strategy" << YAML::Value << sp.wait_strategy;
+    out << YAML::Key << "max_wait_ms" << YAML::Value << sp.max_wait_ms;
+    out << YAML::EndMap;
 }
 
 void emit_scatter(YAML::Emitter& out, const Scatter& sc) {
@@ -493,9 +522,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "lease_ms" << YAML::Value << rb.lease_ms;
     out << YAML::Key << "task_timeout_ms" << YAML::Value << rb.task_timeout_ms;
     out << YAML::EndMap;
-    out << YAML::Key << "idempotency" << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "ttl_seconds" << YAML::Value << c.idempotency.ttl_seconds;
-    out << YAML::EndMap;
+    emit_requests(out, c);
     out << YAML::Key << "log" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "format" << YAML::Value << c.log.format;
     out << YAML::Key << "level" << YAML::Value << c.log.level << YAML::EndMap;

@@ -164,7 +164,11 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
             // hand the request to its handler; a write runs to its end even when the client
             // leaves: it may already be on some nodes, and is reported as a task
             if (is_read(request)) {
-                response = co_await match.route->handler(request);
+                if (options_.around_read && match.route->access == Access::client) {
+                    response = co_await options_.around_read(request, match.route->handler);
+                } else {
+                    response = co_await match.route->handler(request);
+                }
             } else {
                 co_await boost::asio::this_coro::reset_cancellation_state(
                     boost::asio::disable_cancellation());

@@ -13,6 +13,9 @@
 //   miroir_hedge_cancelled_total          counter    (the slower side of a hedged read)
 //   miroir_client_disconnects_total       counter    (reads stopped because the client left)
 //   miroir_search_coalesced_total         counter    (searches answered by an identical one)
+//   miroir_session_pin_enforced_total     counter    (session reads that waited for a write)
+//   miroir_session_wait_timeout_total     counter    (session reads answered stale)
+//   miroir_session_wait_duration_seconds  histogram
 //   miroir_settings_checks_total          counter    (one node's settings compared)
 //   miroir_settings_mismatches_total      counter    index, node
 //   miroir_settings_repairs_total         counter    index, node
@@ -113,6 +116,21 @@ struct Metrics::Impl {
             .Name("miroir_search_coalesced_total")
             .Help("Searches answered by an identical search already in flight (no scatter)")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& session_pinned =
+        prometheus::BuildCounter()
+            .Name("miroir_session_pin_enforced_total")
+            .Help("Reads in a session that waited for the session's last write")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& session_timeouts =
+        prometheus::BuildCounter()
+            .Name("miroir_session_wait_timeout_total")
+            .Help("Reads in a session answered before its last write was applied (max_wait_ms)")
+            .Register(registry);
+    prometheus::Family<prometheus::Histogram>& session_wait =
+        prometheus::BuildHistogram()
+            .Name("miroir_session_wait_duration_seconds")
+            .Help("Time a read in a session waited for the session's last write")
+            .Register(registry);
     prometheus::Family<prometheus::Counter>& settings_checks =
         prometheus::BuildCounter()
             .Name("miroir_settings_checks_total")
@@ -200,6 +218,11 @@ void Metrics::hedge_budget_exhausted() { impl_->hedge_budget.Add({}).Increment()
 void Metrics::hedge_cancelled() { impl_->hedge_cancelled.Add({}).Increment(); }
 void Metrics::client_disconnect() { impl_->client_disconnects.Add({}).Increment(); }
 void Metrics::search_coalesced() { impl_->search_coalesced.Add({}).Increment(); }
+void Metrics::session_pin_enforced() { impl_->session_pinned.Add({}).Increment(); }
+void Metrics::session_wait_timeout() { impl_->session_timeouts.Add({}).Increment(); }
+void Metrics::session_wait(double seconds) {
+    impl_->session_wait.Add({}, latency_buckets()).Observe(seconds);
+}
 
 void Metrics::settings_checked() { impl_->settings_checks.Add({}).Increment(); }
 void Metrics::settings_mismatch(std::string_view index, std::string_view node) {

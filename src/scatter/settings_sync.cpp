@@ -317,7 +317,7 @@ void add_settings_headers(const Context& ctx, const std::string& uid, http::Resp
 std::vector<std::size_t> below_settings_floor(const Context& ctx, const std::string& uid,
                                               const http::Request& request) {
     const auto header = request.headers.get("X-Miroir-Min-Settings-Version");
-    if (!header) return {};
+    if (!header) return request.read_avoid;
     std::uint64_t floor = 0;
     const auto* end = header->data() + header->size();
     const auto [ptr, ec] = std::from_chars(header->data(), end, floor);
@@ -336,7 +336,7 @@ std::vector<std::size_t> below_settings_floor(const Context& ctx, const std::str
                                  std::to_string(committed) + ", below the requested " +
                                  std::to_string(floor) + ".");
     }
-    std::vector<std::size_t> below;
+    std::vector<std::size_t> below = request.read_avoid;
     for (std::size_t i = 0; view && i < view->node_versions.size(); ++i) {
         if (view->node_versions[i] < floor) below.push_back(i);
     }

@@ -234,6 +234,12 @@ class RedisStore final : public Store {
 
     Async<void> forget(const std::string& key) override { co_await call("DEL", expiring_key(key)); }
 
+    Async<std::optional<std::string>> expiring(const std::string& key) override {
+        auto r = co_await call("GET", expiring_key(key));
+        if (r.type != Type::string) co_return std::nullopt;
+        co_return std::move(r.text);
+    }
+
   private:
     static std::string expiring_key(const std::string& key) { return "miroir:expiring:" + key; }
 

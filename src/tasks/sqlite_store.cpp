@@ -430,6 +430,15 @@ class SqliteStore final : public Store {
         co_return;
     }
 
+    Async<std::optional<std::string>> expiring(const std::string& key) override {
+        std::lock_guard lock(mutex_);
+        Statement s(db_, "SELECT value FROM expiring WHERE key = ? AND expires_at > ?");
+        s.bind(1, key);
+        s.bind(2, static_cast<std::int64_t>(util::unix_ms()));
+        if (s.step()) co_return s.text_at(0);
+        co_return std::nullopt;
+    }
+
   private:
     void write_expiring(const std::string& key, const std::string& value, std::int64_t until) {
         Statement s(db_, "INSERT OR REPLACE INTO expiring VALUES (?, ?, ?)");

@@ -105,7 +105,7 @@ class Load(threading.Thread):
             self.write("POST", f"/indexes/{INDEX}/documents/delete-batch", ids, delete)
         r = self.cluster.call("POST", f"/indexes/{INDEX}/search", {"q": "river", "limit": 5})
         self.searches += 1
-        if r.status != 200 or r.headers.get("X-Miroir-Degraded"):
+        if r.status != 200 or r.headers.get("x-miroir-degraded"):
             self.failed_searches.append((r.status, r.body[:200]))
 
     def run(self):
@@ -298,11 +298,14 @@ class Rebalance(unittest.TestCase):
 class Pods:
     """Nodes and several Miroirs sharing one Redis task store, as pods of one deployment."""
 
-    def __init__(self, nodes, pods, rf, shards, extra):
+    def __init__(self, nodes, pods, rf, shards, extra, groups=1):
         self.redis = RedisServer().start()
         self.nodes = [Node(NODE_KEY).start() for _ in range(nodes)]
-        addresses = [(f"d{i}", f"http://127.0.0.1:{n.port}") for i, n in enumerate(self.nodes)]
-        config = f"  node_master_key: {NODE_KEY}\n  shards: {shards}\n{extra}"
+        per_group = nodes // groups
+        addresses = [(f"d{i}", f"http://127.0.0.1:{n.port}", i // per_group)
+                     for i, n in enumerate(self.nodes)]
+        config = (f"  node_master_key: {NODE_KEY}\n  shards: {shards}\n"
+                  f"  replica_groups: {groups}\n{extra}")
         self.pods = [Miroir(nodes=addresses, master_key=MASTER, replication_factor=rf,
                             extra=config,
                             task_store=f'{{ backend: redis, url: "{self.redis.url}" }}').start()

@@ -58,6 +58,10 @@ TEST(Config, DefaultsMatchTheDocumentedCoreKeys) {
     EXPECT_EQ(c.scatter.read_deadline_ms, 10000u);
     EXPECT_TRUE(c.scatter.search_coalescing);
     EXPECT_EQ(c.idempotency.ttl_seconds, 86400u);
+    EXPECT_TRUE(c.session_pinning.enabled);
+    EXPECT_EQ(c.session_pinning.ttl_seconds, 900u);
+    EXPECT_EQ(c.session_pinning.wait_strategy, "block");
+    EXPECT_EQ(c.session_pinning.max_wait_ms, 5000u);
     EXPECT_EQ(c.scatter.unavailable_shard_policy, "partial");
     ASSERT_EQ(c.nodes.size(), 1u);
     EXPECT_EQ(c.nodes[0].host, "127.0.0.1");
@@ -149,6 +153,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"  scatter: { adaptive: { epsilon: x } }\n", "miroir.scatter.adaptive.epsilon"},
         BadCase{"  scatter: { read_deadline_ms: -1 }\n", "miroir.scatter.read_deadline_ms"},
         BadCase{"  idempotency: { ttl_seconds: 0 }\n", "miroir.idempotency.ttl_seconds"},
+        BadCase{"  session_pinning: { wait_strategy: hope }\n",
+                "miroir.session_pinning.wait_strategy"},
+        BadCase{"  session_pinning: { ttl_seconds: 0 }\n", "miroir.session_pinning.ttl_seconds"},
         BadCase{"  health: { timeout_ms: 0 }\n", "miroir.health.timeout_ms"},
         BadCase{"  server: [1, 2]\n", "miroir.server"}));
 

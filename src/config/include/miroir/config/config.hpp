@@ -112,6 +112,15 @@ struct Idempotency {
     std::uint32_t ttl_seconds = 86400;  // how long a key is remembered
 };
 
+// Read-your-writes sessions: a read with `X-Miroir-Session` after a write in that session is
+// routed to a group that applied the write, waiting for it (docs/search.md, "Sessions").
+struct SessionPinning {
+    bool enabled = true;
+    std::uint32_t ttl_seconds = 900;      // a session is forgotten this long after its last write
+    std::string wait_strategy = "block";  // block | route_pin
+    std::uint32_t max_wait_ms = 5000;     // block: the longest a read waits for the write
+};
+
 struct Log {
     std::string format = "text";  // text | json
     std::string level = "info";   // debug | info | warn | error
@@ -133,6 +142,7 @@ struct Config {
     Upstream upstream;
     Rebalance rebalance;
     Idempotency idempotency;
+    SessionPinning session_pinning;
     Log log;
 
     // Keys present in the file that Miroir does not know (dotted paths), kept for reporting.

@@ -64,6 +64,9 @@ struct Request {
         std::string filter;
     };
     std::optional<std::vector<TenantRule>> tenant_rules;
+    // Node slots a read must not use while others can answer it (a read-your-writes
+    // session's other groups).
+    std::vector<std::size_t> read_avoid;
 
     std::string_view param(std::string_view name) const;
     // Whether the request's key (and tenant token) covers index `uid` (always, for the

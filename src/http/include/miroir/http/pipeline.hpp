@@ -35,6 +35,9 @@ struct PipelineOptions {
     // Runs a Meilisearch write (a client route that is not a read) around its handler: the
     // idempotency keys. Unset: the handler alone.
     std::function<boost::asio::awaitable<Response>(Request&, const Handler&)> around_write;
+    // Runs a Meilisearch read (a client route) around its handler: the read-your-writes
+    // sessions. Unset: the handler alone.
+    std::function<boost::asio::awaitable<Response>(Request&, const Handler&)> around_read;
 };
 
 class Pipeline {

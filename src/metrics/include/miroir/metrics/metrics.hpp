@@ -42,6 +42,12 @@ class Metrics {
     // A search answered by another identical search in flight (query coalescing).
     void search_coalesced();
 
+    // Read-your-writes sessions: a read that waited for its session's write, one answered
+    // before the write was applied, and how long the wait took.
+    void session_pin_enforced();
+    void session_wait_timeout();
+    void session_wait(double seconds);
+
     // Two-phase settings: one node's settings compared, found different, sent again; the
     // committed version of an index and whether its writes are frozen.
     void settings_checked();

@@ -36,8 +36,9 @@ void check_writable(const Context& ctx, const std::string& uid);
 void add_settings_headers(const Context& ctx, const std::string& uid, http::Response& response);
 
 // The nodes a read of `uid` must not use under the request's X-Miroir-Min-Settings-Version
-// (none without the header). Throws 400 on a malformed header and 503
-// miroir_settings_version_stale when the floor is above the committed version.
+// (none without the header), and those its session avoids (Request::read_avoid). Throws 400 on a
+// malformed header and 503 miroir_settings_version_stale when the floor is above the committed
+// version.
 std::vector<std::size_t> below_settings_floor(const Context& ctx, const std::string& uid,
                                               const http::Request& request);
 

@@ -140,9 +140,9 @@ class Store {
         const std::string& table) = 0;
     virtual Async<void> erase_record(const std::string& table, const std::string& key) = 0;
 
-    // Values that expire (idempotency keys): `claim` stores `value` under `key` for `ttl_ms`
-    // unless a value that has not expired is there, atomically for every pod; it returns that
-    // value, or nullopt when it stored its own. `put_expiring` replaces a value, `forget`
+    // Values that expire (idempotency keys, sessions): `claim` stores `value` under `key` for
+    // `ttl_ms` unless a value that has not expired is there, atomically for every pod; it returns
+    // that value, or nullopt when it stored its own. `put_expiring` replaces a value, `forget`
     // removes it.
     virtual Async<std::optional<std::string>> claim(const std::string& key,
                                                     const std::string& value,
@@ -150,6 +150,8 @@ class Store {
     virtual Async<void> put_expiring(const std::string& key, const std::string& value,
                                      std::uint32_t ttl_ms) = 0;
     virtual Async<void> forget(const std::string& key) = 0;
+    // The value under `key`, unless it expired (read-your-writes sessions).
+    virtual Async<std::optional<std::string>> expiring(const std::string& key) = 0;
 };
 
 // The store the configuration names. Throws std::runtime_error when it cannot be opened.
