@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <set>
@@ -234,6 +235,24 @@ void read_session_pinning(MapReader& m, Config& cfg) {
     r.read_int("max_wait_ms", sp.max_wait_ms, 0, 600000);
 }
 
+void read_tenant_affinity(MapReader& m, Config& cfg) {
+    MapReader r(m.child("tenant_affinity"), "miroir.tenant_affinity", cfg.unknown_keys);
+    auto& ta = cfg.tenant_affinity;
+    r.read_bool("enabled", ta.enabled);
+    r.read_bool("header", ta.header);
+    r.read("claim", ta.claim);
+    r.read("fallback", ta.fallback);
+    const auto groups = r.child("groups");
+    if (groups && !groups.IsNull() && !groups.IsMap()) {
+        throw ConfigError(r.key_path("groups") + ": expected a map of tenant to replica group");
+    }
+    for (const auto& kv : groups) {
+        const auto tenant = kv.first.as<std::string>();
+        ta.groups[tenant] = static_cast<int>(
+            MapReader::to_int(kv.second, r.key_path("groups") + "." + tenant, 0, 63));
+    }
+}
+
 void read_log(MapReader& m, Config& cfg) {
     MapReader r(m.child("log"), "miroir.log", cfg.unknown_keys);
     r.read("format", cfg.log.format);
@@ -262,6 +281,7 @@ void read_config(const YAML::Node& root, Config& cfg) {
         read_rebalance(m, cfg);
         read_idempotency(m, cfg);
         read_session_pinning(m, cfg);
+        read_tenant_affinity(m, cfg);
         read_log(m, cfg);
     }
     for (auto& k : top_unknown) cfg.unknown_keys.push_back(k.substr(1));  // drop leading '.'
@@ -315,14 +335,23 @@ void check_node(Node& node, const std::string& where) {
     node.port = url->port_number();
 }
 
-void validate(Config& cfg) {
-    if (cfg.nodes.empty()) throw ConfigError("miroir.nodes: at least one node is required");
+// `value` is one of `allowed`, else a ConfigError naming the setting `where`.
+void check_one_of(const std::string& value, std::initializer_list<const char*> allowed,
+                  const std::string& where) {
+    std::string list;
+    for (const char* a : allowed) {
+        if (value == a) return;
+        list += (list.empty() ? "" : ", ") + std::string(a);
+    }
+    throw ConfigError(where + ": `" + value + "` is not one of " + list);
+}
+
+void validate_nodes(const Config& cfg) {
     std::set<std::string> ids;
     std::map<int, std::uint32_t> per_group;
     for (std::size_t i = 0; i < cfg.nodes.size(); ++i) {
-        auto& node = cfg.nodes[i];
+        const auto& node = cfg.nodes[i];
         const std::string where = "miroir.nodes[" + std::to_string(i) + "]";
-        check_node(node, where);
         if (!ids.insert(node.id).second) {
             throw ConfigError(where + ".id: duplicate node id `" + node.id + "`");
         }
@@ -344,36 +373,37 @@ void validate(Config& cfg) {
                 std::to_string(g) + " has " + std::to_string(count));
         }
     }
+}
+
+void validate_store(const Config& cfg) {
+    check_one_of(cfg.task_store.backend, {"sqlite", "redis"}, "miroir.task_store.backend");
+    if (cfg.task_store.backend == "sqlite" && cfg.task_store.path.empty()) {
+        throw ConfigError("miroir.task_store.path: required by the sqlite backend");
+    }
+    if (cfg.task_store.backend == "redis" && cfg.task_store.url.rfind("redis://", 0) != 0) {
+        throw ConfigError(
+            "miroir.task_store.url: the redis backend needs a redis://host:port url "
+            "(or MIROIR_REDIS_URL)");
+    }
+}
+
+void validate(Config& cfg) {
+    if (cfg.nodes.empty()) throw ConfigError("miroir.nodes: at least one node is required");
+    for (std::size_t i = 0; i < cfg.nodes.size(); ++i) {
+        check_node(cfg.nodes[i], "miroir.nodes[" + std::to_string(i) + "]");
+    }
+    validate_nodes(cfg);
     const auto& rb = cfg.rebalance;
     if (rb.lease_ms < 3 * std::max(rb.topology_poll_ms, rb.gate_poll_ms)) {
         throw ConfigError(
             "miroir.rebalance.lease_ms: must be at least three times topology_poll_ms and "
             "gate_poll_ms (a pod silent for a lease counts as gone)");
     }
-    if (cfg.task_store.backend == "sqlite") {
-        if (cfg.task_store.path.empty()) {
-            throw ConfigError("miroir.task_store.path: required by the sqlite backend");
-        }
-    } else if (cfg.task_store.backend == "redis") {
-        if (cfg.task_store.url.rfind("redis://", 0) != 0) {
-            throw ConfigError(
-                "miroir.task_store.url: the redis backend needs a redis://host:port url "
-                "(or MIROIR_REDIS_URL)");
-        }
-    } else {
-        throw ConfigError("miroir.task_store.backend: `" + cfg.task_store.backend +
-                          "` is not one of sqlite, redis");
-    }
-    const auto& policy = cfg.scatter.unavailable_shard_policy;
-    if (policy != "partial" && policy != "error") {
-        throw ConfigError("miroir.scatter.unavailable_shard_policy: `" + policy +
-                          "` is not one of partial, error");
-    }
-    const auto& selection = cfg.scatter.replica_selection;
-    if (selection != "adaptive" && selection != "round_robin" && selection != "random") {
-        throw ConfigError("miroir.scatter.replica_selection: `" + selection +
-                          "` is not one of adaptive, round_robin, random");
-    }
+    validate_store(cfg);
+    check_one_of(cfg.scatter.unavailable_shard_policy, {"partial", "error"},
+                 "miroir.scatter.unavailable_shard_policy");
+    check_one_of(cfg.scatter.replica_selection, {"adaptive", "round_robin", "random"},
+                 "miroir.scatter.replica_selection");
     if (cfg.server.metrics_port != 0 && cfg.server.metrics_port == cfg.server.port) {
         throw ConfigError("miroir.server.metrics_port: must differ from miroir.server.port");
     }
@@ -381,19 +411,18 @@ void validate(Config& cfg) {
         throw ConfigError(
             "miroir.upstream.idle_connections_per_node: must not exceed max_connections_per_node");
     }
-    const auto& strategy = cfg.session_pinning.wait_strategy;
-    if (strategy != "block" && strategy != "route_pin") {
-        throw ConfigError("miroir.session_pinning.wait_strategy: `" + strategy +
-                          "` is not one of block, route_pin");
+    check_one_of(cfg.tenant_affinity.fallback, {"none", "hash"}, "miroir.tenant_affinity.fallback");
+    for (const auto& [tenant, group] : cfg.tenant_affinity.groups) {
+        if (static_cast<std::uint32_t>(group) >= cfg.replica_groups) {
+            throw ConfigError("miroir.tenant_affinity.groups." + tenant + ": group " +
+                              std::to_string(group) + " is not below miroir.replica_groups (" +
+                              std::to_string(cfg.replica_groups) + ")");
+        }
     }
-    if (cfg.log.format != "text" && cfg.log.format != "json") {
-        throw ConfigError("miroir.log.format: `" + cfg.log.format + "` is not one of text, json");
-    }
-    if (cfg.log.level != "debug" && cfg.log.level != "info" && cfg.log.level != "warn" &&
-        cfg.log.level != "error") {
-        throw ConfigError("miroir.log.level: `" + cfg.log.level +
-                          "` is not one of debug, info, warn, error");
-    }
+    check_one_of(cfg.session_pinning.wait_strategy, {"block", "route_pin"},
+                 "miroir.session_pinning.wait_strategy");
+    check_one_of(cfg.log.format, {"text", "json"}, "miroir.log.format");
+    check_one_of(cfg.log.level, {"debug", "info", "warn", "error"}, "miroir.log.level");
 }
 
 Config parse(const std::string& yaml_text, EnvLookup env) {
@@ -418,7 +447,7 @@ Config load_file(const std::string& path, EnvLookup env) {
     return parse(buffer.str(), env);
 }
 
-// What clients ask per request: idempotency keys and sessions.
+// What clients ask per request: idempotency keys, sessions, tenant affinity.
 void emit_requests(YAML::Emitter& out, const Config& c) {
     out << YAML::Key << "idempotency" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "ttl_seconds" << YAML::Value << c.idempotency.ttl_seconds;
@@ -430,6 +459,16 @@ void emit_requests(YAML::Emitter& out, const Config& c) {
     out << YAML::Key << "wait_strategy" << YAML::Value << sp.wait_strategy;
     out << YAML::Key << "max_wait_ms" << YAML::Value << sp.max_wait_ms;
     out << YAML::EndMap;
+    const auto& ta = c.tenant_affinity;
+    out << YAML::Key << "tenant_affinity" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "enabled" << YAML::Value << ta.enabled;
+    out << YAML::Key << "header" << YAML::Value << ta.header;
+    out << YAML::Key << "claim" << YAML::Value << ta.claim;
+    out << YAML::Key << "fallback" << YAML::Value << ta.fallback;
+    out << YAML::Key << "groups" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    for (const auto& [tenant, group] : ta.groups)
+        out << YAML::Key << tenant << YAML::Value << group;
+    out << YAML::EndMap << YAML::EndMap;
 }
 
 void emit_scatter(YAML::Emitter& out, const Scatter& sc) {

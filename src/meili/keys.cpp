@@ -229,6 +229,10 @@ asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const s
         }
     }
     r.tenant_rules = *rules;
+    if (const auto& claim = ctx.config.tenant_affinity.claim; !claim.empty()) {
+        const auto tenant = claims.value(claim, json());
+        if (tenant.is_string()) r.tenant = tenant.get<std::string>();
+    }
     if (std::find(key->indexes.begin(), key->indexes.end(), "*") == key->indexes.end()) {
         r.key_indexes = key->indexes;
     }

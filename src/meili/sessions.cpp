@@ -195,12 +195,17 @@ asio::awaitable<http::Response> around_write(fleet::Context& ctx, http::Request&
 asio::awaitable<http::Response> around_read(fleet::Context& ctx, http::Request& r,
                                             const http::Handler& next) {
     const auto session = session_of(ctx, r);
-    if (!session) co_return co_await next(r);
     const bool pin = pinnable(r);
-    const auto wait = co_await wait_for_write(ctx, *session, !pin);
+    Wait wait;
+    if (session) wait = co_await wait_for_write(ctx, *session, !pin);
     const bool pinned = wait.group && pin && pin_reads(ctx, *ctx.fleet(), r, *wait.group);
+    // a session's write comes first; else the tenant's group
+    const auto tenant_group = !pinned && pin ? pin_tenant(ctx, r) : std::nullopt;
     auto response = co_await next(r);
     if (pinned) response.headers.set("X-Miroir-Session-Group", std::to_string(*wait.group));
+    if (tenant_group) {
+        response.headers.set("X-Miroir-Tenant-Group", std::to_string(*tenant_group));
+    }
     if (wait.stale) response.headers.set("X-Miroir-Session-Stale", "true");
     co_return response;
 }

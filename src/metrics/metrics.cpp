@@ -16,6 +16,7 @@
 //   miroir_session_pin_enforced_total     counter    (session reads that waited for a write)
 //   miroir_session_wait_timeout_total     counter    (session reads answered stale)
 //   miroir_session_wait_duration_seconds  histogram
+//   miroir_tenant_reads_total             counter    tenant, group (or `fallback`)
 //   miroir_settings_checks_total          counter    (one node's settings compared)
 //   miroir_settings_mismatches_total      counter    index, node
 //   miroir_settings_repairs_total         counter    index, node
@@ -131,6 +132,13 @@ struct Metrics::Impl {
             .Name("miroir_session_wait_duration_seconds")
             .Help("Time a read in a session waited for the session's last write")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& tenant_reads =
+        prometheus::BuildCounter()
+            .Name("miroir_tenant_reads_total")
+            .Help(
+                "Searches of a tenant with affinity, by tenant (configured ones by name, the "
+                "others `unmapped`) and the group that served them (`fallback`: any group)")
+            .Register(registry);
     prometheus::Family<prometheus::Counter>& settings_checks =
         prometheus::BuildCounter()
             .Name("miroir_settings_checks_total")
@@ -218,6 +226,10 @@ void Metrics::hedge_budget_exhausted() { impl_->hedge_budget.Add({}).Increment()
 void Metrics::hedge_cancelled() { impl_->hedge_cancelled.Add({}).Increment(); }
 void Metrics::client_disconnect() { impl_->client_disconnects.Add({}).Increment(); }
 void Metrics::search_coalesced() { impl_->search_coalesced.Add({}).Increment(); }
+void Metrics::tenant_read(std::string_view tenant, std::string_view group) {
+    impl_->tenant_reads.Add({{"tenant", std::string(tenant)}, {"group", std::string(group)}})
+        .Increment();
+}
 void Metrics::session_pin_enforced() { impl_->session_pinned.Add({}).Increment(); }
 void Metrics::session_wait_timeout() { impl_->session_timeouts.Add({}).Increment(); }
 void Metrics::session_wait(double seconds) {

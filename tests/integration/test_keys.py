@@ -17,11 +17,12 @@ def derive(master, uid):
     return hmac.new(master.encode(), uid.encode(), hashlib.sha256).hexdigest()
 
 
-def tenant_token(key, rules, exp=None, alg="HS256", sign_with=None):
-    """A tenant token as the SDKs make one: a JWT signed with the API key's value."""
+def tenant_token(key, rules, exp=None, alg="HS256", sign_with=None, extra=None):
+    """A tenant token as the SDKs make one: a JWT signed with the API key's value (with
+    `extra` claims, if any)."""
     def b64(data):
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-    claims = {"apiKeyUid": key["uid"], "searchRules": rules}
+    claims = {"apiKeyUid": key["uid"], "searchRules": rules, **(extra or {})}
     if exp is not None:
         claims["exp"] = exp
     signed = b64({"alg": alg, "typ": "JWT"}) + "." + b64(claims)

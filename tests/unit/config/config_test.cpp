@@ -62,6 +62,8 @@ TEST(Config, DefaultsMatchTheDocumentedCoreKeys) {
     EXPECT_EQ(c.session_pinning.ttl_seconds, 900u);
     EXPECT_EQ(c.session_pinning.wait_strategy, "block");
     EXPECT_EQ(c.session_pinning.max_wait_ms, 5000u);
+    EXPECT_FALSE(c.tenant_affinity.enabled);
+    EXPECT_EQ(c.tenant_affinity.fallback, "none");
     EXPECT_EQ(c.scatter.unavailable_shard_policy, "partial");
     ASSERT_EQ(c.nodes.size(), 1u);
     EXPECT_EQ(c.nodes[0].host, "127.0.0.1");
@@ -156,6 +158,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"  session_pinning: { wait_strategy: hope }\n",
                 "miroir.session_pinning.wait_strategy"},
         BadCase{"  session_pinning: { ttl_seconds: 0 }\n", "miroir.session_pinning.ttl_seconds"},
+        BadCase{"  tenant_affinity: { fallback: random }\n", "miroir.tenant_affinity.fallback"},
+        BadCase{"  tenant_affinity: { groups: { acme: 3 } }\n",
+                "miroir.tenant_affinity.groups.acme"},
+        BadCase{"  tenant_affinity: { groups: [acme] }\n", "miroir.tenant_affinity.groups"},
         BadCase{"  health: { timeout_ms: 0 }\n", "miroir.health.timeout_ms"},
         BadCase{"  server: [1, 2]\n", "miroir.server"}));
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -121,6 +122,16 @@ struct SessionPinning {
     std::uint32_t max_wait_ms = 5000;     // block: the longest a read waits for the write
 };
 
+// Tenant affinity: the searches of a tenant go to its replica group while that group can
+// answer them (docs/search.md, "Tenant affinity").
+struct TenantAffinity {
+    bool enabled = false;
+    bool header = false;                // trust X-Miroir-Tenant (set by a gateway)
+    std::string claim = "tenant";       // a tenant token's claim naming the tenant
+    std::map<std::string, int> groups;  // tenant → replica group
+    std::string fallback = "none";      // an unmapped tenant: none | hash
+};
+
 struct Log {
     std::string format = "text";  // text | json
     std::string level = "info";   // debug | info | warn | error
@@ -143,6 +154,7 @@ struct Config {
     Rebalance rebalance;
     Idempotency idempotency;
     SessionPinning session_pinning;
+    TenantAffinity tenant_affinity;
     Log log;
 
     // Keys present in the file that Miroir does not know (dotted paths), kept for reporting.

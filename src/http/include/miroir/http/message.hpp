@@ -64,6 +64,8 @@ struct Request {
         std::string filter;
     };
     std::optional<std::vector<TenantRule>> tenant_rules;
+    // The tenant a tenant token's claim names (tenant affinity).
+    std::optional<std::string> tenant;
     // Node slots a read must not use while others can answer it (a read-your-writes
     // session's other groups).
     std::vector<std::size_t> read_avoid;

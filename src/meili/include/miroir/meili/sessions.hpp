@@ -1,6 +1,8 @@
 // Read-your-writes sessions (docs/search.md, "Sessions").
 #pragma once
 
+#include <optional>
+
 #include <boost/asio/awaitable.hpp>
 
 #include <miroir/http/message.hpp>
@@ -18,6 +20,11 @@ namespace miroir::meili {
 // restricted) otherwise.
 bool pin_reads(const fleet::Context& ctx, const fleet::Fleet& fleet, http::Request& request,
                int group);
+
+// Tenant affinity (affinity.cpp): the read pinned to the replica group of the request's
+// tenant (a trusted X-Miroir-Tenant header, else its tenant token's claim) while that group
+// covers every shard with nodes that are up; the group, or nullopt when not pinned.
+std::optional<int> pin_tenant(fleet::Context& ctx, http::Request& request);
 
 // A Meilisearch write (PipelineOptions::around_write): idempotency keys, then, with
 // `X-Miroir-Session`, the accepted write's task recorded as the session's last write.

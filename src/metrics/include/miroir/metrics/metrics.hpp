@@ -47,6 +47,8 @@ class Metrics {
     void session_pin_enforced();
     void session_wait_timeout();
     void session_wait(double seconds);
+    // A search of a tenant with affinity, and the group that served it (or `fallback`).
+    void tenant_read(std::string_view tenant, std::string_view group);
 
     // Two-phase settings: one node's settings compared, found different, sent again; the
     // committed version of an index and whether its writes are frozen.
