@@ -40,6 +40,7 @@ constexpr const char* kUsage = R"(Usage:
   miroir aliases create NAME TARGET      [CONNECTION]
   miroir aliases flip NAME TARGET        [CONNECTION]
   miroir aliases delete NAME             [CONNECTION]
+  miroir explain INDEX [QUERY] [--execute] [--key KEY] [CONNECTION] [--json]
 
 CONNECTION:
   --url URL          Miroir's address (default: $MIROIR_URL, else server.bind and server.port
@@ -56,6 +57,10 @@ on its documents, or a node holds documents of a shard it does not own; rebalanc
 1 when the rebalance stops on an error.
 An alias's TARGET is one index uid, or several separated by commas (searched together,
 read-only); a flip answers once every Miroir sharing the task store resolves the new target.
+explain prints how Miroir would run the search QUERY (a JSON search body, default {}) on
+INDEX: the group and nodes it asks, the shards and hits asked of each, and warnings; with
+--execute it runs it too and times each node. --key is a key with `search` on INDEX (default:
+the admin key).
 )";
 
 struct Options {
@@ -67,14 +72,18 @@ struct Options {
     std::vector<std::string> positional;
     std::optional<std::string> group;
     bool wait = false;
+    bool execute = false;
+    std::optional<std::string> key;
 };
 
 // The flags a command takes beyond the connection's and --json.
 struct Accepts {
-    bool verify = false;  // --index, --counts-only
-    bool group = false;   // --group
-    bool wait = false;    // --wait
+    bool verify = false;   // --index, --counts-only
+    bool group = false;    // --group
+    bool wait = false;     // --wait
+    bool explain = false;  // --execute, --key
     std::size_t positional = 0;
+    std::size_t optional = 0;  // positional arguments that may be left out
 };
 
 struct UsageError {
@@ -114,7 +123,12 @@ Options parse(const std::vector<std::string>& args, Accepts accepts) {
             o.group = value("--group");
         } else if (accepts.wait && a == "--wait") {
             o.wait = true;
-        } else if (!a.starts_with("-") && o.positional.size() < accepts.positional) {
+        } else if (accepts.explain && a == "--execute") {
+            o.execute = true;
+        } else if (accepts.explain && a.starts_with("--key")) {
+            o.key = value("--key");
+        } else if (!a.starts_with("-") &&
+                   o.positional.size() < accepts.positional + accepts.optional) {
             o.positional.push_back(a);
         } else {
             throw UsageError{"unknown argument `" + a + "`"};
@@ -138,6 +152,7 @@ Options parse(const std::vector<std::string>& args, Accepts accepts) {
     }
     o.url = url.value_or("http://127.0.0.1:7700");
     o.admin_key = key.value_or("");
+    if (o.key) o.admin_key = *o.key;
     return o;
 }
 
@@ -405,11 +420,62 @@ int aliases(const std::string& action, const std::vector<std::string>& args) {
     return 0;
 }
 
+// POST /indexes/{uid}/explain, printed a line per decision.
+void print_plan(const json& p) {
+    std::cout << "index " << text(p["indexUid"]);
+    if (!p["alias"].is_null()) std::cout << " (alias " << text(p["alias"]) << ")";
+    std::cout << ", topology v" << text(p["topologyVersion"]) << ", " << text(p["shards"])
+              << " shards, RF " << text(p["replicationFactor"]) << ", settings v"
+              << text(p["settingsVersion"]) << "\n";
+    std::cout << "group " << text(p["group"]["id"]) << ": " << text(p["group"]["reason"]) << "\n";
+    const auto& planner = p["planner"];
+    if (!planner["pinnedIds"].is_null()) {
+        std::cout << "planner: the filter pins ids " << planner["pinnedIds"].dump() << ", "
+                  << text(planner["shardsQueried"]) << " shard(s) asked\n";
+    }
+    std::cout << "nodes asked (" << p["nodes"].size() << "):\n";
+    for (const auto& n : p["nodes"]) {
+        std::cout << "  " << text(n["node"]) << "  group " << text(n["group"]) << "  "
+                  << n["shards"].size() << " shards" << (n["restricted"] ? " (filtered)" : "")
+                  << "  " << text(n["hitsAsked"]) << " hits\n";
+    }
+    const auto& m = p["merge"];
+    std::cout << "merge: " << text(m["hitsAsked"]) << " hits asked for " << text(m["hitsReturned"])
+              << " returned (over-fetch " << text(m["overFetch"]) << ")"
+              << (m["wholeAnswer"] ? ", one node answers whole" : "") << "\n";
+    for (const auto& w : p["warnings"]) {
+        std::cout << "warning " << text(w["code"]) << ": " << text(w["message"]) << "\n";
+    }
+    if (!p.contains("execution")) return;
+    const auto& e = p["execution"];
+    std::cout << "executed: " << text(e["status"]) << " in " << text(e["tookMs"]) << " ms\n";
+    for (const auto& r : e["nodeRequests"]) {
+        std::cout << "  " << text(r["node"]) << "  round " << text(r["round"]) << "  "
+                  << text(r["side"]) << "  status " << text(r["status"]) << "  " << text(r["ms"])
+                  << " ms" << (r.contains("hits") ? "  " + text(r["hits"]) + " hits" : "") << "\n";
+    }
+}
+
+int explain(const Options& o) {
+    const auto& uid = o.positional[0];
+    const std::string query = o.positional.size() > 1 ? o.positional[1] : "{}";
+    if (!json::accept(query)) throw UsageError{"QUERY must be a JSON search body"};
+    const auto a = send(o, bhttp::verb::post,
+                        "/indexes/" + uid + "/explain" + (o.execute ? "?execute=true" : ""), query);
+    if (a.status != 200) throw failure(a);
+    if (o.as_json) {
+        std::cout << a.body.dump(2) << "\n";
+    } else {
+        print_plan(a.body);
+    }
+    return 0;
+}
+
 }  // namespace
 
 bool is_operator_command(const std::string& command) {
     return command == "status" || command == "nodes" || command == "verify" ||
-           command == "rebalance" || command == "aliases";
+           command == "rebalance" || command == "aliases" || command == "explain";
 }
 
 int run(const std::string& command, const std::vector<std::string>& args) {
@@ -421,6 +487,9 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         if (command == "status") return status(parse(args, {}), false);
         if (command == "verify") return verify(parse(args, {.verify = true}));
         if (command == "rebalance") return rebalance(parse(args, {.wait = true}));
+        if (command == "explain") {
+            return explain(parse(args, {.explain = true, .positional = 1, .optional = 1}));
+        }
         const std::string action = args.empty() ? "" : args.front();
         const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
         if (command == "aliases") return aliases(action, rest);

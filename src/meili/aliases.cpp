@@ -119,6 +119,7 @@ void resolve_aliases(fleet::Context& ctx, http::Request& r) {
     }
     const auto& target = alias->targets.front();
     grant(r, name, target);
+    r.alias = name;
     param->second = target;
     rename_index(r.path, name, target);
     rename_index(r.target, name, target);

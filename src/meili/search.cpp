@@ -58,25 +58,10 @@ bool flag(const json& body, const char* key) {
 
 const char* const kWindowParams[] = {"offset", "limit", "page", "hitsPerPage"};
 
-// `filter` with the filter of the request's tenant token for `uid` ANDed to it.
-json with_tenant_filter(const http::Request& r, const std::string& uid, const json& filter) {
-    const auto* rule = r.tenant_rule(uid);
-    if (!rule || rule->filter.empty()) return filter;
-    return and_filters(filter, json::parse(rule->filter, nullptr, false));
-}
+}  // namespace
 
-// A search body with the tenant token's filter for `uid`.
-void apply_tenant_rules(const http::Request& r, const std::string& uid, json& body) {
-    if (!r.tenant_rules || !body.is_object()) return;
-    auto fused = with_tenant_filter(r, uid, body.value("filter", json()));
-    if (!fused.is_null()) body["filter"] = std::move(fused);
-}
-
-// A search given as a JSON object (POST search, one query of a multi-search).
-asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid, const json& body,
-                                            std::vector<std::size_t> avoid = {}) {
+SearchWindow window_of(Context& ctx, const json& body) {
     SearchWindow w;
-    w.avoid = std::move(avoid);
     w.deadline = read_deadline(ctx);
     w.page_mode = body.contains("page") || body.contains("hitsPerPage");
     w.offset = uint_or(body, "offset", 0);
@@ -107,21 +92,22 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
         }
         if (std::find(names.begin(), names.end(), "*") == names.end()) w.retrieve = names;
     }
+    return w;
+}
 
+NodeSearch node_search_of(const std::string& uid, const json& body, bool page_mode) {
     // each node: its first hits, scored, with the details that order them; a window parameter
     // of the wrong type is left as it is, for the nodes to reject
     const bool valid = std::all_of(
         std::begin(kWindowParams), std::end(kWindowParams),
         [&body](const char* p) { return !body.contains(p) || body[p].is_number_unsigned(); });
     const json filter = body.value("filter", json());
-    // a named local, not a temporary inside the co_await expression (GCC 12)
-    const NodeSearch node_search = [&uid, &body, &w, valid, filter](const Assignment& a,
-                                                                    std::uint64_t depth,
-                                                                    const SearchExtras& extra) {
+    return [&uid, &body, page_mode, valid, filter](const Assignment& a, std::uint64_t depth,
+                                                   const SearchExtras& extra) {
         json b = body;
         if (!valid || extra.client_window) {
             // nothing to rewrite
-        } else if (w.page_mode) {
+        } else if (page_mode) {
             b["page"] = 1;
             b["hitsPerPage"] = depth;
         } else {
@@ -146,6 +132,17 @@ asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid
         if (a.restricted) b["filter"] = with_shards(filter, a.shards);
         return node_request(Method::post, index_path(uid) + "/search", b.dump());
     };
+}
+
+namespace {
+
+// A search given as a JSON object (POST search, one query of a multi-search).
+asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid, const json& body,
+                                            std::vector<std::size_t> avoid = {}) {
+    auto w = window_of(ctx, body);
+    w.avoid = std::move(avoid);
+    // a named local, not a temporary inside the co_await expression (GCC 12)
+    const auto node_search = node_search_of(uid, body, w.page_mode);
     co_return co_await search(ctx, uid, w, node_search);
 }
 
@@ -232,24 +229,6 @@ asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
     co_return http::respond(200, out);
 }
 
-// The query string's parameters with the tenant token's filter for `uid` ANDed to the
-// client's, sent as a JSON filter.
-void apply_tenant_rules(const http::Request& r, const std::string& uid,
-                        std::vector<std::pair<std::string, std::string>>& params,
-                        std::map<std::string, std::string>& by_name) {
-    const auto* rule = r.tenant_rule(uid);
-    if (!rule || rule->filter.empty()) return;
-    json own;
-    if (by_name.contains("filter")) {
-        own = json::parse(by_name["filter"], nullptr, false);
-        if (!own.is_array()) own = by_name["filter"];
-    }
-    const auto fused = with_tenant_filter(r, uid, own).dump();
-    std::erase_if(params, [](const auto& p) { return p.first == "filter"; });
-    params.emplace_back("filter", fused);
-    by_name["filter"] = fused;
-}
-
 // What the merge needs of a GET search's query string; `valid` false when a window parameter
 // is no number.
 SearchWindow query_window(std::map<std::string, std::string>& by_name, bool& valid) {
@@ -303,7 +282,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         params.push_back(part);
         by_name[part.first] = part.second;
     }
-    apply_tenant_rules(r, uid, params, by_name);
+    apply_tenant_query(r, uid, params, by_name);
     bool valid = true;  // a window parameter that is no number is left for the nodes to reject
     SearchWindow w = query_window(by_name, valid);
     w.avoid = below_settings_floor(ctx, uid, r);

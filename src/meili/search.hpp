@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <miroir/http/message.hpp>
+#include <miroir/scatter/search.hpp>
 #include <miroir/upstream/node_client.hpp>
 
 namespace miroir::fleet {
@@ -20,6 +22,24 @@ struct Context;
 namespace miroir::meili {
 
 using fleet::Context;
+
+// What the merge needs of a search body (POST search, a query of a multi-search, explain).
+scatter::SearchWindow window_of(Context& ctx, const nlohmann::ordered_json& body);
+
+// How one node is asked the search `body` of index `uid` (`uid` and `body` must outlive it):
+// its first hits, scored, for the shards it answers for.
+scatter::NodeSearch node_search_of(const std::string& uid, const nlohmann::ordered_json& body,
+                                   bool page_mode);
+
+// The search body with the tenant token's filter for `uid` ANDed in.
+void apply_tenant_rules(const http::Request& r, const std::string& uid,
+                        nlohmann::ordered_json& body);
+
+// A GET search's query string parameters with the tenant token's filter for `uid` ANDed to the
+// client's, sent as a JSON filter.
+void apply_tenant_query(const http::Request& r, const std::string& uid,
+                        std::vector<std::pair<std::string, std::string>>& params,
+                        std::map<std::string, std::string>& by_name);
 
 // The index uid of query `position` of a multi-search; throws Meilisearch's errors, prefixed
 // with the query's position.

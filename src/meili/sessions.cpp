@@ -60,7 +60,7 @@ bool done(const std::string& status) {
 
 // Reads that choose their replicas through Request::read_avoid; others wait for every group.
 bool pinnable(const http::Request& r) {
-    if (r.route == "/indexes/{uid}/search") return true;
+    if (r.route == "/indexes/{uid}/search" || r.route == "/indexes/{uid}/explain") return true;
     return r.route == "/multi-search" && r.body.find("\"federation\"") == std::string::npos;
 }
 
@@ -201,6 +201,8 @@ asio::awaitable<http::Response> around_read(fleet::Context& ctx, http::Request& 
     const bool pinned = wait.group && pin && pin_reads(ctx, *ctx.fleet(), r, *wait.group);
     // a session's write comes first; else the tenant's group
     const auto tenant_group = !pinned && pin ? pin_tenant(ctx, r) : std::nullopt;
+    if (pinned) r.read_group = {*wait.group, "session"};
+    if (tenant_group) r.read_group = {*tenant_group, "tenant"};
     auto response = co_await next(r);
     if (pinned) response.headers.set("X-Miroir-Session-Group", std::to_string(*wait.group));
     if (tenant_group) {

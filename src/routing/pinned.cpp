@@ -1,5 +1,6 @@
 // The primary-key planner (see pinned.hpp). Deliberately narrow: it reads only what it can be
 // sure of, and anything else leaves the search on every shard.
+#include <algorithm>
 #include <cctype>
 
 #include <miroir/routing/pinned.hpp>
@@ -149,7 +150,51 @@ std::optional<std::vector<std::string>> pin_of_text(std::string_view text, std::
     return std::nullopt;
 }
 
+// The attribute of each condition of a filter string: the first token of the expression and
+// of what follows AND, OR, NOT or an opening parenthesis (a geo function such as
+// `_geoRadius(...)` is none).
+void attributes_of_text(std::string_view text, std::vector<std::string>& out) {
+    const auto tokens = tokenize(text);
+    if (!tokens) return;
+    const auto& t = *tokens;
+    bool starts = true;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        const bool connective = keyword(t[i], "AND") || keyword(t[i], "OR") || keyword(t[i], "NOT");
+        if (connective || t[i].kind == Token::open_paren) {
+            starts = true;
+            continue;
+        }
+        if (i + 1 < t.size() && t[i + 1].kind == Token::open_paren) {
+            // a function such as _geoRadius: its arguments are values, skipped to its end
+            for (int depth = 0; ++i < t.size();) {
+                depth += t[i].kind == Token::open_paren ? 1 : 0;
+                depth -= t[i].kind == Token::close_paren ? 1 : 0;
+                if (depth == 0) break;
+            }
+            starts = false;
+            continue;
+        }
+        const bool name = t[i].kind == Token::word || t[i].kind == Token::quoted;
+        if (starts && name && std::find(out.begin(), out.end(), t[i].text) == out.end()) {
+            out.push_back(t[i].text);
+        }
+        starts = false;
+    }
+}
+
+void attributes_of(const json& filter, std::vector<std::string>& out) {
+    if (filter.is_string()) attributes_of_text(filter.get_ref<const std::string&>(), out);
+    if (!filter.is_array()) return;
+    for (const auto& element : filter) attributes_of(element, out);
+}
+
 }  // namespace
+
+std::vector<std::string> filter_attributes(const json& filter) {
+    std::vector<std::string> out;
+    attributes_of(filter, out);
+    return out;
+}
 
 std::optional<std::vector<std::string>> pinned_ids(const json& filter,
                                                    std::string_view primary_key) {

@@ -317,6 +317,8 @@ asio::awaitable<std::vector<Answered>> read_all(Context& ctx, const Snapshot& fl
 void collect(Gathered& out, const Assignment& a, upstream::UpstreamResult& result, Answers keep) {
     out.asked.push_back(a);
     out.raw.emplace_back();
+    out.status.push_back(result ? result->status : 0);
+    out.took_ms.push_back(result ? result->elapsed_ms : -1);
     if (result && result->status >= 400 && result->status < 500) {
         if (!out.refusal) out.refusal = relay_error(result->status, result->body);
         out.answers.emplace_back();
@@ -474,6 +476,8 @@ asio::awaitable<Gathered> ask_with_retry(Context& ctx, Snapshot fleet, Deadline 
         gathered.asked.push_back(std::move(second.asked[i]));
         gathered.answers.push_back(std::move(second.answers[i]));
         gathered.raw.push_back(std::move(second.raw[i]));
+        gathered.status.push_back(second.status[i]);
+        gathered.took_ms.push_back(second.took_ms[i]);
     }
     co_return gathered;
 }

@@ -24,6 +24,8 @@
 #include <miroir/scatter/search.hpp>
 #include <miroir/util/uuid.hpp>
 
+#include "search_plan.hpp"
+
 namespace miroir::scatter {
 
 using namespace miroir::fleet;
@@ -34,82 +36,42 @@ namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 using http::Method;
 
-std::atomic<std::uint64_t> rotation{0};
-
-// What the merge needs of an index's settings.
-struct MergeSettings {
-    json faceting = json::object();
-    std::optional<std::string> distinct;  // the distinctAttribute setting
-    json filterable = json::array();
-    std::string primary_key;  // full ties are ordered by it
-
-    // Whether the nodes count the values of `field` in facet distributions.
-    bool facetable(const std::string& field) const {
-        for (const auto& rule : filterable) {
-            if (rule.is_string() && (rule == field || rule == "*")) return true;
-            if (!rule.is_object()) continue;
-            for (const auto& p : rule.value("attributePatterns", json::array())) {
-                if (p == field || p == "*") return true;
-            }
+// Query explain with `execute`: what each node of a round was asked and how it answered.
+void trace_nodes(const SearchWindow& w, const Fleet& fleet, const Gathered& g, int round,
+                 const char* side) {
+    if (!w.trace) return;
+    for (std::size_t i = 0; i < g.asked.size(); ++i) {
+        const auto& a = g.asked[i];
+        json node = {{"node", fleet.node_id(a.node)},
+                     {"group", fleet.group_of(a.node).id},
+                     {"shards", a.shards.size()},
+                     {"restricted", a.restricted},
+                     {"round", round},
+                     {"side", side},
+                     {"status", g.status[i]},
+                     {"ms", g.took_ms[i] >= 0 ? json(g.took_ms[i]) : json()}};
+        const auto& answer = g.answers[i];
+        if (answer.is_object() && answer.contains("hits") && answer["hits"].is_array()) {
+            node["hits"] = answer["hits"].size();
         }
-        return false;
+        w.trace->push_back(std::move(node));
     }
-};
-
-// Kept for a second per index, and forgotten when settings change through this Miroir: a
-// search does not pay a settings read, and another Miroir's change shows within a second.
-constexpr auto kSettingsTtl = std::chrono::seconds(1);
-std::mutex settings_mutex;
-std::map<std::string, std::pair<std::chrono::steady_clock::time_point, MergeSettings>>
-    settings_cache;
-
-asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& uid,
-                                              const std::vector<Assignment>& plan,
-                                              Deadline deadline) {
-    const auto now = std::chrono::steady_clock::now();
-    {
-        std::lock_guard lock(settings_mutex);
-        const auto it = settings_cache.find(uid);
-        if (it != settings_cache.end() && now - it->second.first < kSettingsTtl) {
-            co_return it->second.second;
-        }
-    }
-    MergeSettings out;
-    for (const auto& a : plan) {
-        auto r = co_await ctx.nodes[a.node]->send(
-            node_request(Method::get, index_path(uid) + "/settings"), time_left(ctx, deadline));
-        if (!r || r->status >= 500) continue;
-        if (r->status != 200) co_return out;  // no such index: the search says so
-        const auto settings = json::parse(r->body, nullptr, false);
-        if (!settings.is_object()) continue;
-        out.faceting = settings.value("faceting", json::object());
-        out.filterable = settings.value("filterableAttributes", json::array());
-        const auto d = settings.value("distinctAttribute", json());
-        if (d.is_string()) out.distinct = d.get<std::string>();
-        if (const auto record = co_await lookup_index(ctx, uid); record && record->primary_key) {
-            out.primary_key = *record->primary_key;
-        }
-        std::lock_guard lock(settings_mutex);
-        settings_cache[uid] = {now, out};
-        break;
-    }
-    co_return out;
 }
 
 // A node holding every shard ranks, counts, pages, dedupes and counts facets as one node does:
 // asked with the client's own window, its answer is the answer, Miroir's fields cut out of its
 // bytes (no parse, no merge). Nothing when other nodes had to step in (a retry, a hedge split
 // across replicas) or the answer is not a JSON object: the merge then asks again.
-asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx, Snapshot fleet,
-                                                            Deadline deadline,
+asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx, const SearchWindow& w,
+                                                            Snapshot fleet,
                                                             const std::vector<Assignment>& plan,
-                                                            const NodeSearch& node_search,
-                                                            std::vector<std::size_t> avoid) {
+                                                            const NodeSearch& node_search) {
     SearchExtras extra;
     extra.scores = false;
     extra.client_window = true;
-    auto gathered = co_await ask_plan(ctx, fleet, deadline, plan, node_search, 0, extra,
-                                      std::move(avoid), Answers::raw);
+    auto gathered = co_await ask_plan(ctx, fleet, w.deadline, plan, node_search, 0, extra, w.avoid,
+                                      Answers::raw);
+    trace_nodes(w, *fleet, gathered, 0, "whole");
     if (gathered.refusal) co_return std::move(gathered.refusal);
     // the one answer from a node answering for every shard (the first node's, or a retry's)
     std::size_t whole = gathered.asked.size();
@@ -164,51 +126,6 @@ struct Merged {
     std::uint64_t dropped = 0;  // duplicates of a distinct value left out
     std::optional<http::Response> refusal;
 };
-
-// 503 when every covering set needs a node below the request's settings-version floor.
-void check_floor(const std::vector<Assignment>& plan, const SearchWindow& w,
-                 const std::string& uid) {
-    for (const auto& a : plan) {
-        if (std::find(w.avoid.begin(), w.avoid.end(), a.node) != w.avoid.end()) {
-            throw http::ApiError(503, "miroir_settings_version_stale", http::ErrorType::system,
-                                 "No set of nodes holding the requested settings version covers "
-                                 "every shard of index `" +
-                                     uid + "`.");
-        }
-    }
-}
-
-// What the merge of the answers needs to know; `extra` gets what the nodes must add for it.
-merge::SearchAsk ask_of(const SearchWindow& w, const MergeSettings& settings, SearchExtras& extra) {
-    // distinct is applied again over the merged hits: each node keeps its best hit of a value,
-    // the merge keeps the best of those
-    const auto distinct = w.distinct ? w.distinct : settings.distinct;
-    auto named = [](const std::vector<std::string>& list, const std::string& name) {
-        return std::find(list.begin(), list.end(), name) != list.end();
-    };
-    if (distinct && w.retrieve && !named(*w.retrieve, *distinct)) extra.retrieve = distinct;
-    // the distinct values each node hit make the total exact: count them when the nodes can
-    const bool count_values = distinct && (w.distinct || settings.facetable(*distinct));
-    if (count_values && !named(w.facets, *distinct) && !named(w.facets, "*")) {
-        extra.facet = distinct;
-    }
-    merge::SearchAsk ask;
-    ask.page_mode = w.page_mode;
-    ask.offset = w.offset;
-    ask.limit = w.limit;
-    ask.page = w.page;
-    ask.hits_per_page = w.hits_per_page;
-    ask.want_score = w.want_score;
-    ask.want_details = w.want_details;
-    ask.q = w.q;
-    ask.distinct = distinct;
-    ask.count_values = count_values;
-    ask.facet_added = extra.facet.has_value();
-    ask.client_facets = !w.facets.empty();
-    ask.retrieved = extra.retrieve;
-    ask.faceting = settings.faceting;
-    return ask;
-}
 
 // One round: every node asked for its first `depth` hits, both sides of a split hybrid search
 // (the semantic side in `m.gathered`); false when a node refused the query (`m.refusal`).
@@ -275,25 +192,6 @@ bool order_round(Merged& m, std::uint64_t depth, const SearchWindow& w, const me
 
 constexpr const char* kShardsQueried = "X-Miroir-Shards-Queried";
 
-// The primary-key planner: when the filter pins document ids, `plan` becomes one owner of each
-// of their shards (the hits can be nowhere else; totals and facets count the same documents).
-// The number of shards the search asks.
-std::size_t narrow_to_pinned(const Context& ctx, const Fleet& fleet, const SearchWindow& w,
-                             const std::string& primary_key, std::vector<Assignment>& plan) {
-    const auto ids = routing::pinned_ids(w.filter, primary_key);
-    if (!ids) return fleet.shards();
-    std::vector<std::uint32_t> shards;
-    for (const auto& id : *ids) shards.push_back(routing::shard_of(id, fleet.shards()));
-    std::sort(shards.begin(), shards.end());
-    shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
-    auto narrowed = replacements(ctx, fleet, shards, w.avoid);
-    std::size_t covered = 0;
-    for (const auto& a : narrowed) covered += a.shards.size();
-    if (covered != shards.size()) return fleet.shards();  // some shard has no usable owner
-    plan = std::move(narrowed);
-    return shards.size();
-}
-
 }  // namespace
 
 asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet, Deadline deadline,
@@ -325,43 +223,35 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet, Deadline deadli
 
 asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, const SearchWindow& w,
                                        const NodeSearch& node_search) {
-    const auto fleet = ctx.fleet();  // one snapshot for the whole search
-    auto plan = covering_set(ctx, *fleet, rotation++, false, w.avoid);
-    check_floor(plan, w, uid);
-    if (plan.size() == 1 && !plan.front().restricted) {
-        auto whole = co_await whole_answer(ctx, fleet, w.deadline, plan, node_search, w.avoid);
+    auto p = first_plan(ctx, uid, w);
+    const auto& fleet = p.fleet;
+    if (p.whole) {
+        auto whole = co_await whole_answer(ctx, w, fleet, p.nodes, node_search);
         if (whole) {
             whole->headers.set(kShardsQueried, std::to_string(fleet->shards()));
             co_return std::move(*whole);
         }
     }
-    const auto settings = co_await merge_settings(ctx, uid, plan, w.deadline);
-    const auto shards_asked = narrow_to_pinned(ctx, *fleet, w, settings.primary_key, plan);
-    SearchExtras extra;
-    auto ask = ask_of(w, settings, extra);
-    // each node's hits are already in its rank order: a k-way merge up to the window's end
-    const auto end = merge::window_start(ask) + merge::window_length(ask);
-    std::uint64_t depth = end;
-    // one node answering for every shard ranks on its own: no scores nor details to ask for,
-    // unless a retry or a hedge brings in other nodes
-    extra.scores = plan.size() > 1;
-    // a hybrid search over several nodes: its keyword and semantic sides asked and merged
-    // apart, then together (nodes mixing their own sides would each judge the keyword side
-    // "good enough" on their share, and weigh other hits); without a query it is a semantic
-    // search
-    const bool hybrid = w.semantic_ratio && *w.semantic_ratio < 1.0 && !w.q.empty();
+    co_await complete_plan(ctx, uid, w, p);
+    auto& extra = p.extra;
+    auto& ask = p.ask;
+    const auto end = p.depth;
+    std::uint64_t depth = p.depth;
     Merged m;
     for (int round = 0;; ++round) {
-        m.split = hybrid && extra.scores;
-        const bool answered =
-            co_await ask_round(ctx, fleet, w.deadline, plan, node_search, depth, extra, w.avoid, m);
+        m.split = p.hybrid && extra.scores;
+        const bool answered = co_await ask_round(ctx, fleet, w.deadline, p.nodes, node_search,
+                                                 depth, extra, w.avoid, m);
+        trace_nodes(w, *fleet, m.split ? m.keyword : m.gathered, round,
+                    m.split ? "keyword" : "all");
+        if (m.split) trace_nodes(w, *fleet, m.gathered, round, "semantic");
         if (!answered) co_return std::move(*m.refusal);
         if (!extra.scores && m.gathered.asked.size() > 1) {
             extra.scores = true;
             continue;
         }
         check_unavailable(ctx, uid, m.gathered.missing);
-        const bool more = order_round(m, depth, w, ask, settings.primary_key);
+        const bool more = order_round(m, depth, w, ask, p.settings.primary_key);
         // duplicates across shards left the window short: ask deeper
         if (!ask.distinct || m.kept.size() >= end || !more || round == 3 || depth == 0) break;
         depth *= 4;
@@ -372,19 +262,8 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
     const auto out =
         merge::search_answer(ask, answers, m.lists, m.kept, m.dropped, util::random_uuid());
     auto response = respond_partial(out, std::move(m.gathered.missing));
-    response.headers.set(kShardsQueried, std::to_string(shards_asked));
+    response.headers.set(kShardsQueried, std::to_string(p.shards_asked));
     co_return response;
-}
-
-asio::awaitable<json> faceting_settings(Context& ctx, const Fleet& fleet, const std::string& uid) {
-    const auto plan = covering_set(ctx, fleet, rotation++);
-    const auto settings = co_await merge_settings(ctx, uid, plan, read_deadline(ctx));
-    co_return settings.faceting;
-}
-
-void forget_settings(const std::string& uid) {
-    std::lock_guard lock(settings_mutex);
-    settings_cache.erase(uid);
 }
 
 }  // namespace miroir::scatter

@@ -293,8 +293,9 @@ asio::awaitable<UpstreamResult> NodeClient::send(UpstreamRequest request,
         if (result.has_value()) break;
         if (!(reused && !got_bytes && is_stale_connection(result.error()))) break;
     }
+    const std::chrono::duration<double> elapsed = Clock::now() - started;
+    if (result.has_value()) result->elapsed_ms = elapsed.count() * 1000;
     if (impl->metrics) {
-        const std::chrono::duration<double> elapsed = Clock::now() - started;
         impl->metrics->upstream_request(
             impl->endpoint.id, outcome_of(result.has_error() ? result.error() : error_code{}),
             elapsed.count());

@@ -46,3 +46,22 @@ TEST(PinnedIds, AnythingUncertainAsksEveryShard) {
 }
 
 }  // namespace
+
+TEST(FilterAttributes, TheAttributeOfEveryCondition) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(
+        miroir::routing::filter_attributes(json("genre = drama AND (year > 2000 OR NOT rating "
+                                                "EXISTS)")),
+        (V{"genre", "year", "rating"}));
+    EXPECT_EQ(miroir::routing::filter_attributes(json("price 10 TO 20 AND tags IN [a, b] AND "
+                                                      "\"title x\" IS NULL")),
+              (V{"price", "tags", "title x"}));
+    // the array form, an inner array ORed; each attribute once
+    EXPECT_EQ(miroir::routing::filter_attributes(json::parse(R"([["a = 1", "b = 2"], "a != 3"])")),
+              (V{"a", "b"}));
+    // geo functions test no attribute; what does not tokenize adds none
+    EXPECT_EQ(miroir::routing::filter_attributes(json("_geoRadius(1, 2, 3) AND city = x")),
+              (V{"city"}));
+    EXPECT_EQ(miroir::routing::filter_attributes(json("title = \"open")), V{});
+    EXPECT_EQ(miroir::routing::filter_attributes(json()), V{});
+}

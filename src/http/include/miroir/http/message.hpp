@@ -69,6 +69,10 @@ struct Request {
     // Node slots a read must not use while others can answer it (a read-your-writes
     // session's other groups).
     std::vector<std::size_t> read_avoid;
+    // The replica group a read is pinned to and why ("session", "tenant"), and the alias the
+    // client named before it was rewritten to its index: what query explain reports.
+    std::optional<std::pair<int, std::string>> read_group;
+    std::optional<std::string> alias;
 
     std::string_view param(std::string_view name) const;
     // Whether the request's key (and tenant token) covers index `uid` (always, for the

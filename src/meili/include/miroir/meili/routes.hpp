@@ -39,6 +39,9 @@ void add_instance_routes(http::Router& router, Context& context);
 // POST /indexes/{uid}/search, scattered over a covering set and merged
 void add_search_routes(http::Router& router, Context& context);
 
+// POST /indexes/{uid}/explain: a search's plan, and with ?execute=true its run, timed per node
+void add_explain_routes(http::Router& router, Context& context);
+
 // GET, PATCH and DELETE /indexes/{uid}/settings and every settings sub-route
 void add_settings_routes(http::Router& router, Context& context);
 

@@ -18,4 +18,8 @@ namespace miroir::routing {
 std::optional<std::vector<std::string>> pinned_ids(const nlohmann::ordered_json& filter,
                                                    std::string_view primary_key);
 
+// The attributes the conditions of `filter` test (either form), each once, in order of
+// appearance; what does not tokenize adds none (query explain's warnings).
+std::vector<std::string> filter_attributes(const nlohmann::ordered_json& filter);
+
 }  // namespace miroir::routing

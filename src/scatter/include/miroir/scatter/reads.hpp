@@ -75,6 +75,8 @@ struct Gathered {
     std::vector<Assignment> asked;                // answers[i] is asked[i]'s
     std::vector<nlohmann::ordered_json> answers;  // null where the node did not answer 200
     std::vector<std::string> raw;                 // Answers::raw: the 200 answers' bodies
+    std::vector<unsigned> status;                 // 0 where no answer came
+    std::vector<double> took_ms;                  // -1 where no answer came
     std::vector<std::uint32_t> missing;           // the shards of those nodes
     std::optional<http::Response> refusal;        // a node's 4xx: the request itself is wrong
 };

@@ -38,6 +38,9 @@ struct SearchWindow {
     // the filter as the nodes read it (tenant rules included): one that pins primary keys
     // narrows the search to their shards (routing::pinned_ids)
     nlohmann::ordered_json filter;
+    // query explain with `execute`: each node request of the search appended as it was
+    // answered ({node, group, shards, restricted, round, side, status, ms, hits})
+    nlohmann::ordered_json* trace = nullptr;
 };
 
 // What a search asks of the nodes beyond the client's query: an attribute to retrieve (the

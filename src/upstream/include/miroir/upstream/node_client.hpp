@@ -44,6 +44,7 @@ struct UpstreamResponse {
     unsigned status = 0;
     http::Headers headers;
     std::string body;
+    double elapsed_ms = 0;  // from the send to the whole answer, a connection's opening included
 };
 
 // A failed exchange is a value: connection refused, timed out (beast::error::timeout),
