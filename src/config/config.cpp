@@ -233,6 +233,7 @@ void read_session_pinning(MapReader& m, Config& cfg) {
     r.read_int("ttl_seconds", sp.ttl_seconds, 1, 7 * 86400);
     r.read("wait_strategy", sp.wait_strategy);
     r.read_int("max_wait_ms", sp.max_wait_ms, 0, 600000);
+    r.read_int("max_sessions", sp.max_sessions, 1, 100000000);
 }
 
 void read_tenant_affinity(MapReader& m, Config& cfg) {
@@ -458,6 +459,7 @@ void emit_requests(YAML::Emitter& out, const Config& c) {
     out << YAML::Key << "ttl_seconds" << YAML::Value << sp.ttl_seconds;
     out << YAML::Key << "wait_strategy" << YAML::Value << sp.wait_strategy;
     out << YAML::Key << "max_wait_ms" << YAML::Value << sp.max_wait_ms;
+    out << YAML::Key << "max_sessions" << YAML::Value << sp.max_sessions;
     out << YAML::EndMap;
     const auto& ta = c.tenant_affinity;
     out << YAML::Key << "tenant_affinity" << YAML::Value << YAML::Flow << YAML::BeginMap;

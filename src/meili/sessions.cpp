@@ -187,8 +187,10 @@ asio::awaitable<http::Response> around_write(fleet::Context& ctx, http::Request&
     if (!body.is_object() || !body.contains("taskUid")) co_return response;
     json record;
     record["task"] = body["taskUid"];
-    co_await ctx.store.put_expiring(*session, record.dump(),
-                                    ctx.config.session_pinning.ttl_seconds * 1000);
+    const auto& sp = ctx.config.session_pinning;
+    const auto dropped = co_await ctx.store.put_bounded("session:", *session, record.dump(),
+                                                        sp.ttl_seconds * 1000, sp.max_sessions);
+    if (dropped) ctx.metrics.sessions_dropped(dropped);
     co_return response;
 }
 

@@ -16,6 +16,7 @@
 //   miroir_session_pin_enforced_total     counter    (session reads that waited for a write)
 //   miroir_session_wait_timeout_total     counter    (session reads answered stale)
 //   miroir_session_wait_duration_seconds  histogram
+//   miroir_sessions_dropped_total         counter    (sessions forgotten to keep max_sessions)
 //   miroir_tenant_reads_total             counter    tenant, group (or `fallback`)
 //   miroir_settings_checks_total          counter    (one node's settings compared)
 //   miroir_settings_mismatches_total      counter    index, node
@@ -127,6 +128,13 @@ struct Metrics::Impl {
             .Name("miroir_session_wait_timeout_total")
             .Help("Reads in a session answered before its last write was applied (max_wait_ms)")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& sessions_dropped =
+        prometheus::BuildCounter()
+            .Name("miroir_sessions_dropped_total")
+            .Help(
+                "Sessions forgotten before they expired, the ones expiring first, to keep "
+                "session_pinning.max_sessions")
+            .Register(registry);
     prometheus::Family<prometheus::Histogram>& session_wait =
         prometheus::BuildHistogram()
             .Name("miroir_session_wait_duration_seconds")
@@ -232,6 +240,9 @@ void Metrics::tenant_read(std::string_view tenant, std::string_view group) {
 }
 void Metrics::session_pin_enforced() { impl_->session_pinned.Add({}).Increment(); }
 void Metrics::session_wait_timeout() { impl_->session_timeouts.Add({}).Increment(); }
+void Metrics::sessions_dropped(std::uint64_t count) {
+    impl_->sessions_dropped.Add({}).Increment(static_cast<double>(count));
+}
 void Metrics::session_wait(double seconds) {
     impl_->session_wait.Add({}, latency_buckets()).Observe(seconds);
 }

@@ -13,6 +13,7 @@
 #include <boost/url/parse.hpp>
 
 #include <miroir/tasks/store.hpp>
+#include <miroir/util/time.hpp>
 
 #include "record.hpp"
 #include "redis_client.hpp"
@@ -51,6 +52,21 @@ local found = redis.call('GET', KEYS[1])
 if found then return found end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false)";
+
+// A value of a bounded family (KEYS[2]) stored, its expiry recorded in the family's sorted set
+// (KEYS[1]); the expired forgotten, then the ones expiring first dropped beyond ARGV[4].
+// ARGV: value, ttl in ms, now in ms, most.
+const std::string kPutBounded = R"(
+local ttl, now, most = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[1], now + ttl, KEYS[2])
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local over = redis.call('ZCARD', KEYS[1]) - most
+if over <= 0 then return 0 end
+for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do redis.call('DEL', key) end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+return over)";
 
 std::string task_key(std::uint64_t uid) { return "miroir:task:" + std::to_string(uid); }
 
@@ -233,6 +249,15 @@ class RedisStore final : public Store {
     }
 
     Async<void> forget(const std::string& key) override { co_await call("DEL", expiring_key(key)); }
+
+    Async<std::uint64_t> put_bounded(const std::string& family, const std::string& key,
+                                     const std::string& value, std::uint32_t ttl_ms,
+                                     std::uint64_t most) override {
+        const auto r = co_await call("EVAL", kPutBounded, "2", "miroir:bounded:" + family,
+                                     expiring_key(key), value, std::to_string(ttl_ms),
+                                     std::to_string(util::unix_ms()), std::to_string(most));
+        co_return r.type == Type::integer ? static_cast<std::uint64_t>(r.integer) : 0;
+    }
 
     Async<std::optional<std::string>> expiring(const std::string& key) override {
         auto r = co_await call("GET", expiring_key(key));

@@ -422,6 +422,36 @@ class SqliteStore final : public Store {
         co_return;
     }
 
+    Async<std::uint64_t> put_bounded(const std::string& family, const std::string& key,
+                                     const std::string& value, std::uint32_t ttl_ms,
+                                     std::uint64_t most) override {
+        std::lock_guard lock(mutex_);
+        const auto now = static_cast<std::int64_t>(util::unix_ms());
+        exec("BEGIN IMMEDIATE");
+        try {
+            write_expiring(key, value, now + ttl_ms);
+            {
+                Statement s(db_, "DELETE FROM expiring WHERE expires_at <= ?");
+                s.bind(1, now);
+                s.step();
+            }
+            // the family's values expiring first, beyond `most`
+            Statement s(db_,
+                        "DELETE FROM expiring WHERE key IN (SELECT key FROM expiring WHERE "
+                        "substr(key, 1, length(?1)) = ?1 ORDER BY expires_at DESC, key "
+                        "LIMIT -1 OFFSET ?2)");
+            s.bind(1, family);
+            s.bind(2, static_cast<std::int64_t>(most));
+            s.step();
+            const auto dropped = static_cast<std::uint64_t>(sqlite3_changes(db_));
+            exec("COMMIT");
+            co_return dropped;
+        } catch (...) {
+            exec("ROLLBACK");
+            throw;
+        }
+    }
+
     Async<void> forget(const std::string& key) override {
         std::lock_guard lock(mutex_);
         Statement s(db_, "DELETE FROM expiring WHERE key = ?");

@@ -2,7 +2,8 @@
 replica groups whose development nodes take 200 ms to apply each task: a document written
 through one pod is found by a search through the other made at once in the same session,
 every time; without the session it is mostly not. A read whose write is not applied within
-max_wait_ms is answered, marked stale; a malformed session header is refused."""
+max_wait_ms is answered, marked stale; a malformed session header is refused. Sessions are
+bounded in number, for every pod: the ones expiring first are forgotten."""
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ import time
 import unittest
 
 from test_rebalance import Pods, metric_sum
-from test_search_differential import MASTER, wait_miroir
+from test_search_differential import MASTER, Cluster, wait_miroir
 
 INDEX = "notes"
 ROUNDS = 200
@@ -110,6 +111,45 @@ class Sessions(unittest.TestCase):
         self.assertEqual(self.a.call("GET", "/tasks?limit=1").json()["total"], before)
         r = call(self.a, "POST", f"/indexes/{INDEX}/search", {}, "y" * 128)
         self.assertEqual(r.status, 200, r.body)
+
+
+class SessionBound(unittest.TestCase):
+    """session_pinning.max_sessions: 3, with the SQLite store and with two pods on Redis."""
+    BOUND = "  session_pinning: {max_sessions: 3}\n"
+
+    def check(self, writer, reader, metrics):
+        r = writer.call("POST", "/indexes", {"uid": "bound", "primaryKey": "id"})
+        wait_miroir(writer, r.json()["taskUid"])
+        for i in range(5):
+            r = call(writer, "POST", "/indexes/bound/documents", [{"id": i}], f"s{i}")
+            self.assertEqual(r.status, 202, r.body)
+            wait_miroir(writer, r.json()["taskUid"])
+        # the three sessions written last are remembered; the first two were forgotten
+        for i in range(5):
+            r = call(reader, "POST", "/indexes/bound/search", {}, f"s{i}")
+            self.assertEqual(r.status, 200, r.body)
+            group = r.headers.get("x-miroir-session-group")
+            self.assertEqual(group is not None, i >= 2, (i, group))
+        self.assertEqual(metrics(), 2)
+
+    def test_sqlite(self):
+        cluster = Cluster({"nodes": 2, "rf": 1, "shards": 4}, self.BOUND)
+        try:
+            body = lambda: cluster.call("GET", "/_miroir/metrics").body.decode()  # noqa: E731
+            self.check(cluster, cluster, lambda: sum(
+                float(line.split()[-1]) for line in body().splitlines()
+                if line.startswith("miroir_sessions_dropped_total")))
+        finally:
+            cluster.stop()
+
+    @unittest.skipUnless(shutil.which("redis-server"), "needs redis-server (scripts/bootstrap)")
+    def test_redis_two_pods(self):
+        pods = Pods(2, 2, rf=1, shards=4, extra=self.BOUND)
+        try:
+            self.check(pods.via(0), pods.via(1),
+                       lambda: metric_sum(pods, "miroir_sessions_dropped_total"))
+        finally:
+            pods.stop()
 
 
 if __name__ == "__main__":

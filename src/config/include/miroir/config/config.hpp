@@ -120,6 +120,8 @@ struct SessionPinning {
     std::uint32_t ttl_seconds = 900;      // a session is forgotten this long after its last write
     std::string wait_strategy = "block";  // block | route_pin
     std::uint32_t max_wait_ms = 5000;     // block: the longest a read waits for the write
+    // sessions remembered at once, for every pod; the ones expiring first make room
+    std::uint32_t max_sessions = 100000;
 };
 
 // Tenant affinity: the searches of a tenant go to its replica group while that group can

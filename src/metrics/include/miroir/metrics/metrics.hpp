@@ -47,6 +47,8 @@ class Metrics {
     void session_pin_enforced();
     void session_wait_timeout();
     void session_wait(double seconds);
+    // Sessions forgotten before their time to keep session_pinning.max_sessions.
+    void sessions_dropped(std::uint64_t count);
     // A search of a tenant with affinity, and the group that served it (or `fallback`).
     void tenant_read(std::string_view tenant, std::string_view group);
 

@@ -150,6 +150,12 @@ class Store {
     virtual Async<void> put_expiring(const std::string& key, const std::string& value,
                                      std::uint32_t ttl_ms) = 0;
     virtual Async<void> forget(const std::string& key) = 0;
+    // `put_expiring` for a value of a bounded family (read-your-writes sessions): at most
+    // `most` values whose keys begin with `family` and have not expired are kept, for every
+    // pod; the ones expiring first make room. Returns how many values were dropped.
+    virtual Async<std::uint64_t> put_bounded(const std::string& family, const std::string& key,
+                                             const std::string& value, std::uint32_t ttl_ms,
+                                             std::uint64_t most) = 0;
     // The value under `key`, unless it expired (read-your-writes sessions).
     virtual Async<std::optional<std::string>> expiring(const std::string& key) = 0;
 };
