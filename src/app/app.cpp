@@ -74,6 +74,7 @@ struct App::Impl {
         meili::add_settings_routes(router, context);
         meili::add_search_routes(router, context);
         meili::add_explain_routes(router, context);
+        meili::add_feature_routes(router, context);
         admin::add_admin_routes(router, context);
         admin::add_placement_routes(router, context);
         admin::add_topology_routes(router, context);

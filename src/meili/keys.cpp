@@ -288,25 +288,6 @@ asio::awaitable<http::Response> get_key(Context& ctx, http::Request& r) {
     co_return answer_with_key(ctx, 200, answer.body);
 }
 
-// The first refusal among the nodes' answers (a 4xx is the same on every node), else none.
-const upstream::UpstreamResponse* refusal_in(const std::vector<NodeOutcome>& outcomes) {
-    for (const auto& o : outcomes) {
-        if (o.result && o.result->status >= 400 && o.result->status < 500) return &*o.result;
-    }
-    return nullptr;
-}
-
-std::string nodes_named(const Context& ctx, const std::vector<NodeOutcome>& outcomes,
-                        unsigned ok_status) {
-    std::string names;
-    for (const auto& o : outcomes) {
-        if (o.result && o.result->status == ok_status) continue;
-        if (!names.empty()) names += ", ";
-        names += ctx.fleet()->node_id(o.node);
-    }
-    return names;
-}
-
 // POST /keys: created with one uid on every node, or on none.
 asio::awaitable<http::Response> create_key(Context& ctx, http::Request& r) {
     require_master_key(ctx);
@@ -340,7 +321,7 @@ asio::awaitable<http::Response> create_key(Context& ctx, http::Request& r) {
     if (const auto* refused = refusal_in(outcomes)) {
         co_return http::Response::json(refused->status, refused->body);
     }
-    const auto missing = nodes_named(ctx, outcomes, 201);
+    const auto missing = nodes_without(*ctx.fleet(), outcomes, 201);
     log::warn("API key not created: some nodes did not answer", {{"nodes", missing}});
     throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
                          "The API key was not created: it must exist on every node and " + missing +
@@ -382,7 +363,7 @@ asio::awaitable<http::Response> change_key(Context& ctx, http::Request& r, Metho
         ctx.keys.erase(uid);
         response.status = 204;
     }
-    const auto missed = nodes_named(ctx, outcomes, ok_status);
+    const auto missed = nodes_without(*ctx.fleet(), outcomes, ok_status);
     if (!missed.empty()) response.headers.set("X-Miroir-Degraded", missed);
     co_return response;
 }

@@ -88,6 +88,24 @@ std::vector<NodeCall> broadcast(const Fleet& fleet, const upstream::UpstreamRequ
     return calls;
 }
 
+const upstream::UpstreamResponse* refusal_in(const std::vector<NodeOutcome>& outcomes) {
+    for (const auto& o : outcomes) {
+        if (o.result && o.result->status >= 400 && o.result->status < 500) return &*o.result;
+    }
+    return nullptr;
+}
+
+std::string nodes_without(const Fleet& fleet, const std::vector<NodeOutcome>& outcomes,
+                          unsigned ok_status) {
+    std::string names;
+    for (const auto& o : outcomes) {
+        if (o.result && o.result->status == ok_status) continue;
+        if (!names.empty()) names += ", ";
+        names += fleet.node_id(o.node);
+    }
+    return names;
+}
+
 nlohmann::ordered_json summary(const tasks::Task& task) {
     nlohmann::ordered_json j;
     j["taskUid"] = task.uid;

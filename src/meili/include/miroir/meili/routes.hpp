@@ -42,6 +42,9 @@ void add_search_routes(http::Router& router, Context& context);
 // POST /indexes/{uid}/explain: a search's plan, and with ?execute=true its run, timed per node
 void add_explain_routes(http::Router& router, Context& context);
 
+// GET and PATCH /experimental-features, on every node
+void add_feature_routes(http::Router& router, Context& context);
+
 // GET, PATCH and DELETE /indexes/{uid}/settings and every settings sub-route
 void add_settings_routes(http::Router& router, Context& context);
 

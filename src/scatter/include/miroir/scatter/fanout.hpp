@@ -42,6 +42,14 @@ boost::asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vect
 // The same request to every node of the snapshot (every group, removed nodes left out).
 std::vector<NodeCall> broadcast(const Fleet& fleet, const upstream::UpstreamRequest& request);
 
+// The first refusal (4xx) among a broadcast's outcomes, else none: a request one node refuses,
+// every node refuses.
+const upstream::UpstreamResponse* refusal_in(const std::vector<NodeOutcome>& outcomes);
+
+// The ids of the nodes whose outcome is not `ok_status`, comma-separated (X-Miroir-Degraded).
+std::string nodes_without(const Fleet& fleet, const std::vector<NodeOutcome>& outcomes,
+                          unsigned ok_status);
+
 // Turns accepted node writes into one Miroir task. `shards` lists the shards the write
 // carried (every shard for broadcasts). Answers 202 with the task summary, with
 // X-Miroir-Degraded naming the nodes that did not accept; 503 miroir_no_quorum when some shard
