@@ -140,6 +140,7 @@ struct TaskFilter {
         auto v = q.get(name);
         if (!v) return std::nullopt;
         any = true;
+        if (*v == "*") return std::nullopt;  // any date
         bool date_only = false;
         auto t = parse_date(*v, &date_only);
         if (!t) {
@@ -157,9 +158,9 @@ struct TaskFilter {
 
 // GET /tasks: the tasks the filters select, newest first (oldest with `reverse`), from `from`.
 Response list_tasks(State& state, Request& r) {
-    Query q(r.query, {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
-                      "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
-                      "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
+    Query q(r.query, {"limit", "from", "reverse", "batchUids", "uids", "canceledBy", "types",
+                      "statuses", "indexUids", "afterEnqueuedAt", "beforeEnqueuedAt",
+                      "afterStartedAt", "beforeStartedAt", "afterFinishedAt", "beforeFinishedAt"});
     TaskFilter filter(q);
     const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
     const auto from = q.get_uint("from", "invalid_task_from");

@@ -88,7 +88,7 @@ std::vector<std::uint64_t> numbers_in(const std::optional<std::string>& v, const
 
 std::optional<std::int64_t> date_in(const http::Query& q, const char* param, bool before) {
     auto v = q.get(param);
-    if (!v) return std::nullopt;
+    if (!v || *v == "*") return std::nullopt;  // `*`: any date, as Meilisearch takes it
     bool date_only = false;
     auto t = util::parse_date(*v, &date_only);
     if (!t) {
@@ -123,13 +123,39 @@ tasks::TaskFilter filter_of(const http::Query& q) {
     return f;
 }
 
-asio::awaitable<http::Response> get_tasks(Context& ctx, http::Request& r) {
-    const http::Query q(r.query,
-                        {"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
-                         "beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt",
-                         "beforeFinishedAt", "afterFinishedAt", "limit", "from", "reverse"});
+// Miroir runs each of its tasks as its own batch, once it started: the batch of task N is
+// batch N, as GET /batches shows it.
+json batch_view(const tasks::Task& t) {
+    const auto task = task_view(t);
+    json b;
+    b["uid"] = t.uid;
+    b["progress"] = nullptr;
+    b["details"] = task.value("details", json::object());
+    json stats;
+    stats["totalNbTasks"] = 1;
+    stats["status"][t.status] = 1;
+    stats["types"][t.type] = 1;
+    stats["indexUids"] = json::object();
+    if (!t.index_uid.empty()) stats["indexUids"][t.index_uid] = 1;
+    b["stats"] = std::move(stats);
+    b["duration"] = task["duration"];
+    b["startedAt"] = task["startedAt"];
+    b["finishedAt"] = task["finishedAt"];
+    b["batchStrategy"] = "created batch containing only task with id " + std::to_string(t.uid) +
+                         " of type `" + t.type + "` that cannot be batched with any other task.";
+    return b;
+}
+
+// GET /tasks and GET /batches: a page of the tasks (or of the batches: the tasks that started)
+// matching the filters, newest first.
+asio::awaitable<http::Response> list_tasks(Context& ctx, http::Request& r, bool batches) {
+    const http::Query q(
+        r.query, {"limit", "from", "reverse", "batchUids", "uids", "canceledBy", "types",
+                  "statuses", "indexUids", "afterEnqueuedAt", "beforeEnqueuedAt", "afterStartedAt",
+                  "beforeStartedAt", "afterFinishedAt", "beforeFinishedAt"});
     auto filter = filter_of(q);
     filter.index_patterns = r.key_indexes;
+    filter.started = batches;
     const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
     const auto from = q.get_uint("from", "invalid_task_from");
     const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
@@ -146,7 +172,7 @@ asio::awaitable<http::Response> get_tasks(Context& ctx, http::Request& r) {
         page = co_await ctx.store.list(filter, from, static_cast<std::uint32_t>(limit), reverse);
     }
     json results = json::array();
-    for (const auto& t : page.tasks) results.push_back(task_view(t));
+    for (const auto& t : page.tasks) results.push_back(batches ? batch_view(t) : task_view(t));
     json body;
     body["results"] = std::move(results);
     body["total"] = page.total;
@@ -156,27 +182,30 @@ asio::awaitable<http::Response> get_tasks(Context& ctx, http::Request& r) {
     co_return http::respond(200, body);
 }
 
-asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r) {
+// GET /tasks/{uid} and GET /batches/{uid} (a batch is a task that started).
+asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r, bool batch) {
     const std::string text(r.param("uid"));
+    const std::string what = batch ? "Batch" : "Task";
     const bool numeric =
         !text.empty() && text.size() < 20 &&
         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!numeric) {
         throw http::error(
-            400, "invalid_task_uids",
-            "Task uid `" + text + "` is invalid. It should only contain numeric characters.");
+            400, batch ? "invalid_batch_uids" : "invalid_task_uids",
+            what + " uid `" + text + "` is invalid. It should only contain numeric characters.");
     }
     auto task = co_await ctx.store.get(std::stoull(text));
     const bool hidden = task && r.key_indexes && !r.index_allowed(task->index_uid);
-    if (!task || hidden) {
-        throw http::error(404, "task_not_found", "Task `" + text + "` not found.");
-    }
-    if (!task->finished()) {
+    if (task && !task->finished()) {
         std::vector<tasks::Task> one{std::move(*task)};
         co_await refresh(ctx, one);
         task = std::move(one.front());
     }
-    co_return http::respond(200, task_view(*task));
+    if (!task || hidden || (batch && task->started_at == 0)) {
+        throw http::error(404, batch ? "batch_not_found" : "task_not_found",
+                          what + " `" + text + "` not found.");
+    }
+    co_return http::respond(200, batch ? batch_view(*task) : task_view(*task));
 }
 
 // Every task matching the filter, newest first.
@@ -303,9 +332,13 @@ asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
 
 void add_task_routes(http::Router& router, Context& ctx) {
     router.add(http::Method::get, "/tasks", "tasks.get",
-               [&ctx](http::Request& r) { return get_tasks(ctx, r); });
+               [&ctx](http::Request& r) { return list_tasks(ctx, r, false); });
     router.add(http::Method::get, "/tasks/{uid}", "tasks.get",
-               [&ctx](http::Request& r) { return get_task(ctx, r); });
+               [&ctx](http::Request& r) { return get_task(ctx, r, false); });
+    router.add(http::Method::get, "/batches", "tasks.get",
+               [&ctx](http::Request& r) { return list_tasks(ctx, r, true); });
+    router.add(http::Method::get, "/batches/{uid}", "tasks.get",
+               [&ctx](http::Request& r) { return get_task(ctx, r, true); });
     router.add(http::Method::post, "/tasks/cancel", "tasks.cancel",
                [&ctx](http::Request& r) { return cancel_tasks(ctx, r); });
     router.add(http::Method::del, "/tasks", "tasks.delete",

@@ -82,6 +82,7 @@ bool between(std::int64_t at, const std::optional<std::int64_t>& before,
 
 bool matches(const TaskFilter& f, const Task& t) {
     if (!in(f.uids, t.uid) || !in(f.statuses, t.status) || !in(f.types, t.type)) return false;
+    if (f.started && t.started_at == 0) return false;
     if (!f.index_uids.empty() && (t.index_uid.empty() || !in(f.index_uids, t.index_uid))) {
         return false;
     }

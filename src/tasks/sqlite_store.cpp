@@ -125,6 +125,7 @@ Where where_of(const TaskFilter& f) {
     w.in("canceled_by", canceled);
     w.bound("enqueued_at", "<", f.before_enqueued_at);
     w.bound("enqueued_at", ">", f.after_enqueued_at);
+    if (f.started) w.add("started_at > 0");
     w.bound("started_at", "<", f.before_started_at);
     w.bound("started_at", ">", f.after_started_at);
     w.bound("finished_at", "<", f.before_finished_at);

@@ -1,9 +1,10 @@
 """Meilisearch routes beyond documents, search and settings, through Miroir over several
-nodes, compared with what one node answers: the experimental features."""
+nodes, compared with what one node answers: the experimental features, task filters,
+batches."""
 import json
 import unittest
 
-from test_search_differential import MASTER, Cluster
+from test_search_differential import MASTER, Cluster, wait_miroir
 
 
 class ExperimentalFeatures(unittest.TestCase):
@@ -48,6 +49,103 @@ class ExperimentalFeatures(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.headers.get("x-miroir-degraded"), "d2")
         self.assertIs(r.json()["containsFilter"], True)
+
+
+class TaskFilters(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster({"nodes": 2, "rf": 1, "shards": 4})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def same(self, method, target):
+        through = self.cluster.call(method, target)
+        one = self.cluster.nodes[0].call(method, target)
+        self.assertEqual(through.status, one.status, (target, through.body, one.body))
+        if through.status >= 400:
+            self.assertEqual(through.json(), json.loads(one.body), target)
+        return through
+
+    def test_what_meilisearch_accepts(self):
+        for target in ("/tasks?types=dsrUpdate,dsrClear", "/tasks?beforeEnqueuedAt=*",
+                       "/tasks?afterFinishedAt=*&beforeStartedAt=*&types=*&statuses=*"):
+            self.assertEqual(self.same("GET", target).status, 200, target)
+
+    def test_what_meilisearch_refuses(self):
+        for target in ("/tasks?types=nope", "/tasks?statuses=done", "/tasks?beforeEnqueuedAt=x",
+                       "/tasks?uids=a", "/tasks?limit=-1", "/tasks?unknown=1"):
+            self.assertEqual(self.same("GET", target).status, 400, target)
+        self.assertEqual(self.same("DELETE", "/tasks").status, 400)
+        self.assertEqual(self.same("POST", "/tasks/cancel?types=nope").status, 400)
+
+
+BATCH_KEYS = ["uid", "progress", "details", "stats", "duration", "startedAt", "finishedAt",
+              "batchStrategy"]
+
+
+class Batches(unittest.TestCase):
+    """Miroir runs each of its tasks as its own batch: GET /batches lists the tasks that
+    started, in Meilisearch's batch shape, with the filters and pagination of /tasks."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = c = Cluster({"nodes": 2, "rf": 1, "shards": 4})
+        cls.uids = []
+        for body in ({"uid": "b1", "primaryKey": "id"}, {"uid": "b2", "primaryKey": "id"}):
+            r = c.call("POST", "/indexes", body)
+            cls.uids.append(r.json()["taskUid"])
+        r = c.call("POST", "/indexes/b1/documents", [{"id": i} for i in range(5)])
+        cls.uids.append(r.json()["taskUid"])
+        for uid in cls.uids:
+            wait_miroir(c, uid)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def test_a_batch_per_task(self):
+        task = self.cluster.call("GET", f"/tasks/{self.uids[2]}").json()
+        r = self.cluster.call("GET", f"/batches/{task['batchUid']}")
+        self.assertEqual(r.status, 200, r.body)
+        b = r.json()
+        self.assertEqual(list(b), BATCH_KEYS)
+        self.assertEqual(b["uid"], task["batchUid"])
+        self.assertEqual(b["details"], task["details"])
+        self.assertEqual(b["stats"], {"totalNbTasks": 1, "status": {"succeeded": 1},
+                                      "types": {"documentAdditionOrUpdate": 1},
+                                      "indexUids": {"b1": 1}})
+        self.assertEqual((b["duration"], b["startedAt"], b["finishedAt"]),
+                         (task["duration"], task["startedAt"], task["finishedAt"]))
+        # a real node's batch has the same fields
+        one = self.cluster.nodes[0].call("GET", "/batches?limit=1")
+        if one.status == 200 and json.loads(one.body)["results"]:
+            self.assertEqual(list(json.loads(one.body)["results"][0]), BATCH_KEYS)
+
+    def test_filters_and_pages(self):
+        r = self.cluster.call("GET", "/batches?types=indexCreation").json()
+        self.assertEqual(sorted(b["uid"] for b in r["results"]), sorted(self.uids[:2]))
+        self.assertEqual(r["total"], 2)
+        first = self.cluster.call("GET", "/batches?limit=2").json()
+        self.assertEqual([b["uid"] for b in first["results"]], sorted(self.uids)[::-1][:2])
+        self.assertEqual(first["next"], sorted(self.uids)[0])
+        rest = self.cluster.call("GET", f"/batches?limit=2&from={first['next']}").json()
+        self.assertEqual([b["uid"] for b in rest["results"]], [sorted(self.uids)[0]])
+        self.assertIsNone(rest["next"])
+        r = self.cluster.call("GET", f"/batches?indexUids=b2&batchUids={self.uids[1]}").json()
+        self.assertEqual([b["uid"] for b in r["results"]], [self.uids[1]])
+
+    def test_bad_requests(self):
+        r = self.cluster.call("GET", "/batches/abc")
+        self.assertEqual((r.status, r.json()["code"]), (400, "invalid_batch_uids"))
+        self.assertEqual(r.json()["message"],
+                         "Batch uid `abc` is invalid. It should only contain numeric characters.")
+        r = self.cluster.call("GET", "/batches/987654")
+        self.assertEqual((r.status, r.json()["code"]), (404, "batch_not_found"))
+        self.assertEqual(r.json()["message"], "Batch `987654` not found.")
+        r = self.cluster.call("GET", "/batches?types=nope")
+        self.assertEqual((r.status, r.json()["code"]), (400, "invalid_task_types"))
 
 
 if __name__ == "__main__":

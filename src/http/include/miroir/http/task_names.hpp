@@ -26,7 +26,9 @@ inline const std::vector<std::string> kTaskTypes = {"documentAdditionOrUpdate",
                                                     "export",
                                                     "upgradeDatabase",
                                                     "indexCompaction",
-                                                    "networkTopologyChange"};
+                                                    "networkTopologyChange",
+                                                    "dsrUpdate",
+                                                    "dsrClear"};
 
 // The filters of GET /tasks (which adds limit, from, reverse), POST /tasks/cancel and
 // DELETE /tasks.

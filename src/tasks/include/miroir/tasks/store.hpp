@@ -68,6 +68,8 @@ struct TaskFilter {
     std::optional<std::int64_t> before_enqueued_at, after_enqueued_at;
     std::optional<std::int64_t> before_started_at, after_started_at;
     std::optional<std::int64_t> before_finished_at, after_finished_at;
+    // only tasks that started (each is its own batch: GET /batches)
+    bool started = false;
 };
 
 struct TaskPage {
