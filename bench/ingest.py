@@ -87,13 +87,13 @@ def upstream_total(port, key="bench"):
 
 
 def client(port, key):
-    """call(method, path, body=None, ctype) on one keep-alive connection → (status, JSON);
-    a body that is not bytes or str is sent as JSON."""
+    """call(method, path, body=None, ctype, headers) on one keep-alive connection → (status,
+    JSON); a body that is not bytes or str is sent as JSON."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     auth = {"Authorization": f"Bearer {key}"}
 
-    def call(method, path, body=None, ctype="application/json"):
-        headers = dict(auth)
+    def call(method, path, body=None, ctype="application/json", headers=None):
+        headers = {**auth, **(headers or {})}
         if body is not None:
             headers["Content-Type"] = ctype
             if not isinstance(body, (bytes, str)):
