@@ -25,6 +25,7 @@
 #include <miroir/meili/sessions.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/scatter/node_requests.hpp>
+#include <miroir/scatter/reads.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
@@ -164,14 +165,8 @@ asio::awaitable<Wait> wait_for_write(fleet::Context& ctx, const std::string& key
 bool pin_reads(const fleet::Context& ctx, const fleet::Fleet& fleet, http::Request& r, int group) {
     const auto it = std::find_if(fleet.groups().begin(), fleet.groups().end(),
                                  [group](const auto& g) { return g.id == group; });
-    if (it == fleet.groups().end()) return false;
-    for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
-        const auto owners = fleet.owners(*it, s);
-        if (std::none_of(owners.begin(), owners.end(),
-                         [&ctx](std::size_t n) { return ctx.health.usable(n); })) {
-            return false;  // a shard no node of the group that is up holds: normal routing
-        }
-    }
+    // a shard no node of the group that is up holds: normal routing
+    if (it == fleet.groups().end() || !scatter::group_covers(ctx, fleet, *it)) return false;
     for (auto slot : fleet.members()) {
         if (fleet.node(slot).group != group) r.read_avoid.push_back(slot);
     }

@@ -42,13 +42,7 @@ json groups_of(const Context& ctx, const Fleet& fleet, json& warnings) {
                                  std::string(upstream::to_string(state)));
             }
         }
-        bool covers = true;
-        for (std::uint32_t s = 0; s < fleet.shards() && covers; ++s) {
-            const auto owners = fleet.owners(group, s);
-            covers = std::any_of(owners.begin(), owners.end(), [&ctx](std::size_t n) {
-                return ctx.health.state(n) != upstream::NodeState::down;
-            });
-        }
+        const bool covers = group_covers(ctx, fleet, group);
         out.push_back({{"id", group.id}, {"coversEveryShard", covers}, {"nodes", nodes}});
         if (unwell.empty()) continue;
         std::string list;

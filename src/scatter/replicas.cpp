@@ -353,6 +353,14 @@ std::chrono::milliseconds time_left(const Context& ctx, Deadline deadline) {
     return std::clamp(left, std::chrono::milliseconds(0), cap);
 }
 
+bool group_covers(const Context& ctx, const Fleet& fleet, const Group& group,
+                  const std::vector<std::size_t>& avoid) {
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
+        if (usable_owners(ctx, fleet, group, s, avoid).empty()) return false;
+    }
+    return true;
+}
+
 std::vector<Assignment> covering_set(const Context& ctx, const Fleet& fleet, std::uint64_t turn,
                                      bool stable, const std::vector<std::size_t>& avoid) {
     const auto& groups = fleet.groups();
@@ -360,12 +368,7 @@ std::vector<Assignment> covering_set(const Context& ctx, const Fleet& fleet, std
     // the first group, from this turn's, whose nodes that are up cover every shard
     std::size_t chosen_group = start;
     for (std::size_t k = 0; k < groups.size(); ++k) {
-        const auto& group = groups[(start + k) % groups.size()];
-        bool covers = true;
-        for (std::uint32_t s = 0; s < fleet.shards() && covers; ++s) {
-            covers = !usable_owners(ctx, fleet, group, s, avoid).empty();
-        }
-        if (covers) {
+        if (group_covers(ctx, fleet, groups[(start + k) % groups.size()], avoid)) {
             chosen_group = (start + k) % groups.size();
             break;
         }

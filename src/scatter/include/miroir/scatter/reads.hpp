@@ -59,6 +59,10 @@ std::vector<Assignment> covering_set(const Context& ctx, const Fleet& fleet, std
                                      bool stable = false,
                                      const std::vector<std::size_t>& avoid = {});
 
+// Whether the nodes of `group` that are up, `avoid` left out, hold every shard.
+bool group_covers(const Context& ctx, const Fleet& fleet, const Group& group,
+                  const std::vector<std::size_t>& avoid = {});
+
 // Other replicas for `shards`, none of them in `exclude` nor down, in `only` or any group; the
 // shards no such replica holds are left out.
 std::vector<Assignment> replacements(const Context& ctx, const Fleet& fleet,
