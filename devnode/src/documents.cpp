@@ -249,8 +249,13 @@ void apply_document_deletion(State& state, Task& task) {
             break;
         case Operation::Deletion::filter: {
             const auto filter = parse_filter(task.op.filter, "invalid_document_filter");
-            check_filterable(filter, index.settings["filterableAttributes"],
-                             "invalid_document_filter");
+            try {
+                check_filterable(filter, index.settings["filterableAttributes"],
+                                 "invalid_document_filter");
+            } catch (const ApiError& e) {
+                // the task's error names the index, the expression as it was written
+                throw ApiError(e.status(), e.code(), e.type(), "Index `" + uid + "`: " + e.what());
+            }
             std::vector<std::string> doomed;
             for (const auto& [id, slot] : index.by_id) {
                 if (matches(filter, *index.slots[slot])) doomed.push_back(id);
@@ -276,6 +281,7 @@ Response enqueue_addition(State& state, Request& r, bool replace) {
     op.replace = replace;
     op.primary_key = q.get("primaryKey");
     op.skip_creation = q.get_bool("skipCreation", "invalid_document_skip_creation").value_or(false);
+    op.custom_metadata = q.get("customMetadata");
     op.documents = parse_payload(r, q);
     json details;
     details["receivedDocuments"] = op.documents.size();
@@ -285,7 +291,10 @@ Response enqueue_addition(State& state, Request& r, bool replace) {
         202, state.enqueue("documentAdditionOrUpdate", uid, details, std::move(op)).summary());
 }
 
-Response enqueue_deletion(State& state, const std::string& uid, Operation op, json details) {
+Response enqueue_deletion(State& state, Request& r, Operation op, json details) {
+    const std::string uid(r.param("uid"));
+    const Query q(r.query, {"customMetadata"});
+    op.custom_metadata = q.get("customMetadata");
     std::lock_guard lock(state.mutex);
     return respond(202, state.enqueue("documentDeletion", uid, details, std::move(op)).summary());
 }
@@ -305,7 +314,7 @@ Response delete_all(State& state, Request& r) {
     check_index_uid(uid);
     Operation op;
     op.deletion = Operation::Deletion::all;
-    return enqueue_deletion(state, uid, std::move(op), json{{"deletedDocuments", nullptr}});
+    return enqueue_deletion(state, r, std::move(op), json{{"deletedDocuments", nullptr}});
 }
 
 // POST /indexes/{uid}/documents/delete-batch: an array of ids.
@@ -321,7 +330,7 @@ Response delete_batch(State& state, Request& r) {
     op.deletion = Operation::Deletion::ids;
     for (const auto& v : body) op.ids.push_back(v.is_string() ? v.get<std::string>() : v.dump());
     const auto details = ids_deletion_details(op.ids.size());
-    return enqueue_deletion(state, uid, std::move(op), details);
+    return enqueue_deletion(state, r, std::move(op), details);
 }
 
 // POST /indexes/{uid}/documents/delete: `{"filter": ...}`, not empty.
@@ -351,7 +360,7 @@ Response delete_by_filter(State& state, Request& r) {
     details["providedIds"] = 0;
     details["deletedDocuments"] = nullptr;
     details["originalFilter"] = filter.dump();
-    return enqueue_deletion(state, uid, std::move(op), details);
+    return enqueue_deletion(state, r, std::move(op), details);
 }
 
 // DELETE /indexes/{uid}/documents/{id}.
@@ -361,7 +370,7 @@ Response delete_one(State& state, Request& r) {
     Operation op;
     op.deletion = Operation::Deletion::ids;
     op.ids.push_back(std::string(r.param("id")));
-    return enqueue_deletion(state, uid, std::move(op), ids_deletion_details(1));
+    return enqueue_deletion(state, r, std::move(op), ids_deletion_details(1));
 }
 
 // What GET /documents and POST /documents/fetch ask for.

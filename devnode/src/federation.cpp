@@ -2,11 +2,14 @@
 // into one list the way Meilisearch's federated search merges them (weighted scores, sort
 // values, then the query position), with one pagination, facets per index or merged.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <ranges>
 #include <set>
+
+#include <miroir/util/time.hpp>
 
 #include "filter.hpp"
 #include "node.hpp"
@@ -445,6 +448,7 @@ void add_federated_facets(State& state, const json& federation, const MatchedSlo
 json Node::federated_search(const Request& request, const json& body) {
     const json& federation = body["federation"];
     const Window window = federation_window(federation);
+    const auto started = std::chrono::steady_clock::now();
     std::lock_guard lock(state_.mutex);
     // run every query, then merge their hits into one window
     MatchedSlots matched;
@@ -469,6 +473,10 @@ json Node::federated_search(const Request& request, const json& body) {
     // facets per index, over the documents its queries matched
     add_federated_facets(state_, federation, matched, out);
     out["requestUid"] = new_uuid();
+    if (federation.value("showPerformanceDetails", json(false)) == true) {
+        out["performanceDetails"]["federated search"] =
+            miroir::util::debug_duration(std::chrono::steady_clock::now() - started);
+    }
     return out;
 }
 

@@ -14,6 +14,8 @@
 #include <map>
 #include <set>
 
+#include <miroir/util/time.hpp>
+
 #include "search_engine.hpp"
 
 namespace devnode {
@@ -319,8 +321,25 @@ Window window_of(const SearchParams& p, std::uint64_t max_total) {
     return w;
 }
 
+// How long each step of a search took, as `performanceDetails` shows them.
+struct Timings {
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point started = Clock::now(), planned, ranked, counted;
+};
+
+json performance(const Timings& t) {
+    const auto now = Timings::Clock::now();
+    json out;
+    out["search > evaluate query"] = miroir::util::debug_duration(t.planned - t.started);
+    out["search > keyword ranking"] = miroir::util::debug_duration(t.ranked - t.planned);
+    out["search > facet distribution"] = miroir::util::debug_duration(t.counted - t.ranked);
+    out["search > format"] = miroir::util::debug_duration(now - t.counted);
+    out["search"] = miroir::util::debug_duration(now - t.started);
+    return out;
+}
+
 json response(const SearchPlan& plan, const Ranked& ranked, const FacetResult& facets,
-              const Window& window) {
+              const Window& window, const Timings& timings) {
     const SearchParams& p = plan.p;
     const auto& hits = ranked.hits;
     json out_hits = json::array();
@@ -348,6 +367,7 @@ json response(const SearchPlan& plan, const Ranked& ranked, const FacetResult& f
         out["facetStats"] = facets.stats;
     }
     out["requestUid"] = new_uuid();
+    if (p.show_performance_details) out["performanceDetails"] = performance(timings);
     if (plan.semantic_side) {
         std::uint64_t semantic_hits = 0;
         for (std::size_t i = window.offset; i < hits.size() && i < window.offset + window.limit;
@@ -381,7 +401,9 @@ std::string number_key(double d) {
 }
 
 json run_search(const Index& index, const SearchParams& p) {
+    Timings timings;
     const auto plan = plan_search(index, p);
+    timings.planned = Timings::Clock::now();
     if (!plan) {
         auto every = p;
         every.attributes_to_search_on.reset();
@@ -419,9 +441,11 @@ json run_search(const Index& index, const SearchParams& p) {
             std::sort(ranked.matched.begin(), ranked.matched.end());
         }
     }
+    timings.ranked = Timings::Clock::now();
     // facets over every remaining candidate, then the window
     const FacetResult facets = p.facets ? count_facets(*plan, ranked.matched) : FacetResult{};
-    return response(*plan, ranked, facets, window_of(p, max_total));
+    timings.counted = Timings::Clock::now();
+    return response(*plan, ranked, facets, window_of(p, max_total), timings);
 }
 
 }  // namespace devnode

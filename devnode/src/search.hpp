@@ -33,6 +33,7 @@ struct SearchParams {
     std::optional<double> ranking_score_threshold;
     bool show_ranking_score = false;
     bool show_ranking_score_details = false;
+    bool show_performance_details = false;
     bool retrieve_vectors = false;
     // vector and hybrid search (userProvided embedders)
     std::optional<std::vector<double>> vector;

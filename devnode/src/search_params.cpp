@@ -244,8 +244,9 @@ const std::map<std::string, ParamReader> kParamReaders = {
      [](const ParamValue& v, SearchParams& p) { p.show_ranking_score_details = v.boolean(); }},
     {"retrieveVectors",
      [](const ParamValue& v, SearchParams& p) { p.retrieve_vectors = v.boolean(); }},
+    {"showPerformanceDetails",
+     [](const ParamValue& v, SearchParams& p) { p.show_performance_details = v.boolean(); }},
     // checked, without effect here
-    {"showPerformanceDetails", [](const ParamValue& v, SearchParams&) { v.boolean(); }},
     {"useNetwork", [](const ParamValue& v, SearchParams&) { v.boolean(); }},
     {"filter", [](const ParamValue& v, SearchParams& p) { p.filter = v.raw(); }},
     {"sort", [](const ParamValue& v, SearchParams& p) { p.sort = v.strings(); }},

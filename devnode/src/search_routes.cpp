@@ -1,8 +1,11 @@
 // Search routes: GET/POST /indexes/{uid}/search, facet search, similar and POST /multi-search
 // (federated in federation.cpp).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+
+#include <miroir/util/time.hpp>
 
 #include "filter.hpp"
 #include "node.hpp"
@@ -255,6 +258,7 @@ json similar_hit(const json& doc, double score, const json& displayed, const jso
 
 // /indexes/{uid}/similar: the documents most similar to one, by an embedder's vectors.
 Response similar(State& state, const std::string& uid, const json& body) {
+    const auto started = std::chrono::steady_clock::now();
     check_index_uid(uid);
     const SimilarRequest s = similar_request(body);
     std::lock_guard lock(state.mutex);
@@ -285,6 +289,10 @@ Response similar(State& state, const std::string& uid, const json& body) {
     out["limit"] = s.limit;
     out["offset"] = s.offset;
     out["estimatedTotalHits"] = ranked.size();
+    if (body.value("showPerformanceDetails", json(false)) == true) {
+        out["performanceDetails"]["similar"] =
+            miroir::util::debug_duration(std::chrono::steady_clock::now() - started);
+    }
     return respond(200, out);
 }
 

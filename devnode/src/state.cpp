@@ -95,6 +95,7 @@ json Task::to_json() const {
     j["enqueuedAt"] = rfc3339(enqueued_at);
     j["startedAt"] = started_at ? json(rfc3339(*started_at)) : json(nullptr);
     j["finishedAt"] = finished_at ? json(rfc3339(*finished_at)) : json(nullptr);
+    if (op.custom_metadata) j["customMetadata"] = *op.custom_metadata;
     return j;
 }
 
@@ -105,6 +106,7 @@ json Task::summary() const {
     j["status"] = status;
     j["type"] = type;
     j["enqueuedAt"] = rfc3339(enqueued_at);
+    if (op.custom_metadata) j["customMetadata"] = *op.custom_metadata;
     return j;
 }
 

@@ -76,6 +76,8 @@ struct Operation {
     json swaps;
     // taskCancelation / taskDeletion: the uids matched when the task was registered
     std::vector<std::uint32_t> matched;
+    // every document write: the client's `customMetadata`, kept on the task
+    std::optional<std::string> custom_metadata;
 };
 
 struct Task {

@@ -6,6 +6,7 @@
 // dropped; then one window, one total, and facets per index or merged.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -17,6 +18,7 @@
 #include <miroir/http/params.hpp>
 #include <miroir/merge/facets.hpp>
 #include <miroir/merge/federation.hpp>
+#include <miroir/merge/performance.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
 #include <miroir/scatter/search.hpp>
@@ -206,10 +208,11 @@ void check_federation(const json& federation) {
 // two queries of one index both found.
 std::vector<std::pair<std::string, json>> node_queries(std::vector<Query>& queries,
                                                        const std::vector<json>& bodies,
-                                                       std::uint64_t depth) {
+                                                       std::uint64_t depth, bool performance) {
     std::vector<std::pair<std::string, json>> runs;
     for (std::size_t i = 0; i < queries.size(); ++i) {
         json b = bodies[i];
+        if (performance) b["showPerformanceDetails"] = true;
         b["offset"] = 0;
         b["limit"] = depth;
         b["showRankingScore"] = true;
@@ -307,6 +310,19 @@ void add_totals(const Window& w, std::uint64_t total, json& out) {
     }
 }
 
+// `performanceDetails` of a federated search: Miroir's steps, then the slowest query's details
+// (each query a merged search with details of its own).
+json federated_performance(const std::vector<json>& results,
+                           std::chrono::steady_clock::time_point started,
+                           std::chrono::steady_clock::time_point answered) {
+    std::vector<std::string> labels;
+    for (std::size_t i = 0; i < results.size(); ++i) labels.push_back("query " + std::to_string(i));
+    const std::vector<merge::TimedStep> steps{
+        {"queries", answered - started},
+        {"totals, facets and merge", std::chrono::steady_clock::now() - answered}};
+    return merge::performance_details(steps, results, labels);
+}
+
 }  // namespace
 
 asio::awaitable<http::Response> federated_search(Context& ctx, const json& body) {
@@ -343,8 +359,12 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
         }
         q.primary_key = keys[q.uid];
     }
-    auto runs = node_queries(queries, bodies, from + count);
+    const auto started = std::chrono::steady_clock::now();
+    const auto asked = federation.find("showPerformanceDetails");
+    const bool performance = asked != federation.end() && *asked == true;
+    auto runs = node_queries(queries, bodies, from + count, performance);
     auto answers = co_await run_queries(ctx, runs);
+    const auto answered = std::chrono::steady_clock::now();
     std::vector<json> results;
     std::uint64_t processing = 0;
     if (auto failed = query_results(answers, results, processing)) co_return std::move(*failed);
@@ -382,6 +402,7 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
         co_await add_facets(ctx, federation, facet_queries, unions, out);
     }
     out["requestUid"] = util::random_uuid();
+    if (performance) out["performanceDetails"] = federated_performance(results, started, answered);
     co_return http::respond(200, out);
 }
 

@@ -70,6 +70,7 @@ SearchWindow window_of(Context& ctx, const json& body) {
     w.hits_per_page = uint_or(body, "hitsPerPage", 20);
     w.want_score = flag(body, "showRankingScore");
     w.want_details = flag(body, "showRankingScoreDetails");
+    w.performance = flag(body, "showPerformanceDetails");
     if (body.contains("q") && body["q"].is_string()) w.q = body["q"].get<std::string>();
     w.filter = body.value("filter", json());
 
@@ -254,6 +255,7 @@ SearchWindow query_window(std::map<std::string, std::string>& by_name, bool& val
     w.hits_per_page = number("hitsPerPage", 20);
     w.want_score = boolean("showRankingScore");
     w.want_details = boolean("showRankingScoreDetails");
+    w.performance = boolean("showPerformanceDetails");
     if (by_name.contains("q")) w.q = by_name["q"];
 
     if (by_name.contains("distinct")) w.distinct = by_name["distinct"];
@@ -404,6 +406,7 @@ asio::awaitable<json> reference_vector(Context& ctx, const Fleet& fleet, const s
 // reference document's embedding. Hits merged by similarity.
 asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& uid,
                                              const json& body) {
+    const auto started = std::chrono::steady_clock::now();
     const auto fleet = ctx.fleet();  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, rotation++);
     const bool valid =
@@ -444,8 +447,8 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
         hybrid["embedder"] = body["embedder"];
         hybrid["semanticRatio"] = 1.0;
         b["hybrid"] = std::move(hybrid);
-        for (const char* k :
-             {"filter", "attributesToRetrieve", "retrieveVectors", "rankingScoreThreshold"}) {
+        for (const char* k : {"filter", "attributesToRetrieve", "retrieveVectors",
+                              "rankingScoreThreshold", "showPerformanceDetails"}) {
             if (body.contains(k)) b[k] = body[k];
         }
         if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
@@ -467,7 +470,11 @@ asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& ui
 
     const merge::SimilarAsk ask{offset, limit, want_score, want_details,
                                 key.is_string() ? key.get<std::string>() : key.dump()};
-    const auto out = merge::similar_answer(ask, gathered.answers);
+    const auto gathered_at = std::chrono::steady_clock::now();
+    auto out = merge::similar_answer(ask, gathered.answers);
+    if (valid && flag(body, "showPerformanceDetails")) {
+        add_performance(out, *fleet, gathered.asked, gathered.answers, started, gathered_at);
+    }
     co_return respond_partial(out, std::move(gathered.missing));
 }
 

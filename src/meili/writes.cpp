@@ -178,6 +178,7 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     details["receivedDocuments"] = split.documents.size();
     details["indexedDocuments"] = nullptr;
     auto task = new_task(uid, "documentAdditionOrUpdate", details, ctx.fleet()->copies());
+    task.custom_metadata = q.get("customMetadata");
     if (split.failure && split.failure->synchronous) {
         throw http::error(400, split.failure->code, split.failure->message);
     }
@@ -228,6 +229,11 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards);
 }
 
+// `?customMetadata=...` for the node requests of a write that carried it, else nothing.
+std::string metadata_query(const std::optional<std::string>& metadata) {
+    return metadata ? "?customMetadata=" + http::percent_encode(*metadata) : std::string();
+}
+
 // The canonical form of a document id given in a list or a path: strings as they are,
 // anything else as its JSON text (as Meilisearch stringifies ids to delete).
 std::string canonical(const nlohmann::json& id) {
@@ -236,7 +242,9 @@ std::string canonical(const nlohmann::json& id) {
 
 // Deletes documents by id: each id goes to the owners of its shard.
 asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
-                                           const std::vector<nlohmann::json>& ids, bool single) {
+                                           const std::vector<nlohmann::json>& ids, bool single,
+                                           const std::optional<std::string>& metadata) {
+    const auto suffix = metadata_query(metadata);
     check_writable(ctx, uid);
     auto pass = co_await ctx.writes.enter();
     const auto fleet_now = ctx.fleet();
@@ -255,12 +263,14 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
         if (per_node[node].empty()) continue;
         if (single) {
             calls.push_back(
-                {node, node_request(Method::del, index_path(uid) + "/documents/" +
-                                                     http::percent_encode(canonical(ids[0])))});
+                {node,
+                 node_request(Method::del, index_path(uid) + "/documents/" +
+                                               http::percent_encode(canonical(ids[0])) + suffix)});
         } else {
             calls.push_back(
-                {node, node_request(Method::post, index_path(uid) + "/documents/delete-batch",
-                                    per_node[node].dump())});
+                {node,
+                 node_request(Method::post, index_path(uid) + "/documents/delete-batch" + suffix,
+                              per_node[node].dump())});
         }
     }
     std::vector<std::uint32_t> shards;
@@ -272,6 +282,7 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     details["deletedDocuments"] = nullptr;
     details["originalFilter"] = nullptr;
     auto task = new_task(uid, "documentDeletion", details, fleet.copies());
+    task.custom_metadata = metadata;
     auto outcomes = co_await fan_out(ctx, std::move(calls));
     co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards);
 }
@@ -279,30 +290,34 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
 asio::awaitable<http::Response> delete_one(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
+    const http::Query q(r.query, {"customMetadata"});
     const std::vector<nlohmann::json> ids{nlohmann::json(std::string(r.param("id")))};
-    co_return co_await delete_ids(ctx, uid, ids, true);
+    co_return co_await delete_ids(ctx, uid, ids, true, q.get("customMetadata"));
 }
 
 asio::awaitable<http::Response> delete_batch(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
+    const http::Query q(r.query, {"customMetadata"});
     const auto body = http::json_body(r);
     if (!body.is_array()) {
         throw http::bad_request("Json deserialize error: invalid type: " +
                                 std::string(body.type_name()) + ", expected a sequence");
     }
     std::vector<nlohmann::json> ids(body.begin(), body.end());
-    co_return co_await delete_ids(ctx, uid, ids, false);
+    co_return co_await delete_ids(ctx, uid, ids, false, q.get("customMetadata"));
 }
 
 // Delete by filter and delete all: every node, every shard.
 asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string& uid,
                                                  upstream::UpstreamRequest request,
-                                                 const json& details) {
+                                                 const json& details, const http::Query& q) {
     check_writable(ctx, uid);
     auto pass = co_await ctx.writes.enter();
     const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
     auto task = new_task(uid, "documentDeletion", details, fleet->copies());
+    task.custom_metadata = q.get("customMetadata");
+    request.target += metadata_query(task.custom_metadata);
     auto outcomes = co_await fan_out(ctx, broadcast(*fleet, request));
     co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
 }
@@ -310,6 +325,7 @@ asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string
 asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
+    const http::Query q(r.query, {"customMetadata"});
     const auto body = http::json_body(r);
     if (!body.is_object()) {
         throw http::bad_request("Invalid value type: expected an object, but found " +
@@ -328,17 +344,18 @@ asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r)
     details["originalFilter"] = body["filter"].dump();
     co_return co_await delete_broadcast(
         ctx, uid, node_request(Method::post, index_path(uid) + "/documents/delete", body.dump()),
-        details);
+        details, q);
 }
 
 asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
+    const http::Query q(r.query, {"customMetadata"});
     // (a local: GCC 12 rejects braced JSON literals inside co_await expressions)
     json details;
     details["deletedDocuments"] = nullptr;
     co_return co_await delete_broadcast(
-        ctx, uid, node_request(Method::del, index_path(uid) + "/documents"), details);
+        ctx, uid, node_request(Method::del, index_path(uid) + "/documents"), details, q);
 }
 
 }  // namespace

@@ -115,6 +115,7 @@ nlohmann::ordered_json summary(const tasks::Task& task) {
     j["type"] = task.type;
     j["enqueuedAt"] = util::rfc3339(util::Time(std::chrono::duration_cast<util::Time::duration>(
         std::chrono::nanoseconds(task.enqueued_at))));
+    if (task.custom_metadata) j["customMetadata"] = *task.custom_metadata;
     return j;
 }
 

@@ -13,6 +13,7 @@
 #include <miroir/http/api_error.hpp>
 #include <miroir/merge/hybrid.hpp>
 #include <miroir/merge/order.hpp>
+#include <miroir/merge/performance.hpp>
 #include <miroir/merge/scrub.hpp>
 #include <miroir/merge/search.hpp>
 #include <miroir/merge/typo.hpp>
@@ -194,6 +195,25 @@ constexpr const char* kShardsQueried = "X-Miroir-Shards-Queried";
 
 }  // namespace
 
+void add_performance(json& out, const Fleet& fleet, const std::vector<Assignment>& asked,
+                     const std::vector<json>& answers,
+                     std::chrono::steady_clock::time_point started,
+                     std::chrono::steady_clock::time_point gathered) {
+    std::vector<std::string> names;
+    for (const auto& a : asked) names.push_back("node " + fleet.node_id(a.node));
+    const auto now = std::chrono::steady_clock::now();
+    const std::vector<merge::TimedStep> steps{{"scatter", gathered - started},
+                                              {"merge", now - gathered}};
+    auto semantic = out.find("semanticHitCount");
+    std::optional<json> count;
+    if (semantic != out.end()) {
+        count = *semantic;
+        out.erase(semantic);
+    }
+    out["performanceDetails"] = merge::performance_details(steps, answers, names);
+    if (count) out["semanticHitCount"] = *count;
+}
+
 asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet, Deadline deadline,
                                    const std::vector<Assignment>& plan,
                                    const NodeSearch& node_search, std::uint64_t depth,
@@ -223,6 +243,7 @@ asio::awaitable<Gathered> ask_plan(Context& ctx, Snapshot fleet, Deadline deadli
 
 asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, const SearchWindow& w,
                                        const NodeSearch& node_search) {
+    const auto started = std::chrono::steady_clock::now();
     auto p = first_plan(ctx, uid, w);
     const auto& fleet = p.fleet;
     if (p.whole) {
@@ -259,8 +280,12 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
     // the answer from the side that answered: the keyword side alone when it was good enough
     auto& answers = m.split && m.keyword_only ? m.keyword.answers : m.gathered.answers;
     ask.semantic_count = m.split;
-    const auto out =
-        merge::search_answer(ask, answers, m.lists, m.kept, m.dropped, util::random_uuid());
+    const auto gathered_at = std::chrono::steady_clock::now();
+    auto out = merge::search_answer(ask, answers, m.lists, m.kept, m.dropped, util::random_uuid());
+    if (w.performance) {
+        const auto& who = m.split && m.keyword_only ? m.keyword.asked : m.gathered.asked;
+        add_performance(out, *fleet, who, answers, started, gathered_at);
+    }
     auto response = respond_partial(out, std::move(m.gathered.missing));
     response.headers.set(kShardsQueried, std::to_string(p.shards_asked));
     co_return response;

@@ -21,6 +21,8 @@
 #include <miroir/http/router.hpp>
 #include <miroir/http/task_names.hpp>
 #include <miroir/log/log.hpp>
+#include <miroir/merge/scrub.hpp>
+#include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
 #include <miroir/scatter/settings_sync.hpp>
@@ -116,7 +118,15 @@ asio::awaitable<void> poll_node(Context& ctx, std::size_t node,
         for (auto* n : pending) {
             if (n->uid != uid) continue;
             n->status = t.value("status", n->status);
-            if (t.contains("error") && t["error"].is_object()) n->error = t["error"].dump();
+            if (t.contains("error") && t["error"].is_object()) {
+                auto error = t["error"];
+                // the node lists the attributes a filter may use, Miroir's own among them
+                if (error.contains("message") && error["message"].is_string()) {
+                    error["message"] = merge::scrub_error_message(
+                        error["message"].get<std::string>(), routing::kReservedPrefix);
+                }
+                n->error = error.dump();
+            }
             n->started_at = node_date(t, "startedAt");
             n->finished_at = node_date(t, "finishedAt");
             if (t.contains("details") && t["details"].is_object()) {
@@ -163,6 +173,7 @@ json task_view(const tasks::Task& t) {
     j["enqueuedAt"] = date_or_null(t.enqueued_at);
     j["startedAt"] = date_or_null(t.started_at);
     j["finishedAt"] = date_or_null(t.finished_at);
+    if (t.custom_metadata) j["customMetadata"] = *t.custom_metadata;
     return j;
 }
 

@@ -34,6 +34,7 @@ nlohmann::json to_json(const Task& t) {
               {"nodes", std::move(nodes)}};
     if (t.canceled_by) j["canceledBy"] = *t.canceled_by;
     if (t.cancel_requested_by) j["cancelRequestedBy"] = *t.cancel_requested_by;
+    if (t.custom_metadata) j["customMetadata"] = *t.custom_metadata;
     return j;
 }
 
@@ -54,6 +55,9 @@ Task from_json(const nlohmann::json& j) {
         t.cancel_requested_by = j.at("cancelRequestedBy").get<std::uint64_t>();
     }
     if (j.contains("canceledBy")) t.canceled_by = j.at("canceledBy").get<std::uint64_t>();
+    if (j.contains("customMetadata")) {
+        t.custom_metadata = j.at("customMetadata").get<std::string>();
+    }
     for (const auto& n : j.at("nodes")) {
         t.node_tasks.push_back({n.at("node").get<std::string>(), n.at("uid").get<std::uint64_t>(),
                                 n.at("status").get<std::string>(), n.at("error").get<std::string>(),

@@ -1,5 +1,7 @@
 // Meilisearch's textual forms of time.
+#include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include <miroir/util/time.hpp>
@@ -117,6 +119,56 @@ std::string iso_duration(std::chrono::nanoseconds d) {
         out += buf;
     }
     return out + "S";
+}
+
+std::string debug_duration(std::chrono::nanoseconds d) {
+    // Rust's Debug of a Duration with a precision of 2: the largest unit the value reaches,
+    // two decimals, the third rounded half up (a carry may reach the integer part: "1000.00µs")
+    const auto total = static_cast<std::uint64_t>(std::max<std::int64_t>(0, d.count()));
+    std::uint64_t whole = 0, fraction = 0, divisor = 1;
+    const char* unit = "ns";
+    if (total >= 1'000'000'000) {
+        whole = total / 1'000'000'000, fraction = total % 1'000'000'000, divisor = 100'000'000;
+        unit = "s";
+    } else if (total >= 1'000'000) {
+        whole = total / 1'000'000, fraction = total % 1'000'000, divisor = 100'000, unit = "ms";
+    } else if (total >= 1'000) {
+        whole = total / 1'000, fraction = total % 1'000, divisor = 100, unit = "µs";
+    } else {
+        whole = total;
+    }
+    std::array<int, 2> digits{0, 0};
+    std::size_t pos = 0;
+    while (fraction > 0 && pos < digits.size()) {
+        digits[pos++] = static_cast<int>(fraction / divisor);
+        fraction %= divisor;
+        divisor /= 10;
+    }
+    if (fraction > 0 && fraction >= divisor * 5) {
+        bool carry = true;
+        for (std::size_t i = pos; carry && i > 0; --i) {
+            if (digits[i - 1] < 9) {
+                ++digits[i - 1];
+                carry = false;
+            } else {
+                digits[i - 1] = 0;
+            }
+        }
+        if (carry) ++whole;
+    }
+    return std::to_string(whole) + "." + char('0' + digits[0]) + char('0' + digits[1]) + unit;
+}
+
+std::optional<double> parse_debug_duration(const std::string& text) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (end == text.c_str()) return std::nullopt;
+    const std::string unit(end);
+    if (unit == "ns") return value;
+    if (unit == "µs") return value * 1e3;
+    if (unit == "ms") return value * 1e6;
+    if (unit == "s") return value * 1e9;
+    return std::nullopt;
 }
 
 }  // namespace miroir::util

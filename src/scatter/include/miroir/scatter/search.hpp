@@ -4,6 +4,7 @@
 // search(); the merge itself is merge::search_answer.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,7 @@ struct SearchWindow {
     bool page_mode = false;
     std::uint64_t offset = 0, limit = 20, page = 1, hits_per_page = 20;
     bool want_score = false, want_details = false;
+    bool performance = false;  // `showPerformanceDetails`
     std::string q;
     std::optional<std::string> distinct;   // the `distinct` parameter
     std::vector<std::string> facets;       // the `facets` parameter
@@ -77,6 +79,15 @@ boost::asio::awaitable<Gathered> ask_plan(Context& ctx, std::shared_ptr<const Fl
                                           SearchExtras extra = {},
                                           std::vector<std::size_t> avoid = {},
                                           Answers keep = Answers::parsed);
+
+// `performanceDetails` of a merged answer (asked with `showPerformanceDetails`): Miroir's
+// scatter (from `started` until every node answered, `gathered`) and merge (until now), then the
+// steps of the slowest node; placed before `semanticHitCount`, as a node orders them.
+void add_performance(nlohmann::ordered_json& out, const Fleet& fleet,
+                     const std::vector<Assignment>& asked,
+                     const std::vector<nlohmann::ordered_json>& answers,
+                     std::chrono::steady_clock::time_point started,
+                     std::chrono::steady_clock::time_point gathered);
 
 // An index's faceting settings (from a short cache), read from nodes of the request's snapshot.
 boost::asio::awaitable<nlohmann::ordered_json> faceting_settings(Context& ctx, const Fleet& fleet,

@@ -37,6 +37,8 @@ struct Task {
     std::string details;  // JSON object text; empty when the type has none
     std::string error;    // JSON object text when failed
     std::optional<std::uint64_t> canceled_by;
+    // the client's `customMetadata` query parameter, returned with the task
+    std::optional<std::string> custom_metadata;
     std::int64_t enqueued_at = 0;  // ns since the epoch
     std::int64_t started_at = 0;   // 0 = null
     std::int64_t finished_at = 0;

@@ -1,0 +1,149 @@
+"""Fields that recent Meilisearch versions added to tasks and searches, through Miroir over
+several nodes: `customMetadata` on document writes and their tasks, `performanceDetails` on
+searches asked with `showPerformanceDetails`."""
+import json
+import re
+import unittest
+
+from test_search_differential import Cluster, wait_miroir
+
+DURATION = re.compile(r"^\d+\.\d\d(ns|µs|ms|s)$")
+
+
+class CustomMetadata(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = c = Cluster({"nodes": 3, "rf": 1, "shards": 8})
+        wait_miroir(c, c.call("POST", "/indexes", {"uid": "cm", "primaryKey": "id"})
+                    .json()["taskUid"])
+        wait_miroir(c, c.call("PATCH", "/indexes/cm/settings", {"filterableAttributes": ["kind"]})
+                    .json()["taskUid"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def write(self, method, path, body=None):
+        r = self.cluster.call(method, path, body)
+        self.assertEqual(r.status, 202, r.body)
+        return r.json()
+
+    def test_every_document_write_keeps_it(self):
+        writes = [
+            ("POST", "/indexes/cm/documents?customMetadata=add%201", [{"id": i} for i in range(9)]),
+            ("PUT", "/indexes/cm/documents?customMetadata=update", [{"id": 1, "x": 2}]),
+            ("DELETE", "/indexes/cm/documents/3?customMetadata=one", None),
+            ("POST", "/indexes/cm/documents/delete-batch?customMetadata=batch", [4, 5]),
+            ("POST", "/indexes/cm/documents/delete?customMetadata=filter",
+             {"filter": "kind = 6"}),
+            ("DELETE", "/indexes/cm/documents?customMetadata=all", None),
+        ]
+        for method, path, body in writes:
+            summary = self.write(method, path, body)
+            expected = path.split("customMetadata=")[1].replace("%20", " ")
+            # last, as a node appends it
+            self.assertEqual(list(summary)[-1], "customMetadata", summary)
+            self.assertEqual(summary["customMetadata"], expected)
+            wait_miroir(self.cluster, summary["taskUid"])
+            task = self.cluster.call("GET", f"/tasks/{summary['taskUid']}").json()
+            self.assertEqual(list(task)[-1], "customMetadata", task)
+            self.assertEqual(task["customMetadata"], expected)
+            listed = self.cluster.call("GET", f"/tasks?uids={summary['taskUid']}").json()
+            self.assertEqual(listed["results"][0]["customMetadata"], expected)
+
+    def test_absent_when_not_sent(self):
+        summary = self.write("POST", "/indexes/cm/documents", [{"id": 100}])
+        self.assertNotIn("customMetadata", summary)
+        wait_miroir(self.cluster, summary["taskUid"])
+        self.assertNotIn("customMetadata",
+                         self.cluster.call("GET", f"/tasks/{summary['taskUid']}").json())
+
+    def test_a_failed_task_names_no_reserved_attribute(self):
+        c = self.cluster
+        wait_miroir(c, c.call("POST", "/indexes", {"uid": "bare"}).json()["taskUid"])
+        summary = self.write("POST", "/indexes/bare/documents/delete", {"filter": "id = 6"})
+        import time
+        for _ in range(200):
+            task = c.call("GET", f"/tasks/{summary['taskUid']}").json()
+            if task["status"] == "failed":
+                break
+            time.sleep(0.05)
+        self.assertEqual(task["status"], "failed", task)
+        self.assertEqual(task["error"]["message"],
+                         "Index `bare`: Attribute `id` is not filterable. This index does not have configured "
+                         "filterable attributes.\n1:3 id = 6")
+
+    def test_deletions_refuse_unknown_parameters_as_a_node(self):
+        for method, path, body in (("DELETE", "/indexes/cm/documents/1?other=1", None),
+                                   ("POST", "/indexes/cm/documents/delete-batch?other=1", [1]),
+                                   ("DELETE", "/indexes/cm/documents?other=1", None)):
+            through = self.cluster.call(method, path, body)
+            one = self.cluster.nodes[0].call(method, path, body)
+            self.assertEqual((through.status, through.json()), (one.status, json.loads(one.body)))
+            self.assertEqual(through.status, 400)
+
+
+class PerformanceDetails(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = c = Cluster({"nodes": 3, "rf": 1, "shards": 8})
+        docs = [{"id": i, "title": f"prince number {i}", "genre": ["a", "b"][i % 2],
+                 "_vectors": {"manual": [float(i % 5), 1.0, 0.5]}} for i in range(40)]
+        c.call("PATCH", "/indexes/pd/settings",
+               {"filterableAttributes": ["genre"],
+                "embedders": {"manual": {"source": "userProvided", "dimensions": 3}}})
+        wait_miroir(c, c.call("POST", "/indexes/pd/documents", docs).json()["taskUid"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def check(self, details, nodes_seen=True):
+        self.assertIsInstance(details, dict)
+        for step, took in details.items():
+            self.assertRegex(took, DURATION, step)
+        self.assertIn("miroir", details)
+        if nodes_seen:
+            node_steps = [s for s in details if s.startswith("node ")]
+            self.assertTrue(node_steps, details)
+            # every node step is of one node, the slowest
+            self.assertEqual(len({s.split(" > ")[0] for s in node_steps}), 1, details)
+
+    def test_search_post_and_get(self):
+        r = self.cluster.call("POST", "/indexes/pd/search",
+                              {"q": "prince", "facets": ["genre"], "showPerformanceDetails": True})
+        self.assertEqual(r.status, 200, r.body)
+        body = r.json()
+        self.assertEqual(list(body)[-1], "performanceDetails")
+        self.check(body["performanceDetails"])
+        r = self.cluster.call("GET", "/indexes/pd/search?q=prince&showPerformanceDetails=true")
+        self.check(r.json()["performanceDetails"])
+        plain = self.cluster.call("POST", "/indexes/pd/search", {"q": "prince"}).json()
+        self.assertNotIn("performanceDetails", plain)
+
+    def test_multi_search_and_federation(self):
+        r = self.cluster.call("POST", "/multi-search", {"queries": [
+            {"indexUid": "pd", "q": "prince", "showPerformanceDetails": True},
+            {"indexUid": "pd", "q": "number"}]})
+        self.assertEqual(r.status, 200, r.body)
+        results = r.json()["results"]
+        self.check(results[0]["performanceDetails"])
+        self.assertNotIn("performanceDetails", results[1])
+        r = self.cluster.call("POST", "/multi-search", {
+            "federation": {"showPerformanceDetails": True},
+            "queries": [{"indexUid": "pd", "q": "prince"}, {"indexUid": "pd", "q": "number"}]})
+        self.assertEqual(r.status, 200, r.body)
+        details = r.json()["performanceDetails"]
+        self.check(details, nodes_seen=False)
+        self.assertTrue(any(s.startswith("query ") and " > node " in s for s in details), details)
+
+    def test_similar(self):
+        r = self.cluster.call("POST", "/indexes/pd/similar",
+                              {"id": 3, "embedder": "manual", "showPerformanceDetails": True})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(list(r.json())[-1], "performanceDetails")
+        self.check(r.json()["performanceDetails"])
+
+
+if __name__ == "__main__":
+    unittest.main()
