@@ -75,6 +75,10 @@ struct App::Impl {
         meili::add_search_routes(router, context);
         meili::add_explain_routes(router, context);
         meili::add_feature_routes(router, context);
+        meili::add_webhook_routes(router, context);
+        context.task_finished = [this](const tasks::Task& task) {
+            workers::notify_webhooks(context, task);
+        };
         admin::add_admin_routes(router, context);
         admin::add_placement_routes(router, context);
         admin::add_topology_routes(router, context);

@@ -18,6 +18,7 @@
 //   miroir_session_wait_duration_seconds  histogram
 //   miroir_sessions_dropped_total         counter    (sessions forgotten to keep max_sessions)
 //   miroir_tenant_reads_total             counter    tenant, group (or `fallback`)
+//   miroir_webhook_deliveries_total       counter    outcome (delivered, refused, failed)
 //   miroir_settings_checks_total          counter    (one node's settings compared)
 //   miroir_settings_mismatches_total      counter    index, node
 //   miroir_settings_repairs_total         counter    index, node
@@ -147,6 +148,13 @@ struct Metrics::Impl {
                 "Searches of a tenant with affinity, by tenant (configured ones by name, the "
                 "others `unmapped`) and the group that served them (`fallback`: any group)")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& webhook_deliveries =
+        prometheus::BuildCounter()
+            .Name("miroir_webhook_deliveries_total")
+            .Help(
+                "Finished tasks sent to a webhook, by outcome: delivered (a 2xx answer), "
+                "refused (another status), failed (no answer)")
+            .Register(registry);
     prometheus::Family<prometheus::Counter>& settings_checks =
         prometheus::BuildCounter()
             .Name("miroir_settings_checks_total")
@@ -237,6 +245,9 @@ void Metrics::search_coalesced() { impl_->search_coalesced.Add({}).Increment(); 
 void Metrics::tenant_read(std::string_view tenant, std::string_view group) {
     impl_->tenant_reads.Add({{"tenant", std::string(tenant)}, {"group", std::string(group)}})
         .Increment();
+}
+void Metrics::webhook_delivery(std::string_view outcome) {
+    impl_->webhook_deliveries.Add({{"outcome", std::string(outcome)}}).Increment();
 }
 void Metrics::session_pin_enforced() { impl_->session_pinned.Add({}).Increment(); }
 void Metrics::session_wait_timeout() { impl_->session_timeouts.Add({}).Increment(); }

@@ -38,6 +38,7 @@ namespace {
 asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
     try {
         co_await ctx.store.create(task);
+        if (task.finished() && ctx.task_finished) ctx.task_finished(task);
     } catch (const http::ApiError&) {
         throw;
     } catch (const tasks::Unavailable& e) {

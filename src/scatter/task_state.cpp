@@ -207,6 +207,8 @@ asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch) {
         // a settings change is verified and committed before its task reads as finished
         if (task.finished()) co_await settings_task_finished(ctx, task);
         co_await ctx.store.update(task);
+        // (aggregate() leaves a finished task alone: this one just finished)
+        if (task.finished() && ctx.task_finished) ctx.task_finished(task);
     }
 }
 

@@ -24,7 +24,8 @@ class HedgeBudget;
 }  // namespace miroir::upstream
 namespace miroir::tasks {
 class Store;
-}
+struct Task;
+}  // namespace miroir::tasks
 
 namespace miroir::fleet {
 
@@ -82,6 +83,9 @@ struct Context {
     // Held by every document write while it reaches the nodes; closed by the rebalancer while
     // it copies a shard.
     WriteGate& writes;
+    // Called with each Miroir task once it is stored finished (its webhooks are called); set
+    // by the application.
+    std::function<void(const tasks::Task&)> task_finished = {};
 
     // The current topology: take it once per request and use that snapshot to the end.
     std::shared_ptr<const Fleet> fleet() const;

@@ -45,6 +45,9 @@ void add_explain_routes(http::Router& router, Context& context);
 // GET and PATCH /experimental-features, on every node
 void add_feature_routes(http::Router& router, Context& context);
 
+// /webhooks: Miroir's webhooks, called when its tasks finish
+void add_webhook_routes(http::Router& router, Context& context);
+
 // GET, PATCH and DELETE /indexes/{uid}/settings and every settings sub-route
 void add_settings_routes(http::Router& router, Context& context);
 

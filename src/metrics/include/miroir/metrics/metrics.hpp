@@ -51,6 +51,8 @@ class Metrics {
     void sessions_dropped(std::uint64_t count);
     // A search of a tenant with affinity, and the group that served it (or `fallback`).
     void tenant_read(std::string_view tenant, std::string_view group);
+    // A finished task sent to a webhook: delivered, refused or failed.
+    void webhook_delivery(std::string_view outcome);
 
     // Two-phase settings: one node's settings compared, found different, sent again; the
     // committed version of an index and whether its writes are frozen.

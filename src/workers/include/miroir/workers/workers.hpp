@@ -10,6 +10,9 @@ namespace miroir::fleet {
 struct Context;
 class Fleet;
 }  // namespace miroir::fleet
+namespace miroir::tasks {
+struct Task;
+}
 
 namespace miroir::workers {
 
@@ -42,6 +45,13 @@ boost::asio::awaitable<bool> start_rebalance(Context& ctx);
 // One step of the write-gate job: called once before serving, so that a pod starting during a
 // copy holds its writes from the first one.
 boost::asio::awaitable<void> follow_write_gate(Context& ctx);
+
+// The task store's table of webhooks: uuid → {"url", "headers"} (meili/webhooks.cpp).
+inline constexpr const char* kWebhookTable = "webhooks";
+
+// Sends a finished task to every webhook, in the background, as Meilisearch sends a finished
+// batch: a gzip'd NDJSON POST of the task. One pod sends it (a claim in the task store).
+void notify_webhooks(Context& ctx, const tasks::Task& task);
 
 // The rebalance status, as GET /_miroir/rebalance/status shows it (JSON text).
 std::string rebalance_status(const Fleet& fleet);

@@ -1,0 +1,40 @@
+// The checks of /webhooks bodies and the answer's redaction, as Meilisearch 1.50 makes them.
+// Pure, no I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <miroir/http/api_error.hpp>
+
+namespace miroir::meili {
+
+inline constexpr const char* kNilUuid = "00000000-0000-0000-0000-000000000000";
+inline constexpr std::size_t kMaxHeaders = 200;
+
+// A POST or PATCH body: each field absent (nullopt), null (reset) or its value, checked.
+struct WebhookSettings {
+    std::optional<nlohmann::ordered_json> url;
+    std::optional<nlohmann::ordered_json> headers;
+};
+// 400 for a body that is not an object, an unknown or immutable field, a field of the wrong type.
+WebhookSettings webhook_settings(const nlohmann::ordered_json& body);
+
+// `webhook` ({"url", "headers"}) with a PATCH applied: a null url is refused, a null header
+// removed, null headers all removed.
+nlohmann::ordered_json patched(const std::string& uuid, nlohmann::ordered_json webhook,
+                               const WebhookSettings& settings);
+
+// 400 unless the url is set and valid, the headers at most 200, each name and value valid.
+void check_webhook(const std::string& uuid, const nlohmann::ordered_json& webhook);
+
+// A header's value as the routes show it: an Authorization secret mostly hidden.
+std::string redacted(const std::string& name, std::string value);
+
+http::ApiError immutable(const std::string& uuid);
+http::ApiError not_found(const std::string& uuid);
+http::ApiError too_many_headers(const std::string& uuid);
+
+}  // namespace miroir::meili
