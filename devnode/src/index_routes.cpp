@@ -20,6 +20,7 @@ const char* kVersion = "1.50.0";
 // GET /stats: every index's statistics.
 Response global_stats(State& state, Request& r) {
     Query q(r.query, {"showInternalDatabaseSizes", "sizeFormat"});
+    const SizeDisplay sizes(q);
     std::lock_guard lock(state.mutex);
     json indexes = json::object();
     std::uint64_t size = 0;
@@ -30,12 +31,12 @@ Response global_stats(State& state, Request& r) {
                 indexing = true;
             }
         }
-        indexes[uid] = index_stats(index, indexing);
-        size += indexes[uid]["rawDocumentDbSize"].get<std::uint64_t>();
+        indexes[uid] = index_stats(index, indexing, sizes);
+        size += index.raw_bytes;
     }
     json j;
-    j["databaseSize"] = size;
-    j["usedDatabaseSize"] = size;
+    j["databaseSize"] = sizes(size);
+    j["usedDatabaseSize"] = sizes(size);
     j["lastUpdate"] = state.has_update ? json(rfc3339(state.last_update)) : json(nullptr);
     j["indexes"] = indexes;
     return respond(200, j);
@@ -131,6 +132,8 @@ Response enqueue_update(State& state, Request& r) {
 Response one_index_stats(State& state, Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
+    const Query q(r.query, {"showInternalDatabaseSizes", "sizeFormat"});
+    const SizeDisplay sizes(q);
     std::lock_guard lock(state.mutex);
     auto it = state.indexes.find(uid);
     if (it == state.indexes.end()) throw index_not_found(uid);
@@ -140,7 +143,7 @@ Response one_index_stats(State& state, Request& r) {
             indexing = true;
         }
     }
-    return respond(200, index_stats(it->second, indexing));
+    return respond(200, index_stats(it->second, indexing, sizes));
 }
 
 // POST /swap-indexes: an indexSwap task.

@@ -9,6 +9,7 @@
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/api_keys.hpp>
 #include <miroir/http/task_names.hpp>
+#include <miroir/util/size.hpp>
 
 namespace devnode {
 
@@ -59,13 +60,31 @@ json index_json(const Index& index) {
     return j;
 }
 
-json index_stats(const Index& index, bool indexing) {
+SizeDisplay::SizeDisplay(const Query& q)
+    : internal(q.get_bool("showInternalDatabaseSizes", "invalid_stats_show_internal_database_sizes")
+                   .value_or(false)) {
+    const auto format = q.get("sizeFormat");
+    if (format && *format != "human" && *format != "raw") {
+        throw error(400, "invalid_stats_size_format",
+                    "Unknown value `" + *format +
+                        "` for parameter `sizeFormat`: expected one of `human`, `raw`");
+    }
+    human = format == "human";
+}
+
+json SizeDisplay::operator()(std::uint64_t bytes) const {
+    return human ? json(miroir::util::human_size(bytes)) : json(bytes);
+}
+
+json index_stats(const Index& index, bool indexing, const SizeDisplay& sizes) {
     const std::uint64_t bytes = index.raw_bytes;
     json j;
     j["numberOfDocuments"] = index.size();
-    j["rawDocumentDbSize"] = bytes;
-    j["avgDocumentSize"] = index.size() ? bytes / index.size() : 0;
+    j["rawDocumentDbSize"] = sizes(bytes);
+    j["avgDocumentSize"] = sizes(index.size() ? bytes / index.size() : 0);
     j["isIndexing"] = indexing;
+    // one database here: the documents
+    if (sizes.internal) j["internalDatabaseSizes"]["documents"] = sizes(bytes);
     j["numberOfEmbeddings"] = 0;
     j["numberOfEmbeddedDocuments"] = 0;
     json dist = json::object();

@@ -101,6 +101,12 @@ void check_index_uid(const std::string& uid);
 Index& create_index(State& state, const std::string& uid, std::optional<std::string> pk);
 ApiError index_not_found(const std::string& uid);
 json index_json(const Index& index);
-json index_stats(const Index& index, bool indexing);
+// How the stats routes show sizes (`showInternalDatabaseSizes`, `sizeFormat`), checked.
+struct SizeDisplay {
+    bool internal = false, human = false;
+    explicit SizeDisplay(const Query& q);
+    json operator()(std::uint64_t bytes) const;
+};
+json index_stats(const Index& index, bool indexing, const SizeDisplay& sizes);
 
 }  // namespace devnode

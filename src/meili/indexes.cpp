@@ -22,6 +22,7 @@
 #include <miroir/scatter/reads.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/gather.hpp>
+#include <miroir/util/size.hpp>
 #include <miroir/util/time.hpp>
 
 #include "route.hpp"
@@ -185,13 +186,109 @@ std::map<std::uint32_t, std::uint64_t> shard_counts(const json& search) {
     return out;
 }
 
+// How GET /stats and GET /indexes/{uid}/stats show sizes: `showInternalDatabaseSizes` adds each
+// internal database's size, `sizeFormat=human` writes sizes as "3.99 KiB".
+struct StatsFormat {
+    bool internal = false;
+    bool human = false;
+
+    explicit StatsFormat(const http::Query& q)
+        : internal(
+              q.get_bool("showInternalDatabaseSizes", "invalid_stats_show_internal_database_sizes")
+                  .value_or(false)) {
+        const auto format = q.get("sizeFormat");
+        if (format && *format != "human" && *format != "raw") {
+            throw http::error(400, "invalid_stats_size_format",
+                              "Unknown value `" + *format +
+                                  "` for parameter `sizeFormat`: expected one of `human`, `raw`");
+        }
+        human = format == "human";
+    }
+
+    // Bytes as a number, or as people read them ("3.99 KiB").
+    json size(std::uint64_t bytes) const {
+        return human ? json(util::human_size(bytes)) : json(bytes);
+    }
+};
+
 std::uint64_t share(const json& stats, const char* key, double fraction) {
     return static_cast<std::uint64_t>(std::llround(stats.value(key, 0.0) * fraction));
 }
 
+// One index's statistics summed over the nodes of a covering set, each node counted for the
+// shards it answers for.
+struct StatsSum {
+    std::uint64_t documents = 0, raw_size = 0, embeddings = 0, embedded = 0;
+    bool indexing = false, answered = false;
+    std::map<std::string, std::uint64_t> fields;
+    json internal = json::object();  // each internal database's share, in the nodes' order
+
+    // A node's stats; `counts` its documents per shard when it could say; `held` how many shards
+    // it holds.
+    void add(const json& stats, const std::optional<std::map<std::uint32_t, std::uint64_t>>& counts,
+             const Assignment& a, std::size_t held) {
+        answered = true;
+        const auto total = stats.value("numberOfDocuments", std::uint64_t{0});
+        std::uint64_t mine = 0;
+        double fraction = 1;
+        if (counts) {
+            for (auto s : a.shards) {
+                if (auto c = counts->find(s); c != counts->end()) mine += c->second;
+            }
+            fraction = total ? static_cast<double>(mine) / static_cast<double>(total) : 0;
+        } else {
+            // documents written behind Miroir's back carry no shard: share by shard count
+            fraction = a.restricted && held
+                           ? static_cast<double>(a.shards.size()) / static_cast<double>(held)
+                           : 1.0;
+            mine = static_cast<std::uint64_t>(std::llround(static_cast<double>(total) * fraction));
+        }
+        documents += mine;
+        raw_size += share(stats, "rawDocumentDbSize", fraction);
+        embeddings += share(stats, "numberOfEmbeddings", fraction);
+        embedded += share(stats, "numberOfEmbeddedDocuments", fraction);
+        indexing = indexing || stats.value("isIndexing", false);
+        if (stats.contains("internalDatabaseSizes") && stats["internalDatabaseSizes"].is_object()) {
+            const auto& sizes = stats["internalDatabaseSizes"];
+            for (const auto& [db, bytes] : sizes.items()) {
+                internal[db] =
+                    internal.value(db, std::uint64_t{0}) + share(sizes, db.c_str(), fraction);
+            }
+        }
+        if (stats.contains("fieldDistribution") && stats["fieldDistribution"].is_object()) {
+            for (const auto& [field, count] : stats["fieldDistribution"].items()) {
+                if (field.starts_with(routing::kReservedPrefix)) continue;
+                fields[field] +=
+                    static_cast<std::uint64_t>(std::llround(count.get<double>() * fraction));
+            }
+        }
+    }
+
+    json view(const StatsFormat& format) const {
+        json out;
+        out["numberOfDocuments"] = documents;
+        out["rawDocumentDbSize"] = format.size(raw_size);
+        out["avgDocumentSize"] = format.size(documents ? raw_size / documents : 0);
+        out["isIndexing"] = indexing;
+        if (format.internal && !internal.empty()) {
+            json sizes = json::object();
+            for (const auto& [db, bytes] : internal.items()) {
+                sizes[db] = format.size(bytes.get<std::uint64_t>());
+            }
+            out["internalDatabaseSizes"] = std::move(sizes);
+        }
+        out["numberOfEmbeddings"] = embeddings;
+        out["numberOfEmbeddedDocuments"] = embedded;
+        json distribution = json::object();
+        for (const auto& [field, count] : fields) distribution[field] = count;
+        out["fieldDistribution"] = std::move(distribution);
+        return out;
+    }
+};
+
 // The statistics of one index over a covering set; null with `refusal` set when a node refused
 // (index_not_found).
-asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
+asio::awaitable<json> index_stats(Context& ctx, const std::string& uid, const StatsFormat& format,
                                   std::optional<http::Response>& refusal) {
     const auto fleet = ctx.fleet();  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, 0, true);
@@ -203,15 +300,16 @@ asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
     const auto timeout = time_left(ctx, read_deadline(ctx));
     for (const auto& a : plan) {
         requests.push_back(ctx.nodes[a.node]->send(
-            node_request(Method::get, index_path(uid) + "/stats"), timeout));
+            node_request(Method::get,
+                         index_path(uid) + "/stats" +
+                             (format.internal ? "?showInternalDatabaseSizes=true" : "")),
+            timeout));
         requests.push_back(ctx.nodes[a.node]->send(
             node_request(Method::post, index_path(uid) + "/search", counts_body), timeout));
     }
     const auto results = co_await upstream::gather(std::move(requests));
 
-    std::uint64_t documents = 0, raw_size = 0, embeddings = 0, embedded = 0;
-    bool indexing = false, answered = false;
-    std::map<std::string, std::uint64_t> fields;
+    StatsSum sum;
     for (std::size_t i = 0; i < plan.size(); ++i) {
         const auto& stats_result = results[2 * i];
         if (!stats_result) continue;
@@ -223,61 +321,25 @@ asio::awaitable<json> index_stats(Context& ctx, const std::string& uid,
         }
         const auto stats = json::parse(stats_result->body, nullptr, false);
         if (!stats.is_object()) continue;
-        answered = true;
-        const auto held = stats.value("numberOfDocuments", std::uint64_t{0});
         const auto& counts_result = results[2 * i + 1];
-        const auto counts = counts_result && counts_result->status == 200
-                                ? shard_counts(json::parse(counts_result->body, nullptr, false))
-                                : std::map<std::uint32_t, std::uint64_t>{};
-        std::uint64_t mine = 0;
-        double fraction = 1;
-        if (counts_result && counts_result->status == 200) {
-            for (auto s : plan[i].shards) {
-                if (auto c = counts.find(s); c != counts.end()) mine += c->second;
-            }
-            fraction = held ? static_cast<double>(mine) / static_cast<double>(held) : 0;
-        } else {
-            // documents written behind Miroir's back carry no shard: share by shard count
-            const auto all = fleet->held_by(plan[i].node);
-            fraction = plan[i].restricted && all
-                           ? static_cast<double>(plan[i].shards.size()) / static_cast<double>(all)
-                           : 1.0;
-            mine = static_cast<std::uint64_t>(std::llround(static_cast<double>(held) * fraction));
-        }
-        documents += mine;
-        raw_size += share(stats, "rawDocumentDbSize", fraction);
-        embeddings += share(stats, "numberOfEmbeddings", fraction);
-        embedded += share(stats, "numberOfEmbeddedDocuments", fraction);
-        indexing = indexing || stats.value("isIndexing", false);
-        if (stats.contains("fieldDistribution") && stats["fieldDistribution"].is_object()) {
-            for (const auto& [field, count] : stats["fieldDistribution"].items()) {
-                if (field.starts_with(routing::kReservedPrefix)) continue;
-                fields[field] +=
-                    static_cast<std::uint64_t>(std::llround(count.get<double>() * fraction));
-            }
-        }
+        const auto counts =
+            counts_result && counts_result->status == 200
+                ? std::optional(shard_counts(json::parse(counts_result->body, nullptr, false)))
+                : std::nullopt;
+        sum.add(stats, counts, plan[i], fleet->held_by(plan[i].node));
     }
     if (refusal) co_return json();
-    if (!answered) throw no_node_answered("index `" + uid + "`");
-    json out;
-    out["numberOfDocuments"] = documents;
-    out["rawDocumentDbSize"] = raw_size;
-    out["avgDocumentSize"] = documents ? raw_size / documents : 0;
-    out["isIndexing"] = indexing;
-    out["numberOfEmbeddings"] = embeddings;
-    out["numberOfEmbeddedDocuments"] = embedded;
-    json distribution = json::object();
-    for (const auto& [field, count] : fields) distribution[field] = count;
-    out["fieldDistribution"] = std::move(distribution);
-    co_return out;
+    if (!sum.answered) throw no_node_answered("index `" + uid + "`");
+    co_return sum.view(format);
 }
 
 asio::awaitable<http::Response> get_index_stats(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
-    const http::Query q(r.query, {});
+    const http::Query q(r.query, {"showInternalDatabaseSizes", "sizeFormat"});
+    const StatsFormat format(q);
     std::optional<http::Response> refusal;
-    auto stats = co_await index_stats(ctx, uid, refusal);
+    auto stats = co_await index_stats(ctx, uid, format, refusal);
     if (refusal) co_return std::move(*refusal);
     co_return http::respond(200, stats);
 }
@@ -286,6 +348,7 @@ asio::awaitable<http::Response> get_index_stats(Context& ctx, http::Request& r) 
 // statistics without counting replicas twice.
 asio::awaitable<http::Response> get_stats(Context& ctx, http::Request& r) {
     const http::Query q(r.query, {"showInternalDatabaseSizes", "sizeFormat"});
+    const StatsFormat format(q);
     const auto results = co_await ask_every_node(ctx, "/stats");
     std::uint64_t size = 0, used = 0;
     json last_update;
@@ -304,12 +367,12 @@ asio::awaitable<http::Response> get_stats(Context& ctx, http::Request& r) {
     for (const auto& [uid, index] : co_await all_indexes(ctx)) {
         if (!r.index_allowed(uid)) continue;
         std::optional<http::Response> refusal;  // deleted meanwhile
-        auto stats = co_await index_stats(ctx, uid, refusal);
+        auto stats = co_await index_stats(ctx, uid, format, refusal);
         if (!refusal) indexes[uid] = std::move(stats);
     }
     json out;
-    out["databaseSize"] = size;
-    out["usedDatabaseSize"] = used;
+    out["databaseSize"] = format.size(size);
+    out["usedDatabaseSize"] = format.size(used);
     out["lastUpdate"] = last_update;
     out["indexes"] = std::move(indexes);
     co_return http::respond(200, out);

@@ -145,5 +145,49 @@ class PerformanceDetails(unittest.TestCase):
         self.check(r.json()["performanceDetails"])
 
 
+class StatsFormats(unittest.TestCase):
+    """`showInternalDatabaseSizes` and `sizeFormat` on GET /stats and GET /indexes/{uid}/stats."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = c = Cluster({"nodes": 2, "rf": 1, "shards": 4})
+        wait_miroir(c, c.call("POST", "/indexes/st/documents",
+                              [{"id": i, "text": "x" * i} for i in range(30)]).json()["taskUid"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def test_human_sizes_and_internal_databases(self):
+        human = re.compile(r"^\d+(\.\d{1,2})? (B|KiB|MiB|GiB)$")
+        query = "?showInternalDatabaseSizes=true&sizeFormat=human"
+        r = self.cluster.call("GET", "/indexes/st/stats" + query)
+        self.assertEqual(r.status, 200, r.body)
+        stats = r.json()
+        node = self.cluster.nodes[0].call("GET", "/indexes/st/stats" + query).json()
+        self.assertEqual(list(stats), list(node))
+        self.assertEqual(stats["numberOfDocuments"], 30)
+        for key in ("rawDocumentDbSize", "avgDocumentSize"):
+            self.assertRegex(stats[key], human)
+        self.assertTrue(stats["internalDatabaseSizes"])
+        for size in stats["internalDatabaseSizes"].values():
+            self.assertRegex(size, human)
+        raw = self.cluster.call("GET", "/indexes/st/stats").json()
+        self.assertNotIn("internalDatabaseSizes", raw)
+        self.assertIsInstance(raw["rawDocumentDbSize"], int)
+        whole = self.cluster.call("GET", "/stats?sizeFormat=human").json()
+        self.assertRegex(whole["databaseSize"], human)
+        self.assertRegex(whole["indexes"]["st"]["rawDocumentDbSize"], human)
+
+    def test_bad_values_as_a_node(self):
+        for query in ("?sizeFormat=bad", "?showInternalDatabaseSizes=maybe", "?other=1"):
+            for path in ("/stats", "/indexes/st/stats"):
+                through = self.cluster.call("GET", path + query)
+                one = self.cluster.nodes[0].call("GET", path + query)
+                self.assertEqual((through.status, through.json()),
+                                 (one.status, json.loads(one.body)), path + query)
+                self.assertEqual(through.status, 400)
+
+
 if __name__ == "__main__":
     unittest.main()

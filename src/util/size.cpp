@@ -1,0 +1,25 @@
+#include <cmath>
+#include <cstdio>
+#include <iterator>
+
+#include <miroir/util/size.hpp>
+
+namespace miroir::util {
+
+std::string human_size(std::uint64_t bytes) {
+    static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    std::size_t unit = 0;
+    while (unit + 1 < std::size(units) && bytes >= (std::uint64_t{1} << (10 * (unit + 1)))) {
+        ++unit;
+    }
+    const double value =
+        static_cast<double>(bytes) / static_cast<double>(std::uint64_t{1} << (10 * unit));
+    char text[64];
+    std::snprintf(text, sizeof text, "%.2f", std::round(value * 100) / 100);
+    std::string out = text;
+    while (out.back() == '0') out.pop_back();
+    if (out.back() == '.') out.pop_back();
+    return out + " " + units[unit];
+}
+
+}  // namespace miroir::util
