@@ -267,6 +267,8 @@ void Node::add_index_routes() {
     });
     add(Method::get, "/indexes/{uid}/stats", "stats.get",
         [this](Request& r) { return one_index_stats(state_, r); });
+    add(Method::post, "/indexes/{uid}/fields", "fields.post",
+        [this](Request& r) { return list_fields(state_, r); });
     add(
         Method::post, "/swap-indexes", "indexes.swap",
         [this](Request& r) { return enqueue_swap(state_, r); }, false);

@@ -108,5 +108,7 @@ struct SizeDisplay {
     json operator()(std::uint64_t bytes) const;
 };
 json index_stats(const Index& index, bool indexing, const SizeDisplay& sizes);
+// POST /indexes/{uid}/fields (fields.cpp).
+Response list_fields(State& state, Request& r);
 
 }  // namespace devnode

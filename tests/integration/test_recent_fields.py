@@ -5,7 +5,8 @@ import json
 import re
 import unittest
 
-from test_search_differential import Cluster, wait_miroir
+from nodes import Node
+from test_search_differential import NODE_KEY, Cluster, wait_miroir
 
 DURATION = re.compile(r"^\d+\.\d\d(ns|µs|ms|s)$")
 
@@ -187,6 +188,61 @@ class StatsFormats(unittest.TestCase):
                 self.assertEqual((through.status, through.json()),
                                  (one.status, json.loads(one.body)), path + query)
                 self.assertEqual(through.status, 400)
+
+
+class IndexFields(unittest.TestCase):
+    """POST /indexes/{uid}/fields through Miroir lists what one node holding every document
+    lists: a field one document of one shard has is there, Miroir's own are not."""
+
+    SETTINGS = {"filterableAttributes": ["genre", {"attributePatterns": ["meta.*"],
+                                                   "features": {"facetSearch": True}}],
+                "sortableAttributes": ["year"], "rankingRules": ["words", "year:desc"],
+                "displayedAttributes": ["id", "title", "genre", "meta"],
+                "distinctAttribute": "title"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = c = Cluster({"nodes": 3, "rf": 1, "shards": 8})
+        cls.reference = Node(NODE_KEY).start()
+        docs = [{"id": i, "title": f"t{i}", "genre": "g", "year": 2000 + i} for i in range(40)]
+        docs[7]["rare"] = "only here"
+        docs[9]["meta"] = {"a": 1, "list": [{"deep": True}]}
+        for call, wait in ((c.call, lambda uid: wait_miroir(c, uid)),
+                           (cls.reference.call, cls.reference.wait_task)):
+            for method, path, body in (("PATCH", "/indexes/fl/settings", cls.SETTINGS),
+                                       ("POST", "/indexes/fl/documents", docs)):
+                r = call(method, path, body)
+                assert r.status == 202, r.body
+                wait(json.loads(r.body)["taskUid"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+        cls.reference.stop()
+
+    def test_as_one_node(self):
+        bodies = [{}, {"limit": 3}, {"offset": 2, "limit": 4},
+                  {"filter": {"filterable": True}}, {"filter": {"attributePatterns": ["me*"]}},
+                  {"filter": {"displayed": False, "sortable": False}}, {"offset": 100}]
+        for body in bodies:
+            through = self.cluster.call("POST", "/indexes/fl/fields", body)
+            one = self.reference.call("POST", "/indexes/fl/fields", body)
+            self.assertEqual(through.status, 200, through.body)
+            self.assertEqual(through.json(), json.loads(one.body), body)
+        names = [f["name"] for f in self.cluster.call("POST", "/indexes/fl/fields",
+                                                      {"limit": 100}).json()["results"]]
+        self.assertIn("rare", names)
+        self.assertFalse([n for n in names if n.startswith("_miroir")])
+
+    def test_errors_as_one_node(self):
+        for body in ({"limit": -1}, {"filter": {"x": 1}}, {"filter": {"displayed": 1}},
+                     {"filter": []}, {"zz": 1}, [1]):
+            through = self.cluster.call("POST", "/indexes/fl/fields", body)
+            one = self.reference.call("POST", "/indexes/fl/fields", body)
+            self.assertEqual((through.status, through.json()),
+                             (one.status, json.loads(one.body)), body)
+        through = self.cluster.call("POST", "/indexes/nope/fields", {})
+        self.assertEqual((through.status, through.json()["code"]), (404, "index_not_found"))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,9 @@ void add_explain_routes(http::Router& router, Context& context);
 // GET and PATCH /experimental-features, on every node
 void add_feature_routes(http::Router& router, Context& context);
 
+// POST /indexes/{uid}/fields: the fields of an index, merged over its shards
+void add_field_routes(http::Router& router, Context& context);
+
 // /webhooks: Miroir's webhooks, called when its tasks finish
 void add_webhook_routes(http::Router& router, Context& context);
 
