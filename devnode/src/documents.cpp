@@ -548,6 +548,8 @@ void Node::add_document_routes() {
         [this](Request& r) { return enqueue_addition(state_, r, true); });
     add(Method::put, "/indexes/{uid}/documents", "documents.add",
         [this](Request& r) { return enqueue_addition(state_, r, false); });
+    add(Method::post, "/indexes/{uid}/documents/edit", "documents.*",
+        [this](Request& r) { return edit_documents(state_, r); });
     add(Method::del, "/indexes/{uid}/documents", "documents.delete",
         [this](Request& r) { return delete_all(state_, r); });
     add(Method::post, "/indexes/{uid}/documents/delete-batch", "documents.delete",

@@ -213,31 +213,29 @@ void Node::add_misc_routes() {
                                                        "disableDocumentsFetchQueue",
                                                        "legacySearch",
                                                        "renderRoute"};
-    auto features = std::make_shared<json>();
-    for (const auto& f : kFeatures) (*features)[f] = false;
-    add(Method::get, "/experimental-features", "experimental.get", [this, features](Request&) {
+    for (const auto& f : kFeatures) state_.features[f] = false;
+    add(Method::get, "/experimental-features", "experimental.get", [this](Request&) {
         std::lock_guard lock(state_.mutex);
+        return respond(200, state_.features);
+    });
+    add(Method::patch, "/experimental-features", "experimental.update", [this](Request& r) {
+        auto* features = &state_.features;
+        const auto body = json_body(r);
+        if (!body.is_object()) throw bad_request("Json deserialize error: expected an object");
+        std::lock_guard lock(state_.mutex);
+        for (auto it = body.begin(); it != body.end(); ++it) {
+            if (!features->contains(it.key())) {
+                throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
+                                  backquoted_list(kFeatures));
+            }
+            if (!it.value().is_boolean() && !it.value().is_null()) {
+                throw bad_request("Invalid value type at `." + it.key() +
+                                  "`: expected a boolean, but found " + found_value(it.value()));
+            }
+            if (it.value().is_boolean()) (*features)[it.key()] = it.value();
+        }
         return respond(200, *features);
     });
-    add(Method::patch, "/experimental-features", "experimental.update",
-        [this, features](Request& r) {
-            const auto body = json_body(r);
-            if (!body.is_object()) throw bad_request("Json deserialize error: expected an object");
-            std::lock_guard lock(state_.mutex);
-            for (auto it = body.begin(); it != body.end(); ++it) {
-                if (!features->contains(it.key())) {
-                    throw bad_request("Unknown field `" + it.key() + "`: expected one of " +
-                                      backquoted_list(kFeatures));
-                }
-                if (!it.value().is_boolean() && !it.value().is_null()) {
-                    throw bad_request("Invalid value type at `." + it.key() +
-                                      "`: expected a boolean, but found " +
-                                      found_value(it.value()));
-                }
-                if (it.value().is_boolean()) (*features)[it.key()] = it.value();
-            }
-            return respond(200, *features);
-        });
 }
 
 void Node::add_index_routes() {
@@ -267,6 +265,12 @@ void Node::add_index_routes() {
     });
     add(Method::get, "/indexes/{uid}/stats", "stats.get",
         [this](Request& r) { return one_index_stats(state_, r); });
+    add(Method::post, "/indexes/{uid}/compact", "indexes.compact", [this](Request& r) {
+        const std::string uid(r.param("uid"));
+        check_index_uid(uid);
+        std::lock_guard lock(state_.mutex);
+        return respond(202, state_.enqueue("indexCompaction", uid, json::object()).summary());
+    });
     add(Method::post, "/indexes/{uid}/fields", "fields.post",
         [this](Request& r) { return list_fields(state_, r); });
     add(

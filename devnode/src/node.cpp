@@ -427,6 +427,17 @@ void apply_task(State& state, Task& task) {
         delete_tasks(state, task);
     } else if (type == "dumpCreation") {
         task.details["dumpUid"] = rfc3339(now());
+    } else if (type == "indexCompaction") {
+        // nothing to reclaim in memory: the same size before and after
+        const auto it = state.indexes.find(uid);
+        if (it == state.indexes.end()) throw index_not_found(uid);
+        task.details["preCompactionSize"] = miroir::util::human_size(it->second.raw_bytes);
+        task.details["postCompactionSize"] = miroir::util::human_size(it->second.raw_bytes);
+    } else if (type == "documentEdition") {
+        // Rhai is Meilisearch's: the task fails rather than pretend
+        throw error(501, "internal",
+                    "The development node does not run document edition functions.",
+                    ErrorType::internal);
     }
 }
 
@@ -442,6 +453,7 @@ void Node::process(Task& task) {
         if (task.type == "documentAdditionOrUpdate") task.details["indexedDocuments"] = 0;
         if (task.type == "documentDeletion") task.details["deletedDocuments"] = 0;
         if (task.type == "indexDeletion") task.details["deletedDocuments"] = 0;
+        if (task.type == "documentEdition") task.details["editedDocuments"] = 0;
     }
 }
 

@@ -108,6 +108,8 @@ struct SizeDisplay {
     json operator()(std::uint64_t bytes) const;
 };
 json index_stats(const Index& index, bool indexing, const SizeDisplay& sizes);
+// POST /indexes/{uid}/documents/edit (edition.cpp).
+Response edit_documents(State& state, Request& r);
 // POST /indexes/{uid}/fields (fields.cpp).
 Response list_fields(State& state, Request& r);
 

@@ -125,6 +125,7 @@ struct State {
     std::vector<Key> keys;  // creation order
     Time last_update{};
     bool has_update = false;
+    json features = json::object();  // the experimental features, by name
 
     // Registers a task; the caller holds the mutex.
     Task& enqueue(std::string type, std::optional<std::string> index_uid, json details,

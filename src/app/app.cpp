@@ -77,6 +77,8 @@ struct App::Impl {
         meili::add_feature_routes(router, context);
         meili::add_webhook_routes(router, context);
         meili::add_field_routes(router, context);
+        meili::add_experimental_routes(router, context);
+        meili::add_network_routes(router, context);
         context.task_finished = [this](const tasks::Task& task) {
             workers::notify_webhooks(context, task);
         };

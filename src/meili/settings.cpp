@@ -2,6 +2,8 @@
 // node as one Miroir task, with `_miroir_shard` kept in filterableAttributes whatever the
 // client sets (the rebalancer, deletions by shard and the covering-set filter need it).
 #include <algorithm>
+#include <iterator>
+#include <vector>
 
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
@@ -46,13 +48,29 @@ json without_shard_field(json value) {
     return value;
 }
 
+// The settings sub-routes of experimental settings (behind the nodes' `chatCompletions` and
+// `foreignKeys` features): passed to the nodes like the others, left out of a reset's details
+// as Meilisearch leaves them out.
+constexpr http::SettingsRoute kExperimentalRoutes[] = {
+    {"chat", "chat", Method::patch},
+    {"foreign-keys", "foreignKeys", Method::put},
+};
+
+// Every settings sub-route, the experimental ones included.
+std::vector<http::SettingsRoute> all_routes() {
+    std::vector<http::SettingsRoute> out(std::begin(http::kSettingsRoutes),
+                                         std::end(http::kSettingsRoutes));
+    out.insert(out.end(), std::begin(kExperimentalRoutes), std::end(kExperimentalRoutes));
+    return out;
+}
+
 // GET /settings or a sub-route from the first node that answers.
 asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
                                               std::string_view key) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
     std::string target = index_path(uid) + "/settings";
-    for (const auto& route : http::kSettingsRoutes) {
+    for (const auto& route : all_routes()) {
         if (route.key == key) target += std::string("/") + route.path;
     }
     const auto fleet = ctx.fleet();
@@ -154,7 +172,7 @@ void add_settings_routes(http::Router& router, Context& ctx) {
                [&ctx](http::Request& r) { return patch_all(ctx, r); });
     router.add(Method::del, "/indexes/{uid}/settings", "settings.update",
                [&ctx](http::Request& r) { return reset_all(ctx, r); });
-    for (const auto& route : http::kSettingsRoutes) {
+    for (const auto& route : all_routes()) {
         const std::string pattern = std::string("/indexes/{uid}/settings/") + route.path;
         router.add(Method::get, pattern, "settings.get",
                    [&ctx, route](http::Request& r) { return read_settings(ctx, r, route.key); });

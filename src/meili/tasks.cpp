@@ -237,24 +237,6 @@ tasks::TaskFilter required_filter(const http::Query& q, const char* what) {
     return filter_of(q);
 }
 
-// The node uids of some tasks, by node index.
-std::map<std::size_t, std::string> node_uids(Context& ctx, const std::vector<tasks::Task>& ts,
-                                             bool unfinished_only) {
-    std::map<std::size_t, std::string> out;
-    const auto fleet = ctx.fleet();
-    for (const auto& t : ts) {
-        for (const auto& n : t.node_tasks) {
-            if (unfinished_only && n.status != "enqueued" && n.status != "processing") continue;
-            for (std::size_t i = 0; i < fleet->size(); ++i) {
-                if (fleet->node_id(i) != n.node) continue;
-                auto& list = out[i];
-                list += (list.empty() ? "" : ",") + std::to_string(n.uid);
-            }
-        }
-    }
-    return out;
-}
-
 // POST /tasks/cancel: the node tasks behind the matching unfinished Miroir tasks are canceled
 // on their nodes; the cancelation is a Miroir task made of the nodes' cancelation tasks.
 asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
@@ -270,7 +252,7 @@ asio::awaitable<http::Response> cancel_tasks(Context& ctx, http::Request& r) {
     std::erase_if(open, [](const tasks::Task& t) { return t.finished(); });
 
     std::vector<NodeCall> calls;
-    for (const auto& [node, uids] : node_uids(ctx, open, true)) {
+    for (const auto& [node, uids] : node_task_uids(*ctx.fleet(), open, true)) {
         calls.push_back({node, node_request(http::Method::post, "/tasks/cancel?uids=" + uids)});
     }
     json details;
@@ -301,31 +283,18 @@ asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
     auto filter = required_filter(q, "delete");
     filter.index_patterns = r.key_indexes;
     const auto matched = co_await all_matching(ctx, filter);
-    std::vector<tasks::Task> done;
-    std::vector<std::uint64_t> uids;
-    for (const auto& t : matched) {
-        if (!t.finished()) continue;
-        done.push_back(t);
-        uids.push_back(t.uid);
-    }
-    std::vector<NodeCall> calls;
-    for (const auto& [node, list] : node_uids(ctx, done, false)) {
-        calls.push_back({node, node_request(http::Method::del, "/tasks?uids=" + list)});
-    }
-    co_await fan_out(ctx, std::move(calls));
-    const auto deleted = co_await ctx.store.erase(uids);
-
     json details;
     details["matchedTasks"] = matched.size();
-    details["deletedTasks"] = deleted;
+    details["deletedTasks"] = nullptr;
     details["originalFilter"] = "?" + q.raw();
     auto task = new_task("", "taskDeletion", details, 1);
-    const std::vector<NodeOutcome> no_outcomes;
-    const std::vector<std::uint32_t> no_shards;
-    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
-    auto response = co_await conclude(ctx, *fleet, std::move(task), no_outcomes, no_shards);
-    response.status = 200;
-    co_return response;
+    for (const auto& t : matched) task.targets.push_back(t.uid);
+    co_await record(ctx, task);
+    const auto answer = summary(task);
+    // the matched tasks that have all finished go at once; others once they finish (the
+    // task poller and task reads run the deletion again)
+    co_await complete_deletion(ctx, task);
+    co_return http::respond(200, answer);
 }
 
 }  // namespace

@@ -13,7 +13,9 @@
 #include <miroir/log/log.hpp>
 #include <miroir/meili/routes.hpp>
 #include <miroir/routing/placement.hpp>
+#include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
 #include <miroir/scatter/settings_sync.hpp>
 #include <miroir/tasks/store.hpp>
 
@@ -308,14 +310,15 @@ asio::awaitable<http::Response> delete_batch(Context& ctx, http::Request& r) {
     co_return co_await delete_ids(ctx, uid, ids, false, q.get("customMetadata"));
 }
 
-// Delete by filter and delete all: every node, every shard.
+// Delete by filter, delete all and edit by function: every node, every shard.
 asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string& uid,
                                                  upstream::UpstreamRequest request,
-                                                 const json& details, const http::Query& q) {
+                                                 const json& details, const http::Query& q,
+                                                 const char* type = "documentDeletion") {
     check_writable(ctx, uid);
     auto pass = co_await ctx.writes.enter();
     const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
-    auto task = new_task(uid, "documentDeletion", details, fleet->copies());
+    auto task = new_task(uid, type, details, fleet->copies());
     task.custom_metadata = q.get("customMetadata");
     request.target += metadata_query(task.custom_metadata);
     auto outcomes = co_await fan_out(ctx, broadcast(*fleet, request));
@@ -358,6 +361,54 @@ asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
         ctx, uid, node_request(Method::del, index_path(uid) + "/documents"), details, q);
 }
 
+// An edition function wrapped so that `_miroir_shard` survives whatever it does to `doc` (even
+// replacing it): kept before, put back after unless the document was deleted. A function ending
+// in `return` skips the restore; docs/writes.md says so.
+std::string keeping_shard(const std::string& function) {
+    return "let _miroir_kept = doc._miroir_shard; " + function +
+           "\n;if type_of(doc) == \"map\" { doc._miroir_shard = _miroir_kept; }";
+}
+
+// POST /indexes/{uid}/documents/edit: the function runs on every node over its documents (the
+// client's filter and context); one Miroir task.
+asio::awaitable<http::Response> edit_documents(Context& ctx, http::Request& r) {
+    const std::string uid(r.param("uid"));
+    check_index_uid(uid);
+    const http::Query q(r.query, {"customMetadata"});
+    const auto body = http::json_body(r);
+    const bool has_function =
+        body.is_object() && body.contains("function") && body["function"].is_string();
+    json node_body = body;
+    if (has_function) node_body["function"] = keeping_shard(body["function"].get<std::string>());
+    json details;
+    details["editedDocuments"] = nullptr;
+    details["deletedDocuments"] = nullptr;
+    const auto filter = body.is_object() ? body.value("filter", json()) : json();
+    details["originalFilter"] = filter.is_null() ? json() : json(filter.dump());
+    details["context"] = body.is_object() ? body.value("context", json()) : json();
+    details["function"] = has_function ? body["function"] : json();
+    const auto suffix = metadata_query(q.get("customMetadata"));
+    auto response = co_await delete_broadcast(
+        ctx, uid, node_request(Method::post, index_path(uid) + "/documents/edit", node_body.dump()),
+        details, q, "documentEdition");
+    const auto refused = json::parse(response.body, nullptr, false);
+    const bool script_error = response.status == 400 && refused.is_object() &&
+                              refused.value("code", "") == "bad_request" &&
+                              refused.value("message", "").find("(line ") != std::string::npos;
+    if (!script_error || !has_function) co_return response;
+    // a function that does not compile: the nodes' words about the client's own text (positions
+    // included), asked of one node with a filter no document matches
+    json plain = body;
+    plain["filter"] = std::string(routing::kShardField) + " = -1";
+    const auto again = co_await ctx.nodes[0]->send(
+        node_request(Method::post, index_path(uid) + "/documents/edit" + suffix, plain.dump()),
+        time_left(ctx, read_deadline(ctx)));
+    if (again && again->status >= 400 && again->status < 500) {
+        co_return relay_error(again->status, again->body);
+    }
+    co_return response;
+}
+
 }  // namespace
 
 void add_write_routes(http::Router& router, Context& ctx) {
@@ -375,6 +426,8 @@ void add_write_routes(http::Router& router, Context& ctx) {
               delete_by_filter);
     add_route(router, ctx, Method::del, "/indexes/{uid}/documents/{id}", "documents.delete",
               delete_one);
+    add_route(router, ctx, Method::post, "/indexes/{uid}/documents/edit", "documents.*",
+              edit_documents);
 }
 
 }  // namespace miroir::meili

@@ -32,8 +32,6 @@ std::int64_t now_ns() {
         .count();
 }
 
-namespace {
-
 // Stores a new task; a store that cannot be reached is a 503 the client can retry.
 asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
     try {
@@ -52,8 +50,6 @@ asio::awaitable<void> record(Context& ctx, tasks::Task& task) {
     }
 }
 
-}  // namespace
-
 asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<NodeCall> calls) {
     const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
     std::vector<asio::awaitable<upstream::UpstreamResult>> requests;
@@ -64,7 +60,9 @@ asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<Node
     std::vector<NodeOutcome> out;
     for (std::size_t i = 0; i < calls.size(); ++i) {
         NodeOutcome outcome{calls[i].node, std::move(results[i]), std::nullopt};
-        if (outcome.result && outcome.result->status == 202) {
+        // 202 with a task; 200 for a cancelation or a task deletion, as Meilisearch answers them
+        const auto status = outcome.result ? outcome.result->status : 0;
+        if (status == 202 || status == 200) {
             const auto body = nlohmann::json::parse(outcome.result->body, nullptr, false);
             if (body.is_object() && body.contains("taskUid") &&
                 body["taskUid"].is_number_unsigned()) {

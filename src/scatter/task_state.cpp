@@ -29,7 +29,9 @@
 #include <miroir/scatter/task_state.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/gather.hpp>
+#include <miroir/util/size.hpp>
 #include <miroir/util/time.hpp>
+#include <miroir/util/uuid.hpp>
 
 namespace miroir::scatter {
 
@@ -56,6 +58,22 @@ std::int64_t node_date(const nlohmann::json& j, const char* key) {
     return t ? to_ns(*t) : 0;
 }
 
+// A compaction's details: the sizes before and after, summed over every node (each copy takes
+// room), written as a node writes them.
+void sum_sizes(tasks::Task& task) {
+    std::uint64_t before = 0, after = 0;
+    for (const auto& n : task.node_tasks) {
+        const auto d = nlohmann::json::parse(n.details, nullptr, false);
+        if (!d.is_object()) continue;
+        before += util::parse_human_size(d.value("preCompactionSize", "")).value_or(0);
+        after += util::parse_human_size(d.value("postCompactionSize", "")).value_or(0);
+    }
+    json details;
+    details["preCompactionSize"] = util::human_size(before);
+    details["postCompactionSize"] = util::human_size(after);
+    task.details = details.dump();
+}
+
 // Recomputes status, dates and final details from the node tasks; true when anything changed.
 bool aggregate(tasks::Task& task) {
     if (task.node_tasks.empty() || task.finished()) return false;
@@ -63,7 +81,7 @@ bool aggregate(tasks::Task& task) {
     bool all_succeeded = true, any_started = false;
     const tasks::NodeTask* failed = nullptr;
     const tasks::NodeTask* canceled = nullptr;
-    std::int64_t started = 0, finished = 0, deleted = 0;
+    std::int64_t started = 0, finished = 0, deleted = 0, edited = 0;
     for (const auto& n : task.node_tasks) {
         if (n.status != "succeeded") all_succeeded = false;
         if (n.status == "failed" && !failed) failed = &n;
@@ -74,6 +92,7 @@ bool aggregate(tasks::Task& task) {
         }
         finished = std::max(finished, n.finished_at);
         deleted += n.deleted_documents;
+        edited += n.edited_documents;
     }
     if (failed) {
         task.status = "failed";
@@ -90,10 +109,16 @@ bool aggregate(tasks::Task& task) {
     if (task.finished()) {
         task.finished_at = finished ? finished : scatter::now_ns();
         if (!task.started_at) task.started_at = task.finished_at;
-        finish_details(task, deleted);
+        finish_details(task, deleted, edited);
+        if (task.type == "indexCompaction" && task.status == "succeeded") sum_sizes(task);
+        // rules are the same on every node: one node's account is the fleet's
+        const bool rules = task.type == "dsrUpdate" || task.type == "dsrClear";
+        if (rules && !task.node_tasks.front().details.empty()) {
+            task.details = task.node_tasks.front().details;
+        }
         // searches read settings from a short cache: a settings change shows once it is done
         if (!task.index_uid.empty() && task.type != "documentAdditionOrUpdate" &&
-            task.type != "documentDeletion") {
+            task.type != "documentDeletion" && task.type != "documentEdition") {
             forget_settings(task.index_uid);
         }
     }
@@ -134,6 +159,13 @@ asio::awaitable<void> poll_node(Context& ctx, std::size_t node,
                 if (d.contains("deletedDocuments") && d["deletedDocuments"].is_number()) {
                     n->deleted_documents = d["deletedDocuments"].get<std::int64_t>();
                 }
+                if (d.contains("editedDocuments") && d["editedDocuments"].is_number()) {
+                    n->edited_documents = d["editedDocuments"].get<std::int64_t>();
+                }
+                if (d.contains("preCompactionSize") || d.contains("updatedRules") ||
+                    d.contains("deletedRules")) {
+                    n->details = d.dump();
+                }
             }
         }
     }
@@ -141,10 +173,18 @@ asio::awaitable<void> poll_node(Context& ctx, std::size_t node,
 
 }  // namespace
 
-void finish_details(tasks::Task& task, std::int64_t node_deleted) {
+void finish_details(tasks::Task& task, std::int64_t node_deleted, std::int64_t node_edited) {
     if (task.details.empty()) return;
     auto details = json::parse(task.details);
     const bool ok = task.status == "succeeded";
+    const auto copies = std::max<std::int64_t>(1, task.copies);
+    if (task.type == "documentEdition") {
+        // as a node reports a failed edition: nothing edited, deletions unknown
+        details["editedDocuments"] = ok ? node_edited / copies : 0;
+        details["deletedDocuments"] = ok ? json(node_deleted / copies) : json(nullptr);
+        task.details = details.dump();
+        return;
+    }
     if (details.contains("indexedDocuments")) {
         details["indexedDocuments"] = ok ? details.value("receivedDocuments", 0) : 0;
     }
@@ -177,7 +217,73 @@ json task_view(const tasks::Task& t) {
     return j;
 }
 
+std::map<std::size_t, std::string> node_task_uids(const Fleet& fleet,
+                                                  const std::vector<tasks::Task>& ts,
+                                                  bool unfinished_only) {
+    std::map<std::size_t, std::string> out;
+    for (const auto& t : ts) {
+        for (const auto& n : t.node_tasks) {
+            if (unfinished_only && n.status != "enqueued" && n.status != "processing") continue;
+            for (std::size_t i = 0; i < fleet.size(); ++i) {
+                if (fleet.node_id(i) != n.node) continue;
+                auto& list = out[i];
+                list += (list.empty() ? "" : ",") + std::to_string(n.uid);
+            }
+        }
+    }
+    return out;
+}
+
+asio::awaitable<bool> complete_deletion(Context& ctx, tasks::Task& task) {
+    if (task.finished()) co_return true;
+    tasks::TaskFilter filter;
+    filter.uids = task.targets;
+    std::vector<tasks::Task> targets;
+    std::optional<std::uint64_t> from;
+    while (!filter.uids.empty()) {
+        auto page = co_await ctx.store.list(filter, from, 1000, false);
+        for (auto& t : page.tasks) targets.push_back(std::move(t));
+        if (!page.next) break;
+        from = page.next;
+    }
+    // each is deleted once it has finished: the unfinished ones are brought up to date first
+    std::vector<tasks::Task> open;
+    for (const auto& t : targets) {
+        if (!t.finished()) open.push_back(t);
+    }
+    if (!open.empty()) co_await refresh(ctx, open);
+    for (const auto& t : open) {
+        if (!t.finished()) co_return false;
+    }
+    // one pod deletes (a claim that lapses if that pod dies before it is done)
+    const auto first = co_await ctx.store.claim("task-deletion:" + std::to_string(task.uid),
+                                                util::random_uuid(), 60'000);
+    if (first) co_return false;
+    // the node tasks behind them, on their nodes, as housekeeping
+    std::vector<std::uint64_t> uids;
+    for (const auto& t : targets) uids.push_back(t.uid);
+    std::vector<NodeCall> calls;
+    for (const auto& [node, list] : node_task_uids(*ctx.fleet(), targets, false)) {
+        calls.push_back({node, node_request(http::Method::del, "/tasks?uids=" + list)});
+    }
+    co_await fan_out(ctx, std::move(calls));
+    const auto deleted = co_await ctx.store.erase(uids);
+    auto details = json::parse(task.details);
+    details["deletedTasks"] = deleted;
+    task.details = details.dump();
+    task.status = "succeeded";
+    task.started_at = task.finished_at = now_ns();
+    co_await ctx.store.update(task);
+    if (ctx.task_finished) ctx.task_finished(task);
+    co_return true;
+}
+
 asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch) {
+    for (auto& task : batch) {
+        if (task.type == "taskDeletion" && task.node_tasks.empty()) {
+            co_await complete_deletion(ctx, task);
+        }
+    }
     // one GET /tasks?uids=... per node for every pending node task of the batch
     std::map<std::string, std::vector<tasks::NodeTask*>> by_node;
     for (auto& task : batch) {

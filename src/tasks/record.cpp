@@ -18,7 +18,9 @@ nlohmann::json to_json(const Task& t) {
                          {"error", n.error},
                          {"deleted", n.deleted_documents},
                          {"started", n.started_at},
-                         {"finished", n.finished_at}});
+                         {"finished", n.finished_at},
+                         {"edited", n.edited_documents},
+                         {"details", n.details}});
     }
     json j = {{"uid", t.uid},
               {"index", t.index_uid},
@@ -35,6 +37,7 @@ nlohmann::json to_json(const Task& t) {
     if (t.canceled_by) j["canceledBy"] = *t.canceled_by;
     if (t.cancel_requested_by) j["cancelRequestedBy"] = *t.cancel_requested_by;
     if (t.custom_metadata) j["customMetadata"] = *t.custom_metadata;
+    if (!t.targets.empty()) j["targets"] = t.targets;
     return j;
 }
 
@@ -58,12 +61,14 @@ Task from_json(const nlohmann::json& j) {
     if (j.contains("customMetadata")) {
         t.custom_metadata = j.at("customMetadata").get<std::string>();
     }
+    if (j.contains("targets")) t.targets = j.at("targets").get<std::vector<std::uint64_t>>();
     for (const auto& n : j.at("nodes")) {
-        t.node_tasks.push_back({n.at("node").get<std::string>(), n.at("uid").get<std::uint64_t>(),
-                                n.at("status").get<std::string>(), n.at("error").get<std::string>(),
-                                n.at("deleted").get<std::int64_t>(),
-                                n.at("started").get<std::int64_t>(),
-                                n.at("finished").get<std::int64_t>()});
+        t.node_tasks.push_back(
+            {n.at("node").get<std::string>(), n.at("uid").get<std::uint64_t>(),
+             n.at("status").get<std::string>(), n.at("error").get<std::string>(),
+             n.at("deleted").get<std::int64_t>(), n.at("started").get<std::int64_t>(),
+             n.at("finished").get<std::int64_t>(), n.value("edited", std::int64_t{0}),
+             n.value("details", std::string())});
     }
     return t;
 }

@@ -2,6 +2,7 @@
 nodes, compared with what one node answers: the experimental features, task filters,
 batches."""
 import json
+import os
 import unittest
 
 from test_search_differential import MASTER, Cluster, wait_miroir
@@ -150,3 +151,28 @@ class Batches(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipIf(os.environ.get("MEILISEARCH_BIN"), "needs the development node's faults")
+class TaskDeletion(unittest.TestCase):
+    """DELETE /tasks runs after the tasks it matched, as a node's task queue runs it: a task
+    still running when the deletion is asked for is deleted once it has finished."""
+
+    def test_an_unfinished_task_is_deleted_once_finished(self):
+        c = Cluster({"nodes": 2, "rf": 1, "shards": 4})
+        self.addCleanup(c.stop)
+        for node in c.nodes:
+            node.call("PUT", "/_devnode/faults", {"latencyMs": 400, "routeClass": "queue"})
+        added = c.call("POST", "/indexes/td/documents", [{"id": i} for i in range(5)]).json()
+        r = c.call("DELETE", f"/tasks?uids={added['taskUid']}")
+        self.assertEqual(r.status, 200, r.body)
+        deletion = r.json()
+        self.assertEqual((deletion["type"], deletion["status"]), ("taskDeletion", "enqueued"))
+        # the addition is still running, so still there
+        self.assertEqual(c.call("GET", f"/tasks/{added['taskUid']}").status, 200)
+        wait_miroir(c, deletion["taskUid"])
+        self.assertEqual(c.call("GET", f"/tasks/{added['taskUid']}").status, 404)
+        details = c.call("GET", f"/tasks/{deletion['taskUid']}").json()["details"]
+        self.assertEqual((details["matchedTasks"], details["deletedTasks"]), (1, 1))
+        self.assertEqual(details["originalFilter"], f"?uids={added['taskUid']}")
+

@@ -1,13 +1,16 @@
-"""Fields that recent Meilisearch versions added to tasks and searches, through Miroir over
-several nodes: `customMetadata` on document writes and their tasks, `performanceDetails` on
-searches asked with `showPerformanceDetails`."""
+"""Routes and fields that recent Meilisearch versions added, through Miroir over several nodes:
+`customMetadata` on document writes and their tasks, `performanceDetails` on searches, the
+stats routes' size formats, the fields listing and edition by function."""
 import json
+import os
 import re
+import time
 import unittest
 
 from nodes import Node
 from test_search_differential import NODE_KEY, Cluster, wait_miroir
 
+REAL = bool(os.environ.get("MEILISEARCH_BIN"))
 DURATION = re.compile(r"^\d+\.\d\d(ns|µs|ms|s)$")
 
 
@@ -243,6 +246,67 @@ class IndexFields(unittest.TestCase):
                              (one.status, json.loads(one.body)), body)
         through = self.cluster.call("POST", "/indexes/nope/fields", {})
         self.assertEqual((through.status, through.json()["code"]), (404, "index_not_found"))
+
+
+class DocumentEdition(unittest.TestCase):
+    """POST /indexes/{uid}/documents/edit runs on every node, one Miroir task; Miroir's shard
+    field survives a function that replaces the whole document."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = c = Cluster({"nodes": 3, "rf": 1, "shards": 8})
+        wait_miroir(c, c.call("POST", "/indexes/ed/documents",
+                              [{"id": i, "t": "old"} for i in range(12)]).json()["taskUid"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def same(self, body, path="/indexes/ed/documents/edit"):
+        through = self.cluster.call("POST", path, body)
+        one = self.cluster.nodes[0].call("POST", path, body)
+        self.assertEqual((through.status, through.json()), (one.status, json.loads(one.body)), body)
+        return through
+
+    def test_a_feature_off_then_bad_bodies(self):
+        r = self.same({"function": "doc.t = 1"})
+        self.assertEqual(r.json()["code"], "feature_not_enabled")
+        r = self.cluster.call("PATCH", "/experimental-features", {"editDocumentsByFunction": True})
+        self.assertEqual(r.status, 200, r.body)
+        for body in ({}, {"function": 3}, {"function": "x", "foo": 1}, [1],
+                     {"function": "doc.t = 1", "context": 3}, {"function": "x", "filter": ""}):
+            self.assertEqual(self.same(body).status, 400, body)
+        if REAL:  # the node's own words about a script it cannot compile, positions included
+            r = self.same({"function": "doc.t = "})
+            self.assertEqual(r.json()["message"], "Script is incomplete (line 1, position 9)")
+
+    def test_b_one_task_over_every_node(self):
+        body = {"function": 'doc = #{id: doc.id, t: "new"}', "filter": None}
+        r = self.cluster.call("POST", "/indexes/ed/documents/edit?customMetadata=e", body)
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual((r.json()["type"], r.json()["customMetadata"]), ("documentEdition", "e"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            task = self.cluster.call("GET", f"/tasks/{r.json()['taskUid']}").json()
+            if task["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.05)
+        self.assertEqual(list(task["details"]),
+                         ["editedDocuments", "deletedDocuments", "originalFilter", "context",
+                          "function"])
+        self.assertEqual(task["details"]["function"], body["function"])
+        if not REAL:
+            # the development node runs no edition function: the task says so
+            self.assertEqual(task["status"], "failed")
+            self.assertEqual(task["details"]["editedDocuments"], 0)
+            return
+        self.assertEqual(task["status"], "succeeded", task)
+        self.assertEqual(task["details"]["editedDocuments"], 12)
+        docs = self.cluster.call("GET", "/indexes/ed/documents?limit=50").json()["results"]
+        self.assertEqual(sorted(d["id"] for d in docs if d["t"] == "new"), list(range(12)))
+        for node in self.cluster.nodes:  # every copy still carries its shard
+            held = json.loads(node.call("GET", "/indexes/ed/documents?limit=50").body)["results"]
+            self.assertTrue(all("_miroir_shard" in d for d in held), held)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,12 @@ void add_feature_routes(http::Router& router, Context& context);
 // POST /indexes/{uid}/fields: the fields of an index, merged over its shards
 void add_field_routes(http::Router& router, Context& context);
 
+// The experimental routes: render-template, index compaction, dynamic search rules
+void add_experimental_routes(http::Router& router, Context& context);
+
+// GET and PATCH /network: Miroir's own, as a Community Edition node answers them
+void add_network_routes(http::Router& router, Context& context);
+
 // /webhooks: Miroir's webhooks, called when its tasks finish
 void add_webhook_routes(http::Router& router, Context& context);
 

@@ -67,6 +67,10 @@ boost::asio::awaitable<http::Response> fail_at_once(Context& ctx, tasks::Task ta
 // The 202 body of a task.
 nlohmann::ordered_json summary(const tasks::Task& task);
 
+// Stores a new task (its uid given); a store that cannot be reached is a 503 the client can
+// retry.
+boost::asio::awaitable<void> record(Context& ctx, tasks::Task& task);
+
 std::int64_t now_ns();
 
 // A new task enqueued now; `details` null for none.

@@ -27,6 +27,10 @@ struct NodeTask {
     std::int64_t deleted_documents = 0;  // from the node task's details
     std::int64_t started_at = 0;         // ns since the epoch; 0 = not yet
     std::int64_t finished_at = 0;
+    std::int64_t edited_documents = 0;  // a documentEdition's, from the node task's details
+    // the node task's details (JSON text) when Miroir takes them as they are (dynamic search
+    // rules) or sums them (an indexCompaction's sizes)
+    std::string details;
 };
 
 struct Task {
@@ -49,6 +53,8 @@ struct Task {
     std::optional<std::uint64_t> cancel_requested_by;
     // A cancelation: how many unfinished tasks it was sent for (its final canceledTasks).
     std::uint64_t planned = 0;
+    // A deletion: the tasks it deletes once each of them has finished.
+    std::vector<std::uint64_t> targets;
     std::vector<NodeTask> node_tasks;
 
     bool finished() const {
