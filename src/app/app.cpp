@@ -237,6 +237,7 @@ int App::run() {
     client_options.master_key = cfg.master_key;
     client_options.admin_key = cfg.effective_admin_key();
     client_options.max_body_bytes = cfg.server.max_body_bytes;
+    client_options.compress_responses = cfg.server.compress_responses;
     client_options.check_api_key = [&s](http::Request& r, std::string token) {
         return meili::check_api_key(s.context, r, std::move(token));
     };

@@ -155,6 +155,7 @@ void read_server(MapReader& m, Config& cfg) {
     r.read_int("port", s.port, 0);
     r.read_int("metrics_port", s.metrics_port, 0);
     r.read_int("max_body_bytes", s.max_body_bytes, 1, std::int64_t{1} << 40);
+    r.read_bool("compress_responses", s.compress_responses);
     r.read_int("threads", s.threads, 0, 1024);
     r.read_int("header_timeout_ms", s.header_timeout_ms, 1);
     r.read_int("body_timeout_ms", s.body_timeout_ms, 1);
@@ -527,6 +528,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "port" << YAML::Value << s.port;
     out << YAML::Key << "metrics_port" << YAML::Value << s.metrics_port;
     out << YAML::Key << "max_body_bytes" << YAML::Value << s.max_body_bytes;
+    out << YAML::Key << "compress_responses" << YAML::Value << s.compress_responses;
     out << YAML::Key << "threads" << YAML::Value << s.threads;
     out << YAML::Key << "header_timeout_ms" << YAML::Value << s.header_timeout_ms;
     out << YAML::Key << "body_timeout_ms" << YAML::Value << s.body_timeout_ms;

@@ -51,6 +51,10 @@ void Headers::set(std::string name, std::string value) {
     fields_.push_back({std::move(name), std::move(value)});
 }
 
+void Headers::erase(std::string_view name) {
+    std::erase_if(fields_, [&](const Field& f) { return boost::beast::iequals(f.name, name); });
+}
+
 void Headers::add(std::string name, std::string value) {
     fields_.push_back({std::move(name), std::move(value)});
 }

@@ -1,13 +1,17 @@
 // The request pipeline. Its order, and why:
 //
-//   session ──► request id ──► CORS preflight ──► route ──► auth ──► body limit ──► handler
+//   session ──► request id ──► CORS preflight ──► route ──► auth ──► body limit ──► decode ──►
+//                                                                                  handler
 //                                                                                     │
-//   session ◄── access log ◄── metrics ◄── X-Request-Id, CORS ◄── ApiError → JSON ◄──┘
+//   session ◄── access log ◄── metrics ◄── X-Request-Id, CORS ◄── encode ◄── ApiError → JSON
 //
 // - The request id comes first so every later log line can carry it.
 // - Preflights are answered before auth: browsers never send credentials with them.
 // - Auth comes before the body limit, as in Meilisearch, where the auth guard is the first
 //   extractor of every handler.
+// - A body with a content coding (gzip, deflate, br) is decoded before any handler reads it,
+//   its decoded size held to the body limit; a response takes the best coding the client
+//   accepts (`server.compress_responses`), as Meilisearch's do.
 // - Every exception becomes a response here; nothing escapes to the session.
 #include <chrono>
 #include <cstdio>
@@ -19,6 +23,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <miroir/http/api_error.hpp>
+#include <miroir/http/encoding.hpp>
 #include <miroir/http/pipeline.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
@@ -29,6 +34,18 @@ namespace miroir::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The response encoded with the best coding the client accepts, when it has a body.
+void encode_for(const Request& request, Response& response) {
+    if (response.body.empty() || response.headers.get("Content-Encoding")) return;
+    const auto accept = request.headers.get("Accept-Encoding");
+    if (!accept) return;
+    const auto coding = response_coding(*accept);
+    if (coding.empty()) return;
+    response.body = encoded_body(coding, response.body);
+    response.headers.set("Content-Encoding", coding);
+    response.headers.add("Vary", "accept-encoding");
+}
 
 bool valid_request_id(std::string_view id) {
     if (id.empty() || id.size() > 128) return false;
@@ -158,6 +175,11 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
                 co_await options_.check_api_key(request, std::move(*token));
             }
             if (request.body_too_large) throw errors::payload_too_large(options_.max_body_bytes);
+            if (const auto coding = request.headers.get("Content-Encoding")) {
+                request.body =
+                    decoded_body(*coding, std::move(request.body), options_.max_body_bytes);
+                request.headers.erase("Content-Encoding");
+            }
             if (options_.resolve && match.route->access == Access::client) {
                 options_.resolve(request);
             }
@@ -186,6 +208,7 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
     }
     if (request.body_too_large) response.close_connection = true;
 
+    if (options_.compress_responses) encode_for(request, response);
     response.headers.set("X-Request-Id", request.request_id);
     response.headers.set("Access-Control-Allow-Origin", "*");
 

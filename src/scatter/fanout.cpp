@@ -69,7 +69,7 @@ asio::awaitable<std::vector<NodeOutcome>> fan_out(Context& ctx, std::vector<Node
                 outcome.task_uid = body["taskUid"].get<std::uint64_t>();
             }
         }
-        if (!outcome.task_uid) {
+        if (!outcome.task_uid && (status < 200 || status > 299)) {
             log::warn("node refused a write",
                       {{"node", ctx.fleet()->node_id(outcome.node)},
                        {"status", outcome.result ? static_cast<int>(outcome.result->status) : 0},

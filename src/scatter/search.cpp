@@ -122,7 +122,11 @@ struct Merged {
     Gathered keyword;           // split: the keyword side
     bool split = false;         // a hybrid search asked side by side
     bool keyword_only = false;  // split: the keyword side answered alone
-    std::vector<json*> lists;   // each node's hits, the keyword side's first
+    // split: the semantic side could not embed the query (no vector for a user-provided
+    // embedder); the nodes are asked the hybrid query itself and answer with keyword hits, as
+    // one node falls back to them
+    bool cannot_embed = false;
+    std::vector<json*> lists;  // each node's hits, the keyword side's first
     merge::Order kept;
     std::uint64_t dropped = 0;  // duplicates of a distinct value left out
     std::optional<http::Response> refusal;
@@ -137,6 +141,8 @@ asio::awaitable<bool> ask_round(Context& ctx, const Snapshot& fleet, Deadline de
     if (m.split) side.side = SearchExtras::Side::semantic;
     m.gathered = co_await ask_plan(ctx, fleet, deadline, plan, node_search, depth, side, avoid);
     if (m.gathered.refusal) {
+        m.cannot_embed = m.split && m.gathered.refusal->body.find("\"vector_embedding_error\"") !=
+                                        std::string::npos;
         m.refusal = std::move(m.gathered.refusal);
         co_return false;
     }
@@ -260,12 +266,13 @@ asio::awaitable<http::Response> search(Context& ctx, const std::string& uid, con
     std::uint64_t depth = p.depth;
     Merged m;
     for (int round = 0;; ++round) {
-        m.split = p.hybrid && extra.scores;
+        m.split = p.hybrid && extra.scores && !m.cannot_embed;
         const bool answered = co_await ask_round(ctx, fleet, w.deadline, p.nodes, node_search,
                                                  depth, extra, w.avoid, m);
         trace_nodes(w, *fleet, m.split ? m.keyword : m.gathered, round,
                     m.split ? "keyword" : "all");
         if (m.split) trace_nodes(w, *fleet, m.gathered, round, "semantic");
+        if (!answered && m.cannot_embed && m.split) continue;  // asked again, not split
         if (!answered) co_return std::move(*m.refusal);
         if (!extra.scores && m.gathered.asked.size() > 1) {
             extra.scores = true;

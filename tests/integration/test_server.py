@@ -196,6 +196,15 @@ class BodyLimit(unittest.TestCase):
         r = self.m.request("POST", "/health", body=b"x" * 999_999)
         self.assertEqual(r.status, 405)
 
+    def test_a_compressed_body_is_held_to_the_limit_once_decoded(self):
+        import gzip
+        small = gzip.compress(b"[" + b" " * 2_000_000 + b"]")
+        self.assertLess(len(small), 1_000_000)
+        r = self.m.request("POST", "/indexes/x/documents", body=small,
+                           headers={**bearer(MASTER), "Content-Type": "application/json",
+                                    "Content-Encoding": "gzip"})
+        self.assertEqual((r.status, r.json()["code"]), (413, "payload_too_large"))
+
 
 class Readiness(unittest.TestCase):
     def test_not_ready_when_no_node_answers(self):

@@ -36,7 +36,8 @@ struct Server {
     std::uint16_t port = 7700;
     std::uint16_t metrics_port = 9090;  // 0 disables the separate metrics listener
     std::uint64_t max_body_bytes = 104857600;
-    unsigned threads = 0;  // 0 = one per core
+    bool compress_responses = true;  // br, gzip or deflate, as the client accepts
+    unsigned threads = 0;            // 0 = one per core
     std::uint32_t header_timeout_ms = 30000;
     std::uint32_t body_timeout_ms = 60000;
     std::uint32_t idle_timeout_ms = 75000;

@@ -29,6 +29,8 @@ class Headers {
     // Replaces every field called `name` with one field.
     void set(std::string name, std::string value);
     void add(std::string name, std::string value);
+    // Removes every field called `name`.
+    void erase(std::string_view name);
 
     const std::vector<Field>& fields() const { return fields_; }
 

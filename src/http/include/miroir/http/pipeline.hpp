@@ -22,6 +22,8 @@ struct PipelineOptions {
     std::string master_key;  // empty: Meilisearch routes are open
     std::string admin_key;   // empty: /_miroir routes are open
     std::uint64_t max_body_bytes = 104857600;
+    // Responses take the best content coding the client accepts (Accept-Encoding).
+    bool compress_responses = true;
     // Decides a client request whose token is not the master key (an API key): throws the
     // error Meilisearch answers, or returns having set Request::key_indexes as the key allows.
     // Unset: such a token is refused.
