@@ -323,8 +323,10 @@ Response delete_batch(State& state, Request& r) {
     check_index_uid(uid);
     const auto body = json_body(r);
     if (!body.is_array()) {
-        throw bad_request("Json deserialize error: invalid type: " + std::string(body.type_name()) +
-                          ", expected a sequence");
+        // serde's words: a JSON object is a map
+        const std::string type = body.is_object() ? "map" : std::string(body.type_name());
+        throw bad_request("Json deserialize error: invalid type: " + type +
+                          ", expected a sequence at line 1 column 0");
     }
     Operation op;
     op.deletion = Operation::Deletion::ids;

@@ -294,7 +294,6 @@ std::vector<Ran> run_queries(State& state, const json& queries, std::uint64_t wi
                              const Authorize& authorize, MatchedSlots& matched) {
     std::vector<Ran> ran;
     for (std::size_t i = 0; i < queries.size(); ++i) {
-        const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
         try {
             Ran one = run_query(state, queries[i], i, window_end, authorize);
             auto& slots = matched[one.uid];
@@ -307,7 +306,7 @@ std::vector<Ran> run_queries(State& state, const json& queries, std::uint64_t wi
             throw e.error;
         } catch (const ApiError& e) {
             const unsigned status = e.code() == "index_not_found" ? 400 : e.status();
-            throw ApiError(status, e.code(), e.type(), prefix + e.what());
+            throw ApiError(status, e.code(), e.type(), miroir::http::query_message(i, e.what()));
         }
     }
     return ran;

@@ -76,7 +76,12 @@ Response enqueue_creation(State& state, Request& r) {
                         found_value(body["uid"]));
     }
     const auto uid = body["uid"].get<std::string>();
-    check_index_uid(uid);
+    try {
+        check_index_uid(uid);
+    } catch (const ApiError& e) {
+        throw ApiError(e.status(), e.code(), e.type(),
+                       std::string("Invalid value at `.uid`: ") + e.what());
+    }
     json pk = body.value("primaryKey", json(nullptr));
     if (!pk.is_null() && !pk.is_string()) {
         throw error(

@@ -93,6 +93,8 @@ void check_vector_params(const json& settings, const SearchParams& p) {
 
 // The request checked against the index, in Meilisearch's order of errors. Nullopt when
 // attributesToSearchOn names `*` (the search is then the one without the parameter).
+std::optional<std::string> distinct_attribute(const json& settings, const SearchParams& p);
+
 std::optional<SearchPlan> plan_search(const Index& index, const SearchParams& p) {
     const auto& settings = index.settings;
     auto filter = parse_filter(p.filter, "invalid_search_filter");
@@ -101,6 +103,7 @@ std::optional<SearchPlan> plan_search(const Index& index, const SearchParams& p)
     const SearchCache& cache = cache_of(index);
     auto weight = field_weights(settings, cache.fields, p);
     if (!weight) return std::nullopt;
+    distinct_attribute(settings, p);  // checked before the facets, as Meilisearch checks it
     SearchPlan plan{.index = index,
                     .p = p,
                     .cache = cache,

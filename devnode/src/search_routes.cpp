@@ -344,22 +344,19 @@ json Node::multi_search_query(const Request& request, json query) {
 
 Response Node::multi_search(Request& r) {
     const auto body = json_body(r);
-    if (!body.is_object() || !body.contains("queries") || !body["queries"].is_array()) {
-        throw bad_request("Missing field `queries`");
-    }
+    miroir::http::check_multi_search(body);
     if (body.contains("federation") && !body["federation"].is_null()) {
         return respond(200, federated_search(r, body));
     }
     json results = json::array();
     const auto& queries = body["queries"];
     for (std::size_t i = 0; i < queries.size(); ++i) {
-        const std::string prefix = "Inside `.queries[" + std::to_string(i) + "]`: ";
         try {
             results.push_back(multi_search_query(r, queries[i]));
         } catch (const ApiError& e) {
             // index_not_found is a 400 inside multi-search
             const unsigned status = e.code() == "index_not_found" ? 400 : e.status();
-            throw ApiError(status, e.code(), e.type(), prefix + e.what());
+            throw ApiError(status, e.code(), e.type(), miroir::http::query_message(i, e.what()));
         }
     }
     return respond(200, json{{"results", results}});

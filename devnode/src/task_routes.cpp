@@ -106,7 +106,13 @@ struct TaskFilter {
             out.emplace();
             for (const auto& item : split_csv(*v)) {
                 if (!allowed) {
-                    check_index_uid(item);
+                    try {
+                        check_index_uid(item);
+                    } catch (const ApiError& e) {
+                        throw ApiError(
+                            e.status(), e.code(), e.type(),
+                            "Invalid value in parameter `" + std::string(name) + "`: " + e.what());
+                    }
                     out->insert(item);
                     continue;
                 }

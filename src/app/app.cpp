@@ -242,6 +242,9 @@ int App::run() {
         return meili::check_api_key(s.context, r, std::move(token));
     };
     client_options.resolve = [&s](http::Request& r) { meili::resolve_aliases(s.context, r); };
+    client_options.explain_malformed = [&s](const http::Request& r) {
+        return meili::node_words(s.context, r);
+    };
     client_options.around_write = [&s](http::Request& r, const http::Handler& next) {
         return meili::around_write(s.context, r, next);
     };

@@ -209,4 +209,43 @@ std::string join_query(const std::vector<std::pair<std::string, std::string>>& p
     return out;
 }
 
+void check_multi_search(const nlohmann::ordered_json& body) {
+    if (!body.is_object()) {
+        throw bad_request("Invalid value type: expected an object, but found " + found_value(body));
+    }
+    for (const auto& [key, value] : body.items()) {
+        if (key == "queries" && !value.is_array()) {
+            throw bad_request("Invalid value type at `.queries`: expected an array, but found " +
+                              found_value(value));
+        }
+        if (key != "queries" && key != "federation") {
+            throw bad_request("Unknown field `" + key +
+                              "`: expected one of `queries`, `federation`");
+        }
+    }
+    if (!body.contains("queries")) throw bad_request("Missing field `queries`");
+}
+
+std::string query_message(std::size_t position, const std::string& message) {
+    const std::string at = ".queries[" + std::to_string(position) + "]";
+    // a field of the query: named by its whole path, as Meilisearch's deserializer names it
+    for (const char* lead : {"Invalid value type at `.", "Invalid value at `."}) {
+        if (message.starts_with(lead)) {
+            const auto n = std::string(lead).size() - 1;
+            return message.substr(0, n) + at + "." + message.substr(n + 1);
+        }
+    }
+    if (message.starts_with("Unknown field `")) {
+        const auto colon = message.find("`: expected");
+        if (colon != std::string::npos) {
+            return message.substr(0, colon + 1) + " inside `" + at + "`" +
+                   message.substr(colon + 1);
+        }
+    }
+    if (message.starts_with("Missing field `") && message.find('\n') == std::string::npos) {
+        return message + " inside `" + at + "`";
+    }
+    return "Inside `" + at + "`: " + message;
+}
+
 }  // namespace miroir::http

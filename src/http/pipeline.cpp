@@ -163,6 +163,7 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
     metrics_.request_started(request.route, request.method_text);
 
     Response response;
+    bool malformed = false;  // Miroir's parser refused the payload: a node words it better
     try {
         if (is_preflight) {
             response = preflight();
@@ -203,8 +204,13 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
         }
     } catch (const ApiError& e) {
         response = e.response();
+        malformed =
+            e.code() == "malformed_payload" && match.route && match.route->access == Access::client;
     } catch (const std::exception& e) {
         response = error_response(request, e);
+    }
+    if (malformed && options_.explain_malformed) {
+        if (auto words = co_await options_.explain_malformed(request)) response = std::move(*words);
     }
     if (request.body_too_large) response.close_connection = true;
 

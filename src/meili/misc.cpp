@@ -1,9 +1,13 @@
-// GET /health and GET /version.
+// GET /health and GET /version, and a node's own words for a malformed payload.
 #include <nlohmann/json.hpp>
 
 #include <miroir/fleet/context.hpp>
+#include <miroir/fleet/fleet.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/meili/routes.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/reads.hpp>
+#include <miroir/upstream/node_client.hpp>
 #include <miroir/version.hpp>
 
 #include "route.hpp"
@@ -31,6 +35,29 @@ boost::asio::awaitable<http::Response> version(http::Request&) {
 }
 
 }  // namespace
+
+boost::asio::awaitable<std::optional<http::Response>> node_words(Context& ctx,
+                                                                 const http::Request& r) {
+    const auto fleet = ctx.fleet();
+    upstream::UpstreamRequest request;
+    request.method = r.method;
+    request.target = r.target;
+    request.body = r.body;
+    request.content_type = std::string(r.headers.get("Content-Type").value_or(""));
+    const auto deadline = scatter::read_deadline(ctx);
+    for (auto slot : fleet->members()) {
+        const auto answer =
+            co_await ctx.nodes[slot]->send(request, scatter::time_left(ctx, deadline));
+        if (!answer || answer->status >= 500) continue;
+        if (answer->status < 400) co_return std::nullopt;
+        const auto body = nlohmann::json::parse(answer->body, nullptr, false);
+        if (!body.is_object() || body.value("code", "") != "malformed_payload") {
+            co_return std::nullopt;
+        }
+        co_return scatter::relay_error(answer->status, answer->body);
+    }
+    co_return std::nullopt;
+}
 
 void add_route(http::Router& router, Context& ctx, http::Method method, const char* pattern,
                const char* action, RouteHandler handler) {

@@ -57,8 +57,21 @@ bool flag(const json& body, const char* key) {
 }
 
 const char* const kWindowParams[] = {"offset", "limit", "page", "hitsPerPage"};
+const char* const kScoreFlags[] = {"showRankingScore", "showRankingScoreDetails"};
 
 }  // namespace
+
+// Whether the score flags of a GET search are booleans (else they go to the nodes as they are).
+bool flags_valid(const std::map<std::string, std::string>& by_name) {
+    return std::all_of(std::begin(kScoreFlags), std::end(kScoreFlags), [&by_name](const char* f) {
+        const auto it = by_name.find(f);
+        if (it == by_name.end()) return true;
+        std::string v = it->second;
+        std::transform(v.begin(), v.end(), v.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return v == "true" || v == "false";
+    });
+}
 
 SearchWindow window_of(Context& ctx, const json& body) {
     SearchWindow w;
@@ -103,8 +116,12 @@ NodeSearch node_search_of(const std::string& uid, const json& body, bool page_mo
         std::begin(kWindowParams), std::end(kWindowParams),
         [&body](const char* p) { return !body.contains(p) || body[p].is_number_unsigned(); });
     const json filter = body.value("filter", json());
-    return [&uid, &body, page_mode, valid, filter](const Assignment& a, std::uint64_t depth,
-                                                   const SearchExtras& extra) {
+    // a score flag of the wrong type is left as it is too, for the nodes to reject
+    const bool flags =
+        std::all_of(std::begin(kScoreFlags), std::end(kScoreFlags),
+                    [&body](const char* f) { return !body.contains(f) || body[f].is_boolean(); });
+    return [&uid, &body, page_mode, valid, flags, filter](const Assignment& a, std::uint64_t depth,
+                                                          const SearchExtras& extra) {
         json b = body;
         if (!valid || extra.client_window) {
             // nothing to rewrite
@@ -115,7 +132,7 @@ NodeSearch node_search_of(const std::string& uid, const json& body, bool page_mo
             b["offset"] = 0;
             b["limit"] = depth;
         }
-        if (extra.scores) {
+        if (extra.scores && flags) {
             b["showRankingScore"] = true;
             b["showRankingScoreDetails"] = true;
         }
@@ -182,9 +199,7 @@ asio::awaitable<upstream::UpstreamResult> one_query(Context& ctx, std::string ui
 // message prefixed with its position, as Meilisearch reports it.
 asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
     auto body = http::json_body(r);
-    if (!body.is_object() || !body.contains("queries") || !body["queries"].is_array()) {
-        throw http::bad_request("Missing field `queries`");
-    }
+    http::check_multi_search(body);
     for (std::size_t i = 0; i < body["queries"].size(); ++i) {
         auto& query = body["queries"][i];
         const auto uid = query.is_object() ? query.value("indexUid", json()) : json();
@@ -300,7 +315,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
                                        const Assignment& a, std::uint64_t depth,
                                        const SearchExtras& extra) {
         std::map<std::string, std::string> set;
-        if (extra.scores) {
+        if (extra.scores && flags_valid(by_name)) {
             set["showRankingScore"] = "true";
             set["showRankingScoreDetails"] = "true";
         }
@@ -524,7 +539,8 @@ asio::awaitable<http::Response> similar_get(Context& ctx, http::Request& r) {
 std::string query_index_uid(const json& query, std::size_t position) {
     const std::string prefix = "Inside `.queries[" + std::to_string(position) + "]`: ";
     if (!query.is_object() || !query.contains("indexUid") || !query["indexUid"].is_string()) {
-        throw http::error(400, "missing_index_uid", prefix + "Missing field `indexUid`");
+        throw http::error(400, "missing_index_uid",
+                          http::query_message(position, "Missing field `indexUid`"));
     }
     auto uid = query["indexUid"].get<std::string>();
     try {
@@ -550,8 +566,7 @@ http::Response query_error(std::size_t position, const upstream::UpstreamRespons
     const auto parsed = json::parse(answer.body, nullptr, false);
     const auto code = parsed.value("code", std::string("internal"));
     json error;
-    error["message"] = "Inside `.queries[" + std::to_string(position) +
-                       "]`: " + parsed.value("message", std::string());
+    error["message"] = http::query_message(position, parsed.value("message", std::string()));
     error["code"] = code;
     error["type"] = parsed.value("type", std::string("internal"));
     error["link"] = "https://docs.meilisearch.com/errors#" + code;

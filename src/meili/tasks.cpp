@@ -114,6 +114,16 @@ tasks::TaskFilter filter_of(const http::Query& q) {
     f.types = names_in(q.get("types"), "types", "invalid_task_types", &kTaskTypes);
     f.statuses = names_in(q.get("statuses"), "statuses", "invalid_task_statuses", &kTaskStatuses);
     f.index_uids = names_in(q.get("indexUids"), "indexUids", "invalid_index_uid", nullptr);
+    for (const auto& uid : f.index_uids) {
+        if (uid == "*") continue;
+        try {
+            check_index_uid(uid);
+        } catch (const http::ApiError& e) {
+            throw http::ApiError(
+                e.status(), e.code(), e.type(),
+                std::string("Invalid value in parameter `indexUids`: ") + e.what());
+        }
+    }
     f.before_enqueued_at = date_in(q, "beforeEnqueuedAt", true);
     f.after_enqueued_at = date_in(q, "afterEnqueuedAt", false);
     f.before_started_at = date_in(q, "beforeStartedAt", true);

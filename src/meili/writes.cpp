@@ -55,7 +55,12 @@ asio::awaitable<http::Response> create_index(Context& ctx, http::Request& r) {
                               http::found_value(body["uid"]));
     }
     const auto uid = body["uid"].get<std::string>();
-    check_index_uid(uid);
+    try {
+        check_index_uid(uid);
+    } catch (const http::ApiError& e) {
+        throw http::ApiError(e.status(), e.code(), e.type(),
+                             std::string("Invalid value at `.uid`: ") + e.what());
+    }
     if (!r.index_allowed(uid)) throw http::errors::invalid_api_key();
     std::optional<std::string> pk;
     if (body.contains("primaryKey") && !body["primaryKey"].is_null()) {
@@ -303,8 +308,10 @@ asio::awaitable<http::Response> delete_batch(Context& ctx, http::Request& r) {
     const http::Query q(r.query, {"customMetadata"});
     const auto body = http::json_body(r);
     if (!body.is_array()) {
-        throw http::bad_request("Json deserialize error: invalid type: " +
-                                std::string(body.type_name()) + ", expected a sequence");
+        // serde's words: a JSON object is a map
+        const std::string type = body.is_object() ? "map" : std::string(body.type_name());
+        throw http::bad_request("Json deserialize error: invalid type: " + type +
+                                ", expected a sequence at line 1 column 0");
     }
     std::vector<nlohmann::json> ids(body.begin(), body.end());
     co_return co_await delete_ids(ctx, uid, ids, false, q.get("customMetadata"));

@@ -64,4 +64,12 @@ std::string backquoted_list(const std::vector<std::string>& items);
 // `-1``, `an array: `[1]``, `null` (deserr's value_description_with_kind_json).
 std::string found_value(const nlohmann::ordered_json& value);
 
+// 400 for a multi-search body that is not an object of `queries` (an array) and `federation`,
+// as Meilisearch words it.
+void check_multi_search(const nlohmann::ordered_json& body);
+
+// An error about query `position` of a multi-search, as Meilisearch reports it: a field named
+// by its whole path (`.queries[0].q`), anything else after `Inside `.queries[0]`: `.
+std::string query_message(std::size_t position, const std::string& message);
+
 }  // namespace miroir::http

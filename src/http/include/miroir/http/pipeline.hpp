@@ -31,6 +31,10 @@ struct PipelineOptions {
     // The client's error for an exception of a lower layer that is not an ApiError (such as the
     // task store out of reach); nullopt, or unset: 500 internal.
     std::function<std::optional<ApiError>(const std::exception&)> error_of;
+    // A client request Miroir found malformed (malformed_payload): the error a node gives for
+    // it, in its parser's own words; nullopt, or unset: Miroir's.
+    std::function<boost::asio::awaitable<std::optional<Response>>(const Request&)>
+        explain_malformed;
     // Rewrites a Meilisearch request (a client route) once its key is checked, before its
     // handler: the aliases. Unset: nothing.
     std::function<void(Request&)> resolve;

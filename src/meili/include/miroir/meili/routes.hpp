@@ -1,6 +1,7 @@
 // Registration of the Meilisearch route families, one function per family.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -44,6 +45,11 @@ void add_explain_routes(http::Router& router, Context& context);
 
 // GET and PATCH /experimental-features, on every node
 void add_feature_routes(http::Router& router, Context& context);
+
+// A payload Miroir found malformed, sent as it is to a node: its own words about it (they name
+// its JSON or CSV parser's finding), nothing when no node refuses it so.
+boost::asio::awaitable<std::optional<http::Response>> node_words(Context& context,
+                                                                 const http::Request& request);
 
 // POST /indexes/{uid}/fields: the fields of an index, merged over its shards
 void add_field_routes(http::Router& router, Context& context);
