@@ -145,6 +145,26 @@ Response Pipeline::error_response(const Request& request, const std::exception& 
     return errors::internal(e.what()).response();
 }
 
+boost::asio::awaitable<Response> Pipeline::dispatch(Request& request, const Route& route) const {
+    if (const auto coding = request.headers.get("Content-Encoding")) {
+        request.body = decoded_body(*coding, std::move(request.body), options_.max_body_bytes);
+        request.headers.erase("Content-Encoding");
+    }
+    const bool client = route.access == Access::client;
+    if (options_.resolve && client) options_.resolve(request);
+    // hand the request to its handler; a write runs to its end even when the client leaves: it
+    // may already be on some nodes, and is reported as a task
+    if (is_read(request)) {
+        if (options_.around_read && client)
+            co_return co_await options_.around_read(request, route.handler);
+        co_return co_await route.handler(request);
+    }
+    co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::disable_cancellation());
+    if (options_.around_write && client)
+        co_return co_await options_.around_write(request, route.handler);
+    co_return co_await route.handler(request);
+}
+
 boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
     const auto started = Clock::now();
 
@@ -176,31 +196,7 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
                 co_await options_.check_api_key(request, std::move(*token));
             }
             if (request.body_too_large) throw errors::payload_too_large(options_.max_body_bytes);
-            if (const auto coding = request.headers.get("Content-Encoding")) {
-                request.body =
-                    decoded_body(*coding, std::move(request.body), options_.max_body_bytes);
-                request.headers.erase("Content-Encoding");
-            }
-            if (options_.resolve && match.route->access == Access::client) {
-                options_.resolve(request);
-            }
-            // hand the request to its handler; a write runs to its end even when the client
-            // leaves: it may already be on some nodes, and is reported as a task
-            if (is_read(request)) {
-                if (options_.around_read && match.route->access == Access::client) {
-                    response = co_await options_.around_read(request, match.route->handler);
-                } else {
-                    response = co_await match.route->handler(request);
-                }
-            } else {
-                co_await boost::asio::this_coro::reset_cancellation_state(
-                    boost::asio::disable_cancellation());
-                if (options_.around_write && match.route->access == Access::client) {
-                    response = co_await options_.around_write(request, match.route->handler);
-                } else {
-                    response = co_await match.route->handler(request);
-                }
-            }
+            response = co_await dispatch(request, *match.route);
         }
     } catch (const ApiError& e) {
         response = e.response();

@@ -58,6 +58,9 @@ class Pipeline {
     std::optional<std::string> authorize(const Request& request, Access access) const;
     // The answer to a handler's exception that is not an ApiError.
     Response error_response(const Request& request, const std::exception& e) const;
+    // A request allowed to use its route: its body decoded, its aliases resolved, then its
+    // handler (through the read or write hook).
+    boost::asio::awaitable<Response> dispatch(Request& request, const Route& route) const;
 
     const Router& router_;
     PipelineOptions options_;
