@@ -141,6 +141,17 @@ class PerformanceDetails(unittest.TestCase):
         self.check(details, nodes_seen=False)
         self.assertTrue(any(s.startswith("query ") and " > node " in s for s in details), details)
 
+    def test_hybrid_without_a_vector_falls_back_to_keywords(self):
+        # a user-provided embedder cannot embed the query: one node answers with keyword hits
+        body = {"q": "prince", "hybrid": {"embedder": "manual", "semanticRatio": 0.5}}
+        r = self.cluster.call("POST", "/indexes/pd/search", body)
+        one = self.cluster.nodes[0].call("POST", "/indexes/pd/search", body)
+        self.assertEqual(r.status, one.status, r.body)
+        if one.status == 200:
+            self.assertTrue(r.json()["hits"])
+            self.assertEqual(r.json()["semanticHitCount"], 0)
+            self.assertEqual(r.json()["estimatedTotalHits"], 40)
+
     def test_similar(self):
         r = self.cluster.call("POST", "/indexes/pd/similar",
                               {"id": 3, "embedder": "manual", "showPerformanceDetails": True})
