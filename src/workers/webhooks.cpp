@@ -6,7 +6,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <zlib.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <miroir/fleet/context.hpp>
+#include <miroir/http/encoding.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/scatter/task_state.hpp>
@@ -31,21 +31,6 @@ using json = nlohmann::json;
 
 constexpr std::chrono::seconds kTimeout{30};
 constexpr std::uint32_t kClaimMs = 24 * 3600 * 1000;
-
-// `text` gzip'd (zlib's gzip wrapper), as the body Meilisearch sends.
-std::string gzip(const std::string& text) {
-    z_stream z{};
-    deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    std::string out(deflateBound(&z, text.size()), '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    z.avail_in = static_cast<uInt>(text.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    deflate(&z, Z_FINISH);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    return out;
-}
 
 // One POST to one webhook; the outcome counted and, when it failed, logged.
 asio::awaitable<void> post(Context& ctx, std::string uuid, json webhook, std::string body) {
@@ -93,7 +78,7 @@ asio::awaitable<void> notify(Context& ctx, tasks::Task task) {
     const auto first =
         co_await ctx.store.claim("webhook-task:" + std::to_string(task.uid), mine, kClaimMs);
     if (first) co_return;  // another pod sends it
-    const auto body = gzip(scatter::task_view(task).dump() + "\n");
+    const auto body = http::encoded_body("gzip", scatter::task_view(task).dump() + "\n");
     for (const auto& [uuid, text] : webhooks) {
         auto webhook = json::parse(text, nullptr, false);
         if (!webhook.is_object()) continue;
