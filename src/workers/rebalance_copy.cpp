@@ -369,10 +369,36 @@ asio::awaitable<std::vector<IndexToMove>> indexes_to_move(Context& ctx, const Fl
     co_return out;
 }
 
+// The experimental features the fleet has on, turned on for the nodes that gain shards first (a
+// setting or a route that needs one works on them as on the others).
+asio::awaitable<void> copy_features(Context& ctx, const std::vector<std::size_t>& gaining) {
+    const auto fleet = ctx.fleet();
+    json on = json::object();
+    for (auto n : fleet->members()) {
+        if (std::find(gaining.begin(), gaining.end(), n) != gaining.end()) continue;
+        if (!ctx.health.usable(n)) continue;
+        unsigned status = 0;
+        const auto features =
+            co_await call(ctx, n, node_request(Method::get, "/experimental-features"), status);
+        if (status != 200 || !features.is_object()) continue;
+        for (const auto& [name, value] : features.items()) {
+            if (value == true) on[name] = true;
+        }
+        break;
+    }
+    if (on.empty()) co_return;
+    const auto body = on.dump();
+    for (auto n : gaining) {
+        unsigned status = 0;
+        co_await call(ctx, n, node_request(Method::patch, "/experimental-features", body), status);
+    }
+}
+
 // Creates each index on the nodes that gain shards, with the source's primary key and
-// settings (the copies enqueued next run after both).
+// settings (the copies enqueued next run after both), after the fleet's experimental features.
 asio::awaitable<void> prepare(Context& ctx, const std::vector<std::size_t>& gaining,
                               const std::vector<IndexToMove>& indexes) {
+    co_await copy_features(ctx, gaining);
     LeaseKeeper lease(ctx);
     for (const auto& index : indexes) {
         co_await lease.tick();

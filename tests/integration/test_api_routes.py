@@ -5,7 +5,8 @@ import json
 import os
 import unittest
 
-from test_search_differential import MASTER, Cluster, wait_miroir
+from nodes import Node
+from test_search_differential import MASTER, NODE_KEY, Cluster, wait_miroir
 
 
 class ExperimentalFeatures(unittest.TestCase):
@@ -50,6 +51,26 @@ class ExperimentalFeatures(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.headers.get("x-miroir-degraded"), "d2")
         self.assertIs(r.json()["containsFilter"], True)
+
+
+class FeaturesOnANewNode(unittest.TestCase):
+    def test_a_node_added_gets_the_fleets_features(self):
+        from test_rebalance import FAST, wait_balanced
+        c = Cluster({"nodes": 2, "rf": 1, "shards": 4}, FAST)
+        self.addCleanup(c.stop)
+        wait_miroir(c, c.call("POST", "/indexes/nf/documents",
+                              [{"id": i} for i in range(10)]).json()["taskUid"])
+        self.assertEqual(c.call("PATCH", "/experimental-features",
+                                {"containsFilter": True}).status, 200)
+        extra = Node(NODE_KEY).start()
+        self.addCleanup(extra.stop)
+        r = c.call("POST", "/_miroir/nodes", {"id": "d2", "address":
+                                               f"http://127.0.0.1:{extra.port}", "group": 0})
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(c.call("POST", "/_miroir/rebalance").status, 202)
+        wait_balanced(c)
+        features = json.loads(extra.call("GET", "/experimental-features").body)
+        self.assertIs(features["containsFilter"], True)
 
 
 class TaskFilters(unittest.TestCase):
