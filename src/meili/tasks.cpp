@@ -147,6 +147,8 @@ json batch_view(const tasks::Task& t) {
     stats["types"][t.type] = 1;
     stats["indexUids"] = json::object();
     if (!t.index_uid.empty()) stats["indexUids"][t.index_uid] = 1;
+    // the nodes time their own steps; Miroir's batch has none of its own to report
+    stats["progressTrace"] = json::object();
     b["stats"] = std::move(stats);
     b["duration"] = task["duration"];
     b["startedAt"] = task["startedAt"];

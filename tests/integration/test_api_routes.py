@@ -137,7 +137,7 @@ class Batches(unittest.TestCase):
         self.assertEqual(b["details"], task["details"])
         self.assertEqual(b["stats"], {"totalNbTasks": 1, "status": {"succeeded": 1},
                                       "types": {"documentAdditionOrUpdate": 1},
-                                      "indexUids": {"b1": 1}})
+                                      "indexUids": {"b1": 1}, "progressTrace": {}})
         self.assertEqual((b["duration"], b["startedAt"], b["finishedAt"]),
                          (task["duration"], task["startedAt"], task["finishedAt"]))
         # a real node's batch has the same fields
