@@ -31,18 +31,8 @@ using http::Method;
 // `request` to the first node that answers, its answer relayed; `first` tried first.
 asio::awaitable<http::Response> ask_one(fleet::Context& ctx, upstream::UpstreamRequest request,
                                         std::optional<std::size_t> first = std::nullopt) {
-    const auto fleet = ctx.fleet();
-    const auto deadline = read_deadline(ctx);
-    std::vector<std::size_t> order;
-    if (first) order.push_back(*first);
-    for (auto slot : fleet->members()) {
-        if (slot != first) order.push_back(slot);
-    }
-    for (auto slot : order) {
-        auto result = co_await ctx.nodes[slot]->send(request, time_left(ctx, deadline));
-        if (!result || result->status >= 500) continue;
-        co_return relay_error(result->status, result->body);
-    }
+    const auto answer = co_await first_answer(ctx, std::move(request), first);
+    if (answer) co_return relay_error(answer->status, answer->body);
     throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system, "No node answered.");
 }
 

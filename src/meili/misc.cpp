@@ -38,25 +38,16 @@ boost::asio::awaitable<http::Response> version(http::Request&) {
 
 boost::asio::awaitable<std::optional<http::Response>> node_words(Context& ctx,
                                                                  const http::Request& r) {
-    const auto fleet = ctx.fleet();
     upstream::UpstreamRequest request;
     request.method = r.method;
     request.target = r.target;
     request.body = r.body;
     request.content_type = std::string(r.headers.get("Content-Type").value_or(""));
-    const auto deadline = scatter::read_deadline(ctx);
-    for (auto slot : fleet->members()) {
-        const auto answer =
-            co_await ctx.nodes[slot]->send(request, scatter::time_left(ctx, deadline));
-        if (!answer || answer->status >= 500) continue;
-        if (answer->status < 400) co_return std::nullopt;
-        const auto body = nlohmann::json::parse(answer->body, nullptr, false);
-        if (!body.is_object() || body.value("code", "") != "malformed_payload") {
-            co_return std::nullopt;
-        }
-        co_return scatter::relay_error(answer->status, answer->body);
-    }
-    co_return std::nullopt;
+    const auto answer = co_await scatter::first_answer(ctx, std::move(request));
+    if (!answer || answer->status < 400) co_return std::nullopt;
+    const auto body = nlohmann::json::parse(answer->body, nullptr, false);
+    if (!body.is_object() || body.value("code", "") != "malformed_payload") co_return std::nullopt;
+    co_return scatter::relay_error(answer->status, answer->body);
 }
 
 void add_route(http::Router& router, Context& ctx, http::Method method, const char* pattern,

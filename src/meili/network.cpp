@@ -39,15 +39,11 @@ json initial() {
 
 // 400 unless the nodes have the `network` feature on (the first node that answers says).
 asio::awaitable<void> check_feature(fleet::Context& ctx) {
-    const auto fleet = ctx.fleet();
-    const auto deadline = read_deadline(ctx);
-    for (auto slot : fleet->members()) {
-        auto result = co_await ctx.nodes[slot]->send(
-            node_request(Method::get, "/experimental-features"), time_left(ctx, deadline));
-        if (!result || result->status != 200) continue;
-        const auto features = json::parse(result->body, nullptr, false);
+    const auto answer =
+        co_await first_answer(ctx, node_request(Method::get, "/experimental-features"));
+    if (answer && answer->status == 200) {
+        const auto features = json::parse(answer->body, nullptr, false);
         if (features.is_object() && features.value("network", false) == true) co_return;
-        break;
     }
     throw http::error(400, "feature_not_enabled",
                       "Using the /network route requires enabling the `network` experimental "

@@ -75,4 +75,20 @@ http::Response relay_error(unsigned status, const std::string& body) {
     return http::respond(status, error);
 }
 
+boost::asio::awaitable<std::optional<upstream::UpstreamResponse>> first_answer(
+    Context& ctx, upstream::UpstreamRequest request, std::optional<std::size_t> first) {
+    const auto fleet = ctx.fleet();
+    const auto deadline = read_deadline(ctx);
+    std::vector<std::size_t> order;
+    if (first) order.push_back(*first);
+    for (auto slot : fleet->members()) {
+        if (slot != first) order.push_back(slot);
+    }
+    for (auto slot : order) {
+        auto result = co_await ctx.nodes[slot]->send(request, time_left(ctx, deadline));
+        if (result && result->status < 500) co_return std::move(*result);
+    }
+    co_return std::nullopt;
+}
+
 }  // namespace miroir::scatter

@@ -49,6 +49,11 @@ struct Assignment {
     bool restricted = false;  // answers for only some of its shards: filter by _miroir_shard
 };
 
+// `request` to the nodes of the current snapshot one after the other (`first` first) until one
+// answers with no failed exchange and no 5xx: that answer; nothing when none does.
+boost::asio::awaitable<std::optional<upstream::UpstreamResponse>> first_answer(
+    Context& ctx, upstream::UpstreamRequest request, std::optional<std::size_t> first = {});
+
 // One replica group, then one owner per shard (see replicas.cpp): down nodes are skipped and
 // healthy ones preferred to suspect ones; a group that cannot cover every shard with nodes that
 // are up gives way to the next, and a shard no node of the chosen group can serve is read from
