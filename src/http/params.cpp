@@ -57,6 +57,15 @@ std::vector<std::string> split_csv(std::string_view s) {
     return out;
 }
 
+std::string join_csv(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) {
+        if (&item != &items.front()) out.push_back(',');
+        out += item;
+    }
+    return out;
+}
+
 std::string snake_case(std::string_view camel) {
     std::string out;
     for (char c : camel) {

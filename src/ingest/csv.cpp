@@ -191,17 +191,29 @@ void split_csv(std::string& body, const SplitOptions& options, Split& out) {
 
 }  // namespace detail
 
-void begin_csv(std::string& out, std::string_view header, char delimiter) {
+void begin_csv(std::string& out, std::string_view header, char delimiter, bool with_ord) {
     out.append(header);
     out.push_back(delimiter);
-    out += "_miroir_shard\n";
+    out += "_miroir_shard";
+    if (with_ord) {
+        out.push_back(delimiter);
+        out += "_miroir_ord";
+    }
+    out.push_back('\n');
 }
 
-void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter) {
+void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter,
+                std::string_view ord) {
     out.append(doc.text);
     out.push_back(delimiter);
     out.push_back('"');
     out += routing::shard_value(shard);
+    if (!ord.empty()) {
+        out += "\"";
+        out.push_back(delimiter);
+        out += "\"";
+        out += ord;
+    }
     out += "\"\n";
 }
 

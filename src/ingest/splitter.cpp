@@ -450,10 +450,14 @@ Split split(std::string& body, const SplitOptions& options) {
     return out;
 }
 
-void append_json(std::string& out, const Document& doc, std::uint32_t shard) {
+void append_json(std::string& out, const Document& doc, std::uint32_t shard, std::string_view ord) {
     if (out.size() > 1) out.push_back(',');
     out += "{\"_miroir_shard\":\"";
     out += shard_value(shard);
+    if (!ord.empty()) {
+        out += "\",\"_miroir_ord\":\"";
+        out += ord;
+    }
     out += "\",";
     out.append(doc.text.substr(1));
 }

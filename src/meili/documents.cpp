@@ -1,9 +1,11 @@
 // Reading documents through Miroir: one by id (from an owner of its shard), and the browse
 // routes (GET /documents, POST /documents/fetch) over a covering set.
 //
-// A browse has one global order whatever replica answers: without `sort`, the covering set's
-// nodes one after the other (each in its own order, which is its insertion order), so that
-// pages never overlap nor skip; with `sort`, the nodes' answers merged by the sort values.
+// A browse has one global order whatever replica answers, the order one node would give:
+// without `sort`, the index's insertion order (the nodes' lists, each in its own insertion
+// order, interleaved by the documents' `_miroir_ord`); with `sort`, the nodes' answers merged by
+// the sort values, ties in insertion order. A page after the first asks every node for the
+// places of the documents before it, then each node for its share of the page.
 #include <algorithm>
 #include <functional>
 
@@ -16,6 +18,7 @@
 #include <miroir/merge/order.hpp>
 #include <miroir/merge/search.hpp>
 #include <miroir/routing/placement.hpp>
+#include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
 #include <miroir/upstream/gather.hpp>
@@ -76,9 +79,20 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
         "No replica of shard " + std::to_string(shard) + " of index `" + uid + "` answered.");
 }
 
+// What a node's part of a browse returns of each document: the fields the client asked for
+// (with the document's place), or its place alone.
+enum class Fields { client, places };
+
 // One node's part of a browse: its window, and the shard filter when it is restricted.
 using NodeBrowse = std::function<upstream::UpstreamRequest(const Assignment&, std::uint64_t offset,
-                                                           std::uint64_t limit)>;
+                                                           std::uint64_t limit, Fields fields)>;
+
+// A client's list of fields as a node must get it: with the document's place, unless it
+// already names every field.
+void add_place(std::vector<std::string>& fields) {
+    if (std::find(fields.begin(), fields.end(), "*") != fields.end()) return;
+    fields.emplace_back(routing::kOrdField);
+}
 
 struct Browse {
     std::uint64_t offset = 0;
@@ -136,7 +150,7 @@ asio::awaitable<Gathered> ask(Context& ctx, Deadline deadline, const std::vector
     std::vector<upstream::UpstreamRequest> requests;
     for (const auto& p : parts) {
         who.push_back(p.node);
-        requests.push_back(node_browse(*p.node, p.offset, p.limit));
+        requests.push_back(node_browse(*p.node, p.offset, p.limit, Fields::client));
     }
     auto gathered = co_await ask_nodes(ctx, deadline, who, std::move(requests));
     keep_results(gathered);
@@ -160,7 +174,8 @@ std::vector<json> sorted_window(std::vector<json>& answers, const Browse& b) {
         }
     }
     std::stable_sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
-        return merge::compare(x.key, y.key) < 0;
+        if (const int c = merge::compare(x.key, y.key); c != 0) return c < 0;
+        return merge::compare_places(*x.doc, *y.doc) < 0;
     });
     std::vector<json> window;
     for (std::uint64_t i = b.offset; i < entries.size() && i < b.offset + b.limit; ++i) {
@@ -169,16 +184,53 @@ std::vector<json> sorted_window(std::vector<json>& answers, const Browse& b) {
     return window;
 }
 
+// The first `take` documents of the nodes' lists interleaved in insertion order, as (answer,
+// position) pairs.
+std::vector<std::pair<std::size_t, std::size_t>> in_place_order(const std::vector<json>& answers,
+                                                                std::uint64_t take) {
+    std::vector<const json*> lists;
+    for (const auto& a : answers) lists.push_back(a.is_null() ? nullptr : &a["results"]);
+    return merge::merge_ordered(lists, take);
+}
+
+// The window of a browse without `sort` at an offset: every node's places up to its end, then
+// each node's share of the window. Returns the window's documents; missing shards are added
+// to `asked`, a node's refusal is left in `refusal`.
+asio::awaitable<std::vector<json>> unsorted_window(Context& ctx, Deadline deadline, Gathered& asked,
+                                                   const Browse& b, const NodeBrowse& node_browse,
+                                                   std::optional<http::Response>& refusal) {
+    const auto order = in_place_order(asked.answers, b.offset + b.limit);
+    std::vector<std::uint64_t> skip(asked.answers.size(), 0), take(asked.answers.size(), 0);
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        ++(i < b.offset ? skip : take)[order[i].first];
+    }
+    std::vector<Part> second;
+    for (std::size_t i = 0; i < asked.asked.size(); ++i) {
+        if (take[i] > 0) second.push_back({&asked.asked[i], skip[i], take[i]});
+    }
+    std::vector<json> window;
+    if (second.empty()) co_return window;
+    auto more = co_await ask(ctx, deadline, second, node_browse);
+    if (more.refusal) {
+        refusal = std::move(more.refusal);
+        co_return window;
+    }
+    asked.missing.insert(asked.missing.end(), more.missing.begin(), more.missing.end());
+    for (const auto& [list, position] : in_place_order(more.answers, b.limit)) {
+        window.push_back(std::move(more.answers[list]["results"][position]));
+    }
+    co_return window;
+}
+
 asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, const Browse& b,
                                        const NodeBrowse& node_browse) {
     // the same covering set every time: the order of the pages depends on it
     const auto fleet = ctx.fleet();  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, 0, true);
     const auto deadline = read_deadline(ctx);
-    std::vector<Part> parts;
     if (!b.window_valid) {
         // the node rejects the window as Meilisearch does
-        parts.push_back({&plan.front(), b.offset, b.limit});
+        const std::vector<Part> parts = {{&plan.front(), b.offset, b.limit}};
         const auto asked = co_await ask(ctx, deadline, parts, node_browse);
         if (asked.refusal) co_return *asked.refusal;
         throw http::ApiError(503, "miroir_shard_unavailable", http::ErrorType::system,
@@ -188,7 +240,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     const bool two_rounds = b.sort.empty() && b.offset > 0;
     // the first round goes to other replicas for a node that does not answer
     const BuildRequest first = [&node_browse, two_rounds, end](const Assignment& a) {
-        return node_browse(a, 0, two_rounds ? 0 : end);
+        return node_browse(a, 0, end, two_rounds ? Fields::places : Fields::client);
     };
     auto asked = co_await ask_with_retry(ctx, fleet, deadline, plan, first, false);
     keep_results(asked);
@@ -202,36 +254,13 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
     if (!b.sort.empty()) {
         window = sorted_window(asked.answers, b);
     } else if (!two_rounds) {
-        for (auto& a : asked.answers) {
-            if (a.is_null()) continue;
-            for (auto& doc : a["results"]) {
-                if (window.size() >= b.limit) break;
-                window.push_back(std::move(doc));
-            }
+        for (const auto& [list, position] : in_place_order(asked.answers, b.limit)) {
+            window.push_back(std::move(asked.answers[list]["results"][position]));
         }
     } else {
-        // the nodes' documents one node after the other: ask each node for its part of the
-        // window
-        std::vector<Part> second;
-        std::uint64_t before = 0;
-        for (std::size_t i = 0; i < asked.asked.size(); ++i) {
-            const auto& a = asked.answers[i];
-            if (a.is_null()) continue;
-            const auto count = a.value("total", std::uint64_t{0});
-            const auto from = std::max(b.offset, before);
-            const auto to = std::min(end, before + count);
-            if (from < to) second.push_back({&asked.asked[i], from - before, to - from});
-            before += count;
-        }
-        if (!second.empty()) {
-            auto more = co_await ask(ctx, deadline, second, node_browse);
-            if (more.refusal) co_return *more.refusal;
-            asked.missing.insert(asked.missing.end(), more.missing.begin(), more.missing.end());
-            for (auto& a : more.answers) {
-                if (a.is_null()) continue;
-                for (auto& doc : a["results"]) window.push_back(std::move(doc));
-            }
-        }
+        std::optional<http::Response> refusal;
+        window = co_await unsorted_window(ctx, deadline, asked, b, node_browse, refusal);
+        if (refusal) co_return std::move(*refusal);
     }
     check_unavailable(ctx, uid, asked.missing);
 
@@ -261,11 +290,22 @@ asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {
     const auto params = http::split_query(r.query);
     const auto filter = q.get("filter");
     const NodeBrowse node_browse = [&uid, params, filter](const Assignment& a, std::uint64_t offset,
-                                                          std::uint64_t limit) {
+                                                          std::uint64_t limit, Fields fields) {
         std::vector<std::pair<std::string, std::string>> query;
         for (const auto& [k, v] : params) {
-            if (k != "offset" && k != "limit" && k != "filter") query.emplace_back(k, v);
+            if (k == "offset" || k == "limit" || k == "filter") continue;
+            if (k == "fields" || k == "retrieveVectors") {
+                if (fields == Fields::places) continue;
+                if (k == "fields") {
+                    auto names = http::split_csv(v);
+                    add_place(names);
+                    query.emplace_back(k, http::join_csv(names));
+                    continue;
+                }
+            }
+            query.emplace_back(k, v);
         }
+        if (fields == Fields::places) query.emplace_back("fields", routing::kOrdField);
         query.emplace_back("offset", std::to_string(offset));
         query.emplace_back("limit", std::to_string(limit));
         if (a.restricted) {
@@ -303,8 +343,21 @@ asio::awaitable<http::Response> fetch_documents(Context& ctx, http::Request& r) 
         b.window_valid = false;
     }
     const NodeBrowse node_browse = [&uid, &body, &b](const Assignment& a, std::uint64_t offset,
-                                                     std::uint64_t limit) {
+                                                     std::uint64_t limit, Fields fields) {
         json node_body = body;
+        if (fields == Fields::places) {
+            node_body["fields"] = json::array({routing::kOrdField});
+            node_body.erase("retrieveVectors");
+        } else if (body.contains("fields") && body["fields"].is_array()) {
+            std::vector<std::string> names;
+            for (const auto& f : body["fields"]) {
+                if (f.is_string()) names.push_back(f.get<std::string>());
+            }
+            if (names.size() == body["fields"].size()) {
+                add_place(names);
+                node_body["fields"] = names;
+            }
+        }
         if (b.window_valid) {
             node_body["offset"] = offset;
             node_body["limit"] = limit;

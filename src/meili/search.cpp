@@ -46,6 +46,11 @@ using http::Method;
 
 std::atomic<std::uint64_t> rotation{0};
 
+const char* const kWindowParams[] = {"offset", "limit", "page", "hitsPerPage"};
+const char* const kScoreFlags[] = {"showRankingScore", "showRankingScoreDetails"};
+
+}  // namespace
+
 std::uint64_t uint_or(const json& body, const char* key, std::uint64_t fallback) {
     const auto it = body.find(key);
     return it != body.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : fallback;
@@ -56,10 +61,12 @@ bool flag(const json& body, const char* key) {
     return it != body.end() && it->is_boolean() && it->get<bool>();
 }
 
-const char* const kWindowParams[] = {"offset", "limit", "page", "hitsPerPage"};
-const char* const kScoreFlags[] = {"showRankingScore", "showRankingScoreDetails"};
-
-}  // namespace
+void retrieve_place(json& body) {
+    if (!body.contains("attributesToRetrieve")) return;
+    auto& names = body["attributesToRetrieve"];
+    if (!names.is_array() || std::find(names.begin(), names.end(), "*") != names.end()) return;
+    names.push_back(routing::kOrdField);
+}
 
 // Whether the score flags of a GET search are booleans (else they go to the nodes as they are).
 bool flags_valid(const std::map<std::string, std::string>& by_name) {
@@ -137,6 +144,7 @@ NodeSearch node_search_of(const std::string& uid, const json& body, bool page_mo
             b["showRankingScoreDetails"] = true;
         }
         if (extra.retrieve) b["attributesToRetrieve"].push_back(*extra.retrieve);
+        retrieve_place(b);
         if (extra.side == SearchExtras::Side::keyword) {
             b.erase("hybrid");
             b.erase("vector");
@@ -328,9 +336,13 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
             set["offset"] = "0";
             set["limit"] = std::to_string(depth);
         }
-        if (extra.retrieve) {
-            set["attributesToRetrieve"] =
-                by_name.at("attributesToRetrieve") + "," + *extra.retrieve;
+        if (const auto it = by_name.find("attributesToRetrieve"); it != by_name.end()) {
+            auto names = http::split_csv(it->second);
+            if (extra.retrieve) names.push_back(*extra.retrieve);
+            if (std::find(names.begin(), names.end(), "*") == names.end()) {
+                names.emplace_back(routing::kOrdField);
+            }
+            set["attributesToRetrieve"] = http::join_csv(names);
         }
         if (extra.facet) {
             const auto it = by_name.find("facets");
@@ -388,152 +400,6 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     co_return respond_partial(out, std::move(gathered.missing));
 }
 
-// The embedding the similar route compares with: the reference document's first vector for
-// `embedder`, from an owner of its shard; null when no owner has it.
-asio::awaitable<json> reference_vector(Context& ctx, const Fleet& fleet, const std::string& uid,
-                                       const json& id, const std::string& embedder) {
-    const std::string key = id.is_string() ? id.get<std::string>() : id.dump();
-    const auto shard = routing::shard_of(key, fleet.shards());
-    const std::string target =
-        index_path(uid) + "/documents/" + http::percent_encode(key) + "?retrieveVectors=true";
-    const auto deadline = read_deadline(ctx);
-    for (const auto& group : fleet.groups()) {
-        for (auto node : fleet.owners(group, shard)) {
-            auto result = co_await ctx.nodes[node]->send(node_request(Method::get, target),
-                                                         time_left(ctx, deadline));
-            if (!result || result->status >= 500) continue;
-            if (result->status != 200) co_return json();
-            const auto doc = json::parse(result->body, nullptr, false);
-            const json vectors =
-                doc.is_object() ? doc.value("_vectors", json::object()) : json::object();
-            const json mine = vectors.is_object() ? vectors.value(embedder, json()) : json();
-            const json embeddings =
-                mine.is_object() ? mine.value("embeddings", json::array()) : json::array();
-            if (embeddings.is_array() && !embeddings.empty()) co_return embeddings[0];
-            co_return json();
-        }
-    }
-    co_return json();
-}
-
-// POST similar: the node answering for the reference document's shard runs the similar query
-// itself (and so checks it as Meilisearch does); the other nodes run a vector search with the
-// reference document's embedding. Hits merged by similarity.
-asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& uid,
-                                             const json& body) {
-    const auto started = std::chrono::steady_clock::now();
-    const auto fleet = ctx.fleet();  // one snapshot for the whole request
-    const auto plan = covering_set(ctx, *fleet, rotation++);
-    const bool valid =
-        body.is_object() && body.contains("id") && body.value("embedder", json()).is_string() &&
-        std::all_of(
-            std::begin(kWindowParams), std::begin(kWindowParams) + 2,
-            [&body](const char* p) { return !body.contains(p) || body[p].is_number_unsigned(); });
-    json key = valid ? body["id"] : json();
-    const auto owner_shard =
-        valid ? routing::shard_of(key.is_string() ? key.get<std::string>() : key.dump(),
-                                  fleet->shards())
-              : 0;
-    const std::uint64_t offset = valid ? uint_or(body, "offset", 0) : 0;
-    const std::uint64_t limit = valid ? uint_or(body, "limit", 20) : 20;
-    const bool want_score = valid && flag(body, "showRankingScore");
-    const bool want_details = valid && flag(body, "showRankingScoreDetails");
-    json vector;
-    if (valid && plan.size() > 1) {
-        vector =
-            co_await reference_vector(ctx, *fleet, uid, key, body["embedder"].get<std::string>());
-    }
-    const NodeSearch node_search = [&](const Assignment& a, std::uint64_t, const SearchExtras&) {
-        const bool owner =
-            std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
-        if (!valid || owner || vector.is_null()) {
-            json b = body;
-            if (valid) {
-                b["offset"] = 0;
-                b["limit"] = offset + limit;
-                b["showRankingScore"] = true;
-                if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
-            }
-            return node_request(Method::post, index_path(uid) + "/similar", b.dump());
-        }
-        json b = json::object();
-        b["vector"] = vector;
-        json hybrid;
-        hybrid["embedder"] = body["embedder"];
-        hybrid["semanticRatio"] = 1.0;
-        b["hybrid"] = std::move(hybrid);
-        for (const char* k : {"filter", "attributesToRetrieve", "retrieveVectors",
-                              "rankingScoreThreshold", "showPerformanceDetails"}) {
-            if (body.contains(k)) b[k] = body[k];
-        }
-        if (a.restricted) b["filter"] = with_shards(body.value("filter", json()), a.shards);
-        b["offset"] = 0;
-        b["limit"] = offset + limit;
-        b["showRankingScore"] = true;
-        return node_request(Method::post, index_path(uid) + "/search", b.dump());
-    };
-    // the owner first: its refusal is the one Meilisearch would give; the owner alone when
-    // there is no reference vector to search with
-    std::vector<Assignment> asked = plan;
-    const auto others = std::stable_partition(asked.begin(), asked.end(), [&](const Assignment& a) {
-        return std::find(a.shards.begin(), a.shards.end(), owner_shard) != a.shards.end();
-    });
-    if (!valid || vector.is_null()) asked.erase(others, asked.end());
-    auto gathered = co_await ask_plan(ctx, fleet, read_deadline(ctx), asked, node_search);
-    if (gathered.refusal) co_return std::move(*gathered.refusal);
-    check_unavailable(ctx, uid, gathered.missing);
-
-    const merge::SimilarAsk ask{offset, limit, want_score, want_details,
-                                key.is_string() ? key.get<std::string>() : key.dump()};
-    const auto gathered_at = std::chrono::steady_clock::now();
-    auto out = merge::similar_answer(ask, gathered.answers);
-    if (valid && flag(body, "showPerformanceDetails")) {
-        add_performance(out, *fleet, gathered.asked, gathered.answers, started, gathered_at);
-    }
-    co_return respond_partial(out, std::move(gathered.missing));
-}
-
-asio::awaitable<http::Response> similar_post(Context& ctx, http::Request& r) {
-    const std::string uid(r.param("uid"));
-    check_index_uid(uid);
-    auto body = http::json_body(r);
-    apply_tenant_rules(r, uid, body);
-    co_return co_await similar_body(ctx, uid, body);
-}
-
-// GET similar: the same query from query-string parameters.
-asio::awaitable<http::Response> similar_get(Context& ctx, http::Request& r) {
-    const std::string uid(r.param("uid"));
-    check_index_uid(uid);
-    const http::Query q(r.query, {"id", "embedder", "offset", "limit", "filter",
-                                  "attributesToRetrieve", "retrieveVectors", "showRankingScore",
-                                  "showRankingScoreDetails", "rankingScoreThreshold"});
-    json body = json::object();
-    for (const char* k : {"id", "embedder", "filter"}) {
-        if (auto v = q.get(k)) body[k] = *v;
-    }
-    for (const char* k : {"offset", "limit"}) {
-        if (auto v = q.get_uint(k, std::string("invalid_similar_") + k)) body[k] = *v;
-    }
-    for (const char* k : {"retrieveVectors", "showRankingScore", "showRankingScoreDetails"}) {
-        if (auto v = q.get_bool(k, "bad_request")) body[k] = *v;
-    }
-    if (auto v = q.get("attributesToRetrieve")) body["attributesToRetrieve"] = http::split_csv(*v);
-    if (auto v = q.get("rankingScoreThreshold")) {
-        char* end = nullptr;
-        const double threshold = std::strtod(v->c_str(), &end);
-        if (v->empty() || end != v->c_str() + v->size()) {
-            throw http::error(400, "invalid_similar_ranking_score_threshold",
-                              "Invalid value in parameter `rankingScoreThreshold`: could not "
-                              "parse `" +
-                                  *v + "` as a float.");
-        }
-        body["rankingScoreThreshold"] = threshold;
-    }
-    apply_tenant_rules(r, uid, body);
-    co_return co_await similar_body(ctx, uid, body);
-}
-
 }  // namespace
 
 std::string query_index_uid(const json& query, std::size_t position) {
@@ -580,12 +446,9 @@ void add_search_routes(http::Router& router, Context& ctx) {
                [&ctx](http::Request& r) { return search_get(ctx, r); });
     router.add(Method::post, "/indexes/{uid}/facet-search", "search",
                [&ctx](http::Request& r) { return facet_search(ctx, r); });
-    router.add(Method::post, "/indexes/{uid}/similar", "search",
-               [&ctx](http::Request& r) { return similar_post(ctx, r); });
-    router.add(Method::get, "/indexes/{uid}/similar", "search",
-               [&ctx](http::Request& r) { return similar_get(ctx, r); });
     router.add(Method::post, "/multi-search", "search",
                [&ctx](http::Request& r) { return multi_search(ctx, r); });
+    add_similar_routes(router, ctx);
 }
 
 }  // namespace miroir::meili

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +16,10 @@
 #include <miroir/scatter/search.hpp>
 #include <miroir/upstream/node_client.hpp>
 
+namespace miroir::http {
+class Router;
+}  // namespace miroir::http
+
 namespace miroir::fleet {
 struct Context;
 }  // namespace miroir::fleet
@@ -22,6 +27,18 @@ struct Context;
 namespace miroir::meili {
 
 using fleet::Context;
+
+// A body's unsigned number `key`, or `fallback`.
+std::uint64_t uint_or(const nlohmann::ordered_json& body, const char* key, std::uint64_t fallback);
+// Whether a body's `key` is `true`.
+bool flag(const nlohmann::ordered_json& body, const char* key);
+// A node's `attributesToRetrieve` with the hits' places (which order ties as one node does)
+// when the client's list does not name every attribute; a value of the wrong type is left for
+// the nodes to reject.
+void retrieve_place(nlohmann::ordered_json& body);
+
+// POST and GET /indexes/{uid}/similar (similar.cpp).
+void add_similar_routes(http::Router& router, Context& ctx);
 
 // What the merge needs of a search body (POST search, a query of a multi-search, explain).
 scatter::SearchWindow window_of(Context& ctx, const nlohmann::ordered_json& body);

@@ -31,20 +31,42 @@ using http::Method;
 
 constexpr std::string_view kFilterable = "filterableAttributes";
 
-bool is_shard_field(const json& v) { return v.is_string() && v == routing::kShardField; }
+// The settings into which Miroir writes a field of its own: `_miroir_shard` must be filterable
+// (even when the client sets no filterable attribute), `_miroir_ord` displayed (when the client
+// lists the displayed attributes; by default every one is).
+struct HiddenField {
+    std::string_view setting;
+    std::string_view field;
+    bool when_unset;  // a value of null (reset) gets it too
+};
+constexpr HiddenField kHiddenFields[] = {
+    {kFilterable, routing::kShardField, true},
+    {"displayedAttributes", routing::kOrdField, false},
+};
 
-// The client's filterableAttributes value as the nodes must hold it.
-json with_shard_field(const json& value) {
-    if (value.is_null()) return json::array({routing::kShardField});
+const HiddenField* hidden_in(std::string_view setting) {
+    for (const auto& h : kHiddenFields) {
+        if (h.setting == setting) return &h;
+    }
+    return nullptr;
+}
+
+// The client's value of `setting` as the nodes must hold it.
+json with_hidden(std::string_view setting, const json& value) {
+    const auto* h = hidden_in(setting);
+    if (!h) return value;
+    if (value.is_null()) return h->when_unset ? json::array({h->field}) : value;
     if (!value.is_array()) return value;  // invalid: the nodes answer the error
     json out = value;
-    if (std::none_of(out.begin(), out.end(), is_shard_field)) out.push_back(routing::kShardField);
+    if (std::find(out.begin(), out.end(), json(h->field)) == out.end()) out.push_back(h->field);
     return out;
 }
 
-json without_shard_field(json value) {
-    if (!value.is_array()) return value;
-    value.erase(std::remove_if(value.begin(), value.end(), is_shard_field), value.end());
+// A node's value of `setting` as the client sees it.
+json without_hidden(std::string_view setting, json value) {
+    const auto* h = hidden_in(setting);
+    if (!h || !value.is_array()) return value;
+    value.erase(std::remove(value.begin(), value.end(), json(h->field)), value.end());
     return value;
 }
 
@@ -81,10 +103,10 @@ asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
         if (!result || result->status >= 500) continue;
         if (result->status != 200) co_return relay_error(result->status, result->body);
         auto body = json::parse(result->body, nullptr, false);
-        if (key.empty() && body.is_object() && body.contains(kFilterable)) {
-            body[kFilterable] = without_shard_field(body[kFilterable]);
-        } else if (key == kFilterable) {
-            body = without_shard_field(body);
+        if (!key.empty()) {
+            body = without_hidden(key, std::move(body));
+        } else if (body.is_object()) {
+            for (auto& [name, value] : body.items()) value = without_hidden(name, std::move(value));
         }
         auto response = http::respond(200, body);
         add_settings_headers(ctx, uid, response);
@@ -119,8 +141,8 @@ asio::awaitable<http::Response> patch_all(Context& ctx, http::Request& r) {
     check_index_uid(uid);
     const auto body = http::json_body(r);
     json sent = body;
-    if (sent.is_object() && sent.contains(kFilterable)) {
-        sent[kFilterable] = with_shard_field(sent[kFilterable]);
+    if (sent.is_object()) {
+        for (auto& [name, value] : sent.items()) value = with_hidden(name, value);
     }
     std::vector<upstream::UpstreamRequest> requests{
         node_request(Method::patch, index_path(uid) + "/settings", sent.dump())};
@@ -133,7 +155,7 @@ asio::awaitable<http::Response> reset_all(Context& ctx, http::Request& r) {
     json details = json::object();
     for (const auto& route : http::kSettingsRoutes) details[route.key] = nullptr;
     json shard_only;
-    shard_only[kFilterable] = with_shard_field(nullptr);
+    shard_only[kFilterable] = with_hidden(kFilterable, nullptr);
     std::vector<upstream::UpstreamRequest> requests{
         node_request(Method::del, index_path(uid) + "/settings"),
         node_request(Method::patch, index_path(uid) + "/settings", shard_only.dump())};
@@ -153,8 +175,8 @@ asio::awaitable<http::Response> update_one(Context& ctx, http::Request& r,
     json details;
     details[key] = value;
     std::vector<upstream::UpstreamRequest> requests;
-    if (key == kFilterable) {
-        requests.push_back(node_request(Method::put, target, with_shard_field(value).dump()));
+    if (hidden_in(key) && (!reset || hidden_in(key)->when_unset)) {
+        requests.push_back(node_request(route.verb, target, with_hidden(key, value).dump()));
     } else if (reset) {
         requests.push_back(node_request(Method::del, target));
     } else {

@@ -138,26 +138,29 @@ char csv_delimiter(const http::Query& q, ingest::Format format) {
     return (*d)[0];
 }
 
-// Each node's payload: every document, with its `_miroir_shard`, to the owners of its shard in
-// every group the snapshot writes to (an empty payload for a node that gets none); the shards
-// written, in order, into `shards`.
+// Each node's payload: every document, with its `_miroir_shard` and `_miroir_ord`, to the owners of
+// its shard in every group the snapshot writes to (an empty payload for a node that gets none); the
+// shards written, in order, into `shards`.
 std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& split,
                                        ingest::Format format, char delimiter,
                                        std::vector<std::uint32_t>& shards) {
     std::vector<std::string> payloads(fleet.size());
     std::vector<bool> touched(fleet.shards(), false);
+    routing::Ord ord{routing::next_stamp(), 0};
     for (const auto& doc : split.documents) {
         const auto shard = routing::shard_of(doc.id, fleet.shards());
         touched[shard] = true;
+        const auto place = routing::ord_value(ord);
+        ++ord.position;
         for (const auto& group : fleet.written_groups()) {
             for (auto node : fleet.write_owners(group, shard)) {
                 auto& out = payloads[node];
                 if (format == ingest::Format::csv) {
-                    if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter);
-                    ingest::append_csv(out, doc, shard, delimiter);
+                    if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter, true);
+                    ingest::append_csv(out, doc, shard, delimiter, place);
                 } else {
                     if (out.empty()) out = "[";
-                    ingest::append_json(out, doc, shard);
+                    ingest::append_json(out, doc, shard, place);
                 }
             }
         }
@@ -368,12 +371,14 @@ asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
         ctx, uid, node_request(Method::del, index_path(uid) + "/documents"), details, q);
 }
 
-// An edition function wrapped so that `_miroir_shard` survives whatever it does to `doc` (even
-// replacing it): kept before, put back after unless the document was deleted. A function ending
-// in `return` skips the restore; docs/writes.md says so.
+// An edition function wrapped so that `_miroir_shard` and `_miroir_ord` survive whatever it
+// does to `doc` (even replacing it): kept before, put back after unless the document was
+// deleted. A function ending in `return` skips the restore; docs/writes.md says so.
 std::string keeping_shard(const std::string& function) {
-    return "let _miroir_kept = doc._miroir_shard; " + function +
-           "\n;if type_of(doc) == \"map\" { doc._miroir_shard = _miroir_kept; }";
+    return "let _miroir_kept = doc._miroir_shard; let _miroir_place = doc._miroir_ord; " +
+           function +
+           "\n;if type_of(doc) == \"map\" { doc._miroir_shard = _miroir_kept; "
+           "doc._miroir_ord = _miroir_place; }";
 }
 
 // POST /indexes/{uid}/documents/edit: the function runs on every node over its documents (the

@@ -6,9 +6,11 @@
 // node holding every document buckets on the counts themselves; so does this order.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <queue>
 
 #include <miroir/merge/order.hpp>
+#include <miroir/routing/shard_field.hpp>
 
 namespace miroir::merge {
 
@@ -177,7 +179,24 @@ int compare_ids(const json* a, const json* b) {
     return 0;
 }
 
+// A document's place, when it has one.
+std::optional<routing::Ord> place_of(const json& doc) {
+    if (!doc.is_object()) return std::nullopt;
+    const auto it = doc.find(routing::kOrdField);
+    if (it == doc.end() || !it->is_string()) return std::nullopt;
+    return routing::ord_of_value(it->get_ref<const std::string&>());
+}
+
+int compare_places(const std::optional<routing::Ord>& a, const std::optional<routing::Ord>& b) {
+    if (!a || !b || *a == *b) return 0;
+    return *a < *b ? -1 : 1;
+}
+
 }  // namespace
+
+int compare_places(const json& a, const json& b) {
+    return compare_places(place_of(a), place_of(b));
+}
 
 std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
     const std::vector<const json*>& lists, std::size_t take, std::string_view tie_field) {
@@ -186,10 +205,12 @@ std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
         std::size_t position;
         RankKey key;
         const json* id = nullptr;  // the tie field's value
+        std::optional<routing::Ord> place;
     };
     // the heap's top is the hit that ranks first
     auto later = [](const Head& a, const Head& b) {
         if (const int c = compare(a.key, b.key); c != 0) return c > 0;
+        if (const int p = compare_places(a.place, b.place); p != 0) return p > 0;
         if (const int t = compare_ids(a.id, b.id); t != 0) return t > 0;
         if (a.list != b.list) return a.list > b.list;
         return a.position > b.position;
@@ -199,7 +220,7 @@ std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
         const json* hits = lists[list];
         if (!hits || !hits->is_array() || position >= hits->size()) return;
         const json& hit = (*hits)[position];
-        Head head{list, position, rank_key(hit)};
+        Head head{list, position, rank_key(hit), nullptr, place_of(hit)};
         if (!tie_field.empty() && hit.is_object()) {
             const auto id = hit.find(std::string(tie_field));
             if (id != hit.end()) head.id = &*id;

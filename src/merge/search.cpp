@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <miroir/merge/facets.hpp>
+#include <miroir/merge/order.hpp>
 #include <miroir/merge/search.hpp>
 #include <miroir/routing/shard_field.hpp>
 
@@ -186,8 +187,11 @@ json similar_answer(const SimilarAsk& ask, std::vector<json>& answers) {
         processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
         for (auto& hit : a["hits"]) entries.push_back({hit.value("_rankingScore", 0.0), &hit});
     }
-    std::stable_sort(entries.begin(), entries.end(),
-                     [](const Entry& x, const Entry& y) { return x.score > y.score; });
+    // equally similar documents in insertion order, as one node gives them
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
+        if (x.score != y.score) return x.score > y.score;
+        return compare_places(*x.hit, *y.hit) < 0;
+    });
     json hits = json::array();
     for (std::uint64_t i = ask.offset; i < entries.size() && i < ask.offset + ask.limit; ++i) {
         json& hit = *entries[i].hit;

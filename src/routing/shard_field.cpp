@@ -1,3 +1,7 @@
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+
 #include <miroir/routing/shard_field.hpp>
 
 namespace miroir::routing {
@@ -36,6 +40,59 @@ std::string shard_filter(const std::vector<std::uint32_t>& shards) {
         out += std::to_string(shards[i]) + ", \"" + shard_value(shards[i]) + "\"";
     }
     return out + "]";
+}
+
+namespace {
+
+constexpr std::size_t kStampDigits = 16;
+
+void append_digits(std::string& out, std::string_view digits) {
+    for (const char digit : digits) out.push_back(kShardDigits[digit - '0']);
+}
+
+std::optional<std::uint64_t> number_of(std::string_view encoded) {
+    if (encoded.empty() || encoded.size() > 19) return std::nullopt;
+    std::uint64_t n = 0;
+    for (const char c : encoded) {
+        const auto digit = kShardDigits.find(c);
+        if (digit == std::string_view::npos) return std::nullopt;
+        n = n * 10 + digit;
+    }
+    return n;
+}
+
+}  // namespace
+
+std::string ord_value(Ord ord) {
+    std::string stamp = std::to_string(ord.stamp);
+    if (stamp.size() < kStampDigits) stamp.insert(0, kStampDigits - stamp.size(), '0');
+    std::string out;
+    out.reserve(stamp.size() + 8);
+    append_digits(out, stamp);
+    append_digits(out, std::to_string(ord.position));
+    return out;
+}
+
+std::optional<Ord> ord_of_value(std::string_view value) {
+    if (value.size() <= kStampDigits) return std::nullopt;
+    const auto stamp = number_of(value.substr(0, kStampDigits));
+    const auto position = number_of(value.substr(kStampDigits));
+    if (!stamp || !position) return std::nullopt;
+    return Ord{*stamp, *position};
+}
+
+std::uint64_t next_stamp() {
+    static std::atomic<std::uint64_t> last{0};
+    const auto now =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    auto prev = last.load(std::memory_order_relaxed);
+    std::uint64_t next = 0;
+    do {
+        next = std::max(now, prev + 1);
+    } while (!last.compare_exchange_weak(prev, next, std::memory_order_relaxed));
+    return next;
 }
 
 }  // namespace miroir::routing

@@ -52,6 +52,19 @@ TEST(Splitter, InjectedPayloadIsValidJsonWithTheShardFirst) {
     EXPECT_EQ(parsed[0]["t"], "a");
     EXPECT_EQ(parsed[1]["_miroir_shard"], routing::shard_value(12));
     EXPECT_EQ(parsed[1]["id"], 2);
+    EXPECT_FALSE(parsed[0].contains("_miroir_ord"));
+}
+
+TEST(Splitter, InjectedPayloadCarriesThePlaceSecond) {
+    const auto s = run(R"([{"id": 1, "t": "a"}])");
+    const auto place = routing::ord_value({1796000000000000, 3});
+    std::string out = "[";
+    append_json(out, s.documents[0], 7, place);
+    out += "]";
+    const auto parsed = nlohmann::ordered_json::parse(out);
+    EXPECT_EQ(parsed[0].begin().key(), "_miroir_shard");
+    EXPECT_EQ(parsed[0]["_miroir_ord"], place);
+    EXPECT_EQ(parsed[0]["t"], "a");
 }
 
 TEST(Splitter, NdjsonSkipsBlankLines) {
@@ -180,6 +193,12 @@ TEST(Splitter, CsvRecordsWithQuotedCells) {
     begin_csv(out, s.csv_header, ',');
     append_csv(out, s.documents[0], 5, ',');
     EXPECT_EQ(out, "id:number,title,tags,_miroir_shard\n1,\"a, \"\"b\"\"\",x,\"}\"\n");
+
+    out.clear();
+    begin_csv(out, s.csv_header, ',', true);
+    append_csv(out, s.documents[0], 5, ',', "()");
+    EXPECT_EQ(
+        out, "id:number,title,tags,_miroir_shard,_miroir_ord\n1,\"a, \"\"b\"\"\",x,\"}\",\"()\"\n");
 }
 
 TEST(Splitter, CsvWithDelimiterAndStringIds) {

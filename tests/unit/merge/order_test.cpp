@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <miroir/merge/order.hpp>
+#include <miroir/routing/shard_field.hpp>
 
 namespace miroir::merge {
 namespace {
@@ -136,6 +137,28 @@ TEST(MergeOrder, FullTiesGoByPrimaryKeyNumbersBeforeStrings) {
     const std::vector<std::pair<std::size_t, std::size_t>> by_list = {
         {0, 0}, {0, 1}, {0, 2}, {0, 3}, {1, 0}, {1, 1}, {1, 2}};
     EXPECT_EQ(merge_ordered({&a, &b}, 10), by_list);
+}
+
+TEST(MergeOrder, FullTiesGoByInsertionBeforeThePrimaryKey) {
+    auto tied = [](json id, std::uint64_t stamp, std::uint64_t position) {
+        json h = hit({{"words", {{"order", 0}, {"matchingWords", 1}}}}, 0.5);
+        h["id"] = std::move(id);
+        h[std::string(routing::kOrdField)] = routing::ord_value({stamp, position});
+        return h;
+    };
+    // documents 5, 3, 9, 1 added in that order by one write, 7 by a later one: each node lists
+    // its share in that order
+    const json a = json::array({tied(5, 100, 0), tied(1, 100, 3), tied(7, 200, 0)});
+    const json b = json::array({tied(3, 100, 1), tied(9, 100, 2)});
+    const std::vector<std::pair<std::size_t, std::size_t>> want = {
+        {0, 0}, {1, 0}, {1, 1}, {0, 1}, {0, 2}};
+    EXPECT_EQ(merge_ordered({&a, &b}, 10, "id"), want);
+    // a hit without a place (written before places were) falls back to the key
+    json old = tied(2, 0, 0);
+    old.erase(std::string(routing::kOrdField));
+    EXPECT_EQ(compare_places(old, a[0]), 0);
+    EXPECT_LT(compare_places(a[0], b[0]), 0);
+    EXPECT_GT(compare_places(a[2], b[1]), 0);
 }
 
 }  // namespace

@@ -28,5 +28,31 @@ TEST(ShardField, StoredShardsHoldNoWordCharacter) {
     EXPECT_EQ(shard_filter({3, 12}), R"(_miroir_shard IN [3, "]", 12, ")["])");
 }
 
+TEST(OrdField, PlacesRoundTripAndHoldNoWordCharacter) {
+    const Ord ord{1796000000123456, 42};
+    const auto value = ord_value(ord);
+    EXPECT_EQ(value.size(), 16u + 2u);
+    EXPECT_TRUE(std::none_of(value.begin(), value.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c));
+    })) << value;
+    EXPECT_EQ(ord_of_value(value), ord);
+    // a short stamp is padded, so the position still starts after 16 characters
+    EXPECT_EQ(ord_of_value(ord_value({5, 0})), (Ord{5, 0}));
+    EXPECT_EQ(ord_of_value(ord_value({5, 123456789})), (Ord{5, 123456789}));
+    EXPECT_EQ(ord_of_value(""), std::nullopt);
+    EXPECT_EQ(ord_of_value(ord_value({5, 0}).substr(0, 16)), std::nullopt);  // no position
+    EXPECT_EQ(ord_of_value("1796000000123456"
+                           "1"),
+              std::nullopt);  // digits are not its form
+}
+
+TEST(OrdField, PlacesOrderByStampThenPosition) {
+    EXPECT_LT((Ord{1, 900}), (Ord{2, 0}));
+    EXPECT_LT((Ord{2, 9}), (Ord{2, 10}));
+    const auto first = next_stamp();
+    const auto second = next_stamp();
+    EXPECT_LT(first, second);  // strictly increasing, however close the calls
+}
+
 }  // namespace
 }  // namespace miroir::routing

@@ -53,6 +53,8 @@ Response respond(unsigned status, const nlohmann::ordered_json& body);
 
 // A comma-separated query-string list, items trimmed of spaces.
 std::vector<std::string> split_csv(std::string_view s);
+// Items joined into such a list.
+std::string join_csv(const std::vector<std::string>& items);
 
 // camelCase → snake_case, as Meilisearch derives error codes from parameter names.
 std::string snake_case(std::string_view camel);

@@ -52,13 +52,18 @@ struct Split {
 Split split(std::string& body, const SplitOptions& options);
 
 // Appends `doc` to a JSON array payload under construction (`out` starts as "["; the caller
-// closes it with "]"), with `"_miroir_shard":"<shard_value>"` as its first field.
-void append_json(std::string& out, const Document& doc, std::uint32_t shard);
+// closes it with "]"), with `"_miroir_shard":"<shard_value>"` as its first field and, when
+// `ord` (a routing::ord_value) is given, `"_miroir_ord":"<ord>"` as its second.
+void append_json(std::string& out, const Document& doc, std::uint32_t shard,
+                 std::string_view ord = {});
 
-// Starts a CSV payload: the header with a `_miroir_shard` (string) column appended.
-void begin_csv(std::string& out, std::string_view header, char delimiter);
-// Appends one CSV record with its shard as the last cell.
-void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter);
+// Starts a CSV payload: the header with a `_miroir_shard` (string) column appended, and a
+// `_miroir_ord` one after it when `with_ord`.
+void begin_csv(std::string& out, std::string_view header, char delimiter, bool with_ord = false);
+// Appends one CSV record with its shard as the next cell, then its `ord` when given (as every
+// record of a payload begun `with_ord` must).
+void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter,
+                std::string_view ord = {});
 
 // Whether a Meilisearch document id string is valid: 1–511 bytes of [A-Za-z0-9_-].
 bool valid_id_string(std::string_view id);

@@ -44,12 +44,17 @@ RankKey rank_key(const nlohmann::ordered_json& hit);
 // Negative when `a` ranks before `b`, 0 when one node could order them either way.
 int compare(const RankKey& a, const RankKey& b);
 
+// Two documents' places in their index's insertion order (their `_miroir_ord`): negative when
+// `a` was added first; 0 when either has none.
+int compare_places(const nlohmann::ordered_json& a, const nlohmann::ordered_json& b);
+
 // The first `take` hits of several hit lists, each already in rank order (a node's answer
 // is), as (list, position) pairs: a k-way merge that computes keys only for the hits that
-// reach the front. Full ties are ordered by the hits' `tie_field` (the primary key: numbers
-// by value before strings), which is the order one node gives documents added in that order,
-// and keeps a page's content independent of how the shards are placed; hits without it keep
-// list order, then position. A hybrid search merges its two sides with merge/hybrid.hpp.
+// reach the front. Full ties are ordered as one node orders them, by insertion (the hits'
+// places), then by the hits' `tie_field` (the primary key: numbers by value before strings,
+// the order one node gives documents added in that order), which keeps a page's content
+// independent of how the shards are placed; hits with neither keep list order, then position. A
+// hybrid search merges its two sides with merge/hybrid.hpp.
 std::vector<std::pair<std::size_t, std::size_t>> merge_ordered(
     const std::vector<const nlohmann::ordered_json*>& lists, std::size_t take,
     std::string_view tie_field = {});

@@ -2,6 +2,7 @@
 // sends a node and filters by it; clients never see it (pure, no Asio).
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,5 +26,28 @@ std::string shard_value(std::uint32_t shard);
 std::optional<std::uint32_t> shard_of_value(std::string_view value);
 // A filter expression selecting the documents of `shards`, stored in either form.
 std::string shard_filter(const std::vector<std::uint32_t>& shards);
+
+// The field that places each stored document in its index's insertion order. One node lists
+// documents, and orders hits that tie on every ranking rule, by internal id: the order in
+// which they were first added. Every write stamps its documents with the time it routed them
+// and their position in its payload, so that Miroir can interleave the nodes' lists as one
+// node would have listed them.
+inline constexpr std::string_view kOrdField = "_miroir_ord";
+
+// A document's place: the write's stamp (microseconds, strictly increasing within a Miroir
+// process), then its position in the write's payload.
+struct Ord {
+    std::uint64_t stamp = 0;
+    std::uint64_t position = 0;
+    auto operator<=>(const Ord&) const = default;
+};
+
+// How an Ord is stored: the stamp as exactly 16 digits, then the position, each digit written
+// as a separator character as shard values are (the field yields no word to a search).
+std::string ord_value(Ord ord);
+// The Ord a stored value holds; nullopt when it holds none.
+std::optional<Ord> ord_of_value(std::string_view value);
+// A new write's stamp: the clock's microseconds, or one more than the last stamp given.
+std::uint64_t next_stamp();
 
 }  // namespace miroir::routing
