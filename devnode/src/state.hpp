@@ -125,7 +125,8 @@ struct State {
     std::vector<Key> keys;  // creation order
     Time last_update{};
     bool has_update = false;
-    json features = json::object();  // the experimental features, by name
+    json features = json::object();     // the experimental features, by name
+    std::map<std::string, json> chats;  // chat workspaces' settings, by uid
 
     // Registers a task; the caller holds the mutex.
     Task& enqueue(std::string type, std::optional<std::string> index_uid, json details,

@@ -207,6 +207,36 @@ Response get_task(State& state, Request& r) {
     return respond(200, it->second.to_json());
 }
 
+// GET /tasks/{uid}/documents (the `getTaskDocumentsRoute` feature): the documents of a document
+// addition that has not been processed yet, as compact JSON objects one after the other.
+Response task_documents(State& state, Request& r) {
+    std::lock_guard lock(state.mutex);
+    if (state.features.value("getTaskDocumentsRoute", false) != true) {
+        throw error(400, "feature_not_enabled",
+                    "Getting the documents of an enqueued task requires enabling the `get task "
+                    "documents route` experimental feature. See "
+                    "https://github.com/orgs/meilisearch/discussions/808");
+    }
+    const auto uid = parse_task_uid(std::string(r.param("uid")));
+    auto it = state.tasks.find(uid);
+    if (it == state.tasks.end()) {
+        throw error(404, "task_not_found", "Task `" + std::to_string(uid) + "` not found.");
+    }
+    const auto& task = it->second;
+    if (task.type != "documentAdditionOrUpdate" ||
+        (task.status != "enqueued" && task.status != "processing")) {
+        throw error(404, "task_file_not_found",
+                    "Task `" + std::to_string(uid) +
+                        "` does not contain any documents. Only `documentAdditionOrUpdate` tasks "
+                        "with the statuses `enqueued` or `processing` contain documents");
+    }
+    Response out;
+    out.status = 200;
+    out.headers.set("Content-Type", "application/x-ndjson");
+    for (const auto& doc : task.op.documents) out.body += doc.dump();
+    return out;
+}
+
 // POST /tasks/cancel (`cancel`) and DELETE /tasks: a taskCancelation or taskDeletion task over
 // the tasks the filters select (at least one filter is required).
 Response enqueue_cancel_or_delete(State& state, Request& r, bool cancel) {
@@ -244,6 +274,9 @@ void Node::add_task_routes() {
     add(
         Method::get, "/tasks/{uid}", "tasks.get",
         [this](Request& r) { return get_task(state_, r); }, false);
+    add(
+        Method::get, "/tasks/{uid}/documents", "tasks.get",
+        [this](Request& r) { return task_documents(state_, r); }, false);
     add(
         Method::post, "/tasks/cancel", "tasks.cancel",
         [this](Request& r) { return enqueue_cancel_or_delete(state_, r, true); }, false);

@@ -76,6 +76,7 @@ struct App::Impl {
         meili::add_explain_routes(router, context);
         meili::add_feature_routes(router, context);
         meili::add_webhook_routes(router, context);
+        meili::add_chat_routes(router, context);
         meili::add_field_routes(router, context);
         meili::add_experimental_routes(router, context);
         meili::add_network_routes(router, context);

@@ -24,6 +24,8 @@
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/time.hpp>
 
+#include "route.hpp"
+
 namespace miroir::meili {
 
 using namespace miroir::fleet;
@@ -198,14 +200,7 @@ asio::awaitable<http::Response> list_tasks(Context& ctx, http::Request& r, bool 
 asio::awaitable<http::Response> get_task(Context& ctx, http::Request& r, bool batch) {
     const std::string text(r.param("uid"));
     const std::string what = batch ? "Batch" : "Task";
-    const bool numeric =
-        !text.empty() && text.size() < 20 &&
-        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!numeric) {
-        throw http::error(
-            400, batch ? "invalid_batch_uids" : "invalid_task_uids",
-            what + " uid `" + text + "` is invalid. It should only contain numeric characters.");
-    }
+    check_task_uid(text, batch);
     auto task = co_await ctx.store.get(std::stoull(text));
     const bool hidden = task && r.key_indexes && !r.index_allowed(task->index_uid);
     if (task && !task->finished()) {
@@ -311,11 +306,22 @@ asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
 
 }  // namespace
 
+void check_task_uid(const std::string& text, bool batch) {
+    const bool numeric =
+        !text.empty() && text.size() < 20 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (numeric) return;
+    throw http::error(400, batch ? "invalid_batch_uids" : "invalid_task_uids",
+                      std::string(batch ? "Batch" : "Task") + " uid `" + text +
+                          "` is invalid. It should only contain numeric characters.");
+}
+
 void add_task_routes(http::Router& router, Context& ctx) {
     router.add(http::Method::get, "/tasks", "tasks.get",
                [&ctx](http::Request& r) { return list_tasks(ctx, r, false); });
     router.add(http::Method::get, "/tasks/{uid}", "tasks.get",
                [&ctx](http::Request& r) { return get_task(ctx, r, false); });
+    add_task_document_routes(router, ctx);
     router.add(http::Method::get, "/batches", "tasks.get",
                [&ctx](http::Request& r) { return list_tasks(ctx, r, true); });
     router.add(http::Method::get, "/batches/{uid}", "tasks.get",

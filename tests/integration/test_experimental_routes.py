@@ -137,3 +137,153 @@ class Network(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def documents_of(body):
+    """Compact JSON objects one after the other, as a node gives a task's documents."""
+    body = body.decode() if isinstance(body, bytes) else body
+    decoder, docs, at = json.JSONDecoder(), [], 0
+    while at < len(body):
+        doc, at = decoder.raw_decode(body, at)
+        docs.append(doc)
+    return docs
+
+
+class TaskDocuments(unittest.TestCase):
+    """GET /tasks/{uid}/documents: the documents of a document addition not yet processed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = c = Cluster({"nodes": 3, "rf": 2, "shards": 8})
+        wait_miroir(c, c.call("POST", "/indexes", {"uid": "td", "primaryKey": "id"})
+                    .json()["taskUid"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def refusal(self, path):
+        through = self.cluster.call("GET", path)
+        one = self.cluster.nodes[0].call("GET", path)
+        self.assertEqual(through.status, one.status, through.body)
+        return through.json(), json.loads(one.body)
+
+    def test_a_feature_off_as_a_node(self):
+        for path in ["/tasks/0/documents", "/tasks/abc/documents"]:
+            through, one = self.refusal(path)
+            self.assertEqual(through, one)
+            self.assertEqual(through["code"], "feature_not_enabled")
+
+    def test_b_the_documents_in_the_clients_order(self):
+        r = self.cluster.call("PATCH", "/experimental-features", {"getTaskDocumentsRoute": True})
+        self.assertEqual((r.status, r.json()["getTaskDocumentsRoute"]), (200, True), r.body)
+        through, one = self.refusal("/tasks/abc/documents")
+        self.assertEqual(through, one)
+        self.assertEqual(through["code"], "invalid_task_uids")
+        missing = self.cluster.call("GET", "/tasks/987654/documents")
+        self.assertEqual((missing.status, missing.json()["message"]),
+                         (404, "Task `987654` not found."))
+        docs = [{"id": i, "title": f"doc {i}", "n": {"x": i}} for i in [5, 3, 9, 1, 7, 2, 40]]
+        hang = not REAL  # the nodes keep the task enqueued until the fault is cleared
+        if hang:
+            for node in self.cluster.nodes:
+                node.call("PUT", "/_devnode/faults", {"routeClass": "queue", "hang": True})
+        try:
+            uid = self.cluster.call("POST", "/indexes/td/documents", docs).json()["taskUid"]
+            if hang:
+                r = self.cluster.call("GET", f"/tasks/{uid}/documents")
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.headers.get("content-type"), "application/x-ndjson")
+                self.assertEqual(documents_of(r.body), docs)  # once each, no Miroir field
+        finally:
+            for node in self.cluster.nodes:
+                node.call("DELETE", "/_devnode/faults")
+        wait_miroir(self.cluster, uid)
+        done = self.cluster.call("GET", f"/tasks/{uid}/documents")
+        self.assertEqual((done.status, done.json()["code"]), (404, "task_file_not_found"))
+        self.assertEqual(done.json()["message"],
+                         f"Task `{uid}` does not contain any documents. Only "
+                         "`documentAdditionOrUpdate` tasks with the statuses `enqueued` or "
+                         "`processing` contain documents")
+        settings = self.cluster.call("PATCH", "/indexes/td/settings", {"rankingRules": ["words"]})
+        other = self.cluster.call("GET", f"/tasks/{settings.json()['taskUid']}/documents")
+        self.assertEqual((other.status, other.json()["code"]), (404, "task_file_not_found"))
+
+
+WORKSPACE = {"source": "openAi", "orgId": "some-org-id", "projectId": "some-project-id",
+             "apiVersion": "some-api-version", "deploymentId": "some-deployment-id",
+             "baseUrl": "http://127.0.0.1:9/v1/", "apiKey": "sk-test-placeholder-api-key",
+             "prompts": {"system": "Answer from the context."}}
+
+
+class Chats(unittest.TestCase):
+    """The chat workspaces on every node; completions only where one node holds every shard."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster({"nodes": 3, "rf": 1, "shards": 8})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def test_a_feature_off_as_a_node(self):
+        for method, path in [("GET", "/chats"), ("GET", "/chats/ws"), ("DELETE", "/chats/ws"),
+                             ("GET", "/chats/ws/settings"), ("PATCH", "/chats/ws/settings")]:
+            body = {} if method == "PATCH" else None
+            through = self.cluster.call(method, path, body)
+            one = self.cluster.nodes[0].call(method, path, body)
+            self.assertEqual((through.status, through.json()), (one.status, json.loads(one.body)),
+                             path)
+            self.assertEqual(through.json()["code"], "feature_not_enabled")
+
+    def test_b_workspaces_on_every_node(self):
+        r = self.cluster.call("PATCH", "/experimental-features", {"chatCompletions": True})
+        self.assertEqual(r.status, 200, r.body)
+        r = self.cluster.call("PATCH", "/chats/ws/settings", WORKSPACE)
+        self.assertEqual(r.status, 200, r.body)
+        settings = r.json()
+        self.assertEqual(settings["apiKey"], "sk-XXXXX...")  # shown masked, as a node shows it
+        self.assertEqual(settings["prompts"]["system"], "Answer from the context.")
+        for node in self.cluster.nodes:  # every node holds the workspace
+            one = node.call("GET", "/chats/ws/settings")
+            self.assertEqual((one.status, json.loads(one.body)), (200, settings))
+        self.assertEqual(self.cluster.call("GET", "/chats/ws/settings").json(), settings)
+        listed = self.cluster.call("GET", "/chats").json()
+        self.assertEqual((listed["results"], listed["total"]), ([{"uid": "ws"}], 1))
+        self.assertEqual(self.cluster.call("GET", "/chats/ws").json(), {"uid": "ws"})
+        bad = self.cluster.call("PATCH", "/chats/ws/settings", {"source": "vLlm",
+                                                                "baseUrl": None})
+        one = self.cluster.nodes[0].call("PATCH", "/chats/ws/settings",
+                                         {"source": "vLlm", "baseUrl": None})
+        self.assertEqual((bad.status, bad.json()), (one.status, json.loads(one.body)))
+        reset = self.cluster.call("DELETE", "/chats/ws/settings")
+        self.assertEqual((reset.status, reset.json()["apiKey"]), (200, None), reset.body)
+        gone = self.cluster.call("DELETE", "/chats/ws")
+        self.assertEqual((gone.status, gone.body), (204, b""))
+        for node in self.cluster.nodes:
+            self.assertEqual(node.call("GET", "/chats/ws").status, 404)
+        missing = self.cluster.call("GET", "/chats/ws")
+        one = self.cluster.nodes[0].call("GET", "/chats/ws")
+        self.assertEqual((missing.status, missing.json()), (404, json.loads(one.body)))
+        self.assertEqual(missing.json()["code"], "chat_not_found")
+
+    def test_c_completions_need_a_node_holding_every_shard(self):
+        r = self.cluster.call("PATCH", "/experimental-features", {"chatCompletions": True})
+        self.assertEqual(r.status, 200, r.body)
+        question = {"model": "gpt-4o-mini", "stream": True,
+                    "messages": [{"role": "user", "content": "Hello"}]}
+        r = self.cluster.call("POST", "/chats/ws/chat/completions", question)
+        self.assertEqual((r.status, r.json()["code"]), (501, "miroir_chat_needs_whole_node"))
+        # two nodes holding every shard: the completion is the node's own answer
+        whole = Cluster({"nodes": 2, "rf": 2, "shards": 4})
+        try:
+            r = whole.call("PATCH", "/experimental-features", {"chatCompletions": True})
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(whole.call("PATCH", "/chats/ws/settings", WORKSPACE).status, 200)
+            through = whole.call("POST", "/chats/ws/chat/completions", question)
+            one = whole.nodes[0].call("POST", "/chats/ws/chat/completions", question)
+            self.assertEqual(through.status, one.status, through.body)
+            self.assertEqual(through.headers.get("content-type"), one.headers.get("content-type"))
+        finally:
+            whole.stop()

@@ -24,6 +24,8 @@ void add_misc_routes(http::Router& router, Context& context);
 
 // GET /tasks, GET /tasks/{uid}
 void add_task_routes(http::Router& router, Context& context);
+// GET /tasks/{uid}/documents (task_documents.cpp; registered by add_task_routes).
+void add_task_document_routes(http::Router& router, Context& context);
 
 // POST /indexes, DELETE /indexes/{uid}, and the documents write routes
 void add_write_routes(http::Router& router, Context& context);
@@ -62,6 +64,8 @@ void add_network_routes(http::Router& router, Context& context);
 
 // /webhooks: Miroir's webhooks, called when its tasks finish
 void add_webhook_routes(http::Router& router, Context& context);
+// The chat workspaces and completions (chats.cpp).
+void add_chat_routes(http::Router& router, Context& context);
 
 // GET, PATCH and DELETE /indexes/{uid}/settings and every settings sub-route
 void add_settings_routes(http::Router& router, Context& context);
