@@ -498,14 +498,18 @@ class SlowNodes(unittest.TestCase):
                 r = node.call("PUT", "/_devnode/faults", {"routeClass": "queue", "latencyMs": 40})
                 self.assertEqual(r.status, 200, r.body)
             burst = {}
-            for i in range(500):
-                doc = {"id": 3_000_000 + i, "title": f"burst {i}", "genre": "drama",
-                       "year": 2001, "rating": 4.0}
-                r = cluster.call("POST", f"/indexes/{INDEX}/documents", [doc])
-                self.assertEqual(r.status, 202, r.body)
-                burst[doc["id"]] = doc
-            backlog = cluster.nodes[0].call(
-                "GET", "/tasks?statuses=enqueued,processing&limit=0").json()["total"]
+            backlog = 0
+            # writes until the first node has more than one hold of work queued (how many it
+            # takes depends on how fast this machine sends them)
+            while backlog * 0.040 <= 4.0 and len(burst) < 2000:
+                for i in range(len(burst), len(burst) + 250):
+                    doc = {"id": 3_000_000 + i, "title": f"burst {i}", "genre": "drama",
+                           "year": 2001, "rating": 4.0}
+                    r = cluster.call("POST", f"/indexes/{INDEX}/documents", [doc])
+                    self.assertEqual(r.status, 202, r.body)
+                    burst[doc["id"]] = doc
+                backlog = cluster.nodes[0].call(
+                    "GET", "/tasks?statuses=enqueued,processing&limit=0").json()["total"]
             self.assertGreater(backlog * 0.040, 4.0)  # seconds of work, more than one hold
             load_thread = Load(cluster, docs)
             load_thread.start()
