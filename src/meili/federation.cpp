@@ -25,6 +25,7 @@
 #include <miroir/tasks/store.hpp>
 #include <miroir/util/uuid.hpp>
 
+#include "network.hpp"
 #include "search.hpp"
 
 namespace miroir::meili {
@@ -102,6 +103,15 @@ json checked_query(const json& raw, std::size_t i, Query& q) {
                                       "float (>= 0.0).");
             }
             q.weight = w.get<double>();
+        }
+        if (options.is_object() && options.contains("remote") && !options["remote"].is_null()) {
+            if (!options["remote"].is_string()) {
+                throw http::error(400, "invalid_multi_search_remote",
+                                  "Invalid value type at `.queries[" + std::to_string(i) +
+                                      "].federationOptions.remote`: expected a string, but found " +
+                                      http::found_value(options["remote"]));
+            }
+            q.remote = options["remote"].get<std::string>();
         }
         query.erase("federationOptions");
     }
@@ -211,6 +221,7 @@ std::vector<std::pair<std::string, json>> node_queries(std::vector<Query>& queri
                                                        std::uint64_t depth, bool performance) {
     std::vector<std::pair<std::string, json>> runs;
     for (std::size_t i = 0; i < queries.size(); ++i) {
+        if (queries[i].skipped) continue;
         json b = bodies[i];
         if (performance) b["showPerformanceDetails"] = true;
         b["offset"] = 0;
@@ -267,18 +278,76 @@ asio::awaitable<void> add_facets(Context& ctx, const json& federation,
 
 // Each query's answer parsed into `results` (the slowest node's time in `processing`); the
 // first query that failed, as multi-search reports it.
-std::optional<http::Response> query_results(const std::vector<upstream::UpstreamResult>& answers,
+std::optional<http::Response> query_results(const std::vector<Query>& queries,
+                                            const std::vector<upstream::UpstreamResult>& answers,
                                             std::vector<json>& results, std::uint64_t& processing) {
-    for (std::size_t i = 0; i < answers.size(); ++i) {
-        if (!answers[i] || answers[i]->status != 200) {
-            const upstream::UpstreamResponse failed{503, {}, R"({"code":"miroir_no_quorum"})"};
-            return query_error(i, answers[i] ? *answers[i] : failed);
+    std::size_t next = 0;  // the answer of the next query that ran
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        if (queries[i].skipped) {
+            results.push_back(json{{"hits", json::array()}});
+            continue;
         }
-        results.push_back(json::parse(answers[i]->body, nullptr, false));
+        const auto& answer = answers[next++];
+        if (!answer || answer->status != 200) {
+            const upstream::UpstreamResponse failed{503, {}, R"({"code":"miroir_no_quorum"})"};
+            return query_error(i, answer ? *answer : failed);
+        }
+        results.push_back(json::parse(answer->body, nullptr, false));
         processing =
             std::max(processing, results.back().value("processingTimeMs", std::uint64_t{0}));
     }
     return std::nullopt;
+}
+
+// Per index its queries search (each index once, the queries run here), the documents they
+// matched and its facets; a node's refusal when there is one.
+asio::awaitable<std::optional<http::Response>> count_unions(
+    Context& ctx, const std::vector<Query>& queries, const std::vector<json>& bodies,
+    const json& by_index, std::map<std::string, IndexUnion>& unions) {
+    for (const auto& q : queries) {
+        if (q.skipped || unions.contains(q.uid)) continue;
+        std::vector<json> own;
+        for (std::size_t i = 0; i < queries.size(); ++i) {
+            if (queries[i].uid == q.uid && !queries[i].skipped) own.push_back(bodies[i]);
+        }
+        const auto patterns = by_index.is_object() ? by_index.value(q.uid, json()) : json();
+        auto counted = co_await index_union(ctx, q.uid, std::move(own), patterns);
+        if (auto* refused = std::get_if<http::Response>(&counted)) co_return std::move(*refused);
+        unions[q.uid] = std::move(std::get<IndexUnion>(counted));
+    }
+    co_return std::nullopt;
+}
+
+// Queries naming a remote (`federationOptions.remote`, the `network` feature on): the instance's
+// own name (`self`, left in `self_name`) runs here; another registered remote's queries are not
+// run, and the answer's `remoteErrors` says so for each remote (Miroir does not federate over
+// remotes); an unregistered one is refused. Nothing when no query names a remote.
+asio::awaitable<std::optional<json>> sort_remotes(Context& ctx, std::vector<Query>& queries,
+                                                  json& self_name) {
+    const bool named = std::any_of(queries.begin(), queries.end(),
+                                   [](const Query& q) { return q.remote.has_value(); });
+    if (!named) co_return std::nullopt;
+    co_await require_network_feature(ctx, "Performing a remote federated search");
+    const auto network = co_await network_record(ctx);
+    self_name = network.value("self", json());
+    json errors = json::object();
+    for (auto& q : queries) {
+        if (!q.remote || (self_name.is_string() && *q.remote == self_name)) continue;
+        const auto& remotes = network["remotes"];
+        if (!remotes.is_object() || !remotes.contains(*q.remote)) {
+            throw http::error(400, "invalid_multi_search_remote",
+                              "Invalid `.federation_options.remote`: remote `" + *q.remote +
+                                  "` is not registered");
+        }
+        q.skipped = true;
+        const http::ApiError unsupported(501, "miroir_remote_federation_unsupported",
+                                         http::ErrorType::system,
+                                         "Miroir does not federate searches over remotes: the "
+                                         "queries for remote `" +
+                                             *q.remote + "` were not run.");
+        errors[*q.remote] = json::parse(unsupported.body());
+    }
+    co_return errors;
 }
 
 // The federation's window: offset and limit, or page and hitsPerPage (checked once).
@@ -337,6 +406,8 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
     std::vector<json> bodies;
     for (std::size_t i = 0; i < raw.size(); ++i)
         bodies.push_back(checked_query(raw[i], i, queries[i]));
+    json self_name;
+    auto remote_errors = co_await sort_remotes(ctx, queries, self_name);
     const json by_index = federation.value("facetsByIndex", json::object());
     std::vector<std::string> facet_queries;  // the indexes whose facets the answer gives
     std::vector<std::string> unused;         // facets asked of indexes no query searches
@@ -367,7 +438,9 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
     const auto answered = std::chrono::steady_clock::now();
     std::vector<json> results;
     std::uint64_t processing = 0;
-    if (auto failed = query_results(answers, results, processing)) co_return std::move(*failed);
+    if (auto failed = query_results(queries, answers, results, processing)) {
+        co_return std::move(*failed);
+    }
 
     // Meilisearch checks the facets of an index no query searches, and leaves them out
     for (const auto& uid : unused) {
@@ -378,21 +451,14 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
 
     // per index, the documents its queries matched (the total) and its facets
     std::map<std::string, IndexUnion> unions;
-    std::uint64_t total = 0;
-    for (const auto& q : queries) {
-        if (unions.contains(q.uid)) continue;
-        std::vector<json> own;
-        for (std::size_t i = 0; i < queries.size(); ++i) {
-            if (queries[i].uid == q.uid) own.push_back(bodies[i]);
-        }
-        const auto patterns = by_index.is_object() ? by_index.value(q.uid, json()) : json();
-        auto counted = co_await index_union(ctx, q.uid, std::move(own), patterns);
-        if (auto* refused = std::get_if<http::Response>(&counted)) co_return std::move(*refused);
-        total += std::get<IndexUnion>(counted).total;
-        unions[q.uid] = std::move(std::get<IndexUnion>(counted));
+    if (auto refused = co_await count_unions(ctx, queries, bodies, by_index, unions)) {
+        co_return std::move(*refused);
     }
+    std::uint64_t total = 0;
+    for (const auto& [uid, counted] : unions) total += counted.total;
 
-    json hits = merge::federated_hits(queries, results, from, count);
+    json hits =
+        merge::federated_hits(queries, results, from, count, remote_errors ? &self_name : nullptr);
 
     json out;
     out["hits"] = std::move(hits);
@@ -401,6 +467,7 @@ asio::awaitable<http::Response> federated_search(Context& ctx, const json& body)
     if (!facet_queries.empty()) {
         co_await add_facets(ctx, federation, facet_queries, unions, out);
     }
+    if (remote_errors) out["remoteErrors"] = std::move(*remote_errors);
     out["requestUid"] = util::random_uuid();
     if (performance) out["performanceDetails"] = federated_performance(results, started, answered);
     co_return http::respond(200, out);

@@ -2,6 +2,8 @@
 // instance's name and remotes, kept in the task store (every pod shares it) and never sent to
 // the nodes, whose network is Miroir's business. Behind the nodes' `network` experimental
 // feature, as on a node; setting a leader needs the Enterprise Edition, as on a node.
+#include "network.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
@@ -37,17 +39,8 @@ json initial() {
     return n;
 }
 
-// 400 unless the nodes have the `network` feature on (the first node that answers says).
 asio::awaitable<void> check_feature(fleet::Context& ctx) {
-    const auto answer =
-        co_await first_answer(ctx, node_request(Method::get, "/experimental-features"));
-    if (answer && answer->status == 200) {
-        const auto features = json::parse(answer->body, nullptr, false);
-        if (features.is_object() && features.value("network", false) == true) co_return;
-    }
-    throw http::error(400, "feature_not_enabled",
-                      "Using the /network route requires enabling the `network` experimental "
-                      "feature. See https://github.com/orgs/meilisearch/discussions/805");
+    co_await require_network_feature(ctx, "Using the /network route");
 }
 
 http::ApiError wrong_type(const std::string& code, const std::string& at, const char* expected,
@@ -129,7 +122,36 @@ json patched(json network, const json& body) {
     return network;
 }
 
-asio::awaitable<json> current(fleet::Context& ctx) {
+asio::awaitable<http::Response> get_network(fleet::Context& ctx) {
+    co_await check_feature(ctx);
+    co_return http::respond(200, co_await network_record(ctx));
+}
+
+asio::awaitable<http::Response> patch_network(fleet::Context& ctx, http::Request& r) {
+    const auto body = http::json_body(r);
+    // the body is checked before the feature, as a node checks it
+    auto network = patched(co_await network_record(ctx), body);
+    co_await check_feature(ctx);
+    co_await ctx.store.put_record(kTable, "state", network.dump());
+    co_return http::respond(200, network);
+}
+
+}  // namespace
+
+asio::awaitable<void> require_network_feature(fleet::Context& ctx, const std::string& action) {
+    const auto answer =
+        co_await first_answer(ctx, node_request(Method::get, "/experimental-features"));
+    if (answer && answer->status == 200) {
+        const auto features = json::parse(answer->body, nullptr, false);
+        if (features.is_object() && features.value("network", false) == true) co_return;
+    }
+    throw http::error(400, "feature_not_enabled",
+                      action +
+                          " requires enabling the `network` experimental feature. See "
+                          "https://github.com/orgs/meilisearch/discussions/805");
+}
+
+asio::awaitable<json> network_record(fleet::Context& ctx) {
     for (const auto& [key, text] : co_await ctx.store.records(kTable)) {
         if (key != "state") continue;
         auto network = json::parse(text, nullptr, false);
@@ -137,22 +159,6 @@ asio::awaitable<json> current(fleet::Context& ctx) {
     }
     co_return initial();
 }
-
-asio::awaitable<http::Response> get_network(fleet::Context& ctx) {
-    co_await check_feature(ctx);
-    co_return http::respond(200, co_await current(ctx));
-}
-
-asio::awaitable<http::Response> patch_network(fleet::Context& ctx, http::Request& r) {
-    const auto body = http::json_body(r);
-    // the body is checked before the feature, as a node checks it
-    auto network = patched(co_await current(ctx), body);
-    co_await check_feature(ctx);
-    co_await ctx.store.put_record(kTable, "state", network.dump());
-    co_return http::respond(200, network);
-}
-
-}  // namespace
 
 void add_network_routes(http::Router& router, fleet::Context& ctx) {
     router.add(Method::get, "/network", "network.get",

@@ -110,7 +110,7 @@ int compare(const Entry& a, const Entry& b) {
 }  // namespace
 
 json federated_hits(const std::vector<FederatedQuery>& queries, std::vector<json>& results,
-                    std::uint64_t from, std::uint64_t count) {
+                    std::uint64_t from, std::uint64_t count, const json* remote) {
     std::vector<std::vector<Entry>> lists(queries.size());
     for (std::size_t q = 0; q < queries.size(); ++q) {
         for (auto& hit : results[q]["hits"]) {
@@ -155,6 +155,7 @@ json federated_hits(const std::vector<FederatedQuery>& queries, std::vector<json
         fed["indexUid"] = q.uid;
         fed["queriesPosition"] = e.query;
         fed["weightedRankingScore"] = e.weighted;
+        if (remote) fed["remote"] = *remote;
         hit["_federation"] = std::move(fed);
         hits.push_back(std::move(hit));
     }

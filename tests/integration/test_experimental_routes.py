@@ -134,6 +134,48 @@ class Network(unittest.TestCase):
             one = json.loads(c.nodes[0].call("GET", "/network").body)
             self.assertIsNone(one["self"])
 
+    def test_remote_federation(self):
+        c = self.cluster
+        self.assertEqual(c.call("PATCH", "/experimental-features", {"network": True}).status, 200)
+        r = c.call("PATCH", "/network", {"self": "ms0", "remotes": {
+            "ms1": {"url": "http://127.0.0.1:9", "searchApiKey": "s", "writeApiKey": "w"}}})
+        self.assertEqual(r.status, 200, r.body)
+        wait_miroir(c, c.call("POST", "/indexes/fed/documents",
+                              [{"id": i, "t": f"glass {i}"} for i in range(12)]).json()["taskUid"])
+
+        def search(*remotes):
+            queries = [{"indexUid": "fed", "q": "glass", "federationOptions": {"remote": name}}
+                       for name in remotes]
+            return c.call("POST", "/multi-search", {"federation": {}, "queries": queries})
+
+        # the instance's own name runs here, and its hits say so
+        r = search("ms0")
+        self.assertEqual(r.status, 200, r.body)
+        body = r.json()
+        self.assertEqual(len(body["hits"]), 12)
+        self.assertEqual(body["hits"][0]["_federation"],
+                         {"indexUid": "fed", "queriesPosition": 0,
+                          "weightedRankingScore": body["hits"][0]["_federation"][
+                              "weightedRankingScore"], "remote": "ms0"})
+        self.assertEqual(body["remoteErrors"], {})
+        self.assertEqual(list(body)[-2:], ["remoteErrors", "requestUid"])
+        # another remote's queries are not run, and the answer says why
+        r = search("ms1", "ms0")
+        self.assertEqual(r.status, 200, r.body)
+        body = r.json()
+        self.assertEqual(body["remoteErrors"]["ms1"]["code"],
+                         "miroir_remote_federation_unsupported")
+        self.assertEqual({h["_federation"]["queriesPosition"] for h in body["hits"]}, {1})
+        # an unknown one is refused; no remote, no remoteErrors
+        r = search("ms9")
+        self.assertEqual((r.status, r.json()["code"]), (400, "invalid_multi_search_remote"))
+        self.assertIn("remote `ms9` is not registered", r.json()["message"])
+        r = c.call("POST", "/multi-search",
+                   {"federation": {}, "queries": [{"indexUid": "fed", "q": "glass"}]})
+        self.assertNotIn("remoteErrors", r.json())
+        self.assertNotIn("remote", r.json()["hits"][0]["_federation"])
+        c.call("PATCH", "/network", {"self": None, "remotes": {"ms1": None}})
+
 
 if __name__ == "__main__":
     unittest.main()
