@@ -8,6 +8,7 @@
 
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/api_keys.hpp>
+#include <miroir/http/encoding.hpp>
 #include <miroir/http/task_names.hpp>
 #include <miroir/util/size.hpp>
 
@@ -227,6 +228,11 @@ Response Node::handle(Request& request) {
         }
         if (request.body_too_large) {
             throw miroir::http::errors::payload_too_large(100'000'000);
+        }
+        if (const auto coding = request.headers.get("Content-Encoding")) {
+            // a compressed body, as Meilisearch reads it (an export sends gzip'd NDJSON)
+            request.body =
+                miroir::http::decoded_body(*coding, std::move(request.body), 100'000'000);
         }
         return route.handler(request);
     } catch (const ApiError& e) {

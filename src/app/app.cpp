@@ -77,6 +77,7 @@ struct App::Impl {
         meili::add_feature_routes(router, context);
         meili::add_webhook_routes(router, context);
         meili::add_chat_routes(router, context);
+        meili::add_export_routes(router, context);
         meili::add_field_routes(router, context);
         meili::add_experimental_routes(router, context);
         meili::add_network_routes(router, context);

@@ -18,6 +18,8 @@
 #include <miroir/scatter/reads.hpp>
 #include <miroir/scatter/settings_sync.hpp>
 
+#include "export_request.hpp"
+
 namespace miroir::meili {
 
 using namespace miroir::fleet;
@@ -105,8 +107,8 @@ asio::awaitable<http::Response> read_settings(Context& ctx, http::Request& r,
         auto body = json::parse(result->body, nullptr, false);
         if (!key.empty()) {
             body = without_hidden(key, std::move(body));
-        } else if (body.is_object()) {
-            for (auto& [name, value] : body.items()) value = without_hidden(name, std::move(value));
+        } else {
+            body = client_settings(std::move(body));
         }
         auto response = http::respond(200, body);
         add_settings_headers(ctx, uid, response);
@@ -186,6 +188,12 @@ asio::awaitable<http::Response> update_one(Context& ctx, http::Request& r,
 }
 
 }  // namespace
+
+json client_settings(json settings) {
+    if (!settings.is_object()) return settings;
+    for (auto& [name, value] : settings.items()) value = without_hidden(name, std::move(value));
+    return settings;
+}
 
 void add_settings_routes(http::Router& router, Context& ctx) {
     router.add(Method::get, "/indexes/{uid}/settings", "settings.get",

@@ -64,6 +64,8 @@ void add_network_routes(http::Router& router, Context& context);
 
 // /webhooks: Miroir's webhooks, called when its tasks finish
 void add_webhook_routes(http::Router& router, Context& context);
+// POST /export (export.cpp).
+void add_export_routes(http::Router& router, Context& context);
 // The chat workspaces and completions (chats.cpp).
 void add_chat_routes(http::Router& router, Context& context);
 
