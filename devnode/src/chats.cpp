@@ -127,6 +127,14 @@ void apply(json& settings, const json& body) {
 
 ApiError not_found(const std::string& message) { return error(404, "chat_not_found", message); }
 
+// A workspace's settings, for the settings routes (the feature checked first).
+json& settings_of(State& state, const std::string& uid) {
+    check_feature(state, "using the /chats/settings route");
+    const auto it = state.chats.find(uid);
+    if (it == state.chats.end()) throw not_found("Chat `" + uid + "` not found");
+    return it->second;
+}
+
 }  // namespace
 
 void Node::add_chat_routes() {
@@ -174,12 +182,8 @@ void Node::add_chat_routes() {
     add(
         Method::get, "/chats/{workspace}/settings", "chatsSettings.get",
         [this](Request& r) {
-            const std::string uid(r.param("workspace"));
             std::lock_guard lock(state_.mutex);
-            check_feature(state_, "using the /chats/settings route");
-            const auto it = state_.chats.find(uid);
-            if (it == state_.chats.end()) throw not_found("Chat `" + uid + "` not found");
-            return respond(200, masked(it->second));
+            return respond(200, masked(settings_of(state_, std::string(r.param("workspace")))));
         },
         false);
     add(
@@ -199,13 +203,10 @@ void Node::add_chat_routes() {
     add(
         Method::del, "/chats/{workspace}/settings", "chatsSettings.update",
         [this](Request& r) {
-            const std::string uid(r.param("workspace"));
             std::lock_guard lock(state_.mutex);
-            check_feature(state_, "using the /chats/settings route");
-            const auto it = state_.chats.find(uid);
-            if (it == state_.chats.end()) throw not_found("Chat `" + uid + "` not found");
-            it->second = default_workspace();
-            return respond(200, it->second);
+            auto& settings = settings_of(state_, std::string(r.param("workspace")));
+            settings = default_workspace();
+            return respond(200, settings);
         },
         false);
 }

@@ -8,6 +8,7 @@ import time
 import unittest
 
 from nodes import Node
+import test_experimental_routes as routes
 from test_search_differential import NODE_KEY, Cluster, wait_miroir
 
 REAL = bool(os.environ.get("MEILISEARCH_BIN"))
@@ -36,14 +37,7 @@ class Export(unittest.TestCase):
     def tearDownClass(cls):
         cls.cluster.stop()
 
-    def finished(self, uid):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            task = self.cluster.call("GET", f"/tasks/{uid}").json()
-            if task["status"] in ("succeeded", "failed", "canceled"):
-                return task
-            time.sleep(0.05)
-        raise TimeoutError(uid)
+    finished = routes.ExperimentalRoutes.finished
 
     def test_documents_and_settings_reach_the_destination(self):
         with Node(NODE_KEY) as target:
