@@ -6,6 +6,7 @@
 
 #include <miroir/ingest/splitter.hpp>
 #include <miroir/routing/placement.hpp>
+#include <miroir/routing/shard_field.hpp>
 
 namespace {
 
@@ -42,23 +43,31 @@ void split_batch(benchmark::State& state, miroir::ingest::Format format) {
 void BM_SplitJson(benchmark::State& state) { split_batch(state, miroir::ingest::Format::json); }
 void BM_SplitNdjson(benchmark::State& state) { split_batch(state, miroir::ingest::Format::ndjson); }
 
-// Split, hash every id to its shard and build the three payloads of a 3-node group, RF 1.
-void BM_SplitAndRoute(benchmark::State& state) {
+// Split, hash every id to its shard and build the three payloads of a 3-node group, RF 1; with
+// `places`, each document also gets its `_miroir_ord`, as the write path writes it.
+void split_and_route(benchmark::State& state, bool places) {
     const auto body = make_batch(static_cast<std::size_t>(state.range(0)), false);
     const miroir::routing::GroupPlacement placement({"n0", "n1", "n2"}, 64, 1);
     for (auto _ : state) {
         std::string copy = body;
         auto split = miroir::ingest::split(copy, {miroir::ingest::Format::json, ',', "id"});
         std::string payloads[3] = {"[", "[", "["};
+        miroir::routing::Ord ord{miroir::routing::next_stamp(), 0};
         for (const auto& doc : split.documents) {
             const auto shard = miroir::routing::shard_of(doc.id, 64);
             const auto& owner = placement.owners(shard).front();
-            miroir::ingest::append_json(payloads[owner.back() - '0'], doc, shard);
+            const auto place = places ? miroir::routing::ord_value(ord) : std::string();
+            ++ord.position;
+            miroir::ingest::append_json(payloads[owner.back() - '0'], doc, shard, place);
         }
         benchmark::DoNotOptimize(payloads[0].data());
     }
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
 }
+
+void BM_SplitAndRoute(benchmark::State& state) { split_and_route(state, true); }
+// The same without places: the baseline of their cost.
+void BM_SplitAndRouteWithoutPlaces(benchmark::State& state) { split_and_route(state, false); }
 
 // Plain copy of the batch: the floor every variant above pays.
 void BM_CopyBatch(benchmark::State& state) {
@@ -77,3 +86,4 @@ BENCHMARK(BM_CopyBatch)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SplitJson)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SplitNdjson)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SplitAndRoute)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SplitAndRouteWithoutPlaces)->Arg(10000)->Unit(benchmark::kMillisecond);
