@@ -3,6 +3,8 @@
 // field, listed by uid, with the API key shown masked
 // (crates/meilisearch/src/routes/chats/, crates/meilisearch-types/src/features.rs).
 // Completions need an LLM: the development node has no such route.
+#include <miroir/http/api_keys.hpp>
+
 #include "node.hpp"
 #include "util.hpp"
 
@@ -75,17 +77,7 @@ json default_workspace() {
 // The API key as Meilisearch shows it: its first characters, then X's.
 json masked(json settings) {
     auto& key = settings["apiKey"];
-    if (!key.is_string()) return settings;
-    auto k = key.get<std::string>();
-    if (k.size() < 10)
-        k = "XXX...";
-    else if (k.size() < 20)
-        k = k.substr(0, 2) + "XXXX...";
-    else if (k.size() < 30)
-        k = k.substr(0, 3) + "XXXXX...";
-    else
-        k = k.substr(0, 5) + "XXXXXX...";
-    key = k;
+    if (key.is_string()) key = miroir::http::hide_secret(key.get<std::string>());
     return settings;
 }
 

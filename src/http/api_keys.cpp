@@ -30,6 +30,23 @@ constexpr std::array<std::string_view, 16> kReadActions = {"search",
 
 }  // namespace
 
+std::string hide_secret(std::string_view secret) {
+    std::size_t keep = 0;
+    const char* mask = "XXX...";
+    if (secret.size() >= 30) {
+        keep = 5, mask = "XXXXXX...";
+    } else if (secret.size() >= 20) {
+        keep = 3, mask = "XXXXX...";
+    } else if (secret.size() >= 10) {
+        keep = 2, mask = "XXXX...";
+    }
+    // never inside a character
+    while (keep < secret.size() && (static_cast<unsigned char>(secret[keep]) & 0xC0) == 0x80) {
+        ++keep;
+    }
+    return std::string(secret.substr(0, keep)) + mask;
+}
+
 std::string derive_key(std::string_view master_key, std::string_view uid) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;

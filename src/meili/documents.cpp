@@ -87,13 +87,6 @@ enum class Fields { client, places };
 using NodeBrowse = std::function<upstream::UpstreamRequest(const Assignment&, std::uint64_t offset,
                                                            std::uint64_t limit, Fields fields)>;
 
-// A client's list of fields as a node must get it: with the document's place, unless it
-// already names every field.
-void add_place(std::vector<std::string>& fields) {
-    if (std::find(fields.begin(), fields.end(), "*") != fields.end()) return;
-    fields.emplace_back(routing::kOrdField);
-}
-
 struct Browse {
     std::uint64_t offset = 0;
     std::uint64_t limit = 20;
@@ -163,19 +156,20 @@ std::vector<json> sorted_window(std::vector<json>& answers, const Browse& b) {
     struct Entry {
         merge::RankKey key;
         json* doc;
+        std::optional<routing::Ord> place;
     };
     std::vector<Entry> entries;
     for (auto& a : answers) {
         if (a.is_null()) continue;
         for (auto& doc : a["results"]) {
-            Entry e{{}, &doc};
+            Entry e{{}, &doc, merge::place_of(doc)};
             for (const auto& rule : b.sort) e.key.steps.push_back(sort_step(doc, rule));
             entries.push_back(std::move(e));
         }
     }
     std::stable_sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
         if (const int c = merge::compare(x.key, y.key); c != 0) return c < 0;
-        return merge::compare_places(*x.doc, *y.doc) < 0;
+        return merge::compare_places(x.place, y.place) < 0;
     });
     std::vector<json> window;
     for (std::uint64_t i = b.offset; i < entries.size() && i < b.offset + b.limit; ++i) {
@@ -298,7 +292,7 @@ asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {
                 if (fields == Fields::places) continue;
                 if (k == "fields") {
                     auto names = http::split_csv(v);
-                    add_place(names);
+                    routing::add_place(names);
                     query.emplace_back(k, http::join_csv(names));
                     continue;
                 }
@@ -354,7 +348,7 @@ asio::awaitable<http::Response> fetch_documents(Context& ctx, http::Request& r) 
                 if (f.is_string()) names.push_back(f.get<std::string>());
             }
             if (names.size() == body["fields"].size()) {
-                add_place(names);
+                routing::add_place(names);
                 node_body["fields"] = names;
             }
         }

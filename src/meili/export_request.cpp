@@ -9,6 +9,7 @@
 #include <variant>
 
 #include <miroir/http/api_error.hpp>
+#include <miroir/http/api_keys.hpp>
 #include <miroir/http/params.hpp>
 
 namespace miroir::meili {
@@ -93,13 +94,6 @@ std::string bytes_text(std::uint64_t bytes) {
     return std::to_string(bytes) + " B";
 }
 
-std::string masked(std::string key) {
-    if (key.size() < 10) return "XXX...";
-    if (key.size() < 20) return key.substr(0, 2) + "XXXX...";
-    if (key.size() < 30) return key.substr(0, 3) + "XXXXX...";
-    return key.substr(0, 5) + "XXXXXX...";
-}
-
 ExportIndex index_options(const std::string& pattern, const json& value) {
     const std::string at = ".indexes." + pattern;
     ExportIndex out{pattern, json(), false};
@@ -159,7 +153,7 @@ const ExportIndex* ExportRequest::options_for(const std::string& uid) const {
 json ExportRequest::details() const {
     json d;
     d["url"] = url;
-    if (api_key) d["apiKey"] = masked(*api_key);
+    if (api_key) d["apiKey"] = http::hide_secret(*api_key);
     if (payload_given) d["payloadSize"] = bytes_text(*payload_given);
     json patterns = json::object();
     for (const auto& index : indexes) {

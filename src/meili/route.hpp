@@ -16,7 +16,9 @@ using RouteHandler = boost::asio::awaitable<http::Response> (*)(fleet::Context&,
 void add_route(http::Router& router, fleet::Context& ctx, http::Method method, const char* pattern,
                const char* action, RouteHandler handler);
 
-// Throws Meilisearch's error for a task (or `batch`) uid that is not a number.
+// Whether a task or batch uid from a path is a number; check_task_uid throws Meilisearch's
+// error for one that is not.
+bool is_task_uid(const std::string& text);
 void check_task_uid(const std::string& text, bool batch);
 
 }  // namespace miroir::meili

@@ -62,10 +62,15 @@ bool flag(const json& body, const char* key) {
 }
 
 void retrieve_place(json& body) {
-    if (!body.contains("attributesToRetrieve")) return;
-    auto& names = body["attributesToRetrieve"];
-    if (!names.is_array() || std::find(names.begin(), names.end(), "*") != names.end()) return;
-    names.push_back(routing::kOrdField);
+    const auto it = body.find("attributesToRetrieve");
+    if (it == body.end() || !it->is_array()) return;
+    std::vector<std::string> names;
+    for (const auto& n : *it) {
+        if (!n.is_string()) return;  // the nodes refuse it
+        names.push_back(n.get<std::string>());
+    }
+    routing::add_place(names);
+    *it = names;
 }
 
 // Whether the score flags of a GET search are booleans (else they go to the nodes as they are).
@@ -339,9 +344,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         if (const auto it = by_name.find("attributesToRetrieve"); it != by_name.end()) {
             auto names = http::split_csv(it->second);
             if (extra.retrieve) names.push_back(*extra.retrieve);
-            if (std::find(names.begin(), names.end(), "*") == names.end()) {
-                names.emplace_back(routing::kOrdField);
-            }
+            routing::add_place(names);
             set["attributesToRetrieve"] = http::join_csv(names);
         }
         if (extra.facet) {

@@ -97,9 +97,7 @@ std::string joined(const std::vector<upstream::UpstreamResult>& results) {
 
 asio::awaitable<http::Response> task_documents(fleet::Context& ctx, http::Request& r) {
     const std::string text(r.param("uid"));
-    const bool numeric =
-        !text.empty() && text.size() < 20 &&
-        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool numeric = is_task_uid(text);
     std::optional<tasks::Task> task;
     if (numeric) task = co_await ctx.store.get(std::stoull(text));
     if (task && r.key_indexes && !r.index_allowed(task->index_uid)) task.reset();

@@ -306,11 +306,13 @@ asio::awaitable<http::Response> delete_tasks(Context& ctx, http::Request& r) {
 
 }  // namespace
 
+bool is_task_uid(const std::string& text) {
+    return !text.empty() && text.size() < 20 &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 void check_task_uid(const std::string& text, bool batch) {
-    const bool numeric =
-        !text.empty() && text.size() < 20 &&
-        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (numeric) return;
+    if (is_task_uid(text)) return;
     throw http::error(400, batch ? "invalid_batch_uids" : "invalid_task_uids",
                       std::string(batch ? "Batch" : "Task") + " uid `" + text +
                           "` is invalid. It should only contain numeric characters.");

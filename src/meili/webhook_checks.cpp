@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstring>
 
+#include <miroir/http/api_keys.hpp>
 #include <miroir/http/params.hpp>
 
 namespace miroir::meili {
@@ -186,20 +187,7 @@ std::string redacted(const std::string& name, std::string value) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (lower != "authorization") return value;
     const std::size_t offset = value.rfind("Bearer ", 0) == 0 ? 7 : 0;
-    if (value.size() < offset) return value;
-    const auto secret = value.size() - offset;
-    std::size_t keep = offset;
-    const char* mask = "XXX...";
-    if (secret >= 30) {
-        keep += 5, mask = "XXXXXX...";
-    } else if (secret >= 20) {
-        keep += 3, mask = "XXXXX...";
-    } else if (secret >= 10) {
-        keep += 2, mask = "XXXX...";
-    }
-    // never inside a character
-    while (keep < value.size() && (static_cast<unsigned char>(value[keep]) & 0xC0) == 0x80) ++keep;
-    return value.substr(0, std::min(keep, value.size())) + mask;
+    return value.substr(0, offset) + http::hide_secret(std::string_view(value).substr(offset));
 }
 
 }  // namespace miroir::meili

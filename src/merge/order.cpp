@@ -179,7 +179,8 @@ int compare_ids(const json* a, const json* b) {
     return 0;
 }
 
-// A document's place, when it has one.
+}  // namespace
+
 std::optional<routing::Ord> place_of(const json& doc) {
     if (!doc.is_object()) return std::nullopt;
     const auto it = doc.find(routing::kOrdField);
@@ -191,8 +192,6 @@ int compare_places(const std::optional<routing::Ord>& a, const std::optional<rou
     if (!a || !b || *a == *b) return 0;
     return *a < *b ? -1 : 1;
 }
-
-}  // namespace
 
 int compare_places(const json& a, const json& b) {
     return compare_places(place_of(a), place_of(b));

@@ -178,6 +178,7 @@ json similar_answer(const SimilarAsk& ask, std::vector<json>& answers) {
     struct Entry {
         double score;
         json* hit;
+        std::optional<routing::Ord> place;
     };
     std::vector<Entry> entries;
     std::uint64_t total = 0, processing = 0;
@@ -185,12 +186,14 @@ json similar_answer(const SimilarAsk& ask, std::vector<json>& answers) {
         if (a.is_null() || !a.contains("hits")) continue;
         total += uint_or(a, "estimatedTotalHits", 0);
         processing = std::max(processing, uint_or(a, "processingTimeMs", 0));
-        for (auto& hit : a["hits"]) entries.push_back({hit.value("_rankingScore", 0.0), &hit});
+        for (auto& hit : a["hits"]) {
+            entries.push_back({hit.value("_rankingScore", 0.0), &hit, place_of(hit)});
+        }
     }
     // equally similar documents in insertion order, as one node gives them
     std::stable_sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
         if (x.score != y.score) return x.score > y.score;
-        return compare_places(*x.hit, *y.hit) < 0;
+        return compare_places(x.place, y.place) < 0;
     });
     json hits = json::array();
     for (std::uint64_t i = ask.offset; i < entries.size() && i < ask.offset + ask.limit; ++i) {

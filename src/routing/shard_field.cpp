@@ -81,6 +81,13 @@ std::optional<Ord> ord_of_value(std::string_view value) {
     return Ord{*stamp, *position};
 }
 
+void add_place(std::vector<std::string>& fields) {
+    for (const auto& f : fields) {
+        if (f == "*" || f == kOrdField) return;
+    }
+    fields.emplace_back(kOrdField);
+}
+
 std::uint64_t next_stamp() {
     static std::atomic<std::uint64_t> last{0};
     const auto now =

@@ -43,3 +43,17 @@ TEST(ApiKeys, IndexPatterns) {
 
 }  // namespace
 }  // namespace miroir::http
+
+namespace miroir::http {
+namespace {
+
+TEST(HideSecret, KeepsAFewCharactersByLengthAsMeilisearch) {
+    EXPECT_EQ(hide_secret("short"), "XXX...");
+    EXPECT_EQ(hide_secret("abcdefghijklmnop"), "abXXXX...");               // 16
+    EXPECT_EQ(hide_secret("sk-test-placeholder-api-key"), "sk-XXXXX...");  // 27
+    EXPECT_EQ(hide_secret(std::string(40, 'k')), "kkkkkXXXXXX...");
+    EXPECT_EQ(hide_secret("é234567890"), "éXXXX...");  // never half a character
+}
+
+}  // namespace
+}  // namespace miroir::http

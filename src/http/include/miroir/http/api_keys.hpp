@@ -21,4 +21,8 @@ bool action_allows(const std::vector<std::string>& granted, std::string_view act
 
 using util::index_allows;
 
+// A secret (an API key, a token) as Meilisearch shows it: its first characters (none under 10
+// bytes, 2 under 20, 3 under 30, else 5, never cutting a character), then X's: "abXXXX...".
+std::string hide_secret(std::string_view secret);
+
 }  // namespace miroir::http

@@ -8,11 +8,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include <miroir/routing/shard_field.hpp>
 
 namespace miroir::merge {
 
@@ -44,8 +47,11 @@ RankKey rank_key(const nlohmann::ordered_json& hit);
 // Negative when `a` ranks before `b`, 0 when one node could order them either way.
 int compare(const RankKey& a, const RankKey& b);
 
-// Two documents' places in their index's insertion order (their `_miroir_ord`): negative when
-// `a` was added first; 0 when either has none.
+// A document's place in its index's insertion order (its `_miroir_ord`), when it has one.
+std::optional<routing::Ord> place_of(const nlohmann::ordered_json& doc);
+// Two places: negative when `a` was added first; 0 when either is missing. Sorts read each
+// document's place once (place_of) and compare those.
+int compare_places(const std::optional<routing::Ord>& a, const std::optional<routing::Ord>& b);
 int compare_places(const nlohmann::ordered_json& a, const nlohmann::ordered_json& b);
 
 // The first `take` hits of several hit lists, each already in rank order (a node's answer

@@ -47,6 +47,10 @@ struct Ord {
 std::string ord_value(Ord ord);
 // The Ord a stored value holds; nullopt when it holds none.
 std::optional<Ord> ord_of_value(std::string_view value);
+// A client's list of fields to retrieve as a node must get it: with `_miroir_ord`, unless the
+// list names every field (`*`) or already has it.
+void add_place(std::vector<std::string>& fields);
+
 // A new write's stamp: the clock's microseconds, or one more than the last stamp given.
 std::uint64_t next_stamp();
 
