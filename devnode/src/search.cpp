@@ -178,7 +178,7 @@ class HitCollector {
 void collect_keyword_hits(const SearchPlan& plan, HitCollector& collector) {
     const KeywordMatcher matcher(plan);
     const Ranker ranker(plan, matcher);
-    Candidate candidate{0, nullptr, std::vector<TermMatch>(plan.terms.size()), 0};
+    Candidate candidate{0, nullptr, std::vector<TermMatch>(plan.terms.size()), 0, {}};
     Hit scratch{0, nullptr, {}, {}, 1.0};
     const auto& only = plan.p.only_slots;
     for (const std::uint32_t slot : matcher.pool()) {

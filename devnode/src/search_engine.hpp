@@ -201,7 +201,8 @@ struct Candidate {
     std::uint32_t slot;
     const json* doc;
     std::vector<TermMatch> matches;
-    std::size_t k = 0;  // number of leading terms matched
+    std::size_t k = 0;              // number of terms the words rule kept (the size of `used`)
+    std::vector<std::size_t> used;  // those terms, in query order
 };
 
 // The query's terms with their typo budgets (the last one a prefix when the query ends in a
@@ -210,8 +211,11 @@ std::vector<Term> query_terms(const json& settings, const std::string& q,
                               const std::vector<std::string>& words);
 
 // The keyword side's matching: the dictionary words each term matches (with their typos), the
-// documents worth reading (those holding a word the first term matches; every document for a
-// placeholder search), and each one's matches read from its tokens.
+// documents worth reading (those holding a word of the term the matching strategy drops last;
+// every document for a placeholder search), and each one's matches read from its tokens.
+// `last` drops the query's words from its end; `frequency` drops first the words most
+// documents of this node hold, those of equal counts together, and a word no document holds
+// before any other (`removal_order_for_terms_matching_strategy_frequency` in milli).
 class KeywordMatcher {
   public:
     explicit KeywordMatcher(const SearchPlan& plan);
@@ -226,6 +230,9 @@ class KeywordMatcher {
 
   private:
     void match_dictionary_words();
+    // Each term's group in the order the matching strategy drops them (0 first; the last
+    // group is never dropped), from the number of documents holding each term.
+    void group_terms(const std::vector<std::uint64_t>& holders);
     void scan_attribute(std::uint32_t slot, int attribute, Candidate& c) const;
 
     const SearchPlan& plan_;
@@ -233,6 +240,8 @@ class KeywordMatcher {
     // for each term, the dictionary words it matches (by position) with how many typos, or -1
     std::vector<std::vector<std::int8_t>> term_words_;
     std::vector<std::int64_t> exact_id_;  // for each term, its own word's position, or -1
+    std::vector<std::size_t> group_;      // for each term, its drop group (group_terms)
+    std::size_t groups_ = 0;
     std::optional<std::vector<std::uint32_t>> word_ids_;
 };
 

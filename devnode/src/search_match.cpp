@@ -77,24 +77,57 @@ KeywordMatcher::KeywordMatcher(const SearchPlan& plan)
     word_ids_ = std::move(ids);
 }
 
-// The words of this node's dictionary that each term matches; the first term's postings give
-// the candidates.
+// The words of this node's dictionary that each term matches, and the documents holding each
+// term; those holding the first term never dropped are the candidates.
 void KeywordMatcher::match_dictionary_words() {
     const SearchCache& cache = plan_.cache;
-    std::vector<char> in_pool(plan_.index.slots.size(), 0);
-    for (std::size_t ti = 0; ti < plan_.terms.size(); ++ti) {
+    const std::size_t terms = plan_.terms.size();
+    std::vector<std::vector<char>> holds(terms, std::vector<char>(plan_.index.slots.size(), 0));
+    std::vector<std::uint64_t> holders(terms, 0);
+    for (std::size_t ti = 0; ti < terms; ++ti) {
         const auto& t = plan_.terms[ti];
         term_words_[ti].assign(cache.lexicon.size(), -1);
         match_dictionary(t, cache.lexicon, [&](std::uint32_t id, int typos) {
             if (cache.lexicon[id] == t.word) exact_id_[ti] = id;
             term_words_[ti][id] = static_cast<std::int8_t>(typos);
-            if (ti == 0) {
-                for (auto slot : cache.postings(id)) in_pool[slot] = 1;
+            for (auto slot : cache.postings(id)) {
+                if (!holds[ti][slot]) ++holders[ti];
+                holds[ti][slot] = 1;
             }
         });
     }
-    for (std::uint32_t slot = 0; slot < in_pool.size(); ++slot) {
-        if (in_pool[slot]) pool_.push_back(slot);
+    group_terms(holders);
+    if (terms == 0) return;
+    std::size_t kept = 0;
+    while (kept + 1 < terms && group_[kept] + 1 != groups_) ++kept;
+    for (std::uint32_t slot = 0; slot < holds[kept].size(); ++slot) {
+        if (holds[kept][slot]) pool_.push_back(slot);
+    }
+}
+
+void KeywordMatcher::group_terms(const std::vector<std::uint64_t>& holders) {
+    const std::size_t terms = holders.size();
+    group_.assign(terms, 0);
+    groups_ = 1;
+    const auto& strategy = plan_.p.matching_strategy;
+    if (strategy == "last") {
+        for (std::size_t ti = 0; ti < terms; ++ti) group_[ti] = terms - 1 - ti;
+        groups_ = std::max<std::size_t>(terms, 1);
+    } else if (strategy == "frequency") {
+        // the most frequent first, a term no document holds counting as the most frequent;
+        // equal counts in query order, in one group
+        std::vector<std::pair<std::size_t, std::uint64_t>> by_count;
+        for (std::size_t ti = 0; ti < terms; ++ti) {
+            by_count.emplace_back(ti, holders[ti] == 0 ? UINT64_MAX : holders[ti]);
+        }
+        std::stable_sort(by_count.begin(), by_count.end(),
+                         [](const auto& a, const auto& b) { return a.second > b.second; });
+        std::size_t g = 0;
+        for (std::size_t i = 0; i < by_count.size(); ++i) {
+            if (i > 0 && by_count[i].second != by_count[i - 1].second) ++g;
+            group_[by_count[i].first] = g;
+        }
+        groups_ = g + 1;
     }
 }
 
@@ -102,6 +135,7 @@ bool KeywordMatcher::match(std::uint32_t slot, const json& doc, Candidate& c) co
     c.slot = slot;
     c.doc = &doc;
     c.k = 0;
+    c.used.clear();
     if (plan_.placeholder) return true;
     for (auto& m : c.matches) {
         m.typos = -1;
@@ -113,10 +147,20 @@ bool KeywordMatcher::match(std::uint32_t slot, const json& doc, Candidate& c) co
     for (int attribute = 0; attribute < static_cast<int>(plan_.cache.fields.size()); ++attribute) {
         if (plan_.weight[attribute] >= 0) scan_attribute(slot, attribute, c);
     }
-    const auto& terms = plan_.terms;
-    while (c.k < terms.size() && c.matches[c.k].typos >= 0) ++c.k;
-    if (c.k == 0) return false;
-    return !(plan_.p.matching_strategy == "all" && c.k < terms.size());
+    // the fewest groups dropped that leave only terms the document matches
+    const std::size_t terms = plan_.terms.size();
+    for (std::size_t dropped = 0; dropped < groups_ && c.used.empty(); ++dropped) {
+        bool all = true;
+        for (std::size_t ti = 0; ti < terms && all; ++ti) {
+            all = group_[ti] < dropped || c.matches[ti].typos >= 0;
+        }
+        if (!all) continue;
+        for (std::size_t ti = 0; ti < terms; ++ti) {
+            if (group_[ti] >= dropped) c.used.push_back(ti);
+        }
+    }
+    c.k = c.used.size();
+    return c.k > 0;
 }
 
 // Reads one searchable attribute's tokens for every term's matches.

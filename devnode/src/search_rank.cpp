@@ -133,7 +133,7 @@ void rank_words(std::size_t k, std::size_t terms, RuleResult& r, Details& detail
 void rank_typo(const Candidate& c, const std::vector<Term>& terms, RuleResult& r,
                Details& details) {
     int count = 0, max = 0;
-    for (std::size_t i = 0; i < c.k; ++i) {
+    for (const auto i : c.used) {
         count += c.matches[i].typos;
         max += std::max(1, terms[i].allowed_typos);
     }
@@ -146,10 +146,10 @@ void rank_typo(const Candidate& c, const std::vector<Term>& terms, RuleResult& r
 void rank_proximity(const Candidate& c, RuleResult& r) {
     const std::size_t k = c.k;
     int cost = 0;
-    for (std::size_t i = 0; i + 1 < k; ++i) {
+    for (std::size_t j = 0; j + 1 < k; ++j) {
         int best = kMaxProximityCost;
-        for (const auto& [a1, p1] : c.matches[i].positions) {
-            for (const auto& [a2, p2] : c.matches[i + 1].positions) {
+        for (const auto& [a1, p1] : c.matches[c.used[j]].positions) {
+            for (const auto& [a2, p2] : c.matches[c.used[j + 1]].positions) {
                 if (a1 != a2) continue;
                 const int d = p2 - p1;
                 const int pair_cost = d > 0 ? d - 1 : std::abs(d) + 1;
@@ -171,7 +171,7 @@ void rank_attribute(RuleKind kind, const Candidate& c, std::uint64_t heaviest, R
                     Details& details) {
     const std::size_t k = c.k;
     std::uint64_t attr_cost = 0, pos_cost = 0;
-    for (std::size_t i = 0; i < k; ++i) {
+    for (const auto i : c.used) {
         attr_cost += static_cast<std::uint64_t>(std::max(c.matches[i].attribute, 0));
         pos_cost += static_cast<std::uint64_t>(c.matches[i].position_cost);
     }
@@ -324,7 +324,7 @@ void Ranker::rank_exactness(const Candidate& c, RuleResult& r, Details& details)
     } else {
         const std::size_t k = c.k;
         std::uint64_t exact = 0;
-        for (std::size_t i = 0; i < k; ++i) exact += c.matches[i].exact ? 1 : 0;
+        for (const auto i : c.used) exact += c.matches[i].exact ? 1 : 0;
         details.add("matchingWords", exact);
         details.add("maxMatchingWords", std::uint64_t{k});
         r.rank = exact + 1;

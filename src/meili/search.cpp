@@ -167,9 +167,27 @@ NodeSearch node_search_of(const std::string& uid, const json& body, bool page_mo
 
 namespace {
 
+// The client's `attributesToSearchOn` and `locales`, which a node's word counts depend on.
+json counting_scope(const json& body) {
+    json scope = json::object();
+    for (const char* key : {"attributesToSearchOn", "locales"}) {
+        if (body.contains(key)) scope[key] = body[key];
+    }
+    return scope;
+}
+
 // A search given as a JSON object (POST search, one query of a multi-search).
 asio::awaitable<http::Response> search_body(Context& ctx, const std::string& uid, const json& body,
                                             std::vector<std::size_t> avoid = {}) {
+    const auto strategy = body.find("matchingStrategy");
+    if (strategy != body.end() && *strategy == "frequency" && body.value("q", json()).is_string()) {
+        const auto q = body["q"].get<std::string>();
+        if (co_await frequency_drops_as_last(ctx, uid, q, counting_scope(body))) {
+            json as_last = body;
+            as_last["matchingStrategy"] = "last";
+            co_return co_await search_body(ctx, uid, as_last, std::move(avoid));
+        }
+    }
     auto w = window_of(ctx, body);
     w.avoid = std::move(avoid);
     // a named local, not a temporary inside the co_await expression (GCC 12)
@@ -324,6 +342,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         w.filter = json::parse(*filter, nullptr, false);
         if (!w.filter.is_array() && !w.filter.is_string()) w.filter = *filter;
     }
+    co_await frequency_params_as_last(ctx, uid, by_name, params);
     const NodeSearch node_search = [&uid, &params, &by_name, &w, valid, filter](
                                        const Assignment& a, std::uint64_t depth,
                                        const SearchExtras& extra) {

@@ -37,6 +37,19 @@ bool flag(const nlohmann::ordered_json& body, const char* key);
 // the nodes to reject.
 void retrieve_place(nlohmann::ordered_json& body);
 
+// Whether a `matchingStrategy: frequency` search of `q` drops its words as `last` does over the
+// whole of index `uid`, `scope` holding the client's `attributesToSearchOn` and `locales`
+// (frequency.cpp).
+boost::asio::awaitable<bool> frequency_drops_as_last(Context& ctx, const std::string& uid,
+                                                     const std::string& q,
+                                                     const nlohmann::ordered_json& scope);
+
+// A GET search's parameters with `matchingStrategy=frequency` made `last` when
+// frequency_drops_as_last.
+boost::asio::awaitable<void> frequency_params_as_last(
+    Context& ctx, const std::string& uid, const std::map<std::string, std::string>& by_name,
+    std::vector<std::pair<std::string, std::string>>& params);
+
 // POST and GET /indexes/{uid}/similar (similar.cpp).
 void add_similar_routes(http::Router& router, Context& ctx);
 

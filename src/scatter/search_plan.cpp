@@ -44,6 +44,19 @@ bool named_by(const json& rules, const std::string& field) {
     return false;
 }
 
+// Whether an index's settings read a query's words otherwise than by its spaces.
+bool own_words(const json& settings) {
+    for (const char* list : {"stopWords", "separatorTokens", "nonSeparatorTokens", "dictionary"}) {
+        const auto it = settings.find(list);
+        if (it != settings.end() && it->is_array() && !it->empty()) return true;
+    }
+    const auto synonyms = settings.value("synonyms", json::object());
+    for (const auto& [key, value] : synonyms.items()) {
+        if (key.find(' ') != std::string::npos) return true;
+    }
+    return false;
+}
+
 // Kept for a second per index, and forgotten when settings change through this Miroir: a
 // search does not pay a settings read, and another Miroir's change shows within a second.
 constexpr auto kSettingsTtl = std::chrono::seconds(1);
@@ -75,6 +88,7 @@ asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& u
         out.sortable = settings.value("sortableAttributes", json::array());
         const auto max = settings.value("pagination", json::object()).value("maxTotalHits", json());
         if (max.is_number_unsigned()) out.max_total_hits = max.get<std::uint64_t>();
+        out.own_words = own_words(settings);
         const auto d = settings.value("distinctAttribute", json());
         if (d.is_string()) out.distinct = d.get<std::string>();
         if (const auto record = co_await lookup_index(ctx, uid); record && record->primary_key) {
@@ -181,6 +195,13 @@ asio::awaitable<void> complete_plan(Context& ctx, const std::string& uid, const 
     // "good enough" on their share, and weigh other hits); without a query it is a semantic
     // search
     p.hybrid = w.semantic_ratio && *w.semantic_ratio < 1.0 && !w.q.empty();
+}
+
+asio::awaitable<bool> reads_words_by_spaces(Context& ctx, const Fleet& fleet,
+                                            const std::string& uid) {
+    const auto plan = covering_set(ctx, fleet, rotation++);
+    const auto settings = co_await merge_settings(ctx, uid, plan, read_deadline(ctx));
+    co_return !settings.own_words;
 }
 
 asio::awaitable<json> faceting_settings(Context& ctx, const Fleet& fleet, const std::string& uid) {

@@ -26,6 +26,9 @@ struct MergeSettings {
     nlohmann::ordered_json sortable = nlohmann::ordered_json::array();
     std::uint64_t max_total_hits = 1000;  // pagination.maxTotalHits
     std::string primary_key;              // full ties are ordered by it
+    // stop words, separators, a dictionary or a synonym of several words: the index reads a
+    // query's words otherwise than by its spaces
+    bool own_words = false;
 
     // Whether the nodes filter on `field`, and count its values in facet distributions.
     bool facetable(const std::string& field) const;

@@ -89,6 +89,11 @@ void add_performance(nlohmann::ordered_json& out, const Fleet& fleet,
                      std::chrono::steady_clock::time_point started,
                      std::chrono::steady_clock::time_point gathered);
 
+// Whether index `uid` splits a query into words at its spaces alone: no stop words,
+// separators, dictionary or synonym of several words (from the short cache of its settings).
+boost::asio::awaitable<bool> reads_words_by_spaces(Context& ctx, const Fleet& fleet,
+                                                   const std::string& uid);
+
 // An index's faceting settings (from a short cache), read from nodes of the request's snapshot.
 boost::asio::awaitable<nlohmann::ordered_json> faceting_settings(Context& ctx, const Fleet& fleet,
                                                                  const std::string& uid);
