@@ -81,6 +81,7 @@ struct App::Impl {
         meili::add_field_routes(router, context);
         meili::add_experimental_routes(router, context);
         meili::add_network_routes(router, context);
+        meili::add_log_routes(router, context);
         context.task_finished = [this](const tasks::Task& task) {
             workers::notify_webhooks(context, task);
         };

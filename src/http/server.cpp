@@ -18,6 +18,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -175,6 +176,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> run_session(std::shared_ptr<Session> session);
     asio::awaitable<bool> serve_one(Session& session, beast::flat_buffer& buffer);
+    asio::awaitable<bool> write_response(Session& session, Response response, unsigned version,
+                                         bool head, bool close, bool too_large);
+    asio::awaitable<void> write_stream(Session& session, Response response, unsigned version);
     void forget(const std::shared_ptr<Session>& session);
     std::size_t active_count() const {
         std::lock_guard lock(mutex);
@@ -282,8 +286,23 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
             .async_wait(until, asio::use_awaitable);
     if (handler_error) std::rethrow_exception(handler_error);
 
+    if (response.stream && !gone && !head) {
+        co_await write_stream(session, std::move(response), version);
+        co_return false;
+    }
+
     // write the response
     const bool close = !keep_alive || response.close_connection || stopping || gone;
+    co_return co_await write_response(session, std::move(response), version, head, close,
+                                      too_large);
+}
+
+// A response written whole; false when the connection must end (`close`, or a write that
+// failed).
+asio::awaitable<bool> Server::Impl::write_response(Session& session, Response response,
+                                                   unsigned version, bool head, bool close,
+                                                   bool too_large) {
+    auto& stream = session.stream;
     auto out = to_beast(std::move(response), version, head);
     out.keep_alive(!close);
     stream.expires_after(options.body_timeout);
@@ -297,6 +316,56 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
         co_return false;
     }
     co_return true;
+}
+
+// A streamed body: the header, then each piece as a chunk as soon as it is produced, until the
+// stream ends, the client leaves or the server stops (checked every second); the connection
+// closes after it.
+asio::awaitable<void> Server::Impl::write_stream(Session& session, Response response,
+                                                 unsigned version) {
+    using namespace asio::experimental::awaitable_operators;
+    auto& stream = session.stream;
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(response.status), version};
+    for (auto& field : response.headers.fields()) head.insert(field.name, field.value);
+    head.chunked(true);
+    head.keep_alive(false);
+    bhttp::response_serializer<bhttp::empty_body> serializer{head};
+    stream.expires_after(options.body_timeout);
+    if (auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, use_nothrow); ec) {
+        co_return;
+    }
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    bool watch = true;  // false once the client pipelined a request: it is not read any more
+    while (!stopping) {
+        stream.expires_never();
+        tick.expires_after(std::chrono::seconds(1));
+        std::optional<std::string> piece;
+        if (watch) {
+            auto next = co_await (response.stream() || client_gone(stream.socket()) ||
+                                  tick.async_wait(asio::use_awaitable));
+            if (next.index() == 2) continue;
+            if (next.index() == 1) {
+                if (std::get<1>(next)) break;
+                watch = false;
+                continue;
+            }
+            piece = std::move(std::get<0>(next));
+        } else {
+            auto next = co_await (response.stream() || tick.async_wait(asio::use_awaitable));
+            if (next.index() == 1) continue;
+            piece = std::move(std::get<0>(next));
+        }
+        if (!piece) break;
+        if (piece->empty()) continue;  // an empty chunk would end the body
+        stream.expires_after(options.body_timeout);
+        auto [ec, n] = co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(*piece)),
+                                                  use_nothrow);
+        if (ec) break;
+    }
+    stream.expires_after(options.body_timeout);
+    co_await asio::async_write(stream, bhttp::make_chunk_last(), use_nothrow);
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 void Server::Impl::forget(const std::shared_ptr<Session>& session) {

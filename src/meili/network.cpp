@@ -138,17 +138,23 @@ asio::awaitable<http::Response> patch_network(fleet::Context& ctx, http::Request
 
 }  // namespace
 
-asio::awaitable<void> require_network_feature(fleet::Context& ctx, const std::string& action) {
+asio::awaitable<void> require_feature(fleet::Context& ctx, const std::string& key,
+                                      const std::string& action, const std::string& name,
+                                      const std::string& link) {
     const auto answer =
         co_await first_answer(ctx, node_request(Method::get, "/experimental-features"));
     if (answer && answer->status == 200) {
         const auto features = json::parse(answer->body, nullptr, false);
-        if (features.is_object() && features.value("network", false) == true) co_return;
+        if (features.is_object() && features.value(key, false) == true) co_return;
     }
-    throw http::error(400, "feature_not_enabled",
-                      action +
-                          " requires enabling the `network` experimental feature. See "
-                          "https://github.com/orgs/meilisearch/discussions/805");
+    throw http::error(
+        400, "feature_not_enabled",
+        action + " requires enabling the `" + name + "` experimental feature. See " + link);
+}
+
+asio::awaitable<void> require_network_feature(fleet::Context& ctx, const std::string& action) {
+    co_await require_feature(ctx, "network", action, "network",
+                             "https://github.com/orgs/meilisearch/discussions/805");
 }
 
 asio::awaitable<json> network_record(fleet::Context& ctx) {

@@ -2,12 +2,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <boost/asio/awaitable.hpp>
 
 namespace miroir::http {
 
@@ -90,6 +93,10 @@ struct Response {
     Headers headers;
     std::string body;
     bool close_connection = false;
+    // A body sent as it is produced (chunked; the connection closes after it), when set: each
+    // call gives the next piece, nullopt at its end. The server stops calling when the client
+    // leaves or the server shuts down, and the function is destroyed then.
+    std::function<boost::asio::awaitable<std::optional<std::string>>()> stream = nullptr;
 
     // A response with a JSON body and the JSON content type.
     static Response json(unsigned status, std::string body);

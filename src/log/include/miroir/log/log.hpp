@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +36,19 @@ struct Field {
     Value value;
 };
 using Fields = std::initializer_list<Field>;
+
+// The lines written to stderr: those at or above `level`, or none (nullopt); init sets it.
+void set_stderr_threshold(std::optional<Level> level);
+
+// A second destination for the lines while a client streams them (the /logs/stream route), in
+// the shapes of Meilisearch's own stream: `tracing`'s text lines (human) or JSON objects, each
+// line ending with a newline. Lines at or above `level` are given to `sink` on the thread that
+// logs them (it must neither block nor log). Replaces any other tap; returns its number, for
+// clear_tap.
+enum class TapFormat { human, json };
+std::uint64_t set_tap(Level level, TapFormat format, std::function<void(std::string)> sink);
+// Removes tap `id` if it is still the tap.
+void clear_tap(std::uint64_t id);
 
 bool enabled(Level level);
 void write(Level level, std::string_view message, Fields fields);

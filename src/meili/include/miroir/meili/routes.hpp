@@ -62,6 +62,9 @@ void add_experimental_routes(http::Router& router, Context& context);
 // GET and PATCH /network: Miroir's own, as a Community Edition node answers them
 void add_network_routes(http::Router& router, Context& context);
 
+// POST and DELETE /logs/stream, POST /logs/stderr: Miroir's own logs (logs.cpp).
+void add_log_routes(http::Router& router, Context& context);
+
 // /webhooks: Miroir's webhooks, called when its tasks finish
 void add_webhook_routes(http::Router& router, Context& context);
 // POST /export (export.cpp).
