@@ -1,5 +1,5 @@
 // The development node's task routes: GET /tasks, GET /tasks/{uid}, POST /tasks/cancel and
-// DELETE /tasks.
+// DELETE /tasks; GET /batches and GET /batches/{uid} (each task runs as its own batch).
 #include <algorithm>
 #include <set>
 
@@ -16,12 +16,13 @@ using http::Method;
 
 namespace {
 
-std::uint32_t parse_task_uid(const std::string& s) {
+std::uint32_t parse_task_uid(const std::string& s, bool batch = false) {
     const bool ok = !s.empty() && s.size() < 11 &&
                     std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!ok || std::stoull(s) > 0xffffffffULL) {
-        throw error(400, "invalid_task_uids",
-                    "Task uid `" + s + "` is invalid. It should only contain numeric characters.");
+        throw error(400, batch ? "invalid_batch_uids" : "invalid_task_uids",
+                    std::string(batch ? "Batch" : "Task") + " uid `" + s +
+                        "` is invalid. It should only contain numeric characters.");
     }
     return static_cast<std::uint32_t>(std::stoull(s));
 }
@@ -37,8 +38,9 @@ struct TaskFilter {
     std::optional<Time> before_enqueued, after_enqueued, before_started, after_started,
         before_finished, after_finished;
     bool any = false;
+    bool batches = false;  // `uids` names batches
 
-    explicit TaskFilter(const Query& q) {
+    explicit TaskFilter(const Query& q, bool of_batches = false) : batches(of_batches) {
         uids = uid_set(q, "uids", "invalid_task_uids");
         batch_uids = uid_set(q, "batchUids", "invalid_task_batch_uids");
         canceled_by = uid_set(q, "canceledBy", "invalid_task_canceled_by");
@@ -54,7 +56,8 @@ struct TaskFilter {
     }
 
     bool matches(const Task& t) const {
-        if (uids && !uids->count(t.uid)) return false;
+        if (batches && !t.batch_uid) return false;
+        if (uids && !uids->count(batches ? *t.batch_uid : t.uid)) return false;
         if (batch_uids && (!t.batch_uid || !batch_uids->count(*t.batch_uid))) return false;
         if (canceled_by && (!t.canceled_by || !canceled_by->count(*t.canceled_by))) return false;
         if (types && !types->count(t.type)) return false;
@@ -207,6 +210,77 @@ Response get_task(State& state, Request& r) {
     return respond(200, it->second.to_json());
 }
 
+// A task's batch, as GET /batches shows it: the task alone in it.
+json batch_view(const Task& t) {
+    const auto task = t.to_json();
+    json b;
+    b["uid"] = *t.batch_uid;
+    b["progress"] = nullptr;
+    b["details"] = task.value("details", json::object());
+    json stats;
+    stats["totalNbTasks"] = 1;
+    stats["status"][t.status] = 1;
+    stats["types"][t.type] = 1;
+    stats["indexUids"] = json::object();
+    if (t.index_uid) stats["indexUids"][*t.index_uid] = 1;
+    stats["progressTrace"] = json::object();
+    b["stats"] = std::move(stats);
+    b["duration"] = task["duration"];
+    b["startedAt"] = task["startedAt"];
+    b["finishedAt"] = task["finishedAt"];
+    b["batchStrategy"] = "created batch containing only task with id " + std::to_string(t.uid) +
+                         " of type `" + t.type + "` that cannot be batched with any other task.";
+    return b;
+}
+
+// GET /batches: the batches of the tasks the filters select (`uids` naming batches), newest
+// first, from `from`.
+Response list_batches(State& state, Request& r) {
+    Query q(r.query, {"limit", "from", "reverse", "batchUids", "uids", "canceledBy", "types",
+                      "statuses", "indexUids", "afterEnqueuedAt", "beforeEnqueuedAt",
+                      "afterStartedAt", "beforeStartedAt", "afterFinishedAt", "beforeFinishedAt"});
+    TaskFilter filter(q, true);
+    const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
+    const auto from = q.get_uint("from", "invalid_task_from");
+    const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
+    std::lock_guard lock(state.mutex);
+    std::vector<const Task*> matched;
+    for (const auto& [uid, t] : state.tasks) {
+        if (filter.matches(t)) matched.push_back(&t);
+    }
+    std::sort(matched.begin(), matched.end(), [reverse](const Task* a, const Task* b) {
+        return reverse ? *a->batch_uid < *b->batch_uid : *a->batch_uid > *b->batch_uid;
+    });
+    json results = json::array();
+    std::optional<std::uint32_t> next;
+    for (const Task* t : matched) {
+        const auto uid = *t->batch_uid;
+        if (from && (reverse ? uid < *from : uid > *from)) continue;
+        if (results.size() == limit) {
+            next = uid;
+            break;
+        }
+        results.push_back(batch_view(*t));
+    }
+    json j;
+    j["results"] = results;
+    j["total"] = matched.size();
+    j["limit"] = limit;
+    j["from"] = results.empty() ? json(nullptr) : results[0]["uid"];
+    j["next"] = next ? json(*next) : json(nullptr);
+    return respond(200, j);
+}
+
+// GET /batches/{uid}.
+Response get_batch(State& state, Request& r) {
+    const auto uid = parse_task_uid(std::string(r.param("uid")), true);
+    std::lock_guard lock(state.mutex);
+    for (const auto& [task_uid, t] : state.tasks) {
+        if (t.batch_uid == uid) return respond(200, batch_view(t));
+    }
+    throw error(404, "batch_not_found", "Batch `" + std::to_string(uid) + "` not found.");
+}
+
 // GET /tasks/{uid}/documents (the `getTaskDocumentsRoute` feature): the documents of a document
 // addition that has not been processed yet, as compact JSON objects one after the other.
 Response task_documents(State& state, Request& r) {
@@ -277,6 +351,12 @@ void Node::add_task_routes() {
     add(
         Method::get, "/tasks/{uid}/documents", "tasks.get",
         [this](Request& r) { return task_documents(state_, r); }, false);
+    add(
+        Method::get, "/batches", "tasks.get", [this](Request& r) { return list_batches(state_, r); },
+        false);
+    add(
+        Method::get, "/batches/{uid}", "tasks.get",
+        [this](Request& r) { return get_batch(state_, r); }, false);
     add(
         Method::post, "/tasks/cancel", "tasks.cancel",
         [this](Request& r) { return enqueue_cancel_or_delete(state_, r, true); }, false);

@@ -388,6 +388,37 @@ class Conformance(unittest.TestCase):
         self.assertError(self.node.call("GET", "/tasks/abc"), 400, "invalid_task_uids")
         self.assertError(self.node.call("GET", "/tasks/4294967295"), 404, "task_not_found")
 
+    def test_batches(self):
+        uid = self.new_index()
+        tasks = [self.node.run("POST", f"/indexes/{uid}/documents", [{"id": i}]) for i in range(3)]
+        page = self.node.call("GET", f"/batches?indexUids={uid}&limit=2").json()
+        self.assertEqual(list(page.keys()), ["results", "total", "limit", "from", "next"])
+        self.assertEqual(page["total"], 4)  # the creation and three additions, one at a time
+        batch = page["results"][0]
+        self.assertEqual(list(batch.keys())[:4], ["uid", "progress", "details", "stats"])
+        self.assertLessEqual({"totalNbTasks", "status", "types", "indexUids", "progressTrace"},
+                             set(batch["stats"]))
+        uids = [b["uid"] for b in page["results"]]
+        self.assertEqual(uids, sorted(uids, reverse=True))
+        rest = self.node.call("GET", f"/batches?indexUids={uid}&from={page['next']}").json()
+        self.assertEqual(len(uids) + len(rest["results"]), 4)
+        last = tasks[-1]
+        one = self.node.call("GET", f"/batches/{last['batchUid']}").json()
+        self.assertEqual(one["uid"], last["batchUid"])
+        self.assertEqual(one["stats"]["totalNbTasks"], 1)
+        self.assertEqual(one["stats"]["types"], {"documentAdditionOrUpdate": 1})
+        self.assertEqual(one["stats"]["indexUids"], {uid: 1})
+        self.assertEqual(one["details"], {"receivedDocuments": 1, "indexedDocuments": 1})
+        by_uid = self.node.call("GET", f"/batches?uids={last['batchUid']}").json()
+        self.assertEqual([b["uid"] for b in by_uid["results"]], [last["batchUid"]])
+        of_batch = self.node.call("GET", f"/tasks?batchUids={last['batchUid']}").json()
+        self.assertEqual([t["uid"] for t in of_batch["results"]], [last["uid"]])
+        added = self.node.call(
+            "GET", f"/batches?indexUids={uid}&types=documentAdditionOrUpdate").json()
+        self.assertEqual(added["total"], 3)
+        self.assertError(self.node.call("GET", "/batches/abc"), 400, "invalid_batch_uids")
+        self.assertError(self.node.call("GET", "/batches/4294967295"), 404, "batch_not_found")
+
     def test_task_date_filters(self):
         uid = self.new_index()
         tasks = self.node.call("GET", f"/tasks?indexUids={uid}").json()["results"]
