@@ -17,7 +17,9 @@ namespace {
 class Checker {
   public:
     explicit Checker(std::string key)
-        : key_(std::move(key)), code_("invalid_settings_" + snake_case(key_)) {}
+        : key_(std::move(key)),
+          code_(key_ == "chat" ? "invalid_settings_index_chat"
+                               : "invalid_settings_" + snake_case(key_)) {}
 
     ApiError type_error(const std::string& at, const char* expected, const json& v) const {
         return error(400, code_,
@@ -196,6 +198,43 @@ void check_embedders(const Checker& c, const std::string& key, const json& v) {
     }
 }
 
+// `foreignKeys`: objects of `foreignIndexUid` and `fieldName`, both strings and required.
+void check_foreign_keys(const Checker& c, const std::string& key, const json& v) {
+    if (!v.is_array()) throw c.type_error(key, "an array", v);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const std::string at = key + "[" + std::to_string(i) + "]";
+        c.fields(v[i], at, {"foreignIndexUid", "fieldName"});
+        for (const char* field : {"foreignIndexUid", "fieldName"}) {
+            if (!v[i].contains(field)) {
+                throw error(400, "invalid_settings_foreign_keys",
+                            "Missing field `" + std::string(field) + "` inside `." + at + "`");
+            }
+            if (!v[i][field].is_string()) {
+                throw c.type_error(at + "." + field, "a string", v[i][field]);
+            }
+        }
+    }
+}
+
+// The index's `chat` setting: its description, document template and search parameters.
+void check_chat(const Checker& c, const std::string& key, const json& v) {
+    c.fields(v, key, {"description", "documentTemplate", "documentTemplateMaxBytes",
+                      "searchParameters"});
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        const std::string at = key + "." + it.key();
+        if (it.value().is_null()) continue;
+        if (it.key() == "documentTemplateMaxBytes") {
+            c.uint(it.value(), at);
+        } else if (it.key() == "searchParameters") {
+            c.fields(it.value(), at,
+                     {"hybrid", "limit", "sort", "distinct", "matchingStrategy",
+                      "attributesToSearchOn", "rankingScoreThreshold"});
+        } else if (!it.value().is_string()) {
+            throw c.type_error(at, "a string", it.value());
+        }
+    }
+}
+
 void validate_value(const std::string& key, const json& v) {
     if (v.is_null()) return;  // null resets
     const Checker c(key);
@@ -230,6 +269,10 @@ void validate_value(const std::string& key, const json& v) {
         c.boolean(v, key);
     } else if (key == "prefixSearch") {
         c.one_of(v, key, {"indexingTime", "disabled"});
+    } else if (key == "foreignKeys") {
+        check_foreign_keys(c, key, v);
+    } else if (key == "chat") {
+        check_chat(c, key, v);
     }
 }
 
@@ -304,7 +347,8 @@ void apply_settings(State& state, Task& task) {
         const auto& key = s.key();
         if (s.value().is_null()) {
             index.settings[key] = defaults[key];
-        } else if (key == "typoTolerance" || key == "faceting" || key == "pagination") {
+        } else if (key == "typoTolerance" || key == "faceting" || key == "pagination" ||
+                   key == "chat") {
             merge_object(index.settings[key], s.value(), defaults[key]);
         } else if (key == "embedders") {
             for (auto e = s.value().begin(); e != s.value().end(); ++e) {
@@ -322,9 +366,57 @@ void apply_settings(State& state, Task& task) {
     index.updated_at = now();
 }
 
+// A sub-route's error: its path as the sub-route's value (`[0]`, `.enabled`), not the
+// setting's (`.stopWords[0]`), as a node words it.
+ApiError sub_route_error(const ApiError& e, const std::string& key) {
+    std::string m = e.what();
+    auto replace = [&m](const std::string& from, const std::string& to) {
+        for (auto at = m.find(from); at != std::string::npos; at = m.find(from, at + to.size())) {
+            m.replace(at, from.size(), to);
+        }
+    };
+    replace(" at `." + key + "`", "");
+    replace(" inside `." + key + "`", "");
+    replace("`." + key + "[", "`[");
+    replace("`." + key + ".", "`.");
+    return ApiError(e.status(), e.code(), e.type(), m);
+}
+
+// The experimental feature a setting needs, its name in Meilisearch's message and link.
+struct Gated {
+    const char* key;
+    const char* feature;
+    const char* name;
+    const char* link;
+};
+constexpr Gated kGated[] = {
+    {"foreignKeys", "foreignKeys", "foreign_keys",
+     "https://github.com/orgs/meilisearch/discussions/873"},
+    {"chat", "chatCompletions", "chat completions",
+     "https://github.com/orgs/meilisearch/discussions/835"},
+};
+
+// The settings routes the shared table does not list: the experimental settings.
+struct ExtraRoute {
+    const char* path;
+    const char* key;
+    Method verb;
+};
+constexpr ExtraRoute kExtraRoutes[] = {{"foreign-keys", "foreignKeys", Method::put},
+                                       {"chat", "chat", Method::patch}};
+
 void Node::add_settings_routes() {
     auto enqueue = [this](const std::string& uid, json patch) {
         std::lock_guard lock(state_.mutex);
+        for (const auto& g : kGated) {
+            if (patch.contains(g.key) && !patch[g.key].is_null() &&
+                state_.features.value(g.feature, false) != true) {
+                throw error(400, "feature_not_enabled",
+                            "setting `" + std::string(g.key) +
+                                "` in the index settings requires enabling the `" + g.name +
+                                "` experimental feature. See " + g.link);
+            }
+        }
         Operation op;
         op.settings = patch;
         return respond(
@@ -337,8 +429,13 @@ void Node::add_settings_routes() {
         if (it == state_.indexes.end()) throw index_not_found(uid);
         return it->second.settings;
     };
-    add(Method::get, "/indexes/{uid}/settings", "settings.get", [get_settings](Request& r) {
-        return respond(200, get_settings(std::string(r.param("uid"))));
+    add(Method::get, "/indexes/{uid}/settings", "settings.get", [this, get_settings](Request& r) {
+        auto settings = get_settings(std::string(r.param("uid")));
+        std::lock_guard lock(state_.mutex);
+        for (const auto& g : kGated) {
+            if (state_.features.value(g.feature, false) != true) settings.erase(g.key);
+        }
+        return respond(200, settings);
     });
     add(Method::patch, "/indexes/{uid}/settings", "settings.update", [enqueue](Request& r) {
         const std::string uid(r.param("uid"));
@@ -353,20 +450,28 @@ void Node::add_settings_routes() {
         for (auto it = defaults.begin(); it != defaults.end(); ++it) reset[it.key()] = nullptr;
         return enqueue(uid, reset);
     });
-    for (const auto& sub : http::kSettingsRoutes) {
-        const std::string pattern = std::string("/indexes/{uid}/settings/") + sub.path;
-        const std::string key = sub.key;
+    std::vector<std::pair<std::string, std::pair<std::string, Method>>> routes;
+    for (const auto& sub : http::kSettingsRoutes) routes.push_back({sub.path, {sub.key, sub.verb}});
+    for (const auto& sub : kExtraRoutes) routes.push_back({sub.path, {sub.key, sub.verb}});
+    for (const auto& [path, route] : routes) {
+        const std::string pattern = "/indexes/{uid}/settings/" + path;
+        const std::string key = route.first;
         add(Method::get, pattern, "settings.get", [get_settings, key](Request& r) {
             return respond(200, get_settings(std::string(r.param("uid")))[key]);
         });
-        add(sub.verb, pattern, "settings.update", [enqueue, key](Request& r) {
+        add(route.second, pattern, "settings.update", [enqueue, key](Request& r) {
             const std::string uid(r.param("uid"));
             check_index_uid(uid);
             json patch = json::object();
             json value = r.body.find_first_not_of(" \t\r\n") == std::string::npos ? json(nullptr)
                                                                                   : json_body(r);
             patch[key] = value;
-            return enqueue(uid, validate_settings_patch(patch));
+            try {
+                patch = validate_settings_patch(patch);
+            } catch (const ApiError& e) {
+                throw sub_route_error(e, key);
+            }
+            return enqueue(uid, patch);
         });
         add(Method::del, pattern, "settings.update", [enqueue, key](Request& r) {
             const std::string uid(r.param("uid"));

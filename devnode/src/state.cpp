@@ -144,6 +144,7 @@ json default_settings() {
     s["searchableAttributes"] = json::array({"*"});
     s["filterableAttributes"] = json::array();
     s["sortableAttributes"] = json::array();
+    s["foreignKeys"] = json::array();  // shown with the `foreignKeys` feature
     s["rankingRules"] = json::array(
         {"words", "typo", "proximity", "attributeRank", "sort", "wordPosition", "exactness"});
     s["stopWords"] = json::array();
@@ -170,6 +171,14 @@ json default_settings() {
     s["localizedAttributes"] = nullptr;
     s["facetSearch"] = true;
     s["prefixSearch"] = "indexingTime";
+    json chat;  // shown with the `chatCompletions` feature
+    chat["description"] = "";
+    chat["documentTemplate"] =
+        "{% for field in fields %}{% if field.is_searchable and field.value != nil %}{{ "
+        "field.name }}: {{ field.value }}\n{% endif %}{% endfor %}";
+    chat["documentTemplateMaxBytes"] = 400;
+    chat["searchParameters"] = json::object();
+    s["chat"] = chat;
     return s;
 }
 
