@@ -218,8 +218,8 @@ void check_foreign_keys(const Checker& c, const std::string& key, const json& v)
 
 // The index's `chat` setting: its description, document template and search parameters.
 void check_chat(const Checker& c, const std::string& key, const json& v) {
-    c.fields(v, key, {"description", "documentTemplate", "documentTemplateMaxBytes",
-                      "searchParameters"});
+    c.fields(v, key,
+             {"description", "documentTemplate", "documentTemplateMaxBytes", "searchParameters"});
     for (auto it = v.begin(); it != v.end(); ++it) {
         const std::string at = key + "." + it.key();
         if (it.value().is_null()) continue;

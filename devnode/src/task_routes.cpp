@@ -352,8 +352,8 @@ void Node::add_task_routes() {
         Method::get, "/tasks/{uid}/documents", "tasks.get",
         [this](Request& r) { return task_documents(state_, r); }, false);
     add(
-        Method::get, "/batches", "tasks.get", [this](Request& r) { return list_batches(state_, r); },
-        false);
+        Method::get, "/batches", "tasks.get",
+        [this](Request& r) { return list_batches(state_, r); }, false);
     add(
         Method::get, "/batches/{uid}", "tasks.get",
         [this](Request& r) { return get_batch(state_, r); }, false);

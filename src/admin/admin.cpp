@@ -1,4 +1,4 @@
-// /_miroir/ready, /_miroir/workers and the metrics endpoints.
+// /_miroir/ready, /_miroir/workers, /_miroir/hints and the metrics endpoints.
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +9,8 @@
 #include <miroir/fleet/fleet.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/metrics/metrics.hpp>
+#include <miroir/scatter/hints.hpp>
+#include <miroir/tasks/store.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/workers/supervisor.hpp>
@@ -61,6 +63,37 @@ asio::awaitable<http::Response> workers_state(const workers::Supervisor& supervi
     co_return http::Response::json(200, body.dump());
 }
 
+// The hints waiting for their nodes: per node, how many, the documents they name (a deletion by
+// filter or a clear counts none) and when the oldest was made.
+asio::awaitable<http::Response> hints_state(fleet::Context& ctx) {
+    struct Pending {
+        std::uint64_t hints = 0, documents = 0;
+        std::int64_t oldest = 0;
+    };
+    std::map<std::string, Pending> by_node;
+    std::uint64_t total = 0;
+    const auto records = co_await ctx.store.records(scatter::kHintTable);
+    for (const auto& [key, text] : records) {
+        const auto hint = scatter::decode_hint(key, text);
+        if (!hint) continue;
+        auto& p = by_node[hint->node];
+        ++p.hints;
+        ++total;
+        p.documents += hint->ids.size();
+        if (p.oldest == 0 || hint->at < p.oldest) p.oldest = hint->at;
+    }
+    nlohmann::ordered_json body;
+    body["pending"] = total;
+    body["nodes"] = nlohmann::ordered_json::array();
+    for (const auto& [node, p] : by_node) {
+        body["nodes"].push_back({{"node", node},
+                                 {"hints", p.hints},
+                                 {"documents", p.documents},
+                                 {"oldestAtMs", p.oldest / 1000000}});
+    }
+    co_return http::Response::json(200, body.dump());
+}
+
 }  // namespace
 
 void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor) {
@@ -73,6 +106,8 @@ void add_admin_routes(http::Router& router, fleet::Context& ctx) {
                [&ctx](http::Request&) { return ready(ctx); });
     router.add(http::Method::get, "/_miroir/metrics", http::Access::admin,
                [&ctx](http::Request&) { return metrics_text(ctx); });
+    router.add(http::Method::get, "/_miroir/hints", http::Access::admin,
+               [&ctx](http::Request&) { return hints_state(ctx); });
 }
 
 void add_metrics_listener_routes(http::Router& router, fleet::Context& ctx) {

@@ -272,6 +272,7 @@ void read_config(const YAML::Node& root, Config& cfg) {
         m.read_int("shards", cfg.shards, 1, 65536);
         m.read_int("replication_factor", cfg.replication_factor, 1, 16);
         m.read_int("replica_groups", cfg.replica_groups, 1, 64);
+        m.read("write_quorum", cfg.write_quorum);
         read_nodes(m.child("nodes"), cfg);
         read_task_store(m, cfg);
         read_admin(m, cfg);
@@ -379,6 +380,9 @@ void validate_nodes(const Config& cfg) {
 
 void validate_store(const Config& cfg) {
     check_one_of(cfg.task_store.backend, {"sqlite", "redis"}, "miroir.task_store.backend");
+    if (!cfg.write_quorum.empty()) {
+        check_one_of(cfg.write_quorum, {"one", "majority", "all"}, "miroir.write_quorum");
+    }
     if (cfg.task_store.backend == "sqlite" && cfg.task_store.path.empty()) {
         throw ConfigError("miroir.task_store.path: required by the sqlite backend");
     }
@@ -506,6 +510,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "shards" << YAML::Value << c.shards;
     out << YAML::Key << "replication_factor" << YAML::Value << c.replication_factor;
     out << YAML::Key << "replica_groups" << YAML::Value << c.replica_groups;
+    out << YAML::Key << "write_quorum" << YAML::Value << c.effective_write_quorum();
     out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
     for (const auto& n : c.nodes) {
         out << YAML::Flow << YAML::BeginMap << YAML::Key << "id" << YAML::Value << n.id << YAML::Key

@@ -2,6 +2,7 @@
 // owners of their shard, each write answered as one Miroir task.
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
@@ -141,9 +142,30 @@ char csv_delimiter(const http::Query& q, ingest::Format format) {
 // Each node's payload: every document, with its `_miroir_shard` and `_miroir_ord`, to the owners of
 // its shard in every group the snapshot writes to (an empty payload for a node that gets none); the
 // shards written, in order, into `shards`.
+// What each node is sent of a write: its documents' canonical ids and their shards (a hint
+// when it misses them).
+struct NodeParts {
+    std::vector<std::vector<std::string>> ids;
+    std::vector<std::set<std::uint32_t>> shards;
+    explicit NodeParts(std::size_t nodes) : ids(nodes), shards(nodes) {}
+    void add(std::size_t node, const std::string& id, std::uint32_t shard) {
+        ids[node].push_back(id);
+        shards[node].insert(shard);
+    }
+    HintOf hint_of(std::optional<std::string> pk) const {
+        return [this, pk](std::size_t node) {
+            Hint h;
+            h.ids = ids[node];
+            h.shards.assign(shards[node].begin(), shards[node].end());
+            h.primary_key = pk;
+            return h;
+        };
+    }
+};
+
 std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& split,
                                        ingest::Format format, char delimiter,
-                                       std::vector<std::uint32_t>& shards) {
+                                       std::vector<std::uint32_t>& shards, NodeParts& parts) {
     std::vector<std::string> payloads(fleet.size());
     std::vector<bool> touched(fleet.shards(), false);
     routing::Ord ord{routing::next_stamp(), 0};
@@ -155,6 +177,7 @@ std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& 
         for (const auto& group : fleet.written_groups()) {
             for (auto node : fleet.write_owners(group, shard)) {
                 auto& out = payloads[node];
+                parts.add(node, std::string(doc.id), shard);
                 if (format == ingest::Format::csv) {
                     if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter, true);
                     ingest::append_csv(out, doc, shard, delimiter, place);
@@ -169,6 +192,19 @@ std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& 
         if (touched[s]) shards.push_back(s);
     }
     return payloads;
+}
+
+// The shards `node` is written for.
+std::vector<std::uint32_t> shards_of(const Fleet& fleet, std::size_t node) {
+    std::vector<std::uint32_t> out;
+    for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
+        bool owns = false;
+        for (const auto& group : fleet.written_groups()) {
+            for (auto n : fleet.write_owners(group, s)) owns = owns || n == node;
+        }
+        if (owns) out.push_back(s);
+    }
+    return out;
 }
 
 // POST (add or replace) and PUT (add or update) documents.
@@ -217,7 +253,8 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     const auto& fleet = *fleet_now;
     task.copies = fleet.copies();
     std::vector<std::uint32_t> shards;
-    auto payloads = node_payloads(fleet, split, format, delimiter, shards);
+    NodeParts parts(fleet.size());
+    auto payloads = node_payloads(fleet, split, format, delimiter, shards, parts);
     std::string query;
     if (pk) query += "&primaryKey=" + http::percent_encode(*pk);
     if (format == ingest::Format::csv)
@@ -236,7 +273,8 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
                           format == ingest::Format::csv ? "text/csv" : "application/json")});
     }
     auto outcomes = co_await fan_out(ctx, std::move(calls));
-    co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards);
+    const auto hint_of = parts.hint_of(pk);
+    co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards, hint_of);
 }
 
 // `?customMetadata=...` for the node requests of a write that carried it, else nothing.
@@ -261,11 +299,15 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     const auto& fleet = *fleet_now;
     std::vector<nlohmann::json> per_node(fleet.size(), nlohmann::json::array());
     std::vector<bool> touched(fleet.shards(), false);
+    NodeParts parts(fleet.size());
     for (const auto& id : ids) {
         const auto shard = routing::shard_of(canonical(id), fleet.shards());
         touched[shard] = true;
         for (const auto& group : fleet.written_groups()) {
-            for (auto node : fleet.write_owners(group, shard)) per_node[node].push_back(id);
+            for (auto node : fleet.write_owners(group, shard)) {
+                per_node[node].push_back(id);
+                parts.add(node, canonical(id), shard);
+            }
         }
     }
     std::vector<NodeCall> calls;
@@ -294,7 +336,8 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     auto task = new_task(uid, "documentDeletion", details, fleet.copies());
     task.custom_metadata = metadata;
     auto outcomes = co_await fan_out(ctx, std::move(calls));
-    co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards);
+    const auto hint_of = parts.hint_of(std::nullopt);
+    co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards, hint_of);
 }
 
 asio::awaitable<http::Response> delete_one(Context& ctx, http::Request& r) {
@@ -320,11 +363,20 @@ asio::awaitable<http::Response> delete_batch(Context& ctx, http::Request& r) {
     co_return co_await delete_ids(ctx, uid, ids, false, q.get("customMetadata"));
 }
 
-// Delete by filter, delete all and edit by function: every node, every shard.
+// What a node that misses a deletion broadcast is hinted: the documents of its shards the
+// filter selects, or every one (`filter` null).
+struct DeletionHint {
+    json filter;
+};
+
+// Delete by filter, delete all and edit by function: every node, every shard. A deletion
+// (with `hint`) follows the write quorum, each node that misses it hinted; an edition needs a
+// majority.
 asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string& uid,
                                                  upstream::UpstreamRequest request,
                                                  const json& details, const http::Query& q,
-                                                 const char* type = "documentDeletion") {
+                                                 const char* type = "documentDeletion",
+                                                 std::optional<DeletionHint> hint = {}) {
     check_writable(ctx, uid);
     auto pass = co_await ctx.writes.enter();
     const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
@@ -332,7 +384,21 @@ asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string
     task.custom_metadata = q.get("customMetadata");
     request.target += metadata_query(task.custom_metadata);
     auto outcomes = co_await fan_out(ctx, broadcast(*fleet, request));
-    co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
+    HintOf hint_of;
+    if (hint) {
+        hint_of = [&fleet, &hint](std::size_t node) {
+            Hint h;
+            if (hint->filter.is_null()) {
+                h.all = true;
+            } else {
+                h.filter = hint->filter;
+            }
+            h.shards = shards_of(*fleet, node);
+            return h;
+        };
+    }
+    co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet),
+                                hint_of);
 }
 
 asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r) {
@@ -355,9 +421,11 @@ asio::awaitable<http::Response> delete_by_filter(Context& ctx, http::Request& r)
     details["providedIds"] = 0;
     details["deletedDocuments"] = nullptr;
     details["originalFilter"] = body["filter"].dump();
-    co_return co_await delete_broadcast(
-        ctx, uid, node_request(Method::post, index_path(uid) + "/documents/delete", body.dump()),
-        details, q);
+    // named locals, not temporaries, in the co_await expression (GCC 12)
+    const std::optional<DeletionHint> hint = DeletionHint{body["filter"]};
+    auto request = node_request(Method::post, index_path(uid) + "/documents/delete", body.dump());
+    co_return co_await delete_broadcast(ctx, uid, std::move(request), details, q,
+                                        "documentDeletion", hint);
 }
 
 asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
@@ -367,8 +435,10 @@ asio::awaitable<http::Response> delete_all(Context& ctx, http::Request& r) {
     // (a local: GCC 12 rejects braced JSON literals inside co_await expressions)
     json details;
     details["deletedDocuments"] = nullptr;
-    co_return co_await delete_broadcast(
-        ctx, uid, node_request(Method::del, index_path(uid) + "/documents"), details, q);
+    const std::optional<DeletionHint> hint = DeletionHint{json()};
+    auto request = node_request(Method::del, index_path(uid) + "/documents");
+    co_return co_await delete_broadcast(ctx, uid, std::move(request), details, q,
+                                        "documentDeletion", hint);
 }
 
 // An edition function wrapped so that `_miroir_shard` and `_miroir_ord` survive whatever it

@@ -2,6 +2,7 @@
 // floor(copies/2)+1 of the shard's owners in that group accepted; a write succeeds when, for
 // every shard it carried, at least one group succeeded.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <set>
 
@@ -118,9 +119,95 @@ nlohmann::ordered_json summary(const tasks::Task& task) {
     return j;
 }
 
+namespace {
+
+std::atomic<std::uint64_t> hint_sequence{0};
+
+// Shard numbers as a list for a header or a message, the first 16 then `...`.
+std::string shard_list(const std::vector<std::uint32_t>& shards) {
+    std::string list;
+    for (std::size_t i = 0; i < shards.size() && i < 16; ++i) {
+        list += (i ? "," : "") + std::to_string(shards[i]);
+    }
+    if (shards.size() > 16) list += ",...";
+    return list;
+}
+
+// The shards of `shards` that reached the write quorum (`mode`) in no group.
+std::vector<std::uint32_t> without_quorum(const std::string& mode, const Fleet& fleet,
+                                          const std::vector<bool>& accepted,
+                                          const std::vector<std::uint32_t>& shards) {
+    std::vector<std::uint32_t> lost;
+    for (auto shard : shards) {
+        bool ok = false;
+        for (const auto& group : fleet.groups()) {
+            const auto owners = fleet.owners(group, shard);
+            std::uint32_t yes = 0;
+            for (auto node : owners) yes += node < accepted.size() && accepted[node] ? 1 : 0;
+            const auto need = mode == "one"   ? 1u
+                              : mode == "all" ? static_cast<std::uint32_t>(owners.size())
+                                              : group.quorum;
+            if (yes >= need && yes > 0) ok = true;
+        }
+        if (!ok) lost.push_back(shard);
+    }
+    return lost;
+}
+
+// The shards of `shards` some owner that was asked did not take.
+std::vector<std::uint32_t> missed_shards(const Fleet& fleet, const std::vector<bool>& accepted,
+                                         const std::set<std::size_t>& asked,
+                                         const std::vector<std::uint32_t>& shards) {
+    std::vector<std::uint32_t> out;
+    for (auto shard : shards) {
+        bool missed = false;
+        for (const auto& group : fleet.written_groups()) {
+            for (auto node : fleet.write_owners(group, shard)) {
+                missed = missed || (asked.contains(node) && !accepted[node]);
+            }
+        }
+        if (missed) out.push_back(shard);
+    }
+    return out;
+}
+
+// A hint for each node asked that did not take the write, stored before the write is
+// acknowledged.
+asio::awaitable<void> store_hints(Context& ctx, const Fleet& fleet, const tasks::Task& task,
+                                  const std::vector<bool>& accepted,
+                                  const std::set<std::size_t>& asked, const HintOf& hint_of) {
+    std::vector<std::pair<std::string, std::uint64_t>> sources;
+    for (const auto& t : task.node_tasks) sources.emplace_back(t.node, t.uid);
+    for (auto node : asked) {
+        if (accepted[node]) continue;
+        Hint hint = hint_of(node);
+        hint.node = fleet.node_id(node);
+        hint.index = task.index_uid;
+        hint.sources = sources;
+        hint.at = now_ns();
+        hint.key = hint_key(hint.node, hint.at, hint_sequence++);
+        try {
+            co_await ctx.store.put_record(kHintTable, hint.key, encode(hint));
+        } catch (const std::runtime_error& e) {
+            log::error("task store unavailable", {{"error", e.what()}});
+            throw http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,
+                                 std::string("The write reached its quorum, but what node `") +
+                                     hint.node + "` missed could not be recorded: " + e.what() +
+                                     ". Retry it.");
+        }
+        log::warn("write missed by a node, hint stored",
+                  {{"node", hint.node},
+                   {"index", hint.index},
+                   {"task", static_cast<std::int64_t>(task.uid)}});
+    }
+}
+
+}  // namespace
+
 asio::awaitable<http::Response> conclude(Context& ctx, const Fleet& fleet, tasks::Task task,
                                          const std::vector<NodeOutcome>& outcomes,
-                                         const std::vector<std::uint32_t>& shards) {
+                                         const std::vector<std::uint32_t>& shards,
+                                         const HintOf& hint_of) {
     std::vector<bool> accepted(fleet.size(), false);
     std::set<std::size_t> asked;
     for (const auto& o : outcomes) {
@@ -143,33 +230,23 @@ asio::awaitable<http::Response> conclude(Context& ctx, const Fleet& fleet, tasks
         }
     }
 
-    std::vector<std::uint32_t> lost;
-    for (auto shard : shards) {
-        bool ok = false;
-        for (const auto& group : fleet.groups()) {
-            std::uint32_t yes = 0;
-            for (auto node : fleet.owners(group, shard)) {
-                yes += node < accepted.size() && accepted[node] ? 1 : 0;
-            }
-            if (yes >= group.quorum) ok = true;
-        }
-        if (!ok) lost.push_back(shard);
-    }
+    // document writes (those that hint what a node missed) follow `write_quorum`; a change every
+    // node must make (an index, settings, a broadcast edition) needs a majority
+    const std::string mode = hint_of ? ctx.config.effective_write_quorum() : "majority";
+    const auto lost = without_quorum(mode, fleet, accepted, shards);
     if (!lost.empty()) {
-        std::string list;
-        for (std::size_t i = 0; i < lost.size() && i < 16; ++i) {
-            list += (i ? ", " : "") + std::to_string(lost[i]);
-        }
-        if (lost.size() > 16) list += ", ...";
         throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
-                             "No replica group reached a write quorum for shard(s) " + list +
-                                 " of index `" + task.index_uid +
+                             "No replica group reached a write quorum for shard(s) " +
+                                 shard_list(lost) + " of index `" + task.index_uid +
                                  "`. The write may be partially applied; retry it.");
     }
 
     std::string missed;
     for (auto node : asked) {
         if (!accepted[node]) missed += (missed.empty() ? "" : ",") + fleet.node_id(node);
+    }
+    if (!missed.empty() && hint_of) {
+        co_await store_hints(ctx, fleet, task, accepted, asked, hint_of);
     }
     task.status = task.node_tasks.empty() ? "succeeded" : "enqueued";
     if (task.node_tasks.empty()) {
@@ -178,7 +255,14 @@ asio::awaitable<http::Response> conclude(Context& ctx, const Fleet& fleet, tasks
     }
     co_await record(ctx, task);
     auto response = http::Response::json(202, summary(task).dump());
-    if (!missed.empty()) response.headers.set("X-Miroir-Degraded", "nodes=" + missed);
+    if (!missed.empty()) {
+        auto header = "nodes=" + missed;
+        const auto missed_of = missed_shards(fleet, accepted, asked, shards);
+        if (!missed_of.empty() && missed_of.size() < shards.size()) {
+            header += ";shards=" + shard_list(missed_of);
+        }
+        response.headers.set("X-Miroir-Degraded", header);
+    }
     // the topology the write was routed and judged on
     response.headers.set("X-Miroir-Topology-Version", std::to_string(fleet.version()));
     co_return response;

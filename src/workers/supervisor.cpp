@@ -38,7 +38,8 @@ std::vector<Job> all_jobs(fleet::Context& ctx) {
                                                 {"rebalancer", &drive_rebalances},
                                                 {"task-poller", &poll_tasks},
                                                 {"health", &check_health},
-                                                {"settings-drift", &check_settings_drift}};
+                                                {"settings-drift", &check_settings_drift},
+                                                {"hint-replay", &replay_hints}};
     std::vector<Job> out;
     for (const auto& [name, run] : jobs) out.push_back({name, [&ctx, run] { return run(ctx); }});
     return out;

@@ -39,8 +39,10 @@ def tearDownModule():
         server.stop()
 
 
-def miroir_for(nodes, rf=RF, groups=1):
+def miroir_for(nodes, rf=RF, groups=1, quorum=None):
     extra = f"  node_master_key: {NODE_KEY}\n  shards: {SHARDS}\n  replica_groups: {groups}\n"
+    if quorum:
+        extra += f"  write_quorum: {quorum}\n"
     store = None
     if redis:
         # a Redis of its own: Miroirs sharing a store share their topology too
@@ -442,14 +444,15 @@ class CancelAndDelete(unittest.TestCase):
 
 
 class Quorum(unittest.TestCase):
-    """RF=2 over three nodes: one node down still reaches quorum in its group for every
-    shard (with a degraded header); two down loses some shards entirely."""
+    """RF=2 over three nodes with `write_quorum: majority`: both owners of a shard must take a
+    write, so shards owned by a node that is down miss quorum."""
+    QUORUM = "majority"
 
     def setUp(self):
         self.nodes = [Node(NODE_KEY).start() for _ in range(3)]
         self.ids = [f"q-{i}" for i in range(3)]
         self.m = miroir_for([(self.ids[i], f"http://127.0.0.1:{n.port}")
-                             for i, n in enumerate(self.nodes)]).start()
+                             for i, n in enumerate(self.nodes)], quorum=self.QUORUM).start()
         self.c = Client(self.m)
         self.c.run("POST", "/indexes", {"uid": "q", "primaryKey": "id"})
 
@@ -479,6 +482,33 @@ class Quorum(unittest.TestCase):
         # not a quorum of two
         r = self.c.call("DELETE", "/indexes/q/documents")
         self.assertEqual(r.status, 503, r.body)
+
+
+class QuorumOne(Quorum):
+    """RF=2 over three nodes with the default `write_quorum` (`one` with RF 2): one node down
+    still writes every shard, the answer naming the node and the shards it missed; two down
+    lose the shards they both own."""
+    QUORUM = None
+
+    def test_one_node_down_is_degraded_two_down_is_no_quorum(self):
+        self.nodes[2].stop()
+        r = self.c.call("POST", "/indexes/q/documents", [{"id": i} for i in range(200)])
+        self.assertEqual(r.status, 202, r.body)
+        theirs = sorted({shard_of(str(i), SHARDS) for i in range(200)
+                         if "q-2" in owners(shard_of(str(i), SHARDS), self.ids, RF)})
+        self.assertEqual(r.headers.get("x-miroir-degraded"),
+                         "nodes=q-2;shards=" + ",".join(map(str, theirs)))
+        self.assertEqual(self.c.wait(r.json()["taskUid"])["status"], "succeeded")
+        r = self.c.call("DELETE", "/indexes/q/documents")
+        self.assertEqual(r.status, 202, r.body)
+
+        self.nodes[1].stop()
+        both = [i for i in range(200)
+                if set(owners(shard_of(str(i), SHARDS), self.ids, RF)) == {"q-1", "q-2"}]
+        self.assertTrue(both)
+        r = self.c.call("POST", "/indexes/q/documents", [{"id": i} for i in both])
+        self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(r.json()["code"], "miroir_no_quorum")
 
 
 class QuorumWithThreeCopies(unittest.TestCase):

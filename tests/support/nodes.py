@@ -39,6 +39,10 @@ class Node:
         if self.external:
             return self
         self.dir = tempfile.TemporaryDirectory(prefix="miroir-node-")
+        self.log_path = os.path.join(self.dir.name, "node.log")
+        return self._spawn()
+
+    def _spawn(self):
         # read at start, so that a benchmark can choose the binary after importing this
         binary = (os.environ.get("MEILISEARCH_BIN")
                   or os.environ.get("MIROIR_DEVNODE_BIN", DEVNODE_BIN))
@@ -49,12 +53,22 @@ class Node:
                 "--snapshot-dir", os.path.join(self.dir.name, "snapshots")]
         if self.master_key:
             args += ["--master-key", self.master_key]
-        self.log_path = os.path.join(self.dir.name, "node.log")
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
         _live.append(self.proc)
         wait_for_port(self.port)
         return self
+
+    def kill(self):
+        """SIGKILL, keeping the data directory (restart brings the node back on it)."""
+        self.proc.kill()
+        self.proc.wait()
+        self._log.close()
+
+    def restart(self):
+        """The process again, on the same port and data directory (a development node keeps
+        its data in memory: it comes back empty)."""
+        return self._spawn()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -217,3 +217,25 @@ TEST(Config, DumpMasksSecrets) {
 
 }  // namespace
 }  // namespace miroir::config
+
+namespace miroir::config {
+namespace {
+
+TEST(Config, WriteQuorumIsOneWithTwoCopiesElseMajority) {
+    EXPECT_EQ(parse(kMinimal, no_env).effective_write_quorum(), "majority");
+    const std::string two = R"(
+miroir:
+  replication_factor: 2
+  nodes:
+    - { id: a, address: "http://127.0.0.1:7701", replica_group: 0 }
+    - { id: b, address: "http://127.0.0.1:7702", replica_group: 0 }
+)";
+    EXPECT_EQ(parse(two, no_env).effective_write_quorum(), "one");
+    EXPECT_EQ(parse(two + "  write_quorum: all\n", no_env).effective_write_quorum(), "all");
+    EXPECT_NE(
+        error_of(std::string(kMinimal) + "  write_quorum: most\n").find("miroir.write_quorum"),
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace miroir::config

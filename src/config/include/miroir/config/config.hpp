@@ -146,6 +146,10 @@ struct Config {
     std::uint32_t shards = 64;
     std::uint32_t replication_factor = 2;
     std::uint32_t replica_groups = 1;
+    // What a write needs of a shard's owners: `one` (any owner in any group), `majority`
+    // (floor(c/2)+1 of its c owners in some group) or `all` (every owner in some group); empty:
+    // `one` with RF 2, `majority` otherwise (effective_write_quorum).
+    std::string write_quorum;
     std::vector<Node> nodes;
     TaskStore task_store;
     Admin admin;
@@ -162,6 +166,12 @@ struct Config {
 
     // Keys present in the file that Miroir does not know (dotted paths), kept for reporting.
     std::vector<std::string> unknown_keys;
+
+    const std::string& effective_write_quorum() const {
+        static const std::string kOne = "one", kMajority = "majority";
+        if (!write_quorum.empty()) return write_quorum;
+        return replication_factor == 2 ? kOne : kMajority;
+    }
 
     // The key that guards /_miroir/*: admin.api_key, or the master key when that is empty.
     const std::string& effective_admin_key() const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <miroir/http/message.hpp>
+#include <miroir/scatter/hints.hpp>
 #include <miroir/scatter/node_requests.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/node_client.hpp>
@@ -50,14 +52,22 @@ const upstream::UpstreamResponse* refusal_in(const std::vector<NodeOutcome>& out
 std::string nodes_without(const Fleet& fleet, const std::vector<NodeOutcome>& outcomes,
                           unsigned ok_status);
 
+// What node `node` was sent of a write, as a hint (ids, filter or all, shards, primary key);
+// conclude fills in the rest.
+using HintOf = std::function<Hint(std::size_t node)>;
+
 // Turns accepted node writes into one Miroir task. `shards` lists the shards the write
 // carried (every shard for broadcasts). Answers 202 with the task summary, with
-// X-Miroir-Degraded naming the nodes that did not accept; 503 miroir_no_quorum when some shard
-// reached quorum in no group; the nodes' own error when every node refused the request.
-// The quorum is judged on `fleet`, the snapshot the write was routed with.
+// X-Miroir-Degraded naming the nodes that did not accept and the shards they missed; 503
+// miroir_no_quorum when some shard reached the write quorum (`write_quorum`: one owner, a
+// majority or all owners of a group) in no group; the nodes' own error when every node refused
+// the request. The quorum is judged on `fleet`, the snapshot the write was routed with. With
+// `hint_of`, each node that did not take an acknowledged write gets a hint, stored before the
+// answer.
 boost::asio::awaitable<http::Response> conclude(Context& ctx, const Fleet& fleet, tasks::Task task,
                                                 const std::vector<NodeOutcome>& outcomes,
-                                                const std::vector<std::uint32_t>& shards);
+                                                const std::vector<std::uint32_t>& shards,
+                                                const HintOf& hint_of = {});
 
 // A task that failed before any node was asked (an invalid id, an unresolvable primary key):
 // stored as failed, answered 202 as Meilisearch does.

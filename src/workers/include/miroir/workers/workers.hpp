@@ -26,6 +26,10 @@ boost::asio::awaitable<void> check_health(Context& ctx);
 // repairs the nodes that drifted (two-phase settings).
 boost::asio::awaitable<void> check_settings_drift(Context& ctx);
 
+// hint-replay: makes what nodes missed of acknowledged writes (their hints) on them once they
+// answer again, as the owners that took those writes hold it.
+boost::asio::awaitable<void> replay_hints(Context& ctx);
+
 // task-poller: advances unfinished tasks from their node tasks and prunes old ones.
 boost::asio::awaitable<void> poll_tasks(Context& ctx);
 

@@ -1,0 +1,132 @@
+"""Writes that a node misses, recorded as hints and replayed to it: with `write_quorum: one`
+(the default with RF 2) writes are acknowledged while an owner does not take them, the answer
+names the node and the shards it missed, and once the node is back every document is on
+exactly its owners, as the owners that took the writes hold it. The hints outlive a Miroir
+restart. `all` refuses what an owner misses. Runs against real meilisearch binaries when
+MEILISEARCH_BIN is set (the node is killed and restarted on its data; a development node is
+made to refuse writes instead)."""
+import time
+import unittest
+
+from nodes import Node
+from test_search_differential import NODE_KEY, Cluster, wait_miroir
+
+REAL = Node().kind != "devnode"
+INDEX = "hinted"
+
+
+def miss(node):
+    """The node stops taking writes."""
+    if REAL:
+        node.kill()
+    else:
+        r = node.call("PUT", "/_devnode/faults",
+                      {"routeClass": "writes", "errorRate": 1.0, "errorStatus": 503})
+        assert r.status == 200, r.body
+
+
+def back(node):
+    if REAL:
+        node.restart()
+    else:
+        assert node.call("DELETE", "/_devnode/faults").status in (200, 204)
+
+
+def documents_on(node):
+    r = node.call("POST", f"/indexes/{INDEX}/documents/fetch",
+                  {"limit": 100000, "fields": ["id", "v", "_miroir_shard"]})
+    assert r.status == 200, r.body
+    return {d["id"]: d for d in r.json()["results"]}
+
+
+class Hints(unittest.TestCase):
+    def setUp(self):
+        # a short write timeout: a killed node is given up on quickly
+        self.cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8},
+                               "  upstream: { write_timeout_ms: 2000 }\n"
+                               "  health: { interval_ms: 200 }\n")
+
+    def tearDown(self):
+        self.cluster.stop()
+
+    def write(self, method, path, body, status=202):
+        r = self.cluster.call(method, path, body)
+        self.assertEqual(r.status, status, r.body)
+        if status == 202:
+            wait_miroir(self.cluster, r.json()["taskUid"])
+        return r
+
+    def owners(self):
+        shards = self.cluster.call("GET", "/_miroir/shards").json()["shards"]
+        return {s["shard"]: set(s["groups"][0]["nodes"]) for s in shards}
+
+    def pending(self):
+        return self.cluster.call("GET", "/_miroir/hints").json()
+
+    def test_missed_writes_are_replayed(self):
+        c, nodes = self.cluster, self.cluster.nodes
+        self.write("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+        self.write("PATCH", f"/indexes/{INDEX}/settings", {"filterableAttributes": ["v"]})
+        expected = {}
+        for batch in range(10):
+            if batch == 5:
+                miss(nodes[1])
+            docs = [{"id": batch * 100 + i, "v": batch} for i in range(100)]
+            r = self.write("POST", f"/indexes/{INDEX}/documents", docs)
+            expected.update({d["id"]: d for d in docs})
+            if batch >= 5:
+                degraded = r.headers.get("x-miroir-degraded", "")
+                self.assertTrue(degraded.startswith("nodes=d1"), r.headers)
+        # while d1 is away: an update, deletions by id and by filter
+        self.write("PUT", f"/indexes/{INDEX}/documents", [{"id": 7, "v": 70}, {"id": 650, "v": 70}])
+        expected[7]["v"] = expected[650]["v"] = 70
+        self.write("POST", f"/indexes/{INDEX}/documents/delete-batch", list(range(600, 620)))
+        self.write("POST", f"/indexes/{INDEX}/documents/delete", {"filter": "v = 9"})
+        for i in list(range(600, 620)) + list(range(900, 1000)):
+            expected.pop(i, None)
+        state = self.pending()
+        self.assertGreater(state["pending"], 0, state)
+        self.assertEqual([n["node"] for n in state["nodes"]], ["d1"])
+
+        c.m.restart()  # the hints are in the task store
+        self.assertEqual(self.pending()["pending"], state["pending"])
+        back(nodes[1])
+        deadline = time.monotonic() + 60
+        while self.pending()["pending"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.pending()["pending"], 0, self.pending())
+
+        owners = self.owners()
+        for i, node in enumerate(nodes):
+            want = {k for k, d in expected.items()
+                    if f"d{i}" in owners[self.shard_of(k)]}
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                held = documents_on(node)
+                if set(held) == want:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(set(held), want, f"d{i}")
+            for k in want:
+                self.assertEqual(held[k]["v"], expected[k]["v"], (f"d{i}", k))
+
+    def shard_of(self, doc_id):
+        from placement import shard_of
+        return shard_of(str(doc_id), 8)
+
+    def test_all_refuses_what_an_owner_misses(self):
+        self.cluster.stop()
+        self.cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8},
+                               "  write_quorum: all\n  upstream: { write_timeout_ms: 2000 }\n")
+        self.write("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+        miss(self.cluster.nodes[1])
+        r = self.cluster.call("POST", f"/indexes/{INDEX}/documents",
+                              [{"id": i} for i in range(50)])
+        self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(r.json()["code"], "miroir_no_quorum")
+        self.assertEqual(self.pending()["pending"], 0)  # nothing acknowledged, nothing hinted
+        back(self.cluster.nodes[1])
+
+
+if __name__ == "__main__":
+    unittest.main()
