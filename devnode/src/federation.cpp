@@ -9,6 +9,7 @@
 #include <ranges>
 #include <set>
 
+#include <miroir/http/tenant_token.hpp>
 #include <miroir/util/time.hpp>
 
 #include "filter.hpp"
@@ -253,7 +254,8 @@ struct Ran {
     json result;
 };
 
-using Authorize = std::function<void(const std::string& uid)>;
+// Checks the request may search index `uid`, and ANDs its tenant token's filter into `query`.
+using Authorize = std::function<void(const std::string& uid, json& query)>;
 
 // Runs query i on its index for the merge: the first `window_end` hits, each with the values
 // the merge compares, and the slots of the documents it matched (`_matched_slots`).
@@ -270,6 +272,7 @@ Ran run_query(State& state, json query, std::size_t i, std::uint64_t window_end,
         one.weight = query_weight(query["federationOptions"], i);
         query.erase("federationOptions");
     }
+    authorize(one.uid, query);
     auto params = search_params_from_json(query);
     one.show_score = params.show_ranking_score;
     one.show_details = params.show_ranking_score_details;
@@ -278,7 +281,6 @@ Ran run_query(State& state, json query, std::size_t i, std::uint64_t window_end,
     params.show_ranking_score = true;
     params.federation = true;
     params.report_slots = true;
-    authorize(one.uid);
     auto it = state.indexes.find(one.uid);
     if (it == state.indexes.end()) throw index_not_found(one.uid);
     one.result = run_search(it->second, params);
@@ -453,7 +455,11 @@ json Node::federated_search(const Request& request, const json& body) {
     MatchedSlots matched;
     auto ran = run_queries(
         state_, body["queries"], window.from + window.count,
-        [&](const std::string& uid) { authorize_index(request, uid); }, matched);
+        [&](const std::string& uid, json& query) {
+            authorize_index(request, uid);
+            miroir::http::apply_tenant_rules(request, uid, query);
+        },
+        matched);
     std::uint64_t total = 0;
     for (const auto& slots : matched | std::views::values) total += slots.size();
     json out;

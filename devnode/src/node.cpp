@@ -10,6 +10,7 @@
 #include <miroir/http/api_keys.hpp>
 #include <miroir/http/encoding.hpp>
 #include <miroir/http/task_names.hpp>
+#include <miroir/http/tenant_token.hpp>
 #include <miroir/util/size.hpp>
 
 namespace devnode {
@@ -141,7 +142,7 @@ void Node::add(Method method, std::string pattern, std::string action, Handler h
     router_.add(method, std::move(pattern), http::Access::open, nullptr);
 }
 
-void Node::authorize(const Request& request, const Route& route) const {
+void Node::authorize(Request& request, const Route& route) const {
     const bool keys_route = route.action.starts_with("keys.");
     std::optional<std::string> token;
     if (auto header = request.headers.get("Authorization")) {
@@ -181,6 +182,7 @@ void Node::authorize(const Request& request, const Route& route) const {
     }
     const auto invalid =
         error(403, "invalid_api_key", "The provided API key is invalid.", ErrorType::auth);
+    if (!key && authorize_tenant(request, route, *token)) return;
     if (!key || !miroir::http::action_allows(key->actions, route.action)) throw invalid;
     if (key->expires_at && *key->expires_at < now()) throw invalid;
     if (route.index_scoped) {
@@ -195,8 +197,47 @@ void Node::authorize(const Request& request, const Route& route) const {
     }
 }
 
+bool Node::authorize_tenant(Request& request, const Route& route, const std::string& token) const {
+    const auto signer = [this](const std::string& uid) -> const Key* {
+        for (const auto& k : state_.keys) {
+            if (k.uid == uid) return &k;
+        }
+        return nullptr;
+    };
+    const auto parsed = miroir::http::verify_tenant_token(
+        token, [&signer](const std::string& uid) -> std::optional<std::string> {
+            const Key* k = signer(uid);
+            return k ? std::optional(k->key) : std::nullopt;
+        });
+    if (!parsed) return false;
+    const auto invalid =
+        error(403, "invalid_api_key", "The provided API key is invalid.", ErrorType::auth);
+    const Key* key = signer(parsed->api_key_uid);
+    // tenant tokens open the search routes only, with a key that may search
+    if (route.action != "search" || !miroir::http::action_allows(key->actions, "search")) {
+        throw invalid;
+    }
+    if (key->expires_at && *key->expires_at < now()) throw invalid;
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
+    miroir::http::check_tenant_expiry(*parsed, seconds);
+    if (route.index_scoped) {
+        const auto uid = std::string(request.param("uid"));
+        if (!uid.empty()) miroir::http::check_tenant_index(*parsed, uid, key->indexes);
+    }
+    request.tenant_rules = parsed->rules;
+    request.key_indexes = key->indexes;
+    return true;
+}
+
 void Node::authorize_index(const Request& request, const std::string& uid) const {
     if (state_.master_key.empty()) return;
+    if (request.tenant_rules) {  // a tenant token, checked by authorize()
+        miroir::http::check_tenant_index(
+            miroir::http::TenantToken{"", *request.tenant_rules, std::nullopt, {}}, uid,
+            request.key_indexes.value_or(std::vector<std::string>{"*"}));
+        return;
+    }
     const auto header = request.headers.get("Authorization");
     if (!header || header->size() < 7) return;  // already refused by authorize()
     const std::string token(header->substr(7));

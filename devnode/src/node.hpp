@@ -49,7 +49,10 @@ class Node {
     void add(miroir::http::Method method, std::string pattern, std::string action, Handler h,
              bool index_scoped = true);
     // Throws ApiError unless the request may run `action` (on the `uid` path parameter).
-    void authorize(const Request& request, const Route& route) const;
+    void authorize(Request& request, const Route& route) const;
+    // A tenant token signed with one of the node's keys, on a search route; false when `token`
+    // is no such token.
+    bool authorize_tenant(Request& request, const Route& route, const std::string& token) const;
 
     void add_misc_routes();
     void add_key_routes();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include <miroir/http/tenant_token.hpp>
 #include <miroir/util/time.hpp>
 
 #include "filter.hpp"
@@ -107,6 +108,7 @@ Response facet_search(State& state, Request& r) {
     check_index_uid(uid);
     json body = json_body(r);
     if (!body.is_object()) throw bad_request("expected an object");
+    miroir::http::apply_tenant_rules(r, uid, body);
     const auto facet = facet_name(body);
     json query = body.value("facetQuery", json(nullptr));
     if (!query.is_null() && !query.is_string()) {
@@ -138,16 +140,31 @@ json search_index(State& state, const std::string& uid, const SearchParams& para
     return run_search(it->second, params);
 }
 
-// POST /indexes/{uid}/search.
+// POST /indexes/{uid}/search (a tenant token's filter ANDed in).
 Response post_search(State& state, Request& r) {
-    const auto params = search_params_from_json(json_body(r));
-    return respond(200, search_index(state, std::string(r.param("uid")), params));
+    const std::string uid(r.param("uid"));
+    auto body = json_body(r);
+    miroir::http::apply_tenant_rules(r, uid, body);
+    const auto params = search_params_from_json(body);
+    return respond(200, search_index(state, uid, params));
 }
 
-// GET /indexes/{uid}/search.
+// GET /indexes/{uid}/search (a tenant token's filter ANDed in).
 Response get_search(State& state, Request& r) {
-    const auto params = search_params_from_query(r.query);
-    return respond(200, search_index(state, std::string(r.param("uid")), params));
+    const std::string uid(r.param("uid"));
+    std::string query = r.query;
+    if (r.tenant_rules) {
+        std::vector<std::pair<std::string, std::string>> params;
+        std::map<std::string, std::string> by_name;
+        for (const auto& part : miroir::http::split_query(r.query)) {
+            params.push_back(part);
+            by_name[part.first] = part.second;
+        }
+        miroir::http::apply_tenant_query(r, uid, params, by_name);
+        query = miroir::http::join_query(params);
+    }
+    const auto params = search_params_from_query(query);
+    return respond(200, search_index(state, uid, params));
 }
 
 const std::vector<std::string> kSimilarFields = {"id",
@@ -334,6 +351,7 @@ json Node::multi_search_query(const Request& request, json query) {
         std::lock_guard lock(state_.mutex);
         authorize_index(request, uid);
     }
+    miroir::http::apply_tenant_rules(request, uid, query);
     json one;
     one["indexUid"] = uid;
     const auto params = search_params_from_json(query);

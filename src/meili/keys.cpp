@@ -2,9 +2,6 @@
 // every request made with a key (actions, indexes, expiry) as Meilisearch makes it.
 #include <algorithm>
 #include <numeric>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
@@ -14,6 +11,7 @@
 #include <miroir/http/api_keys.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
+#include <miroir/http/tenant_token.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
@@ -136,73 +134,16 @@ http::ApiError forbidden(std::string message) {
     return http::ApiError(403, "invalid_api_key", http::ErrorType::auth, std::move(message));
 }
 
-// base64url (no padding) to bytes; nullopt when malformed.
-std::optional<std::string> base64url(std::string_view text) {
-    std::string b64(text);
-    for (auto& c : b64) {
-        if (c == '-')
-            c = '+';
-        else if (c == '_')
-            c = '/';
-        else if (!std::isalnum(static_cast<unsigned char>(c)))
-            return std::nullopt;
-    }
-    const std::size_t pad = (4 - b64.size() % 4) % 4;
-    if (pad == 3) return std::nullopt;
-    b64.append(pad, '=');
-    std::string out(b64.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(b64.data()),
-                                  static_cast<int>(b64.size()));
-    if (n < 0) return std::nullopt;
-    out.resize(static_cast<std::size_t>(n) - pad);
-    return out;
-}
-
-// The search rules of a tenant token's claims: an array of index patterns, or an object of
-// pattern → null | {"filter": ...}.
-std::optional<std::vector<http::Request::TenantRule>> search_rules(const json& rules) {
-    std::vector<http::Request::TenantRule> out;
-    if (rules.is_array()) {
-        for (const auto& p : rules) {
-            if (!p.is_string()) return std::nullopt;
-            out.push_back({p.get<std::string>(), {}});
-        }
-        return out;
-    }
-    if (!rules.is_object()) return std::nullopt;
-    for (const auto& [pattern, rule] : rules.items()) {
-        if (!rule.is_null() && !rule.is_object()) return std::nullopt;
-        const auto filter = rule.is_object() ? rule.value("filter", json()) : json();
-        out.push_back({pattern, filter.is_null() ? std::string() : filter.dump()});
-    }
-    return out;
-}
-
 // A tenant token (a JWT signed with an API key's value, on search routes): checks it and
 // sets the request's tenant rules and key indexes. false: not a valid tenant token (the
 // token is then tried as an API key, as Meilisearch does).
 asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const std::string& token) {
-    const auto first = token.find('.'), second = token.find('.', first + 1);
-    if (first == std::string::npos || second == std::string::npos) co_return false;
-    const auto header_text = base64url(std::string_view(token).substr(0, first));
-    const auto claims_text =
-        base64url(std::string_view(token).substr(first + 1, second - first - 1));
-    const auto signature = base64url(std::string_view(token).substr(second + 1));
-    if (!header_text || !claims_text || !signature) co_return false;
-    const auto header = json::parse(*header_text, nullptr, false);
-    const auto claims = json::parse(*claims_text, nullptr, false);
-    if (!header.is_object() || !claims.is_object()) co_return false;
-    const auto alg = header.value("alg", std::string());
-    const EVP_MD* md = alg == "HS256"   ? EVP_sha256()
-                       : alg == "HS384" ? EVP_sha384()
-                       : alg == "HS512" ? EVP_sha512()
-                                        : nullptr;
-    const auto uid = claims.value("apiKeyUid", json());
-    const auto rules = search_rules(claims.value("searchRules", json()));
-    if (!md || !uid.is_string() || !rules) co_return false;
-
-    const auto value = ctx.keys.value_of(uid.get<std::string>());
+    const auto parsed = http::verify_tenant_token(
+        token, [&ctx](const std::string& uid) -> std::optional<std::string> {
+            return ctx.keys.value_of(uid);
+        });
+    if (!parsed) co_return false;
+    const auto value = ctx.keys.value_of(parsed->api_key_uid);
     auto key = ctx.keys.find(value);
     if (!key && ctx.keys.claim_reload(kMissReload)) {
         try {
@@ -211,26 +152,13 @@ asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const s
         }
     }
     if (!key) co_return false;
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    const std::string_view signed_part = std::string_view(token).substr(0, second);
-    HMAC(md, value.data(), static_cast<int>(value.size()),
-         reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac, &len);
-    if (signature->size() != len || CRYPTO_memcmp(mac, signature->data(), len) != 0)
-        co_return false;
-
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    if (const auto exp = claims.value("exp", json()); exp.is_number_integer()) {
-        if (now > exp.get<std::int64_t>()) {
-            throw forbidden("Tenant token expired. Was valid up to `" + exp.dump() +
-                            "` and we're now `" + std::to_string(now) + "`.");
-        }
-    }
-    r.tenant_rules = *rules;
+    http::check_tenant_expiry(*parsed, now);
+    r.tenant_rules = parsed->rules;
     if (const auto& claim = ctx.config.tenant_affinity.claim; !claim.empty()) {
-        const auto tenant = claims.value(claim, json());
+        const auto tenant = parsed->claims.value(claim, json());
         if (tenant.is_string()) r.tenant = tenant.get<std::string>();
     }
     if (std::find(key->indexes.begin(), key->indexes.end(), "*") == key->indexes.end()) {
@@ -238,19 +166,7 @@ asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const s
     }
     if (const auto index = r.param("uid");
         !index.empty() && r.route.starts_with("/indexes/{uid}")) {
-        if (!r.tenant_rule(index)) {
-            std::vector<std::string> allowed;
-            for (const auto& rule : *rules) allowed.push_back(rule.pattern);
-            throw forbidden("The provided tenant token cannot acces the index `" +
-                            std::string(index) + "`, allowed indexes are " + quoted_list(allowed) +
-                            ".");
-        }
-        if (!http::index_allows(key->indexes, index)) {
-            throw forbidden(
-                "The API key used to generate this tenant token cannot acces the "
-                "index `" +
-                std::string(index) + "`.");
-        }
+        http::check_tenant_index(*parsed, index, key->indexes);
     }
     require_action(*key, "search");
     co_return true;

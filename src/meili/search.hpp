@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <miroir/http/message.hpp>
+#include <miroir/http/tenant_token.hpp>
 #include <miroir/scatter/search.hpp>
 #include <miroir/upstream/node_client.hpp>
 
@@ -61,15 +62,9 @@ scatter::SearchWindow window_of(Context& ctx, const nlohmann::ordered_json& body
 scatter::NodeSearch node_search_of(const std::string& uid, const nlohmann::ordered_json& body,
                                    bool page_mode);
 
-// The search body with the tenant token's filter for `uid` ANDed in.
-void apply_tenant_rules(const http::Request& r, const std::string& uid,
-                        nlohmann::ordered_json& body);
-
-// A GET search's query string parameters with the tenant token's filter for `uid` ANDed to the
-// client's, sent as a JSON filter.
-void apply_tenant_query(const http::Request& r, const std::string& uid,
-                        std::vector<std::pair<std::string, std::string>>& params,
-                        std::map<std::string, std::string>& by_name);
+// A tenant token's filter for the index ANDed into a search (http/tenant_token.hpp).
+using http::apply_tenant_query;
+using http::apply_tenant_rules;
 
 // The index uid of query `position` of a multi-search; throws Meilisearch's errors, prefixed
 // with the query's position.

@@ -5,6 +5,7 @@
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/fleet.hpp>
 #include <miroir/http/params.hpp>
+#include <miroir/http/tenant_token.hpp>
 #include <miroir/merge/scrub.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/routing/shard_field.hpp>
@@ -36,17 +37,7 @@ http::Response respond_partial(const json& body, std::vector<std::uint32_t> miss
     return response;
 }
 
-json and_filters(const json& left, const json& right) {
-    if (left.is_null()) return right;
-    if (right.is_null()) return left;
-    json out = left.is_array() ? left : json::array({left});
-    if (right.is_array()) {
-        out.insert(out.end(), right.begin(), right.end());
-    } else {
-        out.push_back(right);
-    }
-    return out;
-}
+json and_filters(const json& left, const json& right) { return http::and_filters(left, right); }
 
 json with_shards(const json& filter, const std::vector<std::uint32_t>& shards) {
     return and_filters(filter, routing::shard_filter(shards));
