@@ -5,6 +5,7 @@
 
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/api_keys.hpp>
+#include <miroir/http/batches.hpp>
 #include <miroir/http/task_names.hpp>
 
 #include "node.hpp"
@@ -165,40 +166,6 @@ struct TaskFilter {
     }
 };
 
-// GET /tasks: the tasks the filters select, newest first (oldest with `reverse`), from `from`.
-Response list_tasks(State& state, Request& r) {
-    Query q(r.query, {"limit", "from", "reverse", "batchUids", "uids", "canceledBy", "types",
-                      "statuses", "indexUids", "afterEnqueuedAt", "beforeEnqueuedAt",
-                      "afterStartedAt", "beforeStartedAt", "afterFinishedAt", "beforeFinishedAt"});
-    TaskFilter filter(q);
-    const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
-    const auto from = q.get_uint("from", "invalid_task_from");
-    const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
-    std::lock_guard lock(state.mutex);
-    std::vector<const Task*> matched;
-    for (const auto& [uid, t] : state.tasks) {
-        if (filter.matches(t)) matched.push_back(&t);
-    }
-    if (!reverse) std::reverse(matched.begin(), matched.end());
-    json results = json::array();
-    std::optional<std::uint32_t> next;
-    for (const Task* t : matched) {
-        if (from && (reverse ? t->uid < *from : t->uid > *from)) continue;
-        if (results.size() == limit) {
-            next = t->uid;
-            break;
-        }
-        results.push_back(t->to_json());
-    }
-    json j;
-    j["results"] = results;
-    j["total"] = matched.size();
-    j["limit"] = limit;
-    j["from"] = results.empty() ? json(nullptr) : results[0]["uid"];
-    j["next"] = next ? json(*next) : json(nullptr);
-    return respond(200, j);
-}
-
 // GET /tasks/{uid}.
 Response get_task(State& state, Request& r) {
     const auto uid = parse_task_uid(std::string(r.param("uid")));
@@ -211,35 +178,15 @@ Response get_task(State& state, Request& r) {
 }
 
 // A task's batch, as GET /batches shows it: the task alone in it.
-json batch_view(const Task& t) {
-    const auto task = t.to_json();
-    json b;
-    b["uid"] = *t.batch_uid;
-    b["progress"] = nullptr;
-    b["details"] = task.value("details", json::object());
-    json stats;
-    stats["totalNbTasks"] = 1;
-    stats["status"][t.status] = 1;
-    stats["types"][t.type] = 1;
-    stats["indexUids"] = json::object();
-    if (t.index_uid) stats["indexUids"][*t.index_uid] = 1;
-    stats["progressTrace"] = json::object();
-    b["stats"] = std::move(stats);
-    b["duration"] = task["duration"];
-    b["startedAt"] = task["startedAt"];
-    b["finishedAt"] = task["finishedAt"];
-    b["batchStrategy"] = "created batch containing only task with id " + std::to_string(t.uid) +
-                         " of type `" + t.type + "` that cannot be batched with any other task.";
-    return b;
-}
+json batch_view(const Task& t) { return http::single_task_batch(*t.batch_uid, t.to_json()); }
 
-// GET /batches: the batches of the tasks the filters select (`uids` naming batches), newest
-// first, from `from`.
-Response list_batches(State& state, Request& r) {
+// GET /tasks (and, with `batches`, GET /batches): the tasks the filters select (or their
+// batches, `uids` naming batches), newest first (oldest with `reverse`), from `from`.
+Response list_tasks(State& state, Request& r, bool batches) {
     Query q(r.query, {"limit", "from", "reverse", "batchUids", "uids", "canceledBy", "types",
                       "statuses", "indexUids", "afterEnqueuedAt", "beforeEnqueuedAt",
                       "afterStartedAt", "beforeStartedAt", "afterFinishedAt", "beforeFinishedAt"});
-    TaskFilter filter(q, true);
+    TaskFilter filter(q, batches);
     const auto limit = q.get_uint("limit", "invalid_task_limit").value_or(20);
     const auto from = q.get_uint("from", "invalid_task_from");
     const bool reverse = q.get_bool("reverse", "invalid_task_reverse").value_or(false);
@@ -248,19 +195,20 @@ Response list_batches(State& state, Request& r) {
     for (const auto& [uid, t] : state.tasks) {
         if (filter.matches(t)) matched.push_back(&t);
     }
-    std::sort(matched.begin(), matched.end(), [reverse](const Task* a, const Task* b) {
-        return reverse ? *a->batch_uid < *b->batch_uid : *a->batch_uid > *b->batch_uid;
+    auto uid_of = [batches](const Task* t) { return batches ? *t->batch_uid : t->uid; };
+    std::sort(matched.begin(), matched.end(), [&](const Task* a, const Task* b) {
+        return reverse ? uid_of(a) < uid_of(b) : uid_of(a) > uid_of(b);
     });
     json results = json::array();
     std::optional<std::uint32_t> next;
     for (const Task* t : matched) {
-        const auto uid = *t->batch_uid;
+        const auto uid = uid_of(t);
         if (from && (reverse ? uid < *from : uid > *from)) continue;
         if (results.size() == limit) {
             next = uid;
             break;
         }
-        results.push_back(batch_view(*t));
+        results.push_back(batches ? batch_view(*t) : t->to_json());
     }
     json j;
     j["results"] = results;
@@ -343,8 +291,8 @@ Response enqueue_cancel_or_delete(State& state, Request& r, bool cancel) {
 
 void Node::add_task_routes() {
     add(
-        Method::get, "/tasks", "tasks.get", [this](Request& r) { return list_tasks(state_, r); },
-        false);
+        Method::get, "/tasks", "tasks.get",
+        [this](Request& r) { return list_tasks(state_, r, false); }, false);
     add(
         Method::get, "/tasks/{uid}", "tasks.get",
         [this](Request& r) { return get_task(state_, r); }, false);
@@ -353,7 +301,7 @@ void Node::add_task_routes() {
         [this](Request& r) { return task_documents(state_, r); }, false);
     add(
         Method::get, "/batches", "tasks.get",
-        [this](Request& r) { return list_batches(state_, r); }, false);
+        [this](Request& r) { return list_tasks(state_, r, true); }, false);
     add(
         Method::get, "/batches/{uid}", "tasks.get",
         [this](Request& r) { return get_batch(state_, r); }, false);

@@ -11,6 +11,7 @@
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/fleet.hpp>
+#include <miroir/http/batches.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/http/task_names.hpp>
@@ -137,28 +138,7 @@ tasks::TaskFilter filter_of(const http::Query& q) {
 
 // Miroir runs each of its tasks as its own batch, once it started: the batch of task N is
 // batch N, as GET /batches shows it.
-json batch_view(const tasks::Task& t) {
-    const auto task = task_view(t);
-    json b;
-    b["uid"] = t.uid;
-    b["progress"] = nullptr;
-    b["details"] = task.value("details", json::object());
-    json stats;
-    stats["totalNbTasks"] = 1;
-    stats["status"][t.status] = 1;
-    stats["types"][t.type] = 1;
-    stats["indexUids"] = json::object();
-    if (!t.index_uid.empty()) stats["indexUids"][t.index_uid] = 1;
-    // the nodes time their own steps; Miroir's batch has none of its own to report
-    stats["progressTrace"] = json::object();
-    b["stats"] = std::move(stats);
-    b["duration"] = task["duration"];
-    b["startedAt"] = task["startedAt"];
-    b["finishedAt"] = task["finishedAt"];
-    b["batchStrategy"] = "created batch containing only task with id " + std::to_string(t.uid) +
-                         " of type `" + t.type + "` that cannot be batched with any other task.";
-    return b;
-}
+json batch_view(const tasks::Task& t) { return http::single_task_batch(t.uid, task_view(t)); }
 
 // GET /tasks and GET /batches: a page of the tasks (or of the batches: the tasks that started)
 // matching the filters, newest first.
