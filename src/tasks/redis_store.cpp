@@ -78,7 +78,7 @@ class RedisStore final : public Store {
     Async<std::uint64_t> create(Task& task) override {
         const auto next = co_await call("INCR", kCounter);
         task.uid = static_cast<std::uint64_t>(next.integer - 1);
-        co_await update(task);
+        co_await put(task, false);
         co_return task.uid;
     }
 
@@ -88,9 +88,17 @@ class RedisStore final : public Store {
         co_return from_json(json::parse(r.text));
     }
 
-    Async<void> update(const Task& task) override {
+    // a task deleted meanwhile (a task deletion) is not brought back
+    Async<void> update(const Task& task) override { co_await put(task, true); }
+
+    Async<void> put(const Task& task, bool existing) {
         const auto uid = std::to_string(task.uid);
-        co_await call("SET", task_key(task.uid), to_json(task).dump());
+        if (existing) {
+            const auto set = co_await call("SET", task_key(task.uid), to_json(task).dump(), "XX");
+            if (set.type != Type::status) co_return;  // nil: no such task any more
+        } else {
+            co_await call("SET", task_key(task.uid), to_json(task).dump());
+        }
         co_await call("ZADD", kAll, uid, uid);
         if (task.finished()) {
             co_await call("ZREM", kOpen, uid);

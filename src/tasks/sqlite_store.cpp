@@ -202,8 +202,11 @@ class SqliteStore final : public Store {
 
     Async<void> update(const Task& task) override {
         std::lock_guard lock(mutex_);
+        // a task deleted meanwhile (a task deletion) is not brought back
+        Statement exists(db_, "SELECT 1 FROM tasks WHERE uid = ?");
+        exists.bind(1, static_cast<std::int64_t>(task.uid));
+        if (!exists.step()) co_return;
         write(task);
-        co_return;
     }
 
     Async<TaskPage> list(const TaskFilter& filter, std::optional<std::uint64_t> from,
