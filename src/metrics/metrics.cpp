@@ -28,6 +28,9 @@
 //   miroir_rebalance_shards               gauge      state (moving, copied)
 //   miroir_rebalance_documents_copied_total counter
 //   miroir_worker_restarts_total          counter    worker
+//   miroir_hints_stored_total             counter    node (writes the node missed)
+//   miroir_hints_replayed_total           counter    node
+//   miroir_hints_pending                  gauge      node, kind (hints, documents)
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -196,6 +199,23 @@ struct Metrics::Impl {
             .Help("Documents copied from node to node by rebalances")
             .Register(registry)
             .Add({});
+    prometheus::Family<prometheus::Counter>& hints_stored =
+        prometheus::BuildCounter()
+            .Name("miroir_hints_stored_total")
+            .Help("Acknowledged writes a node missed, stored as hints for it")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& hints_replayed =
+        prometheus::BuildCounter()
+            .Name("miroir_hints_replayed_total")
+            .Help("Hints replayed to the node that missed the write")
+            .Register(registry);
+    prometheus::Family<prometheus::Gauge>& hints_pending =
+        prometheus::BuildGauge()
+            .Name("miroir_hints_pending")
+            .Help(
+                "Hints waiting for the node (kind=hints) and the documents they name "
+                "(kind=documents), as the last replay round found them")
+            .Register(registry);
     prometheus::Family<prometheus::Counter>& worker_restarts =
         prometheus::BuildCounter()
             .Name("miroir_worker_restarts_total")
@@ -284,6 +304,19 @@ void Metrics::rebalance_progress(bool running, std::uint64_t shards_moving,
 
 void Metrics::rebalance_documents_copied(std::uint64_t documents) {
     impl_->rebalance_documents.Increment(static_cast<double>(documents));
+}
+
+void Metrics::hint_stored(std::string_view node) {
+    impl_->hints_stored.Add({{"node", std::string(node)}}).Increment();
+}
+void Metrics::hints_pending(std::string_view node, std::uint64_t hints, std::uint64_t documents) {
+    impl_->hints_pending.Add({{"node", std::string(node)}, {"kind", "hints"}})
+        .Set(static_cast<double>(hints));
+    impl_->hints_pending.Add({{"node", std::string(node)}, {"kind", "documents"}})
+        .Set(static_cast<double>(documents));
+}
+void Metrics::hint_replayed(std::string_view node) {
+    impl_->hints_replayed.Add({{"node", std::string(node)}}).Increment();
 }
 
 std::string Metrics::serialize() const {

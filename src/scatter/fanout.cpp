@@ -12,6 +12,7 @@
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
@@ -195,6 +196,7 @@ asio::awaitable<void> store_hints(Context& ctx, const Fleet& fleet, const tasks:
                                      hint.node + "` missed could not be recorded: " + e.what() +
                                      ". Retry it.");
         }
+        ctx.metrics.hint_stored(hint.node);
         log::warn("write missed by a node, hint stored",
                   {{"node", hint.node},
                    {"index", hint.index},

@@ -17,6 +17,7 @@
 #include <miroir/fleet/fleet.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/hints.hpp>
@@ -56,22 +57,23 @@ asio::awaitable<std::pair<unsigned, json>> ask(Context& ctx, std::size_t slot,
     co_return std::pair<unsigned, json>{result->status, json::parse(result->body, nullptr, false)};
 }
 
-// The documents of `ids` as the sources that took the write hold them (each source once it
-// applied its node task of the write), by canonical id; nullopt while a source is still
-// applying it or none could be read.
+// The documents of `ids` as the sources that took the write hold them, by canonical id, once
+// each source applied its node task of the write; nullopt while one is still applying it or
+// cannot be read (a document it lacks would otherwise look deleted).
 asio::awaitable<std::optional<std::map<std::string, json>>> documents_at_sources(
     Context& ctx, const Fleet& fleet, const Hint& hint, const std::string& pk) {
     std::map<std::string, json> found;
     bool read = false;
     for (const auto& [source, task] : hint.sources) {
         const auto slot = fleet.topology().slot(source);
-        if (!slot || !ctx.health.usable(*slot)) continue;
+        if (!slot) continue;  // no longer in the topology: its copies moved elsewhere
+        read = true;
+        if (!ctx.health.usable(*slot)) co_return std::nullopt;
         const auto [status, state] =
             co_await ask(ctx, *slot, node_request(Method::get, "/tasks/" + std::to_string(task)));
         const auto s = state.is_object() ? state.value("status", std::string()) : "";
-        if (s == "enqueued" || s == "processing") co_return std::nullopt;
-        bool complete = true;
-        for (std::size_t at = 0; at < hint.ids.size() && complete; at += kFetchIds) {
+        if (status != 200 || s == "enqueued" || s == "processing") co_return std::nullopt;
+        for (std::size_t at = 0; at < hint.ids.size(); at += kFetchIds) {
             const auto end = std::min(hint.ids.size(), at + kFetchIds);
             json fetch;
             fetch["ids"] = std::vector<std::string>(hint.ids.begin() + at, hint.ids.begin() + end);
@@ -81,18 +83,14 @@ asio::awaitable<std::optional<std::map<std::string, json>>> documents_at_sources
                 co_await ask(ctx, *slot,
                              node_request(Method::post, index_path(hint.index) + "/documents/fetch",
                                           fetch.dump()));
-            if (code != 200 || !page.is_object()) {
-                complete = false;
-                break;
-            }
+            if (code != 200 || !page.is_object()) co_return std::nullopt;
             for (auto& doc : page["results"]) {
                 const auto id = canonical_id(doc.value(pk, json()));
                 if (!id.empty()) found[id] = doc;
             }
         }
-        read = read || complete;
     }
-    if (!read) co_return std::nullopt;
+    if (!read) co_return std::nullopt;  // no source left to copy from: held for an operator
     co_return found;
 }
 
@@ -140,6 +138,9 @@ asio::awaitable<bool> replay(Context& ctx, const Fleet& fleet, std::size_t slot,
     co_return true;
 }
 
+// The nodes that had hints in the last round (their pending gauges go back to zero).
+std::set<std::string> pending_nodes;
+
 // One round: every node's hints that can be replayed now.
 asio::awaitable<void> replay_round(Context& ctx) {
     if (!co_await ctx.store.lease("hints", rebalancing::pod_name(), kLeaseMs)) co_return;
@@ -153,16 +154,28 @@ asio::awaitable<void> replay_round(Context& ctx) {
         std::sort(hints.begin(), hints.end(),
                   [](const Hint& a, const Hint& b) { return a.key < b.key; });
         const auto slot = fleet->topology().slot(node);
+        std::size_t replayed = 0;
         for (const auto& hint : hints) {
             if (slot && !ctx.health.usable(*slot)) break;
             // a node no longer in the topology has nothing to catch up on
             if (slot && !co_await replay(ctx, *fleet, *slot, hint)) break;
             co_await ctx.store.erase_record(kHintTable, hint.key);
+            ++replayed;
+            ctx.metrics.hint_replayed(node);
             log::info("hint replayed", {{"node", node},
                                         {"index", hint.index},
                                         {"documents", static_cast<std::int64_t>(hint.ids.size())}});
         }
+        std::uint64_t documents = 0;
+        for (std::size_t i = replayed; i < hints.size(); ++i) documents += hints[i].ids.size();
+        ctx.metrics.hints_pending(node, hints.size() - replayed, documents);
     }
+    // nodes whose hints were all replayed in an earlier round
+    for (const auto& id : pending_nodes) {
+        if (!by_node.contains(id)) ctx.metrics.hints_pending(id, 0, 0);
+    }
+    pending_nodes.clear();
+    for (const auto& [node, hints] : by_node) pending_nodes.insert(node);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from nodes import Node
-from test_search_differential import NODE_KEY, Cluster, wait_miroir
+from test_search_differential import MASTER, NODE_KEY, Cluster, wait_miroir
 
 REAL = Node().kind != "devnode"
 INDEX = "hinted"
@@ -95,6 +95,9 @@ class Hints(unittest.TestCase):
         while self.pending()["pending"] and time.monotonic() < deadline:
             time.sleep(0.2)
         self.assertEqual(self.pending()["pending"], 0, self.pending())
+        metrics = c.m.request("GET", "/_miroir/metrics",
+                              headers={"Authorization": "Bearer " + MASTER}).body.decode()
+        self.assertRegex(metrics, r'miroir_hints_replayed_total\{node="d1"\} [1-9]')
 
         owners = self.owners()
         for i, node in enumerate(nodes):

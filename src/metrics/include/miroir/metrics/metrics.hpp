@@ -66,6 +66,12 @@ class Metrics {
     void rebalance_progress(bool running, std::uint64_t shards_moving, std::uint64_t shards_copied);
     void rebalance_documents_copied(std::uint64_t documents);
 
+    // Hints: what nodes missed of acknowledged writes. One stored for `node`; the hints
+    // waiting for `node` and the documents they name (set each replay round); one replayed.
+    void hint_stored(std::string_view node);
+    void hints_pending(std::string_view node, std::uint64_t hints, std::uint64_t documents);
+    void hint_replayed(std::string_view node);
+
     // The Prometheus text exposition format of every family.
     std::string serialize() const;
 
