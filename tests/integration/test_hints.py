@@ -5,6 +5,7 @@ exactly its owners, as the owners that took the writes hold it. The hints outliv
 restart. `all` refuses what an owner misses. Runs against real meilisearch binaries when
 MEILISEARCH_BIN is set (the node is killed and restarted on its data; a development node is
 made to refuse writes instead)."""
+import shutil
 import time
 import unittest
 
@@ -129,6 +130,44 @@ class Hints(unittest.TestCase):
         self.assertEqual(r.json()["code"], "miroir_no_quorum")
         self.assertEqual(self.pending()["pending"], 0)  # nothing acknowledged, nothing hinted
         back(self.cluster.nodes[1])
+
+
+@unittest.skipUnless(shutil.which("redis-server"), "needs redis-server (scripts/bootstrap)")
+class HintsOnRedis(unittest.TestCase):
+    """Two pods on one Redis: the hints one pod stored are seen by the other, which replays
+    them once the first is gone (its replay lease lapses)."""
+
+    def test_a_pod_replays_what_another_stored(self):
+        from test_rebalance import Pods
+        pods = Pods(3, 2, rf=2, shards=8,
+                    extra="  upstream: { write_timeout_ms: 2000 }\n  health: { interval_ms: 200 }\n")
+        try:
+            a, b = pods.via(0), pods.via(1)
+            r = a.call("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+            wait_miroir(a, r.json()["taskUid"])
+            miss(pods.nodes[1])
+            docs = [{"id": i, "v": 1} for i in range(300)]
+            r = a.call("POST", f"/indexes/{INDEX}/documents", docs)
+            self.assertEqual(r.status, 202, r.body)
+            wait_miroir(a, r.json()["taskUid"])
+            seen = b.call("GET", "/_miroir/hints").json()
+            self.assertGreater(seen["pending"], 0, seen)
+            pods.pods[0].terminate()
+            back(pods.nodes[1])
+            deadline = time.monotonic() + 60
+            while b.call("GET", "/_miroir/hints").json()["pending"] and time.monotonic() < deadline:
+                time.sleep(0.3)
+            self.assertEqual(b.call("GET", "/_miroir/hints").json()["pending"], 0)
+            shards = b.call("GET", "/_miroir/shards").json()["shards"]
+            owned = {s["shard"] for s in shards if "d1" in s["groups"][0]["nodes"]}
+            from placement import shard_of
+            want = {d["id"] for d in docs if shard_of(str(d["id"]), 8) in owned}
+            deadline = time.monotonic() + 30
+            while set(documents_on(pods.nodes[1])) != want and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertEqual(set(documents_on(pods.nodes[1])), want)
+        finally:
+            pods.stop()
 
 
 if __name__ == "__main__":
