@@ -129,6 +129,7 @@ Node::Node(std::string master_key) {
     add_settings_routes();
     add_task_routes();
     add_chat_routes();
+    add_webhook_routes();
     add_search_routes();
     add_fault_routes();
 }

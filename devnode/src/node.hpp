@@ -61,6 +61,7 @@ class Node {
     void add_settings_routes();
     void add_task_routes();
     void add_chat_routes();
+    void add_webhook_routes();
     void add_search_routes();
     void add_fault_routes();
     // Throws unless the request's key may search `uid` (multi-search checks each query).

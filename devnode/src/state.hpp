@@ -125,8 +125,9 @@ struct State {
     std::vector<Key> keys;  // creation order
     Time last_update{};
     bool has_update = false;
-    json features = json::object();     // the experimental features, by name
-    std::map<std::string, json> chats;  // chat workspaces' settings, by uid
+    json features = json::object();        // the experimental features, by name
+    std::map<std::string, json> chats;     // chat workspaces' settings, by uid
+    std::map<std::string, json> webhooks;  // {"url", "headers"}, by uuid
 
     // Registers a task; the caller holds the mutex.
     Task& enqueue(std::string type, std::optional<std::string> index_uid, json details,

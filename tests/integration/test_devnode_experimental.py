@@ -120,3 +120,42 @@ class ExperimentalSettings(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Webhooks(unittest.TestCase):
+    """/webhooks kept by the node: shapes, redaction, updates and errors as Meilisearch's."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+
+    def test_lifecycle_and_errors(self):
+        r = self.node.call("POST", "/webhooks", {
+            "url": "https://example.com/hook",
+            "headers": {"Authorization": "Bearer a-long-secret-token-value", "X-A": "1"}})
+        self.assertEqual(r.status, 201, r.body)
+        hook = r.json()
+        self.assertEqual(list(hook), ["uuid", "isEditable", "url", "headers"])
+        self.assertEqual(hook["headers"]["X-A"], "1")
+        self.assertTrue(hook["headers"]["Authorization"].startswith("Bearer"), hook)
+        self.assertNotIn("secret", hook["headers"]["Authorization"])
+        uuid = hook["uuid"]
+        listed = self.node.call("GET", "/webhooks").json()["results"]
+        self.assertIn(uuid, [h["uuid"] for h in listed])
+        self.assertEqual(self.node.call("GET", f"/webhooks/{uuid}").json(), hook)
+        r = self.node.call("PATCH", f"/webhooks/{uuid}",
+                           {"url": "https://example.com/other", "headers": {"X-A": None}})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual((r.json()["url"], list(r.json()["headers"])),
+                         ("https://example.com/other", ["Authorization"]))
+        self.assertEqual(self.node.call("DELETE", f"/webhooks/{uuid}").status, 204)
+        r = self.node.call("GET", f"/webhooks/{uuid}")
+        self.assertEqual((r.status, r.json()["code"]), (404, "webhook_not_found"), r.body)
+        r = self.node.call("GET", "/webhooks/not-a-uuid")
+        self.assertEqual((r.status, r.json()["code"]), (400, "invalid_webhook_uuid"), r.body)
+        r = self.node.call("POST", "/webhooks", {"headers": {}})
+        self.assertEqual((r.status, r.json()["code"]), (400, "invalid_webhook_url"), r.body)

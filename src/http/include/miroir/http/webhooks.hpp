@@ -1,15 +1,18 @@
-// The checks of /webhooks bodies and the answer's redaction, as Meilisearch 1.50 makes them.
-// Pure, no I/O.
+// /webhooks as Meilisearch 1.50 answers it, over a set of webhooks kept elsewhere (Miroir's
+// task store, the development node's memory): the checks of the bodies, the answer's
+// redaction, creation and update. Pure, no I/O.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include <miroir/http/api_error.hpp>
 
-namespace miroir::meili {
+namespace miroir::http {
 
 inline constexpr const char* kNilUuid = "00000000-0000-0000-0000-000000000000";
 inline constexpr std::size_t kMaxHeaders = 200;
@@ -33,8 +36,20 @@ void check_webhook(const std::string& uuid, const nlohmann::ordered_json& webhoo
 // A header's value as the routes show it: an Authorization secret mostly hidden.
 std::string redacted(const std::string& name, std::string value);
 
-http::ApiError immutable(const std::string& uuid);
-http::ApiError not_found(const std::string& uuid);
-http::ApiError too_many_headers(const std::string& uuid);
+ApiError immutable(const std::string& uuid);
+ApiError not_found(const std::string& uuid);
+ApiError too_many_headers(const std::string& uuid);
 
-}  // namespace miroir::meili
+// A webhook as the routes answer it: the Authorization header's secret hidden.
+nlohmann::ordered_json webhook_view(const std::string& uuid, const nlohmann::ordered_json& webhook);
+
+// The webhook a POST body makes ({"url", "headers"}), checked; `existing` counts the webhooks
+// already there (at most 20).
+nlohmann::ordered_json new_webhook(const std::string& uuid, const nlohmann::ordered_json& body,
+                                   std::size_t existing);
+
+// The uuid of a webhook route's path, checked: 400 when it is none, 400 for the command line's
+// (nil) one when `editing`.
+std::string webhook_path_uuid(std::string_view text, bool editing);
+
+}  // namespace miroir::http

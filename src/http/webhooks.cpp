@@ -1,28 +1,27 @@
-#include "webhook_checks.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 
 #include <miroir/http/api_keys.hpp>
 #include <miroir/http/params.hpp>
+#include <miroir/http/webhooks.hpp>
+#include <miroir/util/uuid.hpp>
 
-namespace miroir::meili {
+namespace miroir::http {
 
 namespace {
 
 using json = nlohmann::ordered_json;
 
-http::ApiError missing_url(const std::string& uuid) {
-    return http::error(400, "invalid_webhook_url",
-                       "The URL for the webhook `" + uuid + "` is missing.");
+ApiError missing_url(const std::string& uuid) {
+    return error(400, "invalid_webhook_url", "The URL for the webhook `" + uuid + "` is missing.");
 }
 
-http::ApiError wrong_type(const std::string& code, const std::string& at, const char* expected,
-                          const json& found) {
-    return http::error(400, code,
-                       "Invalid value type at `" + at + "`: expected " + expected + ", but found " +
-                           http::found_value(found));
+ApiError wrong_type(const std::string& code, const std::string& at, const char* expected,
+                    const json& found) {
+    return error(400, code,
+                 "Invalid value type at `" + at + "`: expected " + expected + ", but found " +
+                     found_value(found));
 }
 
 bool special_scheme(const std::string& scheme) {
@@ -85,28 +84,27 @@ bool header_value_ok(const std::string& value) {
 
 }  // namespace
 
-http::ApiError immutable(const std::string& uuid) {
-    return http::error(400, "immutable_webhook",
-                       "Webhook `" + uuid +
-                           "` is immutable. The webhook defined from the command line cannot be "
-                           "modified using the API.");
+ApiError immutable(const std::string& uuid) {
+    return error(400, "immutable_webhook",
+                 "Webhook `" + uuid +
+                     "` is immutable. The webhook defined from the command line cannot be "
+                     "modified using the API.");
 }
 
-http::ApiError not_found(const std::string& uuid) {
-    return http::error(404, "webhook_not_found", "Webhook `" + uuid + "` not found.");
+ApiError not_found(const std::string& uuid) {
+    return error(404, "webhook_not_found", "Webhook `" + uuid + "` not found.");
 }
 
-http::ApiError too_many_headers(const std::string& uuid) {
-    return http::error(400, "invalid_webhook_headers",
-                       "Too many headers for the webhook `" + uuid +
-                           "`. Please limit the number of headers to 200. Hint: To remove an "
-                           "already defined header set its value to `null`");
+ApiError too_many_headers(const std::string& uuid) {
+    return error(400, "invalid_webhook_headers",
+                 "Too many headers for the webhook `" + uuid +
+                     "`. Please limit the number of headers to 200. Hint: To remove an "
+                     "already defined header set its value to `null`");
 }
 
 WebhookSettings webhook_settings(const json& body) {
     if (!body.is_object()) {
-        throw http::bad_request("Invalid value type: expected an object, but found " +
-                                http::found_value(body));
+        throw bad_request("Invalid value type: expected an object, but found " + found_value(body));
     }
     WebhookSettings out;
     for (const auto& [key, value] : body.items()) {
@@ -127,12 +125,11 @@ WebhookSettings webhook_settings(const json& body) {
             }
             out.headers = value;
         } else if (key == "uuid" || key == "isEditable") {
-            throw http::error(
-                400, key == "uuid" ? "immutable_webhook_uuid" : "immutable_webhook_is_editable",
-                "Immutable field `" + key + "`: expected one of `url`, `headers`");
+            throw error(400,
+                        key == "uuid" ? "immutable_webhook_uuid" : "immutable_webhook_is_editable",
+                        "Immutable field `" + key + "`: expected one of `url`, `headers`");
         } else {
-            throw http::bad_request("Unknown field `" + key +
-                                    "`: expected one of `url`, `headers`");
+            throw bad_request("Unknown field `" + key + "`: expected one of `url`, `headers`");
         }
     }
     return out;
@@ -168,16 +165,16 @@ void check_webhook(const std::string& uuid, const json& webhook) {
     if (headers.size() > kMaxHeaders) throw too_many_headers(uuid);
     for (const auto& [name, value] : headers.items()) {
         if (!header_name_ok(name)) {
-            throw http::error(400, "invalid_webhook_headers",
-                              "Invalid header name `" + name + "`: invalid HTTP header name");
+            throw error(400, "invalid_webhook_headers",
+                        "Invalid header name `" + name + "`: invalid HTTP header name");
         }
         if (!header_value_ok(value.get<std::string>())) {
-            throw http::error(400, "invalid_webhook_headers",
-                              "Invalid header value `" + name + "`: failed to parse header value");
+            throw error(400, "invalid_webhook_headers",
+                        "Invalid header value `" + name + "`: failed to parse header value");
         }
     }
     if (const auto why = url_error(url); !why.empty()) {
-        throw http::error(400, "invalid_webhook_url", "Invalid URL `" + url + "`: " + why);
+        throw error(400, "invalid_webhook_url", "Invalid URL `" + url + "`: " + why);
     }
 }
 
@@ -187,7 +184,52 @@ std::string redacted(const std::string& name, std::string value) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (lower != "authorization") return value;
     const std::size_t offset = value.rfind("Bearer ", 0) == 0 ? 7 : 0;
-    return value.substr(0, offset) + http::hide_secret(std::string_view(value).substr(offset));
+    return value.substr(0, offset) + hide_secret(std::string_view(value).substr(offset));
 }
 
-}  // namespace miroir::meili
+json webhook_view(const std::string& uuid, const json& webhook) {
+    json out;
+    out["uuid"] = uuid;
+    out["isEditable"] = true;
+    out["url"] = webhook.value("url", std::string());
+    json headers = json::object();
+    const auto stored_headers = webhook.value("headers", json::object());
+    for (const auto& [name, value] : stored_headers.items()) {
+        headers[name] = redacted(name, value.get<std::string>());
+    }
+    out["headers"] = std::move(headers);
+    return out;
+}
+
+json new_webhook(const std::string& uuid, const json& body, std::size_t existing) {
+    constexpr std::size_t kMaxWebhooks = 20;
+    const auto settings = webhook_settings(body);
+    if (settings.headers && settings.headers->size() > kMaxHeaders) throw too_many_headers(uuid);
+    if (existing >= kMaxWebhooks) {
+        throw error(400, "invalid_webhooks",
+                    "Defining too many webhooks would crush the server. Please limit the number "
+                    "of webhooks to 20. You may use a third-party proxy server to dispatch events "
+                    "to more than 20 endpoints.");
+    }
+    json webhook;
+    webhook["url"] = settings.url && settings.url->is_string() ? *settings.url : json("");
+    json headers = json::object();
+    if (settings.headers) {
+        for (const auto& [name, value] : settings.headers->items()) {
+            headers[name] = value.is_string() ? value : json("");
+        }
+    }
+    webhook["headers"] = std::move(headers);
+    check_webhook(uuid, webhook);
+    return webhook;
+}
+
+std::string webhook_path_uuid(std::string_view text, bool editing) {
+    const auto parsed = util::parse_uuid(text);
+    if (parsed.uuid.empty())
+        throw error(400, "invalid_webhook_uuid", "Invalid UUID: " + parsed.error);
+    if (editing && parsed.uuid == kNilUuid) throw immutable(parsed.uuid);
+    return parsed.uuid;
+}
+
+}  // namespace miroir::http
