@@ -224,7 +224,7 @@ bool Node::authorize_tenant(Request& request, const Route& route, const std::str
     miroir::http::check_tenant_expiry(*parsed, seconds);
     if (route.index_scoped) {
         const auto uid = std::string(request.param("uid"));
-        if (!uid.empty()) miroir::http::check_tenant_index(*parsed, uid, key->indexes);
+        if (!uid.empty()) miroir::http::check_tenant_index(parsed->rules, uid, key->indexes);
     }
     request.tenant_rules = parsed->rules;
     request.key_indexes = key->indexes;
@@ -235,7 +235,7 @@ void Node::authorize_index(const Request& request, const std::string& uid) const
     if (state_.master_key.empty()) return;
     if (request.tenant_rules) {  // a tenant token, checked by authorize()
         miroir::http::check_tenant_index(
-            miroir::http::TenantToken{"", *request.tenant_rules, std::nullopt, {}}, uid,
+            *request.tenant_rules, uid,
             request.key_indexes.value_or(std::vector<std::string>{"*"}));
         return;
     }

@@ -115,13 +115,13 @@ void check_tenant_expiry(const TenantToken& token, std::int64_t now) {
     }
 }
 
-void check_tenant_index(const TenantToken& token, std::string_view uid,
+void check_tenant_index(const std::vector<Request::TenantRule>& rules, std::string_view uid,
                         const std::vector<std::string>& key_indexes) {
     bool ruled = false;
-    for (const auto& rule : token.rules) ruled = ruled || index_allows({rule.pattern}, uid);
+    for (const auto& rule : rules) ruled = ruled || index_allows({rule.pattern}, uid);
     if (!ruled) {
         std::vector<std::string> allowed;
-        for (const auto& rule : token.rules) allowed.push_back(rule.pattern);
+        for (const auto& rule : rules) allowed.push_back(rule.pattern);
         throw forbidden("The provided tenant token cannot acces the index `" + std::string(uid) +
                         "`, allowed indexes are " + quoted_list(allowed) + ".");
     }

@@ -138,12 +138,13 @@ http::ApiError forbidden(std::string message) {
 // sets the request's tenant rules and key indexes. false: not a valid tenant token (the
 // token is then tried as an API key, as Meilisearch does).
 asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const std::string& token) {
+    std::string value;  // the signing key's value, derived once
     const auto parsed = http::verify_tenant_token(
-        token, [&ctx](const std::string& uid) -> std::optional<std::string> {
-            return ctx.keys.value_of(uid);
+        token, [&ctx, &value](const std::string& uid) -> std::optional<std::string> {
+            value = ctx.keys.value_of(uid);
+            return value;
         });
     if (!parsed) co_return false;
-    const auto value = ctx.keys.value_of(parsed->api_key_uid);
     auto key = ctx.keys.find(value);
     if (!key && ctx.keys.claim_reload(kMissReload)) {
         try {
@@ -166,7 +167,7 @@ asio::awaitable<bool> check_tenant_token(Context& ctx, http::Request& r, const s
     }
     if (const auto index = r.param("uid");
         !index.empty() && r.route.starts_with("/indexes/{uid}")) {
-        http::check_tenant_index(*parsed, index, key->indexes);
+        http::check_tenant_index(parsed->rules, index, key->indexes);
     }
     require_action(*key, "search");
     co_return true;

@@ -142,30 +142,38 @@ char csv_delimiter(const http::Query& q, ingest::Format format) {
 // Each node's payload: every document, with its `_miroir_shard` and `_miroir_ord`, to the owners of
 // its shard in every group the snapshot writes to (an empty payload for a node that gets none); the
 // shards written, in order, into `shards`.
-// What each node is sent of a write: its documents' canonical ids and their shards (a hint
-// when it misses them).
-struct NodeParts {
-    std::vector<std::vector<std::string>> ids;
-    std::vector<std::set<std::uint32_t>> shards;
-    explicit NodeParts(std::size_t nodes) : ids(nodes), shards(nodes) {}
-    void add(std::size_t node, const std::string& id, std::uint32_t shard) {
-        ids[node].push_back(id);
-        shards[node].insert(shard);
+// Whether a write of `shard` goes to `node` (an owner in some written group).
+bool writes_to(const Fleet& fleet, std::size_t node, std::uint32_t shard) {
+    for (const auto& group : fleet.written_groups()) {
+        const auto owners = fleet.write_owners(group, shard);
+        if (std::find(owners.begin(), owners.end(), node) != owners.end()) return true;
     }
-    HintOf hint_of(std::optional<std::string> pk) const {
-        return [this, pk](std::size_t node) {
-            Hint h;
-            h.ids = ids[node];
-            h.shards.assign(shards[node].begin(), shards[node].end());
-            h.primary_key = pk;
-            return h;
-        };
-    }
-};
+    return false;
+}
+
+// The hint of a write of documents `ids` (canonical) for `node`: the ids it was sent, with
+// their shards. Worked out only for a node that missed the write, off the write's path.
+template <class Ids>
+HintOf ids_hint_of(const Fleet& fleet, const Ids& ids, std::optional<std::string> pk) {
+    return [&fleet, &ids, pk](std::size_t node) {
+        Hint h;
+        std::set<std::uint32_t> shards;
+        for (const auto& id : ids) {
+            const std::string key(id);
+            const auto shard = routing::shard_of(key, fleet.shards());
+            if (!writes_to(fleet, node, shard)) continue;
+            h.ids.push_back(key);
+            shards.insert(shard);
+        }
+        h.shards.assign(shards.begin(), shards.end());
+        h.primary_key = pk;
+        return h;
+    };
+}
 
 std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& split,
                                        ingest::Format format, char delimiter,
-                                       std::vector<std::uint32_t>& shards, NodeParts& parts) {
+                                       std::vector<std::uint32_t>& shards) {
     std::vector<std::string> payloads(fleet.size());
     std::vector<bool> touched(fleet.shards(), false);
     routing::Ord ord{routing::next_stamp(), 0};
@@ -177,7 +185,6 @@ std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& 
         for (const auto& group : fleet.written_groups()) {
             for (auto node : fleet.write_owners(group, shard)) {
                 auto& out = payloads[node];
-                parts.add(node, std::string(doc.id), shard);
                 if (format == ingest::Format::csv) {
                     if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter, true);
                     ingest::append_csv(out, doc, shard, delimiter, place);
@@ -198,11 +205,7 @@ std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& 
 std::vector<std::uint32_t> shards_of(const Fleet& fleet, std::size_t node) {
     std::vector<std::uint32_t> out;
     for (std::uint32_t s = 0; s < fleet.shards(); ++s) {
-        bool owns = false;
-        for (const auto& group : fleet.written_groups()) {
-            for (auto n : fleet.write_owners(group, s)) owns = owns || n == node;
-        }
-        if (owns) out.push_back(s);
+        if (writes_to(fleet, node, s)) out.push_back(s);
     }
     return out;
 }
@@ -253,8 +256,7 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     const auto& fleet = *fleet_now;
     task.copies = fleet.copies();
     std::vector<std::uint32_t> shards;
-    NodeParts parts(fleet.size());
-    auto payloads = node_payloads(fleet, split, format, delimiter, shards, parts);
+    auto payloads = node_payloads(fleet, split, format, delimiter, shards);
     std::string query;
     if (pk) query += "&primaryKey=" + http::percent_encode(*pk);
     if (format == ingest::Format::csv)
@@ -273,7 +275,9 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
                           format == ingest::Format::csv ? "text/csv" : "application/json")});
     }
     auto outcomes = co_await fan_out(ctx, std::move(calls));
-    const auto hint_of = parts.hint_of(pk);
+    std::vector<std::string_view> ids;
+    for (const auto& doc : split.documents) ids.emplace_back(doc.id);
+    const auto hint_of = ids_hint_of(fleet, ids, pk);
     co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards, hint_of);
 }
 
@@ -299,15 +303,13 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     const auto& fleet = *fleet_now;
     std::vector<nlohmann::json> per_node(fleet.size(), nlohmann::json::array());
     std::vector<bool> touched(fleet.shards(), false);
-    NodeParts parts(fleet.size());
+    std::vector<std::string> canonical_ids;
     for (const auto& id : ids) {
-        const auto shard = routing::shard_of(canonical(id), fleet.shards());
+        canonical_ids.push_back(canonical(id));
+        const auto shard = routing::shard_of(canonical_ids.back(), fleet.shards());
         touched[shard] = true;
         for (const auto& group : fleet.written_groups()) {
-            for (auto node : fleet.write_owners(group, shard)) {
-                per_node[node].push_back(id);
-                parts.add(node, canonical(id), shard);
-            }
+            for (auto node : fleet.write_owners(group, shard)) per_node[node].push_back(id);
         }
     }
     std::vector<NodeCall> calls;
@@ -336,7 +338,7 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     auto task = new_task(uid, "documentDeletion", details, fleet.copies());
     task.custom_metadata = metadata;
     auto outcomes = co_await fan_out(ctx, std::move(calls));
-    const auto hint_of = parts.hint_of(std::nullopt);
+    const auto hint_of = ids_hint_of(fleet, canonical_ids, std::nullopt);
     co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards, hint_of);
 }
 

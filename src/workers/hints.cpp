@@ -138,11 +138,9 @@ asio::awaitable<bool> replay(Context& ctx, const Fleet& fleet, std::size_t slot,
     co_return true;
 }
 
-// The nodes that had hints in the last round (their pending gauges go back to zero).
-std::set<std::string> pending_nodes;
-
-// One round: every node's hints that can be replayed now.
-asio::awaitable<void> replay_round(Context& ctx) {
+// One round: every node's hints that can be replayed now. `pending_nodes`: the nodes that had
+// hints in the last round (their pending gauges go back to zero once they have none).
+asio::awaitable<void> replay_round(Context& ctx, std::set<std::string>& pending_nodes) {
     if (!co_await ctx.store.lease("hints", rebalancing::pod_name(), kLeaseMs)) co_return;
     std::map<std::string, std::vector<Hint>> by_node;
     const auto records = co_await ctx.store.records(kHintTable);
@@ -182,11 +180,12 @@ asio::awaitable<void> replay_round(Context& ctx) {
 
 asio::awaitable<void> replay_hints(Context& ctx) {
     asio::steady_timer timer(ctx.executor);
+    std::set<std::string> pending_nodes;
     for (;;) {
         timer.expires_after(std::chrono::milliseconds(kRoundMs));
         co_await timer.async_wait(asio::use_awaitable);
         try {
-            co_await replay_round(ctx);
+            co_await replay_round(ctx, pending_nodes);
         } catch (const std::exception& e) {
             log::warn("hint replay round failed", {{"error", e.what()}});
         }

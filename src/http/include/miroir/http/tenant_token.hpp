@@ -37,9 +37,9 @@ std::optional<TenantToken> verify_tenant_token(
 // Throws Meilisearch's 403 when the token expired (`now` in seconds since the epoch).
 void check_tenant_expiry(const TenantToken& token, std::int64_t now);
 
-// Throws Meilisearch's 403 when the token's rules, or the indexes of the key that signed it
+// Throws Meilisearch's 403 when a token's rules, or the indexes of the key that signed it
 // (`key_indexes`), do not open index `uid`.
-void check_tenant_index(const TenantToken& token, std::string_view uid,
+void check_tenant_index(const std::vector<Request::TenantRule>& rules, std::string_view uid,
                         const std::vector<std::string>& key_indexes);
 
 // Two filters (null, a string or an array) ANDed as Meilisearch fuses them: both as lists,
