@@ -5,6 +5,7 @@ GET /_miroir/verify), every acknowledged write must be there, no search may have
 the shard copies moved must be close to the fewest any balanced placement moves. A second case
 kills Miroir in the middle of a migration: restarted, it resumes the same rebalance where it
 stopped. Runs against real meilisearch binaries when MEILISEARCH_BIN is set."""
+import concurrent.futures
 import json
 import os
 import random
@@ -501,15 +502,20 @@ class SlowNodes(unittest.TestCase):
             backlog = 0
             # writes until the first node has more than one hold of work queued (how many it
             # takes depends on how fast this machine sends them)
-            while backlog * 0.040 <= 4.0 and len(burst) < 2000:
-                for i in range(len(burst), len(burst) + 250):
-                    doc = {"id": 3_000_000 + i, "title": f"burst {i}", "genre": "drama",
-                           "year": 2001, "rating": 4.0}
-                    r = cluster.call("POST", f"/indexes/{INDEX}/documents", [doc])
-                    self.assertEqual(r.status, 202, r.body)
-                    burst[doc["id"]] = doc
-                backlog = cluster.nodes[0].call(
-                    "GET", "/tasks?statuses=enqueued,processing&limit=0").json()["total"]
+            def write(i):
+                doc = {"id": 3_000_000 + i, "title": f"burst {i}", "genre": "drama",
+                       "year": 2001, "rating": 4.0}
+                return doc, cluster.call("POST", f"/indexes/{INDEX}/documents", [doc])
+
+            # several writers at once: a loaded machine sends one at a time too slowly to get
+            # ahead of the nodes
+            with concurrent.futures.ThreadPoolExecutor(8) as writers:
+                while backlog * 0.040 <= 4.0 and len(burst) < 2000:
+                    for doc, r in writers.map(write, range(len(burst), len(burst) + 250)):
+                        self.assertEqual(r.status, 202, r.body)
+                        burst[doc["id"]] = doc
+                    backlog = cluster.nodes[0].call(
+                        "GET", "/tasks?statuses=enqueued,processing&limit=0").json()["total"]
             self.assertGreater(backlog * 0.040, 4.0)  # seconds of work, more than one hold
             load_thread = Load(cluster, docs)
             load_thread.start()
