@@ -138,6 +138,18 @@ std::string normalize(std::string_view s) {
         false);
 }
 
+namespace {
+
+// Whether normalize() leaves `s` as it is: ASCII without capitals or spaces at either end.
+bool is_normal(std::string_view s) {
+    if (!s.empty() && (s.front() == ' ' || s.back() == ' ')) return false;
+    return std::none_of(s.begin(), s.end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x80 || (c >= 'A' && c <= 'Z');
+    });
+}
+
+}  // namespace
+
 std::vector<const json*> field_values(const json& doc, const std::string& field) {
     std::vector<const json*> out;
     values_at(doc, field, out);
@@ -282,6 +294,28 @@ void check_filterable(const FilterPtr& filter, const json& filterable, const std
     }
 }
 
+namespace {
+
+// An `IN` filter's test of a document's values.
+bool matches_in(const FilterNode& f, const std::vector<const json*>& values) {
+    if (f.literals.size() != f.values.size()) {
+        f.literals.clear();
+        for (const auto& l : f.values) f.literals.emplace_back(normalize(l), as_number(l));
+    }
+    return std::any_of(values.begin(), values.end(), [&](const json* v) {
+        // a string normalize() leaves as it is is compared without a copy
+        const bool plain = v->is_string() && is_normal(v->get_ref<const std::string&>());
+        const auto s = plain ? std::nullopt : facet_string(*v);
+        return std::any_of(f.literals.begin(), f.literals.end(), [&](const auto& l) {
+            if (l.second && v->is_number() && v->get<double>() == *l.second) return true;
+            if (plain) return v->get_ref<const std::string&>() == l.first;
+            return s && *s == l.first;
+        });
+    });
+}
+
+}  // namespace
+
 bool matches(const FilterPtr& f, const json& doc) {
     if (!f) return true;
     using K = FilterNode::Kind;
@@ -311,10 +345,7 @@ bool matches(const FilterPtr& f, const json& doc) {
                 return compare_one(*v, ">=", f->value) && compare_one(*v, "<=", f->high);
             });
         case K::in:
-            return std::any_of(values.begin(), values.end(), [&](const json* v) {
-                return std::any_of(f->values.begin(), f->values.end(),
-                                   [&](const std::string& l) { return compare_one(*v, "=", l); });
-            });
+            return matches_in(*f, values);
         case K::exists: {
             std::vector<const json*> raw;
             // present even when null or an empty array

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,11 @@ struct FilterNode {
     std::string value;                // compare, starts_with, contains; range low
     std::string high;                 // range
     std::vector<std::string> values;  // in
-    int start = 0, end = 0;           // 1-based char columns in the expression, for errors
-    std::string text;                 // the whole expression, for errors
+    // in: each value normalized and as a number, worked out by the first document tested (a
+    // parsed filter serves one request)
+    mutable std::vector<std::pair<std::string, std::optional<double>>> literals;
+    int start = 0, end = 0;  // 1-based char columns in the expression, for errors
+    std::string text;        // the whole expression, for errors
 };
 
 // Parses a filter (string or array form). `code` is the route's error code
