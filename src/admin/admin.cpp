@@ -1,4 +1,5 @@
-// /_miroir/ready, /_miroir/workers, /_miroir/hints and the metrics endpoints.
+// /_miroir/ready, /_miroir/workers, /_miroir/hints, /_miroir/anti-entropy/* and the metrics
+// endpoints.
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -7,13 +8,18 @@
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/fleet.hpp>
+#include <miroir/http/api_error.hpp>
+#include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/metrics/metrics.hpp>
+#include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/hints.hpp>
+#include <miroir/scatter/node_requests.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/workers/supervisor.hpp>
+#include <miroir/workers/workers.hpp>
 
 namespace miroir::admin {
 
@@ -94,6 +100,51 @@ asio::awaitable<http::Response> hints_state(fleet::Context& ctx) {
     co_return http::Response::json(200, body.dump());
 }
 
+// POST /_miroir/anti-entropy/run: a pass over `index` (every index without one) as soon as the
+// pod running anti-entropy can; 202 with the time asked.
+asio::awaitable<http::Response> run_anti_entropy(fleet::Context& ctx, http::Request& r) {
+    std::string uid;
+    if (!r.body.empty()) {
+        const auto body = http::json_body(r);
+        if (!body.is_object()) {
+            throw http::error(
+                400, "bad_request",
+                "Invalid value type: expected an object, but found " + http::found_value(body));
+        }
+        for (const auto& [key, value] : body.items()) {
+            if (key != "index") {
+                throw http::error(400, "bad_request",
+                                  "Unknown field `" + key + "`: expected `index`.");
+            }
+            if (!value.is_string()) {
+                throw http::error(400, "bad_request",
+                                  "Invalid value type at `.index`: expected a string, but found " +
+                                      http::found_value(value));
+            }
+            uid = value.get<std::string>();
+        }
+    }
+    if (!uid.empty()) {
+        scatter::check_index_uid(uid);
+        if (!co_await scatter::lookup_index(ctx, uid)) {
+            throw http::error(404, "index_not_found", "Index `" + uid + "` not found.");
+        }
+    }
+    if (!ctx.config.anti_entropy.enabled) {
+        throw http::error(409, "miroir_anti_entropy_disabled",
+                          "Anti-entropy is disabled (`anti_entropy.enabled: false`).");
+    }
+    const auto at = co_await workers::request_anti_entropy(ctx, uid);
+    nlohmann::ordered_json body;
+    body["index"] = uid.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(uid);
+    body["requestedAt"] = at;
+    co_return http::Response::json(202, body.dump());
+}
+
+asio::awaitable<http::Response> anti_entropy_status(fleet::Context& ctx) {
+    co_return http::Response::json(200, co_await workers::anti_entropy_status(ctx));
+}
+
 }  // namespace
 
 void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor) {
@@ -108,6 +159,10 @@ void add_admin_routes(http::Router& router, fleet::Context& ctx) {
                [&ctx](http::Request&) { return metrics_text(ctx); });
     router.add(http::Method::get, "/_miroir/hints", http::Access::admin,
                [&ctx](http::Request&) { return hints_state(ctx); });
+    router.add(http::Method::get, "/_miroir/anti-entropy/status", http::Access::admin,
+               [&ctx](http::Request&) { return anti_entropy_status(ctx); });
+    router.add(http::Method::post, "/_miroir/anti-entropy/run", http::Access::admin,
+               [&ctx](http::Request& r) { return run_anti_entropy(ctx, r); });
 }
 
 void add_metrics_listener_routes(http::Router& router, fleet::Context& ctx) {

@@ -41,6 +41,8 @@ constexpr const char* kUsage = R"(Usage:
   miroir aliases flip NAME TARGET        [CONNECTION]
   miroir aliases delete NAME             [CONNECTION]
   miroir explain INDEX [QUERY] [--execute] [--key KEY] [CONNECTION] [--json]
+  miroir anti-entropy run [--index UID] [--wait] [CONNECTION]
+  miroir anti-entropy status             [CONNECTION] [--json]
 
 CONNECTION:
   --url URL          Miroir's address (default: $MIROIR_URL, else server.bind and server.port
@@ -61,6 +63,9 @@ explain prints how Miroir would run the search QUERY (a JSON search body, defaul
 INDEX: the group and nodes it asks, the shards and hits asked of each, and warnings; with
 --execute it runs it too and times each node. --key is a key with `search` on INDEX (default:
 the admin key).
+anti-entropy run asks for a pass over INDEX (every index without --index) comparing the
+replicas of each shard and repairing what differs; with --wait it prints progress until the
+pass ends, and exits 1 when it failed.
 )";
 
 struct Options {
@@ -79,6 +84,7 @@ struct Options {
 // The flags a command takes beyond the connection's and --json.
 struct Accepts {
     bool verify = false;   // --index, --counts-only
+    bool index = false;    // --index
     bool group = false;    // --group
     bool wait = false;     // --wait
     bool explain = false;  // --execute, --key
@@ -115,7 +121,7 @@ Options parse(const std::vector<std::string>& args, Accepts accepts) {
             config_path = value("--config");
         } else if (a == "--json") {
             o.as_json = true;
-        } else if (verify && a.starts_with("--index")) {
+        } else if ((verify || accepts.index) && a.starts_with("--index")) {
             o.index = value("--index");
         } else if (verify && a == "--counts-only") {
             o.counts_only = true;
@@ -471,11 +477,78 @@ int explain(const Options& o) {
     return 0;
 }
 
+// One line on an index's anti-entropy: the pass under way, or the last one.
+std::string entropy_line(const json& e) {
+    std::ostringstream out;
+    out << text(e["index"]) << ": ";
+    const auto counts = [&out](const json& c) {
+        out << text(c["shardsChecked"]) << " shards checked (" << text(c["shardsDeferred"])
+            << " deferred), " << text(c["documentsRead"]) << " documents read, "
+            << text(c["bucketsDiffering"]) << " buckets differing, " << text(c["documentsWritten"])
+            << " written, " << text(c["documentsDeleted"]) << " deleted";
+    };
+    if (e.value("state", "") == "running") {
+        out << "running at shard " << text(e["nextShard"]) << ": ";
+        counts(e.value("current", json::object()));
+    } else if (e.contains("lastPass")) {
+        out << "last pass: ";
+        counts(e["lastPass"]);
+    } else {
+        out << "no pass yet";
+    }
+    if (e.value("lastError", json()).is_string()) out << "; error: " << text(e["lastError"]);
+    return out.str();
+}
+
+// miroir anti-entropy run|status.
+int anti_entropy(const std::string& action, const std::vector<std::string>& args) {
+    if (action != "run" && action != "status") {
+        throw UsageError{"`miroir anti-entropy` takes `run` or `status`"};
+    }
+    const auto o = parse(args, {.index = action == "run", .wait = action == "run"});
+    auto a = get(o, "/_miroir/anti-entropy/status");
+    if (action == "run") {
+        json body = json::object();
+        if (o.index) body["index"] = *o.index;
+        a = send(o, bhttp::verb::post, "/_miroir/anti-entropy/run", body.dump());
+        if (a.status != 202) throw failure(a);
+        std::cout << "anti-entropy pass asked for " << (o.index ? *o.index : "every index") << "\n";
+        if (!o.wait) return 0;
+    }
+    std::string last;
+    for (;;) {
+        if (a.status != 200 && action == "status") throw failure(a);
+        if (action == "run") {
+            ::usleep(500 * 1000);
+            a = get(o, "/_miroir/anti-entropy/status");
+            if (a.status != 200) throw failure(a);
+        }
+        std::string lines;
+        bool failed = false;
+        for (const auto& e : a.body.value("indexes", json::array())) {
+            if (o.index && text(e["index"]) != *o.index) continue;
+            lines += entropy_line(e) + "\n";
+            failed = failed || e.value("lastError", json()).is_string();
+        }
+        if (o.as_json && action == "status") {
+            std::cout << a.body.dump(2) << "\n";
+        } else if (lines != last) {
+            std::cout << lines << std::flush;
+            last = lines;
+        }
+        if (action == "status") return 0;
+        if (!a.body.value("requests", json::object()).contains(o.index.value_or(""))) {
+            return failed ? 1 : 0;
+        }
+    }
+}
+
 }  // namespace
 
 bool is_operator_command(const std::string& command) {
     return command == "status" || command == "nodes" || command == "verify" ||
-           command == "rebalance" || command == "aliases" || command == "explain";
+           command == "rebalance" || command == "aliases" || command == "explain" ||
+           command == "anti-entropy";
 }
 
 int run(const std::string& command, const std::vector<std::string>& args) {
@@ -493,6 +566,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         const std::string action = args.empty() ? "" : args.front();
         const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
         if (command == "aliases") return aliases(action, rest);
+        if (command == "anti-entropy") return anti_entropy(action, rest);
         if (action == "list") return status(parse(rest, {}), true);
         if (action == "add")
             return change_node(parse(rest, {.group = true, .positional = 2}), action);

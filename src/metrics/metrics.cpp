@@ -31,6 +31,12 @@
 //   miroir_hints_stored_total             counter    node (writes the node missed)
 //   miroir_hints_replayed_total           counter    node
 //   miroir_hints_pending                  gauge      node, kind (hints, documents)
+//   miroir_antientropy_documents_read_total counter
+//   miroir_antientropy_bytes_read_total   counter
+//   miroir_antientropy_shards_total       counter    outcome (compared, deferred)
+//   miroir_antientropy_buckets_differing_total counter
+//   miroir_antientropy_documents_repaired_total counter action (written, deleted)
+//   miroir_antientropy_passes_total       counter    (full passes over an index)
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -216,6 +222,38 @@ struct Metrics::Impl {
                 "Hints waiting for the node (kind=hints) and the documents they name "
                 "(kind=documents), as the last replay round found them")
             .Register(registry);
+    prometheus::Counter& ae_documents = prometheus::BuildCounter()
+                                            .Name("miroir_antientropy_documents_read_total")
+                                            .Help("Documents anti-entropy read from replicas")
+                                            .Register(registry)
+                                            .Add({});
+    prometheus::Counter& ae_bytes = prometheus::BuildCounter()
+                                        .Name("miroir_antientropy_bytes_read_total")
+                                        .Help("Bytes of node answers anti-entropy read")
+                                        .Register(registry)
+                                        .Add({});
+    prometheus::Family<prometheus::Counter>& ae_shards =
+        prometheus::BuildCounter()
+            .Name("miroir_antientropy_shards_total")
+            .Help(
+                "Shards whose replicas anti-entropy compared (outcome=compared) or left for a "
+                "later pass (outcome=deferred)")
+            .Register(registry);
+    prometheus::Counter& ae_buckets = prometheus::BuildCounter()
+                                          .Name("miroir_antientropy_buckets_differing_total")
+                                          .Help("Buckets whose digests differed between replicas")
+                                          .Register(registry)
+                                          .Add({});
+    prometheus::Family<prometheus::Counter>& ae_repaired =
+        prometheus::BuildCounter()
+            .Name("miroir_antientropy_documents_repaired_total")
+            .Help("Documents anti-entropy wrote to a replica or deleted from a node")
+            .Register(registry);
+    prometheus::Counter& ae_passes = prometheus::BuildCounter()
+                                         .Name("miroir_antientropy_passes_total")
+                                         .Help("Full anti-entropy passes over an index finished")
+                                         .Register(registry)
+                                         .Add({});
     prometheus::Family<prometheus::Counter>& worker_restarts =
         prometheus::BuildCounter()
             .Name("miroir_worker_restarts_total")
@@ -318,6 +356,20 @@ void Metrics::hints_pending(std::string_view node, std::uint64_t hints, std::uin
 void Metrics::hint_replayed(std::string_view node) {
     impl_->hints_replayed.Add({{"node", std::string(node)}}).Increment();
 }
+
+void Metrics::antientropy_read(std::uint64_t documents, std::uint64_t bytes) {
+    impl_->ae_documents.Increment(static_cast<double>(documents));
+    impl_->ae_bytes.Increment(static_cast<double>(bytes));
+}
+void Metrics::antientropy_shard(bool deferred, std::uint64_t buckets_differing) {
+    impl_->ae_shards.Add({{"outcome", deferred ? "deferred" : "compared"}}).Increment();
+    impl_->ae_buckets.Increment(static_cast<double>(buckets_differing));
+}
+void Metrics::antientropy_repaired(std::string_view action, std::uint64_t documents) {
+    impl_->ae_repaired.Add({{"action", std::string(action)}})
+        .Increment(static_cast<double>(documents));
+}
+void Metrics::antientropy_pass() { impl_->ae_passes.Increment(); }
 
 std::string Metrics::serialize() const {
     return prometheus::TextSerializer{}.Serialize(impl_->registry.Collect());

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <miroir/fleet/fleet.hpp>
+#include <miroir/upstream/node_client.hpp>
 
 namespace miroir::fleet {
 struct Context;
@@ -47,23 +48,25 @@ struct GateState {
 const std::string& pod_name();
 boost::asio::awaitable<void> sleep_ms(std::uint32_t ms);
 
-// Closes every pod's write gate; returns once each live pod acknowledged it.
-boost::asio::awaitable<GateState> fence(Context& ctx);
+// Closes every pod's write gate; returns once each live pod acknowledged it. Only the holder of
+// the rebalance lease closes it (`holder`: the rebalancer of this pod, or its anti-entropy).
+boost::asio::awaitable<GateState> fence(Context& ctx, const std::string& holder = pod_name());
 boost::asio::awaitable<void> unfence(Context& ctx, const GateState& gate);
 // One step, and the loop, of this pod's gate follower.
 boost::asio::awaitable<void> follow_gate(Context& ctx);
 boost::asio::awaitable<void> follow_gate_forever(Context& ctx);
 // Renews this pod's lease; Superseded when another pod holds it.
-boost::asio::awaitable<void> keep_lease(Context& ctx);
+boost::asio::awaitable<void> keep_lease(Context& ctx, const std::string& holder = pod_name());
 // Renews the lease during a long wait, at most every quarter of it: a driver that waits on
 // nodes or pods keeps its lease, so that no other pod starts driving the same rebalance.
 class LeaseKeeper {
   public:
-    explicit LeaseKeeper(Context& ctx);
+    explicit LeaseKeeper(Context& ctx, std::string holder = pod_name());
     boost::asio::awaitable<void> tick();
 
   private:
     Context& ctx_;
+    std::string holder_;
     std::chrono::steady_clock::time_point renewed_;
 };
 // Keeps the gate closed during a long copy; `expired` once its deadline passed.
@@ -75,6 +78,15 @@ struct IndexToMove {
     std::optional<std::string> primary_key;
     nlohmann::ordered_json settings;
 };
+
+// One request to one node; the answer's JSON body (its status in `status`), or an exception
+// naming the node when it did not answer.
+boost::asio::awaitable<nlohmann::ordered_json> call(Context& ctx, std::size_t slot,
+                                                    upstream::UpstreamRequest request,
+                                                    unsigned& status);
+// The newest task of index `uid` that `slot` has not applied yet, if any.
+boost::asio::awaitable<std::optional<std::uint64_t>> pending_task(Context& ctx, std::size_t slot,
+                                                                  const std::string& uid);
 
 std::vector<std::size_t> slots_of(const Fleet& fleet, const std::vector<std::string>& ids);
 // The indexes of the fleet, with their primary keys and settings.

@@ -44,19 +44,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One request to one node; the answer's JSON body, or an exception naming the node.
-asio::awaitable<json> call(Context& ctx, std::size_t slot, upstream::UpstreamRequest request,
-                           unsigned& status) {
-    const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
-    auto result = co_await ctx.nodes[slot]->send(std::move(request), timeout);
-    if (!result) {
-        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
-                                 "` did not answer: " + result.error().message());
-    }
-    status = result->status;
-    co_return json::parse(result->body, nullptr, false);
-}
-
 // A request that must be enqueued (202); its node task uid.
 asio::awaitable<std::uint64_t> enqueue(Context& ctx, std::size_t slot,
                                        upstream::UpstreamRequest request) {
@@ -110,24 +97,6 @@ asio::awaitable<std::optional<std::uint64_t>> latest_task(Context& ctx, std::siz
     const auto& uid = page["results"][0]["uid"];
     if (!uid.is_number_unsigned()) co_return std::nullopt;
     co_return uid.get<std::uint64_t>();
-}
-
-// The newest task of index `uid` that `slot` has not applied yet, if any.
-asio::awaitable<std::optional<std::uint64_t>> pending_task(Context& ctx, std::size_t slot,
-                                                           const std::string& uid) {
-    const auto target =
-        "/tasks?limit=1&statuses=enqueued,processing&indexUids=" + http::percent_encode(uid);
-    unsigned status = 0;
-    const auto page = co_await call(ctx, slot, node_request(Method::get, target), status);
-    if (status != 200 || !page.is_object()) {
-        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
-                                 "` did not list its tasks (" + std::to_string(status) + ")");
-    }
-    const auto results = page.value("results", json::array());
-    if (results.empty() || !results[0].value("uid", json()).is_number_unsigned()) {
-        co_return std::nullopt;
-    }
-    co_return results[0]["uid"].get<std::uint64_t>();
 }
 
 // Waits, with the writes flowing, until each of `slots` applied the tasks of `indexes` it had
@@ -320,6 +289,37 @@ asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shard
 }
 
 }  // namespace
+
+// One request to one node; the answer's JSON body, or an exception naming the node.
+asio::awaitable<json> call(Context& ctx, std::size_t slot, upstream::UpstreamRequest request,
+                           unsigned& status) {
+    const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
+    auto result = co_await ctx.nodes[slot]->send(std::move(request), timeout);
+    if (!result) {
+        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
+                                 "` did not answer: " + result.error().message());
+    }
+    status = result->status;
+    co_return json::parse(result->body, nullptr, false);
+}
+
+// The newest task of index `uid` that `slot` has not applied yet, if any.
+asio::awaitable<std::optional<std::uint64_t>> pending_task(Context& ctx, std::size_t slot,
+                                                           const std::string& uid) {
+    const auto target =
+        "/tasks?limit=1&statuses=enqueued,processing&indexUids=" + http::percent_encode(uid);
+    unsigned status = 0;
+    const auto page = co_await call(ctx, slot, node_request(Method::get, target), status);
+    if (status != 200 || !page.is_object()) {
+        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
+                                 "` did not list its tasks (" + std::to_string(status) + ")");
+    }
+    const auto results = page.value("results", json::array());
+    if (results.empty() || !results[0].value("uid", json()).is_number_unsigned()) {
+        co_return std::nullopt;
+    }
+    co_return results[0]["uid"].get<std::uint64_t>();
+}
 
 std::vector<std::size_t> slots_of(const Fleet& fleet, const std::vector<std::string>& ids) {
     std::vector<std::size_t> out;

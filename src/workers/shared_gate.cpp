@@ -114,7 +114,7 @@ asio::awaitable<void> sleep_ms(std::uint32_t ms) {
 // Closes every pod's write gate: returns once each live pod (a sign of life within
 // rebalance.lease_ms) acknowledged it — its writes in flight done, the current topology
 // loaded.
-asio::awaitable<GateState> fence(Context& ctx) {
+asio::awaitable<GateState> fence(Context& ctx, const std::string& holder) {
     GateState gate = co_await read_gate(ctx);
     ++gate.epoch;
     gate.closed = true;
@@ -124,7 +124,7 @@ asio::awaitable<GateState> fence(Context& ctx) {
     co_await write_gate(ctx, gate);
     const auto lease = static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
     std::set<std::string> skipped;  // pods recently alive, then silent: logged once
-    LeaseKeeper lease_keeper(ctx);
+    LeaseKeeper lease_keeper(ctx, holder);
     for (std::uint32_t delay = 1;; delay = std::min<std::uint32_t>(delay * 2, 10)) {
         co_await lease_keeper.tick();
         const auto now = util::unix_ms();
@@ -231,18 +231,19 @@ asio::awaitable<void> extend_gate(Context& ctx, GateState& gate, bool& expired) 
 }
 
 // Renews this pod's lease; Superseded when another pod holds it.
-asio::awaitable<void> keep_lease(Context& ctx) {
-    const bool held = co_await ctx.store.lease(kLease, pod_name(), ctx.config.rebalance.lease_ms);
+asio::awaitable<void> keep_lease(Context& ctx, const std::string& holder) {
+    const bool held = co_await ctx.store.lease(kLease, holder, ctx.config.rebalance.lease_ms);
     if (!held) throw Superseded("another Miroir drives the rebalance");
 }
 
-LeaseKeeper::LeaseKeeper(Context& ctx) : ctx_(ctx), renewed_(Clock::now()) {}
+LeaseKeeper::LeaseKeeper(Context& ctx, std::string holder)
+    : ctx_(ctx), holder_(std::move(holder)), renewed_(Clock::now()) {}
 
 asio::awaitable<void> LeaseKeeper::tick() {
     if (Clock::now() - renewed_ < std::chrono::milliseconds(ctx_.config.rebalance.lease_ms / 4)) {
         co_return;
     }
-    co_await keep_lease(ctx_);
+    co_await keep_lease(ctx_, holder_);
     renewed_ = Clock::now();
 }
 

@@ -39,7 +39,8 @@ std::vector<Job> all_jobs(fleet::Context& ctx) {
                                                 {"task-poller", &poll_tasks},
                                                 {"health", &check_health},
                                                 {"settings-drift", &check_settings_drift},
-                                                {"hint-replay", &replay_hints}};
+                                                {"hint-replay", &replay_hints},
+                                                {"anti-entropy", &run_anti_entropy}};
     std::vector<Job> out;
     for (const auto& [name, run] : jobs) out.push_back({name, [&ctx, run] { return run(ctx); }});
     return out;

@@ -269,7 +269,7 @@ class Lifecycle(unittest.TestCase):
             jobs = r.json()["workers"]
             self.assertEqual([j["name"] for j in jobs],
                              ["topology-watcher", "write-gate", "rebalancer", "task-poller",
-                              "health", "settings-drift", "hint-replay"])
+                              "health", "settings-drift", "hint-replay", "anti-entropy"])
             for job in jobs:
                 self.assertEqual((job["state"], job["restarts"], job["lastError"]),
                                  ("running", 0, None), job)

@@ -108,6 +108,17 @@ struct Rebalance {
     std::uint32_t task_timeout_ms = 600000;  // a node's copy or cleanup task must finish in this
 };
 
+// Anti-entropy: the replicas of every shard compared by digests, what differs repaired
+// (docs/operations.md, "Anti-entropy").
+struct AntiEntropy {
+    bool enabled = true;
+    std::uint32_t interval_s = 3600;             // from the end of one full pass to the next
+    std::uint32_t page_size = 5000;              // documents read from a node per request
+    std::uint32_t documents_per_second = 20000;  // reads, all nodes together (0: no limit)
+    std::uint32_t buckets = 256;                 // digests per shard
+    std::uint32_t repairs_per_hold = 1000;       // documents checked again and repaired per hold
+};
+
 // Idempotency keys: a write retried with the same `Idempotency-Key` and request gets the first
 // answer again (docs/writes.md).
 struct Idempotency {
@@ -159,6 +170,7 @@ struct Config {
     Scatter scatter;
     Upstream upstream;
     Rebalance rebalance;
+    AntiEntropy anti_entropy;
     Idempotency idempotency;
     SessionPinning session_pinning;
     TenantAffinity tenant_affinity;

@@ -72,6 +72,14 @@ class Metrics {
     void hints_pending(std::string_view node, std::uint64_t hints, std::uint64_t documents);
     void hint_replayed(std::string_view node);
 
+    // Anti-entropy: documents read from replicas and their bytes, shards compared (or deferred:
+    // an owner down, hints pending, a rebalance), buckets whose digests differed, documents
+    // repaired (`action`: written, deleted), full passes over an index finished.
+    void antientropy_read(std::uint64_t documents, std::uint64_t bytes);
+    void antientropy_shard(bool deferred, std::uint64_t buckets_differing);
+    void antientropy_repaired(std::string_view action, std::uint64_t documents);
+    void antientropy_pass();
+
     // The Prometheus text exposition format of every family.
     std::string serialize() const;
 

@@ -2,6 +2,7 @@
 // watched by the Supervisor (supervisor.hpp): an exception ends one run, which is started again.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -29,6 +30,16 @@ boost::asio::awaitable<void> check_settings_drift(Context& ctx);
 // hint-replay: makes what nodes missed of acknowledged writes (their hints) on them once they
 // answer again, as the owners that took those writes hold it.
 boost::asio::awaitable<void> replay_hints(Context& ctx);
+
+// anti-entropy: under the `anti-entropy` lease, compares the replicas of every shard of every
+// index by bucket digests every anti_entropy.interval_s, and on request, and repairs what
+// differs (docs/operations.md, "Anti-entropy").
+boost::asio::awaitable<void> run_anti_entropy(Context& ctx);
+// Asks for a pass over index `uid` (every index when empty) as soon as the driving pod can;
+// the time asked, in ms since the epoch.
+boost::asio::awaitable<std::int64_t> request_anti_entropy(Context& ctx, const std::string& uid);
+// GET /_miroir/anti-entropy/status: per index, the pass running and the last one (JSON text).
+boost::asio::awaitable<std::string> anti_entropy_status(Context& ctx);
 
 // task-poller: advances unfinished tasks from their node tasks and prunes old ones.
 boost::asio::awaitable<void> poll_tasks(Context& ctx);
