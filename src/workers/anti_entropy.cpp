@@ -48,6 +48,84 @@ using json = nlohmann::ordered_json;
 using http::Method;
 using Clock = std::chrono::steady_clock;
 
+Throttle::Throttle(std::uint32_t rate) : rate_(rate), start_(Clock::now()) {}
+
+asio::awaitable<void> Throttle::take(std::uint64_t documents) {
+    if (rate_ == 0) co_return;
+    taken_ += documents;
+    const auto due = start_ + std::chrono::microseconds(taken_ * 1000000 / rate_);
+    const auto now = Clock::now();
+    if (now - due > std::chrono::seconds(1)) {  // idle a while: no burst to catch up
+        start_ = now;
+        taken_ = 0;
+    } else if (due > now) {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        timer.expires_at(due);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+// Pages the documents `filter` selects on node `slot` (every document when empty) to `each`;
+// false when the node lacks the index.
+asio::awaitable<bool> stream(Context& ctx, std::size_t slot, const std::string& uid,
+                             const std::string& filter, const json& fields, Throttle& throttle,
+                             Counts& counts, const std::function<void(const json&)>& each) {
+    const auto page_size = ctx.config.anti_entropy.page_size;
+    const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
+    for (std::uint64_t offset = 0;; offset += page_size) {
+        json fetch;
+        if (!filter.empty()) fetch["filter"] = filter;
+        if (!fields.is_null()) fetch["fields"] = fields;
+        fetch["offset"] = offset;
+        fetch["limit"] = page_size;
+        auto result = co_await ctx.nodes[slot]->send(
+            node_request(Method::post, index_path(uid) + "/documents/fetch", fetch.dump()),
+            timeout);
+        if (!result) {
+            throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
+                                     "` did not answer: " + result.error().message());
+        }
+        if (result->status == 404) co_return false;
+        const auto page = json::parse(result->body, nullptr, false);
+        if (result->status != 200 || !page.is_object()) {
+            throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
+                                     "` did not list documents of `" + uid + "` (" +
+                                     std::to_string(result->status) + ")");
+        }
+        const auto& results = page["results"];
+        for (const auto& doc : results) each(doc);
+        counts.documents_read += results.size();
+        counts.bytes_read += result->body.size();
+        ctx.metrics.antientropy_read(results.size(), result->body.size());
+        co_await throttle.take(results.size());
+        if (results.size() < page_size) co_return true;
+    }
+}
+
+// Compares the owners of `shard` by digests; the ids of differing buckets go to `suspects`.
+asio::awaitable<void> compare_shard(Context& ctx, const std::string& uid, const std::string& pk,
+                                    std::uint32_t shard, const std::vector<std::size_t>& owners,
+                                    Throttle& throttle, Counts& counts, Suspects& suspects) {
+    const auto shards = ctx.fleet()->shards();
+    std::vector<entropy::ShardView> views(owners.size(),
+                                          entropy::ShardView(ctx.config.anti_entropy.buckets));
+    const auto filter = routing::shard_filter({shard});
+    for (std::size_t i = 0; i < owners.size(); ++i) {
+        auto& view = views[i];
+        const std::function<void(const json&)> each = [&](const json& doc) {
+            const auto id = canonical_id(doc.value(pk, json()));
+            if (!id.empty()) view.add(id, entropy::version_of(doc, routing::shard_of(id, shards)));
+        };
+        co_await stream(ctx, owners[i], uid, filter, json(), throttle, counts, each);
+    }
+    std::vector<const entropy::ShardView*> compared;
+    for (const auto& view : views) compared.push_back(&view);
+    const auto difference = entropy::compare(compared);
+    counts.buckets_differing += difference.buckets;
+    ctx.metrics.antientropy_shard(false, difference.buckets);
+    for (const auto& id : difference.ids) suspects[routing::shard_of(id, shards)].insert(id);
+}
+
 namespace {
 
 constexpr std::uint32_t kTickMs = 1000;
@@ -99,31 +177,6 @@ Counts operator+(Counts a, const Counts& b) {
     return a;
 }
 
-// At most `rate` documents read per second (0: no limit), spread over time.
-class Throttle {
-  public:
-    explicit Throttle(std::uint32_t rate) : rate_(rate), start_(Clock::now()) {}
-    asio::awaitable<void> take(std::uint64_t documents) {
-        if (rate_ == 0) co_return;
-        taken_ += documents;
-        const auto due = start_ + std::chrono::microseconds(taken_ * 1000000 / rate_);
-        const auto now = Clock::now();
-        if (now - due > std::chrono::seconds(1)) {  // idle a while: no burst to catch up
-            start_ = now;
-            taken_ = 0;
-        } else if (due > now) {
-            asio::steady_timer timer(co_await asio::this_coro::executor);
-            timer.expires_at(due);
-            co_await timer.async_wait(asio::use_awaitable);
-        }
-    }
-
-  private:
-    std::uint32_t rate_;
-    Clock::time_point start_;
-    std::uint64_t taken_ = 0;
-};
-
 // Renews the anti-entropy lease; Paused when another pod has it.
 asio::awaitable<void> keep_lease(Context& ctx) {
     const bool held = co_await ctx.store.lease(kLeaseName, rebalancing::pod_name(), kLeaseMs);
@@ -140,43 +193,6 @@ asio::awaitable<json> load(Context& ctx, const std::string& key) {
 
 asio::awaitable<void> save(Context& ctx, const std::string& key, const json& value) {
     co_await ctx.store.put_record(kTable, key, value.dump());
-}
-
-// Pages the documents `filter` selects on node `slot` (every document when empty) to `each`;
-// false when the node lacks the index.
-asio::awaitable<bool> stream(Context& ctx, std::size_t slot, const std::string& uid,
-                             const std::string& filter, const json& fields, Throttle& throttle,
-                             Counts& counts, const std::function<void(const json&)>& each) {
-    const auto page_size = ctx.config.anti_entropy.page_size;
-    const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
-    for (std::uint64_t offset = 0;; offset += page_size) {
-        json fetch;
-        if (!filter.empty()) fetch["filter"] = filter;
-        if (!fields.is_null()) fetch["fields"] = fields;
-        fetch["offset"] = offset;
-        fetch["limit"] = page_size;
-        auto result = co_await ctx.nodes[slot]->send(
-            node_request(Method::post, index_path(uid) + "/documents/fetch", fetch.dump()),
-            timeout);
-        if (!result) {
-            throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
-                                     "` did not answer: " + result.error().message());
-        }
-        if (result->status == 404) co_return false;
-        const auto page = json::parse(result->body, nullptr, false);
-        if (result->status != 200 || !page.is_object()) {
-            throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
-                                     "` did not list documents of `" + uid + "` (" +
-                                     std::to_string(result->status) + ")");
-        }
-        const auto& results = page["results"];
-        for (const auto& doc : results) each(doc);
-        counts.documents_read += results.size();
-        counts.bytes_read += result->body.size();
-        ctx.metrics.antientropy_read(results.size(), result->body.size());
-        co_await throttle.take(results.size());
-        if (results.size() < page_size) co_return true;
-    }
 }
 
 // The shards of index `uid` some node has hints for: left alone until they are replayed (a
@@ -211,30 +227,6 @@ asio::awaitable<std::vector<std::string>> index_uids(Context& ctx) {
         }
     }
     co_return std::vector<std::string>(out.begin(), out.end());
-}
-
-// Compares the owners of `shard` by digests; the ids of differing buckets go to `suspects`.
-asio::awaitable<void> compare_shard(Context& ctx, const std::string& uid, const std::string& pk,
-                                    std::uint32_t shard, const std::vector<std::size_t>& owners,
-                                    Throttle& throttle, Counts& counts, Suspects& suspects) {
-    const auto shards = ctx.fleet()->shards();
-    std::vector<entropy::ShardView> views(owners.size(),
-                                          entropy::ShardView(ctx.config.anti_entropy.buckets));
-    const auto filter = routing::shard_filter({shard});
-    for (std::size_t i = 0; i < owners.size(); ++i) {
-        auto& view = views[i];
-        const std::function<void(const json&)> each = [&](const json& doc) {
-            const auto id = canonical_id(doc.value(pk, json()));
-            if (!id.empty()) view.add(id, entropy::version_of(doc, routing::shard_of(id, shards)));
-        };
-        co_await stream(ctx, owners[i], uid, filter, json(), throttle, counts, each);
-    }
-    std::vector<const entropy::ShardView*> compared;
-    for (const auto& view : views) compared.push_back(&view);
-    const auto difference = entropy::compare(compared);
-    counts.buckets_differing += difference.buckets;
-    ctx.metrics.antientropy_shard(false, difference.buckets);
-    for (const auto& id : difference.ids) suspects[routing::shard_of(id, shards)].insert(id);
 }
 
 // Each usable node's documents outside the shards it owns (or with no shard at all).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -142,17 +143,16 @@ asio::awaitable<void> wait_repairs(
     }
 }
 
-// The repair proper, under the closed gate: read again, decide, enqueue.
-asio::awaitable<void> repair_held(Context& ctx, const std::string& holder, const Fleet& fleet,
-                                  const std::string& uid, const std::string& pk,
-                                  const Suspects& suspects, Counts& counts, GateState& gate,
-                                  bool& expired,
-                                  std::vector<std::pair<std::size_t, std::uint64_t>>& tasks) {
-    std::vector<std::size_t> nodes;
-    for (auto n : fleet.members()) {
-        if (ctx.health.usable(n)) nodes.push_back(n);
-    }
-    for (auto n : nodes) co_await wait_applied(ctx, holder, n, uid, gate, expired);
+using Tasks = std::vector<std::pair<std::size_t, std::uint64_t>>;
+using OwnersOf = std::function<std::vector<std::size_t>(std::uint32_t)>;
+
+// Reads `suspects` again on `nodes` and makes each document on its owners (`owners_of` its
+// shard) as the verdict says, under the closed `gate`; the node tasks go to `tasks`.
+asio::awaitable<void> settle(Context& ctx, const std::string& uid, const std::string& pk,
+                             const Suspects& suspects, const OwnersOf& owners_of,
+                             const std::vector<std::size_t>& nodes, Counts& counts, GateState& gate,
+                             bool& expired, Tasks& tasks) {
+    const auto fleet = ctx.fleet();
     std::vector<std::string> ids;
     for (const auto& [shard, set] : suspects) ids.insert(ids.end(), set.begin(), set.end());
     std::map<std::size_t, Documents> held;
@@ -162,7 +162,7 @@ asio::awaitable<void> repair_held(Context& ctx, const std::string& holder, const
     }
     std::map<std::size_t, std::pair<json, json>> work;  // node → (writes, deletes)
     for (const auto& [shard, set] : suspects) {
-        const auto owners = all_owners(fleet, shard);
+        const auto owners = owners_of(shard);
         const bool reachable = std::all_of(owners.begin(), owners.end(),
                                            [&](std::size_t n) { return held.contains(n); });
         if (!reachable) continue;  // an owner is down: its copy is unknown
@@ -194,10 +194,25 @@ asio::awaitable<void> repair_held(Context& ctx, const std::string& holder, const
         ctx.metrics.antientropy_repaired("deleted", deletes.size());
         log::info("anti-entropy repaired a node",
                   {{"index", uid},
-                   {"node", fleet.node_id(n)},
+                   {"node", fleet->node_id(n)},
                    {"written", static_cast<std::int64_t>(writes.size())},
                    {"deleted", static_cast<std::int64_t>(deletes.size())}});
     }
+}
+
+// The repair proper, under the closed gate: every usable node idle on the index, then the
+// suspects settled over every owner of their shards.
+asio::awaitable<void> repair_held(Context& ctx, const std::string& holder, const Fleet& fleet,
+                                  const std::string& uid, const std::string& pk,
+                                  const Suspects& suspects, Counts& counts, GateState& gate,
+                                  bool& expired, Tasks& tasks) {
+    std::vector<std::size_t> nodes;
+    for (auto n : fleet.members()) {
+        if (ctx.health.usable(n)) nodes.push_back(n);
+    }
+    for (auto n : nodes) co_await wait_applied(ctx, holder, n, uid, gate, expired);
+    const OwnersOf owners_of = [&fleet](std::uint32_t shard) { return all_owners(fleet, shard); };
+    co_await settle(ctx, uid, pk, suspects, owners_of, nodes, counts, gate, expired, tasks);
 }
 
 }  // namespace
@@ -230,7 +245,7 @@ asio::awaitable<bool> repair(Context& ctx, const std::string& uid, const std::st
         co_await ctx.store.lease(kLease, holder, 1);
         co_return false;
     }
-    std::vector<std::pair<std::size_t, std::uint64_t>> tasks;
+    Tasks tasks;
     std::exception_ptr failure;
     auto gate = co_await fence(ctx, holder);
     bool expired = false;
@@ -251,6 +266,21 @@ asio::awaitable<bool> repair(Context& ctx, const std::string& uid, const std::st
     }
     co_await wait_repairs(ctx, tasks);
     co_return true;
+}
+
+asio::awaitable<void> settle_sources(Context& ctx, const std::string& uid, const std::string& pk,
+                                     const Suspects& suspects,
+                                     const std::vector<std::size_t>& sources, GateState& gate,
+                                     bool& expired) {
+    const OwnersOf owners_of = [&sources](std::uint32_t) { return sources; };
+    Counts counts;
+    Tasks tasks;
+    co_await settle(ctx, uid, pk, suspects, owners_of, sources, counts, gate, expired, tasks);
+    co_await wait_repairs(ctx, tasks);
+    log::info("rebalance: the sources of a shard were made to agree before its copy",
+              {{"index", uid},
+               {"written", static_cast<std::int64_t>(counts.documents_written)},
+               {"deleted", static_cast<std::int64_t>(counts.documents_deleted)}});
 }
 
 }  // namespace miroir::workers::anti_entropy

@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 #include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
@@ -25,12 +26,14 @@
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/routing/placement.hpp>
 #include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/hints.hpp>
 #include <miroir/scatter/node_requests.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
 #include <miroir/util/time.hpp>
 
+#include "anti_entropy.hpp"
 #include "rebalance.hpp"
 
 namespace miroir::workers::rebalancing {
@@ -217,23 +220,92 @@ asio::awaitable<std::uint64_t> copy_index_shard(Context& ctx, const Fleet& fleet
     co_return documents;
 }
 
+// The (node, index, shard) copies that hints say missed writes: never a copy's source.
+asio::awaitable<std::set<std::tuple<std::string, std::string, std::uint32_t>>> hinted_copies(
+    Context& ctx) {
+    std::set<std::tuple<std::string, std::string, std::uint32_t>> out;
+    const auto records = co_await ctx.store.records(kHintTable);
+    for (const auto& [key, text] : records) {
+        const auto hint = decode_hint(key, text);
+        if (!hint) continue;
+        for (auto shard : hint->shards) out.emplace(hint->node, hint->index, shard);
+    }
+    co_return out;
+}
+
+// The sources of `shard` a copy may read of index `uid`: those up that missed no write of it
+// (no hint pending), in `from`'s order; the first of `from` when there are none.
+std::vector<std::size_t> agreeing_sources(
+    const Context& ctx, const Fleet& fleet, const std::vector<std::size_t>& from,
+    const std::string& uid, std::uint32_t shard,
+    const std::set<std::tuple<std::string, std::string, std::uint32_t>>& hinted) {
+    std::vector<std::size_t> out;
+    for (auto n : from) {
+        if (ctx.health.usable(n) && !hinted.contains({fleet.node_id(n), uid, shard})) {
+            out.push_back(n);
+        }
+    }
+    if (out.empty() && !from.empty()) out.push_back(from.front());
+    return out;
+}
+
+using Disagreements = std::map<std::pair<std::uint32_t, std::string>, anti_entropy::Suspects>;
+
+// Compares by digests the sources of the shards of `moves` from `next` on, while writes flow,
+// until about a page's worth of documents: the ids that differ go to `disagree` by (shard,
+// index), to be settled under the gate. The end of the moves compared.
+asio::awaitable<std::size_t> compare_sources(
+    Context& ctx, const Fleet& fleet, const Rebalance& r,
+    const std::vector<routing::ShardMove>& moves, std::size_t next,
+    const std::vector<IndexToMove>& indexes,
+    const std::set<std::tuple<std::string, std::string, std::uint32_t>>& hinted,
+    Disagreements& disagree) {
+    std::size_t compared = next;
+    for (std::uint64_t estimated = 0;
+         compared < moves.size() && estimated < ctx.config.rebalance.page_size; ++compared) {
+        co_await keep_lease(ctx);
+        const auto shard = moves[compared].shard;
+        const auto from = sources(ctx, fleet, r, shard);
+        for (const auto& index : indexes) {
+            const auto agreeing = agreeing_sources(ctx, fleet, from, index.uid, shard, hinted);
+            if (!index.primary_key || agreeing.size() < 2) continue;
+            anti_entropy::Throttle unthrottled(0);
+            anti_entropy::Counts counts;
+            anti_entropy::Suspects suspects;
+            co_await anti_entropy::compare_shard(ctx, index.uid, *index.primary_key, shard,
+                                                 agreeing, unthrottled, counts, suspects);
+            estimated += counts.documents_read / agreeing.size();
+            if (!suspects.empty()) disagree[{shard, index.uid}] = std::move(suspects);
+        }
+    }
+    co_return compared;
+}
+
 // Copies shards of `moves` from `next` on, every index, to their new owners under one closing
 // of the write gate: shard after shard until a page's worth of documents was copied, so that
 // small shards share one hold of the writes and a large one holds them alone. Each source
 // catches up on its backlog before the gate closes, and applies the tasks it was given before
-// its documents are read. The node tasks of the copy go
-// to `tasks` (a node applies one index's tasks in order, so later copies need not wait for
-// them, and the nodes batch consecutive additions). The shards copied, with their documents.
+// its documents are read. A shard's sources are compared by digests before the gate closes
+// and what differs among them is repaired under it, before the copy from the first of them.
+// The node tasks of the copy go to `tasks` (a node applies one index's tasks in order, so later
+// copies need not wait for them, and the nodes batch consecutive additions). The shards copied,
+// with their documents.
 asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shards(
     Context& ctx, const Fleet& fleet, const Rebalance& r,
     const std::vector<routing::ShardMove>& moves, std::size_t next,
     const std::vector<IndexToMove>& indexes, NodeTasks& tasks) {
     std::set<std::size_t> readable;  // the sources this hold may read
     for (auto i = next; i < moves.size(); ++i) {
-        const auto holders = sources(ctx, fleet, r, moves[i].shard);
-        if (!holders.empty()) readable.insert(holders.front());
+        for (auto n : sources(ctx, fleet, r, moves[i].shard)) {
+            if (ctx.health.usable(n)) readable.insert(n);
+        }
     }
+    const auto hinted = co_await hinted_copies(ctx);
     co_await catch_up(ctx, readable, indexes);
+    // the shards this hold may copy whose sources' digests differ, found while writes flow
+    Disagreements disagree;
+    const auto compared =
+        co_await compare_sources(ctx, fleet, r, moves, next, indexes, hinted, disagree);
     auto gate = co_await fence(ctx);
     bool expired = false;
     std::vector<std::pair<std::uint32_t, std::uint64_t>> copied;
@@ -250,7 +322,7 @@ asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shard
                 idle.emplace(slot, index.uid);
             }
         }
-        for (; next < moves.size() && in_gate < ctx.config.rebalance.page_size; ++next) {
+        for (; next < compared && in_gate < ctx.config.rebalance.page_size; ++next) {
             co_await lease.tick();
             const auto& move = moves[next];
             const auto from = sources(ctx, fleet, r, move.shard);
@@ -258,16 +330,25 @@ asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shard
                 throw std::runtime_error("no node holding shard " + std::to_string(move.shard) +
                                          " is up to copy it from");
             }
-            const auto source = from.front();
             const auto to = slots_of(fleet, move.gained);
             std::uint64_t documents = 0;
             for (const auto& index : indexes) {
                 co_await extend_gate(ctx, gate, expired);
-                if (idle.emplace(source, index.uid).second) {
-                    co_await wait_idle(ctx, source, index.uid, gate, expired);
+                const auto agreeing =
+                    agreeing_sources(ctx, fleet, from, index.uid, move.shard, hinted);
+                for (auto n : agreeing) {
+                    if (idle.emplace(n, index.uid).second) {
+                        co_await wait_idle(ctx, n, index.uid, gate, expired);
+                    }
                 }
-                documents += co_await copy_index_shard(ctx, fleet, source, to, move.shard, index,
-                                                       tasks, gate, expired);
+                const auto differing = disagree.find({move.shard, index.uid});
+                if (differing != disagree.end()) {
+                    co_await anti_entropy::settle_sources(ctx, index.uid, *index.primary_key,
+                                                          differing->second, agreeing, gate,
+                                                          expired);
+                }
+                documents += co_await copy_index_shard(ctx, fleet, agreeing.front(), to, move.shard,
+                                                       index, tasks, gate, expired);
             }
             copied.emplace_back(move.shard, documents);
             in_gate += documents;

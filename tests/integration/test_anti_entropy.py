@@ -11,13 +11,14 @@ from harness import MIROIR_BIN
 from nodes import Node
 from placement import shard_of
 from test_hints import back, miss
-from test_search_differential import MASTER, Cluster, wait_miroir
+from test_rebalance import FAST, wait_balanced
+from test_search_differential import MASTER, NODE_KEY, Cluster, wait_miroir
 
 INDEX = "entropy"
 SHARDS = 8
 
 
-def documents_on(node, fields=("id", "v", "_miroir_shard", "_miroir_ord")):
+def documents_on(node, fields=("id", "v", "_miroir_ord")):
     out, offset = {}, 0
     while True:
         r = node.call("POST", f"/indexes/{INDEX}/documents/fetch",
@@ -170,6 +171,34 @@ class AntiEntropy(unittest.TestCase):
             time.sleep(0.3)
         self.run_pass()
         self.assert_exact(expected)
+
+    def test_a_rebalance_copies_from_sources_that_agree(self):
+        """Damage on one old owner is not copied to the node that gains its shards: the sources
+        of each moving shard are compared and repaired before the copy."""
+        self.cluster.stop()
+        self.cluster = Cluster({"nodes": 3, "rf": 2, "shards": SHARDS * 4},
+                               self.EXTRA + FAST)
+        self.write("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+        self.add(3000)
+        d0 = self.cluster.nodes[0]
+        held = sorted(documents_on(d0))
+        d0.run("POST", f"/indexes/{INDEX}/documents/delete-batch", held[:300])
+        d0.run("POST", f"/indexes/{INDEX}/documents",
+               [{"id": i, "v": 2} for i in held[300:400]])
+        d3 = Node(NODE_KEY).start()
+        self.cluster.nodes.append(d3)
+        r = self.cluster.call("POST", "/_miroir/nodes",
+                              {"id": "d3", "address": f"http://127.0.0.1:{d3.port}", "group": 0})
+        self.assertEqual(r.status, 201, r.body)
+        r = self.cluster.call("POST", "/_miroir/rebalance")
+        self.assertEqual(r.status, 202, r.body)
+        wait_balanced(self.cluster)
+        # d3 holds exactly its documents as written through Miroir, whichever source it had
+        owners = self.owners()
+        want = {k for k in range(3000) if "d3" in owners[shard_of(str(k), SHARDS * 4)]}
+        got = documents_on(d3)
+        self.assertEqual(set(got), want)
+        self.assertEqual({got[k]["v"] for k in want}, {1})
 
     def test_bad_requests(self):
         r = self.cluster.call("POST", "/_miroir/anti-entropy/run", {"index": "nope"})
