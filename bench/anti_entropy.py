@@ -12,7 +12,7 @@
    (`write_quorum: one`), then the time until every hint is replayed, against the rate of the
    first load (same run).
 
-usage: bench/anti_entropy.py [--docs 200000] [--shards 64]
+usage: bench/anti_entropy.py [--docs N (default: the whole corpus)] [--shards 64]
        [--miroir build/release/src/miroir] [--devnode build/release/devnode/miroir-devnode]
 """
 import argparse
@@ -66,7 +66,7 @@ def run_pass(call, port, pid):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--docs", type=int, default=200_000)
+    ap.add_argument("--docs", type=int, default=-1)
     ap.add_argument("--shards", type=int, default=64)
     binary_arguments(ap)
     args = ap.parse_args()
@@ -89,7 +89,7 @@ def main():
             load_index(call, SETTINGS, docs)
             load_rate = len(docs) / (time.perf_counter() - started)
             pid = m.proc.pid
-            per_million = 1_000_000 / args.docs
+            per_million = 1_000_000 / len(docs)
             rows = []
 
             agree = run_pass(call, m.port, pid)
@@ -104,7 +104,7 @@ def main():
             damaged = run_pass(call, m.port, pid)
             rows.append((f"1% of one node deleted ({len(doomed)})", damaged))
 
-            print(f"\n{args.docs} documents, {args.shards} shards, RF 2, 3 nodes; first load "
+            print(f"\n{len(docs):,} documents, {args.shards} shards, RF 2, 3 nodes; first load "
                   f"{load_rate:,.0f} docs/s\n")
             print("| pass | documents read | node requests | MB read | Miroir CPU s | wall s |"
                   " per million docs: requests, MB, CPU s | buckets differing | written |")
@@ -129,10 +129,10 @@ def main():
                 print(f"| {name} | {len(lat)} | {percentile(lat, 50):.2f} | "
                       f"{percentile(lat, 99):.2f} |")
 
-            # hints: node 1 refuses writes while 10% more documents are written
+            # hints: node 1 refuses writes while the corpus is written again under new ids
             fault = {"routeClass": "writes", "errorRate": 1.0, "errorStatus": 503}
             assert nodes[1].call("PUT", "/_devnode/faults", fault).status == 200
-            extra_docs = [dict(d, id=d["id"] + 10_000_000) for d in docs[:len(docs) // 10]]
+            extra_docs = [dict(d, id=d["id"] + 10_000_000) for d in docs]
             for i in range(0, len(extra_docs), 5000):
                 status, task = call("POST", "/indexes/bench/documents", extra_docs[i:i + 5000])
                 assert status == 202, task
