@@ -89,6 +89,7 @@ struct App::Impl {
         admin::add_placement_routes(router, context);
         admin::add_topology_routes(router, context);
         admin::add_alias_routes(router, context);
+        admin::add_ttl_routes(router, context);
         admin::add_worker_routes(router, supervisor);
         admin::add_metrics_listener_routes(metrics_router, context);
     }

@@ -87,6 +87,10 @@ Version version_of(const json& document, std::uint32_t shard) {
     } else if (field != document.end() && field->is_number_unsigned()) {
         v.placed = field->get<std::uint64_t>() == shard;
     }
+    const auto expires = document.find(routing::kExpiresField);
+    if (expires != document.end() && expires->is_number()) {
+        v.expires = static_cast<std::int64_t>(expires->get<double>());
+    }
     const auto ord = document.find(routing::kOrdField);
     if (ord != document.end() && ord->is_string()) {
         v.ord = routing::ord_of_value(ord->get_ref<const std::string&>());
@@ -132,7 +136,7 @@ Difference compare(const std::vector<const ShardView*>& views) {
     return out;
 }
 
-Verdict decide(const std::vector<Holding>& holdings) {
+Verdict decide(const std::vector<Holding>& holdings, std::int64_t now) {
     Verdict verdict;
     const auto authoritative = [](const Holding& h) {
         return h.owner && h.version && h.version->placed && h.version->ord;
@@ -150,6 +154,7 @@ Verdict decide(const std::vector<Holding>& holdings) {
         if (!authoritative(h) || h.version->ord != newest) continue;
         if (!winner || holders_of[h.version->hash] > holders_of[winner->version->hash]) winner = &h;
     }
+    if (winner && winner->version->expires && *winner->version->expires <= now) winner = nullptr;
     for (const auto& h : holdings) {
         if (!h.version) {
             if (winner && h.owner) verdict.write.push_back(h.node);

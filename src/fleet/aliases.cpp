@@ -1,5 +1,5 @@
-// Aliases in the stored topology: {"<name>": {"targets": [...], "multi": bool, "createdAt",
-// "updatedAt", "history": [{"targets": [...], "at"}]}}.
+// Aliases and TTL policies in the stored topology. Aliases: {"<name>": {"targets": [...], "multi":
+// bool, "createdAt", "updatedAt", "history": [{"targets": [...], "at"}]}}.
 #include "aliases_json.hpp"
 
 namespace miroir::fleet {
@@ -35,6 +35,37 @@ json aliases_to_json(const Aliases& aliases) {
                      {"history", std::move(history)}};
     }
     return out;
+}
+
+TtlPolicies ttl_from_json(const json& j) {
+    TtlPolicies out;
+    for (const auto& [uid, p] : j.items()) {
+        TtlPolicy policy;
+        policy.default_ttl_s = p.value("defaultTtlS", std::int64_t{0});
+        policy.sweep_interval_s = p.value("sweepIntervalS", policy.sweep_interval_s);
+        policy.max_deletes_per_sweep = p.value("maxDeletesPerSweep", policy.max_deletes_per_sweep);
+        policy.enabled = p.value("enabled", true);
+        policy.filterable = p.value("filterable", false);
+        out.emplace(uid, policy);
+    }
+    return out;
+}
+
+json ttl_to_json(const TtlPolicies& policies) {
+    json out = json::object();
+    for (const auto& [uid, p] : policies) {
+        out[uid] = {{"defaultTtlS", p.default_ttl_s},
+                    {"sweepIntervalS", p.sweep_interval_s},
+                    {"maxDeletesPerSweep", p.max_deletes_per_sweep},
+                    {"enabled", p.enabled},
+                    {"filterable", p.filterable}};
+    }
+    return out;
+}
+
+const TtlPolicy* Topology::ttl_of(std::string_view uid) const {
+    const auto it = ttl.find(uid);
+    return it == ttl.end() || !it->second.enabled || !it->second.filterable ? nullptr : &it->second;
 }
 
 const Alias* Topology::alias(std::string_view name) const {

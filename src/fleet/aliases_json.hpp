@@ -1,4 +1,5 @@
-// The aliases of the stored topology, as JSON (fleet.cpp's parse and dump).
+// The per-index entries of the stored topology, aliases and TTL policies, as JSON (fleet.cpp's
+// parse and dump).
 #pragma once
 
 #include <map>
@@ -15,5 +16,11 @@ using Aliases = std::map<std::string, Alias, std::less<>>;
 // Throws nlohmann::json::exception on a malformed entry.
 Aliases aliases_from_json(const nlohmann::ordered_json& j);
 nlohmann::ordered_json aliases_to_json(const Aliases& aliases);
+
+using TtlPolicies = std::map<std::string, TtlPolicy, std::less<>>;
+
+// {"<uid>": {"defaultTtlS", "sweepIntervalS", "maxDeletesPerSweep", "enabled"}}
+TtlPolicies ttl_from_json(const nlohmann::ordered_json& j);
+nlohmann::ordered_json ttl_to_json(const TtlPolicies& policies);
 
 }  // namespace miroir::fleet

@@ -82,6 +82,7 @@ Topology Topology::parse(std::string_view text) {
             t.rebalance = std::move(b);
         }
         if (j.contains("aliases")) t.aliases = aliases_from_json(j["aliases"]);
+        if (j.contains("ttl")) t.ttl = ttl_from_json(j["ttl"]);
         return t;
     } catch (const nlohmann::json::exception& e) {
         throw std::invalid_argument(std::string("the stored topology is malformed: ") + e.what());
@@ -120,6 +121,7 @@ std::string Topology::dump() const {
                           {"error", b.error}};
     }
     if (!aliases.empty()) j["aliases"] = aliases_to_json(aliases);
+    if (!ttl.empty()) j["ttl"] = ttl_to_json(ttl);
     return j.dump();
 }
 

@@ -130,12 +130,12 @@ std::optional<Failure> read_csv_id(std::string_view record, const std::string& v
         long long n;
         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
         if (ec != std::errc() || p != v.data() + v.size()) return invalid_id(v);
-        out.documents.push_back({record, std::to_string(n)});
+        out.documents.push_back(Document{record, std::to_string(n), {}, 0, 0});
         return std::nullopt;
     }
     if (type == "boolean") return invalid_id(v);
     if (!valid_id_string(v)) return invalid_id("\"" + v + "\"");
-    out.documents.push_back({record, v});
+    out.documents.push_back(Document{record, v, {}, 0, 0});
     return std::nullopt;
 }
 
@@ -191,7 +191,8 @@ void split_csv(std::string& body, const SplitOptions& options, Split& out) {
 
 }  // namespace detail
 
-void begin_csv(std::string& out, std::string_view header, char delimiter, bool with_ord) {
+void begin_csv(std::string& out, std::string_view header, char delimiter, bool with_ord,
+               bool with_expiry) {
     out.append(header);
     out.push_back(delimiter);
     out += "_miroir_shard";
@@ -199,11 +200,16 @@ void begin_csv(std::string& out, std::string_view header, char delimiter, bool w
         out.push_back(delimiter);
         out += "_miroir_ord";
     }
+    if (with_expiry) {
+        out.push_back(delimiter);
+        out += routing::kExpiresField;
+        out += ":number";
+    }
     out.push_back('\n');
 }
 
 void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter,
-                std::string_view ord) {
+                std::string_view ord, std::optional<std::int64_t> expiry) {
     out.append(doc.text);
     out.push_back(delimiter);
     out.push_back('"');
@@ -214,7 +220,12 @@ void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char
         out += "\"";
         out += ord;
     }
-    out += "\"\n";
+    out += "\"";
+    if (expiry) {
+        out.push_back(delimiter);
+        out += std::to_string(*expiry);
+    }
+    out.push_back('\n');
 }
 
 }  // namespace miroir::ingest

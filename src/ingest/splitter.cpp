@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <simdjson.h>
 
 #include <miroir/ingest/splitter.hpp>
+#include <miroir/util/time.hpp>
 
 #include "parts.hpp"
 
@@ -29,10 +31,23 @@ Failure malformed(Format format, std::string_view why) {
 }
 
 Failure reserved(std::string_view field) {
+    if (field == routing::kExpiresField) {
+        return {"miroir_invalid_expires_at",
+                "The field `_miroir_expires_at` can only be set in JSON and NDJSON payloads.",
+                true};
+    }
     return {"miroir_reserved_field",
             "The field `" + std::string(field) +
-                "` is reserved: fields starting with `_miroir_` belong to Miroir and cannot be "
-                "sent in documents.",
+                "` is reserved: fields starting with `_miroir_` (but `_miroir_expires_at`) belong "
+                "to Miroir and cannot be sent in documents.",
+            true};
+}
+
+Failure invalid_expiry(std::string_view raw) {
+    return {"miroir_invalid_expires_at",
+            "The field `_miroir_expires_at` must be a Unix time in seconds or an RFC 3339 date "
+            "before the year 10000, found `" +
+                std::string(raw) + "`.",
             true};
 }
 
@@ -192,6 +207,24 @@ simdjson::error_code read_id(od::value v, IdRead& out) {
     return simdjson::SUCCESS;
 }
 
+// The Unix seconds of an expiry's text: a number (seconds, the fraction dropped) or an RFC 3339
+// date; nullopt when it is neither or out of range.
+std::optional<std::int64_t> expiry_seconds(od::value v, od::json_type type) {
+    double seconds = -1;
+    if (type == od::json_type::number) {
+        if (v.get_double().get(seconds)) return std::nullopt;
+    } else if (type == od::json_type::string) {
+        std::string_view text;
+        if (v.get_string().get(text)) return std::nullopt;
+        const auto t = util::parse_date(text);
+        if (!t) return std::nullopt;
+        seconds = static_cast<double>(
+            std::chrono::floor<std::chrono::seconds>(t->time_since_epoch()).count());
+    }
+    if (!(seconds >= 0 && seconds < static_cast<double>(routing::kMaxExpiry))) return std::nullopt;
+    return static_cast<std::int64_t>(seconds);
+}
+
 // Splits JSON and NDJSON payloads.
 class JsonSplitter {
   public:
@@ -219,12 +252,17 @@ class JsonSplitter {
         std::vector<std::pair<std::string, IdRead>> candidates;  // while inferring
         IdRead id;
         int matches = 0;
+        Document expires;  // its expiry fields only
         const std::string& pk = out_.primary_key;
         for (auto field_result : object) {
             od::field field;
             std::string_view key;
             if (auto e = std::move(field_result).get(field)) return e;
             if (auto e = field.unescaped_key().get(key)) return e;
+            if (key == routing::kExpiresField) {
+                if (auto e = expiry(field.value(), start, limit, expires)) return e;
+                continue;
+            }
             if (key.starts_with(kReservedPrefix) && !reserved_) reserved_ = std::string(key);
             if (inferring) {
                 names.emplace_back(key);
@@ -266,7 +304,11 @@ class JsonSplitter {
                 failure_ = invalid_id(id.raw);
             }
         }
-        if (!failure_) out_.documents.push_back({text, std::move(*id.id)});
+        if (!failure_) {
+            expires.text = text;
+            expires.id = std::move(*id.id);
+            out_.documents.push_back(std::move(expires));
+        }
         return simdjson::SUCCESS;
     }
 
@@ -278,6 +320,8 @@ class JsonSplitter {
             out_.failure = malformed(format, simdjson::error_message(e));
         } else if (reserved_) {
             out_.failure = reserved(*reserved_);
+        } else if (bad_expiry_) {
+            out_.failure = std::move(bad_expiry_);
         } else if (failure_) {
             out_.failure = std::move(failure_);
         }
@@ -285,6 +329,30 @@ class JsonSplitter {
     }
 
   private:
+    // Reads a document's `_miroir_expires_at` (the document starts at `doc`) into `out`.
+    simdjson::error_code expiry(od::value v, const char* doc, const char* limit, Document& out) {
+        const char* from = nullptr;
+        if (auto e = v.current_location().get(from)) return e;
+        od::json_type type;
+        if (auto e = v.type().get(type)) return e;
+        std::optional<std::int64_t> seconds;
+        if (type == od::json_type::number || type == od::json_type::string) {
+            seconds = expiry_seconds(v, type);
+        } else if (auto e = walk(v)) {
+            return e;
+        }
+        const auto size = end_of(v, from, limit);
+        if (!seconds) {
+            if (!bad_expiry_)
+                bad_expiry_ = invalid_expiry(std::string_view(from, size).substr(0, 64));
+            return simdjson::SUCCESS;
+        }
+        out.expires = seconds;
+        out.expires_from = static_cast<std::uint32_t>(from - doc);
+        out.expires_size = static_cast<std::uint32_t>(size);
+        return simdjson::SUCCESS;
+    }
+
     // The end of the value just consumed: the next token, or `limit`, less whitespace.
     static std::size_t end_of(od::value& value, const char* start, const char* limit) {
         const char* end = nullptr;
@@ -326,6 +394,7 @@ class JsonSplitter {
     const SplitOptions& options_;
     Split& out_;
     std::optional<Failure> failure_;
+    std::optional<Failure> bad_expiry_;
     std::optional<std::string> reserved_;
     std::optional<std::string> not_a_map_;
 };
@@ -450,7 +519,8 @@ Split split(std::string& body, const SplitOptions& options) {
     return out;
 }
 
-void append_json(std::string& out, const Document& doc, std::uint32_t shard, std::string_view ord) {
+void append_json(std::string& out, const Document& doc, std::uint32_t shard, std::string_view ord,
+                 std::optional<std::int64_t> default_expiry) {
     if (out.size() > 1) out.push_back(',');
     out += "{\"_miroir_shard\":\"";
     out += shard_value(shard);
@@ -459,7 +529,18 @@ void append_json(std::string& out, const Document& doc, std::uint32_t shard, std
         out += ord;
     }
     out += "\",";
-    out.append(doc.text.substr(1));
+    if (!doc.expires) {
+        if (default_expiry) {
+            out += '"';
+            out += routing::kExpiresField;
+            out += "\":" + std::to_string(*default_expiry) + ",";
+        }
+        out.append(doc.text.substr(1));
+        return;
+    }
+    out.append(doc.text.substr(1, doc.expires_from - 1));
+    out += std::to_string(*doc.expires);
+    out.append(doc.text.substr(doc.expires_from + doc.expires_size));
 }
 
 }  // namespace miroir::ingest

@@ -156,6 +156,7 @@ asio::awaitable<std::optional<http::Response>> search_alias(Context& ctx, const 
     for (const auto& target : alias->targets) {
         auto one = query;
         one["indexUid"] = target;
+        hide_expired(fleet->topology(), target, one);
         federated["queries"].push_back(std::move(one));
     }
     auto response = co_await federated_search(ctx, federated);

@@ -15,6 +15,7 @@
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/meili/routes.hpp>
+#include <miroir/meili/ttl.hpp>
 #include <miroir/merge/order.hpp>
 #include <miroir/merge/search.hpp>
 #include <miroir/routing/placement.hpp>
@@ -46,6 +47,29 @@ void reject_use_network(bool given) {
                       "https://github.com/orgs/meilisearch/discussions/805");
 }
 
+// Whether a client's `fields` parameter names `_miroir_expires_at`.
+bool names_expiry(const std::optional<std::string>& fields) {
+    if (!fields) return false;
+    const auto names = http::split_csv(*fields);
+    return std::find(names.begin(), names.end(), routing::kExpiresField) != names.end();
+}
+
+// A GET of one document's query string as a node gets it: with `_miroir_expires_at` among its
+// `fields` when the index has TTL (whether it expired is read from it).
+std::string one_document_query(std::string_view raw, bool ttl) {
+    if (raw.empty()) return "";
+    if (!ttl) return "?" + std::string(raw);
+    auto params = http::split_query(raw);
+    for (auto& [k, v] : params) {
+        if (k != "fields") continue;
+        auto names = http::split_csv(v);
+        if (std::find(names.begin(), names.end(), "*") != names.end()) continue;
+        names.emplace_back(routing::kExpiresField);
+        v = http::join_csv(names);
+    }
+    return "?" + http::join_query(params);
+}
+
 // GET one document: an owner of its shard, chosen as reads choose (hedged when slow, another
 // owner when it does not answer).
 asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
@@ -57,7 +81,8 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     const auto fleet = ctx.fleet();
     const auto shard = routing::shard_of(id, fleet->shards());
     std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
-    if (!q.raw().empty()) target += "?" + q.raw();
+    const bool keep_expiry = names_expiry(q.get("fields"));
+    target += one_document_query(r.query, fleet->topology().ttl_of(uid) != nullptr);
     const std::vector<std::uint32_t> shards = {shard};
     auto plan = replacements(ctx, *fleet, shards, {});
     if (plan.empty()) {  // no owner is up: ask one anyway, it may have come back
@@ -71,7 +96,10 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     if (gathered.refusal) co_return std::move(*gathered.refusal);
     for (auto& doc : gathered.answers) {
         if (doc.is_null()) continue;
-        merge::strip_reserved(doc);
+        if (expired(fleet->topology(), uid, doc)) {
+            throw http::error(404, "document_not_found", "Document `" + id + "` not found.");
+        }
+        merge::strip_reserved(doc, keep_expiry);
         co_return http::respond(200, doc);
     }
     throw http::ApiError(
@@ -88,6 +116,7 @@ using NodeBrowse = std::function<upstream::UpstreamRequest(const Assignment&, st
                                                            std::uint64_t limit, Fields fields)>;
 
 struct Browse {
+    bool keep_expiry = false;  // the client names `_miroir_expires_at` among its fields
     std::uint64_t offset = 0;
     std::uint64_t limit = 20;
     bool window_valid = true;  // offset and limit are numbers Miroir could read
@@ -260,7 +289,7 @@ asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, con
 
     json results = json::array();
     for (auto& doc : window) {
-        if (doc.is_object()) merge::strip_reserved(doc);
+        if (doc.is_object()) merge::strip_reserved(doc, b.keep_expiry);
         results.push_back(std::move(doc));
     }
     json out;
@@ -281,8 +310,9 @@ asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {
     b.offset = q.get_uint("offset", "invalid_document_offset").value_or(0);
     b.limit = q.get_uint("limit", "invalid_document_limit").value_or(20);
     if (auto sort = q.get("sort")) b.sort = http::split_csv(*sort);
+    b.keep_expiry = names_expiry(q.get("fields"));
     const auto params = http::split_query(r.query);
-    const auto filter = q.get("filter");
+    const auto filter = hide_expired(ctx.fleet()->topology(), uid, q.get("filter"));
     const NodeBrowse node_browse = [&uid, params, filter](const Assignment& a, std::uint64_t offset,
                                                           std::uint64_t limit, Fields fields) {
         std::vector<std::pair<std::string, std::string>> query;
@@ -315,7 +345,8 @@ asio::awaitable<http::Response> list_documents(Context& ctx, http::Request& r) {
 asio::awaitable<http::Response> fetch_documents(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
-    const auto body = http::json_body(r);
+    auto body = http::json_body(r);
+    hide_expired(ctx.fleet()->topology(), uid, body);
     Browse b;
     if (body.is_object()) {
         auto window_param = [&](const char* key, std::uint64_t fallback) {
@@ -327,6 +358,9 @@ asio::awaitable<http::Response> fetch_documents(Context& ctx, http::Request& r) 
             return body[key].get<std::uint64_t>();
         };
         b.offset = window_param("offset", 0);
+        b.keep_expiry = body.contains("fields") && body["fields"].is_array() &&
+                        std::find(body["fields"].begin(), body["fields"].end(),
+                                  json(routing::kExpiresField)) != body["fields"].end();
         b.limit = window_param("limit", 20);
         if (body.contains("sort") && body["sort"].is_array()) {
             for (const auto& s : body["sort"]) {

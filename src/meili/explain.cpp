@@ -74,7 +74,7 @@ asio::awaitable<http::Response> explain_post(Context& ctx, http::Request& r) {
             if (rule.is_string()) q.sort.push_back(rule.get<std::string>());
         }
     }
-    apply_tenant_rules(r, uid, body);
+    apply_read_rules(ctx, r, uid, body);
     auto w = window_of(ctx, body);
     w.avoid = scatter::below_settings_floor(ctx, uid, r);
     // a named local, not a temporary inside the co_await expression (GCC 12)

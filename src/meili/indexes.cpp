@@ -17,6 +17,7 @@
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/meili/routes.hpp>
+#include <miroir/meili/ttl.hpp>
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
@@ -165,6 +166,7 @@ asio::awaitable<http::Response> update_index(Context& ctx, http::Request& r) {
         if (pk.is_string() && empty) known->primary_key = pk.get<std::string>();
         if (new_uid) {
             co_await ctx.store.erase_index(uid);
+            co_await swap_ttl(ctx, uid, *new_uid);
             known->uid = *new_uid;
         }
         co_await ctx.store.put_index(*known);

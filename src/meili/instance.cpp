@@ -5,6 +5,7 @@
 #include <miroir/http/params.hpp>
 #include <miroir/http/router.hpp>
 #include <miroir/meili/routes.hpp>
+#include <miroir/meili/ttl.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/tasks/store.hpp>
 
@@ -42,6 +43,7 @@ asio::awaitable<void> swap_records(Context& ctx, const json& swaps) {
             continue;
         }
         const auto a = pair[0].get<std::string>(), b = pair[1].get<std::string>();
+        co_await swap_ttl(ctx, a, b);
         auto first = co_await ctx.store.index(a);
         auto second = co_await ctx.store.index(b);
         if (swap["rename"] == json(true)) {

@@ -204,7 +204,7 @@ asio::awaitable<http::Response> search_post(Context& ctx, http::Request& r) {
             400, "bad_request",
             "Invalid value type: expected an object, but found " + http::found_value(body));
     }
-    apply_tenant_rules(r, uid, body);
+    apply_read_rules(ctx, r, uid, body);
     if (auto merged = co_await search_alias(ctx, uid, body)) co_return std::move(*merged);
     auto avoid = below_settings_floor(ctx, uid, r);
     // identical searches in flight share one scatter: the same index, query (the tenant's
@@ -240,7 +240,7 @@ asio::awaitable<http::Response> multi_search(Context& ctx, http::Request& r) {
                 403, "invalid_api_key", http::ErrorType::auth,
                 "Inside `.queries[" + std::to_string(i) + "]`: The provided API key is invalid.");
         }
-        apply_tenant_rules(r, uid.get<std::string>(), query);
+        apply_read_rules(ctx, r, uid.get<std::string>(), query);
     }
     if (body.contains("federation") && !body["federation"].is_null()) {
         co_return co_await federated_search(ctx, body);
@@ -331,6 +331,7 @@ asio::awaitable<http::Response> search_get(Context& ctx, http::Request& r) {
         by_name[part.first] = part.second;
     }
     apply_tenant_query(r, uid, params, by_name);
+    hide_expired_query(ctx, uid, params, by_name);
     bool valid = true;  // a window parameter that is no number is left for the nodes to reject
     SearchWindow w = query_window(by_name, valid);
     w.avoid = below_settings_floor(ctx, uid, r);
@@ -399,7 +400,7 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
     auto body = http::json_body(r);
-    apply_tenant_rules(r, uid, body);
+    apply_read_rules(ctx, r, uid, body);
     const auto fleet = ctx.fleet();  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, rotation++);
     const bool object = body.is_object();

@@ -14,6 +14,7 @@
 
 #include <miroir/http/message.hpp>
 #include <miroir/http/tenant_token.hpp>
+#include <miroir/meili/ttl.hpp>
 #include <miroir/scatter/search.hpp>
 #include <miroir/upstream/node_client.hpp>
 

@@ -13,6 +13,7 @@
 #include <miroir/http/router.hpp>
 #include <miroir/http/settings_routes.hpp>
 #include <miroir/meili/routes.hpp>
+#include <miroir/meili/ttl.hpp>
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
@@ -53,14 +54,24 @@ const HiddenField* hidden_in(std::string_view setting) {
     return nullptr;
 }
 
-// The client's value of `setting` as the nodes must hold it.
-json with_hidden(std::string_view setting, const json& value) {
+// Whether index `uid` has document TTL: `_miroir_expires_at` is kept filterable too.
+bool has_ttl(const Context& ctx, const std::string& uid) {
+    return ctx.fleet()->topology().ttl.contains(uid);
+}
+
+void add_missing(json& list, std::string_view field) {
+    if (std::find(list.begin(), list.end(), json(field)) == list.end()) list.push_back(field);
+}
+
+// The client's value of `setting` as the nodes must hold it (`ttl`: the index has TTL).
+json with_hidden(std::string_view setting, const json& value, bool ttl) {
     const auto* h = hidden_in(setting);
     if (!h) return value;
-    if (value.is_null()) return h->when_unset ? json::array({h->field}) : value;
-    if (!value.is_array()) return value;  // invalid: the nodes answer the error
-    json out = value;
-    if (std::find(out.begin(), out.end(), json(h->field)) == out.end()) out.push_back(h->field);
+    if (value.is_null() && !h->when_unset) return value;
+    if (!value.is_null() && !value.is_array()) return value;  // invalid: the nodes answer
+    json out = value.is_null() ? json::array() : value;
+    add_missing(out, h->field);
+    if (ttl && setting == kFilterable) add_missing(out, routing::kExpiresField);
     return out;
 }
 
@@ -69,6 +80,10 @@ json without_hidden(std::string_view setting, json value) {
     const auto* h = hidden_in(setting);
     if (!h || !value.is_array()) return value;
     value.erase(std::remove(value.begin(), value.end(), json(h->field)), value.end());
+    if (setting == kFilterable) {
+        value.erase(std::remove(value.begin(), value.end(), json(routing::kExpiresField)),
+                    value.end());
+    }
     return value;
 }
 
@@ -144,7 +159,8 @@ asio::awaitable<http::Response> patch_all(Context& ctx, http::Request& r) {
     const auto body = http::json_body(r);
     json sent = body;
     if (sent.is_object()) {
-        for (auto& [name, value] : sent.items()) value = with_hidden(name, value);
+        for (auto& [name, value] : sent.items())
+            value = with_hidden(name, value, has_ttl(ctx, uid));
     }
     std::vector<upstream::UpstreamRequest> requests{
         node_request(Method::patch, index_path(uid) + "/settings", sent.dump())};
@@ -157,7 +173,7 @@ asio::awaitable<http::Response> reset_all(Context& ctx, http::Request& r) {
     json details = json::object();
     for (const auto& route : http::kSettingsRoutes) details[route.key] = nullptr;
     json shard_only;
-    shard_only[kFilterable] = with_hidden(kFilterable, nullptr);
+    shard_only[kFilterable] = with_hidden(kFilterable, nullptr, has_ttl(ctx, uid));
     std::vector<upstream::UpstreamRequest> requests{
         node_request(Method::del, index_path(uid) + "/settings"),
         node_request(Method::patch, index_path(uid) + "/settings", shard_only.dump())};
@@ -178,7 +194,8 @@ asio::awaitable<http::Response> update_one(Context& ctx, http::Request& r,
     details[key] = value;
     std::vector<upstream::UpstreamRequest> requests;
     if (hidden_in(key) && (!reset || hidden_in(key)->when_unset)) {
-        requests.push_back(node_request(route.verb, target, with_hidden(key, value).dump()));
+        requests.push_back(
+            node_request(route.verb, target, with_hidden(key, value, has_ttl(ctx, uid)).dump()));
     } else if (reset) {
         requests.push_back(node_request(Method::del, target));
     } else {
@@ -188,6 +205,45 @@ asio::awaitable<http::Response> update_one(Context& ctx, http::Request& r,
 }
 
 }  // namespace
+
+asio::awaitable<std::optional<std::uint64_t>> make_expiry_filterable(Context& ctx,
+                                                                     const std::string& uid) {
+    const std::string target = index_path(uid) + "/settings/filterable-attributes";
+    const auto fleet = ctx.fleet();
+    const auto deadline = read_deadline(ctx);
+    json held = json::array();
+    bool answered = false;
+    for (auto slot : fleet->members()) {
+        auto result = co_await ctx.nodes[slot]->send(node_request(Method::get, target),
+                                                     time_left(ctx, deadline));
+        if (!result || result->status != 200) continue;
+        held = json::parse(result->body, nullptr, false);
+        answered = held.is_array();
+        if (answered) break;
+    }
+    if (!answered) {
+        throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
+                             "No node answered about index `" + uid + "`.");
+    }
+    if (std::find(held.begin(), held.end(), json(routing::kExpiresField)) != held.end()) {
+        co_return std::nullopt;  // made so before
+    }
+    json details;
+    details[kFilterable] = without_hidden(kFilterable, held);
+    std::vector<upstream::UpstreamRequest> requests{
+        node_request(Method::put, target, with_hidden(kFilterable, held, true).dump())};
+    auto response = co_await update(ctx, uid, std::move(requests), details);
+    const auto answer = json::parse(response.body, nullptr, false);
+    if (response.status != 202 || !answer.value("taskUid", json()).is_number_unsigned()) {
+        throw http::ApiError(
+            response.status >= 400 ? response.status : 503, "miroir_ttl_unavailable",
+            http::ErrorType::system,
+            "The nodes of index `" + uid +
+                "` did not take `_miroir_expires_at` as a filterable attribute: " +
+                (answer.is_object() ? answer.value("message", response.body) : response.body));
+    }
+    co_return answer["taskUid"].get<std::uint64_t>();
+}
 
 json client_settings(json settings) {
     if (!settings.is_object()) return settings;

@@ -145,7 +145,7 @@ asio::awaitable<http::Response> similar_post(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
     auto body = http::json_body(r);
-    apply_tenant_rules(r, uid, body);
+    apply_read_rules(ctx, r, uid, body);
     co_return co_await similar_body(ctx, uid, body);
 }
 
@@ -178,7 +178,7 @@ asio::awaitable<http::Response> similar_get(Context& ctx, http::Request& r) {
         }
         body["rankingScoreThreshold"] = threshold;
     }
-    apply_tenant_rules(r, uid, body);
+    apply_read_rules(ctx, r, uid, body);
     co_return co_await similar_body(ctx, uid, body);
 }
 

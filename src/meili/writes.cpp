@@ -13,6 +13,7 @@
 #include <miroir/ingest/splitter.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/meili/routes.hpp>
+#include <miroir/meili/ttl.hpp>
 #include <miroir/routing/placement.hpp>
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
@@ -102,6 +103,7 @@ asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
     auto outcomes =
         co_await fan_out(ctx, broadcast(*fleet, node_request(Method::del, index_path(uid))));
     co_await ctx.store.erase_index(uid);
+    co_await forget_ttl(ctx, uid);
     co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
 }
 
@@ -171,8 +173,10 @@ HintOf ids_hint_of(const Fleet& fleet, const Ids& ids, std::optional<std::string
     };
 }
 
+// `expiry`: the expiry of documents written without one (the index's default TTL).
 std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& split,
                                        ingest::Format format, char delimiter,
+                                       std::optional<std::int64_t> expiry,
                                        std::vector<std::uint32_t>& shards) {
     std::vector<std::string> payloads(fleet.size());
     std::vector<bool> touched(fleet.shards(), false);
@@ -186,11 +190,14 @@ std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& 
             for (auto node : fleet.write_owners(group, shard)) {
                 auto& out = payloads[node];
                 if (format == ingest::Format::csv) {
-                    if (out.empty()) ingest::begin_csv(out, split.csv_header, delimiter, true);
-                    ingest::append_csv(out, doc, shard, delimiter, place);
+                    if (out.empty()) {
+                        ingest::begin_csv(out, split.csv_header, delimiter, true,
+                                          expiry.has_value());
+                    }
+                    ingest::append_csv(out, doc, shard, delimiter, place, expiry);
                 } else {
                     if (out.empty()) out = "[";
-                    ingest::append_json(out, doc, shard, place);
+                    ingest::append_json(out, doc, shard, place, expiry);
                 }
             }
         }
@@ -247,6 +254,9 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
         const tasks::IndexRecord record{uid, pk, index->shards};
         co_await ctx.store.put_index(record);
     }
+    const bool expiring = std::any_of(split.documents.begin(), split.documents.end(),
+                                      [](const ingest::Document& d) { return d.expires; });
+    if (expiring) co_await ensure_ttl(ctx, uid);
 
     // one payload per node: each document to the owners of its shard in every group, under a
     // write pass (a rebalance copying a shard waits for it)
@@ -256,7 +266,11 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     const auto& fleet = *fleet_now;
     task.copies = fleet.copies();
     std::vector<std::uint32_t> shards;
-    auto payloads = node_payloads(fleet, split, format, delimiter, shards);
+    std::optional<std::int64_t> expiry;
+    if (const auto* ttl = fleet.topology().ttl_of(uid); ttl && ttl->default_ttl_s > 0) {
+        expiry = unix_now() + ttl->default_ttl_s;
+    }
+    auto payloads = node_payloads(fleet, split, format, delimiter, expiry, shards);
     std::string query;
     if (pk) query += "&primaryKey=" + http::percent_encode(*pk);
     if (format == ingest::Format::csv)

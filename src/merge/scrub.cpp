@@ -21,7 +21,8 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 
 class Scrubber {
   public:
-    Scrubber(std::string_view text, std::string_view prefix) : text_(text), prefix_(prefix) {}
+    Scrubber(std::string_view text, std::string_view prefix, std::string_view keep)
+        : text_(text), prefix_(prefix), keep_(keep) {}
 
     // Records the cuts of `object`'s members to drop; `formatted` also walks its `_formatted`.
     bool walk(od::object object, bool formatted) {
@@ -33,7 +34,7 @@ class Scrubber {
             const char* quote = field.key().raw() - 1;
             std::string_view name;
             if (field.unescaped_key().get(name)) return false;
-            if (name.starts_with(prefix_)) {
+            if (name.starts_with(prefix_) && (keep_.empty() || name != keep_)) {
                 const auto from = static_cast<std::size_t>(quote - text_.data());
                 std::string_view value;
                 if (value_text(field.value()).get(value)) return false;
@@ -96,12 +97,14 @@ class Scrubber {
 
     std::string_view text_;
     std::string_view prefix_;
+    std::string_view keep_;
     std::vector<Cut> cuts_;
 };
 
 }  // namespace
 
-std::optional<std::string> scrub_search_answer(std::string answer, std::string_view prefix) {
+std::optional<std::string> scrub_search_answer(std::string answer, std::string_view prefix,
+                                               std::string_view keep) {
     answer.reserve(answer.size() + simdjson::SIMDJSON_PADDING);
     od::parser parser;
     od::document doc;
@@ -110,7 +113,7 @@ std::optional<std::string> scrub_search_answer(std::string answer, std::string_v
     }
     od::object top;
     if (doc.get_object().get(top)) return std::nullopt;
-    Scrubber scrubber(answer, prefix);
+    Scrubber scrubber(answer, prefix, keep);
     for (auto member : top) {
         od::field field;
         std::string_view name;

@@ -137,9 +137,9 @@ json search_answer(const SearchAsk& ask, std::vector<json>& answers,
         if (details != hit.end() && details->is_object() && details->contains("vectorSort")) {
             ++semantic_hits;
         }
-        strip_reserved(hit);
+        strip_reserved(hit, ask.keep_expiry);
         if (hit.contains("_formatted") && hit["_formatted"].is_object()) {
-            strip_reserved(hit["_formatted"]);
+            strip_reserved(hit["_formatted"], ask.keep_expiry);
         }
         if (!ask.want_score) hit.erase("_rankingScore");
         if (!ask.want_details) hit.erase("_rankingScoreDetails");
@@ -236,9 +236,10 @@ const json* field_at(const json& doc, const std::string& path) {
     return v;
 }
 
-void strip_reserved(json& object) {
+void strip_reserved(json& object, bool keep_expiry) {
     for (auto it = object.begin(); it != object.end();) {
-        if (it.key().starts_with(routing::kReservedPrefix)) {
+        if (it.key().starts_with(routing::kReservedPrefix) &&
+            !(keep_expiry && it.key() == routing::kExpiresField)) {
             it = object.erase(it);
         } else {
             ++it;

@@ -37,6 +37,8 @@
 //   miroir_antientropy_buckets_differing_total counter
 //   miroir_antientropy_documents_repaired_total counter action (written, deleted)
 //   miroir_antientropy_passes_total       counter    (full passes over an index)
+//   miroir_ttl_sweeps_total               counter    index
+//   miroir_ttl_documents_deleted_total    counter    index (expired copies deleted from nodes)
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -254,6 +256,15 @@ struct Metrics::Impl {
                                          .Help("Full anti-entropy passes over an index finished")
                                          .Register(registry)
                                          .Add({});
+    prometheus::Family<prometheus::Counter>& ttl_sweeps = prometheus::BuildCounter()
+                                                              .Name("miroir_ttl_sweeps_total")
+                                                              .Help("TTL sweeps of an index")
+                                                              .Register(registry);
+    prometheus::Family<prometheus::Counter>& ttl_deleted =
+        prometheus::BuildCounter()
+            .Name("miroir_ttl_documents_deleted_total")
+            .Help("Expired document copies the TTL sweeper deleted from the nodes")
+            .Register(registry);
     prometheus::Family<prometheus::Counter>& worker_restarts =
         prometheus::BuildCounter()
             .Name("miroir_worker_restarts_total")
@@ -370,6 +381,10 @@ void Metrics::antientropy_repaired(std::string_view action, std::uint64_t docume
         .Increment(static_cast<double>(documents));
 }
 void Metrics::antientropy_pass() { impl_->ae_passes.Increment(); }
+void Metrics::ttl_swept(std::string_view uid, std::uint64_t documents) {
+    impl_->ttl_sweeps.Add({{"index", std::string(uid)}}).Increment();
+    impl_->ttl_deleted.Add({{"index", std::string(uid)}}).Increment(static_cast<double>(documents));
+}
 
 std::string Metrics::serialize() const {
     return prometheus::TextSerializer{}.Serialize(impl_->registry.Collect());

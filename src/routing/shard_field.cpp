@@ -63,6 +63,15 @@ std::optional<std::uint64_t> number_of(std::string_view encoded) {
 
 }  // namespace
 
+std::string unexpired_filter(std::int64_t now) {
+    const std::string field(kExpiresField);
+    return "(" + field + " NOT EXISTS OR " + field + " > " + std::to_string(now) + ")";
+}
+
+std::string expired_filter(std::int64_t now) {
+    return std::string(kExpiresField) + " <= " + std::to_string(now);
+}
+
 std::string ord_value(Ord ord) {
     std::string stamp = std::to_string(ord.stamp);
     if (stamp.size() < kStampDigits) stamp.insert(0, kStampDigits - stamp.size(), '0');

@@ -29,6 +29,11 @@
 
 namespace miroir::scatter {
 
+bool SearchWindow::retrieves_expiry() const {
+    return retrieve &&
+           std::find(retrieve->begin(), retrieve->end(), routing::kExpiresField) != retrieve->end();
+}
+
 using namespace miroir::fleet;
 
 namespace {
@@ -85,8 +90,8 @@ asio::awaitable<std::optional<http::Response>> whole_answer(Context& ctx, const 
         whole = i;
     }
     if (whole == gathered.asked.size()) co_return std::nullopt;
-    auto body =
-        merge::scrub_search_answer(std::move(gathered.raw[whole]), routing::kReservedPrefix);
+    auto body = merge::scrub_search_answer(std::move(gathered.raw[whole]), routing::kReservedPrefix,
+                                           w.retrieves_expiry() ? routing::kExpiresField : "");
     if (!body) co_return std::nullopt;
     co_return http::Response::json(200, std::move(*body));
 }

@@ -123,6 +123,7 @@ merge::SearchAsk ask_of(const SearchWindow& w, const MergeSettings& settings, Se
     ask.hits_per_page = w.hits_per_page;
     ask.want_score = w.want_score;
     ask.want_details = w.want_details;
+    ask.keep_expiry = w.retrieves_expiry();
     ask.q = w.q;
     ask.distinct = distinct;
     ask.count_values = count_values;

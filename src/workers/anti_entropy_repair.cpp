@@ -179,7 +179,8 @@ asio::awaitable<void> settle(Context& ctx, const std::string& uid, const std::st
                 if (std::find(owners.begin(), owners.end(), n) != owners.end()) continue;
                 if (held[n].contains(id)) holdings.push_back(holding(n, false));
             }
-            const auto verdict = entropy::decide(holdings);
+            // an expired document is deleted, never copied back
+            const auto verdict = entropy::decide(holdings, util::unix_ms() / 1000);
             for (auto n : verdict.write) work[n].first.push_back(held[*verdict.source][id]);
             for (auto n : verdict.remove) work[n].second.push_back(held[n][id].value(pk, json()));
         }

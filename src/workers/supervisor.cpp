@@ -40,7 +40,8 @@ std::vector<Job> all_jobs(fleet::Context& ctx) {
                                                 {"health", &check_health},
                                                 {"settings-drift", &check_settings_drift},
                                                 {"hint-replay", &replay_hints},
-                                                {"anti-entropy", &run_anti_entropy}};
+                                                {"anti-entropy", &run_anti_entropy},
+                                                {"ttl-sweeper", &sweep_expired}};
     std::vector<Job> out;
     for (const auto& [name, run] : jobs) out.push_back({name, [&ctx, run] { return run(ctx); }});
     return out;

@@ -35,6 +35,21 @@ def latest_task(node):
     return node.call("GET", "/tasks?limit=1").json()["results"][0]["uid"]
 
 
+def run_pass(cluster, index, timeout=120):
+    """A pass over `index` asked for and waited for; the index's counts of that pass."""
+    r = cluster.call("POST", "/_miroir/anti-entropy/run", {"index": index})
+    assert r.status == 202, r.body
+    asked = r.json()["requestedAt"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = cluster.call("GET", "/_miroir/anti-entropy/status").json()
+        entry = next((e for e in state["indexes"] if e["index"] == index), {})
+        if entry.get("lastPass", {}).get("finishedAt", 0) >= asked:
+            return entry["lastPass"]
+        time.sleep(0.2)
+    raise AssertionError(f"no pass finished: {state}")
+
+
 class AntiEntropy(unittest.TestCase):
     EXTRA = ("  anti_entropy: { interval_s: 86400, documents_per_second: 0, page_size: 5000 }\n"
              "  health: { interval_ms: 200 }\n  upstream: { write_timeout_ms: 2000 }\n")
@@ -75,16 +90,7 @@ class AntiEntropy(unittest.TestCase):
 
     def run_pass(self, timeout=120):
         """A pass asked for and waited for; the index's counts of that pass."""
-        r = self.cluster.call("POST", "/_miroir/anti-entropy/run", {"index": INDEX})
-        self.assertEqual(r.status, 202, r.body)
-        asked = r.json()["requestedAt"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.index_state()
-            if state and state.get("lastPass", {}).get("finishedAt", 0) >= asked:
-                return state["lastPass"]
-            time.sleep(0.2)
-        self.fail(f"no pass finished: {self.status()}")
+        return run_pass(self.cluster, INDEX, timeout)
 
     def assert_exact(self, expected):
         """Every document on exactly its owners, as expected."""

@@ -269,7 +269,8 @@ class Lifecycle(unittest.TestCase):
             jobs = r.json()["workers"]
             self.assertEqual([j["name"] for j in jobs],
                              ["topology-watcher", "write-gate", "rebalancer", "task-poller",
-                              "health", "settings-drift", "hint-replay", "anti-entropy"])
+                              "health", "settings-drift", "hint-replay", "anti-entropy",
+                              "ttl-sweeper"])
             for job in jobs:
                 self.assertEqual((job["state"], job["restarts"], job["lastError"]),
                                  ("running", 0, None), job)

@@ -48,9 +48,9 @@ TEST(ShardView, DigestsDoNotDependOnReadOrderAndFindTheDifference) {
     ShardView a(16), b(16);
     std::vector<std::string> ids;
     for (int i = 0; i < 200; ++i) ids.push_back("doc-" + std::to_string(i));
-    for (const auto& id : ids) a.add(id, Version{std::hash<std::string>{}(id), {}, true});
+    for (const auto& id : ids) a.add(id, Version{std::hash<std::string>{}(id), {}, true, {}});
     for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
-        b.add(*it, Version{std::hash<std::string>{}(*it), {}, true});
+        b.add(*it, Version{std::hash<std::string>{}(*it), {}, true, {}});
     }
     EXPECT_EQ(a.digests(), b.digests());
     auto same = compare({&a, &b});
@@ -60,12 +60,12 @@ TEST(ShardView, DigestsDoNotDependOnReadOrderAndFindTheDifference) {
     ShardView c(16);
     for (const auto& id : ids) {
         if (id == "doc-7") continue;  // missing
-        auto version = Version{std::hash<std::string>{}(id), {}, true};
+        auto version = Version{std::hash<std::string>{}(id), {}, true, {}};
         if (id == "doc-9") version.hash += 1;  // changed
         c.add(id, version);
     }
-    c.add("doc-7", Version{std::hash<std::string>{}("doc-7"), {}, true});  // read again later
-    c.add("doc-9", Version{std::hash<std::string>{}("doc-9") + 1, {}, true});
+    c.add("doc-7", Version{std::hash<std::string>{}("doc-7"), {}, true, {}});  // read again later
+    c.add("doc-9", Version{std::hash<std::string>{}("doc-9") + 1, {}, true, {}});
     const auto diff = compare({&a, &c});
     EXPECT_EQ(diff.buckets, 1u);  // doc-7 is back: only doc-9's bucket differs
     EXPECT_NE(std::find(diff.ids.begin(), diff.ids.end(), "doc-9"), diff.ids.end());
@@ -74,10 +74,22 @@ TEST(ShardView, DigestsDoNotDependOnReadOrderAndFindTheDifference) {
     EXPECT_LT(diff.ids.size(), ids.size() / 4);
 }
 
-Version at(std::uint64_t hash, std::uint64_t stamp) { return {hash, routing::Ord{stamp, 0}, true}; }
+Version at(std::uint64_t hash, std::uint64_t stamp) {
+    return {hash, routing::Ord{stamp, 0}, true, {}};
+}
+
+TEST(Decide, AnExpiredDocumentIsDeletedNotCopied) {
+    auto expiring = at(1, 10);
+    expiring.expires = 100;
+    auto v = decide({{0, true, expiring}, {1, true, std::nullopt}, {2, true, at(2, 5)}}, 100);
+    EXPECT_TRUE(v.write.empty());
+    EXPECT_EQ(v.remove, (std::vector<std::size_t>{0, 2}));
+    v = decide({{0, true, expiring}, {1, true, std::nullopt}}, 99);  // not yet expired
+    EXPECT_EQ(v.write, (std::vector<std::size_t>{1}));
+}
 
 TEST(Decide, AMissingOrOlderCopyGetsTheNewest) {
-    auto v = decide({{0, true, at(1, 10)}, {1, true, std::nullopt}, {2, true, at(2, 5)}});
+    auto v = decide({{0, true, at(1, 10)}, {1, true, std::nullopt}, {2, true, at(2, 5)}}, 0);
     ASSERT_TRUE(v.source);
     EXPECT_EQ(*v.source, 0u);
     EXPECT_EQ(v.write, (std::vector<std::size_t>{1, 2}));
@@ -85,30 +97,30 @@ TEST(Decide, AMissingOrOlderCopyGetsTheNewest) {
 }
 
 TEST(Decide, EqualPlacesGoToTheMajorityThenTheFirstOwner) {
-    auto v = decide({{0, true, at(1, 10)}, {1, true, at(2, 10)}, {2, true, at(2, 10)}});
+    auto v = decide({{0, true, at(1, 10)}, {1, true, at(2, 10)}, {2, true, at(2, 10)}}, 0);
     EXPECT_EQ(v.source, 1u);
     EXPECT_EQ(v.write, (std::vector<std::size_t>{0}));
-    v = decide({{0, true, at(1, 10)}, {1, true, at(2, 10)}});
+    v = decide({{0, true, at(1, 10)}, {1, true, at(2, 10)}}, 0);
     EXPECT_EQ(v.source, 0u);
     EXPECT_EQ(v.write, (std::vector<std::size_t>{1}));
 }
 
 TEST(Decide, AgreementDoesNothing) {
-    EXPECT_TRUE(decide({{0, true, at(1, 10)}, {1, true, at(1, 10)}}).agreed());
-    EXPECT_TRUE(decide({{0, true, std::nullopt}, {1, true, std::nullopt}}).agreed());
+    EXPECT_TRUE(decide({{0, true, at(1, 10)}, {1, true, at(1, 10)}}, 0).agreed());
+    EXPECT_TRUE(decide({{0, true, std::nullopt}, {1, true, std::nullopt}}, 0).agreed());
 }
 
 TEST(Decide, CopiesOutsideTheOwnersAndUnroutedWritesAreDeleted) {
     // a copy on a node that does not own the shard
-    auto v = decide({{0, true, at(1, 10)}, {1, true, at(1, 10)}, {5, false, at(1, 10)}});
+    auto v = decide({{0, true, at(1, 10)}, {1, true, at(1, 10)}, {5, false, at(1, 10)}}, 0);
     EXPECT_EQ(v.remove, (std::vector<std::size_t>{5}));
     EXPECT_TRUE(v.write.empty());
     // written to one node directly: no shard, no place
-    v = decide({{0, true, Version{7, std::nullopt, false}}, {1, true, std::nullopt}});
+    v = decide({{0, true, Version{7, std::nullopt, false, {}}}, {1, true, std::nullopt}}, 0);
     EXPECT_EQ(v.remove, (std::vector<std::size_t>{0}));
     EXPECT_TRUE(v.write.empty());
     // overwritten on one node directly: the owners' copy wins back
-    v = decide({{0, true, Version{7, std::nullopt, false}}, {1, true, at(3, 10)}});
+    v = decide({{0, true, Version{7, std::nullopt, false, {}}}, {1, true, at(3, 10)}}, 0);
     EXPECT_EQ(v.source, 1u);
     EXPECT_EQ(v.write, (std::vector<std::size_t>{0}));
     EXPECT_TRUE(v.remove.empty());

@@ -150,6 +150,51 @@ TEST(Splitter, ReservedFieldsAreRejected) {
     EXPECT_EQ(csv.failure->code, "miroir_reserved_field");
 }
 
+TEST(Splitter, ExpiriesAreReadAndSentAsUnixSeconds) {
+    const auto s = run(R"([{"id": 1, "_miroir_expires_at": "2026-12-31T23:00:00.5Z", "t": "a"},
+                           {"_miroir_expires_at" : 1798758000.9 , "id": 2},
+                           {"id": 3, "t": "b"}])");
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    EXPECT_EQ(s.documents[0].expires, 1798758000);
+    EXPECT_EQ(s.documents[1].expires, 1798758000);
+    EXPECT_FALSE(s.documents[2].expires);
+    std::string out = "[";
+    for (const auto& d : s.documents) append_json(out, d, 7, {}, 1700000000);
+    out += "]";
+    const auto parsed = nlohmann::json::parse(out);
+    EXPECT_EQ(parsed[0]["_miroir_expires_at"], 1798758000);
+    EXPECT_EQ(parsed[0]["t"], "a");
+    EXPECT_EQ(parsed[1]["_miroir_expires_at"], 1798758000);
+    EXPECT_EQ(parsed[1]["id"], 2);
+    EXPECT_EQ(parsed[2]["_miroir_expires_at"], 1700000000);  // the default
+    EXPECT_EQ(parsed[2]["t"], "b");
+}
+
+TEST(Splitter, BadExpiriesRefuseThePayload) {
+    for (const char* bad :
+         {R"("soon")", "-1", "true", "null", R"({"at": 1})", "[1]", R"("1798758000")", "1e13"}) {
+        const auto s =
+            run(std::string(R"([{"id": 1}, {"id": 2, "_miroir_expires_at": )") + bad + "}]");
+        ASSERT_TRUE(s.failure) << bad;
+        EXPECT_EQ(s.failure->code, "miroir_invalid_expires_at") << bad;
+        EXPECT_TRUE(s.failure->synchronous);
+        EXPECT_TRUE(s.documents.empty());
+    }
+    const auto csv = run("id,_miroir_expires_at\n1,2\n", Format::csv);
+    ASSERT_TRUE(csv.failure);
+    EXPECT_EQ(csv.failure->code, "miroir_invalid_expires_at");
+}
+
+TEST(Splitter, CsvGetsTheDefaultExpiryAsANumberColumn) {
+    const auto s = run("id,t\n1,a\n", Format::csv);
+    ASSERT_FALSE(s.failure);
+    std::string out;
+    begin_csv(out, s.csv_header, ',', true, true);
+    append_csv(out, s.documents[0], 3, ',', "o", 1700000000);
+    EXPECT_EQ(out, "id,t,_miroir_shard,_miroir_ord,_miroir_expires_at:number\n1,a,\"" +
+                       routing::shard_value(3) + "\",\"o\",1700000000\n");
+}
+
 TEST(Splitter, InfersThePrimaryKeyFromTheFirstDocument) {
     const auto s =
         run(R"([{"title": "a", "productId": 3}, {"productId": "x"}])", Format::json, std::nullopt);

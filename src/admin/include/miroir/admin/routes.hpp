@@ -28,6 +28,8 @@ void add_placement_routes(http::Router& router, fleet::Context& context);
 void add_topology_routes(http::Router& router, fleet::Context& context);
 // GET, POST /_miroir/aliases, GET, PUT, DELETE /_miroir/aliases/{name}, with the admin key
 void add_alias_routes(http::Router& router, fleet::Context& context);
+// GET, POST and DELETE /_miroir/indexes/{uid}/ttl-policy (ttl.cpp)
+void add_ttl_routes(http::Router& router, fleet::Context& context);
 // GET /_miroir/workers (admin key): each background job's state, restarts and last error
 void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor);
 

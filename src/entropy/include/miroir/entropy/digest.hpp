@@ -25,8 +25,9 @@ std::uint64_t document_hash(const nlohmann::ordered_json& document);
 // One replica's copy of one document.
 struct Version {
     std::uint64_t hash = 0;
-    std::optional<routing::Ord> ord;  // its place (the write's stamp); none when never routed
-    bool placed = false;              // `_miroir_shard` names the shard its id routes to
+    std::optional<routing::Ord> ord;      // its place (the write's stamp); none when never routed
+    bool placed = false;                  // `_miroir_shard` names the shard its id routes to
+    std::optional<std::int64_t> expires;  // its `_miroir_expires_at` (Unix seconds)
     bool operator==(const Version&) const = default;
 };
 
@@ -78,6 +79,7 @@ struct Verdict {
 // owner's. An owner lacking the document or holding another copy gets the winner; a document
 // no owner holds as Miroir wrote it (written to a node directly) is deleted everywhere. A
 // missing copy never wins: deletions a node missed are the hints' to replay.
-Verdict decide(const std::vector<Holding>& holdings);
+// A winner that expired at `now` (Unix seconds) wins nothing: every copy is deleted.
+Verdict decide(const std::vector<Holding>& holdings, std::int64_t now);
 
 }  // namespace miroir::entropy

@@ -71,6 +71,17 @@ struct Rebalance {
 // A name standing for indexes (docs/operations.md, "Aliases"): one target takes reads and
 // writes; several targets are read-only and searched as one federated search. The last flips
 // are kept, newest last.
+// An index's document TTL (POST /_miroir/indexes/{uid}/ttl-policy). While enabled, its reads
+// hide the documents whose `_miroir_expires_at` has passed, documents written without one get
+// `default_ttl_s` from their write (when not 0), and the sweeper deletes expired documents.
+struct TtlPolicy {
+    std::int64_t default_ttl_s = 0;
+    std::int64_t sweep_interval_s = 60;
+    std::int64_t max_deletes_per_sweep = 10000;
+    bool enabled = true;
+    bool filterable = false;  // the nodes hold `_miroir_expires_at` filterable: reads filter
+};
+
 struct AliasFlip {
     std::vector<std::string> targets;
     std::int64_t at = 0;  // unix ms
@@ -90,6 +101,8 @@ struct Topology {
     std::vector<int> groups;             // group ids, ascending
     std::optional<Rebalance> rebalance;  // the one in progress, or the last one
     std::map<std::string, Alias, std::less<>> aliases;
+    // The indexes with document TTL, by uid: their nodes hold `_miroir_expires_at` filterable.
+    std::map<std::string, TtlPolicy, std::less<>> ttl;
 
     static Topology seed(const config::Config& config);
     // Throws std::invalid_argument on text that is no topology.
@@ -105,6 +118,8 @@ struct Topology {
     bool rebalancing() const { return rebalance && !rebalance->finished(); }
     // The alias named `name`, if there is one.
     const Alias* alias(std::string_view name) const;
+    // The enabled TTL policy of index `uid` whose nodes filter by expiry, if it has one.
+    const TtlPolicy* ttl_of(std::string_view uid) const;
 };
 
 struct Group {

@@ -29,6 +29,11 @@ struct Failure {
 struct Document {
     std::string_view text;  // JSON: the object `{...}`; CSV: the record without its line end
     std::string id;         // canonical primary key: an integer in decimal, a string as is
+    // JSON: the document's `_miroir_expires_at` in Unix seconds, and where its value sits in
+    // `text` (offset, size), rewritten as that number when the document is sent on.
+    std::optional<std::int64_t> expires;
+    std::uint32_t expires_from = 0;
+    std::uint32_t expires_size = 0;
 };
 
 struct SplitOptions {
@@ -53,17 +58,21 @@ Split split(std::string& body, const SplitOptions& options);
 
 // Appends `doc` to a JSON array payload under construction (`out` starts as "["; the caller
 // closes it with "]"), with `"_miroir_shard":"<shard_value>"` as its first field and, when
-// `ord` (a routing::ord_value) is given, `"_miroir_ord":"<ord>"` as its second.
+// `ord` (a routing::ord_value) is given, `"_miroir_ord":"<ord>"` as its second. Its own
+// `_miroir_expires_at` is written as Unix seconds; a document without one gets
+// `default_expiry` when given.
 void append_json(std::string& out, const Document& doc, std::uint32_t shard,
-                 std::string_view ord = {});
+                 std::string_view ord = {}, std::optional<std::int64_t> default_expiry = {});
 
-// Starts a CSV payload: the header with a `_miroir_shard` (string) column appended, and a
-// `_miroir_ord` one after it when `with_ord`.
-void begin_csv(std::string& out, std::string_view header, char delimiter, bool with_ord = false);
+// Starts a CSV payload: the header with a `_miroir_shard` (string) column appended, a
+// `_miroir_ord` one after it when `with_ord`, and a `_miroir_expires_at` (number) one last when
+// `with_expiry`.
+void begin_csv(std::string& out, std::string_view header, char delimiter, bool with_ord = false,
+               bool with_expiry = false);
 // Appends one CSV record with its shard as the next cell, then its `ord` when given (as every
-// record of a payload begun `with_ord` must).
+// record of a payload begun `with_ord` must), then `expiry` when given (likewise).
 void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter,
-                std::string_view ord = {});
+                std::string_view ord = {}, std::optional<std::int64_t> expiry = {});
 
 // Whether a Meilisearch document id string is valid: 1–511 bytes of [A-Za-z0-9_-].
 bool valid_id_string(std::string_view id);

@@ -10,10 +10,11 @@
 
 namespace miroir::merge {
 
-// `answer` (a search response) without the members whose name starts with `prefix` in each
-// hit, each hit's `_formatted`, `facetDistribution` and `facetStats`; every other byte as it
-// was. nullopt when `answer` is not a JSON object.
-std::optional<std::string> scrub_search_answer(std::string answer, std::string_view prefix);
+// `answer` (a search response) without the members whose name starts with `prefix` (but for
+// `keep`, when given) in each hit, each hit's `_formatted`, `facetDistribution` and
+// `facetStats`; every other byte as it was. nullopt when `answer` is not a JSON object.
+std::optional<std::string> scrub_search_answer(std::string answer, std::string_view prefix,
+                                               std::string_view keep = {});
 
 // A node's error message without the names that start with `prefix`: Meilisearch lists the
 // attributes a query may use inside backquotes (`a, b` or `a`, `b`); the reserved ones are

@@ -21,6 +21,7 @@ struct SearchAsk {
     bool page_mode = false;
     std::uint64_t offset = 0, limit = 20, page = 1, hits_per_page = 20;
     bool want_score = false, want_details = false;
+    bool keep_expiry = false;  // hits keep `_miroir_expires_at` (the client retrieves it)
     std::string q;
     std::optional<std::string> distinct;  // the distinct attribute in force
     // the nodes counted the distinct attribute's values in a facet (exact totals); when
@@ -71,7 +72,8 @@ nlohmann::ordered_json search_answer(const SearchAsk& ask,
 // through nested objects; null when there is none.
 const nlohmann::ordered_json* field_at(const nlohmann::ordered_json& doc, const std::string& path);
 
-// Removes Miroir's fields from an object (a document, a hit, a hit's _formatted).
-void strip_reserved(nlohmann::ordered_json& object);
+// Removes Miroir's fields from an object (a document, a hit, a hit's _formatted), but for
+// `_miroir_expires_at` when `keep_expiry` (the client named it among the fields to retrieve).
+void strip_reserved(nlohmann::ordered_json& object, bool keep_expiry = false);
 
 }  // namespace miroir::merge

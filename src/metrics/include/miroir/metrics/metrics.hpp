@@ -79,6 +79,8 @@ class Metrics {
     void antientropy_shard(bool deferred, std::uint64_t buckets_differing);
     void antientropy_repaired(std::string_view action, std::uint64_t documents);
     void antientropy_pass();
+    // A TTL sweep of index `uid` that deleted `documents` expired copies from the nodes.
+    void ttl_swept(std::string_view uid, std::uint64_t documents);
 
     // The Prometheus text exposition format of every family.
     std::string serialize() const;

@@ -13,8 +13,19 @@ namespace miroir::routing {
 
 // The name of the field Miroir adds to every stored document.
 inline constexpr std::string_view kShardField = "_miroir_shard";
-// Fields starting with this prefix are Miroir's; clients may not send them.
+// Fields starting with this prefix are Miroir's; clients may not send them, but for one:
 inline constexpr std::string_view kReservedPrefix = "_miroir_";
+// A document's expiry (document TTL), stored as Unix seconds; clients may set it (as seconds or
+// an RFC 3339 date) and read it back by naming it among the fields to retrieve.
+inline constexpr std::string_view kExpiresField = "_miroir_expires_at";
+// Expiries are refused from this time on (year 10000, in Unix seconds).
+inline constexpr std::int64_t kMaxExpiry = 253402300800;
+
+// The filter that keeps the documents of an index with TTL that have not expired at `now`
+// (Unix seconds): no expiry, or a later one.
+std::string unexpired_filter(std::int64_t now);
+// The filter that selects the documents that expired at or before `now`.
+std::string expired_filter(std::int64_t now);
 
 // How a document's shard is stored: a string with one character per decimal digit, each of
 // them a separator for Meilisearch's tokenizer (charabia's default separators) and for the

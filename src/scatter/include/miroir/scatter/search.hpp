@@ -43,6 +43,9 @@ struct SearchWindow {
     // query explain with `execute`: each node request of the search appended as it was
     // answered ({node, group, shards, restricted, round, side, status, ms, hits})
     nlohmann::ordered_json* trace = nullptr;
+
+    // The client names `_miroir_expires_at` among the attributes to retrieve: hits keep it.
+    bool retrieves_expiry() const;
 };
 
 // What a search asks of the nodes beyond the client's query: an attribute to retrieve (the

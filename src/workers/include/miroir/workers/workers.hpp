@@ -41,6 +41,10 @@ boost::asio::awaitable<std::int64_t> request_anti_entropy(Context& ctx, const st
 // GET /_miroir/anti-entropy/status: per index, the pass running and the last one (JSON text).
 boost::asio::awaitable<std::string> anti_entropy_status(Context& ctx);
 
+// ttl-sweeper: under the `ttl-sweeper` lease, deletes from every node the documents of each
+// index with an enabled TTL policy that expired, every sweep_interval_s, in bounded batches.
+boost::asio::awaitable<void> sweep_expired(Context& ctx);
+
 // task-poller: advances unfinished tasks from their node tasks and prunes old ones.
 boost::asio::awaitable<void> poll_tasks(Context& ctx);
 
