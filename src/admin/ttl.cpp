@@ -21,6 +21,9 @@ namespace {
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 
+constexpr std::int64_t kYear = 365LL * 24 * 3600;
+constexpr std::int64_t kCentury = 100 * kYear;
+
 json policy_json(const std::string& uid, const fleet::TtlPolicy& p) {
     json out;
     out["indexUid"] = uid;
@@ -41,12 +44,15 @@ asio::awaitable<std::string> existing_index(fleet::Context& ctx, http::Request& 
     co_return uid;
 }
 
-// A whole number field of a policy body at least `least`.
-std::int64_t whole(const json& value, const std::string& key, std::int64_t least) {
-    if (!value.is_number_integer() || value.get<std::int64_t>() < least) {
+// A whole number field of a policy body from `least` to `most`.
+std::int64_t whole(const json& value, const std::string& key, std::int64_t least,
+                   std::int64_t most) {
+    if (!value.is_number_integer() || value.get<std::int64_t>() < least ||
+        value.get<std::int64_t>() > most) {
         throw http::error(400, "miroir_invalid_ttl_policy",
-                          "Invalid value at `." + key + "`: expected an integer of at least " +
-                              std::to_string(least) + ", but found " + http::found_value(value));
+                          "Invalid value at `." + key + "`: expected an integer from " +
+                              std::to_string(least) + " to " + std::to_string(most) +
+                              ", but found " + http::found_value(value));
     }
     return value.get<std::int64_t>();
 }
@@ -60,11 +66,11 @@ fleet::TtlPolicy read_policy(const json& body, fleet::TtlPolicy p) {
     }
     for (const auto& [key, value] : body.items()) {
         if (key == "default_ttl_s") {
-            p.default_ttl_s = whole(value, key, 0);
+            p.default_ttl_s = whole(value, key, 0, kCentury);
         } else if (key == "sweep_interval_s") {
-            p.sweep_interval_s = whole(value, key, 1);
+            p.sweep_interval_s = whole(value, key, 1, kYear);
         } else if (key == "max_deletes_per_sweep") {
-            p.max_deletes_per_sweep = whole(value, key, 1);
+            p.max_deletes_per_sweep = whole(value, key, 1, 1000000000);
         } else if (key == "enabled") {
             if (!value.is_boolean()) {
                 throw http::error(400, "miroir_invalid_ttl_policy",
@@ -114,10 +120,10 @@ asio::awaitable<http::Response> set_policy(fleet::Context& ctx, http::Request& r
 asio::awaitable<http::Response> delete_policy(fleet::Context& ctx, http::Request& r) {
     const auto uid = co_await existing_index(ctx, r);
     // the field stays filterable on the nodes: the policy is kept, disabled
-    auto policy = held_policy(ctx, uid);
-    policy.enabled = false;
+    std::optional<fleet::TtlPolicy> policy = held_policy(ctx, uid);
+    policy->enabled = false;
     co_await meili::set_ttl_policy(ctx, uid, policy);
-    co_return http::respond(200, policy_json(uid, policy));
+    co_return http::respond(200, policy_json(uid, *policy));
 }
 
 }  // namespace

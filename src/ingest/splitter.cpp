@@ -347,6 +347,11 @@ class JsonSplitter {
                 bad_expiry_ = invalid_expiry(std::string_view(from, size).substr(0, 64));
             return simdjson::SUCCESS;
         }
+        if (out.expires) {  // given twice: which one the node keeps is its parser's choice
+            if (!bad_expiry_)
+                bad_expiry_ = invalid_expiry(std::string_view(from, size).substr(0, 64));
+            return simdjson::SUCCESS;
+        }
         out.expires = seconds;
         out.expires_from = static_cast<std::uint32_t>(from - doc);
         out.expires_size = static_cast<std::uint32_t>(size);

@@ -24,6 +24,7 @@
 #include <miroir/http/router.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/meili/routes.hpp>
+#include <miroir/meili/ttl.hpp>
 #include <miroir/merge/search.hpp>
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
@@ -163,6 +164,11 @@ asio::awaitable<std::uint64_t> send_documents(fleet::Context& ctx, Destination& 
     const auto fleet = ctx.fleet();
     const auto plan = covering_set(ctx, *fleet, 0, true);
     const std::string path = index_path(uid) + "/documents?primaryKey=" + http::percent_encode(pk);
+    // documents that expired are not sent; the others keep their expiry
+    json scope;
+    scope["filter"] = filter;
+    hide_expired(fleet->topology(), uid, scope);
+    const bool ttl = fleet->topology().ttl_of(uid) != nullptr;
     std::string payload;
     std::uint64_t sent = 0;
     for (const auto& a : plan) {
@@ -171,7 +177,7 @@ asio::awaitable<std::uint64_t> send_documents(fleet::Context& ctx, Destination& 
             page["offset"] = offset;
             page["limit"] = kPage;
             page["retrieveVectors"] = true;
-            const json f = a.restricted ? with_shards(filter, a.shards) : filter;
+            const json f = a.restricted ? with_shards(scope["filter"], a.shards) : scope["filter"];
             if (!f.is_null()) page["filter"] = f;
             const auto answer = co_await ctx.nodes[a.node]->send(
                 node_request(Method::post, index_path(uid) + "/documents/fetch", page.dump()),
@@ -183,7 +189,7 @@ asio::awaitable<std::uint64_t> send_documents(fleet::Context& ctx, Destination& 
             }
             auto docs = json::parse(answer->body)["results"];
             for (auto& doc : docs) {
-                merge::strip_reserved(doc);
+                merge::strip_reserved(doc, ttl);
                 auto line = doc.dump() + "\n";
                 if (!payload.empty() && payload.size() + line.size() > limit) {
                     co_await send_payload(to, path, payload);

@@ -211,30 +211,38 @@ asio::awaitable<std::optional<std::uint64_t>> make_expiry_filterable(Context& ct
     const std::string target = index_path(uid) + "/settings/filterable-attributes";
     const auto fleet = ctx.fleet();
     const auto deadline = read_deadline(ctx);
-    json held = json::array();
-    bool answered = false;
+    // every node must hold the field: the first list read is the one extended, and a node
+    // without the index yet (its creation queued) gets it with the list
+    json held = json::array({routing::kShardField});
+    bool read = false, missing = false;
     for (auto slot : fleet->members()) {
         auto result = co_await ctx.nodes[slot]->send(node_request(Method::get, target),
                                                      time_left(ctx, deadline));
-        if (!result || result->status != 200) continue;
-        held = json::parse(result->body, nullptr, false);
-        answered = held.is_array();
-        if (answered) break;
+        if (!result || (result->status != 200 && result->status != 404)) {
+            throw http::ApiError(503, "miroir_ttl_unavailable", http::ErrorType::system,
+                                 "A node of index `" + uid +
+                                     "` did not answer: TTL is enabled "
+                                     "once every node holds `_miroir_expires_at` as filterable.");
+        }
+        auto list = json::parse(result->body, nullptr, false);
+        if (result->status == 404 || !list.is_array()) {
+            missing = true;
+            continue;
+        }
+        if (!read) held = list;
+        read = true;
+        missing = missing ||
+                  std::find(list.begin(), list.end(), json(routing::kExpiresField)) == list.end();
     }
-    if (!answered) {
-        throw http::ApiError(503, "miroir_no_quorum", http::ErrorType::system,
-                             "No node answered about index `" + uid + "`.");
-    }
-    if (std::find(held.begin(), held.end(), json(routing::kExpiresField)) != held.end()) {
-        co_return std::nullopt;  // made so before
-    }
+    if (!missing) co_return std::nullopt;  // made so before
     json details;
     details[kFilterable] = without_hidden(kFilterable, held);
     std::vector<upstream::UpstreamRequest> requests{
         node_request(Method::put, target, with_hidden(kFilterable, held, true).dump())};
     auto response = co_await update(ctx, uid, std::move(requests), details);
     const auto answer = json::parse(response.body, nullptr, false);
-    if (response.status != 202 || !answer.value("taskUid", json()).is_number_unsigned()) {
+    if (response.status != 202 || !answer.is_object() ||
+        !answer.value("taskUid", json()).is_number_unsigned()) {
         throw http::ApiError(
             response.status >= 400 ? response.status : 503, "miroir_ttl_unavailable",
             http::ErrorType::system,

@@ -55,10 +55,27 @@ asio::awaitable<void> wait_succeeded(Context& ctx, const std::string& uid, std::
     }
 }
 
-// `policy` stored for `uid`, `filterable` as given.
-asio::awaitable<void> store_policy(Context& ctx, const std::string& uid, fleet::TtlPolicy policy) {
-    co_await fleet::change_topology(
-        ctx, [&uid, policy](fleet::Topology& t) { t.ttl.insert_or_assign(uid, policy); });
+// Stages index `uid`'s policy before its nodes filter by expiry: `policy` (nothing: the one
+// stored, or the default), not yet filterable. Settings changes from then on keep the field.
+asio::awaitable<void> stage_policy(Context& ctx, const std::string& uid,
+                                   std::optional<fleet::TtlPolicy> policy) {
+    co_await fleet::change_topology(ctx, [&uid, &policy](fleet::Topology& t) {
+        auto& held = t.ttl.try_emplace(uid).first->second;
+        if (policy) held = *policy;
+        held.filterable = false;
+    });
+}
+
+// Index `uid`'s policy once its nodes filter by expiry: `policy` (nothing: the one stored)
+// made filterable, unless the index was deleted meanwhile.
+asio::awaitable<void> commit_policy(Context& ctx, const std::string& uid,
+                                    std::optional<fleet::TtlPolicy> policy) {
+    co_await fleet::change_topology(ctx, [&uid, &policy](fleet::Topology& t) {
+        const auto it = t.ttl.find(uid);
+        if (it == t.ttl.end()) return;
+        if (policy) it->second = *policy;
+        it->second.filterable = true;
+    });
 }
 
 bool filter_type_ok(const json& filter) {
@@ -70,28 +87,28 @@ bool filter_type_ok(const json& filter) {
 std::int64_t unix_now() { return util::unix_ms() / 1000; }
 
 asio::awaitable<void> set_ttl_policy(Context& ctx, const std::string& uid,
-                                     fleet::TtlPolicy policy) {
-    const auto fleet = ctx.fleet();
-    const auto& held = fleet->topology().ttl;
-    const auto it = held.find(uid);
-    if (it == held.end() || !it->second.filterable) {
-        // stored first, not yet filterable: settings changes from now on keep the field
-        auto staged = policy;
-        staged.filterable = false;
-        co_await store_policy(ctx, uid, staged);
+                                     std::optional<fleet::TtlPolicy> policy) {
+    bool filterable = false;
+    {
+        const auto fleet = ctx.fleet();
+        const auto it = fleet->topology().ttl.find(uid);
+        filterable = it != fleet->topology().ttl.end() && it->second.filterable;
+    }
+    if (!filterable) {
+        co_await stage_policy(ctx, uid, policy);
         const auto task = co_await make_expiry_filterable(ctx, uid);
         if (task) co_await wait_succeeded(ctx, uid, *task);
     }
-    policy.filterable = true;
-    co_await store_policy(ctx, uid, policy);
+    co_await commit_policy(ctx, uid, policy);
 }
 
 asio::awaitable<void> ensure_ttl(Context& ctx, const std::string& uid) {
-    const auto fleet = ctx.fleet();
-    const auto& held = fleet->topology().ttl;
-    const auto it = held.find(uid);
-    if (it != held.end() && it->second.filterable) co_return;
-    co_await set_ttl_policy(ctx, uid, it == held.end() ? fleet::TtlPolicy{} : it->second);
+    {
+        const auto fleet = ctx.fleet();
+        const auto it = fleet->topology().ttl.find(uid);
+        if (it != fleet->topology().ttl.end() && it->second.filterable) co_return;
+    }
+    co_await set_ttl_policy(ctx, uid, std::nullopt);
 }
 
 asio::awaitable<void> forget_ttl(Context& ctx, const std::string& uid) {
@@ -100,8 +117,11 @@ asio::awaitable<void> forget_ttl(Context& ctx, const std::string& uid) {
 }
 
 asio::awaitable<void> swap_ttl(Context& ctx, const std::string& a, const std::string& b) {
-    const auto& held = ctx.fleet()->topology().ttl;
-    if (!held.contains(a) && !held.contains(b)) co_return;
+    {
+        const auto fleet = ctx.fleet();
+        const auto& held = fleet->topology().ttl;
+        if (!held.contains(a) && !held.contains(b)) co_return;
+    }
     co_await fleet::change_topology(ctx, [&a, &b](fleet::Topology& t) {
         auto first = t.ttl.extract(a);
         auto second = t.ttl.extract(b);

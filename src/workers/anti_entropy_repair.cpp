@@ -7,6 +7,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -161,6 +162,9 @@ asio::awaitable<void> settle(Context& ctx, const std::string& uid, const std::st
         held[n] = co_await fetch_ids(ctx, n, uid, pk, ids, counts);
     }
     std::map<std::size_t, std::pair<json, json>> work;  // node → (writes, deletes)
+    // an expired document is deleted, never copied back, while the index's TTL is on
+    const auto now = fleet->topology().ttl_of(uid) ? util::unix_ms() / 1000
+                                                   : std::numeric_limits<std::int64_t>::min();
     for (const auto& [shard, set] : suspects) {
         const auto owners = owners_of(shard);
         const bool reachable = std::all_of(owners.begin(), owners.end(),
@@ -179,8 +183,7 @@ asio::awaitable<void> settle(Context& ctx, const std::string& uid, const std::st
                 if (std::find(owners.begin(), owners.end(), n) != owners.end()) continue;
                 if (held[n].contains(id)) holdings.push_back(holding(n, false));
             }
-            // an expired document is deleted, never copied back
-            const auto verdict = entropy::decide(holdings, util::unix_ms() / 1000);
+            const auto verdict = entropy::decide(holdings, now);
             for (auto n : verdict.write) work[n].first.push_back(held[*verdict.source][id]);
             for (auto n : verdict.remove) work[n].second.push_back(held[n][id].value(pk, json()));
         }

@@ -1,8 +1,8 @@
 // The TTL sweeper: under the `ttl-sweeper` lease, each index whose TTL policy is enabled is
-// swept every `sweep_interval_s`. Every node in the fleet is asked for the ids of the documents
-// it holds that expired (at most `max_deletes_per_sweep` of them) and deletes them, so every
-// copy goes; a node that is down keeps its expired copies, hidden by the read filter, until a
-// sweep after it answers again.
+// swept every `sweep_interval_s`. Every node in the fleet deletes the documents it holds that
+// expired (about `max_deletes_per_sweep` of them, whole shards at a time), so every copy goes;
+// a node that is down keeps its expired copies, hidden by the read filter, until a sweep after
+// it answers again.
 #include <chrono>
 #include <map>
 
@@ -37,44 +37,54 @@ constexpr const char* kLeaseName = "ttl-sweeper";
 constexpr std::int64_t kLeaseMs = 10000;
 constexpr std::int64_t kTickMs = 1000;
 
-// Deletes from node `slot` the documents of `uid` it holds that expired at `now`, at most
-// `most`; how many it was asked to delete.
+// Deletes from node `slot` the documents of `uid` it holds that expired at `now`: the node
+// counts them per shard, and whole shards' worth, about `most` documents (at least one shard),
+// are deleted by filter, which the node evaluates when it runs the deletion (a document written
+// again meanwhile, with a later expiry, stays). How many expired copies it was asked to delete.
 asio::awaitable<std::uint64_t> sweep_node(Context& ctx, std::size_t slot, const std::string& uid,
-                                          const std::string& pk, std::int64_t now,
-                                          std::int64_t most) {
-    json ask;
-    ask["filter"] = routing::expired_filter(now);
-    ask["fields"] = json::array({pk});
-    ask["limit"] = most;
+                                          std::int64_t now, std::int64_t most) {
+    const auto expired = routing::expired_filter(now);
+    json count;
+    count["q"] = "";
+    count["limit"] = 0;
+    count["filter"] = expired;
+    count["facets"] = json::array({routing::kShardField});
     unsigned status = 0;
-    const auto page = co_await rebalancing::call(
-        ctx, slot, node_request(Method::post, index_path(uid) + "/documents/fetch", ask.dump()),
-        status);
-    if (status != 200 || !page.contains("results")) co_return 0;
-    json ids = json::array();
-    for (const auto& doc : page["results"]) {
-        if (doc.contains(pk)) ids.push_back(doc[pk]);
+    const auto answer = co_await rebalancing::call(
+        ctx, slot, node_request(Method::post, index_path(uid) + "/search", count.dump()), status);
+    if (status != 200) co_return 0;
+    std::map<std::uint32_t, std::uint64_t> per_shard;
+    const auto facets = answer.value("facetDistribution", json::object());
+    const auto counts = facets.value(routing::kShardField, json::object());
+    for (const auto& [value, n] : counts.items()) {
+        const auto shard = routing::shard_of_value(value);
+        if (shard && n.is_number_unsigned()) per_shard[*shard] += n.get<std::uint64_t>();
     }
-    if (ids.empty()) co_return 0;
+    std::vector<std::uint32_t> shards;
+    std::uint64_t documents = 0;
+    for (const auto& [shard, n] : per_shard) {
+        if (!shards.empty() && documents + n > static_cast<std::uint64_t>(most)) break;
+        shards.push_back(shard);
+        documents += n;
+    }
+    if (shards.empty()) co_return 0;
+    json remove;
+    remove["filter"] = json::array({expired, routing::shard_filter(shards)});
     co_await rebalancing::call(
-        ctx, slot,
-        node_request(Method::post, index_path(uid) + "/documents/delete-batch", ids.dump()),
+        ctx, slot, node_request(Method::post, index_path(uid) + "/documents/delete", remove.dump()),
         status);
-    co_return status == 202 ? ids.size() : 0;
+    co_return status == 202 ? documents : 0;
 }
 
 // One sweep of `uid` over every usable node; the copies deleted.
 asio::awaitable<std::uint64_t> sweep_index(Context& ctx, const Fleet& fleet, const std::string& uid,
                                            const fleet::TtlPolicy& policy) {
-    const auto record = co_await ctx.store.index(uid);
-    if (!record || !record->primary_key) co_return 0;
     const auto now = util::unix_ms() / 1000;
     std::uint64_t deleted = 0;
     for (auto slot : fleet.members()) {
         if (!ctx.health.usable(slot)) continue;
         try {
-            deleted += co_await sweep_node(ctx, slot, uid, *record->primary_key, now,
-                                           policy.max_deletes_per_sweep);
+            deleted += co_await sweep_node(ctx, slot, uid, now, policy.max_deletes_per_sweep);
         } catch (const std::exception& e) {
             log::warn("ttl sweep of a node failed", {{"index", uid}, {"error", e.what()}});
         }

@@ -145,6 +145,21 @@ class Ttl(unittest.TestCase):
         metrics = self.cluster.call("GET", "/_miroir/metrics").body.decode()
         self.assertIn('miroir_ttl_documents_deleted_total{index="ttl"} 80', metrics)
 
+    def test_the_first_expiring_write_makes_the_index_and_its_policy(self):
+        expiry = int(time.time()) + 3600
+        self.write("POST", "/indexes/fresh/documents",
+                   [{"id": 1, FIELD: expiry}, {"id": 2, FIELD: int(time.time()) - 10}])
+        policy = self.cluster.call("GET", "/_miroir/indexes/fresh/ttl-policy")
+        self.assertEqual(policy.status, 200, policy.body)
+        self.assertEqual(policy.json(), {"indexUid": "fresh", "default_ttl_s": 0,
+                                         "sweep_interval_s": 60, "max_deletes_per_sweep": 10000,
+                                         "enabled": True})
+        r = self.cluster.call("GET", "/indexes/fresh/documents").json()
+        self.assertEqual([d["id"] for d in r["results"]], [1])  # 2 was written expired
+        for node in self.cluster.nodes:
+            r = node.call("GET", "/indexes/fresh/settings/filterable-attributes")
+            self.assertIn(FIELD, r.json())
+
     def test_bad_input_is_refused_and_nothing_is_written(self):
         for bad in ["tomorrow", -5, True, {"at": 1}, None, "1765000000", 1e13]:
             r = self.cluster.call("POST", f"/indexes/{INDEX}/documents",

@@ -180,6 +180,9 @@ TEST(Splitter, BadExpiriesRefuseThePayload) {
         EXPECT_TRUE(s.failure->synchronous);
         EXPECT_TRUE(s.documents.empty());
     }
+    const auto twice = run(R"([{"id": 1, "_miroir_expires_at": 5, "_miroir_expires_at": 6}])");
+    ASSERT_TRUE(twice.failure);
+    EXPECT_EQ(twice.failure->code, "miroir_invalid_expires_at");
     const auto csv = run("id,_miroir_expires_at\n1,2\n", Format::csv);
     ASSERT_TRUE(csv.failure);
     EXPECT_EQ(csv.failure->code, "miroir_invalid_expires_at");

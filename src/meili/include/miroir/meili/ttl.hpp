@@ -28,11 +28,12 @@ namespace miroir::meili {
 
 using fleet::Context;
 
-// Stores `policy` for index `uid` (which must exist). The first time, `_miroir_expires_at` is
-// made filterable on the index's nodes (one settingsUpdate task, waited for) before reads
-// filter by it. Throws the client's error when the nodes do not take it.
+// Stores `policy` for index `uid` (which must exist; nothing: keeps the one stored, or the
+// default). The first time, `_miroir_expires_at` is made filterable on the index's nodes (one
+// settingsUpdate task, waited for) before reads filter by it. Throws the client's error when
+// the nodes do not take it.
 boost::asio::awaitable<void> set_ttl_policy(Context& ctx, const std::string& uid,
-                                            fleet::TtlPolicy policy);
+                                            std::optional<fleet::TtlPolicy> policy);
 
 // Gives index `uid` TTL under the default policy unless it has a policy already (a write of
 // documents with `_miroir_expires_at`).
