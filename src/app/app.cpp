@@ -90,6 +90,7 @@ struct App::Impl {
         admin::add_topology_routes(router, context);
         admin::add_alias_routes(router, context);
         admin::add_ttl_routes(router, context);
+        admin::add_ilm_routes(router, context);
         admin::add_worker_routes(router, supervisor);
         admin::add_metrics_listener_routes(metrics_router, context);
     }
@@ -212,6 +213,20 @@ struct Shutdown {
     }
 };
 
+// The client pipeline served in process, for background jobs that compose the public API
+// (Context::loopback): each request with the key its route asks, run as a coroutine of its own,
+// so that the pipeline's handling of cancellation stays its own and the caller's job can still
+// be stopped.
+std::function<asio::awaitable<http::Response>(http::Request)> loopback(
+    asio::any_io_executor executor, const http::Pipeline& pipeline, const config::Config& cfg) {
+    return [executor, &pipeline, master = cfg.master_key,
+            admin = cfg.effective_admin_key()](http::Request r) {
+        const auto& key = r.path.starts_with("/_miroir") ? admin : master;
+        if (!key.empty()) r.headers.set("Authorization", "Bearer " + key);
+        return asio::co_spawn(executor, pipeline.handle(std::move(r)), asio::use_awaitable);
+    };
+}
+
 void log_start(const config::Config& cfg, const fleet::Context& ctx, unsigned threads,
                unsigned short port, unsigned short metrics_port) {
     if (cfg.master_key.empty()) {
@@ -261,6 +276,7 @@ int App::run() {
                               e.what());
     };
     http::Pipeline pipeline(s.router, std::move(client_options), s.metrics);
+    s.context.loopback = loopback(s.io.get_executor(), pipeline, cfg);
     http::PipelineOptions metrics_pipeline_options;
     metrics_pipeline_options.max_body_bytes = 1024;
     http::Pipeline metrics_pipeline(s.metrics_router, std::move(metrics_pipeline_options),
@@ -307,6 +323,7 @@ int App::run() {
     keep.clear();
     for (auto& w : s.workers) w->stop();
     for (auto& t : pool) t.join();
+    s.context.loopback = {};  // the pipeline goes with this frame
     return 0;
 }
 

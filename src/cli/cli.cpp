@@ -1,32 +1,17 @@
-// Operator subcommands: options, one admin API request over a plain synchronous Beast client,
-// and a short text rendering of the answer.
-#include <cstdlib>
+// Operator subcommands: the usage, the commands on the topology, rebalancing, placement and
+// query explain, and a short text rendering of each answer (the client is client.cpp, the
+// commands of Miroir's jobs and names jobs.cpp).
 #include <iostream>
-#include <optional>
 #include <sstream>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
-#include <nlohmann/json.hpp>
-
 #include <miroir/cli/cli.hpp>
-#include <miroir/config/config.hpp>
+
+#include "client.hpp"
 
 namespace miroir::cli {
 
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using json = nlohmann::ordered_json;
 
 constexpr const char* kUsage = R"(Usage:
   miroir status                          [CONNECTION] [--json]
@@ -43,6 +28,8 @@ constexpr const char* kUsage = R"(Usage:
   miroir explain INDEX [QUERY] [--execute] [--key KEY] [CONNECTION] [--json]
   miroir anti-entropy run [--index UID] [--wait] [CONNECTION]
   miroir anti-entropy status             [CONNECTION] [--json]
+  miroir ilm list                        [CONNECTION] [--json]
+  miroir ilm rollover NAME               [CONNECTION] [--json]
 
 CONNECTION:
   --url URL          Miroir's address (default: $MIROIR_URL, else server.bind and server.port
@@ -66,157 +53,9 @@ the admin key).
 anti-entropy run asks for a pass over INDEX (every index without --index) comparing the
 replicas of each shard and repairing what differs; with --wait it prints progress until the
 pass ends, and exits 1 when it failed.
+ilm list shows each rolling index family (its indexes, newest last, and thresholds); ilm
+rollover rolls family NAME over to a new index now.
 )";
-
-struct Options {
-    std::string url;
-    std::string admin_key;
-    std::optional<std::string> index;
-    bool counts_only = false;
-    bool as_json = false;
-    std::vector<std::string> positional;
-    std::optional<std::string> group;
-    bool wait = false;
-    bool execute = false;
-    std::optional<std::string> key;
-};
-
-// The flags a command takes beyond the connection's and --json.
-struct Accepts {
-    bool verify = false;   // --index, --counts-only
-    bool index = false;    // --index
-    bool group = false;    // --group
-    bool wait = false;     // --wait
-    bool explain = false;  // --execute, --key
-    std::size_t positional = 0;
-    std::size_t optional = 0;  // positional arguments that may be left out
-};
-
-struct UsageError {
-    std::string message;
-};
-
-std::string env(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? v : "";
-}
-
-Options parse(const std::vector<std::string>& args, Accepts accepts) {
-    const bool verify = accepts.verify;
-    Options o;
-    std::optional<std::string> url, key;
-    std::string config_path = env("MIROIR_CONFIG").empty() ? "miroir.yaml" : env("MIROIR_CONFIG");
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const auto& a = args[i];
-        auto value = [&](const std::string& name) {
-            if (a.starts_with(name + "=")) return a.substr(name.size() + 1);
-            if (i + 1 >= args.size()) throw UsageError{name + " needs a value"};
-            return args[++i];
-        };
-        if (a.starts_with("--url")) {
-            url = value("--url");
-        } else if (a.starts_with("--admin-key")) {
-            key = value("--admin-key");
-        } else if (a.starts_with("--config")) {
-            config_path = value("--config");
-        } else if (a == "--json") {
-            o.as_json = true;
-        } else if ((verify || accepts.index) && a.starts_with("--index")) {
-            o.index = value("--index");
-        } else if (verify && a == "--counts-only") {
-            o.counts_only = true;
-        } else if (accepts.group && a.starts_with("--group")) {
-            o.group = value("--group");
-        } else if (accepts.wait && a == "--wait") {
-            o.wait = true;
-        } else if (accepts.explain && a == "--execute") {
-            o.execute = true;
-        } else if (accepts.explain && a.starts_with("--key")) {
-            o.key = value("--key");
-        } else if (!a.starts_with("-") &&
-                   o.positional.size() < accepts.positional + accepts.optional) {
-            o.positional.push_back(a);
-        } else {
-            throw UsageError{"unknown argument `" + a + "`"};
-        }
-    }
-    if (o.positional.size() < accepts.positional) throw UsageError{"missing arguments"};
-    if (!url && !env("MIROIR_URL").empty()) url = env("MIROIR_URL");
-    if (!key && !env("MIROIR_ADMIN_API_KEY").empty()) key = env("MIROIR_ADMIN_API_KEY");
-    if (!key && !env("MIROIR_MASTER_KEY").empty()) key = env("MIROIR_MASTER_KEY");
-    if (!url || !key) {
-        // the configuration, when there is one, says where Miroir listens and its key
-        try {
-            const auto config = config::load_file(config_path);
-            const auto host = config.server.bind == "0.0.0.0" || config.server.bind == "::"
-                                  ? std::string("127.0.0.1")
-                                  : config.server.bind;
-            if (!url) url = "http://" + host + ":" + std::to_string(config.server.port);
-            if (!key) key = config.effective_admin_key();
-        } catch (const config::ConfigError&) {
-        }
-    }
-    o.url = url.value_or("http://127.0.0.1:7700");
-    o.admin_key = key.value_or("");
-    if (o.key) o.admin_key = *o.key;
-    return o;
-}
-
-struct Answer {
-    unsigned status = 0;
-    json body;
-};
-
-// One request to Miroir; throws std::runtime_error when it cannot be reached.
-Answer send(const Options& o, bhttp::verb method, const std::string& target,
-            const std::string& body = "") {
-    const auto parsed = boost::urls::parse_uri(o.url);
-    if (!parsed || parsed->scheme() != "http") {
-        throw std::runtime_error("--url must be an http:// address, not `" + o.url + "`");
-    }
-    const std::string host = parsed->host();
-    const std::string port = parsed->has_port() ? std::string(parsed->port()) : "80";
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    stream.connect(resolver.resolve(host, port));
-    // blocking calls ignore the stream's timer: the socket's own timeouts bound them (verify
-    // reads every document of every node, hence minutes)
-    const timeval limit{600, 0};
-    const int fd = stream.socket().native_handle();
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    bhttp::request<bhttp::string_body> req{method, target, 11};
-    req.set(bhttp::field::host, host + ":" + port);
-    req.set(bhttp::field::user_agent, "miroir-cli");
-    if (!o.admin_key.empty()) req.set(bhttp::field::authorization, "Bearer " + o.admin_key);
-    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
-    req.body() = body;
-    req.prepare_payload();
-    bhttp::write(stream, req);
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(boost::none);  // a report on many indexes may be large
-    bhttp::read(stream, buffer, parser);
-    beast::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    auto& res = parser.get();
-    return {res.result_int(), json::parse(res.body(), nullptr, false)};
-}
-
-Answer get(const Options& o, const std::string& target) {
-    return send(o, bhttp::verb::get, target);
-}
-
-std::string text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
-
-// Miroir's error message, or what it answered when that is not an error object.
-std::runtime_error failure(const Answer& a) {
-    if (a.body.is_object() && a.body.contains("message")) {
-        return std::runtime_error(text(a.body["message"]));
-    }
-    return std::runtime_error("Miroir answered " + std::to_string(a.status));
-}
 
 // One line on the rebalance: what it moves and how far it is.
 std::string progress(const json& status) {
@@ -367,65 +206,6 @@ int verify(const Options& o) {
 }
 
 // "name -> target" or "name -> a, b (search only)".
-std::string alias_line(const json& alias) {
-    std::string out = text(alias["name"]) + " -> ";
-    if (!alias.contains("targets")) return out + text(alias["target"]);
-    std::string sep;
-    for (const auto& t : alias["targets"]) {
-        out += sep + text(t);
-        sep = ", ";
-    }
-    return out + " (search only)";
-}
-
-// The /_miroir/aliases commands.
-int aliases(const std::string& action, const std::vector<std::string>& args) {
-    if (action == "list") {
-        const auto o = parse(args, {});
-        const auto a = get(o, "/_miroir/aliases");
-        if (a.status != 200) throw failure(a);
-        if (o.as_json) {
-            std::cout << a.body.dump(2) << "\n";
-        } else {
-            for (const auto& alias : a.body["results"]) std::cout << alias_line(alias) << "\n";
-        }
-        return 0;
-    }
-    if (action == "delete") {
-        const auto o = parse(args, {.positional = 1});
-        const auto a = send(o, bhttp::verb::delete_, "/_miroir/aliases/" + o.positional[0]);
-        if (a.status >= 300) throw failure(a);
-        std::cout << o.positional[0] << " deleted\n";
-        return 0;
-    }
-    if (action != "create" && action != "flip") {
-        throw UsageError{"`miroir aliases` takes `list`, `create`, `flip` or `delete`"};
-    }
-    const auto o = parse(args, {.positional = 2});
-    json body;
-    const auto& target = o.positional[1];
-    if (target.find(',') == std::string::npos) {
-        body["target"] = target;
-    } else {
-        body["targets"] = json::array();
-        for (std::size_t start = 0; start <= target.size();) {
-            const auto comma = std::min(target.find(',', start), target.size());
-            if (comma > start) body["targets"].push_back(target.substr(start, comma - start));
-            start = comma + 1;
-        }
-    }
-    Answer a;
-    if (action == "create") {
-        body["name"] = o.positional[0];
-        a = send(o, bhttp::verb::post, "/_miroir/aliases", body.dump());
-    } else {
-        a = send(o, bhttp::verb::put, "/_miroir/aliases/" + o.positional[0], body.dump());
-    }
-    if (a.status >= 300) throw failure(a);
-    std::cout << alias_line(a.body) << "\n";
-    return 0;
-}
-
 // POST /indexes/{uid}/explain, printed a line per decision.
 void print_plan(const json& p) {
     std::cout << "index " << text(p["indexUid"]);
@@ -477,78 +257,12 @@ int explain(const Options& o) {
     return 0;
 }
 
-// One line on an index's anti-entropy: the pass under way, or the last one.
-std::string entropy_line(const json& e) {
-    std::ostringstream out;
-    out << text(e["index"]) << ": ";
-    const auto counts = [&out](const json& c) {
-        out << text(c["shardsChecked"]) << " shards checked (" << text(c["shardsDeferred"])
-            << " deferred), " << text(c["documentsRead"]) << " documents read, "
-            << text(c["bucketsDiffering"]) << " buckets differing, " << text(c["documentsWritten"])
-            << " written, " << text(c["documentsDeleted"]) << " deleted";
-    };
-    if (e.value("state", "") == "running") {
-        out << "running at shard " << text(e["nextShard"]) << ": ";
-        counts(e.value("current", json::object()));
-    } else if (e.contains("lastPass")) {
-        out << "last pass: ";
-        counts(e["lastPass"]);
-    } else {
-        out << "no pass yet";
-    }
-    if (e.value("lastError", json()).is_string()) out << "; error: " << text(e["lastError"]);
-    return out.str();
-}
-
-// miroir anti-entropy run|status.
-int anti_entropy(const std::string& action, const std::vector<std::string>& args) {
-    if (action != "run" && action != "status") {
-        throw UsageError{"`miroir anti-entropy` takes `run` or `status`"};
-    }
-    const auto o = parse(args, {.index = action == "run", .wait = action == "run"});
-    auto a = get(o, "/_miroir/anti-entropy/status");
-    if (action == "run") {
-        json body = json::object();
-        if (o.index) body["index"] = *o.index;
-        a = send(o, bhttp::verb::post, "/_miroir/anti-entropy/run", body.dump());
-        if (a.status != 202) throw failure(a);
-        std::cout << "anti-entropy pass asked for " << (o.index ? *o.index : "every index") << "\n";
-        if (!o.wait) return 0;
-    }
-    std::string last;
-    for (;;) {
-        if (a.status != 200 && action == "status") throw failure(a);
-        if (action == "run") {
-            ::usleep(500 * 1000);
-            a = get(o, "/_miroir/anti-entropy/status");
-            if (a.status != 200) throw failure(a);
-        }
-        std::string lines;
-        bool failed = false;
-        for (const auto& e : a.body.value("indexes", json::array())) {
-            if (o.index && text(e["index"]) != *o.index) continue;
-            lines += entropy_line(e) + "\n";
-            failed = failed || e.value("lastError", json()).is_string();
-        }
-        if (o.as_json && action == "status") {
-            std::cout << a.body.dump(2) << "\n";
-        } else if (lines != last) {
-            std::cout << lines << std::flush;
-            last = lines;
-        }
-        if (action == "status") return 0;
-        if (!a.body.value("requests", json::object()).contains(o.index.value_or(""))) {
-            return failed ? 1 : 0;
-        }
-    }
-}
-
 }  // namespace
 
 bool is_operator_command(const std::string& command) {
     return command == "status" || command == "nodes" || command == "verify" ||
            command == "rebalance" || command == "aliases" || command == "explain" ||
-           command == "anti-entropy";
+           command == "anti-entropy" || command == "ilm";
 }
 
 int run(const std::string& command, const std::vector<std::string>& args) {
@@ -567,6 +281,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         const std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
         if (command == "aliases") return aliases(action, rest);
         if (command == "anti-entropy") return anti_entropy(action, rest);
+        if (command == "ilm") return ilm(action, rest);
         if (action == "list") return status(parse(rest, {}), true);
         if (action == "add")
             return change_node(parse(rest, {.group = true, .positional = 2}), action);

@@ -1,5 +1,6 @@
-// Aliases and TTL policies in the stored topology. Aliases: {"<name>": {"targets": [...], "multi":
-// bool, "createdAt", "updatedAt", "history": [{"targets": [...], "at"}]}}.
+// Aliases, TTL policies and rolling index families in the stored topology. Aliases: {"<name>":
+// {"targets": [...], "multi": bool, "createdAt", "updatedAt", "history": [{"targets": [...],
+// "at"}]}}.
 #include "aliases_json.hpp"
 
 namespace miroir::fleet {
@@ -59,6 +60,46 @@ json ttl_to_json(const TtlPolicies& policies) {
                     {"maxDeletesPerSweep", p.max_deletes_per_sweep},
                     {"enabled", p.enabled},
                     {"filterable", p.filterable}};
+    }
+    return out;
+}
+
+IlmPolicies ilm_from_json(const json& j) {
+    IlmPolicies out;
+    for (const auto& [name, p] : j.items()) {
+        IlmPolicy policy;
+        policy.write_alias = p.at("writeAlias").get<std::string>();
+        policy.read_alias = p.at("readAlias").get<std::string>();
+        policy.pattern = p.at("pattern").get<std::string>();
+        if (p.contains("primaryKey") && p["primaryKey"].is_string()) {
+            policy.primary_key = p["primaryKey"].get<std::string>();
+        }
+        policy.max_documents = p.value("maxDocuments", std::uint64_t{0});
+        policy.max_age_s = p.value("maxAgeS", std::int64_t{0});
+        policy.retain = p.value("retain", std::uint32_t{1});
+        policy.check_interval_s = p.value("checkIntervalS", policy.check_interval_s);
+        policy.generation = p.value("generation", std::uint64_t{0});
+        policy.rolled_at = p.value("rolledAt", std::int64_t{0});
+        policy.indexes = p.value("indexes", std::vector<std::string>{});
+        out.emplace(name, std::move(policy));
+    }
+    return out;
+}
+
+json ilm_to_json(const IlmPolicies& policies) {
+    json out = json::object();
+    for (const auto& [name, p] : policies) {
+        out[name] = {{"writeAlias", p.write_alias},
+                     {"readAlias", p.read_alias},
+                     {"pattern", p.pattern},
+                     {"primaryKey", p.primary_key ? json(*p.primary_key) : json(nullptr)},
+                     {"maxDocuments", p.max_documents},
+                     {"maxAgeS", p.max_age_s},
+                     {"retain", p.retain},
+                     {"checkIntervalS", p.check_interval_s},
+                     {"generation", p.generation},
+                     {"rolledAt", p.rolled_at},
+                     {"indexes", p.indexes}};
     }
     return out;
 }

@@ -1,5 +1,5 @@
-// The per-index entries of the stored topology, aliases and TTL policies, as JSON (fleet.cpp's
-// parse and dump).
+// The named entries of the stored topology, aliases, TTL policies and rolling index families,
+// as JSON (fleet.cpp's parse and dump).
 #pragma once
 
 #include <map>
@@ -22,5 +22,12 @@ using TtlPolicies = std::map<std::string, TtlPolicy, std::less<>>;
 // {"<uid>": {"defaultTtlS", "sweepIntervalS", "maxDeletesPerSweep", "enabled"}}
 TtlPolicies ttl_from_json(const nlohmann::ordered_json& j);
 nlohmann::ordered_json ttl_to_json(const TtlPolicies& policies);
+
+using IlmPolicies = std::map<std::string, IlmPolicy, std::less<>>;
+
+// {"<name>": {"writeAlias", "readAlias", "pattern", "primaryKey", "maxDocuments", "maxAgeS",
+// "retain", "checkIntervalS", "generation", "rolledAt", "indexes"}}
+IlmPolicies ilm_from_json(const nlohmann::ordered_json& j);
+nlohmann::ordered_json ilm_to_json(const IlmPolicies& policies);
 
 }  // namespace miroir::fleet

@@ -83,6 +83,7 @@ Topology Topology::parse(std::string_view text) {
         }
         if (j.contains("aliases")) t.aliases = aliases_from_json(j["aliases"]);
         if (j.contains("ttl")) t.ttl = ttl_from_json(j["ttl"]);
+        if (j.contains("ilm")) t.ilm = ilm_from_json(j["ilm"]);
         return t;
     } catch (const nlohmann::json::exception& e) {
         throw std::invalid_argument(std::string("the stored topology is malformed: ") + e.what());
@@ -122,6 +123,7 @@ std::string Topology::dump() const {
     }
     if (!aliases.empty()) j["aliases"] = aliases_to_json(aliases);
     if (!ttl.empty()) j["ttl"] = ttl_to_json(ttl);
+    if (!ilm.empty()) j["ilm"] = ilm_to_json(ilm);
     return j.dump();
 }
 

@@ -39,6 +39,8 @@
 //   miroir_antientropy_passes_total       counter    (full passes over an index)
 //   miroir_ttl_sweeps_total               counter    index
 //   miroir_ttl_documents_deleted_total    counter    index (expired copies deleted from nodes)
+//   miroir_ilm_rollovers_total            counter    policy
+//   miroir_ilm_indexes_deleted_total      counter    policy
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -265,6 +267,16 @@ struct Metrics::Impl {
             .Name("miroir_ttl_documents_deleted_total")
             .Help("Expired document copies the TTL sweeper deleted from the nodes")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& ilm_rollovers =
+        prometheus::BuildCounter()
+            .Name("miroir_ilm_rollovers_total")
+            .Help("Rolling index families rolled over to a new index")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& ilm_deleted =
+        prometheus::BuildCounter()
+            .Name("miroir_ilm_indexes_deleted_total")
+            .Help("Old indexes of rolling index families deleted past their retention")
+            .Register(registry);
     prometheus::Family<prometheus::Counter>& worker_restarts =
         prometheus::BuildCounter()
             .Name("miroir_worker_restarts_total")
@@ -381,6 +393,12 @@ void Metrics::antientropy_repaired(std::string_view action, std::uint64_t docume
         .Increment(static_cast<double>(documents));
 }
 void Metrics::antientropy_pass() { impl_->ae_passes.Increment(); }
+void Metrics::ilm_rolled(std::string_view policy) {
+    impl_->ilm_rollovers.Add({{"policy", std::string(policy)}}).Increment();
+}
+void Metrics::ilm_deleted(std::string_view policy) {
+    impl_->ilm_deleted.Add({{"policy", std::string(policy)}}).Increment();
+}
 void Metrics::ttl_swept(std::string_view uid, std::uint64_t documents) {
     impl_->ttl_sweeps.Add({{"index", std::string(uid)}}).Increment();
     impl_->ttl_deleted.Add({{"index", std::string(uid)}}).Increment(static_cast<double>(documents));

@@ -41,7 +41,8 @@ std::vector<Job> all_jobs(fleet::Context& ctx) {
                                                 {"settings-drift", &check_settings_drift},
                                                 {"hint-replay", &replay_hints},
                                                 {"anti-entropy", &run_anti_entropy},
-                                                {"ttl-sweeper", &sweep_expired}};
+                                                {"ttl-sweeper", &sweep_expired},
+                                                {"ilm", &run_ilm}};
     std::vector<Job> out;
     for (const auto& [name, run] : jobs) out.push_back({name, [&ctx, run] { return run(ctx); }});
     return out;

@@ -30,6 +30,9 @@ void add_topology_routes(http::Router& router, fleet::Context& context);
 void add_alias_routes(http::Router& router, fleet::Context& context);
 // GET, POST and DELETE /_miroir/indexes/{uid}/ttl-policy (ttl.cpp)
 void add_ttl_routes(http::Router& router, fleet::Context& context);
+// POST, GET /_miroir/ilm, GET, DELETE /_miroir/ilm/{name}, POST /_miroir/ilm/{name}/rollover
+// (ilm.cpp)
+void add_ilm_routes(http::Router& router, fleet::Context& context);
 // GET /_miroir/workers (admin key): each background job's state, restarts and last error
 void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor);
 

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <miroir/http/message.hpp>
 
 namespace miroir::config {
 struct Config;
@@ -86,6 +89,9 @@ struct Context {
     // Called with each Miroir task once it is stored finished (its webhooks are called); set
     // by the application.
     std::function<void(const tasks::Task&)> task_finished = {};
+    // Serves a request as a client's, in process, with the master (or admin) key: background
+    // jobs that compose the public API (index lifecycle). Set by the application.
+    std::function<boost::asio::awaitable<http::Response>(http::Request)> loopback = {};
 
     // The current topology: take it once per request and use that snapshot to the end.
     std::shared_ptr<const Fleet> fleet() const;

@@ -82,6 +82,22 @@ struct TtlPolicy {
     bool filterable = false;  // the nodes hold `_miroir_expires_at` filterable: reads filter
 };
 
+// A rolling index family (POST /_miroir/ilm): documents are written through `write_alias` to
+// the newest of `indexes` (`pattern` with `{n}` the generation); a new index is rolled over to
+// when the newest holds `max_documents` or is `max_age_s` old (0: never), and `read_alias`
+// searches the newest `retain`, the older ones being deleted.
+struct IlmPolicy {
+    std::string write_alias, read_alias, pattern;
+    std::optional<std::string> primary_key;
+    std::uint64_t max_documents = 0;
+    std::int64_t max_age_s = 0;
+    std::uint32_t retain = 1;
+    std::int64_t check_interval_s = 60;
+    std::uint64_t generation = 0;      // the newest index's {n}; 0 before the first
+    std::int64_t rolled_at = 0;        // when the newest was made, Unix ms
+    std::vector<std::string> indexes;  // the family's indexes, oldest first
+};
+
 struct AliasFlip {
     std::vector<std::string> targets;
     std::int64_t at = 0;  // unix ms
@@ -103,6 +119,8 @@ struct Topology {
     std::map<std::string, Alias, std::less<>> aliases;
     // The indexes with document TTL, by uid: their nodes hold `_miroir_expires_at` filterable.
     std::map<std::string, TtlPolicy, std::less<>> ttl;
+    // The rolling index families, by policy name.
+    std::map<std::string, IlmPolicy, std::less<>> ilm;
 
     static Topology seed(const config::Config& config);
     // Throws std::invalid_argument on text that is no topology.

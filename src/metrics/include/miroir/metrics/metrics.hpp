@@ -81,6 +81,9 @@ class Metrics {
     void antientropy_pass();
     // A TTL sweep of index `uid` that deleted `documents` expired copies from the nodes.
     void ttl_swept(std::string_view uid, std::uint64_t documents);
+    // A rolling index family rolled over to a new index, or one of its old indexes deleted.
+    void ilm_rolled(std::string_view policy);
+    void ilm_deleted(std::string_view policy);
 
     // The Prometheus text exposition format of every family.
     std::string serialize() const;

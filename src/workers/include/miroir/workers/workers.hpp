@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -10,6 +11,7 @@
 namespace miroir::fleet {
 struct Context;
 class Fleet;
+struct IlmPolicy;
 }  // namespace miroir::fleet
 namespace miroir::tasks {
 struct Task;
@@ -44,6 +46,17 @@ boost::asio::awaitable<std::string> anti_entropy_status(Context& ctx);
 // ttl-sweeper: under the `ttl-sweeper` lease, deletes from every node the documents of each
 // index with an enabled TTL policy that expired, every sweep_interval_s, in bounded batches.
 boost::asio::awaitable<void> sweep_expired(Context& ctx);
+
+// ilm: under the `ilm` lease, checks each rolling index family every check_interval_s and rolls
+// it over when its newest index passed a threshold; keeps its aliases and retention as its
+// policy says (docs/operations.md, "Rolling indexes").
+boost::asio::awaitable<void> run_ilm(Context& ctx);
+// Rolls family `name` over now: a new index (the pattern's next generation) with the newest
+// one's settings, the write alias flipped to it, the read alias over the newest `retain`, the
+// older indexes deleted; `from`: only if the family is still at that generation. The policy
+// after it; throws the client's error.
+boost::asio::awaitable<fleet::IlmPolicy> roll_over(Context& ctx, const std::string& name,
+                                                   std::optional<std::uint64_t> from = {});
 
 // task-poller: advances unfinished tasks from their node tasks and prunes old ones.
 boost::asio::awaitable<void> poll_tasks(Context& ctx);
