@@ -69,21 +69,22 @@ class Hints(unittest.TestCase):
         self.write("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
         self.write("PATCH", f"/indexes/{INDEX}/settings", {"filterableAttributes": ["v"]})
         expected = {}
-        for batch in range(10):
+        for batch in range(10):  # 20,000 documents, d1 lost halfway
             if batch == 5:
                 miss(nodes[1])
-            docs = [{"id": batch * 100 + i, "v": batch} for i in range(100)]
+            docs = [{"id": batch * 2000 + i, "v": batch} for i in range(2000)]
             r = self.write("POST", f"/indexes/{INDEX}/documents", docs)
             expected.update({d["id"]: d for d in docs})
             if batch >= 5:
                 degraded = r.headers.get("x-miroir-degraded", "")
                 self.assertTrue(degraded.startswith("nodes=d1"), r.headers)
         # while d1 is away: an update, deletions by id and by filter
-        self.write("PUT", f"/indexes/{INDEX}/documents", [{"id": 7, "v": 70}, {"id": 650, "v": 70}])
-        expected[7]["v"] = expected[650]["v"] = 70
-        self.write("POST", f"/indexes/{INDEX}/documents/delete-batch", list(range(600, 620)))
+        self.write("PUT", f"/indexes/{INDEX}/documents",
+                   [{"id": 7, "v": 70}, {"id": 13000, "v": 70}])
+        expected[7]["v"] = expected[13000]["v"] = 70
+        self.write("POST", f"/indexes/{INDEX}/documents/delete-batch", list(range(12000, 12020)))
         self.write("POST", f"/indexes/{INDEX}/documents/delete", {"filter": "v = 9"})
-        for i in list(range(600, 620)) + list(range(900, 1000)):
+        for i in list(range(12000, 12020)) + list(range(18000, 20000)):
             expected.pop(i, None)
         state = self.pending()
         self.assertGreater(state["pending"], 0, state)
