@@ -15,6 +15,8 @@
 #include <miroir/util/time.hpp>
 #include <miroir/workers/workers.hpp>
 
+#include "policy_fields.hpp"
+
 namespace miroir::admin {
 
 namespace {
@@ -22,9 +24,6 @@ namespace {
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 using fleet::IlmPolicy;
-
-constexpr std::int64_t kYear = 365LL * 24 * 3600;
-constexpr std::int64_t kCentury = 100 * kYear;
 
 http::ApiError invalid(const std::string& message) {
     return http::error(400, "miroir_invalid_ilm_policy", message);
@@ -70,12 +69,7 @@ std::string valid_name(const json& value, const std::string& key) {
 
 std::int64_t whole(const json& value, const std::string& key, std::int64_t least,
                    std::int64_t most) {
-    if (!value.is_number_integer() || value.get<std::int64_t>() < least ||
-        value.get<std::int64_t>() > most) {
-        throw invalid("`" + key + "` must be an integer from " + std::to_string(least) + " to " +
-                      std::to_string(most) + ", found " + http::found_value(value) + ".");
-    }
-    return value.get<std::int64_t>();
+    return admin::whole(value, key, least, most, "miroir_invalid_ilm_policy");
 }
 
 // The policy a POST body asks for, and its name.

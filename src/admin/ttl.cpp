@@ -14,15 +14,14 @@
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/node_requests.hpp>
 
+#include "policy_fields.hpp"
+
 namespace miroir::admin {
 
 namespace {
 
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
-
-constexpr std::int64_t kYear = 365LL * 24 * 3600;
-constexpr std::int64_t kCentury = 100 * kYear;
 
 json policy_json(const std::string& uid, const fleet::TtlPolicy& p) {
     json out;
@@ -47,14 +46,7 @@ asio::awaitable<std::string> existing_index(fleet::Context& ctx, http::Request& 
 // A whole number field of a policy body from `least` to `most`.
 std::int64_t whole(const json& value, const std::string& key, std::int64_t least,
                    std::int64_t most) {
-    if (!value.is_number_integer() || value.get<std::int64_t>() < least ||
-        value.get<std::int64_t>() > most) {
-        throw http::error(400, "miroir_invalid_ttl_policy",
-                          "Invalid value at `." + key + "`: expected an integer from " +
-                              std::to_string(least) + " to " + std::to_string(most) +
-                              ", but found " + http::found_value(value));
-    }
-    return value.get<std::int64_t>();
+    return admin::whole(value, key, least, most, "miroir_invalid_ttl_policy");
 }
 
 // The policy a body asks for, starting from `p`.

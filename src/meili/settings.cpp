@@ -159,8 +159,8 @@ asio::awaitable<http::Response> patch_all(Context& ctx, http::Request& r) {
     const auto body = http::json_body(r);
     json sent = body;
     if (sent.is_object()) {
-        for (auto& [name, value] : sent.items())
-            value = with_hidden(name, value, has_ttl(ctx, uid));
+        const bool ttl = has_ttl(ctx, uid);
+        for (auto& [name, value] : sent.items()) value = with_hidden(name, value, ttl);
     }
     std::vector<upstream::UpstreamRequest> requests{
         node_request(Method::patch, index_path(uid) + "/settings", sent.dump())};

@@ -3,10 +3,6 @@
 // that reads AND to the client's.
 #include <chrono>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/topology.hpp>
 #include <miroir/http/api_error.hpp>
@@ -14,6 +10,7 @@
 #include <miroir/http/tenant_token.hpp>
 #include <miroir/meili/ttl.hpp>
 #include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/task_state.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/util/time.hpp>
 
@@ -26,7 +23,7 @@ using json = nlohmann::ordered_json;
 
 // How long the first policy of an index waits for its nodes to make the field filterable (a
 // reindex of what they hold).
-constexpr auto kFilterableWait = std::chrono::minutes(10);
+constexpr std::chrono::milliseconds kFilterableWait = std::chrono::minutes(10);
 
 http::ApiError unavailable(const std::string& uid, const std::string& why) {
     return http::ApiError(503, "miroir_ttl_unavailable", http::ErrorType::system,
@@ -35,23 +32,15 @@ http::ApiError unavailable(const std::string& uid, const std::string& why) {
 
 // Waits for Miroir task `task_uid` to finish; throws unless it succeeded.
 asio::awaitable<void> wait_succeeded(Context& ctx, const std::string& uid, std::uint64_t task_uid) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    const auto deadline = std::chrono::steady_clock::now() + kFilterableWait;
-    for (;;) {
-        const auto task = co_await ctx.store.get(task_uid);
-        if (task && task->status == "succeeded") co_return;
-        if (task && task->finished()) {
-            throw unavailable(uid,
-                              "its nodes refused `_miroir_expires_at` as a filterable "
-                              "attribute (task " +
-                                  std::to_string(task_uid) + ": " + task->error + ").");
-        }
-        if (std::chrono::steady_clock::now() > deadline) {
-            throw unavailable(uid, "its nodes are still indexing `_miroir_expires_at` (task " +
-                                       std::to_string(task_uid) + "); ask again later.");
-        }
-        timer.expires_after(std::chrono::milliseconds(50));
-        co_await timer.async_wait(asio::use_awaitable);
+    const auto task = co_await scatter::wait_finished(ctx, task_uid, kFilterableWait);
+    if (!task) {
+        throw unavailable(uid, "its nodes are still indexing `_miroir_expires_at` (task " +
+                                   std::to_string(task_uid) + "); ask again later.");
+    }
+    if (task->status != "succeeded") {
+        throw unavailable(
+            uid, "its nodes refused `_miroir_expires_at` as a filterable attribute (task " +
+                     std::to_string(task_uid) + ": " + task->error + ").");
     }
 }
 

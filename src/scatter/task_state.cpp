@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <miroir/config/config.hpp>
@@ -315,6 +316,19 @@ asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch) {
         co_await ctx.store.update(task);
         // (aggregate() leaves a finished task alone: this one just finished)
         if (task.finished() && ctx.task_finished) ctx.task_finished(task);
+    }
+}
+
+asio::awaitable<std::optional<tasks::Task>> wait_finished(Context& ctx, std::uint64_t uid,
+                                                          std::chrono::milliseconds limit) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        auto task = co_await ctx.store.get(uid);
+        if (task && task->finished()) co_return task;
+        if (std::chrono::steady_clock::now() > deadline) co_return std::nullopt;
+        timer.expires_after(std::chrono::milliseconds(50));
+        co_await timer.async_wait(asio::use_awaitable);
     }
 }
 

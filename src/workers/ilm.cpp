@@ -10,7 +10,6 @@
 #include <map>
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
@@ -21,6 +20,7 @@
 #include <miroir/http/params.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
+#include <miroir/scatter/task_state.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/util/time.hpp>
 #include <miroir/workers/workers.hpp>
@@ -39,7 +39,7 @@ using http::Method;
 constexpr const char* kLeaseName = "ilm";
 constexpr std::int64_t kLeaseMs = 30000;
 constexpr std::int64_t kTickMs = 1000;
-constexpr auto kTaskWait = std::chrono::minutes(10);
+constexpr std::chrono::milliseconds kTaskWait = std::chrono::minutes(10);
 constexpr std::int64_t kFirstIndexGraceMs = 60000;
 
 // A request of the public API, served in process with the master (or admin) key.
@@ -71,24 +71,7 @@ http::ApiError failure(const std::string& what, unsigned status, const json& ans
         what + ": " + message);
 }
 
-// Waits for Miroir task `uid` to finish; the task.
-asio::awaitable<json> wait_task(Context& ctx, std::uint64_t uid) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    const auto deadline = std::chrono::steady_clock::now() + kTaskWait;
-    for (;;) {
-        const auto answer = co_await self_call(ctx, Method::get, "/tasks/" + std::to_string(uid));
-        auto task = json::parse(answer.body, nullptr, false);
-        const auto status = task.is_object() ? task.value("status", std::string()) : "";
-        if (status == "succeeded" || status == "failed" || status == "canceled") co_return task;
-        if (std::chrono::steady_clock::now() > deadline) {
-            throw std::runtime_error("task " + std::to_string(uid) + " did not finish");
-        }
-        timer.expires_after(std::chrono::milliseconds(50));
-        co_await timer.async_wait(asio::use_awaitable);
-    }
-}
-
-// A request answered with a task, run to its end; the finished task. `done_code`: a failure
+// A request answered with a task, run to its end. `done_code`: a failure
 // with that error code counts as done (the step was done before).
 asio::awaitable<void> run_task(Context& ctx, Method method, const std::string& target,
                                const json& body, const char* done_code = "") {
@@ -97,9 +80,11 @@ asio::awaitable<void> run_task(Context& ctx, Method method, const std::string& t
     if (answer.status != 202 || !accepted.value("taskUid", json()).is_number_unsigned()) {
         throw failure(std::string(http::to_string(method)) + " " + target, answer.status, accepted);
     }
-    const auto task = co_await wait_task(ctx, accepted["taskUid"].get<std::uint64_t>());
-    if (task.value("status", std::string()) == "succeeded") co_return;
-    const auto error = task.value("error", json::object());
+    const auto uid = accepted["taskUid"].get<std::uint64_t>();
+    const auto task = co_await scatter::wait_finished(ctx, uid, kTaskWait);
+    if (!task) throw std::runtime_error("task " + std::to_string(uid) + " did not finish");
+    if (task->status == "succeeded") co_return;
+    const auto error = json::parse(task->error, nullptr, false);
     if (*done_code && error.is_object() && error.value("code", "") == done_code) co_return;
     throw failure(std::string(http::to_string(method)) + " " + target, 500, error);
 }
@@ -162,18 +147,17 @@ asio::awaitable<IlmPolicy> reconcile(Context& ctx, const std::string& name) {
     const std::vector<std::string> current = {policy.indexes.back()};
     co_await point_alias(ctx, policy.write_alias, current, false);
     const auto kept = std::min<std::size_t>(policy.retain, policy.indexes.size());
-    const std::vector<std::string> newest(policy.indexes.end() - static_cast<long>(kept),
-                                          policy.indexes.end());
+    const auto split = policy.indexes.end() - static_cast<long>(kept);
+    const std::vector<std::string> newest(split, policy.indexes.end());
     co_await point_alias(ctx, policy.read_alias, newest, true);
-    for (std::size_t i = 0; i + kept < policy.indexes.size(); ++i) {
-        const auto old = policy.indexes[i];
+    const std::vector<std::string> older(policy.indexes.begin(), split);
+    const json none;
+    for (const auto& old : older) {
         const auto target = "/indexes/" + old;
-        const json none;
         co_await run_task(ctx, Method::del, target, none, "index_not_found");
         policy =
             co_await change_policy(ctx, name, [&old](IlmPolicy& p) { std::erase(p.indexes, old); });
         ctx.metrics.ilm_deleted(name);
-        --i;
     }
     co_return policy;
 }

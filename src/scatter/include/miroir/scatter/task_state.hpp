@@ -1,8 +1,10 @@
 // Miroir tasks seen as Meilisearch tasks (internal to the api layer).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,11 @@ boost::asio::awaitable<bool> complete_deletion(Context& ctx, tasks::Task& task);
 // Asks the nodes about the unfinished node tasks of `batch`, aggregates, stores what changed;
 // runs the task deletions whose tasks have finished.
 boost::asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch);
+
+// Miroir task `uid` once the store has it finished (the task poller advances it); nothing when
+// it has not finished within `limit`.
+boost::asio::awaitable<std::optional<tasks::Task>> wait_finished(Context& ctx, std::uint64_t uid,
+                                                                 std::chrono::milliseconds limit);
 
 // Final counts of a finished task's details (indexedDocuments, deletedDocuments,
 // editedDocuments), from the sums of the nodes' counts.
