@@ -5,6 +5,8 @@
 // it answers again.
 #include <chrono>
 #include <map>
+#include <optional>
+#include <utility>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -40,16 +42,28 @@ constexpr std::int64_t kTickMs = 1000;
 // Deletes from node `slot` the documents of `uid` it holds that expired at `now`: the node
 // counts them per shard, and whole shards' worth, about `most` documents (at least one shard),
 // are deleted by filter, which the node evaluates when it runs the deletion (a document written
-// again meanwhile, with a later expiry, stays). How many expired copies it was asked to delete.
+// again meanwhile, with a later expiry, stays). A node still running the deletion of an earlier
+// sweep (`pending`, its task uid) is left alone: it would count those documents again. How many
+// expired copies it was asked to delete.
 asio::awaitable<std::uint64_t> sweep_node(Context& ctx, std::size_t slot, const std::string& uid,
-                                          std::int64_t now, std::int64_t most) {
+                                          std::int64_t now, std::int64_t most,
+                                          std::optional<std::uint64_t>& pending) {
+    unsigned status = 0;
+    if (pending) {
+        const auto task = co_await rebalancing::call(
+            ctx, slot, node_request(Method::get, "/tasks/" + std::to_string(*pending)), status);
+        const auto state = task.value("status", std::string());
+        if (status == 200 && state != "succeeded" && state != "failed" && state != "canceled") {
+            co_return 0;
+        }
+        pending.reset();
+    }
     const auto expired = routing::expired_filter(now);
     json count;
     count["q"] = "";
     count["limit"] = 0;
     count["filter"] = expired;
     count["facets"] = json::array({routing::kShardField});
-    unsigned status = 0;
     const auto answer = co_await rebalancing::call(
         ctx, slot, node_request(Method::post, index_path(uid) + "/search", count.dump()), status);
     if (status != 200) co_return 0;
@@ -70,21 +84,29 @@ asio::awaitable<std::uint64_t> sweep_node(Context& ctx, std::size_t slot, const 
     if (shards.empty()) co_return 0;
     json remove;
     remove["filter"] = json::array({expired, routing::shard_filter(shards)});
-    co_await rebalancing::call(
+    const auto task = co_await rebalancing::call(
         ctx, slot, node_request(Method::post, index_path(uid) + "/documents/delete", remove.dump()),
         status);
-    co_return status == 202 ? documents : 0;
+    if (status != 202) co_return 0;
+    if (task.value("taskUid", json()).is_number_unsigned())
+        pending = task["taskUid"].get<std::uint64_t>();
+    co_return documents;
 }
+
+// Per index and node slot, the node's deletion of the last sweep.
+using Pending = std::map<std::pair<std::string, std::size_t>, std::optional<std::uint64_t>>;
 
 // One sweep of `uid` over every usable node; the copies deleted.
 asio::awaitable<std::uint64_t> sweep_index(Context& ctx, const Fleet& fleet, const std::string& uid,
-                                           const fleet::TtlPolicy& policy) {
+                                           const fleet::TtlPolicy& policy, Pending& pending) {
     const auto now = util::unix_ms() / 1000;
     std::uint64_t deleted = 0;
     for (auto slot : fleet.members()) {
         if (!ctx.health.usable(slot)) continue;
         try {
-            deleted += co_await sweep_node(ctx, slot, uid, now, policy.max_deletes_per_sweep);
+            auto& running = pending[{uid, slot}];
+            deleted +=
+                co_await sweep_node(ctx, slot, uid, now, policy.max_deletes_per_sweep, running);
         } catch (const std::exception& e) {
             log::warn("ttl sweep of a node failed", {{"index", uid}, {"error", e.what()}});
         }
@@ -97,6 +119,7 @@ asio::awaitable<std::uint64_t> sweep_index(Context& ctx, const Fleet& fleet, con
 asio::awaitable<void> sweep_expired(Context& ctx) {
     asio::steady_timer timer(ctx.executor);
     std::map<std::string, std::int64_t> last;  // index → its last sweep, ms since the epoch
+    Pending pending;
     for (;;) {
         timer.expires_after(std::chrono::milliseconds(kTickMs));
         co_await timer.async_wait(asio::use_awaitable);
@@ -111,7 +134,7 @@ asio::awaitable<void> sweep_expired(Context& ctx) {
             auto& at = last[uid];
             if (now < at + policy.sweep_interval_s * 1000) continue;
             at = now;
-            const auto deleted = co_await sweep_index(ctx, *fleet, uid, policy);
+            const auto deleted = co_await sweep_index(ctx, *fleet, uid, policy, pending);
             ctx.metrics.ttl_swept(uid, deleted);
             if (deleted > 0) {
                 log::info("ttl sweep", {{"index", uid}, {"deleted", std::to_string(deleted)}});
