@@ -61,6 +61,9 @@ class Ttl(unittest.TestCase):
             {"indexUid": INDEX, "q": "", "limit": 1000}]}).json()["results"][0]
         facet = self.cluster.call("POST", f"/indexes/{INDEX}/facet-search",
                                   {"facetName": "kind", "facetQuery": ""}).json()
+        by_get = self.cluster.call("GET", f"/indexes/{INDEX}/search?q=&limit=1000"
+                                          "&filter=kind%20%3D%20short%20OR%20kind%20%3D%20long")
+        self.assertEqual(by_get.json()["estimatedTotalHits"], s["estimatedTotalHits"], by_get.body)
         for hit in s["hits"] + get["results"] + fetch["results"]:
             self.assertNotIn(FIELD, hit)  # stripped unless asked for
         return {"hits": sorted(h["id"] for h in s["hits"]), "total": s["estimatedTotalHits"],
@@ -159,6 +162,22 @@ class Ttl(unittest.TestCase):
         for node in self.cluster.nodes:
             r = node.call("GET", "/indexes/fresh/settings/filterable-attributes")
             self.assertIn(FIELD, r.json())
+
+    def test_a_deleted_index_takes_its_policy_with_it(self):
+        self.policy({"default_ttl_s": 3600})
+        self.write("DELETE", f"/indexes/{INDEX}", None)
+        self.write("POST", "/indexes", {"uid": INDEX, "primaryKey": "id"})
+        r = self.cluster.call("GET", f"/_miroir/indexes/{INDEX}/ttl-policy")
+        self.assertEqual(r.status, 404, r.body)
+        self.assertEqual(r.json()["code"], "miroir_ttl_policy_not_found")
+        # the new index's reads and writes know nothing of the old policy
+        self.write("POST", f"/indexes/{INDEX}/documents", [{"id": 1, "kind": "long"}])
+        r = self.cluster.call("POST", f"/indexes/{INDEX}/search", {"q": ""})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["estimatedTotalHits"], 1)
+        r = self.cluster.nodes[0].call("POST", f"/indexes/{INDEX}/documents/fetch",
+                                       {"fields": ["id", FIELD]})
+        self.assertEqual([d.get(FIELD) for d in r.json()["results"]], [None] * r.json()["total"])
 
     def test_bad_input_is_refused_and_nothing_is_written(self):
         for bad in ["tomorrow", -5, True, {"at": 1}, None, "1765000000", 1e13]:
