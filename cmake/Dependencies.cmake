@@ -10,6 +10,7 @@ find_package(OpenSSL REQUIRED)
 find_package(simdjson 3 REQUIRED CONFIG)
 find_package(SQLite3 REQUIRED)
 find_package(ZLIB REQUIRED)
+find_package(LibArchive 3.6 REQUIRED)
 
 # Asio and Beast are compiled once in miroir_asio (src/asio_impl.cpp) instead of in every
 # translation unit that includes them.

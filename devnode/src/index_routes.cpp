@@ -15,8 +15,6 @@ using http::Method;
 
 namespace {
 
-const char* kVersion = "1.50.0";
-
 // GET /stats: every index's statistics.
 Response global_stats(State& state, Request& r) {
     Query q(r.query, {"showInternalDatabaseSizes", "sizeFormat"});

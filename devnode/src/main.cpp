@@ -20,6 +20,7 @@ namespace {
 [[noreturn]] void usage(const std::string& message) {
     std::cerr << "miroir-devnode: " << message << "\n"
               << "usage: miroir-devnode [--http-addr HOST:PORT] [--master-key KEY]\n"
+              << "       [--dump-dir DIR]  (Meilisearch's default: dumps/)\n"
               << "       (--db-path, --env, --no-analytics and other Meilisearch options are "
                  "accepted and ignored)\n";
     std::exit(2);
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
     std::string addr =
         std::getenv("MEILI_HTTP_ADDR") ? std::getenv("MEILI_HTTP_ADDR") : "localhost:7700";
     std::string master_key = std::getenv("MEILI_MASTER_KEY") ? std::getenv("MEILI_MASTER_KEY") : "";
+    // where POST /dumps writes the dump files, by default where Meilisearch writes them
+    std::string dump_dir = std::getenv("MEILI_DUMP_DIR") ? std::getenv("MEILI_DUMP_DIR") : "dumps/";
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         std::string value;
@@ -72,6 +75,8 @@ int main(int argc, char** argv) {
             addr = take();
         } else if (a == "--master-key") {
             master_key = take();
+        } else if (a == "--dump-dir") {
+            dump_dir = take();
         } else if (a == "--no-analytics" || a == "--experimental-enable-metrics") {
             // flags without a value
         } else if (a == "--help" || a == "-h") {
@@ -89,7 +94,7 @@ int main(int argc, char** argv) {
     options.port = static_cast<std::uint16_t>(std::stoi(addr.substr(colon + 1)));
     options.max_body_bytes = 100'000'000;
 
-    devnode::Node node(master_key);
+    devnode::Node node(master_key, dump_dir);
     node.start_worker();
 
     boost::asio::io_context io;

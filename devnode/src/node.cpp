@@ -95,7 +95,8 @@ json index_stats(const Index& index, bool indexing, const SizeDisplay& sizes) {
     return j;
 }
 
-Node::Node(std::string master_key) {
+Node::Node(std::string master_key, std::string dump_dir) {
+    dumps_.dir = std::move(dump_dir);
     state_.master_key = std::move(master_key);
     // the default keys, with random uids as Meilisearch creates them
     auto add_default = [&](const char* name, const char* description,
@@ -453,7 +454,7 @@ void delete_tasks(State& state, Task& task) {
 }
 
 // Applies a task of any type; throws ApiError when it fails.
-void apply_task(State& state, Task& task) {
+void apply_task(State& state, Task& task, const DumpOptions& dumps) {
     const std::string& type = task.type;
     const auto uid = task.index_uid.value_or("");
     if (type == "indexCreation") {
@@ -475,7 +476,7 @@ void apply_task(State& state, Task& task) {
     } else if (type == "taskDeletion") {
         delete_tasks(state, task);
     } else if (type == "dumpCreation") {
-        task.details["dumpUid"] = rfc3339(now());
+        create_dump(state, task, dumps);
     } else if (type == "indexCompaction") {
         // nothing to reclaim in memory: the same size before and after
         const auto it = state.indexes.find(uid);
@@ -494,7 +495,7 @@ void apply_task(State& state, Task& task) {
 
 void Node::process(Task& task) {
     try {
-        apply_task(state_, task);
+        apply_task(state_, task, dumps_);
         task.status = "succeeded";
     } catch (const ApiError& e) {
         task.status = "failed";

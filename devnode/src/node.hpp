@@ -17,9 +17,19 @@ using miroir::http::Response;
 // A devnode route handler: synchronous, runs with the state mutex NOT held.
 using Handler = std::function<Response(Request&)>;
 
+// The Meilisearch version the node reproduces (GET /version, dumps' `dbVersion`).
+inline constexpr const char* kVersion = "1.50.0";
+
+// Where the node writes its dumps, and the instance uid they carry (one per node, as a
+// Meilisearch instance keeps its own).
+struct DumpOptions {
+    std::string dir = "dumps/";
+    std::string instance_uid = new_uuid();
+};
+
 class Node {
   public:
-    explicit Node(std::string master_key);
+    explicit Node(std::string master_key, std::string dump_dir = "dumps/");
     ~Node();
 
     // The request entry point, for http::Server.
@@ -85,6 +95,7 @@ class Node {
     std::map<std::string, Fault> faults_;  // by route class; guarded by state_.mutex
     std::uint64_t fault_seed_ = 0x9e3779b97f4a7c15ULL;
 
+    DumpOptions dumps_;
     State state_;
     miroir::http::Router router_;
     std::vector<Route> routes_;
@@ -117,5 +128,8 @@ json index_stats(const Index& index, bool indexing, const SizeDisplay& sizes);
 Response edit_documents(State& state, Request& r);
 // POST /indexes/{uid}/fields (fields.cpp).
 Response list_fields(State& state, Request& r);
+// dumpCreation (dumps.cpp), mutex held: writes the state as a Meilisearch v6 dump to
+// `<options.dir>/<dumpUid>.dump` and sets the task's `dumpUid`; throws dump_process_failed.
+void create_dump(const State& state, Task& task, const DumpOptions& options);
 
 }  // namespace devnode
