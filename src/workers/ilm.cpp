@@ -26,6 +26,7 @@
 #include <miroir/workers/workers.hpp>
 
 #include "rebalance.hpp"
+#include "self_call.hpp"
 
 namespace miroir::workers {
 
@@ -42,51 +43,14 @@ constexpr std::int64_t kTickMs = 1000;
 constexpr std::chrono::milliseconds kTaskWait = std::chrono::minutes(10);
 constexpr std::int64_t kFirstIndexGraceMs = 60000;
 
-// A request of the public API, served in process with the master (or admin) key.
-asio::awaitable<http::Response> self_call(Context& ctx, Method method, const std::string& target,
-                                          const json& body = nullptr) {
-    if (!ctx.loopback) throw std::runtime_error("no in-process client");
-    http::Request r;
-    r.method = method;
-    r.method_text = std::string(http::to_string(method));
-    r.target = target;
-    const auto q = target.find('?');
-    r.path = target.substr(0, q);
-    if (q != std::string::npos) r.query = target.substr(q + 1);
-    r.remote_address = "ilm";
-    if (!body.is_null()) {
-        r.headers.set("Content-Type", "application/json");
-        r.body = body.dump();
-    }
-    co_return co_await ctx.loopback(std::move(r));
-}
-
-// The error an answer carries, as the client of a rollover gets it.
-http::ApiError failure(const std::string& what, unsigned status, const json& answer) {
-    const auto message = answer.is_object() ? answer.value("message", std::string()) : "";
-    const auto code = answer.is_object() ? answer.value("code", std::string("internal")) : "";
-    return http::ApiError(
-        status >= 400 ? status : 500, code.empty() ? "internal" : code,
-        status >= 500 ? http::ErrorType::system : http::ErrorType::invalid_request,
-        what + ": " + message);
-}
-
 // A request answered with a task, run to its end. `done_code`: a failure
 // with that error code counts as done (the step was done before).
 asio::awaitable<void> run_task(Context& ctx, Method method, const std::string& target,
                                const json& body, const char* done_code = "") {
-    const auto answer = co_await self_call(ctx, method, target, body);
-    const auto accepted = json::parse(answer.body, nullptr, false);
-    if (answer.status != 202 || !accepted.value("taskUid", json()).is_number_unsigned()) {
-        throw failure(std::string(http::to_string(method)) + " " + target, answer.status, accepted);
-    }
-    const auto uid = accepted["taskUid"].get<std::uint64_t>();
-    const auto task = co_await scatter::wait_finished(ctx, uid, kTaskWait);
-    if (!task) throw std::runtime_error("task " + std::to_string(uid) + " did not finish");
-    if (task->status == "succeeded") co_return;
-    const auto error = json::parse(task->error, nullptr, false);
-    if (*done_code && error.is_object() && error.value("code", "") == done_code) co_return;
-    throw failure(std::string(http::to_string(method)) + " " + target, 500, error);
+    const auto what = std::string(http::to_string(method)) + " " + target;
+    const auto answer = co_await self_call(ctx, method, target, body, "ilm");
+    const auto uid = accepted_task(what, answer);
+    co_await task_succeeded(ctx, what, uid, kTaskWait, done_code);
 }
 
 std::string index_of(const IlmPolicy& p, std::uint64_t generation) {
@@ -129,10 +93,10 @@ asio::awaitable<void> point_alias(Context& ctx, const std::string& name,
     if (!alias) {
         json made = body;
         made["name"] = name;
-        answer = co_await self_call(ctx, Method::post, "/_miroir/aliases", made);
+        answer = co_await self_call(ctx, Method::post, "/_miroir/aliases", made, "ilm");
     }
     if (alias || answer.status == 409) {  // made meanwhile: pointed instead
-        answer = co_await self_call(ctx, Method::put, "/_miroir/aliases/" + name, body);
+        answer = co_await self_call(ctx, Method::put, "/_miroir/aliases/" + name, body, "ilm");
     }
     if (answer.status != 200 && answer.status != 201) {
         throw failure("alias `" + name + "`", answer.status,
@@ -167,8 +131,9 @@ asio::awaitable<bool> due(Context& ctx, const IlmPolicy& p) {
     if (p.indexes.empty()) co_return true;
     if (p.max_age_s > 0 && util::unix_ms() - p.rolled_at >= p.max_age_s * 1000) co_return true;
     if (p.max_documents == 0) co_return false;
-    const auto answer =
-        co_await self_call(ctx, Method::get, "/indexes/" + p.indexes.back() + "/stats");
+    const json none;
+    const auto answer = co_await self_call(ctx, Method::get,
+                                           "/indexes/" + p.indexes.back() + "/stats", none, "ilm");
     const auto stats = json::parse(answer.body, nullptr, false);
     if (answer.status != 200 || !stats.is_object()) co_return false;
     co_return stats.value("numberOfDocuments", std::uint64_t{0}) >= p.max_documents;
@@ -188,8 +153,9 @@ asio::awaitable<IlmPolicy> roll_over(Context& ctx, const std::string& name,
     co_await run_task(ctx, Method::post, "/indexes", create, "index_already_exists");
     if (!policy.indexes.empty()) {
         const auto source = policy.indexes.back();
+        const json none;
         const auto answer =
-            co_await self_call(ctx, Method::get, "/indexes/" + source + "/settings");
+            co_await self_call(ctx, Method::get, "/indexes/" + source + "/settings", none, "ilm");
         const auto settings = json::parse(answer.body, nullptr, false);
         if (answer.status != 200)
             throw failure("settings of `" + source + "`", answer.status, settings);
