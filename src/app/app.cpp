@@ -31,7 +31,9 @@
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
 #include <miroir/upstream/observed.hpp>
+#include <miroir/util/uuid.hpp>
 #include <miroir/version.hpp>
+#include <miroir/workers/dump_import.hpp>
 #include <miroir/workers/supervisor.hpp>
 #include <miroir/workers/workers.hpp>
 
@@ -91,6 +93,7 @@ struct App::Impl {
         admin::add_alias_routes(router, context);
         admin::add_ttl_routes(router, context);
         admin::add_ilm_routes(router, context);
+        admin::add_dump_routes(router, context);
         admin::add_worker_routes(router, supervisor);
         admin::add_metrics_listener_routes(metrics_router, context);
     }
@@ -227,6 +230,19 @@ std::function<asio::awaitable<http::Response>(http::Request)> loopback(
     };
 }
 
+// A dump uploaded to POST /_miroir/dumps/import with the admin key goes to disk as it arrives
+// (dump_import.dir), whatever its size up to dump_import.max_bytes.
+std::function<std::optional<http::Spool>(const http::Request&)> dump_spool(
+    const http::Pipeline& pipeline, const config::Config& cfg) {
+    return [&pipeline, &cfg](const http::Request& r) -> std::optional<http::Spool> {
+        if (r.method != http::Method::post || r.path != "/_miroir/dumps/import") return {};
+        if (!pipeline.admits_admin(r)) return {};
+        const auto dir = workers::dump_directory(cfg.dump_import);
+        return http::Spool{dir + "/upload-" + util::random_uuid() + ".part",
+                           cfg.dump_import.max_bytes};
+    };
+}
+
 void log_start(const config::Config& cfg, const fleet::Context& ctx, unsigned threads,
                unsigned short port, unsigned short metrics_port) {
     if (cfg.master_key.empty()) {
@@ -282,7 +298,8 @@ int App::run() {
     http::Pipeline metrics_pipeline(s.metrics_router, std::move(metrics_pipeline_options),
                                     s.metrics);
 
-    const auto options = server_options(cfg);
+    auto options = server_options(cfg);
+    options.spool = dump_spool(pipeline, cfg);
     for (unsigned i = 1; i < s.threads; ++i)
         s.workers.push_back(std::make_unique<asio::io_context>(1));
     std::vector<asio::any_io_executor> session_executors = {s.io.get_executor()};

@@ -30,6 +30,7 @@ constexpr const char* kUsage = R"(Usage:
   miroir anti-entropy status             [CONNECTION] [--json]
   miroir ilm list                        [CONNECTION] [--json]
   miroir ilm rollover NAME               [CONNECTION] [--json]
+  miroir import-dump FILE [--replace] [--wait] [CONNECTION] [--json]
 
 CONNECTION:
   --url URL          Miroir's address (default: $MIROIR_URL, else server.bind and server.port
@@ -55,6 +56,10 @@ replicas of each shard and repairing what differs; with --wait it prints progres
 pass ends, and exits 1 when it failed.
 ilm list shows each rolling index family (its indexes, newest last, and thresholds); ilm
 rollover rolls family NAME over to a new index now.
+import-dump sends FILE, a Meilisearch dump (`POST /dumps` of Meilisearch 1.x), to be imported:
+its indexes with their settings, its keys, and its documents written to their owners; with
+--replace, indexes and keys of the dump that exist are deleted first (else the import fails on
+them); with --wait it prints progress until the import ends, and exits 1 when it failed.
 )";
 
 // One line on the rebalance: what it moves and how far it is.
@@ -262,7 +267,7 @@ int explain(const Options& o) {
 bool is_operator_command(const std::string& command) {
     return command == "status" || command == "nodes" || command == "verify" ||
            command == "rebalance" || command == "aliases" || command == "explain" ||
-           command == "anti-entropy" || command == "ilm";
+           command == "anti-entropy" || command == "ilm" || command == "import-dump";
 }
 
 int run(const std::string& command, const std::vector<std::string>& args) {
@@ -274,6 +279,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         if (command == "status") return status(parse(args, {}), false);
         if (command == "verify") return verify(parse(args, {.verify = true}));
         if (command == "rebalance") return rebalance(parse(args, {.wait = true}));
+        if (command == "import-dump") return import_dump(args);
         if (command == "explain") {
             return explain(parse(args, {.explain = true, .positional = 1, .optional = 1}));
         }

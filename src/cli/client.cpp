@@ -57,6 +57,8 @@ Options parse(const std::vector<std::string>& args, Accepts accepts) {
             o.group = value("--group");
         } else if (accepts.wait && a == "--wait") {
             o.wait = true;
+        } else if (accepts.replace && a == "--replace") {
+            o.replace = true;
         } else if (accepts.explain && a == "--execute") {
             o.execute = true;
         } else if (accepts.explain && a.starts_with("--key")) {
@@ -90,8 +92,11 @@ Options parse(const std::vector<std::string>& args, Accepts accepts) {
     return o;
 }
 
-Answer send(const Options& o, bhttp::verb method, const std::string& target,
-            const std::string& body) {
+namespace {
+
+// One request with any body type, answered.
+template <class Body>
+Answer exchange(const Options& o, bhttp::request<Body>& req) {
     const auto parsed = boost::urls::parse_uri(o.url);
     if (!parsed || parsed->scheme() != "http") {
         throw std::runtime_error("--url must be an http:// address, not `" + o.url + "`");
@@ -108,12 +113,9 @@ Answer send(const Options& o, bhttp::verb method, const std::string& target,
     const int fd = stream.socket().native_handle();
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    bhttp::request<bhttp::string_body> req{method, target, 11};
     req.set(bhttp::field::host, host + ":" + port);
     req.set(bhttp::field::user_agent, "miroir-cli");
     if (!o.admin_key.empty()) req.set(bhttp::field::authorization, "Bearer " + o.admin_key);
-    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
-    req.body() = body;
     req.prepare_payload();
     bhttp::write(stream, req);
     beast::flat_buffer buffer;
@@ -124,6 +126,26 @@ Answer send(const Options& o, bhttp::verb method, const std::string& target,
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     auto& res = parser.get();
     return {res.result_int(), json::parse(res.body(), nullptr, false)};
+}
+
+}  // namespace
+
+Answer send(const Options& o, bhttp::verb method, const std::string& target,
+            const std::string& body) {
+    bhttp::request<bhttp::string_body> req{method, target, 11};
+    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    return exchange(o, req);
+}
+
+Answer send_file(const Options& o, const std::string& target, const std::string& path,
+                 const std::string& content_type) {
+    bhttp::request<bhttp::file_body> req{bhttp::verb::post, target, 11};
+    beast::error_code ec;
+    req.body().open(path.c_str(), beast::file_mode::scan, ec);
+    if (ec) throw std::runtime_error("cannot read " + path + ": " + ec.message());
+    req.set(bhttp::field::content_type, content_type);
+    return exchange(o, req);
 }
 
 Answer get(const Options& o, const std::string& target) {

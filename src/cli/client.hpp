@@ -27,6 +27,7 @@ struct Options {
     bool wait = false;
     bool execute = false;
     std::optional<std::string> key;
+    bool replace = false;
 };
 
 // The flags a command takes beyond the connection's and --json.
@@ -36,6 +37,7 @@ struct Accepts {
     bool group = false;    // --group
     bool wait = false;     // --wait
     bool explain = false;  // --execute, --key
+    bool replace = false;  // --replace
     std::size_t positional = 0;
     std::size_t optional = 0;  // positional arguments that may be left out
 };
@@ -56,6 +58,9 @@ Options parse(const std::vector<std::string>& args, Accepts accepts);
 Answer send(const Options& o, bhttp::verb method, const std::string& target,
             const std::string& body = "");
 Answer get(const Options& o, const std::string& target);
+// A POST whose body is the file at `path`, streamed from disk.
+Answer send_file(const Options& o, const std::string& target, const std::string& path,
+                 const std::string& content_type);
 
 // A value as text: a string as it is, anything else as JSON.
 std::string text(const json& v);
@@ -66,5 +71,7 @@ std::runtime_error failure(const Answer& a);
 int aliases(const std::string& action, const std::vector<std::string>& args);
 int anti_entropy(const std::string& action, const std::vector<std::string>& args);
 int ilm(const std::string& action, const std::vector<std::string>& args);
+// miroir import-dump FILE (dumps.cpp).
+int import_dump(const std::vector<std::string>& args);
 
 }  // namespace miroir::cli

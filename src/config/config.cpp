@@ -233,6 +233,15 @@ void read_anti_entropy(MapReader& m, Config& cfg) {
     r.read_int("repairs_per_hold", ae.repairs_per_hold, 1, 100000);
 }
 
+void read_dump_import(MapReader& m, Config& cfg) {
+    auto& d = cfg.dump_import;
+    MapReader r(m.child("dump_import"), "miroir.dump_import", cfg.unknown_keys);
+    r.read("dir", d.dir);
+    r.read_int("max_bytes", d.max_bytes, 0, std::int64_t{1} << 50);
+    r.read_int("batch_bytes", d.batch_bytes, 1 << 16, 1 << 30);
+    r.read_int("tasks_in_flight", d.tasks_in_flight, 1, 64);
+}
+
 void read_idempotency(MapReader& m, Config& cfg) {
     MapReader r(m.child("idempotency"), "miroir.idempotency", cfg.unknown_keys);
     r.read_int("ttl_seconds", cfg.idempotency.ttl_seconds, 1, 30 * 86400);
@@ -294,6 +303,7 @@ void read_config(const YAML::Node& root, Config& cfg) {
         read_upstream(m, cfg);
         read_rebalance(m, cfg);
         read_anti_entropy(m, cfg);
+        read_dump_import(m, cfg);
         read_idempotency(m, cfg);
         read_session_pinning(m, cfg);
         read_tenant_affinity(m, cfg);

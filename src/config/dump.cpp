@@ -64,6 +64,13 @@ void emit_background(YAML::Emitter& out, const Config& c) {
     out << YAML::Key << "buckets" << YAML::Value << ae.buckets;
     out << YAML::Key << "repairs_per_hold" << YAML::Value << ae.repairs_per_hold;
     out << YAML::EndMap;
+    const auto& d = c.dump_import;
+    out << YAML::Key << "dump_import" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "dir" << YAML::Value << d.dir;
+    out << YAML::Key << "max_bytes" << YAML::Value << d.max_bytes;
+    out << YAML::Key << "batch_bytes" << YAML::Value << d.batch_bytes;
+    out << YAML::Key << "tasks_in_flight" << YAML::Value << d.tasks_in_flight;
+    out << YAML::EndMap;
 }
 
 void emit_scatter(YAML::Emitter& out, const Scatter& sc) {

@@ -129,6 +129,15 @@ std::optional<std::string> Pipeline::authorize(const Request& request, Access ac
     return std::nullopt;
 }
 
+bool Pipeline::admits_admin(const Request& request) const {
+    try {
+        authorize(request, Access::admin);
+        return true;
+    } catch (const ApiError&) {
+        return false;
+    }
+}
+
 Response Pipeline::error_response(const Request& request, const std::exception& e) const {
     if (is_cancellation(e)) {
         // the client left (server.cpp cancels the handler): nobody reads this answer

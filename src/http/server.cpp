@@ -10,6 +10,8 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <sys/socket.h>
@@ -120,7 +122,8 @@ std::string trim_trailing_slashes(std::string_view path) {
     return std::string(path.empty() ? "/" : path);
 }
 
-Request to_request(bhttp::request<bhttp::string_body>&& in, const std::string& remote_address) {
+template <class Fields>
+Request from_header(const bhttp::header<true, Fields>& in, const std::string& remote_address) {
     Request out;
     out.method_text = std::string(in.method_string());
     out.method = method_from_string(out.method_text);
@@ -131,7 +134,6 @@ Request to_request(bhttp::request<bhttp::string_body>&& in, const std::string& r
     for (const auto& field : in) {
         out.headers.add(std::string(field.name_string()), std::string(field.value()));
     }
-    out.body = std::move(in.body());
     out.remote_address = remote_address;
     return out;
 }
@@ -176,6 +178,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> run_session(std::shared_ptr<Session> session);
     asio::awaitable<bool> serve_one(Session& session, beast::flat_buffer& buffer);
+    asio::awaitable<std::optional<bool>> read_to_file(
+        Session& session, beast::flat_buffer& buffer,
+        bhttp::request_parser<bhttp::string_body>& header, const Spool& spool);
+    asio::awaitable<std::optional<bool>> read_to_memory(
+        Session& session, beast::flat_buffer& buffer,
+        bhttp::request_parser<bhttp::string_body>& parser, Request& request);
     asio::awaitable<bool> write_response(Session& session, Response response, unsigned version,
                                          bool head, bool close, bool too_large);
     asio::awaitable<void> write_stream(Session& session, Response response, unsigned version);
@@ -240,13 +248,9 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
     // read the header
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(kHeaderLimit);
-    parser.body_limit(options.max_body_bytes);
+    parser.body_limit(boost::none);  // the request's limit is known once its header is
     stream.expires_after(options.header_timeout);
-    bool too_large = false;
-    if (auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
-        ec == bhttp::error::body_limit) {
-        too_large = true;  // a Content-Length over the limit is refused with the header
-    } else if (ec) {
+    if (auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow); ec) {
         if (!is_normal_end(ec)) {
             log::debug("bad request header", {{"error", ec.message()}});
             bhttp::response<bhttp::string_body> bad{bhttp::status::bad_request, 11};
@@ -256,23 +260,25 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
         }
         co_return false;
     }
-
-    // read the body, within the size limit
-    if (!too_large) {
-        stream.expires_after(options.body_timeout);
-        auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
-        if (ec == bhttp::error::body_limit) {
-            too_large = true;
-        } else if (ec) {
-            co_return false;
-        }
-    }
-
     const unsigned version = parser.get().version();
-    const bool keep_alive = parser.get().keep_alive() && !too_large;
     const bool head = parser.get().method() == bhttp::verb::head;
-    Request request = to_request(parser.release(), session.remote_address);
+    bool keep_alive = parser.get().keep_alive();
+    Request request = from_header(parser.get(), session.remote_address);
+
+    // read the body: to a file when the request's is kept on disk, else within the size limit
+    const auto spool = options.spool ? options.spool(request) : std::nullopt;
+    std::optional<bool> read;
+    if (spool) {
+        read = co_await read_to_file(session, buffer, parser, *spool);
+    } else {
+        read = co_await read_to_memory(session, buffer, parser, request);
+    }
+    if (!read) co_return false;
+    const bool too_large = *read;
+    if (spool && !too_large) request.body_file = spool->path;
+    keep_alive = keep_alive && !too_large;
     request.body_too_large = too_large;
+    const std::string body_file = request.body_file;  // removed after the answer, unless moved
 
     // hand the request to the pipeline, watching for the client leaving meanwhile: then the
     // handler is cancelled (the pipeline lets reads be, and lets writes finish)
@@ -284,6 +290,10 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
             asio::co_spawn(strand, handler(std::move(request)), asio::deferred),
             asio::co_spawn(strand, client_gone(stream.socket()), asio::deferred))
             .async_wait(until, asio::use_awaitable);
+    if (!body_file.empty()) {
+        error_code ignored;
+        std::filesystem::remove(body_file, ignored);
+    }
     if (handler_error) std::rethrow_exception(handler_error);
 
     if (response.stream && !gone && !head) {
@@ -295,6 +305,54 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
     const bool close = !keep_alive || response.close_connection || stopping || gone;
     co_return co_await write_response(session, std::move(response), version, head, close,
                                       too_large);
+}
+
+// A body read into `request` within max_body_bytes: whether it was over the limit, nullopt when
+// the connection must end.
+asio::awaitable<std::optional<bool>> Server::Impl::read_to_memory(
+    Session& session, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
+    Request& request) {
+    // a Content-Length over the limit is refused with the header
+    if (parser.content_length().value_or(0) > options.max_body_bytes) co_return true;
+    parser.body_limit(options.max_body_bytes);
+    session.stream.expires_after(options.body_timeout);
+    auto [ec, n] = co_await bhttp::async_read(session.stream, buffer, parser, use_nothrow);
+    if (ec == bhttp::error::body_limit) co_return true;
+    if (ec) co_return std::nullopt;
+    request.body = std::move(parser.get().body());
+    co_return false;
+}
+
+// A body written to `spool.path` as it arrives, each read within the body timeout (an upload
+// may take longer than any whole-body timeout): whether it was over the limit (the file is
+// then removed), nullopt when the connection must end.
+asio::awaitable<std::optional<bool>> Server::Impl::read_to_file(
+    Session& session, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& header,
+    const Spool& spool) {
+    auto& stream = session.stream;
+    const auto limit =
+        spool.max_bytes ? spool.max_bytes : std::numeric_limits<std::uint64_t>::max();
+    if (header.content_length().value_or(0) > limit) co_return true;
+    bhttp::request_parser<bhttp::file_body> parser(std::move(header));
+    parser.body_limit(limit);
+    error_code ec;
+    parser.get().body().open(spool.path.c_str(), beast::file_mode::write, ec);
+    if (ec) {
+        log::error("cannot write an upload", {{"file", spool.path}, {"error", ec.message()}});
+        co_return std::nullopt;
+    }
+    while (!parser.is_done()) {
+        stream.expires_after(options.body_timeout);
+        auto [read_ec, n] = co_await bhttp::async_read_some(stream, buffer, parser, use_nothrow);
+        if (!read_ec) continue;
+        parser.get().body().close();
+        error_code ignored;
+        std::filesystem::remove(spool.path, ignored);
+        if (read_ec == bhttp::error::body_limit) co_return true;
+        co_return std::nullopt;
+    }
+    parser.get().body().close();
+    co_return false;
 }
 
 // A response written whole; false when the connection must end (`close`, or a write that

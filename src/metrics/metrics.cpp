@@ -41,6 +41,9 @@
 //   miroir_ttl_documents_deleted_total    counter    index (expired copies deleted from nodes)
 //   miroir_ilm_rollovers_total            counter    policy
 //   miroir_ilm_indexes_deleted_total      counter    policy
+//   miroir_dump_import_bytes_read_total   counter    (bytes of uploaded dumps read)
+//   miroir_dump_import_documents_routed_total counter (documents written through the fleet)
+//   miroir_dump_imports_total             counter    result (succeeded, failed)
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -277,6 +280,23 @@ struct Metrics::Impl {
             .Name("miroir_ilm_indexes_deleted_total")
             .Help("Old indexes of rolling index families deleted past their retention")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& dump_bytes =
+        prometheus::BuildCounter()
+            .Name("miroir_dump_import_bytes_read_total")
+            .Help("Bytes of uploaded Meilisearch dumps read by imports")
+            .Register(registry);
+    prometheus::Counter& dump_bytes_total = dump_bytes.Add({});
+    prometheus::Family<prometheus::Counter>& dump_documents =
+        prometheus::BuildCounter()
+            .Name("miroir_dump_import_documents_routed_total")
+            .Help("Documents of imported dumps written to their owners")
+            .Register(registry);
+    prometheus::Counter& dump_documents_total = dump_documents.Add({});
+    prometheus::Family<prometheus::Counter>& dump_imports =
+        prometheus::BuildCounter()
+            .Name("miroir_dump_imports_total")
+            .Help("Dump imports finished, by result")
+            .Register(registry);
     prometheus::Family<prometheus::Counter>& worker_restarts =
         prometheus::BuildCounter()
             .Name("miroir_worker_restarts_total")
@@ -395,6 +415,15 @@ void Metrics::antientropy_repaired(std::string_view action, std::uint64_t docume
 void Metrics::antientropy_pass() { impl_->ae_passes.Increment(); }
 void Metrics::ilm_rolled(std::string_view policy) {
     impl_->ilm_rollovers.Add({{"policy", std::string(policy)}}).Increment();
+}
+void Metrics::dump_read(std::uint64_t bytes) {
+    impl_->dump_bytes_total.Increment(static_cast<double>(bytes));
+}
+void Metrics::dump_routed(std::uint64_t documents) {
+    impl_->dump_documents_total.Increment(static_cast<double>(documents));
+}
+void Metrics::dump_finished(std::string_view result) {
+    impl_->dump_imports.Add({{"result", std::string(result)}}).Increment();
 }
 void Metrics::ilm_deleted(std::string_view policy) {
     impl_->ilm_deleted.Add({{"policy", std::string(policy)}}).Increment();

@@ -13,6 +13,7 @@
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/util/time.hpp>
+#include <miroir/workers/dump_import.hpp>
 #include <miroir/workers/supervisor.hpp>
 #include <miroir/workers/workers.hpp>
 
@@ -42,7 +43,8 @@ std::vector<Job> all_jobs(fleet::Context& ctx) {
                                                 {"hint-replay", &replay_hints},
                                                 {"anti-entropy", &run_anti_entropy},
                                                 {"ttl-sweeper", &sweep_expired},
-                                                {"ilm", &run_ilm}};
+                                                {"ilm", &run_ilm},
+                                                {"dump-import", &run_dump_imports}};
     std::vector<Job> out;
     for (const auto& [name, run] : jobs) out.push_back({name, [&ctx, run] { return run(ctx); }});
     return out;

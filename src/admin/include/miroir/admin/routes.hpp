@@ -33,6 +33,8 @@ void add_ttl_routes(http::Router& router, fleet::Context& context);
 // POST, GET /_miroir/ilm, GET, DELETE /_miroir/ilm/{name}, POST /_miroir/ilm/{name}/rollover
 // (ilm.cpp)
 void add_ilm_routes(http::Router& router, fleet::Context& context);
+// POST, GET /_miroir/dumps/import, GET /_miroir/dumps/import/{uid}/status (dumps.cpp)
+void add_dump_routes(http::Router& router, fleet::Context& context);
 // GET /_miroir/workers (admin key): each background job's state, restarts and last error
 void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor);
 

@@ -119,6 +119,16 @@ struct AntiEntropy {
     std::uint32_t repairs_per_hold = 1000;       // documents checked again and repaired per hold
 };
 
+// Dump import: a Meilisearch dump uploaded to /_miroir/dumps/import is kept on disk while its
+// indexes, settings, keys and documents are written through the fleet (docs/operations.md,
+// "Importing a dump").
+struct DumpImport {
+    std::string dir;                      // uploads; empty: <temporary directory>/miroir-dumps
+    std::uint64_t max_bytes = 0;          // the largest upload (0: no limit)
+    std::uint32_t batch_bytes = 8 << 20;  // documents per write request
+    std::uint32_t tasks_in_flight = 4;    // writes sent before the oldest is waited for
+};
+
 // Idempotency keys: a write retried with the same `Idempotency-Key` and request gets the first
 // answer again (docs/writes.md).
 struct Idempotency {
@@ -171,6 +181,7 @@ struct Config {
     Upstream upstream;
     Rebalance rebalance;
     AntiEntropy anti_entropy;
+    DumpImport dump_import;
     Idempotency idempotency;
     SessionPinning session_pinning;
     TenantAffinity tenant_affinity;

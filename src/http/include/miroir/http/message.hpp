@@ -52,6 +52,8 @@ struct Request {
     std::string remote_address;
     // The body was larger than the configured limit and was not read.
     bool body_too_large = false;
+    // The body kept in this file instead of `body` (ServerOptions::spool).
+    std::string body_file;
 
     // Filled by the pipeline.
     std::string request_id;

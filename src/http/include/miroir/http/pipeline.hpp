@@ -51,6 +51,8 @@ class Pipeline {
     Pipeline(const Router& router, PipelineOptions options, metrics::Metrics& metrics);
 
     boost::asio::awaitable<Response> handle(Request request) const;
+    // Whether the request's key opens the /_miroir routes (seen before its body is read).
+    bool admits_admin(const Request& request) const;
 
   private:
     // Throws when the request may not use its route; returns the token still to be checked

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@
 
 namespace miroir::http {
 
+// A request body written to a file as it arrives instead of held in memory (an upload): the
+// file, and the largest body taken (0: no limit).
+struct Spool {
+    std::string path;
+    std::uint64_t max_bytes = 0;
+};
+
 struct ServerOptions {
     std::string bind = "127.0.0.1";
     std::uint16_t port = 7700;  // 0 picks a free port
@@ -24,6 +32,10 @@ struct ServerOptions {
     std::chrono::milliseconds header_timeout{30'000};  // whole header, from its first byte
     std::chrono::milliseconds body_timeout{60'000};    // whole body
     std::chrono::milliseconds idle_timeout{75'000};    // keep-alive wait for the next request
+    // Asked with each request's header (no body yet): where its body is kept on disk, or
+    // nullopt to read it into memory within max_body_bytes. A spooled body's reads each get
+    // body_timeout; the file is removed after the answer unless the handler moved it.
+    std::function<std::optional<Spool>(const Request&)> spool = nullptr;
 };
 
 using RequestHandler = std::function<boost::asio::awaitable<Response>(Request)>;

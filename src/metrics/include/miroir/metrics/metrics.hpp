@@ -84,6 +84,10 @@ class Metrics {
     // A rolling index family rolled over to a new index, or one of its old indexes deleted.
     void ilm_rolled(std::string_view policy);
     void ilm_deleted(std::string_view policy);
+    // Dump import: bytes of the upload read, documents written, one import finished.
+    void dump_read(std::uint64_t bytes);
+    void dump_routed(std::uint64_t documents);
+    void dump_finished(std::string_view result);
 
     // The Prometheus text exposition format of every family.
     std::string serialize() const;
