@@ -323,12 +323,20 @@ asio::awaitable<std::optional<tasks::Task>> wait_finished(Context& ctx, std::uin
                                                           std::chrono::milliseconds limit) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     const auto deadline = std::chrono::steady_clock::now() + limit;
+    std::chrono::milliseconds pause{10};
     for (;;) {
         auto task = co_await ctx.store.get(uid);
         if (task && task->finished()) co_return task;
         if (std::chrono::steady_clock::now() > deadline) co_return std::nullopt;
-        timer.expires_after(std::chrono::milliseconds(50));
+        // asked of the nodes now rather than at the task poller's next round
+        if (task) {
+            std::vector<tasks::Task> one = {*task};
+            co_await refresh(ctx, one);
+            if (one.front().finished()) co_return one.front();
+        }
+        timer.expires_after(pause);
         co_await timer.async_wait(asio::use_awaitable);
+        pause = std::min(pause * 2, std::chrono::milliseconds(200));
     }
 }
 

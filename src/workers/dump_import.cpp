@@ -46,7 +46,7 @@ using namespace dump_import;
 using fleet::Context;
 
 constexpr std::uint32_t kLeaseMs = 30000;
-constexpr std::chrono::milliseconds kTickMs{500};
+constexpr std::chrono::milliseconds kTickMs{200};
 constexpr std::chrono::milliseconds kTaskWait = std::chrono::hours(1);
 
 // One import being run: its record, saved after every step.

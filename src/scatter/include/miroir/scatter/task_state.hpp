@@ -41,8 +41,8 @@ boost::asio::awaitable<bool> complete_deletion(Context& ctx, tasks::Task& task);
 // runs the task deletions whose tasks have finished.
 boost::asio::awaitable<void> refresh(Context& ctx, std::vector<tasks::Task>& batch);
 
-// Miroir task `uid` once the store has it finished (the task poller advances it); nothing when
-// it has not finished within `limit`.
+// Miroir task `uid` once it finished (asked of the nodes while it waits, without waiting for
+// the task poller); nothing when it has not finished within `limit`.
 boost::asio::awaitable<std::optional<tasks::Task>> wait_finished(Context& ctx, std::uint64_t uid,
                                                                  std::chrono::milliseconds limit);
 
