@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>

@@ -237,10 +237,43 @@ std::function<std::optional<http::Spool>(const http::Request&)> dump_spool(
     return [&pipeline, &cfg](const http::Request& r) -> std::optional<http::Spool> {
         if (r.method != http::Method::post || r.path != "/_miroir/dumps/import") return {};
         if (!pipeline.admits_admin(r)) return {};
-        const auto dir = workers::dump_directory(cfg.dump_import);
-        return http::Spool{dir + "/upload-" + util::random_uuid() + ".part",
-                           cfg.dump_import.max_bytes};
+        try {
+            const auto dir = workers::dump_directory(cfg.dump_import);
+            return http::Spool{dir + "/upload-" + util::random_uuid() + ".part",
+                               cfg.dump_import.max_bytes};
+        } catch (const std::exception& e) {
+            log::error("no directory for uploads", {{"error", e.what()}});
+            return {};  // read into memory, within server.max_body_bytes
+        }
     };
+}
+
+// The client pipeline's options: keys, limits, and the hooks of the Meilisearch routes.
+http::PipelineOptions client_pipeline_options(const config::Config& cfg, fleet::Context& ctx) {
+    http::PipelineOptions client_options;
+    client_options.master_key = cfg.master_key;
+    client_options.admin_key = cfg.effective_admin_key();
+    client_options.max_body_bytes = cfg.server.max_body_bytes;
+    client_options.compress_responses = cfg.server.compress_responses;
+    client_options.check_api_key = [&ctx](http::Request& r, std::string token) {
+        return meili::check_api_key(ctx, r, std::move(token));
+    };
+    client_options.resolve = [&ctx](http::Request& r) { meili::resolve_aliases(ctx, r); };
+    client_options.explain_malformed = [&ctx](const http::Request& r) {
+        return meili::node_words(ctx, r);
+    };
+    client_options.around_write = [&ctx](http::Request& r, const http::Handler& next) {
+        return meili::around_write(ctx, r, next);
+    };
+    client_options.around_read = [&ctx](http::Request& r, const http::Handler& next) {
+        return meili::around_read(ctx, r, next);
+    };
+    client_options.error_of = [](const std::exception& e) -> std::optional<http::ApiError> {
+        if (!dynamic_cast<const tasks::Unavailable*>(&e)) return std::nullopt;
+        return http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,
+                              e.what());
+    };
+    return client_options;
 }
 
 void log_start(const config::Config& cfg, const fleet::Context& ctx, unsigned threads,
@@ -268,30 +301,7 @@ int App::run() {
     const auto& cfg = s.config;
     load_topology_now(s.io, s.context);
 
-    http::PipelineOptions client_options;
-    client_options.master_key = cfg.master_key;
-    client_options.admin_key = cfg.effective_admin_key();
-    client_options.max_body_bytes = cfg.server.max_body_bytes;
-    client_options.compress_responses = cfg.server.compress_responses;
-    client_options.check_api_key = [&s](http::Request& r, std::string token) {
-        return meili::check_api_key(s.context, r, std::move(token));
-    };
-    client_options.resolve = [&s](http::Request& r) { meili::resolve_aliases(s.context, r); };
-    client_options.explain_malformed = [&s](const http::Request& r) {
-        return meili::node_words(s.context, r);
-    };
-    client_options.around_write = [&s](http::Request& r, const http::Handler& next) {
-        return meili::around_write(s.context, r, next);
-    };
-    client_options.around_read = [&s](http::Request& r, const http::Handler& next) {
-        return meili::around_read(s.context, r, next);
-    };
-    client_options.error_of = [](const std::exception& e) -> std::optional<http::ApiError> {
-        if (!dynamic_cast<const tasks::Unavailable*>(&e)) return std::nullopt;
-        return http::ApiError(503, "miroir_task_store_unavailable", http::ErrorType::system,
-                              e.what());
-    };
-    http::Pipeline pipeline(s.router, std::move(client_options), s.metrics);
+    http::Pipeline pipeline(s.router, client_pipeline_options(cfg, s.context), s.metrics);
     s.context.loopback = loopback(s.io.get_executor(), pipeline, cfg);
     http::PipelineOptions metrics_pipeline_options;
     metrics_pipeline_options.max_body_bytes = 1024;
@@ -314,6 +324,7 @@ int App::run() {
         auto metrics_options = options;
         metrics_options.port = cfg.server.metrics_port;
         metrics_options.max_body_bytes = 1024;
+        metrics_options.spool = nullptr;  // no uploads there
         metrics_server = std::make_unique<http::Server>(
             s.io.get_executor(), metrics_options,
             [&metrics_pipeline](http::Request r) { return metrics_pipeline.handle(std::move(r)); });

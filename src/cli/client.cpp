@@ -117,11 +117,15 @@ Answer exchange(const Options& o, bhttp::request<Body>& req) {
     req.set(bhttp::field::user_agent, "miroir-cli");
     if (!o.admin_key.empty()) req.set(bhttp::field::authorization, "Bearer " + o.admin_key);
     req.prepare_payload();
-    bhttp::write(stream, req);
+    // an answer sent before the whole body (a refused key, a body too large) is still read
+    beast::error_code write_error;
+    bhttp::write(stream, req, write_error);
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(boost::none);  // a report on many indexes may be large
-    bhttp::read(stream, buffer, parser);
+    beast::error_code read_error;
+    bhttp::read(stream, buffer, parser, read_error);
+    if (read_error) throw beast::system_error(write_error ? write_error : read_error);
     beast::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     auto& res = parser.get();

@@ -1,6 +1,8 @@
 // A version 6 Meilisearch dump read with libarchive from a byte range of a file.
+#include <algorithm>
 #include <archive.h>
 #include <archive_entry.h>
+#include <cctype>
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@ using json = nlohmann::ordered_json;
 
 constexpr std::size_t kBlock = 1 << 20;
 constexpr std::size_t kMaxSmallEntry = std::size_t{256} << 20;  // settings, metadata, keys
+constexpr std::size_t kMaxLine = std::size_t{100} << 20;        // a node's default payload limit
 constexpr const char* kInvalid = "miroir_invalid_dump";
 
 Error corrupt(const std::string& why) {
@@ -143,6 +146,20 @@ void read_keys(Manifest& m, const std::string& text) {
     }
 }
 
+// Meilisearch's index uids: 1 to 400 ASCII letters, digits, `-` and `_` (they become paths).
+bool valid_index_uid(const std::string& uid) {
+    return !uid.empty() && uid.size() <= 400 &&
+           std::all_of(uid.begin(), uid.end(),
+                       [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
+}
+
+// A key uid: a UUID.
+bool valid_key_uid(const std::string& uid) {
+    return uid.size() == 36 && std::all_of(uid.begin(), uid.end(), [](unsigned char c) {
+               return std::isxdigit(c) || c == '-';
+           });
+}
+
 void check(const Manifest& m, bool has_metadata) {
     if (!has_metadata) {
         throw Error(kInvalid, "The file is not a Meilisearch dump: it has no `metadata.json`.");
@@ -153,7 +170,14 @@ void check(const Manifest& m, bool has_metadata) {
                         "` cannot be imported: Miroir imports version `V6` dumps, written by "
                         "Meilisearch 1.0 and later.");
     }
+    for (const auto& key : m.keys) {
+        const auto uid = key.value("uid", std::string());
+        if (!valid_key_uid(uid)) throw Error(kInvalid, "Key uid `" + uid + "` is not a UUID.");
+    }
     for (const auto& [uid, entry] : m.indexes) {
+        if (!valid_index_uid(uid)) {
+            throw Error(kInvalid, "Index uid `" + uid + "` of the dump is invalid.");
+        }
         if (!entry.metadata.is_object()) {
             throw Error(kInvalid, "Index `" + uid + "` of the dump has no `metadata.json`.");
         }
@@ -221,8 +245,17 @@ struct DocumentReader::Impl {
 
     // Whole lines of the current entry, at least piece_bytes of them unless it ends first.
     std::string take() {
-        while (!entry_end &&
-               (carry.size() < piece_bytes || carry.find('\n') == std::string::npos)) {
+        std::size_t scanned = 0;  // no newline before this offset of carry
+        const auto has_line = [&] {
+            const auto at = carry.find('\n', scanned);
+            scanned = at == std::string::npos ? carry.size() : at;
+            return at != std::string::npos;
+        };
+        while (!entry_end && (carry.size() < piece_bytes || !has_line())) {
+            if (carry.size() > piece_bytes + kMaxLine) {
+                throw Error(kInvalid, "A line of the documents of index `" + index +
+                                          "` is longer than 100 MiB.");
+            }
             const auto n = reader.read(block.data(), block.size());
             if (n == 0) entry_end = true;
             carry.append(block.data(), n);

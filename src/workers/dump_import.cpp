@@ -12,9 +12,12 @@
 // replaces the same document).
 #include <deque>
 #include <filesystem>
+#include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
@@ -45,11 +48,36 @@ using http::Method;
 using namespace dump_import;
 using fleet::Context;
 
-constexpr std::uint32_t kLeaseMs = 30000;
+constexpr std::uint32_t kLeaseMs = 60000;
 constexpr std::chrono::milliseconds kTickMs{200};
 constexpr std::chrono::milliseconds kTaskWait = std::chrono::hours(1);
 
-// One import being run: its record, saved after every step.
+// Another pod runs the import now (its lease ran out here): this one leaves it as it is.
+struct LeaseLost : std::runtime_error {
+    LeaseLost() : std::runtime_error("the import's lease was lost") {}
+};
+
+// The archive is read (and decompressed) on this thread, not on the thread of the jobs.
+asio::thread_pool& archive_thread() {
+    static asio::thread_pool pool(1);
+    return pool;
+}
+
+asio::awaitable<dump::Manifest> read_manifest_there(std::string file, dump::Range range) {
+    co_return dump::read_manifest(file, range);
+}
+
+asio::awaitable<std::optional<dump::Piece>> next_piece_there(dump::DocumentReader* reader) {
+    co_return reader->next();
+}
+
+std::string host_name() {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return host;
+}
+
+// One import being run: its record, saved after every step (the lease renewed with it).
 struct Run {
     Context& ctx;
     json state;
@@ -70,7 +98,12 @@ struct Run {
         if (read > counted) ctx.metrics.dump_read(read - counted);
         counted = read;
     }
-    asio::awaitable<void> save() { co_await save_state(ctx, state); }
+    asio::awaitable<void> save() {
+        const bool held =
+            co_await ctx.store.lease("dump-import:" + uid(), rebalancing::pod_name(), kLeaseMs);
+        if (!held) throw LeaseLost();
+        co_await save_state(ctx, state);
+    }
     asio::awaitable<void> phase(const char* name) {
         state["phase"] = name;
         co_await save();
@@ -150,21 +183,28 @@ json changed_settings(const json& dumped, const json& fresh, json& skipped) {
     return out;
 }
 
+// An index of the dump made (deleted first when it exists and is not this import's: with
+// `replace`). It is listed as made before it is asked for, so that a restart in between makes
+// it rather than find it in the way.
 asio::awaitable<void> make_index(Run& run, const std::string& uid, const dump::IndexEntry& e) {
     const json none;
     const auto path = "/indexes/" + uid;
-    if (!run.created("indexes", uid)) {
-        const bool found = co_await exists(run.ctx, path);
-        if (found)
-            co_await run_task(run.ctx, Method::del, path, none, "deleting index `" + uid + "`");
+    const bool ours = run.created("indexes", uid);
+    const bool found = co_await exists(run.ctx, path);
+    if (found && !ours) {
+        co_await run_task(run.ctx, Method::del, path, none, "deleting index `" + uid + "`");
+    }
+    if (!found || !ours) {
+        if (!ours) {
+            run.state["created"]["indexes"].push_back(uid);
+            co_await run.save();
+        }
         json create;
         create["uid"] = uid;
         const auto pk = e.metadata.value("primaryKey", json());
         if (pk.is_string()) create["primaryKey"] = pk;
         co_await run_task(run.ctx, Method::post, "/indexes", create, "creating index `" + uid + "`",
                           "index_already_exists");
-        run.state["created"]["indexes"].push_back(uid);
-        co_await run.save();
     }
     if (e.settings.is_object()) {
         const auto answer =
@@ -187,7 +227,6 @@ asio::awaitable<void> make_index(Run& run, const std::string& uid, const dump::I
 asio::awaitable<void> make_key(Run& run, const json& key) {
     const json none;
     const auto uid = key.value("uid", std::string());
-    if (uid.empty() || run.created("keys", uid)) co_return;
     const auto expires = key.value("expires_at", json());
     if (expires.is_string()) {
         const auto at = util::parse_date(expires.get<std::string>());
@@ -196,7 +235,9 @@ asio::awaitable<void> make_key(Run& run, const json& key) {
             co_return;
         }
     }
+    const bool ours = run.created("keys", uid);
     const bool found = co_await exists(run.ctx, "/keys/" + uid);
+    if (found && ours) co_return;
     if (found) {
         const auto gone =
             co_await self_call(run.ctx, Method::del, "/keys/" + uid, none, "dump-import");
@@ -205,14 +246,16 @@ asio::awaitable<void> make_key(Run& run, const json& key) {
                           json::parse(gone.body, nullptr, false));
         }
     }
+    if (!ours) {
+        run.state["created"]["keys"].push_back(uid);
+        co_await run.save();
+    }
     const auto body = key_body(key);
     const auto made = co_await self_call(run.ctx, Method::post, "/keys", body, "dump-import");
     if (made.status != 201) {
         throw failure("creating key `" + uid + "`", made.status,
                       json::parse(made.body, nullptr, false));
     }
-    run.state["created"]["keys"].push_back(uid);
-    co_await run.save();
 }
 
 // A piece of documents sent, and its task.
@@ -229,9 +272,6 @@ asio::awaitable<void> confirm(Run& run, const Sent& sent) {
     run.state["progress"][sent.index] = sent.end;
     run.state["documentsWritten"] = run.state["documentsWritten"].get<std::uint64_t>() + sent.count;
     co_await run.save();
-    const bool held =
-        co_await run.ctx.store.lease("dump-import:" + run.uid(), rebalancing::pod_name(), kLeaseMs);
-    if (!held) throw std::runtime_error("the import's lease was lost");
 }
 
 asio::awaitable<void> send_documents(Run& run, const dump::Manifest& m) {
@@ -239,7 +279,10 @@ asio::awaitable<void> send_documents(Run& run, const dump::Manifest& m) {
     dump::DocumentReader reader(run.file(), run.range(), cfg.batch_bytes);
     std::deque<Sent> in_flight;
     const std::string ndjson = "application/x-ndjson";
-    while (auto piece = reader.next()) {
+    for (;;) {
+        auto piece = co_await asio::co_spawn(archive_thread(), next_piece_there(&reader),
+                                             asio::use_awaitable);
+        if (!piece) break;
         run.read_to(piece->read);
         const auto done = run.state["progress"].value(piece->index, std::uint64_t{0});
         if (piece->first + piece->count <= done) continue;  // written before a restart
@@ -271,8 +314,9 @@ asio::awaitable<void> send_documents(Run& run, const dump::Manifest& m) {
 asio::awaitable<void> import(Run& run) {
     // read the archive: all but the documents
     co_await run.phase("reading");
-    const auto manifest =
-        dump::read_manifest(run.file(), run.range(), [&run](std::uint64_t at) { run.read_to(at); });
+    const auto manifest = co_await asio::co_spawn(
+        archive_thread(), read_manifest_there(run.file(), run.range()), asio::use_awaitable);
+    run.read_to(run.range().end);
     describe(run.state, manifest);
     co_await run.save();
     co_await check_existing(run, manifest);
@@ -302,6 +346,9 @@ asio::awaitable<void> run_one(Context& ctx, json state) {
     json error;
     try {
         co_await import(run);
+    } catch (const LeaseLost& e) {
+        log::warn("dump import left to another pod", {{"import", run.uid()}});
+        co_return;
     } catch (const std::exception& e) {
         if (cancelled(e)) throw;  // shutting down: a restart goes on from the record
         error = error_of(e);
@@ -316,12 +363,25 @@ asio::awaitable<void> run_one(Context& ctx, json state) {
                                        {"documents", run.state["documentsWritten"].dump()}});
 }
 
+// An upload this host received and no longer has: the import fails, saying so.
+asio::awaitable<void> lost(Context& ctx, json& state) {
+    json error = error_of(http::ApiError(500, "miroir_dump_upload_lost", http::ErrorType::system,
+                                         "The uploaded dump is no longer in `dump_import.dir`: "
+                                         "send it again (keep that directory on a volume that "
+                                         "outlives a restart)."));
+    finish(state, error);
+    co_await save_state(ctx, state);
+    ctx.metrics.dump_finished("failed");
+}
+
 }  // namespace
 
 std::string dump_directory(const config::DumpImport& cfg) {
     const fs::path dir =
         cfg.dir.empty() ? fs::temp_directory_path() / "miroir-dumps" : fs::path(cfg.dir);
-    fs::create_directories(dir);
+    if (fs::create_directories(dir) && cfg.dir.empty()) {
+        fs::permissions(dir, fs::perms::owner_all);  // a shared temporary directory: ours only
+    }
     return dir.string();
 }
 
@@ -332,7 +392,14 @@ asio::awaitable<std::string> enqueue_dump_import(Context& ctx, DumpUpload upload
                           .string();
     fs::rename(upload.file, file);
     state["file"] = file;
-    co_await save_state(ctx, state);
+    state["host"] = host_name();
+    try {
+        co_await save_state(ctx, state);
+    } catch (...) {
+        std::error_code ignored;
+        fs::remove(file, ignored);
+        throw;
+    }
     co_return public_view(state).dump();
 }
 
@@ -345,7 +412,11 @@ asio::awaitable<void> run_dump_imports(Context& ctx) {
         for (auto& state : states) {
             const auto status = state.value("status", std::string());
             if (status != "enqueued" && status != "processing") continue;
-            if (!fs::exists(state.value("file", std::string()))) continue;  // another pod's
+            if (!fs::exists(state.value("file", std::string()))) {
+                // another pod's upload; or this host's, lost (a directory that did not persist)
+                if (state.value("host", std::string()) == host_name()) co_await lost(ctx, state);
+                continue;
+            }
             const bool held =
                 co_await ctx.store.lease("dump-import:" + state["uid"].get<std::string>(),
                                          rebalancing::pod_name(), kLeaseMs);

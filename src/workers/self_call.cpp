@@ -41,10 +41,15 @@ asio::awaitable<http::Response> self_send(fleet::Context& ctx, http::Method meth
 http::ApiError failure(const std::string& what, unsigned status, const json& answer) {
     const auto message = answer.is_object() ? answer.value("message", std::string()) : "";
     const auto code = answer.is_object() ? answer.value("code", std::string("internal")) : "";
-    return http::ApiError(
-        status >= 400 ? status : 500, code.empty() ? "internal" : code,
-        status >= 500 ? http::ErrorType::system : http::ErrorType::invalid_request,
-        what + ": " + message);
+    const auto named = answer.is_object() ? answer.value("type", std::string()) : "";
+    // the answer's own type when it names one (a node's error in a failed task)
+    auto type = status >= 500 ? http::ErrorType::system : http::ErrorType::invalid_request;
+    for (const auto t : {http::ErrorType::invalid_request, http::ErrorType::auth,
+                         http::ErrorType::internal, http::ErrorType::system}) {
+        if (named == http::to_string(t)) type = t;
+    }
+    return http::ApiError(status >= 400 ? status : 500, code.empty() ? "internal" : code, type,
+                          what + ": " + message);
 }
 
 std::uint64_t accepted_task(const std::string& what, const http::Response& answer) {

@@ -20,6 +20,8 @@ using miroir::dump::Error;
 using miroir::dump::Range;
 using Files = std::vector<std::pair<std::string, std::string>>;
 
+const std::string kKeyA = "0b0c7e1a-3d2f-4c5b-8a9e-1f2e3d4c5b6a";
+const std::string kKeyB = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a";
 const std::string kMeta = R"({"dumpVersion":"V6","dbVersion":"1.50.0","dumpDate":"2026"})";
 
 // A gzip'd tar of `files`, in their order.
@@ -76,7 +78,7 @@ TEST(DumpArchive, ManifestInAnyEntryOrder) {
     const File f(
         tar_gz({{"./indexes/movies/documents.jsonl", "{\"id\":1}\n"},
                 {"./indexes/movies/settings.json", R"({"synonyms":{}})"},
-                {"./keys.jsonl", "{\"uid\":\"a\"}\n\n{\"uid\":\"b\"}\n"},
+                {"./keys.jsonl", "{\"uid\":\"" + kKeyA + "\"}\n\n{\"uid\":\"" + kKeyB + "\"}\n"},
                 {"./indexes/movies/metadata.json", R"({"uid":"movies","primaryKey":"id"})"},
                 {"./experimental-features.json", R"({"metrics":true})"},
                 {"./metadata.json", kMeta}}));
@@ -85,7 +87,7 @@ TEST(DumpArchive, ManifestInAnyEntryOrder) {
     EXPECT_EQ(m.dump_version, "V6");
     EXPECT_EQ(m.db_version, "1.50.0");
     ASSERT_EQ(m.keys.size(), 2u);
-    EXPECT_EQ(m.keys[1]["uid"], "b");
+    EXPECT_EQ(m.keys[1]["uid"], kKeyB);
     ASSERT_EQ(m.indexes.size(), 1u);
     EXPECT_EQ(m.indexes.at("movies").metadata["primaryKey"], "id");
     EXPECT_TRUE(m.indexes.at("movies").settings.contains("synonyms"));
@@ -124,6 +126,12 @@ TEST(DumpArchive, WhatIsNotAVersion6DumpIsRefused) {
     EXPECT_EQ(code_of(tar_gz({{"metadata.json", kMeta}, {"indexes/x/settings.json", "{}"}})),
               "miroir_invalid_dump");  // an index without its metadata
     EXPECT_EQ(code_of(tar_gz({{"metadata.json", "{not json"}})), "miroir_invalid_dump");
+    // uids that would not stay one path segment
+    EXPECT_EQ(code_of(tar_gz(
+                  {{"metadata.json", kMeta}, {"indexes/a?x/metadata.json", R"({"uid":"a?x"})"}})),
+              "miroir_invalid_dump");
+    EXPECT_EQ(code_of(tar_gz({{"metadata.json", kMeta}, {"keys.jsonl", R"({"uid":"../x"})"}})),
+              "miroir_invalid_dump");
     EXPECT_EQ(code_of("plain text"), "miroir_invalid_dump");
     std::string big;
     for (int i = 0; i < 20000; ++i) big += "{\"id\":" + std::to_string(i * 7919) + "}\n";
