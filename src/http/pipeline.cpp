@@ -204,7 +204,10 @@ boost::asio::awaitable<Response> Pipeline::handle(Request request) const {
             if (auto token = authorize(request, match.route->access)) {
                 co_await options_.check_api_key(request, std::move(*token));
             }
-            if (request.body_too_large) throw errors::payload_too_large(options_.max_body_bytes);
+            if (request.body_too_large) {
+                throw errors::payload_too_large(request.body_limit ? request.body_limit
+                                                                   : options_.max_body_bytes);
+            }
             response = co_await dispatch(request, *match.route);
         }
     } catch (const ApiError& e) {

@@ -278,6 +278,7 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
     if (spool && !too_large) request.body_file = spool->path;
     keep_alive = keep_alive && !too_large;
     request.body_too_large = too_large;
+    request.body_limit = spool ? spool->max_bytes : options.max_body_bytes;
     const std::string body_file = request.body_file;  // removed after the answer, unless moved
 
     // hand the request to the pipeline, watching for the client leaving meanwhile: then the

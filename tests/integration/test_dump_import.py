@@ -312,6 +312,13 @@ class DumpImport(unittest.TestCase):
         self.assertEqual(s["created"]["indexes"], ["bad"])
         self.assertEqual(self.call("GET", "/indexes").json()["total"], 1)  # only `bad`
 
+        self.cluster.stop()  # an upload past dump_import.max_bytes: refused with that limit
+        self.cluster = Cluster(SHAPE, self.dump_config(", max_bytes: 1000"))
+        r = self.upload(b"\x1f\x8b" + b"x" * 5000)
+        self.assertEqual((r.status, r.json()["code"]), (413, "payload_too_large"), r.body)
+        self.assertIn("is 1 KB.", r.json()["message"])
+        self.assertEqual(os.listdir(self.uploads.name), [])
+
 
 if __name__ == "__main__":
     unittest.main()

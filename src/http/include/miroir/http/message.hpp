@@ -50,8 +50,10 @@ struct Request {
     Headers headers;
     std::string body;
     std::string remote_address;
-    // The body was larger than the configured limit and was not read.
+    // The body was larger than the configured limit and was not read; the limit it was read
+    // under (server.max_body_bytes, or an upload's own).
     bool body_too_large = false;
+    std::uint64_t body_limit = 0;
     // The body kept in this file instead of `body` (ServerOptions::spool).
     std::string body_file;
 
