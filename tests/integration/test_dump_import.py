@@ -40,7 +40,7 @@ def corpus_documents():
         return [{"id": f"p{i}", "name": f"pkg{i}", "summary": " ".join(rng.sample(words, 3)),
                  "section": rng.choice(["web", "libs", "devel"]), "priority": "optional",
                  "tags": rng.sample(words, 2), "installed_size_kb": rng.randint(1, 9000)}
-                for i in range(5000)]
+                for i in range(30000)]
     docs = []
     with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
         for line in f:
@@ -215,7 +215,7 @@ class DumpImport(unittest.TestCase):
 
     def test_an_import_goes_on_after_a_restart(self):
         self.cluster.stop()  # again with small pieces, one write at a time: a longer import
-        self.cluster = Cluster(SHAPE, self.dump_config(", batch_bytes: 262144, tasks_in_flight: 1"))
+        self.cluster = Cluster(SHAPE, self.dump_config(", batch_bytes: 65536, tasks_in_flight: 1"))
         with open(self.dump, "rb") as f:
             r = self.upload(f.read())
         self.assertEqual(r.status, 202, r.body)
