@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <numeric>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/fleet.hpp>
@@ -32,8 +35,10 @@ namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 using http::Method;
 
-// A key the nodes do not know (yet) is looked up again at most this often; any key is checked
-// against the nodes again once the copy is this old (a key deleted through another Miroir).
+// A key the nodes do not know (yet) is looked up again at most this often, the request waiting
+// for the answer; once the copy is this old, the keys are read again in the background (a key
+// changed or deleted through another Miroir), the request going on with the copy at hand: a
+// slow node never holds up a request made with a known key.
 constexpr std::chrono::milliseconds kMissReload{1000};
 constexpr std::chrono::milliseconds kMaxAge{10000};
 
@@ -109,6 +114,14 @@ asio::awaitable<bool> reload(Context& ctx) {
     }
     ctx.keys.replace(keys);
     co_return true;
+}
+
+asio::awaitable<void> refresh_keys(Context& ctx) {
+    try {
+        co_await reload(ctx);
+    } catch (const std::exception& e) {
+        log::debug("API keys not read again", {{"error", e.what()}});
+    }
 }
 
 // The uid a client's `{key}` path names: a key value Miroir knows, else taken as a uid.
@@ -294,7 +307,9 @@ asio::awaitable<void> check_api_key(Context& ctx, http::Request& r, std::string 
         if (tenant) co_return;
     }
     auto key = ctx.keys.find(token);
-    if (ctx.keys.claim_reload(key ? kMaxAge : kMissReload)) {
+    if (key && ctx.keys.claim_reload(kMaxAge)) {
+        asio::co_spawn(ctx.executor, refresh_keys(ctx), asio::detached);
+    } else if (!key && ctx.keys.claim_reload(kMissReload)) {
         try {
             if (co_await reload(ctx)) key = ctx.keys.find(token);
         } catch (const http::ApiError&) {

@@ -204,10 +204,14 @@ class DumpImport(unittest.TestCase):
         self.assertEqual((key["name"], key["actions"], key["indexes"]),
                          ("search packages", ["search"], ["packages"]))
         headers = {"Authorization": f"Bearer {key['key']}", "Content-Type": "application/json"}
-        # the first search builds each development node's index: give it time
-        r = self.cluster.m.request("POST", "/indexes/packages/search", '{"q":"editor"}',
-                                   headers, 300)
+        # a development node builds an index at its first search, answering nothing meanwhile:
+        # built here first, so that Miroir's search is answered by every node
+        for node in self.cluster.nodes:
+            node.call("POST", "/indexes/packages/search", {"q": "editor"}, timeout=300)
+        r = self.cluster.m.request("POST", "/indexes/packages/search", '{"q":"editor"}', headers)
         self.assertEqual(r.status, 200, r.body)
+        self.assertNotIn("x-miroir-degraded", r.headers, r.body)
+        self.assertGreater(r.json()["estimatedTotalHits"], 0, r.body)
         r = self.cluster.m.request("POST", "/indexes/small/search", '{"q":"thing"}', headers)
         self.assertEqual(r.status, 403, r.body)
         writer = self.call("GET", "/keys/1f0e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", status=200).json()

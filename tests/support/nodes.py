@@ -89,7 +89,7 @@ class Node:
         self.stop()
 
     # -- client helpers ------------------------------------------------------------------
-    def call(self, method, path, body=None, key=None, headers=None):
+    def call(self, method, path, body=None, key=None, headers=None, timeout=10.0):
         h = dict(headers or {})
         key = self.master_key if key is None else key
         if key:
@@ -97,7 +97,7 @@ class Node:
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
             h.setdefault("Content-Type", "application/json")
-        return request(self.port, method, path, body, h)
+        return request(self.port, method, path, body, h, timeout)
 
     def wait_task(self, uid, timeout=10.0):
         deadline = time.monotonic() + timeout
