@@ -302,6 +302,8 @@ asio::awaitable<http::Response> verify(fleet::Context& ctx, http::Request& r) {
         uids.push_back(*only);
     } else {
         uids = co_await index_uids(ctx);
+        std::erase_if(uids,
+                      [&fleet](const std::string& u) { return fleet->topology().is_shadow(u); });
     }
 
     json indexes = json::array();
@@ -313,15 +315,17 @@ asio::awaitable<http::Response> verify(fleet::Context& ctx, http::Request& r) {
             throw http::error(404, "index_not_found", "Index `" + uid + "` not found.");
         }
         // a removed node is not asked: nothing reads from it
+        const auto& routed = fleet->for_index(uid);  // with the index's own shard count
         std::vector<Holding> held(fleet->size(), Holding{true, 0, true, {}, {}, 0});
         for (auto n : fleet->members()) {
-            held[n] = co_await holding(ctx, fleet->shards(), n, uid, pk, with_ids);
+            held[n] = co_await holding(ctx, routed.shards(), n, uid, pk, with_ids);
         }
         std::uint64_t documents = 0;
-        auto problems = check_index(*fleet, held, with_ids && pk.has_value(), documents);
+        auto problems = check_index(routed, held, with_ids && pk.has_value(), documents);
         clean = clean && problems.empty();
         json index;
         index["uid"] = uid;
+        index["shards"] = routed.shards();
         index["checked"] = with_ids && pk ? "ids" : "counts";  // no primary key yet: counts
         index["documents"] = documents;
         index["problems"] = std::move(problems);

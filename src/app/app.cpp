@@ -64,8 +64,8 @@ struct App::Impl {
           observed(fleet::NodeClients::kMaxNodes, config.scatter.adaptive.half_life_ms),
           hedge_budget(config.scatter.hedging.budget_fraction),
           keys(config.master_key),
-          context{io.get_executor(), config,       metrics, nodes,    fleets, *store, health,
-                  observed,          hedge_budget, keys,    settings, writes} {
+          context{io.get_executor(), config,       metrics, nodes,    fleets, *store,       health,
+                  observed,          hedge_budget, keys,    settings, writes, reshard_reads} {
         meili::add_misc_routes(router, context);
         meili::add_task_routes(router, context);
         meili::add_write_routes(router, context);
@@ -94,6 +94,7 @@ struct App::Impl {
         admin::add_ttl_routes(router, context);
         admin::add_ilm_routes(router, context);
         admin::add_dump_routes(router, context);
+        admin::add_reshard_routes(router, context);
         admin::add_worker_routes(router, supervisor);
         admin::add_metrics_listener_routes(metrics_router, context);
     }
@@ -123,6 +124,7 @@ struct App::Impl {
     fleet::KeyRing keys;
     fleet::SettingsVersions settings;
     fleet::WriteGate writes;
+    fleet::WriteGate reshard_reads;
     fleet::Context context;
     workers::Supervisor supervisor{io.get_executor(), metrics};
     http::Router router;

@@ -31,6 +31,10 @@ constexpr const char* kUsage = R"(Usage:
   miroir ilm list                        [CONNECTION] [--json]
   miroir ilm rollover NAME               [CONNECTION] [--json]
   miroir import-dump FILE [--replace] [--wait] [CONNECTION] [--json]
+  miroir reshard --index UID --new-shards N [--throttle DOCS_PER_S] [--retain-hours H] [--wait]
+                                         [CONNECTION] [--json]
+  miroir reshard status --index UID      [CONNECTION] [--json]
+  miroir reshard rollback --index UID [--wait] [CONNECTION] [--json]
 
 CONNECTION:
   --url URL          Miroir's address (default: $MIROIR_URL, else server.bind and server.port
@@ -60,6 +64,10 @@ import-dump sends FILE, a Meilisearch dump (`POST /dumps` of Meilisearch 1.x), t
 its indexes with their settings, its keys, and its documents written to their owners; with
 --replace, indexes and keys of the dump that exist are deleted first (else the import fails on
 them); with --wait it prints progress until the import ends, and exits 1 when it failed.
+reshard gives index UID N shards while it is searched and written: a shadow copy is filled,
+verified and switched to; the old copy is kept for a rollback for --retain-hours (default 24;
+0 deletes it at the switch). With --wait it prints progress until the switch (or the rollback)
+is done, and exits 1 when the reshard failed.
 )";
 
 // One line on the rebalance: what it moves and how far it is.
@@ -267,7 +275,8 @@ int explain(const Options& o) {
 bool is_operator_command(const std::string& command) {
     return command == "status" || command == "nodes" || command == "verify" ||
            command == "rebalance" || command == "aliases" || command == "explain" ||
-           command == "anti-entropy" || command == "ilm" || command == "import-dump";
+           command == "anti-entropy" || command == "ilm" || command == "import-dump" ||
+           command == "reshard";
 }
 
 int run(const std::string& command, const std::vector<std::string>& args) {
@@ -280,6 +289,7 @@ int run(const std::string& command, const std::vector<std::string>& args) {
         if (command == "verify") return verify(parse(args, {.verify = true}));
         if (command == "rebalance") return rebalance(parse(args, {.wait = true}));
         if (command == "import-dump") return import_dump(args);
+        if (command == "reshard") return reshard(args);
         if (command == "explain") {
             return explain(parse(args, {.explain = true, .positional = 1, .optional = 1}));
         }

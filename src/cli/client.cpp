@@ -59,6 +59,12 @@ Options parse(const std::vector<std::string>& args, Accepts accepts) {
             o.wait = true;
         } else if (accepts.replace && a == "--replace") {
             o.replace = true;
+        } else if (accepts.reshard && a.starts_with("--new-shards")) {
+            o.new_shards = value("--new-shards");
+        } else if (accepts.reshard && a.starts_with("--throttle")) {
+            o.throttle = value("--throttle");
+        } else if (accepts.reshard && a.starts_with("--retain-hours")) {
+            o.retain_hours = value("--retain-hours");
         } else if (accepts.explain && a == "--execute") {
             o.execute = true;
         } else if (accepts.explain && a.starts_with("--key")) {

@@ -28,6 +28,8 @@ struct Options {
     bool execute = false;
     std::optional<std::string> key;
     bool replace = false;
+    // miroir reshard: --new-shards, --throttle, --retain-hours (as given)
+    std::optional<std::string> new_shards, throttle, retain_hours;
 };
 
 // The flags a command takes beyond the connection's and --json.
@@ -38,6 +40,7 @@ struct Accepts {
     bool wait = false;     // --wait
     bool explain = false;  // --execute, --key
     bool replace = false;  // --replace
+    bool reshard = false;  // --new-shards, --throttle, --retain-hours
     std::size_t positional = 0;
     std::size_t optional = 0;  // positional arguments that may be left out
 };
@@ -73,5 +76,7 @@ int anti_entropy(const std::string& action, const std::vector<std::string>& args
 int ilm(const std::string& action, const std::vector<std::string>& args);
 // miroir import-dump FILE (dumps.cpp).
 int import_dump(const std::vector<std::string>& args);
+// miroir reshard [status|rollback] --index UID ...
+int reshard(const std::vector<std::string>& args);
 
 }  // namespace miroir::cli

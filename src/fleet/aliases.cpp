@@ -1,6 +1,9 @@
-// Aliases, TTL policies and rolling index families in the stored topology. Aliases: {"<name>":
+// Aliases, TTL policies, rolling index families and index layouts in the stored topology. Aliases:
+// {"<name>":
 // {"targets": [...], "multi": bool, "createdAt", "updatedAt", "history": [{"targets": [...],
 // "at"}]}}.
+#include <stdexcept>
+
 #include "aliases_json.hpp"
 
 namespace miroir::fleet {
@@ -112,6 +115,33 @@ const TtlPolicy* Topology::ttl_of(std::string_view uid) const {
 const Alias* Topology::alias(std::string_view name) const {
     const auto it = aliases.find(name);
     return it == aliases.end() ? nullptr : &it->second;
+}
+
+Layouts layouts_from_json(const json& j) {
+    Layouts out;
+    for (const auto& [uid, l] : j.items()) {
+        IndexLayout layout;
+        layout.shards = l.at("shards").get<std::uint32_t>();
+        layout.shadow = l.value("shadow", std::string());
+        layout.shadow_shards = l.value("shadowShards", std::uint32_t{0});
+        layout.phase = l.value("phase", std::string());
+        if (layout.shards == 0 || (!layout.shadow.empty() && layout.shadow_shards == 0)) {
+            throw std::invalid_argument("the stored topology has a layout without shards");
+        }
+        out.emplace(uid, layout);
+    }
+    return out;
+}
+
+json layouts_to_json(const Layouts& layouts) {
+    json out = json::object();
+    for (const auto& [uid, l] : layouts) {
+        out[uid] = {{"shards", l.shards},
+                    {"shadow", l.shadow},
+                    {"shadowShards", l.shadow_shards},
+                    {"phase", l.phase}};
+    }
+    return out;
 }
 
 }  // namespace miroir::fleet

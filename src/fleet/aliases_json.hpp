@@ -1,4 +1,5 @@
-// The named entries of the stored topology, aliases, TTL policies and rolling index families,
+// The named entries of the stored topology, aliases, TTL policies, rolling index families
+// and index layouts,
 // as JSON (fleet.cpp's parse and dump).
 #pragma once
 
@@ -29,5 +30,11 @@ using IlmPolicies = std::map<std::string, IlmPolicy, std::less<>>;
 // "retain", "checkIntervalS", "generation", "rolledAt", "indexes"}}
 IlmPolicies ilm_from_json(const nlohmann::ordered_json& j);
 nlohmann::ordered_json ilm_to_json(const IlmPolicies& policies);
+
+using Layouts = std::map<std::string, IndexLayout, std::less<>>;
+
+// {"<uid>": {"shards", "shadow", "shadowShards", "phase"}}
+Layouts layouts_from_json(const nlohmann::ordered_json& j);
+nlohmann::ordered_json layouts_to_json(const Layouts& layouts);
 
 }  // namespace miroir::fleet

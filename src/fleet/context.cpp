@@ -41,4 +41,10 @@ void NodeClients::ensure(const Topology& topology) {
 
 std::shared_ptr<const Fleet> Context::fleet() const { return fleets.get(); }
 
+std::shared_ptr<const Fleet> Context::fleet_of(std::string_view uid) const {
+    auto fleet = fleets.get();
+    const auto& routed = fleet->for_index(uid);
+    return std::shared_ptr<const Fleet>(std::move(fleet), &routed);  // kept alive by its parent
+}
+
 }  // namespace miroir::fleet

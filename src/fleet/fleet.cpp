@@ -84,6 +84,7 @@ Topology Topology::parse(std::string_view text) {
         if (j.contains("aliases")) t.aliases = aliases_from_json(j["aliases"]);
         if (j.contains("ttl")) t.ttl = ttl_from_json(j["ttl"]);
         if (j.contains("ilm")) t.ilm = ilm_from_json(j["ilm"]);
+        if (j.contains("layouts")) t.layouts = layouts_from_json(j["layouts"]);
         return t;
     } catch (const nlohmann::json::exception& e) {
         throw std::invalid_argument(std::string("the stored topology is malformed: ") + e.what());
@@ -124,6 +125,7 @@ std::string Topology::dump() const {
     if (!aliases.empty()) j["aliases"] = aliases_to_json(aliases);
     if (!ttl.empty()) j["ttl"] = ttl_to_json(ttl);
     if (!ilm.empty()) j["ilm"] = ilm_to_json(ilm);
+    if (!layouts.empty()) j["layouts"] = layouts_to_json(layouts);
     return j.dump();
 }
 
@@ -154,7 +156,27 @@ std::vector<std::string> Topology::target(int group) const {
     return out;
 }
 
+const IndexLayout* Topology::layout_of(std::string_view uid) const {
+    const auto found = layouts.find(uid);
+    return found == layouts.end() ? nullptr : &found->second;
+}
+
+bool Topology::is_shadow(std::string_view uid) const {
+    return std::any_of(layouts.begin(), layouts.end(),
+                       [uid](const auto& entry) { return entry.second.shadow == uid; });
+}
+
 Fleet::Fleet(Topology topology) : topology_(std::move(topology)) {
+    // the other shard counts first, each a fleet of the same topology without layouts
+    for (const auto& [uid, layout] : topology_.layouts) {
+        for (const auto count : {layout.shards, layout.shadow_shards}) {
+            if (count == 0 || count == topology_.shards || by_shards_.count(count)) continue;
+            Topology other = topology_;
+            other.layouts.clear();
+            other.shards = count;
+            by_shards_.emplace(count, std::make_shared<const Fleet>(std::move(other)));
+        }
+    }
     const auto shards = topology_.shards;
     const auto rf = topology_.replication_factor;
     held_.assign(topology_.nodes.size(), 0);
@@ -237,6 +259,28 @@ std::vector<std::size_t> Fleet::write_owners(const Group& group, std::uint32_t s
         }
     }
     return out;
+}
+
+const Fleet& Fleet::with_shards(std::uint32_t shards) const {
+    const auto found = by_shards_.find(shards);
+    return found == by_shards_.end() ? *this : *found->second;
+}
+
+const Fleet& Fleet::for_index(std::string_view uid) const {
+    const auto* layout = topology_.layout_of(uid);
+    return layout ? with_shards(layout->shards) : *this;
+}
+
+std::optional<Fleet::Shadow> Fleet::shadow_of(std::string_view uid) const {
+    const auto* layout = topology_.layout_of(uid);
+    if (!layout || layout->shadow.empty()) return std::nullopt;
+    return Shadow{layout->shadow, &with_shards(layout->shadow_shards)};
+}
+
+std::optional<Fleet::Shadow> Fleet::written_shadow(std::string_view uid) const {
+    const auto* layout = topology_.layout_of(uid);
+    if (!layout || layout->phase != "switched") return std::nullopt;
+    return shadow_of(uid);
 }
 
 const Group& Fleet::group_of(std::size_t node) const {

@@ -78,7 +78,7 @@ asio::awaitable<http::Response> get_document(Context& ctx, http::Request& r) {
     const std::string id(r.param("id"));
     const http::Query q(r.query, {"fields", "retrieveVectors", "useNetwork"});
     reject_use_network(q.has("useNetwork"));
-    const auto fleet = ctx.fleet();
+    const auto fleet = ctx.fleet_of(uid);
     const auto shard = routing::shard_of(id, fleet->shards());
     std::string target = index_path(uid) + "/documents/" + http::percent_encode(id);
     const bool keep_expiry = names_expiry(q.get("fields"));
@@ -248,7 +248,7 @@ asio::awaitable<std::vector<json>> unsorted_window(Context& ctx, Deadline deadli
 asio::awaitable<http::Response> browse(Context& ctx, const std::string& uid, const Browse& b,
                                        const NodeBrowse& node_browse) {
     // the same covering set every time: the order of the pages depends on it
-    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto fleet = ctx.fleet_of(uid);  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, 0, true);
     const auto deadline = read_deadline(ctx);
     if (!b.window_valid) {

@@ -161,7 +161,7 @@ asio::awaitable<std::vector<std::string>> index_uids(fleet::Context& ctx) {
 asio::awaitable<std::uint64_t> send_documents(fleet::Context& ctx, Destination& to,
                                               const std::string& uid, const json& filter,
                                               std::uint64_t limit, const std::string& pk) {
-    const auto fleet = ctx.fleet();
+    const auto fleet = ctx.fleet_of(uid);
     const auto plan = covering_set(ctx, *fleet, 0, true);
     const std::string path = index_path(uid) + "/documents?primaryKey=" + http::percent_encode(pk);
     // documents that expired are not sent; the others keep their expiry

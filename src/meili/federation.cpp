@@ -135,7 +135,7 @@ std::atomic<std::uint64_t> union_turn{0};
 asio::awaitable<std::variant<IndexUnion, http::Response>> index_union(Context& ctx, std::string uid,
                                                                       std::vector<json> queries,
                                                                       json facets) {
-    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto fleet = ctx.fleet_of(uid);  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, union_turn++);
     const BuildRequest build = [&uid, &queries, &facets](const Assignment& a) {
         json federation;

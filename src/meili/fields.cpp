@@ -45,7 +45,7 @@ asio::awaitable<http::Response> list_fields(fleet::Context& ctx, http::Request& 
         node_body["offset"] = 0;
         node_body["limit"] = kAllFields;
     }
-    const auto fleet = ctx.fleet();
+    const auto fleet = ctx.fleet_of(uid);
     const auto plan = covering_set(ctx, *fleet, 0);
     const std::string text = node_body.dump();
     const BuildRequest build = [&uid, &text](const Assignment&) {

@@ -19,7 +19,7 @@ asio::awaitable<bool> frequency_drops_as_last(Context& ctx, const std::string& u
                                               const std::string& q, const json& scope) {
     const auto words = merge::plain_words(q);
     if (words.empty()) co_return false;
-    if (!co_await scatter::reads_words_by_spaces(ctx, *ctx.fleet(), uid)) co_return false;
+    if (!co_await scatter::reads_words_by_spaces(ctx, *ctx.fleet_of(uid), uid)) co_return false;
     const bool last_is_prefix = q.back() != ' ';
     std::vector<std::pair<std::string, json>> probes;
     for (auto& probe : merge::frequency_probes(words, last_is_prefix)) {

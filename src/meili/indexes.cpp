@@ -21,6 +21,7 @@
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
+#include <miroir/scatter/shadow.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/gather.hpp>
 #include <miroir/util/size.hpp>
@@ -90,6 +91,9 @@ asio::awaitable<std::map<std::string, json>> all_indexes(Context& ctx) {
         }
     }
     if (!answered) throw no_node_answered("its indexes");
+    const auto fleet = ctx.fleet();  // the shadows of indexes being resharded are hidden
+    std::erase_if(indexes,
+                  [&fleet](const auto& e) { return fleet->topology().is_shadow(e.first); });
     co_return indexes;
 }
 
@@ -158,6 +162,7 @@ asio::awaitable<http::Response> update_index(Context& ctx, http::Request& r) {
         }
     }
     const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    refuse_while_resharded(*fleet, uid, "an update of the index");
     auto task = new_task(uid, "indexUpdate", details, fleet->copies());
     auto outcomes = co_await fan_out(
         ctx, broadcast(*fleet, node_request(Method::patch, index_path(uid), body.dump())));
@@ -167,6 +172,7 @@ asio::awaitable<http::Response> update_index(Context& ctx, http::Request& r) {
         if (new_uid) {
             co_await ctx.store.erase_index(uid);
             co_await swap_ttl(ctx, uid, *new_uid);
+            co_await swap_layouts(ctx, uid, *new_uid);
             known->uid = *new_uid;
         }
         co_await ctx.store.put_index(*known);
@@ -292,7 +298,7 @@ struct StatsSum {
 // (index_not_found).
 asio::awaitable<json> index_stats(Context& ctx, const std::string& uid, const StatsFormat& format,
                                   std::optional<http::Response>& refusal) {
-    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto fleet = ctx.fleet_of(uid);  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, 0, true);
     json count_query;
     count_query["limit"] = 0;

@@ -7,6 +7,7 @@
 #include <miroir/meili/routes.hpp>
 #include <miroir/meili/ttl.hpp>
 #include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/shadow.hpp>
 #include <miroir/tasks/store.hpp>
 
 namespace miroir::meili {
@@ -44,6 +45,7 @@ asio::awaitable<void> swap_records(Context& ctx, const json& swaps) {
         }
         const auto a = pair[0].get<std::string>(), b = pair[1].get<std::string>();
         co_await swap_ttl(ctx, a, b);
+        co_await swap_layouts(ctx, a, b);
         auto first = co_await ctx.store.index(a);
         auto second = co_await ctx.store.index(b);
         if (swap["rename"] == json(true)) {
@@ -72,6 +74,11 @@ asio::awaitable<http::Response> swap_indexes(Context& ctx, http::Request& r) {
         }
     }
     const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    for (const auto& swap : details["swaps"]) {
+        for (const auto& uid : swap["indexes"]) {
+            if (uid.is_string()) refuse_while_resharded(*fleet, uid.get<std::string>(), "a swap");
+        }
+    }
     auto task = new_task("", "indexSwap", details, fleet->copies());
     auto outcomes = co_await fan_out(
         ctx, broadcast(*fleet, node_request(Method::post, "/swap-indexes", body.dump())));

@@ -401,7 +401,7 @@ asio::awaitable<http::Response> facet_search(Context& ctx, http::Request& r) {
     check_index_uid(uid);
     auto body = http::json_body(r);
     apply_read_rules(ctx, r, uid, body);
-    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto fleet = ctx.fleet_of(uid);  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, rotation++);
     const bool object = body.is_object();
     const NodeSearch node_search = [&uid, &body, object](const Assignment& a, std::uint64_t,

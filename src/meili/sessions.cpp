@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -20,6 +21,7 @@
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/fleet.hpp>
+#include <miroir/fleet/write_gate.hpp>
 #include <miroir/http/api_error.hpp>
 #include <miroir/meili/idempotency.hpp>
 #include <miroir/meili/sessions.hpp>
@@ -189,8 +191,32 @@ asio::awaitable<http::Response> around_write(fleet::Context& ctx, http::Request&
     co_return response;
 }
 
+namespace {
+
+// Whether read `r` must hold a pass of the reshard read gate: it reads an index being
+// resharded, or reads without naming an index (a multi-search, the stats) while one is.
+bool reads_resharded(const fleet::Context& ctx, const http::Request& r) {
+    const auto fleet = ctx.fleet();
+    const auto& layouts = fleet->topology().layouts;
+    if (layouts.empty()) return false;
+    if (const auto uid = r.param("uid"); !uid.empty() && r.route.starts_with("/indexes/{uid}")) {
+        return fleet->shadow_of(uid).has_value();
+    }
+    return std::any_of(layouts.begin(), layouts.end(),
+                       [](const auto& entry) { return !entry.second.shadow.empty(); });
+}
+
+}  // namespace
+
 asio::awaitable<http::Response> around_read(fleet::Context& ctx, http::Request& r,
                                             const http::Handler& next) {
+    // before the snapshot is taken: a reshard switching the index's copies waits for the
+    // reads that hold a pass, and holds the new ones until it is done
+    std::optional<fleet::WriteGate::Pass> reshard_pass;
+    if (reads_resharded(ctx, r)) {
+        auto pass = co_await ctx.reshard_reads.enter();
+        reshard_pass.emplace(std::move(pass));
+    }
     const auto session = session_of(ctx, r);
     const bool pin = pinnable(r);
     Wait wait;

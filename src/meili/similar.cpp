@@ -68,7 +68,7 @@ asio::awaitable<json> reference_vector(Context& ctx, const Fleet& fleet, const s
 asio::awaitable<http::Response> similar_body(Context& ctx, const std::string& uid,
                                              const json& body) {
     const auto started = std::chrono::steady_clock::now();
-    const auto fleet = ctx.fleet();  // one snapshot for the whole request
+    const auto fleet = ctx.fleet_of(uid);  // one snapshot for the whole request
     const auto plan = covering_set(ctx, *fleet, rotation++);
     const bool valid =
         body.is_object() && body.contains("id") && body.value("embedder", json()).is_string() &&

@@ -19,6 +19,7 @@
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
 #include <miroir/scatter/settings_sync.hpp>
+#include <miroir/scatter/shadow.hpp>
 #include <miroir/tasks/store.hpp>
 
 #include "route.hpp"
@@ -99,11 +100,13 @@ asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
     json details;
     details["deletedDocuments"] = nullptr;
     const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    refuse_while_resharded(*fleet, uid, "its deletion");
     auto task = new_task(uid, "indexDeletion", details, fleet->copies());
     auto outcomes =
         co_await fan_out(ctx, broadcast(*fleet, node_request(Method::del, index_path(uid))));
     co_await ctx.store.erase_index(uid);
     co_await forget_ttl(ctx, uid);
+    co_await forget_layout(ctx, uid);
     co_return co_await conclude(ctx, *fleet, std::move(task), outcomes, all_shards(*fleet));
 }
 
@@ -173,14 +176,15 @@ HintOf ids_hint_of(const Fleet& fleet, const Ids& ids, std::optional<std::string
     };
 }
 
-// `expiry`: the expiry of documents written without one (the index's default TTL).
+// `expiry`: the expiry of documents written without one (the index's default TTL); `stamp`:
+// the write's, the same for the index and its shadow.
 std::vector<std::string> node_payloads(const Fleet& fleet, const ingest::Split& split,
                                        ingest::Format format, char delimiter,
-                                       std::optional<std::int64_t> expiry,
+                                       std::optional<std::int64_t> expiry, std::uint64_t stamp,
                                        std::vector<std::uint32_t>& shards) {
     std::vector<std::string> payloads(fleet.size());
     std::vector<bool> touched(fleet.shards(), false);
-    routing::Ord ord{routing::next_stamp(), 0};
+    routing::Ord ord{stamp, 0};
     for (const auto& doc : split.documents) {
         const auto shard = routing::shard_of(doc.id, fleet.shards());
         touched[shard] = true;
@@ -215,6 +219,36 @@ std::vector<std::uint32_t> shards_of(const Fleet& fleet, std::size_t node) {
         if (writes_to(fleet, node, s)) out.push_back(s);
     }
     return out;
+}
+
+// A documents write, as it is sent to an index or its shadow.
+struct DocumentWrite {
+    const ingest::Split& split;
+    ingest::Format format;
+    char delimiter;
+    Method method;
+    std::string query;                   // the node requests' query string
+    std::optional<std::int64_t> expiry;  // of documents written without one
+    std::uint64_t stamp;
+};
+
+// The node requests of `write` to index `node_uid` routed with `fleet`; the shards written go to
+// `shards`.
+std::vector<NodeCall> document_calls(const Fleet& fleet, const std::string& node_uid,
+                                     const DocumentWrite& write,
+                                     std::vector<std::uint32_t>& shards) {
+    auto payloads = node_payloads(fleet, write.split, write.format, write.delimiter, write.expiry,
+                                  write.stamp, shards);
+    const bool csv = write.format == ingest::Format::csv;
+    std::vector<NodeCall> calls;
+    for (std::size_t node = 0; node < payloads.size(); ++node) {
+        if (payloads[node].empty()) continue;
+        if (!csv) payloads[node] += "]";
+        calls.push_back(
+            {node, node_request(write.method, index_path(node_uid) + "/documents" + write.query,
+                                std::move(payloads[node]), csv ? "text/csv" : "application/json")});
+    }
+    return calls;
 }
 
 // POST (add or replace) and PUT (add or update) documents.
@@ -262,36 +296,32 @@ asio::awaitable<http::Response> add_documents(Context& ctx, http::Request& r, Me
     // write pass (a rebalance copying a shard waits for it)
     auto pass = co_await ctx.writes.enter();
     // one snapshot from here on: the write is routed, and its quorum judged, on it
-    const auto fleet_now = ctx.fleet();
-    const auto& fleet = *fleet_now;
+    const auto whole = ctx.fleet();
+    const auto& fleet = whole->for_index(uid);
     task.copies = fleet.copies();
-    std::vector<std::uint32_t> shards;
-    std::optional<std::int64_t> expiry;
+    DocumentWrite write{split, format, delimiter, method, {}, std::nullopt, routing::next_stamp()};
     if (const auto* ttl = fleet.topology().ttl_of(uid); ttl && ttl->default_ttl_s > 0) {
-        expiry = unix_now() + ttl->default_ttl_s;
+        write.expiry = unix_now() + ttl->default_ttl_s;
     }
-    auto payloads = node_payloads(fleet, split, format, delimiter, expiry, shards);
-    std::string query;
-    if (pk) query += "&primaryKey=" + http::percent_encode(*pk);
+    if (pk) write.query += "&primaryKey=" + http::percent_encode(*pk);
     if (format == ingest::Format::csv)
-        query += "&csvDelimiter=" + http::percent_encode({&delimiter, 1});
-    if (auto v = q.get("customMetadata")) query += "&customMetadata=" + http::percent_encode(*v);
-    if (auto v = q.get("skipCreation")) query += "&skipCreation=" + http::percent_encode(*v);
-    if (!query.empty()) query[0] = '?';
-
-    std::vector<NodeCall> calls;
-    for (std::size_t node = 0; node < payloads.size(); ++node) {
-        if (payloads[node].empty()) continue;
-        if (format != ingest::Format::csv) payloads[node] += "]";
-        calls.push_back(
-            {node,
-             node_request(method, index_path(uid) + "/documents" + query, std::move(payloads[node]),
-                          format == ingest::Format::csv ? "text/csv" : "application/json")});
+        write.query += "&csvDelimiter=" + http::percent_encode({&delimiter, 1});
+    if (auto v = q.get("customMetadata")) {
+        write.query += "&customMetadata=" + http::percent_encode(*v);
     }
+    if (auto v = q.get("skipCreation")) write.query += "&skipCreation=" + http::percent_encode(*v);
+    if (!write.query.empty()) write.query[0] = '?';
+    std::vector<std::uint32_t> shards;
+    auto calls = document_calls(fleet, uid, write, shards);
     auto outcomes = co_await fan_out(ctx, std::move(calls));
     std::vector<std::string_view> ids;
     for (const auto& doc : split.documents) ids.emplace_back(doc.id);
     const auto hint_of = ids_hint_of(fleet, ids, pk);
+    if (const auto shadow = whole->written_shadow(uid)) {
+        std::vector<std::uint32_t> shadow_shards;
+        auto shadow_calls = document_calls(*shadow->fleet, shadow->uid, write, shadow_shards);
+        co_await write_shadow(ctx, uid, std::move(shadow_calls));
+    }
     co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards, hint_of);
 }
 
@@ -306,6 +336,41 @@ std::string canonical(const nlohmann::json& id) {
     return id.is_string() ? id.get<std::string>() : id.dump();
 }
 
+// The node requests deleting documents `ids` (`canonical`: their canonical forms) from index
+// `node_uid` routed with `fleet`: each id to the owners of its shard; the shards in `shards`.
+std::vector<NodeCall> deletion_calls(const Fleet& fleet, const std::string& node_uid,
+                                     const std::vector<nlohmann::json>& ids,
+                                     const std::vector<std::string>& canonical, bool single,
+                                     const std::string& suffix,
+                                     std::vector<std::uint32_t>& shards) {
+    std::vector<nlohmann::json> per_node(fleet.size(), nlohmann::json::array());
+    std::vector<bool> touched(fleet.shards(), false);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const auto shard = routing::shard_of(canonical[i], fleet.shards());
+        touched[shard] = true;
+        for (const auto& group : fleet.written_groups()) {
+            for (auto node : fleet.write_owners(group, shard)) per_node[node].push_back(ids[i]);
+        }
+    }
+    std::vector<NodeCall> calls;
+    for (std::size_t node = 0; node < per_node.size(); ++node) {
+        if (per_node[node].empty()) continue;
+        const auto path = index_path(node_uid) + "/documents";
+        if (single) {
+            calls.push_back(
+                {node, node_request(Method::del,
+                                    path + "/" + http::percent_encode(canonical[0]) + suffix)});
+        } else {
+            calls.push_back({node, node_request(Method::post, path + "/delete-batch" + suffix,
+                                                per_node[node].dump())});
+        }
+    }
+    for (std::uint32_t s = 0; s < touched.size(); ++s) {
+        if (touched[s]) shards.push_back(s);
+    }
+    return calls;
+}
+
 // Deletes documents by id: each id goes to the owners of its shard.
 asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
                                            const std::vector<nlohmann::json>& ids, bool single,
@@ -313,38 +378,12 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     const auto suffix = metadata_query(metadata);
     check_writable(ctx, uid);
     auto pass = co_await ctx.writes.enter();
-    const auto fleet_now = ctx.fleet();
-    const auto& fleet = *fleet_now;
-    std::vector<nlohmann::json> per_node(fleet.size(), nlohmann::json::array());
-    std::vector<bool> touched(fleet.shards(), false);
+    const auto whole = ctx.fleet();
+    const auto& fleet = whole->for_index(uid);
     std::vector<std::string> canonical_ids;
-    for (const auto& id : ids) {
-        canonical_ids.push_back(canonical(id));
-        const auto shard = routing::shard_of(canonical_ids.back(), fleet.shards());
-        touched[shard] = true;
-        for (const auto& group : fleet.written_groups()) {
-            for (auto node : fleet.write_owners(group, shard)) per_node[node].push_back(id);
-        }
-    }
-    std::vector<NodeCall> calls;
-    for (std::size_t node = 0; node < per_node.size(); ++node) {
-        if (per_node[node].empty()) continue;
-        if (single) {
-            calls.push_back(
-                {node,
-                 node_request(Method::del, index_path(uid) + "/documents/" +
-                                               http::percent_encode(canonical(ids[0])) + suffix)});
-        } else {
-            calls.push_back(
-                {node,
-                 node_request(Method::post, index_path(uid) + "/documents/delete-batch" + suffix,
-                              per_node[node].dump())});
-        }
-    }
+    for (const auto& id : ids) canonical_ids.push_back(canonical(id));
     std::vector<std::uint32_t> shards;
-    for (std::uint32_t s = 0; s < touched.size(); ++s) {
-        if (touched[s]) shards.push_back(s);
-    }
+    auto calls = deletion_calls(fleet, uid, ids, canonical_ids, single, suffix, shards);
     json details;
     details["providedIds"] = ids.size();
     details["deletedDocuments"] = nullptr;
@@ -353,6 +392,12 @@ asio::awaitable<http::Response> delete_ids(Context& ctx, const std::string& uid,
     task.custom_metadata = metadata;
     auto outcomes = co_await fan_out(ctx, std::move(calls));
     const auto hint_of = ids_hint_of(fleet, canonical_ids, std::nullopt);
+    if (const auto shadow = whole->written_shadow(uid)) {
+        std::vector<std::uint32_t> shadow_shards;
+        auto shadow_calls = deletion_calls(*shadow->fleet, shadow->uid, ids, canonical_ids, single,
+                                           suffix, shadow_shards);
+        co_await write_shadow(ctx, uid, std::move(shadow_calls));
+    }
     co_return co_await conclude(ctx, fleet, std::move(task), outcomes, shards, hint_of);
 }
 
@@ -395,11 +440,16 @@ asio::awaitable<http::Response> delete_broadcast(Context& ctx, const std::string
                                                  std::optional<DeletionHint> hint = {}) {
     check_writable(ctx, uid);
     auto pass = co_await ctx.writes.enter();
-    const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    const auto whole = ctx.fleet();  // one snapshot: the write is routed and judged on it
+    const std::shared_ptr<const Fleet> fleet(whole, &whole->for_index(uid));
     auto task = new_task(uid, type, details, fleet->copies());
     task.custom_metadata = q.get("customMetadata");
     request.target += metadata_query(task.custom_metadata);
     auto outcomes = co_await fan_out(ctx, broadcast(*fleet, request));
+    if (const auto shadow = whole->written_shadow(uid)) {
+        co_await write_shadow(ctx, uid,
+                              broadcast(*shadow->fleet, retarget(request, uid, shadow->uid)));
+    }
     HintOf hint_of;
     if (hint) {
         hint_of = [&fleet, &hint](std::size_t node) {

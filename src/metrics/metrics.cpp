@@ -44,6 +44,11 @@
 //   miroir_dump_import_bytes_read_total   counter    (bytes of uploaded dumps read)
 //   miroir_dump_import_documents_routed_total counter (documents written through the fleet)
 //   miroir_dump_imports_total             counter    result (succeeded, failed)
+//   miroir_reshard_documents_copied_total counter    index (backfilled into a shadow)
+//   miroir_reshard_documents_repaired_total counter  index (mended by a verification)
+//   miroir_reshard_shadow_writes_missed_total counter (node writes a shadow missed)
+//   miroir_reshards_total                 counter    result (switched, failed, rolled_back,
+//                                                     finished)
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -297,6 +302,26 @@ struct Metrics::Impl {
             .Name("miroir_dump_imports_total")
             .Help("Dump imports finished, by result")
             .Register(registry);
+    prometheus::Family<prometheus::Counter>& reshard_copied =
+        prometheus::BuildCounter()
+            .Name("miroir_reshard_documents_copied_total")
+            .Help("Documents copied into the shadows of indexes being resharded")
+            .Register(registry);
+    prometheus::Family<prometheus::Counter>& reshard_repaired =
+        prometheus::BuildCounter()
+            .Name("miroir_reshard_documents_repaired_total")
+            .Help("Documents of shadows mended by a reshard's verification")
+            .Register(registry);
+    prometheus::Counter& reshard_missed =
+        prometheus::BuildCounter()
+            .Name("miroir_reshard_shadow_writes_missed_total")
+            .Help("Node writes the shadow of an index being resharded did not take")
+            .Register(registry)
+            .Add({});
+    prometheus::Family<prometheus::Counter>& reshards = prometheus::BuildCounter()
+                                                            .Name("miroir_reshards_total")
+                                                            .Help("Reshard steps ended, by result")
+                                                            .Register(registry);
     prometheus::Family<prometheus::Counter>& worker_restarts =
         prometheus::BuildCounter()
             .Name("miroir_worker_restarts_total")
@@ -424,6 +449,18 @@ void Metrics::dump_routed(std::uint64_t documents) {
 }
 void Metrics::dump_finished(std::string_view result) {
     impl_->dump_imports.Add({{"result", std::string(result)}}).Increment();
+}
+void Metrics::reshard_copied(std::string_view index, std::uint64_t documents) {
+    impl_->reshard_copied.Add({{"index", std::string(index)}})
+        .Increment(static_cast<double>(documents));
+}
+void Metrics::reshard_repaired(std::string_view index, std::uint64_t documents) {
+    impl_->reshard_repaired.Add({{"index", std::string(index)}})
+        .Increment(static_cast<double>(documents));
+}
+void Metrics::reshard_shadow_write_missed() { impl_->reshard_missed.Increment(); }
+void Metrics::reshard_ended(std::string_view result) {
+    impl_->reshards.Add({{"result", std::string(result)}}).Increment();
 }
 void Metrics::ilm_deleted(std::string_view policy) {
     impl_->ilm_deleted.Add({{"policy", std::string(policy)}}).Increment();

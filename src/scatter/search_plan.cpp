@@ -165,7 +165,7 @@ bool MergeSettings::sortable_by(const std::string& field) const {
 
 SearchPlan first_plan(Context& ctx, const std::string& uid, const SearchWindow& w) {
     SearchPlan p;
-    p.fleet = ctx.fleet();  // one snapshot for the whole search
+    p.fleet = ctx.fleet_of(uid);  // one snapshot for the whole search
     p.nodes = covering_set(ctx, *p.fleet, rotation++, false, w.avoid);
     for (const auto& a : p.nodes) {
         if (std::find(w.avoid.begin(), w.avoid.end(), a.node) != w.avoid.end()) {

@@ -69,7 +69,8 @@ asio::awaitable<void> Throttle::take(std::uint64_t documents) {
 // false when the node lacks the index.
 asio::awaitable<bool> stream(Context& ctx, std::size_t slot, const std::string& uid,
                              const std::string& filter, const json& fields, Throttle& throttle,
-                             Counts& counts, const std::function<void(const json&)>& each) {
+                             Counts& counts, const std::function<void(const json&)>& each,
+                             bool vectors) {
     const auto page_size = ctx.config.anti_entropy.page_size;
     const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
     for (std::uint64_t offset = 0;; offset += page_size) {
@@ -78,6 +79,7 @@ asio::awaitable<bool> stream(Context& ctx, std::size_t slot, const std::string& 
         if (!fields.is_null()) fetch["fields"] = fields;
         fetch["offset"] = offset;
         fetch["limit"] = page_size;
+        if (vectors) fetch["retrieveVectors"] = true;
         auto result = co_await ctx.nodes[slot]->send(
             node_request(Method::post, index_path(uid) + "/documents/fetch", fetch.dump()),
             timeout);
@@ -106,7 +108,7 @@ asio::awaitable<bool> stream(Context& ctx, std::size_t slot, const std::string& 
 asio::awaitable<void> compare_shard(Context& ctx, const std::string& uid, const std::string& pk,
                                     std::uint32_t shard, const std::vector<std::size_t>& owners,
                                     Throttle& throttle, Counts& counts, Suspects& suspects) {
-    const auto shards = ctx.fleet()->shards();
+    const auto shards = ctx.fleet_of(uid)->shards();
     std::vector<entropy::ShardView> views(owners.size(),
                                           entropy::ShardView(ctx.config.anti_entropy.buckets));
     const auto filter = routing::shard_filter({shard});
@@ -233,7 +235,7 @@ asio::awaitable<std::vector<std::string>> index_uids(Context& ctx) {
 asio::awaitable<void> find_strays(Context& ctx, const std::string& uid, const std::string& pk,
                                   const std::set<std::uint32_t>& hinted, Throttle& throttle,
                                   Counts& counts, Suspects& suspects) {
-    const auto fleet = ctx.fleet();
+    const auto fleet = ctx.fleet_of(uid);
     for (auto n : fleet->members()) {
         if (!ctx.health.usable(n)) continue;
         std::vector<std::uint32_t> owned;
@@ -271,18 +273,20 @@ asio::awaitable<void> repair_now(Context& ctx, const std::string& uid, const std
 
 // One index's pass, from the shard its record says on; the record is saved as it goes.
 asio::awaitable<void> check_index(Context& ctx, const std::string& uid, json& state) {
+    // an index being resharded, and its shadow, wait for the reshard's end: it compares them
+    if (ctx.fleet()->shadow_of(uid) || ctx.fleet()->topology().is_shadow(uid)) co_return;
     const auto record = co_await scatter::lookup_index(ctx, uid);
     if (!record || !record->primary_key) co_return;  // gone, or no document yet
     const auto pk = *record->primary_key;
     const auto key = kIndex + uid;
     Throttle throttle(ctx.config.anti_entropy.documents_per_second);
     auto counts = counts_of(state["current"]);
-    const auto hinted = co_await hinted_shards(ctx, uid, ctx.fleet()->shards());
+    const auto hinted = co_await hinted_shards(ctx, uid, ctx.fleet_of(uid)->shards());
     Suspects suspects;
-    for (auto shard = state.value("nextShard", std::uint32_t{0}); shard < ctx.fleet()->shards();
-         ++shard) {
+    for (auto shard = state.value("nextShard", std::uint32_t{0});
+         shard < ctx.fleet_of(uid)->shards(); ++shard) {
         co_await keep_lease(ctx);
-        const auto fleet = ctx.fleet();
+        const auto fleet = ctx.fleet_of(uid);
         if (fleet->topology().rebalancing()) throw Paused("a rebalance runs");
         const auto owners = all_owners(*fleet, shard);
         const bool down = std::any_of(owners.begin(), owners.end(),

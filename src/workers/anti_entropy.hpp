@@ -51,12 +51,13 @@ class Throttle {
     std::uint64_t taken_ = 0;
 };
 
-// Pages the documents `filter` selects on node `slot` (every document when empty) to `each`;
-// false when the node lacks the index.
+// Pages the documents `filter` selects on node `slot` (every document when empty) to `each`,
+// with their vectors when `vectors`; false when the node lacks the index.
 boost::asio::awaitable<bool> stream(Context& ctx, std::size_t slot, const std::string& uid,
                                     const std::string& filter, const nlohmann::ordered_json& fields,
                                     Throttle& throttle, Counts& counts,
-                                    const std::function<void(const nlohmann::ordered_json&)>& each);
+                                    const std::function<void(const nlohmann::ordered_json&)>& each,
+                                    bool vectors = false);
 
 // Compares the copies of `shard` on `owners` by digests; the ids of differing buckets go to
 // `suspects`.

@@ -153,7 +153,7 @@ asio::awaitable<void> settle(Context& ctx, const std::string& uid, const std::st
                              const Suspects& suspects, const OwnersOf& owners_of,
                              const std::vector<std::size_t>& nodes, Counts& counts, GateState& gate,
                              bool& expired, Tasks& tasks) {
-    const auto fleet = ctx.fleet();
+    const auto fleet = ctx.fleet_of(uid);
     std::vector<std::string> ids;
     for (const auto& [shard, set] : suspects) ids.insert(ids.end(), set.begin(), set.end());
     std::map<std::size_t, Documents> held;
@@ -244,7 +244,7 @@ asio::awaitable<bool> repair(Context& ctx, const std::string& uid, const std::st
     if (ctx.fleet()->topology().rebalancing()) co_return false;
     if (!co_await ctx.store.lease(kLease, holder, ctx.config.rebalance.lease_ms)) co_return false;
     co_await reload_topology(ctx);  // a rebalance started just before the lease was taken
-    const auto fleet = ctx.fleet();
+    const auto fleet = ctx.fleet_of(uid);
     if (fleet->topology().rebalancing()) {
         co_await ctx.store.lease(kLease, holder, 1);
         co_return false;

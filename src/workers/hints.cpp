@@ -156,7 +156,7 @@ asio::awaitable<void> replay_round(Context& ctx, std::set<std::string>& pending_
         for (const auto& hint : hints) {
             if (slot && !ctx.health.usable(*slot)) break;
             // a node no longer in the topology has nothing to catch up on
-            if (slot && !co_await replay(ctx, *fleet, *slot, hint)) break;
+            if (slot && !co_await replay(ctx, fleet->for_index(hint.index), *slot, hint)) break;
             co_await ctx.store.erase_record(kHintTable, hint.key);
             ++replayed;
             ctx.metrics.hint_replayed(node);

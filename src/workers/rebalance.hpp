@@ -41,6 +41,7 @@ struct GateState {
     bool closed = false;
     std::int64_t until = 0;
     std::uint64_t version = 0;
+    bool reads = false;  // the reads of indexes being resharded are held too
     bool holds(std::int64_t now) const { return closed && now < until; }
 };
 
@@ -48,9 +49,11 @@ struct GateState {
 const std::string& pod_name();
 boost::asio::awaitable<void> sleep_ms(std::uint32_t ms);
 
-// Closes every pod's write gate; returns once each live pod acknowledged it. Only the holder of
-// the rebalance lease closes it (`holder`: the rebalancer of this pod, or its anti-entropy).
-boost::asio::awaitable<GateState> fence(Context& ctx, const std::string& holder = pod_name());
+// Closes every pod's write gate (and, with `reads`, the reads of indexes being resharded);
+// returns once each live pod acknowledged it. Only the holder of the rebalance lease closes it
+// (`holder`: the rebalancer of this pod, its anti-entropy, or a reshard).
+boost::asio::awaitable<GateState> fence(Context& ctx, const std::string& holder = pod_name(),
+                                        bool reads = false);
 boost::asio::awaitable<void> unfence(Context& ctx, const GateState& gate);
 // One step, and the loop, of this pod's gate follower.
 boost::asio::awaitable<void> follow_gate(Context& ctx);

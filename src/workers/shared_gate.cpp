@@ -45,7 +45,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // The shared write gate, as stored: "<epoch>:<1 closed|0 open>:<deadline, unix ms>:<the
-// topology version pods must have loaded>"; each pod's record is a fleet::PodSign.
+// topology version pods must have loaded>:<1 reads of resharded indexes held too|0>"; each
+// pod's record is a fleet::PodSign.
 const std::string kGateTable = "gate";
 const std::string kGateKey = "state";
 
@@ -70,18 +71,20 @@ asio::awaitable<GateState> read_gate(Context& ctx) {
     for (const auto& [key, value] : co_await ctx.store.records(kGateTable)) {
         if (key != kGateKey) continue;
         const auto n = numbers(value);
-        if (n.size() != 4) continue;
+        if (n.size() != 4 && n.size() != 5) continue;
         gate.epoch = static_cast<std::uint64_t>(n[0]);
         gate.closed = n[1] == 1;
         gate.until = n[2];
         gate.version = static_cast<std::uint64_t>(n[3]);
+        gate.reads = n.size() == 5 && n[4] == 1;
     }
     co_return gate;
 }
 
 asio::awaitable<void> write_gate(Context& ctx, const GateState& gate) {
     const auto text = std::to_string(gate.epoch) + ":" + (gate.closed ? "1" : "0") + ":" +
-                      std::to_string(gate.until) + ":" + std::to_string(gate.version);
+                      std::to_string(gate.until) + ":" + std::to_string(gate.version) + ":" +
+                      (gate.reads ? "1" : "0");
     co_await ctx.store.put_record(kGateTable, kGateKey, text);
 }
 
@@ -114,10 +117,11 @@ asio::awaitable<void> sleep_ms(std::uint32_t ms) {
 // Closes every pod's write gate: returns once each live pod (a sign of life within
 // rebalance.lease_ms) acknowledged it — its writes in flight done, the current topology
 // loaded.
-asio::awaitable<GateState> fence(Context& ctx, const std::string& holder) {
+asio::awaitable<GateState> fence(Context& ctx, const std::string& holder, bool reads) {
     GateState gate = co_await read_gate(ctx);
     ++gate.epoch;
     gate.closed = true;
+    gate.reads = reads;
     // long enough for a pod that died to stop counting (its last sign of life is a lease old)
     gate.until = util::unix_ms() + 2 * static_cast<std::int64_t>(ctx.config.rebalance.lease_ms);
     gate.version = ctx.fleet()->version();
@@ -145,7 +149,7 @@ asio::awaitable<GateState> fence(Context& ctx, const std::string& holder) {
         }
         if (waiting.empty()) co_return gate;
         if (now + lease / 2 > gate.until) {
-            const GateState open{gate.epoch, false, 0, gate.version};
+            const GateState open{gate.epoch, false, 0, gate.version, false};
             co_await write_gate(ctx, open);
             throw std::runtime_error("Miroir `" + waiting + "` did not hold its writes in time");
         }
@@ -154,7 +158,9 @@ asio::awaitable<GateState> fence(Context& ctx, const std::string& holder) {
 }
 
 asio::awaitable<void> unfence(Context& ctx, const GateState& gate) {
-    const GateState open{gate.epoch, false, 0, gate.version};
+    // pods load this topology version before they open (a reshard switched meanwhile)
+    const GateState open{gate.epoch, false, 0, std::max(gate.version, ctx.fleet()->version()),
+                         false};
     co_await write_gate(ctx, open);
 }
 
@@ -168,9 +174,11 @@ asio::awaitable<void> follow_gate(Context& ctx) {
     co_await sign_of_life(ctx, acknowledged.load());
     const auto gate = co_await read_gate(ctx);
     if (gate.version > ctx.fleet()->version()) co_await reload_topology(ctx);
-    ctx.writes.follow(gate.holds(util::unix_ms()));
+    const bool holds = gate.holds(util::unix_ms());
+    ctx.writes.follow(holds);
+    ctx.reshard_reads.follow(holds && gate.reads);
     auto last_sign = Clock::now();
-    while (!ctx.writes.drained()) {
+    while (!ctx.writes.drained() || !ctx.reshard_reads.drained()) {
         if (Clock::now() - last_sign >
             std::chrono::milliseconds(ctx.config.rebalance.lease_ms / 3)) {
             co_await sign_of_life(ctx, acknowledged.load());  // still draining, still alive
@@ -213,6 +221,7 @@ asio::awaitable<void> follow_gate_forever(Context& ctx) {
         if (Clock::now() - last_read >
             std::chrono::milliseconds(ctx.config.rebalance.lease_ms / 2)) {
             ctx.writes.follow(true);
+            ctx.reshard_reads.follow(true);
         }
     }
 }

@@ -14,6 +14,7 @@
 #include <miroir/metrics/metrics.hpp>
 #include <miroir/util/time.hpp>
 #include <miroir/workers/dump_import.hpp>
+#include <miroir/workers/reshard.hpp>
 #include <miroir/workers/supervisor.hpp>
 #include <miroir/workers/workers.hpp>
 
@@ -44,7 +45,8 @@ std::vector<Job> all_jobs(fleet::Context& ctx) {
                                                 {"anti-entropy", &run_anti_entropy},
                                                 {"ttl-sweeper", &sweep_expired},
                                                 {"ilm", &run_ilm},
-                                                {"dump-import", &run_dump_imports}};
+                                                {"dump-import", &run_dump_imports},
+                                                {"reshard", &run_reshards}};
     std::vector<Job> out;
     for (const auto& [name, run] : jobs) out.push_back({name, [&ctx, run] { return run(ctx); }});
     return out;

@@ -270,7 +270,7 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual([j["name"] for j in jobs],
                              ["topology-watcher", "write-gate", "rebalancer", "task-poller",
                               "health", "settings-drift", "hint-replay", "anti-entropy",
-                              "ttl-sweeper", "ilm", "dump-import"])
+                              "ttl-sweeper", "ilm", "dump-import", "reshard"])
             for job in jobs:
                 self.assertEqual((job["state"], job["restarts"], job["lastError"]),
                                  ("running", 0, None), job)

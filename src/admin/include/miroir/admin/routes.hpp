@@ -35,6 +35,8 @@ void add_ttl_routes(http::Router& router, fleet::Context& context);
 void add_ilm_routes(http::Router& router, fleet::Context& context);
 // POST, GET /_miroir/dumps/import, GET /_miroir/dumps/import/{uid}/status (dumps.cpp)
 void add_dump_routes(http::Router& router, fleet::Context& context);
+// POST /_miroir/indexes/{uid}/reshard, its status and rollback.
+void add_reshard_routes(http::Router& router, fleet::Context& context);
 // GET /_miroir/workers (admin key): each background job's state, restarts and last error
 void add_worker_routes(http::Router& router, const workers::Supervisor& supervisor);
 

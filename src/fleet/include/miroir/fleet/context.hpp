@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -86,6 +87,10 @@ struct Context {
     // Held by every document write while it reaches the nodes; closed by the rebalancer while
     // it copies a shard.
     WriteGate& writes;
+    // Held by every read of an index being resharded (and every multi-search meanwhile) while
+    // it reaches the nodes; closed with the write gate while a reshard switches the index's
+    // copies.
+    WriteGate& reshard_reads;
     // Called with each Miroir task once it is stored finished (its webhooks are called); set
     // by the application.
     std::function<void(const tasks::Task&)> task_finished = {};
@@ -95,6 +100,8 @@ struct Context {
 
     // The current topology: take it once per request and use that snapshot to the end.
     std::shared_ptr<const Fleet> fleet() const;
+    // The current topology as index `uid` is routed (Fleet::for_index), one snapshot likewise.
+    std::shared_ptr<const Fleet> fleet_of(std::string_view uid) const;
 };
 
 }  // namespace miroir::fleet

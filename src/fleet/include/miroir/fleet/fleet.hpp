@@ -98,6 +98,19 @@ struct IlmPolicy {
     std::vector<std::string> indexes;  // the family's indexes, oldest first
 };
 
+// An index whose shard count is its own (docs/operations.md, "Resharding"). While a reshard
+// runs, the index has a shadow, a hidden index of the nodes routed with the other shard count;
+// after the switch the shadow holds the old copy, written with every write of the index, until
+// it is retained no longer or a rollback switches back.
+//   copying   the shadow (shards: the new count) is filled by the reshard; reads use the index
+//   switched  the index holds the new count's copy, the shadow the old one
+struct IndexLayout {
+    std::uint32_t shards = 0;
+    std::string shadow;  // the shadow's uid on the nodes; empty: none
+    std::uint32_t shadow_shards = 0;
+    std::string phase;  // "copying", "switched"; empty without a shadow
+};
+
 struct AliasFlip {
     std::vector<std::string> targets;
     std::int64_t at = 0;  // unix ms
@@ -121,6 +134,8 @@ struct Topology {
     std::map<std::string, TtlPolicy, std::less<>> ttl;
     // The rolling index families, by policy name.
     std::map<std::string, IlmPolicy, std::less<>> ilm;
+    // The indexes with a shard count of their own, or being resharded, by uid.
+    std::map<std::string, IndexLayout, std::less<>> layouts;
 
     static Topology seed(const config::Config& config);
     // Throws std::invalid_argument on text that is no topology.
@@ -138,6 +153,10 @@ struct Topology {
     const Alias* alias(std::string_view name) const;
     // The enabled TTL policy of index `uid` whose nodes filter by expiry, if it has one.
     const TtlPolicy* ttl_of(std::string_view uid) const;
+    // Index `uid`'s layout, if it has one of its own.
+    const IndexLayout* layout_of(std::string_view uid) const;
+    // `uid` is the shadow of an index being resharded (hidden from clients and anti-entropy).
+    bool is_shadow(std::string_view uid) const;
 };
 
 struct Group {
@@ -180,6 +199,21 @@ class Fleet {
     std::size_t held_by(std::size_t node) const { return held_[node]; }
     // Slots, removed nodes included.
     std::size_t size() const { return topology_.nodes.size(); }
+    // The fleet as index `uid` is routed: this one with the index's own shard count, if it
+    // has one. Lives as long as this fleet.
+    const Fleet& for_index(std::string_view uid) const;
+    // The fleet with `shards` shards (this one when it has them).
+    const Fleet& with_shards(std::uint32_t shards) const;
+    // Index `uid`'s shadow, written with it while it is resharded: its uid on the nodes and the
+    // fleet it is routed with.
+    struct Shadow {
+        std::string uid;
+        const Fleet* fleet = nullptr;
+    };
+    std::optional<Shadow> shadow_of(std::string_view uid) const;
+    // The shadow writes of index `uid` also reach: once switched, the old copy kept for a
+    // rollback (before, the shadow is filled by the reshard alone, in its places' order).
+    std::optional<Shadow> written_shadow(std::string_view uid) const;
     // The slots of every node that is not removed: what broadcasts and health probes reach.
     const std::vector<std::size_t>& members() const { return members_; }
 
@@ -188,6 +222,8 @@ class Fleet {
     std::vector<Group> groups_, written_;
     std::vector<std::size_t> members_, held_;
     std::uint32_t copies_ = 0;
+    // the fleets of the other shard counts the layouts use
+    std::map<std::uint32_t, std::shared_ptr<const Fleet>> by_shards_;
 };
 
 // The current snapshot; replaced as a whole.

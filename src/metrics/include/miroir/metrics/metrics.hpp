@@ -88,6 +88,12 @@ class Metrics {
     void dump_read(std::uint64_t bytes);
     void dump_routed(std::uint64_t documents);
     void dump_finished(std::string_view result);
+    // Resharding: documents copied into a shadow, mended by a verification; a node write a
+    // shadow missed; a reshard step ended (switched, failed, rolled_back, finished).
+    void reshard_copied(std::string_view index, std::uint64_t documents);
+    void reshard_repaired(std::string_view index, std::uint64_t documents);
+    void reshard_shadow_write_missed();
+    void reshard_ended(std::string_view result);
 
     // The Prometheus text exposition format of every family.
     std::string serialize() const;

@@ -1,0 +1,349 @@
+// The reshard job and its API: a reshard's record in the task store, taken through its phases
+// by the pod holding its lease.
+//   preparing    the shadow made on every node with the index's primary key and settings, then
+//                named by the index's layout (the reads of the index hold passes from then on)
+//   copying      the shadow filled from the index, every owner in the order of the places
+//   switching    under the closed gates: the shadow compared to the index and mended (what was
+//                written since it was copied), swapped on every node, the index routed with
+//                the new count (reshard_switch.cpp)
+//   switched     the old copy kept, written with every write, until `retainUntil` (or a
+//                rollback)
+//   rolling_back switched back the same way; then the new copy is deleted
+// A reshard that fails before its switch deletes its shadow: clients never saw it.
+#include "reshard.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/topology.hpp>
+#include <miroir/http/api_error.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
+#include <miroir/scatter/fanout.hpp>
+#include <miroir/scatter/node_requests.hpp>
+#include <miroir/tasks/store.hpp>
+#include <miroir/upstream/health.hpp>
+#include <miroir/util/time.hpp>
+#include <miroir/workers/reshard.hpp>
+
+#include "rebalance.hpp"
+#include "reshard_switch.hpp"
+
+namespace miroir::workers {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+using namespace resharding;
+
+constexpr const char* kTable = "reshards";
+constexpr std::chrono::milliseconds kTickMs{200};
+constexpr std::uint32_t kLeaseMs = 30000;
+
+bool active(const json& state) {
+    const auto status = state.value("status", std::string());
+    return status == "enqueued" || status == "processing";
+}
+
+asio::awaitable<void> save(Context& ctx, const json& state) {
+    co_await ctx.store.put_record(kTable, state["uid"].get<std::string>(), state.dump());
+}
+
+asio::awaitable<std::optional<json>> load(Context& ctx, const std::string& uid) {
+    for (const auto& [key, text] : co_await ctx.store.records(kTable)) {
+        if (key != uid) continue;
+        auto state = json::parse(text, nullptr, false);
+        if (state.is_object()) co_return state;
+    }
+    co_return std::nullopt;
+}
+
+http::ApiError conflict(const std::string& code, const std::string& message) {
+    return http::ApiError(409, code, http::ErrorType::invalid_request, message);
+}
+
+// The layout index `uid` has once routed with `shards` and no shadow: none at the fleet's count.
+void settle_layout(fleet::Topology& t, const std::string& uid, std::uint32_t shards) {
+    if (shards == t.shards) {
+        t.layouts.erase(uid);
+    } else {
+        t.layouts[uid] = fleet::IndexLayout{shards, "", 0, ""};
+    }
+}
+
+asio::awaitable<void> delete_shadow(Context& ctx, const std::string& shadow) {
+    const auto fleet = ctx.fleet();
+    for (const auto n : fleet->members()) {
+        unsigned status = 0;
+        co_await rebalancing::call(
+            ctx, n, scatter::node_request(Method::del, scatter::index_path(shadow)), status);
+    }
+}
+
+// Ends a reshard that did not switch: its shadow deleted, the layout as before.
+asio::awaitable<void> undo(Context& ctx, json& state, const std::string& status,
+                           const json& error) {
+    const auto uid = state["uid"].get<std::string>();
+    const auto from = state["fromShards"].get<std::uint32_t>();
+    co_await fleet::change_topology(
+        ctx, [&uid, from](fleet::Topology& t) { settle_layout(t, uid, from); });
+    co_await delete_shadow(ctx, state["shadow"].get<std::string>());
+    state["status"] = status;
+    state["phase"] = status;
+    state["error"] = error;
+    state["finishedAt"] = util::rfc3339(util::now());
+    ctx.metrics.reshard_ended(status);
+    co_await save(ctx, state);
+    log::info("reshard ended before its switch", {{"index", uid}, {"status", status}});
+}
+
+// preparing: the shadow on every node, then named by the index's layout.
+asio::awaitable<void> prepare(Context& ctx, json& state) {
+    const auto uid = state["uid"].get<std::string>();
+    const auto shadow = state["shadow"].get<std::string>();
+    const auto record = co_await scatter::lookup_index(ctx, uid);
+    if (!record) throw std::runtime_error("index `" + uid + "` was deleted");
+    const auto to = state["toShards"].get<std::uint32_t>();
+    const auto from = state["fromShards"].get<std::uint32_t>();
+    if (!record->primary_key) {  // no document yet: routed with the new count at once
+        co_await fleet::change_topology(
+            ctx, [&uid, to](fleet::Topology& t) { settle_layout(t, uid, to); });
+        state["phase"] = state["status"] = "succeeded";
+        state["finishedAt"] = util::rfc3339(util::now());
+        co_return;
+    }
+    state["primaryKey"] = *record->primary_key;
+    co_await delete_shadow(ctx, shadow);  // what a failed attempt left
+    const auto settings = co_await index_settings(ctx, uid);
+    const auto fleet = ctx.fleet();
+    const std::vector<rebalancing::IndexToMove> indexes{{shadow, record->primary_key, settings}};
+    co_await rebalancing::prepare(ctx, fleet->members(), indexes);
+    co_await wait_idle(ctx, shadow);
+    co_await fleet::change_topology(ctx, [&](fleet::Topology& t) {
+        if (t.rebalancing()) throw std::runtime_error("a rebalance started");
+        t.layouts[uid] = fleet::IndexLayout{from, shadow, to, "copying"};
+    });
+    state["phase"] = "copying";
+    state["copyStartedMs"] = util::unix_ms();
+}
+
+// copying: the shadow filled from the index in one ordered pass; a pass a restart interrupted
+// starts again from an empty shadow.
+asio::awaitable<void> copy(Context& ctx, json& state) {
+    const auto uid = state["uid"].get<std::string>();
+    const auto whole = ctx.fleet();
+    const auto shadow = whole->shadow_of(uid);
+    if (!shadow) throw std::runtime_error("the layout of `" + uid + "` lost its shadow");
+    if (state.value("copyBegun", false)) {
+        for (const auto n : whole->members()) {
+            unsigned status = 0;
+            co_await rebalancing::call(
+                ctx, n,
+                scatter::node_request(Method::del, scatter::index_path(shadow->uid) + "/documents"),
+                status);
+        }
+        co_await wait_idle(ctx, shadow->uid);
+    }
+    state["copyBegun"] = true;
+    co_await save(ctx, state);
+    const Copy from{uid, &whole->for_index(uid)}, to{shadow->uid, shadow->fleet};
+    anti_entropy::Throttle throttle(state.value("throttleDocsPerSec", std::uint32_t{0}));
+    SyncCounts counts;
+    co_await backfill(ctx, from, to, state["primaryKey"].get<std::string>(), throttle, counts);
+    state["documentsCopied"] = counts.written;
+    state["documentsRead"] = state.value("documentsRead", std::uint64_t{0}) + counts.read;
+    ctx.metrics.reshard_copied(uid, counts.written);
+}
+
+asio::awaitable<void> finish_switched(Context& ctx, json& state) {
+    const auto uid = state["uid"].get<std::string>();
+    const auto to = state["toShards"].get<std::uint32_t>();
+    co_await fleet::change_topology(ctx,
+                                    [&uid, to](fleet::Topology& t) { settle_layout(t, uid, to); });
+    co_await delete_shadow(ctx, state["shadow"].get<std::string>());
+    state["phase"] = state["status"] = "succeeded";
+    state["finishedAt"] = util::rfc3339(util::now());
+    ctx.metrics.reshard_ended("finished");
+}
+
+// One step of a reshard: a phase done (or a part of one); the record saved.
+asio::awaitable<void> step(Context& ctx, json& state) {
+    const auto phase = state.value("phase", std::string());
+    const bool rollback = state.value("rollbackRequested", false);
+    if (rollback && (phase == "preparing" || phase == "copying")) {
+        co_await undo(ctx, state, "rolled_back", json());
+        co_return;
+    }
+    if (phase == "enqueued" || phase == "preparing") {
+        state["status"] = "processing";
+        state["phase"] = "preparing";
+        state["startedAt"] = util::rfc3339(util::now());
+        co_await prepare(ctx, state);
+    } else if (phase == "copying") {
+        co_await copy(ctx, state);
+        state["phase"] = "switching";
+    } else if (phase == "switching" || phase == "rolling_back") {
+        const bool forward = phase == "switching";
+        const bool done = co_await switch_copies(ctx, state, forward);
+        if (!done) co_return;  // the gate is another's now: next tick
+        state["phase"] = forward ? "switched" : "rolled_back";
+        if (!forward) {
+            co_await delete_shadow(ctx, state["shadow"].get<std::string>());
+            state["status"] = "rolled_back";
+            state["finishedAt"] = util::rfc3339(util::now());
+        }
+        ctx.metrics.reshard_ended(forward ? "switched" : "rolled_back");
+    } else if (phase == "switched") {
+        if (rollback) {
+            state["phase"] = "rolling_back";
+        } else if (util::unix_ms() >= state.value("retainUntilMs", std::int64_t{0})) {
+            co_await finish_switched(ctx, state);
+        } else {
+            co_return;
+        }
+    }
+    co_await save(ctx, state);
+}
+
+// Runs one reshard until it waits (retention) or ends; a failure before the switch undoes it.
+asio::awaitable<void> drive(Context& ctx, json state) {
+    const auto uid = state["uid"].get<std::string>();
+    for (int steps = 0; active(state) && steps < 1000; ++steps) {
+        const auto phase = state.value("phase", std::string());
+        std::string failure;
+        try {
+            co_await step(ctx, state);
+        } catch (const rebalancing::Superseded&) {
+            co_return;  // its record says where it is: the other pod goes on from there
+        } catch (const http::ApiError& e) {
+            failure = e.what();
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        if (!failure.empty()) {
+            log::warn("reshard step failed",
+                      {{"index", uid}, {"phase", phase}, {"error", failure}});
+            const bool before_switch = phase != "switched" && phase != "rolling_back";
+            json error;
+            error["message"] = "The reshard of `" + uid + "` failed: " + failure;
+            error["code"] = "miroir_reshard_failed";
+            error["type"] = "system";
+            error["link"] = "https://docs.meilisearch.com/errors#miroir_reshard_failed";
+            if (before_switch) {
+                co_await undo(ctx, state, "failed", error);
+            } else {
+                state["error"] = error;  // tried again: the copies are switched, both written
+                co_await save(ctx, state);
+            }
+            co_return;
+        }
+        if (state.value("phase", std::string()) == "switched" &&
+            util::unix_ms() < state.value("retainUntilMs", std::int64_t{0}) &&
+            !state.value("rollbackRequested", false)) {
+            co_return;
+        }
+        const bool held =
+            co_await ctx.store.lease("reshard:" + uid, rebalancing::pod_name(), kLeaseMs);
+        if (!held) co_return;
+    }
+}
+
+json public_view(json state) {
+    state.erase("copyStartedMs");
+    state.erase("retainUntilMs");
+    state.erase("copyBegun");
+    return state;
+}
+
+}  // namespace
+
+asio::awaitable<std::string> start_reshard(Context& ctx, const std::string& uid,
+                                           const ReshardRequest& request) {
+    const auto record = co_await scatter::lookup_index(ctx, uid);
+    const auto fleet = ctx.fleet();
+    if (!record || fleet->topology().is_shadow(uid)) {
+        throw http::error(404, "index_not_found", "Index `" + uid + "` not found.");
+    }
+    if (fleet->topology().rebalancing()) {
+        throw conflict("miroir_rebalance_in_progress",
+                       "A rebalance is in progress; reshard once it is done.");
+    }
+    const auto existing = co_await load(ctx, uid);
+    if ((existing && active(*existing)) || fleet->shadow_of(uid)) {
+        throw conflict("miroir_reshard_in_progress",
+                       "Index `" + uid + "` is being resharded already (`GET /_miroir/indexes/" +
+                           uid + "/reshard/status`).");
+    }
+    const auto from = fleet->for_index(uid).shards();
+    if (request.new_shards == from) {
+        throw http::error(400, "miroir_invalid_reshard",
+                          "Index `" + uid + "` has " + std::to_string(from) +
+                              " shards already: `new_shards` must differ.");
+    }
+    json state;
+    state["uid"] = uid;
+    state["shadow"] = uid + "__miroir_reshard";
+    state["status"] = "enqueued";
+    state["phase"] = "enqueued";
+    state["fromShards"] = from;
+    state["toShards"] = request.new_shards;
+    state["throttleDocsPerSec"] = request.throttle_docs_per_sec;
+    state["retainOldIndexHours"] = request.retain_old_index_hours;
+    state["documentsRead"] = state["documentsCopied"] = state["documentsRepaired"] = 0;
+    state["classes"] = classes(from, request.new_shards);
+    state["enqueuedAt"] = util::rfc3339(util::now());
+    state["startedAt"] = state["switchedAt"] = state["finishedAt"] = state["error"] = nullptr;
+    state["rollbackRequested"] = false;
+    co_await save(ctx, state);
+    co_return public_view(state).dump();
+}
+
+asio::awaitable<std::optional<std::string>> reshard_status(Context& ctx, const std::string& uid) {
+    const auto state = co_await load(ctx, uid);
+    if (!state) co_return std::nullopt;
+    co_return public_view(*state).dump();
+}
+
+asio::awaitable<std::string> rollback_reshard(Context& ctx, const std::string& uid) {
+    auto state = co_await load(ctx, uid);
+    if (!state || !active(*state)) {
+        throw conflict("miroir_reshard_not_running",
+                       "Index `" + uid +
+                           "` has no reshard to roll back: none runs, and a finished one keeps "
+                           "no old copy.");
+    }
+    if ((*state)["phase"] == "rolling_back" || (*state)["phase"] == "switching") {
+        throw conflict("miroir_reshard_in_progress",
+                       "The reshard of `" + uid + "` is switching its copies; retry shortly.");
+    }
+    (*state)["rollbackRequested"] = true;
+    co_await save(ctx, *state);
+    co_return public_view(*state).dump();
+}
+
+asio::awaitable<void> run_reshards(Context& ctx) {
+    asio::steady_timer timer(ctx.executor);
+    for (;;) {
+        timer.expires_after(kTickMs);
+        co_await timer.async_wait(asio::use_awaitable);
+        for (const auto& [uid, text] : co_await ctx.store.records(kTable)) {
+            auto state = json::parse(text, nullptr, false);
+            if (!state.is_object() || !active(state)) continue;
+            const bool held =
+                co_await ctx.store.lease("reshard:" + uid, rebalancing::pod_name(), kLeaseMs);
+            if (!held) continue;
+            co_await drive(ctx, std::move(state));
+        }
+    }
+}
+
+}  // namespace miroir::workers

@@ -1,0 +1,181 @@
+// The switch of a reshard's copies under the closed gates: no write anywhere, no read of an
+// index being resharded, on any pod, until the index is routed with the count its copy on the
+// nodes now holds.
+#include "reshard_switch.hpp"
+
+#include <chrono>
+#include <stdexcept>
+
+#include <miroir/config/config.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/fleet/topology.hpp>
+#include <miroir/log/log.hpp>
+#include <miroir/scatter/node_requests.hpp>
+#include <miroir/tasks/store.hpp>
+#include <miroir/upstream/health.hpp>
+#include <miroir/util/time.hpp>
+
+#include "rebalance.hpp"
+#include "reshard.hpp"
+
+namespace miroir::workers::resharding {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+using rebalancing::GateState;
+using scatter::index_path;
+using scatter::node_request;
+
+// Swaps `a` and `b` on `nodes`; the nodes whose swap succeeded.
+asio::awaitable<std::vector<std::size_t>> swap_on(Context& ctx,
+                                                  const std::vector<std::size_t>& nodes,
+                                                  const std::string& a, const std::string& b) {
+    json swap = json::array();
+    swap.push_back({{"indexes", {a, b}}});
+    const auto body = swap.dump();
+    std::vector<std::pair<std::size_t, std::uint64_t>> tasks;
+    for (const auto n : nodes) {
+        unsigned status = 0;
+        const auto answer = co_await rebalancing::call(
+            ctx, n, node_request(Method::post, "/swap-indexes", body), status);
+        if (status == 202 && answer.value("taskUid", json()).is_number_unsigned()) {
+            tasks.emplace_back(n, answer["taskUid"].get<std::uint64_t>());
+        }
+    }
+    std::vector<std::size_t> done;
+    for (const auto& [n, task] : tasks) {
+        for (std::uint32_t delay = 2;; delay = std::min<std::uint32_t>(delay * 2, 100)) {
+            unsigned status = 0;
+            const auto t = co_await rebalancing::call(
+                ctx, n, node_request(Method::get, "/tasks/" + std::to_string(task)), status);
+            const auto state = t.is_object() ? t.value("status", std::string()) : "";
+            if (state == "succeeded") done.push_back(n);
+            if (state == "succeeded" || state == "failed" || state == "canceled") break;
+            co_await rebalancing::sleep_ms(delay);
+        }
+    }
+    co_return done;
+}
+
+// The switch itself, the gates closed: the shadow made equal to the index, the two swapped on
+// every node, the layout changed.
+asio::awaitable<void> switch_held(Context& ctx, json& state, bool forward, GateState& gate) {
+    const auto uid = state["uid"].get<std::string>();
+    const auto whole = ctx.fleet();
+    const auto shadow = whole->shadow_of(uid);
+    if (!shadow) throw std::runtime_error("the layout of `" + uid + "` lost its shadow");
+    const Copy index{uid, &whole->for_index(uid)}, other{shadow->uid, shadow->fleet};
+    co_await wait_idle(ctx, uid);
+    co_await wait_idle(ctx, shadow->uid);
+    const auto settings = co_await index_settings(ctx, uid);
+    const auto shadow_settings = co_await index_settings(ctx, shadow->uid);
+    if (settings != shadow_settings) {
+        // changed during the reshard: the shadow takes them before the last comparison
+        const auto body = settings.dump();
+        for (const auto n : whole->members()) {
+            unsigned status = 0;
+            co_await rebalancing::call(
+                ctx, n, node_request(Method::patch, index_path(shadow->uid) + "/settings", body),
+                status);
+        }
+        co_await wait_idle(ctx, shadow->uid);
+    }
+    const auto pk = state["primaryKey"].get<std::string>();
+    anti_entropy::Throttle unthrottled(0);
+    bool expired = false;
+    // every difference found first, then sent in the order of the places (the nodes order
+    // complete ties by when documents were added)
+    SyncCounts counts;
+    Mends mends;
+    for (std::uint32_t c = 0; c < classes(index.fleet->shards(), other.fleet->shards()); ++c) {
+        co_await compare_class(ctx, index, other, pk, c, unthrottled, counts, mends);
+        co_await rebalancing::extend_gate(ctx, gate, expired);
+        if (expired) throw std::runtime_error("the gate opened by itself during the switch");
+    }
+    co_await apply(ctx, other, pk, mends, counts);
+    const auto mended = counts.written;
+    state["documentsRepaired"] = state.value("documentsRepaired", std::uint64_t{0}) + mended;
+    const auto swapped = co_await swap_on(ctx, whole->members(), uid, shadow->uid);
+    if (swapped.size() != whole->members().size()) {
+        co_await swap_on(ctx, swapped, uid, shadow->uid);  // back as it was
+        throw std::runtime_error("a node did not swap `" + uid + "` with its shadow");
+    }
+    const auto now_on = other.fleet->shards(), kept = index.fleet->shards();
+    const auto shadow_uid = shadow->uid;
+    co_await fleet::change_topology(ctx, [&](fleet::Topology& t) {
+        if (forward) {
+            t.layouts[uid] = fleet::IndexLayout{now_on, shadow_uid, kept, "switched"};
+        } else if (now_on == t.shards) {
+            t.layouts.erase(uid);
+        } else {
+            t.layouts[uid] = fleet::IndexLayout{now_on, "", 0, ""};
+        }
+    });
+    const auto hours = state.value("retainOldIndexHours", 24.0);
+    state["switchedAt"] = util::rfc3339(util::now());
+    state["retainUntilMs"] = util::unix_ms() + static_cast<std::int64_t>(hours * 3600 * 1000);
+    log::info("reshard switched", {{"index", uid},
+                                   {"shards", static_cast<std::int64_t>(now_on)},
+                                   {"mended", static_cast<std::int64_t>(mended)}});
+}
+
+}  // namespace
+
+asio::awaitable<json> index_settings(Context& ctx, const std::string& uid) {
+    const auto fleet = ctx.fleet();
+    for (const auto n : fleet->members()) {
+        if (!ctx.health.usable(n)) continue;
+        unsigned status = 0;
+        auto settings = co_await rebalancing::call(
+            ctx, n, node_request(Method::get, index_path(uid) + "/settings"), status);
+        if (status == 200 && settings.is_object()) co_return settings;
+    }
+    throw std::runtime_error("no node gave the settings of `" + uid + "`");
+}
+
+asio::awaitable<void> wait_idle(Context& ctx, const std::string& uid) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
+    const auto fleet = ctx.fleet();
+    for (const auto n : fleet->members()) {
+        for (std::uint32_t delay = 2;; delay = std::min<std::uint32_t>(delay * 2, 100)) {
+            const auto pending = co_await rebalancing::pending_task(ctx, n, uid);
+            if (!pending) break;
+            if (std::chrono::steady_clock::now() > deadline) {
+                throw std::runtime_error("node `" + fleet->node_id(n) + "` kept tasks of `" + uid +
+                                         "` pending");
+            }
+            co_await rebalancing::sleep_ms(delay);
+        }
+    }
+}
+
+asio::awaitable<bool> switch_copies(Context& ctx, json& state, bool forward) {
+    // a read that began before the index's layout named the shadow held no pass: it has ended
+    const auto since = util::unix_ms() - state.value("copyStartedMs", std::int64_t{0});
+    const auto deadline = static_cast<std::int64_t>(ctx.config.scatter.read_deadline_ms);
+    if (since < deadline)
+        co_await rebalancing::sleep_ms(static_cast<std::uint32_t>(deadline - since));
+    const std::string holder = rebalancing::pod_name() + "/reshard";
+    if (ctx.fleet()->topology().rebalancing()) co_return false;
+    const bool held =
+        co_await ctx.store.lease(rebalancing::kLease, holder, ctx.config.rebalance.lease_ms);
+    if (!held) co_return false;
+    co_await fleet::reload_topology(ctx);
+    std::exception_ptr failure;
+    auto gate = co_await rebalancing::fence(ctx, holder, true);
+    try {
+        co_await switch_held(ctx, state, forward, gate);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    co_await rebalancing::unfence(ctx, gate);
+    co_await ctx.store.lease(rebalancing::kLease, holder, 1);  // given back
+    if (failure) std::rethrow_exception(failure);
+    co_return true;
+}
+
+}  // namespace miroir::workers::resharding

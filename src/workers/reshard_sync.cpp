@@ -1,0 +1,279 @@
+// One copy of an index made equal to the other, a class of shards at a time: `from` read from
+// one owner of each of its shards, every owner of `to`'s shards compared to it by bucket
+// digests (entropy/digest.hpp), the documents that differ written or deleted on that owner.
+// The backfill of a reshard, its verification, and its last check under the closed gate are
+// each such a sync.
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <numeric>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include <miroir/config/config.hpp>
+#include <miroir/entropy/digest.hpp>
+#include <miroir/fleet/context.hpp>
+#include <miroir/http/params.hpp>
+#include <miroir/metrics/metrics.hpp>
+#include <miroir/routing/placement.hpp>
+#include <miroir/routing/shard_field.hpp>
+#include <miroir/scatter/node_requests.hpp>
+#include <miroir/upstream/health.hpp>
+
+#include "rebalance.hpp"
+#include "reshard.hpp"
+
+namespace miroir::workers::resharding {
+
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::ordered_json;
+using http::Method;
+using scatter::index_path;
+using scatter::node_request;
+using Clock = std::chrono::steady_clock;
+
+// Documents by canonical id.
+using Documents = std::map<std::string, json>;
+
+// A usable owner of `shard` under `fleet`, any group; throws when every owner is down.
+std::size_t usable_owner(Context& ctx, const Fleet& fleet, std::uint32_t shard) {
+    for (const auto n : anti_entropy::all_owners(fleet, shard)) {
+        if (ctx.health.usable(n)) return n;
+    }
+    throw std::runtime_error("every owner of shard " + std::to_string(shard) + " is down");
+}
+
+// The node writes of one owner, enqueued: waited for before the sync returns.
+using NodeTasks = std::vector<std::pair<std::size_t, std::uint64_t>>;
+
+asio::awaitable<void> enqueue(Context& ctx, std::size_t node, upstream::UpstreamRequest request,
+                              NodeTasks& tasks) {
+    unsigned status = 0;
+    const auto target = request.target;
+    const auto body = co_await rebalancing::call(ctx, node, std::move(request), status);
+    if (status != 202 || !body.is_object() || !body.contains("taskUid")) {
+        throw std::runtime_error("node `" + ctx.fleet()->node_id(node) + "` refused " + target +
+                                 " (" + std::to_string(status) + ")");
+    }
+    tasks.emplace_back(node, body["taskUid"].get<std::uint64_t>());
+}
+
+asio::awaitable<void> wait_tasks(Context& ctx, const NodeTasks& tasks) {
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
+    for (const auto& [node, uid] : tasks) {
+        for (std::uint32_t delay = 2;; delay = std::min<std::uint32_t>(delay * 2, 200)) {
+            unsigned status = 0;
+            const auto task = co_await rebalancing::call(
+                ctx, node, node_request(Method::get, "/tasks/" + std::to_string(uid)), status);
+            const auto state = task.is_object() ? task.value("status", std::string()) : "";
+            if (state == "succeeded") break;
+            if (state == "failed" || state == "canceled" || Clock::now() > deadline) {
+                throw std::runtime_error("node `" + ctx.fleet()->node_id(node) + "` task " +
+                                         std::to_string(uid) + " " +
+                                         (state.empty() ? "unknown" : state) + ": " +
+                                         task.value("error", json()).dump());
+            }
+            co_await rebalancing::sleep_ms(delay);
+        }
+    }
+}
+
+// A stored document's place (none: first).
+routing::Ord place_of(const json& doc) {
+    const auto found = doc.find(std::string(routing::kOrdField));
+    if (found == doc.end() || !found->is_string()) return {};
+    return routing::ord_of_value(found->get<std::string>()).value_or(routing::Ord{});
+}
+
+// `doc` as `to` stores it: its shard under `to`'s count, its place and fields kept.
+json restamped(json doc, std::uint32_t shard) {
+    doc[std::string(routing::kShardField)] = routing::shard_value(shard);
+    return doc;
+}
+
+// Finds what owner `node` of `to`'s shard `shard` must be sent to hold `want` (by id) of it.
+asio::awaitable<void> compare_owner(Context& ctx, const Copy& to, const std::string& pk,
+                                    std::uint32_t shard, std::size_t node, const Documents& want,
+                                    anti_entropy::Throttle& throttle, SyncCounts& counts,
+                                    Mends& mends) {
+    const auto buckets = ctx.config.anti_entropy.buckets;
+    entropy::ShardView expected(buckets), held(buckets);
+    for (const auto& [id, doc] : want) expected.add(id, entropy::version_of(doc, shard));
+    anti_entropy::Counts read;
+    const std::function<void(const json&)> each = [&](const json& doc) {
+        const auto id = anti_entropy::canonical_id(doc.value(pk, json()));
+        if (!id.empty()) held.add(id, entropy::version_of(doc, shard));
+    };
+    const auto filter = routing::shard_filter({shard});  // a local: GCC 12 and co_await
+    co_await anti_entropy::stream(ctx, node, to.uid, filter, json(), throttle, read, each, true);
+    counts.read += read.documents_read;
+    const std::vector<const entropy::ShardView*> views{&expected, &held};
+    auto& mend = mends[node];
+    for (const auto& id : entropy::compare(views).ids) {
+        const auto wanted = want.find(id);
+        const auto has = held.versions().find(id);
+        if (wanted == want.end()) {
+            mend.remove.push_back(id);
+        } else if (has == held.versions().end() || !(has->second == expected.versions().at(id))) {
+            mend.write.push_back(wanted->second);
+        }
+    }
+}
+
+// One node of `from` read in its order (its insertion order: its documents' places), a page at
+// a time, restricted to the shards it is read for.
+struct Source {
+    std::size_t node = 0;
+    std::string filter;
+    std::uint64_t offset = 0;
+    std::deque<json> buffered;
+    bool done = false;
+};
+
+asio::awaitable<void> refill(Context& ctx, const Copy& from, Source& source, SyncCounts& counts) {
+    const auto page = ctx.config.rebalance.page_size;
+    json fetch;
+    fetch["filter"] = source.filter;
+    fetch["offset"] = source.offset;
+    fetch["limit"] = page;
+    fetch["retrieveVectors"] = true;
+    unsigned status = 0;
+    const auto answer = co_await rebalancing::call(
+        ctx, source.node,
+        node_request(Method::post, index_path(from.uid) + "/documents/fetch", fetch.dump()),
+        status);
+    if (status != 200 || !answer.is_object()) {
+        throw std::runtime_error("node `" + ctx.fleet()->node_id(source.node) +
+                                 "` did not list the documents of `" + from.uid + "` (" +
+                                 std::to_string(status) + ")");
+    }
+    const auto& results = answer["results"];
+    for (const auto& doc : results) source.buffered.push_back(doc);
+    source.offset += results.size();
+    source.done = results.size() < page;
+    counts.read += results.size();
+    ctx.metrics.antientropy_read(results.size(), 0);
+}
+
+}  // namespace
+
+asio::awaitable<void> backfill(Context& ctx, const Copy& from, const Copy& to,
+                               const std::string& pk, anti_entropy::Throttle& throttle,
+                               SyncCounts& counts) {
+    // one usable owner of each shard of `from`, each read for the shards it was chosen for
+    std::map<std::size_t, std::vector<std::uint32_t>> chosen;
+    for (std::uint32_t shard = 0; shard < from.fleet->shards(); ++shard) {
+        chosen[usable_owner(ctx, *from.fleet, shard)].push_back(shard);
+    }
+    std::vector<Source> sources;
+    for (const auto& [node, shards] : chosen) {
+        sources.push_back({node, routing::shard_filter(shards), 0, {}, false});
+    }
+    const auto page = ctx.config.rebalance.page_size;
+    const auto path = index_path(to.uid) + "/documents?primaryKey=" + http::percent_encode(pk);
+    NodeTasks tasks;
+    std::map<std::size_t, json> parts;  // per owner of `to`, in place order
+    std::size_t pending = 0;
+    for (;;) {
+        Source* next = nullptr;
+        for (auto& source : sources) {
+            if (source.buffered.empty() && !source.done) co_await refill(ctx, from, source, counts);
+            if (source.buffered.empty()) continue;
+            if (!next || place_of(source.buffered.front()) < place_of(next->buffered.front())) {
+                next = &source;
+            }
+        }
+        if (next) {
+            auto doc = std::move(next->buffered.front());
+            next->buffered.pop_front();
+            const auto id = anti_entropy::canonical_id(doc.value(pk, json()));
+            const auto shard = routing::shard_of(id, to.fleet->shards());
+            const auto stored = restamped(std::move(doc), shard);
+            for (const auto node : anti_entropy::all_owners(*to.fleet, shard)) {
+                auto& part = parts[node];
+                if (part.is_null()) part = json::array();
+                part.push_back(stored);
+            }
+            ++pending;
+            ++counts.written;
+        }
+        if (pending >= page || (!next && pending > 0)) {
+            for (auto& [node, part] : parts) {
+                if (part.empty()) continue;
+                co_await enqueue(ctx, node, node_request(Method::post, path, part.dump()), tasks);
+                part = json::array();
+            }
+            co_await throttle.take(pending);
+            pending = 0;
+        }
+        if (!next) break;
+    }
+    co_await wait_tasks(ctx, tasks);
+}
+
+std::uint32_t classes(std::uint32_t a, std::uint32_t b) { return std::gcd(a, b); }
+
+asio::awaitable<void> compare_class(Context& ctx, const Copy& from, const Copy& to,
+                                    const std::string& pk, std::uint32_t c,
+                                    anti_entropy::Throttle& throttle, SyncCounts& counts,
+                                    Mends& mends) {
+    const auto g = classes(from.fleet->shards(), to.fleet->shards());
+    // what `from` holds of the class, by `to`'s shard
+    std::map<std::uint32_t, Documents> wanted;
+    anti_entropy::Counts read;
+    for (std::uint32_t shard = c; shard < from.fleet->shards(); shard += g) {
+        const auto source = usable_owner(ctx, *from.fleet, shard);
+        const std::function<void(const json&)> each = [&](const json& doc) {
+            const auto id = anti_entropy::canonical_id(doc.value(pk, json()));
+            if (id.empty()) return;
+            const auto target = routing::shard_of(id, to.fleet->shards());
+            wanted[target].emplace(id, restamped(doc, target));
+        };
+        const auto filter = routing::shard_filter({shard});
+        co_await anti_entropy::stream(ctx, source, from.uid, filter, json(), throttle, read, each,
+                                      true);
+    }
+    counts.read += read.documents_read;
+    const Documents none;
+    for (std::uint32_t shard = c; shard < to.fleet->shards(); shard += g) {
+        const auto found = wanted.find(shard);
+        const auto& want = found == wanted.end() ? none : found->second;
+        for (const auto node : anti_entropy::all_owners(*to.fleet, shard)) {
+            co_await compare_owner(ctx, to, pk, shard, node, want, throttle, counts, mends);
+        }
+    }
+}
+
+asio::awaitable<void> apply(Context& ctx, const Copy& to, const std::string& pk, Mends& mends,
+                            SyncCounts& counts) {
+    const auto path = index_path(to.uid) + "/documents";
+    const auto page = ctx.config.rebalance.page_size;
+    NodeTasks tasks;
+    for (auto& [node, mend] : mends) {
+        // in their places' order: a node orders complete ties by when documents were added
+        std::stable_sort(mend.write.begin(), mend.write.end(),
+                         [](const json& a, const json& b) { return place_of(a) < place_of(b); });
+        auto& write = mend.write;
+        for (std::size_t i = 0; i < write.size(); i += page) {
+            const auto end = std::min(write.size(), i + page);
+            json part(write.begin() + static_cast<std::ptrdiff_t>(i),
+                      write.begin() + static_cast<std::ptrdiff_t>(end));
+            const auto target = path + "?primaryKey=" + http::percent_encode(pk);
+            co_await enqueue(ctx, node, node_request(Method::post, target, part.dump()), tasks);
+        }
+        if (!mend.remove.empty()) {
+            const auto target = path + "/delete-batch";
+            co_await enqueue(ctx, node, node_request(Method::post, target, mend.remove.dump()),
+                             tasks);
+        }
+        counts.written += mend.write.size() + mend.remove.size();
+    }
+    co_await wait_tasks(ctx, tasks);
+}
+
+}  // namespace miroir::workers::resharding
