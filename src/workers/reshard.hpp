@@ -35,6 +35,11 @@ struct SyncCounts {
 // documents of the shards of class c (shard ≡ c modulo it) are the same under both counts.
 std::uint32_t classes(std::uint32_t a, std::uint32_t b);
 
+// The state node task `uid` of `node` ended in (succeeded, failed, canceled); empty when it did
+// not end within rebalance.task_timeout_ms.
+boost::asio::awaitable<std::string> finished_state(Context& ctx, std::size_t node,
+                                                   std::uint64_t uid);
+
 // What each owner of `to` must be sent: documents to write, ids to delete.
 struct Mend {
     nlohmann::ordered_json write = nlohmann::ordered_json::array();

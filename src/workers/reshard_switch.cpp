@@ -47,15 +47,8 @@ asio::awaitable<std::vector<std::size_t>> swap_on(Context& ctx,
     }
     std::vector<std::size_t> done;
     for (const auto& [n, task] : tasks) {
-        for (std::uint32_t delay = 2;; delay = std::min<std::uint32_t>(delay * 2, 100)) {
-            unsigned status = 0;
-            const auto t = co_await rebalancing::call(
-                ctx, n, node_request(Method::get, "/tasks/" + std::to_string(task)), status);
-            const auto state = t.is_object() ? t.value("status", std::string()) : "";
-            if (state == "succeeded") done.push_back(n);
-            if (state == "succeeded" || state == "failed" || state == "canceled") break;
-            co_await rebalancing::sleep_ms(delay);
-        }
+        const auto state = co_await finished_state(ctx, n, task);
+        if (state == "succeeded") done.push_back(n);
     }
     co_return done;
 }

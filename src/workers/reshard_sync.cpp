@@ -63,22 +63,12 @@ asio::awaitable<void> enqueue(Context& ctx, std::size_t node, upstream::Upstream
 }
 
 asio::awaitable<void> wait_tasks(Context& ctx, const NodeTasks& tasks) {
-    const auto deadline =
-        Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
     for (const auto& [node, uid] : tasks) {
-        for (std::uint32_t delay = 2;; delay = std::min<std::uint32_t>(delay * 2, 200)) {
-            unsigned status = 0;
-            const auto task = co_await rebalancing::call(
-                ctx, node, node_request(Method::get, "/tasks/" + std::to_string(uid)), status);
-            const auto state = task.is_object() ? task.value("status", std::string()) : "";
-            if (state == "succeeded") break;
-            if (state == "failed" || state == "canceled" || Clock::now() > deadline) {
-                throw std::runtime_error("node `" + ctx.fleet()->node_id(node) + "` task " +
-                                         std::to_string(uid) + " " +
-                                         (state.empty() ? "unknown" : state) + ": " +
-                                         task.value("error", json()).dump());
-            }
-            co_await rebalancing::sleep_ms(delay);
+        const auto state = co_await finished_state(ctx, node, uid);
+        if (state != "succeeded") {
+            throw std::runtime_error("node `" + ctx.fleet()->node_id(node) + "` task " +
+                                     std::to_string(uid) + " " +
+                                     (state.empty() ? "did not finish in time" : state));
         }
     }
 }
@@ -217,6 +207,20 @@ asio::awaitable<void> backfill(Context& ctx, const Copy& from, const Copy& to,
 }
 
 std::uint32_t classes(std::uint32_t a, std::uint32_t b) { return std::gcd(a, b); }
+
+asio::awaitable<std::string> finished_state(Context& ctx, std::size_t node, std::uint64_t uid) {
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
+    for (std::uint32_t delay = 2;; delay = std::min<std::uint32_t>(delay * 2, 200)) {
+        unsigned status = 0;
+        const auto task = co_await rebalancing::call(
+            ctx, node, node_request(Method::get, "/tasks/" + std::to_string(uid)), status);
+        const auto state = task.is_object() ? task.value("status", std::string()) : "";
+        if (state == "succeeded" || state == "failed" || state == "canceled") co_return state;
+        if (Clock::now() > deadline) co_return "";
+        co_await rebalancing::sleep_ms(delay);
+    }
+}
 
 asio::awaitable<void> compare_class(Context& ctx, const Copy& from, const Copy& to,
                                     const std::string& pk, std::uint32_t c,
