@@ -522,6 +522,8 @@ std::string keeping_shard(const std::string& function) {
 asio::awaitable<http::Response> edit_documents(Context& ctx, http::Request& r) {
     const std::string uid(r.param("uid"));
     check_index_uid(uid);
+    // an edition keeps a document's place: a reshard comparing places would miss it
+    refuse_before_switch(*ctx.fleet(), uid, "an edition by a function");
     const http::Query q(r.query, {"customMetadata"});
     const auto body = http::json_body(r);
     const bool has_function =

@@ -49,6 +49,11 @@ void refuse_while_resharded(const Fleet& fleet, std::string_view uid, std::strin
                              std::string(uid) + "/reshard/status`).");
 }
 
+void refuse_before_switch(const Fleet& fleet, std::string_view uid, std::string_view what) {
+    if (fleet.shadow_of(uid) && !fleet.written_shadow(uid))
+        refuse_while_resharded(fleet, uid, what);
+}
+
 asio::awaitable<void> forget_layout(Context& ctx, const std::string& uid) {
     if (!ctx.fleet()->topology().layout_of(uid)) co_return;
     co_await fleet::change_topology(ctx, [&uid](fleet::Topology& t) { t.layouts.erase(uid); });

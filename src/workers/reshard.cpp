@@ -299,7 +299,6 @@ asio::awaitable<std::string> start_reshard(Context& ctx, const std::string& uid,
     state["throttleDocsPerSec"] = request.throttle_docs_per_sec;
     state["retainOldIndexHours"] = request.retain_old_index_hours;
     state["documentsRead"] = state["documentsCopied"] = state["documentsRepaired"] = 0;
-    state["classes"] = classes(from, request.new_shards);
     state["enqueuedAt"] = util::rfc3339(util::now());
     state["startedAt"] = state["switchedAt"] = state["finishedAt"] = state["error"] = nullptr;
     state["rollbackRequested"] = false;

@@ -77,17 +77,19 @@ asio::awaitable<void> switch_held(Context& ctx, json& state, bool forward, GateS
         co_await wait_idle(ctx, shadow->uid);
     }
     const auto pk = state["primaryKey"].get<std::string>();
-    anti_entropy::Throttle unthrottled(0);
-    bool expired = false;
     // every difference found first, then sent in the order of the places (the nodes order
     // complete ties by when documents were added)
     SyncCounts counts;
-    Mends mends;
-    for (std::uint32_t c = 0; c < classes(index.fleet->shards(), other.fleet->shards()); ++c) {
-        co_await compare_class(ctx, index, other, pk, c, unthrottled, counts, mends);
+    const auto places = co_await places_of(ctx, index, other, pk, counts);
+    Needs needs;
+    bool expired = false;
+    for (std::uint32_t shard = 0; shard < other.fleet->shards(); ++shard) {
+        co_await compare_places(ctx, other, pk, places, shard, counts, needs);
         co_await rebalancing::extend_gate(ctx, gate, expired);
         if (expired) throw std::runtime_error("the gate opened by itself during the switch");
     }
+    Mends mends;
+    co_await fetch_needed(ctx, index, other, pk, places, needs, mends);
     co_await apply(ctx, other, pk, mends, counts);
     const auto mended = counts.written;
     state["documentsRepaired"] = state.value("documentsRepaired", std::uint64_t{0}) + mended;

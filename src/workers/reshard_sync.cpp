@@ -1,19 +1,16 @@
-// One copy of an index made equal to the other, a class of shards at a time: `from` read from
-// one owner of each of its shards, every owner of `to`'s shards compared to it by bucket
-// digests (entropy/digest.hpp), the documents that differ written or deleted on that owner.
-// The backfill of a reshard, its verification, and its last check under the closed gate are
-// each such a sync.
+// One copy of an index filled from the other (the backfill, each owner in the order of the
+// documents' places), and compared to it by ids and places under the closed gates: what differs
+// read again from the index and written, or deleted, on that owner, in place order.
 #include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
-#include <numeric>
 #include <stdexcept>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
 #include <miroir/config/config.hpp>
-#include <miroir/entropy/digest.hpp>
 #include <miroir/fleet/context.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/metrics/metrics.hpp>
@@ -35,9 +32,6 @@ using http::Method;
 using scatter::index_path;
 using scatter::node_request;
 using Clock = std::chrono::steady_clock;
-
-// Documents by canonical id.
-using Documents = std::map<std::string, json>;
 
 // A usable owner of `shard` under `fleet`, any group; throws when every owner is down.
 std::size_t usable_owner(Context& ctx, const Fleet& fleet, std::uint32_t shard) {
@@ -73,6 +67,12 @@ asio::awaitable<void> wait_tasks(Context& ctx, const NodeTasks& tasks) {
     }
 }
 
+// A stored document's place as stored (empty: none).
+std::string place_text(const json& doc) {
+    const auto found = doc.find(std::string(routing::kOrdField));
+    return found != doc.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
 // A stored document's place (none: first).
 routing::Ord place_of(const json& doc) {
     const auto found = doc.find(std::string(routing::kOrdField));
@@ -84,35 +84,6 @@ routing::Ord place_of(const json& doc) {
 json restamped(json doc, std::uint32_t shard) {
     doc[std::string(routing::kShardField)] = routing::shard_value(shard);
     return doc;
-}
-
-// Finds what owner `node` of `to`'s shard `shard` must be sent to hold `want` (by id) of it.
-asio::awaitable<void> compare_owner(Context& ctx, const Copy& to, const std::string& pk,
-                                    std::uint32_t shard, std::size_t node, const Documents& want,
-                                    anti_entropy::Throttle& throttle, SyncCounts& counts,
-                                    Mends& mends) {
-    const auto buckets = ctx.config.anti_entropy.buckets;
-    entropy::ShardView expected(buckets), held(buckets);
-    for (const auto& [id, doc] : want) expected.add(id, entropy::version_of(doc, shard));
-    anti_entropy::Counts read;
-    const std::function<void(const json&)> each = [&](const json& doc) {
-        const auto id = anti_entropy::canonical_id(doc.value(pk, json()));
-        if (!id.empty()) held.add(id, entropy::version_of(doc, shard));
-    };
-    const auto filter = routing::shard_filter({shard});  // a local: GCC 12 and co_await
-    co_await anti_entropy::stream(ctx, node, to.uid, filter, json(), throttle, read, each, true);
-    counts.read += read.documents_read;
-    const std::vector<const entropy::ShardView*> views{&expected, &held};
-    auto& mend = mends[node];
-    for (const auto& id : entropy::compare(views).ids) {
-        const auto wanted = want.find(id);
-        const auto has = held.versions().find(id);
-        if (wanted == want.end()) {
-            mend.remove.push_back(id);
-        } else if (has == held.versions().end() || !(has->second == expected.versions().at(id))) {
-            mend.write.push_back(wanted->second);
-        }
-    }
 }
 
 // One node of `from` read in its order (its insertion order: its documents' places), a page at
@@ -206,8 +177,6 @@ asio::awaitable<void> backfill(Context& ctx, const Copy& from, const Copy& to,
     co_await wait_tasks(ctx, tasks);
 }
 
-std::uint32_t classes(std::uint32_t a, std::uint32_t b) { return std::gcd(a, b); }
-
 asio::awaitable<std::string> finished_state(Context& ctx, std::size_t node, std::uint64_t uid) {
     const auto deadline =
         Clock::now() + std::chrono::milliseconds(ctx.config.rebalance.task_timeout_ms);
@@ -222,33 +191,94 @@ asio::awaitable<std::string> finished_state(Context& ctx, std::size_t node, std:
     }
 }
 
-asio::awaitable<void> compare_class(Context& ctx, const Copy& from, const Copy& to,
-                                    const std::string& pk, std::uint32_t c,
-                                    anti_entropy::Throttle& throttle, SyncCounts& counts,
-                                    Mends& mends) {
-    const auto g = classes(from.fleet->shards(), to.fleet->shards());
-    // what `from` holds of the class, by `to`'s shard
-    std::map<std::uint32_t, Documents> wanted;
+asio::awaitable<Places> places_of(Context& ctx, const Copy& from, const Copy& to,
+                                  const std::string& pk, SyncCounts& counts) {
+    Places places;
+    anti_entropy::Throttle unthrottled(0);
     anti_entropy::Counts read;
-    for (std::uint32_t shard = c; shard < from.fleet->shards(); shard += g) {
+    const json fields = {pk, std::string(routing::kOrdField)};
+    for (std::uint32_t shard = 0; shard < from.fleet->shards(); ++shard) {
         const auto source = usable_owner(ctx, *from.fleet, shard);
         const std::function<void(const json&)> each = [&](const json& doc) {
             const auto id = anti_entropy::canonical_id(doc.value(pk, json()));
             if (id.empty()) return;
-            const auto target = routing::shard_of(id, to.fleet->shards());
-            wanted[target].emplace(id, restamped(doc, target));
+            places.held[id] = {place_text(doc), source, doc[pk]};
         };
         const auto filter = routing::shard_filter({shard});
-        co_await anti_entropy::stream(ctx, source, from.uid, filter, json(), throttle, read, each,
-                                      true);
+        co_await anti_entropy::stream(ctx, source, from.uid, filter, fields, unthrottled, read,
+                                      each);
     }
     counts.read += read.documents_read;
-    const Documents none;
-    for (std::uint32_t shard = c; shard < to.fleet->shards(); shard += g) {
-        const auto found = wanted.find(shard);
-        const auto& want = found == wanted.end() ? none : found->second;
-        for (const auto node : anti_entropy::all_owners(*to.fleet, shard)) {
-            co_await compare_owner(ctx, to, pk, shard, node, want, throttle, counts, mends);
+    places.by_shard.resize(to.fleet->shards());
+    for (const auto& [id, held] : places.held) {
+        places.by_shard[routing::shard_of(id, to.fleet->shards())].push_back(id);
+    }
+    co_return places;
+}
+
+asio::awaitable<void> compare_places(Context& ctx, const Copy& to, const std::string& pk,
+                                     const Places& places, std::uint32_t shard, SyncCounts& counts,
+                                     Needs& needs) {
+    anti_entropy::Throttle unthrottled(0);
+    anti_entropy::Counts read;
+    const json fields = {pk, std::string(routing::kOrdField)};
+    const auto filter = routing::shard_filter({shard});
+    for (const auto node : anti_entropy::all_owners(*to.fleet, shard)) {
+        std::unordered_map<std::string, std::string> owned;  // id → place, on this owner
+        const std::function<void(const json&)> each = [&](const json& doc) {
+            const auto id = anti_entropy::canonical_id(doc.value(pk, json()));
+            if (!id.empty()) owned[id] = place_text(doc);
+        };
+        co_await anti_entropy::stream(ctx, node, to.uid, filter, fields, unthrottled, read, each);
+        for (const auto& [id, place] : owned) {
+            if (!places.held.contains(id)) needs.remove[node].push_back(id);
+        }
+        for (const auto& id : places.by_shard[shard]) {
+            const auto found = owned.find(id);
+            if (found == owned.end() || found->second != places.held.at(id).place) {
+                needs.write[places.held.at(id).source][id].push_back(node);
+            }
+        }
+    }
+    counts.read += read.documents_read;
+}
+
+asio::awaitable<void> fetch_needed(Context& ctx, const Copy& from, const Copy& to,
+                                   const std::string& pk, const Places& places, const Needs& needs,
+                                   Mends& mends) {
+    const auto page = ctx.config.rebalance.page_size;
+    for (const auto& [id, nodes] : needs.remove) {
+        for (const auto& removed : nodes) mends[id].remove.push_back(removed);
+    }
+    for (const auto& [source, wanted] : needs.write) {
+        std::vector<const std::string*> ids;
+        for (const auto& entry : wanted) ids.push_back(&entry.first);
+        for (std::size_t i = 0; i < ids.size(); i += page) {
+            json fetch;
+            fetch["ids"] = json::array();
+            for (auto k = i; k < std::min(ids.size(), i + page); ++k) {
+                fetch["ids"].push_back(places.held.at(*ids[k]).id);
+            }
+            fetch["limit"] = page;
+            fetch["retrieveVectors"] = true;
+            unsigned status = 0;
+            const auto answer = co_await rebalancing::call(
+                ctx, source,
+                node_request(Method::post, index_path(from.uid) + "/documents/fetch", fetch.dump()),
+                status);
+            if (status != 200 || !answer.is_object()) {
+                throw std::runtime_error("node `" + ctx.fleet()->node_id(source) +
+                                         "` did not give documents of `" + from.uid + "` (" +
+                                         std::to_string(status) + ")");
+            }
+            for (const auto& doc : answer["results"]) {
+                const auto id = anti_entropy::canonical_id(doc.value(pk, json()));
+                const auto shard = routing::shard_of(id, to.fleet->shards());
+                const auto found = wanted.find(id);
+                if (found == wanted.end()) continue;
+                const auto stored = restamped(doc, shard);
+                for (const auto node : found->second) mends[node].write.push_back(stored);
+            }
         }
     }
 }

@@ -139,6 +139,8 @@ class Reshard(unittest.TestCase):
             time.sleep(0.02)
         gone = self.cluster.call("DELETE", "/indexes/packages")
         self.assertEqual((gone.status, gone.json()["code"]), (409, "miroir_reshard_in_progress"))
+        edit = self.cluster.call("POST", "/indexes/packages/documents/edit", {"function": "doc"})
+        self.assertEqual((edit.status, edit.json()["code"]), (409, "miroir_reshard_in_progress"))
         rounds = self.traffic_until(lambda: self.status()["phase"] == "switched")
         print(f"\nreshard 16 -> 64 of {DOCS} documents: {rounds} write and search rounds meanwhile; "
               f"{self.status()['documentsCopied']} copied, "

@@ -27,6 +27,8 @@ upstream::UpstreamRequest retarget(upstream::UpstreamRequest request, std::strin
 // 409 miroir_reshard_in_progress when index `uid` is being resharded: `what` cannot be done
 // to it until the reshard is finished or rolled back.
 void refuse_while_resharded(const Fleet& fleet, std::string_view uid, std::string_view what);
+// The same, only before the switch (the shadow being filled and compared by places alone).
+void refuse_before_switch(const Fleet& fleet, std::string_view uid, std::string_view what);
 
 // The layout of index `uid` forgotten (the index deleted), or the layouts of `a` and `b`
 // exchanged (the indexes swapped or renamed), in the topology.
