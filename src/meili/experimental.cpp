@@ -42,7 +42,8 @@ asio::awaitable<http::Response> render(fleet::Context& ctx, http::Request& r) {
     const auto input = body.is_object() ? body.value("input", json()) : json();
     if (input.is_object() && input.value("id", json()).is_string()) {
         // a document: asked of a node that holds it
-        const auto fleet = ctx.fleet();
+        const auto named = input.value("indexUid", json());
+        const auto fleet = ctx.fleet_of(named.is_string() ? named.get<std::string>() : "");
         const auto shard = routing::shard_of(input["id"].get<std::string>(), fleet->shards());
         for (const auto& group : fleet->groups()) {
             const auto owners = fleet->owners(group, shard);

@@ -194,7 +194,7 @@ asio::awaitable<http::Response> around_write(fleet::Context& ctx, http::Request&
 namespace {
 
 // Whether read `r` must hold a pass of the reshard read gate: it reads an index being
-// resharded, or reads without naming an index (a multi-search, the stats) while one is.
+// resharded, or may search any index (a multi-search, the stats, a chat) while one is.
 bool reads_resharded(const fleet::Context& ctx, const http::Request& r) {
     const auto fleet = ctx.fleet();
     const auto& layouts = fleet->topology().layouts;
@@ -202,8 +202,11 @@ bool reads_resharded(const fleet::Context& ctx, const http::Request& r) {
     if (const auto uid = r.param("uid"); !uid.empty() && r.route.starts_with("/indexes/{uid}")) {
         return fleet->shadow_of(uid).has_value();
     }
-    return std::any_of(layouts.begin(), layouts.end(),
-                       [](const auto& entry) { return !entry.second.shadow.empty(); });
+    // a multi-search (or federation), the statistics, a chat: any index may be searched
+    const bool any = r.route.starts_with("/multi-search") || r.route == "/stats" ||
+                     r.route.starts_with("/chats");
+    return any && std::any_of(layouts.begin(), layouts.end(),
+                              [](const auto& entry) { return !entry.second.shadow.empty(); });
 }
 
 }  // namespace

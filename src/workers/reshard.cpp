@@ -21,6 +21,7 @@
 
 #include <miroir/config/config.hpp>
 #include <miroir/fleet/context.hpp>
+#include <miroir/fleet/pods.hpp>
 #include <miroir/fleet/topology.hpp>
 #include <miroir/http/api_error.hpp>
 #include <miroir/http/params.hpp>
@@ -45,17 +46,16 @@ using json = nlohmann::ordered_json;
 using http::Method;
 using namespace resharding;
 
-constexpr const char* kTable = "reshards";
 constexpr std::chrono::milliseconds kTickMs{200};
 constexpr std::uint32_t kLeaseMs = 30000;
+constexpr std::chrono::milliseconds kPodsWait{30000};
+
+// The switch could not take the gate now (a rebalance or anti-entropy holds it).
+struct Busy {};
 
 bool active(const json& state) {
     const auto status = state.value("status", std::string());
     return status == "enqueued" || status == "processing";
-}
-
-asio::awaitable<void> save(Context& ctx, const json& state) {
-    co_await ctx.store.put_record(kTable, state["uid"].get<std::string>(), state.dump());
 }
 
 asio::awaitable<std::optional<json>> load(Context& ctx, const std::string& uid) {
@@ -65,6 +65,14 @@ asio::awaitable<std::optional<json>> load(Context& ctx, const std::string& uid) 
         if (state.is_object()) co_return state;
     }
     co_return std::nullopt;
+}
+
+// Saves the driver's record, keeping a rollback asked for meanwhile (through any pod).
+asio::awaitable<void> save(Context& ctx, json& state) {
+    const auto uid = state["uid"].get<std::string>();
+    const auto stored = co_await load(ctx, uid);
+    if (stored && stored->value("rollbackRequested", false)) state["rollbackRequested"] = true;
+    co_await ctx.store.put_record(kTable, uid, state.dump());
 }
 
 http::ApiError conflict(const std::string& code, const std::string& message) {
@@ -128,10 +136,15 @@ asio::awaitable<void> prepare(Context& ctx, json& state) {
     const std::vector<rebalancing::IndexToMove> indexes{{shadow, record->primary_key, settings}};
     co_await rebalancing::prepare(ctx, fleet->members(), indexes);
     co_await wait_idle(ctx, shadow);
-    co_await fleet::change_topology(ctx, [&](fleet::Topology& t) {
+    const auto named = co_await fleet::change_topology(ctx, [&](fleet::Topology& t) {
         if (t.rebalancing()) throw std::runtime_error("a rebalance started");
         t.layouts[uid] = fleet::IndexLayout{from, shadow, to, "copying"};
     });
+    // every pod routes with the layout (its reads of the index hold passes, its deletion of
+    // the index is refused) before the copy starts
+    const auto behind = co_await fleet::wait_pods_loaded(ctx, named->version(), kPodsWait);
+    if (!behind.empty()) throw std::runtime_error("pods did not load the layout in time");
+    co_await wait_idle(ctx, uid);  // the writes given before, applied before the copy reads
     state["phase"] = "copying";
     state["copyStartedMs"] = util::unix_ms();
 }
@@ -158,7 +171,8 @@ asio::awaitable<void> copy(Context& ctx, json& state) {
     const Copy from{uid, &whole->for_index(uid)}, to{shadow->uid, shadow->fleet};
     anti_entropy::Throttle throttle(state.value("throttleDocsPerSec", std::uint32_t{0}));
     SyncCounts counts;
-    co_await backfill(ctx, from, to, state["primaryKey"].get<std::string>(), throttle, counts);
+    co_await backfill(ctx, from, to, state["primaryKey"].get<std::string>(), "reshard:" + uid,
+                      throttle, counts);
     state["documentsCopied"] = counts.written;
     state["documentsRead"] = state.value("documentsRead", std::uint64_t{0}) + counts.read;
     ctx.metrics.reshard_copied(uid, counts.written);
@@ -167,8 +181,11 @@ asio::awaitable<void> copy(Context& ctx, json& state) {
 asio::awaitable<void> finish_switched(Context& ctx, json& state) {
     const auto uid = state["uid"].get<std::string>();
     const auto to = state["toShards"].get<std::uint32_t>();
-    co_await fleet::change_topology(ctx,
-                                    [&uid, to](fleet::Topology& t) { settle_layout(t, uid, to); });
+    const auto settled = co_await fleet::change_topology(
+        ctx, [&uid, to](fleet::Topology& t) { settle_layout(t, uid, to); });
+    // no pod writes to the old copy any more before it is deleted (a write would make it again)
+    const auto behind = co_await fleet::wait_pods_loaded(ctx, settled->version(), kPodsWait);
+    if (!behind.empty()) throw std::runtime_error("pods did not load the layout in time");
     co_await delete_shadow(ctx, state["shadow"].get<std::string>());
     state["phase"] = state["status"] = "succeeded";
     state["finishedAt"] = util::rfc3339(util::now());
@@ -193,8 +210,18 @@ asio::awaitable<void> step(Context& ctx, json& state) {
         state["phase"] = "switching";
     } else if (phase == "switching" || phase == "rolling_back") {
         const bool forward = phase == "switching";
-        const bool done = co_await switch_copies(ctx, state, forward);
-        if (!done) co_return;  // the gate is another's now: next tick
+        const auto* layout = ctx.fleet()->topology().layout_of(state["uid"].get<std::string>());
+        // a switch whose topology change was made (and its record not saved) is not made again
+        const bool made =
+            forward ? layout && layout->phase == "switched" : !layout || layout->shadow.empty();
+        if (!made && state.value("swapTried", false)) {
+            throw std::runtime_error("the switch was interrupted during the swap");
+        }
+        if (!made) {
+            const bool done = co_await switch_copies(ctx, state, forward);
+            if (!done) throw Busy();  // the gate is another's now: later
+        }
+        state["swapTried"] = false;
         state["phase"] = forward ? "switched" : "rolled_back";
         if (!forward) {
             co_await delete_shadow(ctx, state["shadow"].get<std::string>());
@@ -224,6 +251,8 @@ asio::awaitable<void> drive(Context& ctx, json state) {
             co_await step(ctx, state);
         } catch (const rebalancing::Superseded&) {
             co_return;  // its record says where it is: the other pod goes on from there
+        } catch (const Busy&) {
+            co_return;  // tried again at the next round
         } catch (const http::ApiError& e) {
             failure = e.what();
         } catch (const std::exception& e) {
@@ -232,7 +261,11 @@ asio::awaitable<void> drive(Context& ctx, json state) {
         if (!failure.empty()) {
             log::warn("reshard step failed",
                       {{"index", uid}, {"phase", phase}, {"error", failure}});
-            const bool before_switch = phase != "switched" && phase != "rolling_back";
+            // the layout says whether the copies were switched (a step may fail after it)
+            const auto* layout = ctx.fleet()->topology().layout_of(uid);
+            const bool switched = layout && layout->phase == "switched";
+            const bool before_switch = !switched && phase != "switched" &&
+                                       phase != "rolling_back" && !state.value("swapTried", false);
             json error;
             error["message"] = "The reshard of `" + uid + "` failed: " + failure;
             error["code"] = "miroir_reshard_failed";
@@ -240,6 +273,17 @@ asio::awaitable<void> drive(Context& ctx, json state) {
             error["link"] = "https://docs.meilisearch.com/errors#miroir_reshard_failed";
             if (before_switch) {
                 co_await undo(ctx, state, "failed", error);
+            } else if ((phase == "switching" && !switched) || phase == "rolling_back") {
+                // the swap was tried and did not finish: both copies are kept as they are
+                error["message"] = error["message"].get<std::string>() +
+                                   " The swap with the shadow may have been made on some nodes: "
+                                   "compare `" +
+                                   uid + "` and `" + state["shadow"].get<std::string>() +
+                                   "` there before use.";
+                state["status"] = "failed";
+                state["error"] = error;
+                ctx.metrics.reshard_ended("failed");
+                co_await save(ctx, state);
             } else {
                 state["error"] = error;  // tried again: the copies are switched, both written
                 co_await save(ctx, state);
@@ -283,6 +327,15 @@ asio::awaitable<std::string> start_reshard(Context& ctx, const std::string& uid,
                        "Index `" + uid + "` is being resharded already (`GET /_miroir/indexes/" +
                            uid + "/reshard/status`).");
     }
+    const auto shadow_name = uid + "__miroir_reshard";
+    if (!fleet->topology().is_shadow(shadow_name)) {
+        const auto taken = co_await scatter::lookup_index(ctx, shadow_name);
+        if (taken) {
+            throw conflict("miroir_reshard_name_taken", "Index `" + shadow_name +
+                                                            "` exists: a reshard of `" + uid +
+                                                            "` makes its shadow under that name.");
+        }
+    }
     const auto from = fleet->for_index(uid).shards();
     if (request.new_shards == from) {
         throw http::error(400, "miroir_invalid_reshard",
@@ -291,7 +344,7 @@ asio::awaitable<std::string> start_reshard(Context& ctx, const std::string& uid,
     }
     json state;
     state["uid"] = uid;
-    state["shadow"] = uid + "__miroir_reshard";
+    state["shadow"] = shadow_name;
     state["status"] = "enqueued";
     state["phase"] = "enqueued";
     state["fromShards"] = from;

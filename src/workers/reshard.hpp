@@ -21,6 +21,9 @@ namespace miroir::workers::resharding {
 using fleet::Context;
 using fleet::Fleet;
 
+// The task store table of reshards' records, by index uid.
+inline const std::string kTable = "reshards";
+
 // One copy of an index on the nodes: its uid there and the fleet it is routed with.
 struct Copy {
     std::string uid;
@@ -86,8 +89,9 @@ boost::asio::awaitable<void> apply(Context& ctx, const Copy& to, const std::stri
 // Fills `to` with every document of `from`, each to the owners of its shard under `to`'s count,
 // every owner receiving its documents in the order of their places (so that a node orders
 // complete ties as Miroir does): the nodes of `from` read in their order and merged by place.
+// `lease` (the reshard's) is renewed as it goes; Superseded when another pod took it.
 boost::asio::awaitable<void> backfill(Context& ctx, const Copy& from, const Copy& to,
-                                      const std::string& pk, anti_entropy::Throttle& throttle,
-                                      SyncCounts& counts);
+                                      const std::string& pk, const std::string& lease,
+                                      anti_entropy::Throttle& throttle, SyncCounts& counts);
 
 }  // namespace miroir::workers::resharding

@@ -10,6 +10,7 @@
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/topology.hpp>
 #include <miroir/log/log.hpp>
+#include <miroir/metrics/metrics.hpp>
 #include <miroir/scatter/node_requests.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
@@ -39,8 +40,14 @@ asio::awaitable<std::vector<std::size_t>> swap_on(Context& ctx,
     std::vector<std::pair<std::size_t, std::uint64_t>> tasks;
     for (const auto n : nodes) {
         unsigned status = 0;
-        const auto answer = co_await rebalancing::call(
-            ctx, n, node_request(Method::post, "/swap-indexes", body), status);
+        json answer;
+        try {  // a node that does not answer is not swapped (as far as is known)
+            answer = co_await rebalancing::call(
+                ctx, n, node_request(Method::post, "/swap-indexes", body), status);
+        } catch (const std::exception& e) {
+            log::warn("reshard: a node did not answer the swap",
+                      {{"node", ctx.fleet()->node_id(n)}, {"error", e.what()}});
+        }
         if (status == 202 && answer.value("taskUid", json()).is_number_unsigned()) {
             tasks.emplace_back(n, answer["taskUid"].get<std::uint64_t>());
         }
@@ -55,7 +62,17 @@ asio::awaitable<std::vector<std::size_t>> swap_on(Context& ctx,
 
 // The switch itself, the gates closed: the shadow made equal to the index, the two swapped on
 // every node, the layout changed.
-asio::awaitable<void> switch_held(Context& ctx, json& state, bool forward, GateState& gate) {
+// The gate kept closed and the rebalance lease kept during a long switch; throws once the gate
+// opened by itself (writes may have landed in the copy being replaced).
+asio::awaitable<void> hold(Context& ctx, GateState& gate, bool& expired,
+                           const std::string& holder) {
+    co_await rebalancing::keep_lease(ctx, holder);
+    co_await rebalancing::extend_gate(ctx, gate, expired);
+    if (expired) throw std::runtime_error("the write gate opened by itself during the switch");
+}
+
+asio::awaitable<void> switch_held(Context& ctx, json& state, bool forward, GateState& gate,
+                                  const std::string& holder) {
     const auto uid = state["uid"].get<std::string>();
     const auto whole = ctx.fleet();
     const auto shadow = whole->shadow_of(uid);
@@ -80,17 +97,23 @@ asio::awaitable<void> switch_held(Context& ctx, json& state, bool forward, GateS
     // every difference found first, then sent in the order of the places (the nodes order
     // complete ties by when documents were added)
     SyncCounts counts;
-    const auto places = co_await places_of(ctx, index, other, pk, counts);
-    Needs needs;
     bool expired = false;
+    const auto places = co_await places_of(ctx, index, other, pk, counts);
+    co_await hold(ctx, gate, expired, holder);
+    Needs needs;
     for (std::uint32_t shard = 0; shard < other.fleet->shards(); ++shard) {
         co_await compare_places(ctx, other, pk, places, shard, counts, needs);
-        co_await rebalancing::extend_gate(ctx, gate, expired);
-        if (expired) throw std::runtime_error("the gate opened by itself during the switch");
+        co_await hold(ctx, gate, expired, holder);
     }
     Mends mends;
     co_await fetch_needed(ctx, index, other, pk, places, needs, mends);
+    co_await hold(ctx, gate, expired, holder);
     co_await apply(ctx, other, pk, mends, counts);
+    co_await hold(ctx, gate, expired, holder);
+    ctx.metrics.reshard_repaired(uid, counts.written);
+    // from here a failure keeps both copies: where a swap was made is not known for sure
+    state["swapTried"] = true;
+    co_await ctx.store.put_record(kTable, uid, state.dump());
     const auto mended = counts.written;
     state["documentsRepaired"] = state.value("documentsRepaired", std::uint64_t{0}) + mended;
     const auto swapped = co_await swap_on(ctx, whole->members(), uid, shadow->uid);
@@ -163,7 +186,7 @@ asio::awaitable<bool> switch_copies(Context& ctx, json& state, bool forward) {
     std::exception_ptr failure;
     auto gate = co_await rebalancing::fence(ctx, holder, true);
     try {
-        co_await switch_held(ctx, state, forward, gate);
+        co_await switch_held(ctx, state, forward, gate, holder);
     } catch (...) {
         failure = std::current_exception();
     }

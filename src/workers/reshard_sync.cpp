@@ -17,6 +17,7 @@
 #include <miroir/routing/placement.hpp>
 #include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/node_requests.hpp>
+#include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
 
 #include "rebalance.hpp"
@@ -32,6 +33,7 @@ using http::Method;
 using scatter::index_path;
 using scatter::node_request;
 using Clock = std::chrono::steady_clock;
+constexpr std::uint32_t kLeaseMs = 30000;  // a reshard's lease, as reshard.cpp takes it
 
 // A usable owner of `shard` under `fleet`, any group; throws when every owner is down.
 std::size_t usable_owner(Context& ctx, const Fleet& fleet, std::uint32_t shard) {
@@ -124,8 +126,8 @@ asio::awaitable<void> refill(Context& ctx, const Copy& from, Source& source, Syn
 }  // namespace
 
 asio::awaitable<void> backfill(Context& ctx, const Copy& from, const Copy& to,
-                               const std::string& pk, anti_entropy::Throttle& throttle,
-                               SyncCounts& counts) {
+                               const std::string& pk, const std::string& lease,
+                               anti_entropy::Throttle& throttle, SyncCounts& counts) {
     // one usable owner of each shard of `from`, each read for the shards it was chosen for
     std::map<std::size_t, std::vector<std::uint32_t>> chosen;
     for (std::uint32_t shard = 0; shard < from.fleet->shards(); ++shard) {
@@ -171,6 +173,8 @@ asio::awaitable<void> backfill(Context& ctx, const Copy& from, const Copy& to,
             }
             co_await throttle.take(pending);
             pending = 0;
+            const bool held = co_await ctx.store.lease(lease, rebalancing::pod_name(), kLeaseMs);
+            if (!held) throw rebalancing::Superseded("another Miroir drives this reshard");
         }
         if (!next) break;
     }

@@ -6,12 +6,13 @@ count the index is routed with (`GET /_miroir/verify`)."""
 import json
 import os
 import random
-import threading
+import shutil
 import time
 import unittest
 
 from harness import run_cli
 from nodes import Node
+from test_rebalance import Pods
 from test_search_differential import MASTER, Cluster
 
 NODE_KEY = "node-master-key"
@@ -38,8 +39,12 @@ def comparable(answer):
 
 
 class Reshard(unittest.TestCase):
-    def setUp(self):
+    def start_fleet(self):
         self.cluster = Cluster(SHAPE)
+        self.clients = [self.cluster]  # the traffic's rounds go through each in turn
+
+    def setUp(self):
+        self.start_fleet()
         self.reference = Node(NODE_KEY).start()
         rng = random.Random(3)
         self.next_id = DOCS
@@ -58,7 +63,7 @@ class Reshard(unittest.TestCase):
     def write(self, target, method, path, body):
         r = target.call(method, path, body)
         self.assertEqual(r.status, 202, r.body)
-        if target is self.reference:
+        if target is self.reference or isinstance(target, Node):
             task = target.wait_task(r.json()["taskUid"], timeout=120)
         else:
             task = self.cluster_task(r.json()["taskUid"])
@@ -83,10 +88,10 @@ class Reshard(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body)
         return r.json()
 
-    def assert_same_searches(self):
+    def assert_same_searches(self, client=None):
         for query in QUERIES:
             want = self.reference.call("POST", "/indexes/packages/search", query).json()
-            got = self.cluster.call("POST", "/indexes/packages/search", query)
+            got = (client or self.cluster).call("POST", "/indexes/packages/search", query)
             self.assertEqual(got.status, 200, got.body)
             self.assertEqual(comparable(got.json()), comparable(want), query)
 
@@ -102,11 +107,12 @@ class Reshard(unittest.TestCase):
             batch.append({"id": f"r{rounds % 10}", "name": "other", "summary": f"round {rounds}",
                           "section": "other", "size": rounds})
             self.next_id += 20
-            for target in (self.cluster, self.reference):
+            client = self.clients[rounds % len(self.clients)]
+            for target in (client, self.reference):
                 self.write(target, "POST", "/indexes/packages/documents", batch)
                 self.write(target, "POST", "/indexes/packages/documents/delete-batch",
                            [f"d{self.next_id - 3}"])
-            self.assert_same_searches()
+            self.assert_same_searches(self.clients[(rounds + 1) % len(self.clients)])
             rounds += 1
         return rounds
 
@@ -195,6 +201,26 @@ class Reshard(unittest.TestCase):
         r = self.admin("GET", "/_miroir/indexes/packages/reshard/status")
         self.assertEqual((r.status, r.json()["code"]), (404, "miroir_reshard_not_found"))
         self.assert_same_searches()
+
+
+@unittest.skipUnless(shutil.which("redis-server"), "needs redis-server (scripts/bootstrap)")
+class TwoPods(Reshard):
+    """The reshard under traffic and its rollback, with two Miroirs sharing a Redis task store:
+    the traffic's rounds go through each pod in turn (writes through one, searches through the
+    other), and the switch holds both pods' writes and reads."""
+
+    def start_fleet(self):
+        self.pods = Pods(SHAPE["nodes"], 2, SHAPE["rf"], SHAPE["shards"], "")
+        self.cluster = self.pods.via(0)
+        self.cluster.nodes = self.pods.nodes
+        self.clients = [self.cluster, self.pods.via(1)]
+
+    def tearDown(self):
+        self.pods.stop()
+        self.reference.stop()
+
+    test_reshard_without_an_old_copy_with_the_cli = None
+    test_bad_requests = None
 
 
 if __name__ == "__main__":
