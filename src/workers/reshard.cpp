@@ -47,7 +47,6 @@ using http::Method;
 using namespace resharding;
 
 constexpr std::chrono::milliseconds kTickMs{200};
-constexpr std::uint32_t kLeaseMs = 30000;
 constexpr std::chrono::milliseconds kPodsWait{30000};
 
 // The switch could not take the gate now (a rebalance or anti-entropy holds it).

@@ -23,6 +23,8 @@ using fleet::Fleet;
 
 // The task store table of reshards' records, by index uid.
 inline const std::string kTable = "reshards";
+// How long a reshard's lease (`reshard:<uid>`) lasts without being renewed, ms.
+inline constexpr std::uint32_t kLeaseMs = 30000;
 
 // One copy of an index on the nodes: its uid there and the fleet it is routed with.
 struct Copy {

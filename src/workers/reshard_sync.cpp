@@ -33,7 +33,6 @@ using http::Method;
 using scatter::index_path;
 using scatter::node_request;
 using Clock = std::chrono::steady_clock;
-constexpr std::uint32_t kLeaseMs = 30000;  // a reshard's lease, as reshard.cpp takes it
 
 // A usable owner of `shard` under `fleet`, any group; throws when every owner is down.
 std::size_t usable_owner(Context& ctx, const Fleet& fleet, std::uint32_t shard) {
