@@ -23,6 +23,9 @@ NODE_KEY = "node-master-key"
 CORPUS = os.environ.get("MIROIR_CORPUS", os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "shared", "data", "debian-packages.ndjson.gz"))
 DOCS = int(os.environ.get("MIROIR_DUMP_DOCS", "0"))  # 0: the whole corpus
+# Bodies of the whole corpus take long on a machine busy with other tests: the calls that move
+# them wait this long (seconds) for an answer.
+SLOW = 300
 SHAPE = {"nodes": 3, "rf": 2, "shards": 16}
 PACKAGE_SETTINGS = {
     "searchableAttributes": ["name", "summary", "description", "tags"],
@@ -60,9 +63,11 @@ def make_dump(node):
     """Writes the source indexes and keys on `node`, dumps it; the dump's path."""
     docs = corpus_documents()
     for start in range(0, len(docs), 20000):
-        r = node.call("POST", "/indexes/packages/documents?primaryKey=id", docs[start:start + 20000])
+        r = node.call("POST", "/indexes/packages/documents?primaryKey=id", docs[start:start + 20000],
+                      timeout=SLOW)
         wait_node_task(node, r)
-    wait_node_task(node, node.call("PATCH", "/indexes/packages/settings", PACKAGE_SETTINGS))
+    wait_node_task(node, node.call("PATCH", "/indexes/packages/settings", PACKAGE_SETTINGS,
+                                        timeout=SLOW))
     wait_node_task(node, node.call("POST", "/indexes/small/documents?primaryKey=sku",
                                    [{"sku": f"s{i}", "title": f"thing {i}", "n": i}
                                     for i in range(50)]))
@@ -78,7 +83,7 @@ def make_dump(node):
                   "expiresAt": "2099-01-01T00:00:00Z"}):
         r = node.call("POST", "/keys", body)
         assert r.status == 201, r.body
-    task = wait_node_task(node, node.call("POST", "/dumps"))
+    task = wait_node_task(node, node.call("POST", "/dumps", timeout=SLOW))
     path = os.path.join(node.dir.name, "dumps", task["details"]["dumpUid"] + ".dump")
     deadline = time.monotonic() + 60
     while not os.path.exists(path):  # real Meilisearch renames it into place after the task
@@ -92,7 +97,8 @@ def all_documents(node, uid, copies=None):
     in `copies`."""
     out, offset = {}, 0
     while True:
-        page = node.call("GET", f"/indexes/{uid}/documents?limit=10000&offset={offset}").json()
+        page = node.call("GET", f"/indexes/{uid}/documents?limit=10000&offset={offset}",
+                         timeout=SLOW).json()
         for d in page["results"]:
             key = json.dumps(d.get("id", d.get("sku")))
             out[key] = {k: v for k, v in d.items() if not k.startswith("_miroir")}
@@ -141,14 +147,15 @@ class DumpImport(unittest.TestCase):
         self.uploads.cleanup()
 
     def call(self, method, path, body=None, status=None):
-        r = self.cluster.call(method, path, body)
+        r = self.cluster.call(method, path, body, SLOW)
         if status is not None:
             self.assertEqual(r.status, status, r.body)
         return r
 
     def upload(self, data, content_type="application/gzip", query=""):
         headers = {"Authorization": f"Bearer {MASTER}", "Content-Type": content_type}
-        return self.cluster.m.request("POST", "/_miroir/dumps/import" + query, data, headers)
+        return self.cluster.m.request("POST", "/_miroir/dumps/import" + query, data, headers,
+                                     SLOW)
 
     def finished(self, uid, timeout=600):
         deadline = time.monotonic() + timeout
@@ -207,8 +214,9 @@ class DumpImport(unittest.TestCase):
         # a development node builds an index at its first search, answering nothing meanwhile:
         # built here first, so that Miroir's search is answered by every node
         for node in self.cluster.nodes:
-            node.call("POST", "/indexes/packages/search", {"q": "editor"}, timeout=300)
-        r = self.cluster.m.request("POST", "/indexes/packages/search", '{"q":"editor"}', headers)
+            node.call("POST", "/indexes/packages/search", {"q": "editor"}, timeout=SLOW)
+        r = self.cluster.m.request("POST", "/indexes/packages/search", '{"q":"editor"}', headers,
+                                  SLOW)
         self.assertEqual(r.status, 200, r.body)
         self.assertNotIn("x-miroir-degraded", r.headers, r.body)
         self.assertGreater(r.json()["estimatedTotalHits"], 0, r.body)

@@ -135,10 +135,10 @@ class Cluster:
         self.m = Miroir(nodes=addresses, master_key=MASTER, replication_factor=shape["rf"],
                         extra=extra).start()
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, timeout=10.0):
         headers = {"Authorization": f"Bearer {MASTER}", "Content-Type": "application/json"}
         return self.m.request(method, path, json.dumps(body) if body is not None else None,
-                              headers)
+                              headers, timeout)
 
     def stop(self):
         self.m.stop()
