@@ -98,14 +98,15 @@ void refuse_while_rebalancing(const Topology& t) {
                           "A rebalance is in progress (" + t.rebalance->phase +
                               "); change the topology once it is done.");
     }
-    // the rebalancer moves shards of the fleet's count: an index with a count of its own
-    // would be moved wrong (docs/operations.md, "Resharding")
+    // a shadow being filled is placed by its reshard alone: the nodes change once it switched
+    // (a rebalance moves each index's shards by its own count, a retained old copy's too)
     for (const auto& [uid, layout] : t.layouts) {
+        if (layout.phase != "copying") continue;
         throw http::error(409, "miroir_reshard_in_progress",
-                          "Index `" + uid + "` has " + std::to_string(layout.shards) +
-                              " shards, not the fleet's " + std::to_string(t.shards) +
-                              ": the node list changes once it is resharded back to them, or "
-                              "deleted.");
+                          "Index `" + uid +
+                              "` is being resharded: change the topology once it "
+                              "has switched (`GET /_miroir/indexes/" +
+                              uid + "/reshard/status`).");
     }
 }
 

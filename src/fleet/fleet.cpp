@@ -72,6 +72,11 @@ Topology Topology::parse(std::string_view text) {
             b.after = r.at("after").get<std::vector<std::string>>();
             b.phase = r.at("phase").get<std::string>();
             b.copied = r.at("copied").get<std::vector<std::uint32_t>>();
+            const auto by_count = r.value("copiedByCount", json::object());
+            for (const auto& [count, shards] : by_count.items()) {
+                b.copied_by_count[static_cast<std::uint32_t>(std::stoul(count))] =
+                    shards.get<std::vector<std::uint32_t>>();
+            }
             b.shards_moving = r.value("shardsMoving", std::uint64_t{0});
             b.copies_moved = r.value("copiesMoved", std::uint64_t{0});
             b.minimum_copies = r.value("minimumCopies", 0.0);
@@ -121,6 +126,12 @@ std::string Topology::dump() const {
                           {"startedAt", b.started_at},
                           {"finishedAt", b.finished_at},
                           {"error", b.error}};
+        if (!b.copied_by_count.empty()) {
+            auto& by_count = j["rebalance"]["copiedByCount"] = json::object();
+            for (const auto& [count, copied_shards] : b.copied_by_count) {
+                by_count[std::to_string(count)] = copied_shards;
+            }
+        }
     }
     if (!aliases.empty()) j["aliases"] = aliases_to_json(aliases);
     if (!ttl.empty()) j["ttl"] = ttl_to_json(ttl);
@@ -164,6 +175,33 @@ const IndexLayout* Topology::layout_of(std::string_view uid) const {
 bool Topology::is_shadow(std::string_view uid) const {
     return std::any_of(layouts.begin(), layouts.end(),
                        [uid](const auto& entry) { return entry.second.shadow == uid; });
+}
+
+std::uint32_t Topology::shards_on_nodes(std::string_view uid) const {
+    if (const auto* layout = layout_of(uid)) return layout->shards;
+    for (const auto& [owner, layout] : layouts) {
+        if (!layout.shadow.empty() && layout.shadow == uid) return layout.shadow_shards;
+    }
+    return shards;
+}
+
+std::vector<std::uint32_t> Topology::shard_counts() const {
+    std::vector<std::uint32_t> out{shards};
+    for (const auto& [uid, layout] : layouts) {
+        for (const auto count : {layout.shards, layout.shadow.empty() ? 0 : layout.shadow_shards}) {
+            if (count != 0 && std::find(out.begin(), out.end(), count) == out.end()) {
+                out.push_back(count);
+            }
+        }
+    }
+    std::sort(out.begin() + 1, out.end());
+    return out;
+}
+
+std::size_t Rebalance::shards_copied() const {
+    auto count = copied.size();
+    for (const auto& [shards, done] : copied_by_count) count += done.size();
+    return count;
 }
 
 Fleet::Fleet(Topology topology) : topology_(std::move(topology)) {
@@ -267,8 +305,7 @@ const Fleet& Fleet::with_shards(std::uint32_t shards) const {
 }
 
 const Fleet& Fleet::for_index(std::string_view uid) const {
-    const auto* layout = topology_.layout_of(uid);
-    return layout ? with_shards(layout->shards) : *this;
+    return with_shards(topology_.shards_on_nodes(uid));
 }
 
 std::optional<Fleet::Shadow> Fleet::shadow_of(std::string_view uid) const {

@@ -1,6 +1,7 @@
 // Aliases in the Meilisearch API (docs/operations.md, "Aliases"): a request naming an alias is
 // rewritten to its index once, from one snapshot of the topology, before its handler runs; a
-// search of an alias standing for several indexes is a federated search over them.
+// search of an alias standing for several indexes is a federated search over them. A request
+// naming the shadow of an index being resharded finds no index.
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,35 @@ void rename_index(std::string& path, const std::string& from, const std::string&
     if (path.starts_with(prefix)) path.replace(0, prefix.size(), "/indexes/" + to);
 }
 
+// Inside a multi-search (`where` names the query) Meilisearch answers 400.
+http::ApiError not_found(const std::string& where, const std::string& uid) {
+    return http::error(where.empty() ? 404 : 400, "index_not_found",
+                       where + "Index `" + uid + "` not found.");
+}
+
+// The shadow of an index being resharded is none of the client's indexes: a request naming it
+// finds no index, as on one Meilisearch.
+void hide_shadows(const fleet::Topology& t, http::Request& r) {
+    if (r.route.starts_with("/indexes/{uid}")) {
+        const auto param = r.params.find("uid");
+        if (param != r.params.end() && t.is_shadow(param->second)) {
+            throw not_found("", param->second);
+        }
+        return;
+    }
+    if (r.route != "/multi-search") return;
+    const auto body = json::parse(r.body, nullptr, false);
+    const auto queries = body.is_object() ? body.value("queries", json()) : json();
+    if (!queries.is_array()) return;
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        const auto uid = queries[i].is_object() ? queries[i].value("indexUid", json()) : json();
+        if (uid.is_string() && t.is_shadow(uid.get<std::string>())) {
+            throw not_found("Inside `.queries[" + std::to_string(i) + "]`: ",
+                            uid.get<std::string>());
+        }
+    }
+}
+
 // The queries of a multi-search body, with single aliases replaced by their index and, in a
 // federated one, each alias of several indexes by one query per index.
 void resolve_multi_search(const fleet::Topology& t, http::Request& r) {
@@ -84,6 +114,7 @@ void resolve_multi_search(const fleet::Topology& t, http::Request& r) {
 void resolve_aliases(fleet::Context& ctx, http::Request& r) {
     const auto fleet = ctx.fleet();  // one snapshot: one resolution
     const auto& t = fleet->topology();
+    if (!t.layouts.empty()) hide_shadows(t, r);
     if (t.aliases.empty()) return;
     if (r.route == "/multi-search") return resolve_multi_search(t, r);
     if (r.route == "/indexes" && r.method == Method::post) {

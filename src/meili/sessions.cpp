@@ -200,7 +200,12 @@ bool reads_resharded(const fleet::Context& ctx, const http::Request& r) {
     const auto& layouts = fleet->topology().layouts;
     if (layouts.empty()) return false;
     if (const auto uid = r.param("uid"); !uid.empty() && r.route.starts_with("/indexes/{uid}")) {
-        return fleet->shadow_of(uid).has_value();
+        // an alias of several indexes (left unresolved) is searched across its targets
+        const auto* alias = fleet->topology().alias(uid);
+        if (!alias || !alias->multi) return fleet->shadow_of(uid).has_value();
+        return std::any_of(
+            alias->targets.begin(), alias->targets.end(),
+            [&fleet](const auto& target) { return fleet->shadow_of(target).has_value(); });
     }
     // a multi-search (or federation), the statistics, a chat: any index may be searched
     const bool any = r.route.starts_with("/multi-search") || r.route == "/stats" ||

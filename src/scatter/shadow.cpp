@@ -40,6 +40,12 @@ upstream::UpstreamRequest retarget(upstream::UpstreamRequest request, std::strin
 }
 
 void refuse_while_resharded(const Fleet& fleet, std::string_view uid, std::string_view what) {
+    if (fleet.topology().is_shadow(uid)) {
+        throw http::ApiError(409, "miroir_reshard_in_progress", http::ErrorType::invalid_request,
+                             "Index `" + std::string(uid) +
+                                 "` is the shadow of an index being resharded: " +
+                                 std::string(what) + " is refused.");
+    }
     if (!fleet.shadow_of(uid)) return;
     throw http::ApiError(409, "miroir_reshard_in_progress", http::ErrorType::invalid_request,
                          "Index `" + std::string(uid) +

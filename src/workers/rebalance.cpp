@@ -75,11 +75,14 @@ Rebalance plan_rebalance(const Topology& t, int group) {
     r.before = t.holding(group);
     r.after = t.target(group);
     r.started_at = util::unix_ms();
-    for (const auto& m : routing::plan_moves(r.before, r.after, t.shards, t.replication_factor)) {
-        ++r.shards_moving;
-        r.copies_moved += m.gained.size();
+    // the indexes routed with another shard count move their own shards
+    for (const auto count : t.shard_counts()) {
+        for (const auto& m : routing::plan_moves(r.before, r.after, count, t.replication_factor)) {
+            ++r.shards_moving;
+            r.copies_moved += m.gained.size();
+        }
+        r.minimum_copies += routing::minimum_moves(r.before, r.after, count, t.replication_factor);
     }
-    r.minimum_copies = routing::minimum_moves(r.before, r.after, t.shards, t.replication_factor);
     return r;
 }
 
@@ -116,7 +119,7 @@ asio::awaitable<void> drive(Context& ctx) {
                       {{"id", static_cast<std::int64_t>(r.id)},
                        {"group", r.group},
                        {"shards", static_cast<std::int64_t>(r.shards_moving)},
-                       {"copied", static_cast<std::int64_t>(r.copied.size())}});
+                       {"copied", static_cast<std::int64_t>(r.shards_copied())}});
             report(ctx, r, true);
             co_await copy_all(ctx, r);
             std::function<void(Rebalance&)> to_switched = [](Rebalance& b) {
@@ -209,7 +212,7 @@ json status_of(const Rebalance& r) {
     j["before"] = r.before;
     j["after"] = r.after;
     j["shardsMoving"] = r.shards_moving;
-    j["shardsCopied"] = r.copied.size();
+    j["shardsCopied"] = r.shards_copied();
     j["copiesMoved"] = r.copies_moved;
     j["minimumCopies"] = std::round(r.minimum_copies * 100) / 100;
     j["documentsCopied"] = r.documents_copied;
@@ -240,7 +243,7 @@ asio::awaitable<std::shared_ptr<const Fleet>> advance(Context& ctx, std::uint64_
 }
 
 void report(Context& ctx, const Rebalance& r, bool running) {
-    ctx.metrics.rebalance_progress(running, r.shards_moving, r.copied.size());
+    ctx.metrics.rebalance_progress(running, r.shards_moving, r.shards_copied());
 }
 
 }  // namespace miroir::workers::rebalancing

@@ -1,6 +1,7 @@
 // The rebalancer's parts, shared by its files: the shared write gate and the rebalance lease
-// (shared_gate.cpp), the copy of the moving shards (rebalance_copy.cpp), and the driver that
-// takes a rebalance through its phases (rebalance.cpp).
+// (shared_gate.cpp), its requests to nodes and the indexes it moves (rebalance_nodes.cpp), the
+// copy of the moving shards (rebalance_copy.cpp), and the driver that takes a rebalance through
+// its phases (rebalance.cpp).
 #pragma once
 
 #include <chrono>
@@ -81,6 +82,12 @@ struct IndexToMove {
     std::optional<std::string> primary_key;
     nlohmann::ordered_json settings;
 };
+
+// Node tasks to wait for: (node slot, task uid).
+using NodeTasks = std::vector<std::pair<std::size_t, std::uint64_t>>;
+// A request that must be enqueued (202); its node task uid, or an exception naming the node.
+boost::asio::awaitable<std::uint64_t> enqueue(Context& ctx, std::size_t slot,
+                                              upstream::UpstreamRequest request);
 
 // One request to one node; the answer's JSON body (its status in `status`), or an exception
 // naming the node when it did not answer.

@@ -47,21 +47,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A request that must be enqueued (202); its node task uid.
-asio::awaitable<std::uint64_t> enqueue(Context& ctx, std::size_t slot,
-                                       upstream::UpstreamRequest request) {
-    unsigned status = 0;
-    const auto target = request.target;
-    const auto body = co_await call(ctx, slot, std::move(request), status);
-    if (status != 202 || !body.is_object() || !body.contains("taskUid")) {
-        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) + "` refused " + target +
-                                 " (" + std::to_string(status) + "): " + body.dump());
-    }
-    co_return body["taskUid"].get<std::uint64_t>();
-}
-
-using NodeTasks = std::vector<std::pair<std::size_t, std::uint64_t>>;
-
 // Waits for node tasks to finish; throws when one did not succeed.
 asio::awaitable<void> wait_tasks(Context& ctx, const NodeTasks& tasks) {
     const auto deadline =
@@ -371,189 +356,111 @@ asio::awaitable<std::vector<std::pair<std::uint32_t, std::uint64_t>>> copy_shard
 
 }  // namespace
 
-// One request to one node; the answer's JSON body, or an exception naming the node.
-asio::awaitable<json> call(Context& ctx, std::size_t slot, upstream::UpstreamRequest request,
-                           unsigned& status) {
-    const auto timeout = std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms);
-    auto result = co_await ctx.nodes[slot]->send(std::move(request), timeout);
-    if (!result) {
-        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
-                                 "` did not answer: " + result.error().message());
-    }
-    status = result->status;
-    co_return json::parse(result->body, nullptr, false);
-}
+namespace {
 
-// The newest task of index `uid` that `slot` has not applied yet, if any.
-asio::awaitable<std::optional<std::uint64_t>> pending_task(Context& ctx, std::size_t slot,
-                                                           const std::string& uid) {
-    const auto target =
-        "/tasks?limit=1&statuses=enqueued,processing&indexUids=" + http::percent_encode(uid);
-    unsigned status = 0;
-    const auto page = co_await call(ctx, slot, node_request(Method::get, target), status);
-    if (status != 200 || !page.is_object()) {
-        throw std::runtime_error("node `" + ctx.fleet()->node_id(slot) +
-                                 "` did not list its tasks (" + std::to_string(status) + ")");
-    }
-    const auto results = page.value("results", json::array());
-    if (results.empty() || !results[0].value("uid", json()).is_number_unsigned()) {
-        co_return std::nullopt;
-    }
-    co_return results[0]["uid"].get<std::uint64_t>();
-}
+// The shards of one shard count a rebalance moves, with the indexes routed with that count.
+struct CountMoves {
+    std::uint32_t shards = 0;
+    std::vector<routing::ShardMove> moves;
+    std::vector<IndexToMove> indexes;
+};
 
-std::vector<std::size_t> slots_of(const Fleet& fleet, const std::vector<std::string>& ids) {
-    std::vector<std::size_t> out;
-    for (const auto& id : ids) out.push_back(*fleet.topology().slot(id));
+std::vector<CountMoves> moves_by_count(const Topology& t, const Rebalance& r,
+                                       const std::vector<IndexToMove>& indexes) {
+    std::vector<CountMoves> out;
+    for (const auto count : t.shard_counts()) {
+        CountMoves c{
+            count, routing::plan_moves(r.before, r.after, count, t.replication_factor), {}};
+        for (const auto& index : indexes) {
+            if (t.shards_on_nodes(index.uid) == count) c.indexes.push_back(index);
+        }
+        out.push_back(std::move(c));
+    }
     return out;
 }
 
-// The indexes of the fleet, with the primary key and settings of each, from the nodes that
-// hold documents now.
-asio::awaitable<std::vector<IndexToMove>> indexes_to_move(Context& ctx, const Fleet& fleet,
-                                                          const Rebalance& r) {
-    std::vector<std::size_t> holders;
-    for (const auto& group : fleet.groups()) {
-        for (auto n : group.nodes) holders.push_back(n);
-    }
-    for (auto n : slots_of(fleet, r.before)) holders.push_back(n);
-    std::map<std::string, std::size_t> found;  // index uid → a node that has it
-    for (auto n : holders) {
-        if (!ctx.health.usable(n)) continue;
-        unsigned status = 0;
-        auto list =
-            co_await call(ctx, n, node_request(Method::get, "/indexes?limit=100000"), status);
-        if (status != 200 || !list.is_object()) continue;
-        for (const auto& index : list.value("results", json::array())) {
-            if (index.contains("uid") && index["uid"].is_string()) {
-                found.emplace(index["uid"].get<std::string>(), n);
-            }
-        }
-    }
-    std::vector<IndexToMove> out;
-    for (const auto& [uid, n] : found) {
-        IndexToMove index{uid, std::nullopt, json()};
-        unsigned status = 0;
-        const auto described =
-            co_await call(ctx, n, node_request(Method::get, index_path(uid)), status);
-        if (status == 200 && described.value("primaryKey", json()).is_string()) {
-            index.primary_key = described["primaryKey"].get<std::string>();
-        }
-        index.settings =
-            co_await call(ctx, n, node_request(Method::get, index_path(uid) + "/settings"), status);
-        if (status != 200 || !index.settings.is_object()) {
-            throw std::runtime_error("node `" + fleet.node_id(n) +
-                                     "` did not give the settings of `" + uid + "`");
-        }
-        out.push_back(std::move(index));
-    }
-    co_return out;
+// The shards of the indexes with `count` shards `r` has copied.
+std::vector<std::uint32_t>& copied_of(Rebalance& r, std::uint32_t count, std::uint32_t fleet) {
+    return count == fleet ? r.copied : r.copied_by_count[count];
 }
 
-// The experimental features the fleet has on, turned on for the nodes that gain shards first (a
-// setting or a route that needs one works on them as on the others).
-asio::awaitable<void> copy_features(Context& ctx, const std::vector<std::size_t>& gaining) {
-    const auto fleet = ctx.fleet();
-    json on = json::object();
-    for (auto n : fleet->members()) {
-        if (std::find(gaining.begin(), gaining.end(), n) != gaining.end()) continue;
-        if (!ctx.health.usable(n)) continue;
-        unsigned status = 0;
-        const auto features =
-            co_await call(ctx, n, node_request(Method::get, "/experimental-features"), status);
-        if (status != 200 || !features.is_object()) continue;
-        for (const auto& [name, value] : features.items()) {
-            if (value == true) on[name] = true;
-        }
-        break;
-    }
-    if (on.empty()) co_return;
-    const auto body = on.dump();
-    for (auto n : gaining) {
-        unsigned status = 0;
-        co_await call(ctx, n, node_request(Method::patch, "/experimental-features", body), status);
-    }
-}
-
-// Creates each index on the nodes that gain shards, with the source's primary key and
-// settings (the copies enqueued next run after both), after the fleet's experimental features.
-asio::awaitable<void> prepare(Context& ctx, const std::vector<std::size_t>& gaining,
-                              const std::vector<IndexToMove>& indexes) {
-    co_await copy_features(ctx, gaining);
-    LeaseKeeper lease(ctx);
-    for (const auto& index : indexes) {
-        co_await lease.tick();
-        json create;
-        create["uid"] = index.uid;
-        create["primaryKey"] = index.primary_key ? json(*index.primary_key) : json(nullptr);
-        const auto create_body = create.dump();
-        const auto settings_body = index.settings.dump();
-        for (auto n : gaining) {
-            unsigned status = 0;
-            co_await call(ctx, n, node_request(Method::post, "/indexes", create_body), status);
-            co_await enqueue(
-                ctx, n,
-                node_request(Method::patch, index_path(index.uid) + "/settings", settings_body));
-        }
-    }
-}
+}  // namespace
 
 asio::awaitable<void> copy_all(Context& ctx, Rebalance r) {
     const auto fleet = ctx.fleet();
-    const auto rf = fleet->topology().replication_factor;
-    const auto moves = routing::plan_moves(r.before, r.after, fleet->shards(), rf);
+    const auto& t = fleet->topology();
+    const auto indexes = co_await indexes_to_move(ctx, *fleet, r);
+    const auto counts = moves_by_count(t, r, indexes);
     std::set<std::string> gaining_ids;
-    for (const auto& m : moves) gaining_ids.insert(m.gained.begin(), m.gained.end());
+    for (const auto& c : counts) {
+        for (const auto& m : c.moves) gaining_ids.insert(m.gained.begin(), m.gained.end());
+    }
     const auto gaining =
         slots_of(*fleet, std::vector<std::string>(gaining_ids.begin(), gaining_ids.end()));
-    const auto indexes = co_await indexes_to_move(ctx, *fleet, r);
     co_await prepare(ctx, gaining, indexes);
-    std::set<std::uint32_t> copied(r.copied.begin(), r.copied.end());
     // every copy's tasks, waited for before reads may switch; after a restart, the copies made
     // before it are behind each gaining node's latest task (a node applies its tasks in order)
     NodeTasks tasks;
-    if (!copied.empty()) {
+    if (r.shards_copied() > 0) {
         for (auto slot : gaining) {
             if (auto latest = co_await latest_task(ctx, slot)) tasks.emplace_back(slot, *latest);
         }
     }
-    std::vector<routing::ShardMove> pending;
-    for (const auto& move : moves) {
-        if (!copied.contains(move.shard)) pending.push_back(move);
-    }
-    for (std::size_t next = 0; next < pending.size();) {
-        co_await keep_lease(ctx);
-        const auto done = co_await copy_shards(ctx, *fleet, r, pending, next, indexes, tasks);
-        next += done.size();
-        std::uint64_t documents = 0;
-        for (const auto& shard_documents : done) documents += shard_documents.second;
-        ctx.metrics.rebalance_documents_copied(documents);
-        std::function<void(Rebalance&)> progress = [done](Rebalance& b) {
-            for (const auto& [shard, count] : done) {
-                b.copied.push_back(shard);
-                b.documents_copied += count;
-            }
-        };
-        const auto now = co_await advance(ctx, r.id, "copying", std::move(progress));
-        r = *now->topology().rebalance;
-        report(ctx, r, true);
-        if (ctx.config.rebalance.pause_ms) co_await sleep_ms(ctx.config.rebalance.pause_ms);
+    // each shard count's shards, copied with the indexes routed with it
+    for (const auto& c : counts) {
+        const auto& routed = fleet->with_shards(c.shards);
+        const auto& done_before = copied_of(r, c.shards, t.shards);
+        const std::set<std::uint32_t> copied(done_before.begin(), done_before.end());
+        std::vector<routing::ShardMove> pending;
+        for (const auto& move : c.moves) {
+            if (!copied.contains(move.shard)) pending.push_back(move);
+        }
+        for (std::size_t next = 0; next < pending.size();) {
+            co_await keep_lease(ctx);
+            const auto done = co_await copy_shards(ctx, routed, r, pending, next, c.indexes, tasks);
+            next += done.size();
+            std::uint64_t documents = 0;
+            for (const auto& shard_documents : done) documents += shard_documents.second;
+            ctx.metrics.rebalance_documents_copied(documents);
+            std::function<void(Rebalance&)> progress = [done, count = c.shards,
+                                                        fleet_shards = t.shards](Rebalance& b) {
+                auto& list = copied_of(b, count, fleet_shards);
+                for (const auto& [shard, shard_documents] : done) {
+                    list.push_back(shard);
+                    b.documents_copied += shard_documents;
+                }
+            };
+            const auto now = co_await advance(ctx, r.id, "copying", std::move(progress));
+            r = *now->topology().rebalance;
+            report(ctx, r, true);
+            if (ctx.config.rebalance.pause_ms) co_await sleep_ms(ctx.config.rebalance.pause_ms);
+        }
     }
     co_await wait_tasks(ctx, tasks);
 }
 
-// Deletes the moved shards from the nodes that lost them.
+// Deletes the moved shards from the nodes that lost them, each index's by its shard count.
 asio::awaitable<void> clean(Context& ctx, const Rebalance& r) {
     const auto fleet = ctx.fleet();
-    const auto rf = fleet->topology().replication_factor;
-    std::map<std::string, std::vector<std::uint32_t>> lost;
-    for (const auto& m : routing::plan_moves(r.before, r.after, fleet->shards(), rf)) {
-        for (const auto& id : m.lost) lost[id].push_back(m.shard);
-    }
-    if (lost.empty()) co_return;
     const auto indexes = co_await indexes_to_move(ctx, *fleet, r);
+    // node id → (index, the shards of it the node lost)
+    std::map<std::string, std::vector<std::pair<const IndexToMove*, std::vector<std::uint32_t>>>>
+        lost;
+    for (const auto& c : moves_by_count(fleet->topology(), r, indexes)) {
+        std::map<std::string, std::vector<std::uint32_t>> shards_lost;
+        for (const auto& m : c.moves) {
+            for (const auto& id : m.lost) shards_lost[id].push_back(m.shard);
+        }
+        for (const auto& [id, shards] : shards_lost) {
+            for (const auto& index : indexes) {
+                if (fleet->topology().shards_on_nodes(index.uid) == c.shards) {
+                    lost[id].emplace_back(&index, shards);
+                }
+            }
+        }
+    }
     NodeTasks tasks;
-    for (const auto& [id, shards] : lost) {
+    for (const auto& [id, deletions] : lost) {
         const auto slot = *fleet->topology().slot(id);
         const bool leaves = std::find(r.after.begin(), r.after.end(), id) == r.after.end();
         if (!ctx.health.usable(slot)) {
@@ -562,15 +469,14 @@ asio::awaitable<void> clean(Context& ctx, const Rebalance& r) {
                 throw std::runtime_error("node `" + id +
                                          "` is down; its moved shards are not deleted yet");
             log::warn("rebalance: a node that leaves is down, its copies stay",
-                      {{"node", id}, {"shards", static_cast<std::int64_t>(shards.size())}});
+                      {{"node", id}, {"indexes", static_cast<std::int64_t>(deletions.size())}});
             continue;
         }
-        json body;
-        body["filter"] = routing::shard_filter(shards);
-        const auto text = body.dump();
-        for (const auto& index : indexes) {
-            auto request =
-                node_request(Method::post, index_path(index.uid) + "/documents/delete", text);
+        for (const auto& [index, shards] : deletions) {
+            json body;
+            body["filter"] = routing::shard_filter(shards);
+            auto request = node_request(Method::post, index_path(index->uid) + "/documents/delete",
+                                        body.dump());
             unsigned status = 0;
             const auto answer = co_await call(ctx, slot, std::move(request), status);
             if (status == 404) continue;  // the node has no such index

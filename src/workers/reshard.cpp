@@ -7,7 +7,7 @@
 //                written since it was copied), swapped on every node, the index routed with
 //                the new count (reshard_switch.cpp)
 //   switched     the old copy kept, written with every write, until `retainUntil` (or a
-//                rollback)
+//                rollback, or the index's deletion, which deletes the old copy with it)
 //   rolling_back switched back the same way; then the new copy is deleted
 // A reshard that fails before its switch deletes its shadow: clients never saw it.
 #include "reshard.hpp"
@@ -143,6 +143,10 @@ asio::awaitable<void> prepare(Context& ctx, json& state) {
     // the index is refused) before the copy starts
     const auto behind = co_await fleet::wait_pods_loaded(ctx, named->version(), kPodsWait);
     if (!behind.empty()) throw std::runtime_error("pods did not load the layout in time");
+    // a write a pod began under the older layout (an edition by a function, checked against
+    // it) has ended: it was given to the nodes, or it is refused now
+    const bool settled = co_await settle_writes(ctx);
+    if (!settled) throw Busy();    // the gate is another's now: later
     co_await wait_idle(ctx, uid);  // the writes given before, applied before the copy reads
     state["phase"] = "copying";
     state["copyStartedMs"] = util::unix_ms();
@@ -180,8 +184,13 @@ asio::awaitable<void> copy(Context& ctx, json& state) {
 asio::awaitable<void> finish_switched(Context& ctx, json& state) {
     const auto uid = state["uid"].get<std::string>();
     const auto to = state["toShards"].get<std::uint32_t>();
-    const auto settled = co_await fleet::change_topology(
-        ctx, [&uid, to](fleet::Topology& t) { settle_layout(t, uid, to); });
+    // a rebalance moves the old copy too: it is deleted once the rebalance is done (a copy
+    // would make it again on the nodes that gain shards)
+    const auto settled = co_await fleet::change_topology(ctx, [&uid, to](fleet::Topology& t) {
+        if (t.rebalancing()) throw Busy();
+        const auto* layout = t.layout_of(uid);
+        if (layout && !layout->shadow.empty()) settle_layout(t, uid, to);  // else deleted
+    });
     // no pod writes to the old copy any more before it is deleted (a write would make it again)
     const auto behind = co_await fleet::wait_pods_loaded(ctx, settled->version(), kPodsWait);
     if (!behind.empty()) throw std::runtime_error("pods did not load the layout in time");
@@ -229,7 +238,14 @@ asio::awaitable<void> step(Context& ctx, json& state) {
         }
         ctx.metrics.reshard_ended(forward ? "switched" : "rolled_back");
     } else if (phase == "switched") {
-        if (rollback) {
+        const auto* layout = ctx.fleet()->topology().layout_of(state["uid"].get<std::string>());
+        if (!layout || layout->shadow.empty()) {
+            // the index was deleted, and its old copy with it
+            state["phase"] = state["status"] = "succeeded";
+            state["indexDeleted"] = true;
+            state["finishedAt"] = util::rfc3339(util::now());
+            ctx.metrics.reshard_ended("finished");
+        } else if (rollback) {
             state["phase"] = "rolling_back";
         } else if (util::unix_ms() >= state.value("retainUntilMs", std::int64_t{0})) {
             co_await finish_switched(ctx, state);
@@ -326,7 +342,7 @@ asio::awaitable<std::string> start_reshard(Context& ctx, const std::string& uid,
                        "Index `" + uid + "` is being resharded already (`GET /_miroir/indexes/" +
                            uid + "/reshard/status`).");
     }
-    const auto shadow_name = uid + "__miroir_reshard";
+    const auto shadow_name = fleet::shadow_name(uid);
     if (!fleet->topology().is_shadow(shadow_name)) {
         const auto taken = co_await scatter::lookup_index(ctx, shadow_name);
         if (taken) {

@@ -11,6 +11,7 @@
 #include <miroir/fleet/topology.hpp>
 #include <miroir/log/log.hpp>
 #include <miroir/metrics/metrics.hpp>
+#include <miroir/scatter/hints.hpp>
 #include <miroir/scatter/node_requests.hpp>
 #include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
@@ -140,6 +141,25 @@ asio::awaitable<void> switch_held(Context& ctx, json& state, bool forward, GateS
                                    {"mended", static_cast<std::int64_t>(mended)}});
 }
 
+// The name a reshard of this pod holds the rebalance lease under to close the gates.
+std::string gate_holder() { return rebalancing::pod_name() + "/reshard"; }
+
+// Takes the rebalance lease to close the gates; false while a rebalance runs or another holds it.
+asio::awaitable<bool> take_gate(Context& ctx, const std::string& holder) {
+    if (ctx.fleet()->topology().rebalancing()) co_return false;
+    co_return co_await ctx.store.lease(rebalancing::kLease, holder, ctx.config.rebalance.lease_ms);
+}
+
+// Whether a node missed writes of index `a` or `b` that are still to be replayed to it.
+asio::awaitable<bool> hints_pending(Context& ctx, const std::string& a, const std::string& b) {
+    const auto records = co_await ctx.store.records(scatter::kHintTable);
+    for (const auto& [key, text] : records) {
+        const auto hint = scatter::decode_hint(key, text);
+        if (hint && (hint->index == a || hint->index == b)) co_return true;
+    }
+    co_return false;
+}
+
 }  // namespace
 
 asio::awaitable<json> index_settings(Context& ctx, const std::string& uid) {
@@ -171,29 +191,46 @@ asio::awaitable<void> wait_idle(Context& ctx, const std::string& uid) {
     }
 }
 
+asio::awaitable<bool> settle_writes(Context& ctx) {
+    const auto holder = gate_holder();
+    const bool held = co_await take_gate(ctx, holder);
+    if (!held) co_return false;
+    const auto gate = co_await rebalancing::fence(ctx, holder);
+    co_await rebalancing::unfence(ctx, gate);
+    co_await ctx.store.lease(rebalancing::kLease, holder, 1);  // given back
+    co_return true;
+}
+
 asio::awaitable<bool> switch_copies(Context& ctx, json& state, bool forward) {
     // a read that began before the index's layout named the shadow held no pass: it has ended
     const auto since = util::unix_ms() - state.value("copyStartedMs", std::int64_t{0});
     const auto deadline = static_cast<std::int64_t>(ctx.config.scatter.read_deadline_ms);
     if (since < deadline)
         co_await rebalancing::sleep_ms(static_cast<std::uint32_t>(deadline - since));
-    const std::string holder = rebalancing::pod_name() + "/reshard";
-    if (ctx.fleet()->topology().rebalancing()) co_return false;
-    const bool held =
-        co_await ctx.store.lease(rebalancing::kLease, holder, ctx.config.rebalance.lease_ms);
+    const auto holder = gate_holder();
+    const bool held = co_await take_gate(ctx, holder);
     if (!held) co_return false;
     co_await fleet::reload_topology(ctx);
     std::exception_ptr failure;
+    bool missed = false;
     auto gate = co_await rebalancing::fence(ctx, holder, true);
     try {
-        co_await switch_held(ctx, state, forward, gate, holder);
+        // the writes held, no owner misses more: an owner that missed writes of either copy
+        // has them replayed first (a copy compared against it would take its stale documents)
+        missed = co_await hints_pending(ctx, state["uid"].get<std::string>(),
+                                        state["shadow"].get<std::string>());
+        if (!missed) co_await switch_held(ctx, state, forward, gate, holder);
     } catch (...) {
         failure = std::current_exception();
     }
     co_await rebalancing::unfence(ctx, gate);
     co_await ctx.store.lease(rebalancing::kLease, holder, 1);  // given back
     if (failure) std::rethrow_exception(failure);
-    co_return true;
+    if (missed) {
+        log::info("reshard switch waits for hints to be replayed",
+                  {{"index", state["uid"].get<std::string>()}});
+    }
+    co_return !missed;
 }
 
 }  // namespace miroir::workers::resharding

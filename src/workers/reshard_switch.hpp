@@ -21,6 +21,11 @@ boost::asio::awaitable<nlohmann::ordered_json> index_settings(fleet::Context& ct
 // Waits until every node has applied the tasks of index `uid` it was given.
 boost::asio::awaitable<void> wait_idle(fleet::Context& ctx, const std::string& uid);
 
+// Closes the write gate of every pod and opens it again: the writes every pod began before
+// then have ended. False when the gate cannot be taken now (a rebalance, or anti-entropy, holds
+// it).
+boost::asio::awaitable<bool> settle_writes(fleet::Context& ctx);
+
 // Under the closed gates (writes everywhere, reads of indexes being resharded): the settings and
 // documents of the index copied once more to the shadow (`forward`), or of the shadow to the
 // index (back), the two swapped on every node, the index routed with the count it now holds.

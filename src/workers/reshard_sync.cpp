@@ -43,18 +43,11 @@ std::size_t usable_owner(Context& ctx, const Fleet& fleet, std::uint32_t shard) 
 }
 
 // The node writes of one owner, enqueued: waited for before the sync returns.
-using NodeTasks = std::vector<std::pair<std::size_t, std::uint64_t>>;
+using rebalancing::NodeTasks;
 
 asio::awaitable<void> enqueue(Context& ctx, std::size_t node, upstream::UpstreamRequest request,
                               NodeTasks& tasks) {
-    unsigned status = 0;
-    const auto target = request.target;
-    const auto body = co_await rebalancing::call(ctx, node, std::move(request), status);
-    if (status != 202 || !body.is_object() || !body.contains("taskUid")) {
-        throw std::runtime_error("node `" + ctx.fleet()->node_id(node) + "` refused " + target +
-                                 " (" + std::to_string(status) + ")");
-    }
-    tasks.emplace_back(node, body["taskUid"].get<std::uint64_t>());
+    tasks.emplace_back(node, co_await rebalancing::enqueue(ctx, node, std::move(request)));
 }
 
 asio::awaitable<void> wait_tasks(Context& ctx, const NodeTasks& tasks) {

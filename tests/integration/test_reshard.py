@@ -26,6 +26,12 @@ QUERIES = [{"q": "editor", "limit": 30}, {"q": "server library", "limit": 20, "o
            {"q": "gamma", "facets": ["section"], "limit": 10}]
 
 
+# The same, each ending with a sort by id, so that no two hits tie: a rebalance copies the shards a
+# node gains after the documents it holds, so complete ties may come in another order than one
+# node's from then on (docs/operations.md, "Rebalancing").
+UNTIED = [{**q, "sort": q.get("sort", []) + ["id:asc"]} for q in QUERIES]
+
+
 def document(rng, i):
     return {"id": f"d{i}", "name": f"pkg {rng.choice(WORDS)} {i}",
             "summary": " ".join(rng.sample(WORDS, 3)),
@@ -39,6 +45,8 @@ def comparable(answer):
 
 
 class Reshard(unittest.TestCase):
+    maxDiff = None
+
     def start_fleet(self):
         self.cluster = Cluster(SHAPE)
         self.clients = [self.cluster]  # the traffic's rounds go through each in turn
@@ -88,8 +96,10 @@ class Reshard(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body)
         return r.json()
 
+    queries = QUERIES  # what the traffic compares
+
     def assert_same_searches(self, client=None):
-        for query in QUERIES:
+        for query in self.queries:
             want = self.reference.call("POST", "/indexes/packages/search", query).json()
             got = (client or self.cluster).call("POST", "/indexes/packages/search", query)
             self.assertEqual(got.status, 200, got.body)
@@ -155,7 +165,18 @@ class Reshard(unittest.TestCase):
         self.assert_same_searches()
         self.verify(64)
         listed = [i["uid"] for i in self.cluster.call("GET", "/indexes").json()["results"]]
-        self.assertEqual(listed, ["packages"])  # the old copy is not shown
+        self.assertEqual(listed, ["packages"])  # the old copy is not shown, nor reachable
+        shadow = "packages__miroir_reshard"
+        for method, path, body in (("POST", f"/indexes/{shadow}/search", {"q": ""}),
+                                   ("GET", f"/indexes/{shadow}/documents", None),
+                                   ("DELETE", f"/indexes/{shadow}", None),
+                                   ("POST", "/multi-search",
+                                    {"queries": [{"indexUid": "packages"},
+                                                 {"indexUid": shadow}]})):
+            r = self.cluster.call(method, path, body)
+            status = 400 if path == "/multi-search" else 404  # as Meilisearch answers
+            self.assertEqual((r.status, r.json()["code"]), (status, "index_not_found"), path)
+        self.assertIn("Inside `.queries[1]`", r.json()["message"])
         # rolled back, under traffic too
         r = self.admin("POST", "/_miroir/indexes/packages/reshard/rollback")
         self.assertEqual(r.status, 202, r.body)
@@ -184,6 +205,90 @@ class Reshard(unittest.TestCase):
         for node in self.cluster.nodes:
             names = [i["uid"] for i in node.call("GET", "/indexes").json()["results"]]
             self.assertEqual(names, ["packages"], node.port)
+
+    def reshard(self, body):
+        r = self.admin("POST", "/_miroir/indexes/packages/reshard", body)
+        self.assertEqual(r.status, 202, r.body)
+
+    def verify_index(self, uid, shards, documents):
+        r = self.admin("GET", f"/_miroir/verify?index={uid}")
+        body = r.json()
+        self.assertEqual(body["status"], "ok", json.dumps(body)[:3000])
+        self.assertEqual((body["indexes"][0]["shards"], body["indexes"][0]["documents"]),
+                         (shards, documents))
+
+    def rebalance_under_traffic(self):
+        r = self.admin("POST", "/_miroir/rebalance")
+        self.assertEqual(r.status, 202, r.body)
+
+        def balanced():
+            status = self.admin("GET", "/_miroir/rebalance/status").json()
+            return status["state"] == "idle" and status["balanced"]
+        self.traffic_until(balanced)
+        done = self.admin("GET", "/_miroir/rebalance/status").json()["rebalance"]
+        self.assertEqual((done["phase"], done["shardsCopied"]), ("done", done["shardsMoving"]))
+        return done
+
+    def test_node_changes_with_shard_counts_of_their_own(self):
+        """`packages` resharded to 8 and then to 32 keeping its old copy, `other` at the fleet's
+        16: a node added and one drained under traffic move each index's shards by its own
+        count, the old copy's too, so that the rollback after them finds it whole."""
+        other = [{"id": i, "title": f"thing {i}"} for i in range(300)]
+        self.write(self.cluster, "POST", "/indexes/other/documents?primaryKey=id", other)
+        self.reshard({"new_shards": 8, "retain_old_index_hours": 0})
+        self.traffic_until(lambda: self.status()["status"] == "succeeded")
+        # while the shadow is filled (slowly here), the node list does not change
+        self.reshard({"new_shards": 32, "throttle_docs_per_sec": 400})
+        deadline = time.monotonic() + 60
+        while self.status()["phase"] in ("enqueued", "preparing"):
+            self.assertLess(time.monotonic(), deadline, self.status())
+            time.sleep(0.02)
+        added = Node(NODE_KEY).start()
+        self.cluster.nodes.append(added)  # stopped with the fleet
+        d3 = {"id": "d3", "address": f"http://127.0.0.1:{added.port}", "group": 0}
+        r = self.admin("POST", "/_miroir/nodes", d3)
+        self.assertEqual((r.status, r.json()["code"]), (409, "miroir_reshard_in_progress"), r.body)
+        self.traffic_until(lambda: self.status()["phase"] == "switched")
+        # switched, the old copy (8 shards) kept: a fourth node, then one drained
+        self.queries = UNTIED
+        r = self.admin("POST", "/_miroir/nodes", d3)
+        self.assertEqual(r.status, 201, r.body)
+        done = self.rebalance_under_traffic()
+        self.assertGreater(done["documentsCopied"], 0, done)
+        r = self.admin("POST", "/_miroir/nodes/d1/drain")
+        self.assertEqual(r.status, 200, r.body)
+        self.rebalance_under_traffic()
+        self.assert_same_searches()
+        self.verify(32)
+        self.verify_index("other", 16, len(other))
+        want = self.reference.call("GET", "/indexes/packages/stats").json()["numberOfDocuments"]
+        self.verify_index("packages__miroir_reshard", 8, want)
+        for uid in ("packages", "other", "packages__miroir_reshard"):  # d1 holds nothing
+            held = self.cluster.nodes[1].call("GET", f"/indexes/{uid}/stats").json()
+            self.assertEqual(held["numberOfDocuments"], 0, uid)
+        # back to the old copy, which the rebalances moved
+        r = self.admin("POST", "/_miroir/indexes/packages/reshard/rollback")
+        self.assertEqual(r.status, 202, r.body)
+        self.traffic_until(lambda: self.status()["status"] == "rolled_back")
+        self.assert_same_searches()
+        self.verify(8)
+
+    def test_deleting_a_switched_index_deletes_its_old_copy(self):
+        self.reshard({"new_shards": 8})
+        self.traffic_until(lambda: self.status()["phase"] == "switched")
+        r = self.cluster.call("DELETE", "/indexes/packages")
+        self.assertEqual(r.status, 202, r.body)
+        self.assertEqual(self.cluster_task(r.json()["taskUid"])["status"], "succeeded")
+        deadline = time.monotonic() + 60
+        while self.status()["status"] != "succeeded":
+            self.assertLess(time.monotonic(), deadline, self.status())
+            time.sleep(0.1)
+        self.assertTrue(self.status()["indexDeleted"], self.status())
+        for node in self.cluster.nodes:
+            self.assertEqual(node.call("GET", "/indexes").json()["results"], [], node.port)
+        # a new index of that name is routed with the fleet's count
+        self.write(self.cluster, "POST", "/indexes/packages/documents", [{"id": "x"}])
+        self.verify_index("packages", 16, 1)
 
     def test_bad_requests(self):
         cases = [({"new_shards": 0}, 400, "miroir_invalid_reshard"),
@@ -220,6 +325,8 @@ class TwoPods(Reshard):
         self.reference.stop()
 
     test_reshard_without_an_old_copy_with_the_cli = None
+    test_node_changes_with_shard_counts_of_their_own = None
+    test_deleting_a_switched_index_deletes_its_old_copy = None
     test_bad_requests = None
 
 

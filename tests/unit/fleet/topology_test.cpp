@@ -1,5 +1,5 @@
-// The stored topology's aliases: dumped and parsed back unchanged, absent when there are none,
-// and looked up by name.
+// The stored topology: its aliases dumped and parsed back unchanged, absent when there are
+// none, and looked up by name; its layouts and a rebalance's progress of each shard count.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -57,4 +57,48 @@ TEST(TopologyAliases, MalformedIsRefused) {
     auto j = nlohmann::json::parse(two_nodes().dump());
     j["aliases"] = {{"live", {{"targets", "v1"}}}};  // not a list
     EXPECT_THROW(Topology::parse(j.dump()), std::invalid_argument);
+}
+
+// Layouts: each index's shard count (a shadow's its own), every count in use, and a
+// rebalance's progress of each count kept through the store.
+TEST(TopologyLayouts, ShardCountsOfIndexesAndShadows) {
+    auto t = two_nodes();
+    t.layouts["logs"] = miroir::fleet::IndexLayout{8, "", 0, ""};
+    t.layouts["packages"] =
+        miroir::fleet::IndexLayout{32, "packages__miroir_reshard", 16, "switched"};
+    t.layouts["books"] = miroir::fleet::IndexLayout{64, "books__miroir_reshard", 4, "copying"};
+    EXPECT_EQ(t.shards_on_nodes("logs"), 8u);
+    EXPECT_EQ(t.shards_on_nodes("packages"), 32u);
+    EXPECT_EQ(t.shards_on_nodes("packages__miroir_reshard"), 16u);
+    EXPECT_EQ(t.shards_on_nodes("books__miroir_reshard"), 4u);
+    EXPECT_EQ(t.shards_on_nodes("movies"), 16u);
+    EXPECT_EQ(t.shard_counts(), (std::vector<std::uint32_t>{16, 4, 8, 32, 64}));
+    EXPECT_TRUE(miroir::fleet::named_as_shadow(miroir::fleet::shadow_name("movies")));
+    EXPECT_FALSE(miroir::fleet::named_as_shadow("movies"));
+    const miroir::fleet::Fleet fleet(t);
+    EXPECT_EQ(fleet.for_index("packages__miroir_reshard").shards(), 16u);
+    EXPECT_EQ(fleet.for_index("books__miroir_reshard").shards(), 4u);
+    EXPECT_EQ(fleet.for_index("logs").shards(), 8u);
+}
+
+TEST(TopologyLayouts, RebalanceProgressOfEachCountRoundTrips) {
+    auto t = two_nodes();
+    miroir::fleet::Rebalance r;
+    r.id = 3;
+    r.before = {"a"};
+    r.after = {"a", "b"};
+    r.copied = {1, 5};
+    r.copied_by_count[8] = {2};
+    r.copied_by_count[64] = {7, 9, 11};
+    t.rebalance = r;
+    const auto back = Topology::parse(t.dump());
+    ASSERT_TRUE(back.rebalance.has_value());
+    EXPECT_EQ(back.rebalance->copied, (std::vector<std::uint32_t>{1, 5}));
+    EXPECT_EQ(back.rebalance->copied_by_count, r.copied_by_count);
+    EXPECT_EQ(back.rebalance->shards_copied(), 6u);
+    EXPECT_EQ(back.dump(), t.dump());
+    // a rebalance stored before counts of their own has none
+    auto j = nlohmann::json::parse(t.dump());
+    j["rebalance"].erase("copiedByCount");
+    EXPECT_TRUE(Topology::parse(j.dump()).rebalance->copied_by_count.empty());
 }

@@ -56,6 +56,8 @@ struct Rebalance {
     std::vector<std::string> before, after;  // the group's node ids, before and after
     std::string phase = "copying";
     std::vector<std::uint32_t> copied;  // shards whose copy is done (every index)
+    // the same, of the indexes routed with another shard count than the fleet's, by count
+    std::map<std::uint32_t, std::vector<std::uint32_t>> copied_by_count;
     std::uint64_t shards_moving = 0;
     std::uint64_t copies_moved = 0;  // shard copies to move (a shard gaining 2 owners counts 2)
     double minimum_copies = 0;
@@ -64,6 +66,8 @@ struct Rebalance {
     std::string error;
 
     bool finished() const { return phase == "done"; }
+    // The shards copied, of every shard count.
+    std::size_t shards_copied() const;
     // reads use the `after` owners
     bool switched() const { return phase == "switched" || phase == "cleaning" || phase == "done"; }
 };
@@ -104,6 +108,12 @@ struct IlmPolicy {
 // it is retained no longer or a rollback switches back.
 //   copying   the shadow (shards: the new count) is filled by the reshard; reads use the index
 //   switched  the index holds the new count's copy, the shadow the old one
+// The uid a reshard gives its shadow of index `uid`.
+inline std::string shadow_name(std::string_view uid) {
+    return std::string(uid) + "__miroir_reshard";
+}
+inline bool named_as_shadow(std::string_view uid) { return uid.ends_with("__miroir_reshard"); }
+
 struct IndexLayout {
     std::uint32_t shards = 0;
     std::string shadow;  // the shadow's uid on the nodes; empty: none
@@ -157,6 +167,11 @@ struct Topology {
     const IndexLayout* layout_of(std::string_view uid) const;
     // `uid` is the shadow of an index being resharded (hidden from clients and anti-entropy).
     bool is_shadow(std::string_view uid) const;
+    // The shard count the nodes' index `uid` is routed with: its layout's, its own as a
+    // shadow, or the fleet's.
+    std::uint32_t shards_on_nodes(std::string_view uid) const;
+    // Every shard count the nodes' indexes are routed with, the fleet's first.
+    std::vector<std::uint32_t> shard_counts() const;
 };
 
 struct Group {
@@ -199,8 +214,8 @@ class Fleet {
     std::size_t held_by(std::size_t node) const { return held_[node]; }
     // Slots, removed nodes included.
     std::size_t size() const { return topology_.nodes.size(); }
-    // The fleet as index `uid` is routed: this one with the index's own shard count, if it
-    // has one. Lives as long as this fleet.
+    // The fleet as index `uid` is routed: this one with the index's own shard count (a
+    // shadow's, for a shadow), if it has one. Lives as long as this fleet.
     const Fleet& for_index(std::string_view uid) const;
     // The fleet with `shards` shards (this one when it has them).
     const Fleet& with_shards(std::uint32_t shards) const;

@@ -14,7 +14,8 @@ namespace miroir::meili {
 // `indexUid` of multi-search queries, the request's key and tenant token covering the index
 // as they cover the alias. Throws the client's error for what an alias cannot do: an alias of
 // several indexes is searched only, an index is not created under an alias's name, and an
-// index is updated or deleted by its own uid.
+// index is updated or deleted by its own uid. A request naming the shadow of an index being
+// resharded finds no index (404 `index_not_found`).
 void resolve_aliases(fleet::Context& ctx, http::Request& request);
 
 }  // namespace miroir::meili

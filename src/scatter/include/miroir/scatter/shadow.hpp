@@ -25,7 +25,7 @@ upstream::UpstreamRequest retarget(upstream::UpstreamRequest request, std::strin
                                    std::string_view other);
 
 // 409 miroir_reshard_in_progress when index `uid` is being resharded: `what` cannot be done
-// to it until the reshard is finished or rolled back.
+// to it until the reshard is finished or rolled back; nor to a reshard's shadow, ever.
 void refuse_while_resharded(const Fleet& fleet, std::string_view uid, std::string_view what);
 // The same, only before the switch (the shadow being filled and compared by places alone).
 void refuse_before_switch(const Fleet& fleet, std::string_view uid, std::string_view what);
