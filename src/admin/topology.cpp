@@ -98,16 +98,7 @@ void refuse_while_rebalancing(const Topology& t) {
                           "A rebalance is in progress (" + t.rebalance->phase +
                               "); change the topology once it is done.");
     }
-    // a shadow being filled is placed by its reshard alone: the nodes change once it switched
-    // (a rebalance moves each index's shards by its own count, a retained old copy's too)
-    for (const auto& [uid, layout] : t.layouts) {
-        if (layout.phase != "copying") continue;
-        throw http::error(409, "miroir_reshard_in_progress",
-                          "Index `" + uid +
-                              "` is being resharded: change the topology once it "
-                              "has switched (`GET /_miroir/indexes/" +
-                              uid + "/reshard/status`).");
-    }
+    workers::refuse_while_filling(t);
 }
 
 fleet::NodeEntry& node_named(Topology& t, const std::string& id) {

@@ -198,6 +198,13 @@ std::vector<std::uint32_t> Topology::shard_counts() const {
     return out;
 }
 
+const std::string* Topology::filling_shadow() const {
+    for (const auto& [uid, layout] : layouts) {
+        if (layout.phase == "copying") return &uid;
+    }
+    return nullptr;
+}
+
 std::size_t Rebalance::shards_copied() const {
     auto count = copied.size();
     for (const auto& [shards, done] : copied_by_count) count += done.size();

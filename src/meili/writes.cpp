@@ -100,21 +100,12 @@ asio::awaitable<http::Response> delete_index(Context& ctx, http::Request& r) {
     json details;
     details["deletedDocuments"] = nullptr;
     const auto fleet = ctx.fleet();  // one snapshot: the write is routed and judged on it
-    // after a reshard's switch the old copy kept for a rollback goes with the index
+    // after a reshard's switch the old copy kept for a rollback goes with the index: its
+    // layout forgotten below, the reshard deletes it once every pod stopped writing to it
     refuse_before_switch(*fleet, uid, "its deletion");
     auto task = new_task(uid, "indexDeletion", details, fleet->copies());
     auto outcomes =
         co_await fan_out(ctx, broadcast(*fleet, node_request(Method::del, index_path(uid))));
-    if (const auto old = fleet->written_shadow(uid)) {
-        const auto shadow_outcomes = co_await fan_out(
-            ctx, broadcast(*fleet, node_request(Method::del, index_path(old->uid))));
-        for (const auto& outcome : shadow_outcomes) {
-            if (!outcome.task_uid) {
-                log::warn("the old copy of a deleted index stays on a node",
-                          {{"index", old->uid}, {"node", fleet->node_id(outcome.node)}});
-            }
-        }
-    }
     co_await ctx.store.erase_index(uid);
     co_await forget_ttl(ctx, uid);
     co_await forget_layout(ctx, uid);

@@ -100,7 +100,8 @@ asio::awaitable<void> drive(Context& ctx) {
         const auto fleet = ctx.fleet();
         const auto& t = fleet->topology();
         if (!t.rebalancing()) {
-            if (t.rebalance && t.rebalance->phase == "done" && unbalanced_group(t)) {
+            if (t.rebalance && t.rebalance->phase == "done" && unbalanced_group(t) &&
+                !t.filling_shadow()) {
                 if (co_await start_rebalance(ctx)) continue;
             }
             co_return;
@@ -256,6 +257,16 @@ using namespace rebalancing;
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
 
+void refuse_while_filling(const Topology& t) {
+    const auto* uid = t.filling_shadow();
+    if (!uid) return;
+    throw http::error(409, "miroir_reshard_in_progress",
+                      "Index `" + *uid +
+                          "` is being resharded: the nodes change, and a rebalance starts, once "
+                          "it has switched (`GET /_miroir/indexes/" +
+                          *uid + "/reshard/status`).");
+}
+
 asio::awaitable<bool> start_rebalance(Context& ctx) {
     // the nodes that gain shards get every index first: writes reach them from the start
     {
@@ -292,6 +303,7 @@ asio::awaitable<bool> start_rebalance(Context& ctx) {
                 409, "miroir_rebalance_in_progress",
                 "A rebalance is in progress (" + t.rebalance->phase + "); wait for it to finish.");
         }
+        refuse_while_filling(t);
         const auto group = unbalanced_group(t);
         if (!group) return;
         t.rebalance = plan_rebalance(t, *group);

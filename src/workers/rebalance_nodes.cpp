@@ -2,6 +2,7 @@
 // primary key and settings, on the nodes that gain shards before any copy (see rebalance.cpp).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -11,10 +12,12 @@
 #include <miroir/fleet/topology.hpp>
 #include <miroir/http/params.hpp>
 #include <miroir/scatter/node_requests.hpp>
+#include <miroir/tasks/store.hpp>
 #include <miroir/upstream/health.hpp>
 #include <miroir/upstream/node_client.hpp>
 
 #include "rebalance.hpp"
+#include "reshard.hpp"
 
 namespace miroir::workers::rebalancing {
 
@@ -96,11 +99,18 @@ asio::awaitable<std::vector<IndexToMove>> indexes_to_move(Context& ctx, const Fl
             }
         }
     }
+    // the shadows of the reshards running: one no layout names is being made or deleted by its
+    // reshard, and is not moved (a copy would make it again on the nodes that gain shards)
+    std::set<std::string> shadows;
+    const auto reshards = co_await ctx.store.records(resharding::kTable);
+    for (const auto& [uid, text] : reshards) {
+        const auto state = json::parse(text, nullptr, false);
+        const auto status = state.is_object() ? state.value("status", std::string()) : "";
+        if (status == "enqueued" || status == "processing") shadows.insert(shadow_name(uid));
+    }
     std::vector<IndexToMove> out;
     for (const auto& [uid, n] : found) {
-        // a shadow no layout names is being made or deleted by a reshard: not moved (a copy
-        // would make it again on the nodes that gain shards)
-        if (named_as_shadow(uid) && !fleet.topology().is_shadow(uid)) continue;
+        if (shadows.contains(uid) && !fleet.topology().is_shadow(uid)) continue;
         IndexToMove index{uid, std::nullopt, json()};
         unsigned status = 0;
         const auto described =

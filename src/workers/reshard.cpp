@@ -87,12 +87,25 @@ void settle_layout(fleet::Topology& t, const std::string& uid, std::uint32_t sha
     }
 }
 
+// Deletes `shadow` from every node, and waits until each node has (a node without it fails its
+// task: nothing to delete).
 asio::awaitable<void> delete_shadow(Context& ctx, const std::string& shadow) {
     const auto fleet = ctx.fleet();
+    rebalancing::NodeTasks tasks;
     for (const auto n : fleet->members()) {
         unsigned status = 0;
-        co_await rebalancing::call(
+        const auto answer = co_await rebalancing::call(
             ctx, n, scatter::node_request(Method::del, scatter::index_path(shadow)), status);
+        if (status == 202 && answer.value("taskUid", json()).is_number_unsigned()) {
+            tasks.emplace_back(n, answer["taskUid"].get<std::uint64_t>());
+        }
+    }
+    for (const auto& [n, uid] : tasks) {
+        const auto state = co_await finished_state(ctx, n, uid);
+        if (state.empty()) {
+            throw std::runtime_error("node `" + fleet->node_id(n) + "` did not delete `" + shadow +
+                                     "` in time");
+        }
     }
 }
 
@@ -129,12 +142,16 @@ asio::awaitable<void> prepare(Context& ctx, json& state) {
         co_return;
     }
     state["primaryKey"] = *record->primary_key;
-    co_await delete_shadow(ctx, shadow);  // what a failed attempt left
-    const auto settings = co_await index_settings(ctx, uid);
     const auto fleet = ctx.fleet();
-    const std::vector<rebalancing::IndexToMove> indexes{{shadow, record->primary_key, settings}};
-    co_await rebalancing::prepare(ctx, fleet->members(), indexes);
-    co_await wait_idle(ctx, shadow);
+    const auto* layout = fleet->topology().layout_of(uid);
+    if (!layout || layout->shadow != shadow) {  // else made and named by an earlier try
+        co_await delete_shadow(ctx, shadow);    // what a failed attempt left
+        const auto settings = co_await index_settings(ctx, uid);
+        const std::vector<rebalancing::IndexToMove> indexes{
+            {shadow, record->primary_key, settings}};
+        co_await rebalancing::prepare(ctx, fleet->members(), indexes);
+        co_await wait_idle(ctx, shadow);
+    }
     const auto named = co_await fleet::change_topology(ctx, [&](fleet::Topology& t) {
         if (t.rebalancing()) throw std::runtime_error("a rebalance started");
         t.layouts[uid] = fleet::IndexLayout{from, shadow, to, "copying"};
@@ -181,6 +198,8 @@ asio::awaitable<void> copy(Context& ctx, json& state) {
     ctx.metrics.reshard_copied(uid, counts.written);
 }
 
+// Ends a switched reshard: the old copy no longer routed (when the index's deletion has not
+// done that already), then deleted once every pod loaded that. Again after an interruption.
 asio::awaitable<void> finish_switched(Context& ctx, json& state) {
     const auto uid = state["uid"].get<std::string>();
     const auto to = state["toShards"].get<std::uint32_t>();
@@ -189,12 +208,14 @@ asio::awaitable<void> finish_switched(Context& ctx, json& state) {
     const auto settled = co_await fleet::change_topology(ctx, [&uid, to](fleet::Topology& t) {
         if (t.rebalancing()) throw Busy();
         const auto* layout = t.layout_of(uid);
-        if (layout && !layout->shadow.empty()) settle_layout(t, uid, to);  // else deleted
+        if (layout && !layout->shadow.empty()) settle_layout(t, uid, to);
     });
     // no pod writes to the old copy any more before it is deleted (a write would make it again)
     const auto behind = co_await fleet::wait_pods_loaded(ctx, settled->version(), kPodsWait);
     if (!behind.empty()) throw std::runtime_error("pods did not load the layout in time");
     co_await delete_shadow(ctx, state["shadow"].get<std::string>());
+    const auto record = co_await scatter::lookup_index(ctx, uid);
+    if (!record) state["indexDeleted"] = true;  // deleted after the switch, with its old copy
     state["phase"] = state["status"] = "succeeded";
     state["finishedAt"] = util::rfc3339(util::now());
     ctx.metrics.reshard_ended("finished");
@@ -218,7 +239,8 @@ asio::awaitable<void> step(Context& ctx, json& state) {
         state["phase"] = "switching";
     } else if (phase == "switching" || phase == "rolling_back") {
         const bool forward = phase == "switching";
-        const auto* layout = ctx.fleet()->topology().layout_of(state["uid"].get<std::string>());
+        const auto fleet = ctx.fleet();
+        const auto* layout = fleet->topology().layout_of(state["uid"].get<std::string>());
         // a switch whose topology change was made (and its record not saved) is not made again
         const bool made =
             forward ? layout && layout->phase == "switched" : !layout || layout->shadow.empty();
@@ -238,13 +260,12 @@ asio::awaitable<void> step(Context& ctx, json& state) {
         }
         ctx.metrics.reshard_ended(forward ? "switched" : "rolled_back");
     } else if (phase == "switched") {
-        const auto* layout = ctx.fleet()->topology().layout_of(state["uid"].get<std::string>());
+        const auto fleet = ctx.fleet();
+        const auto* layout = fleet->topology().layout_of(state["uid"].get<std::string>());
         if (!layout || layout->shadow.empty()) {
-            // the index was deleted, and its old copy with it
-            state["phase"] = state["status"] = "succeeded";
-            state["indexDeleted"] = true;
-            state["finishedAt"] = util::rfc3339(util::now());
-            ctx.metrics.reshard_ended("finished");
+            // the index was deleted (and the old copy is to go with it), or an earlier finish
+            // was interrupted
+            co_await finish_switched(ctx, state);
         } else if (rollback) {
             state["phase"] = "rolling_back";
         } else if (util::unix_ms() >= state.value("retainUntilMs", std::int64_t{0})) {
@@ -277,7 +298,8 @@ asio::awaitable<void> drive(Context& ctx, json state) {
             log::warn("reshard step failed",
                       {{"index", uid}, {"phase", phase}, {"error", failure}});
             // the layout says whether the copies were switched (a step may fail after it)
-            const auto* layout = ctx.fleet()->topology().layout_of(uid);
+            const auto fleet = ctx.fleet();
+            const auto* layout = fleet->topology().layout_of(uid);
             const bool switched = layout && layout->phase == "switched";
             const bool before_switch = !switched && phase != "switched" &&
                                        phase != "rolling_back" && !state.value("swapTried", false);

@@ -195,9 +195,15 @@ asio::awaitable<bool> settle_writes(Context& ctx) {
     const auto holder = gate_holder();
     const bool held = co_await take_gate(ctx, holder);
     if (!held) co_return false;
-    const auto gate = co_await rebalancing::fence(ctx, holder);
-    co_await rebalancing::unfence(ctx, gate);
+    std::exception_ptr failure;
+    try {
+        const auto gate = co_await rebalancing::fence(ctx, holder);
+        co_await rebalancing::unfence(ctx, gate);
+    } catch (...) {
+        failure = std::current_exception();
+    }
     co_await ctx.store.lease(rebalancing::kLease, holder, 1);  // given back
+    if (failure) std::rethrow_exception(failure);
     co_return true;
 }
 
@@ -207,18 +213,26 @@ asio::awaitable<bool> switch_copies(Context& ctx, json& state, bool forward) {
     const auto deadline = static_cast<std::int64_t>(ctx.config.scatter.read_deadline_ms);
     if (since < deadline)
         co_await rebalancing::sleep_ms(static_cast<std::uint32_t>(deadline - since));
+    const auto uid = state["uid"].get<std::string>();
+    const auto shadow = state["shadow"].get<std::string>();
+    // hints pending: tried again once they are replayed, without holding anything meanwhile
+    const bool hinted = co_await hints_pending(ctx, uid, shadow);
+    if (hinted) co_return false;
     const auto holder = gate_holder();
     const bool held = co_await take_gate(ctx, holder);
     if (!held) co_return false;
     co_await fleet::reload_topology(ctx);
+    if (ctx.fleet()->topology().rebalancing()) {  // started before this pod saw it
+        co_await ctx.store.lease(rebalancing::kLease, holder, 1);
+        co_return false;
+    }
     std::exception_ptr failure;
     bool missed = false;
     auto gate = co_await rebalancing::fence(ctx, holder, true);
     try {
         // the writes held, no owner misses more: an owner that missed writes of either copy
         // has them replayed first (a copy compared against it would take its stale documents)
-        missed = co_await hints_pending(ctx, state["uid"].get<std::string>(),
-                                        state["shadow"].get<std::string>());
+        missed = co_await hints_pending(ctx, uid, shadow);
         if (!missed) co_await switch_held(ctx, state, forward, gate, holder);
     } catch (...) {
         failure = std::current_exception();
@@ -226,10 +240,7 @@ asio::awaitable<bool> switch_copies(Context& ctx, json& state, bool forward) {
     co_await rebalancing::unfence(ctx, gate);
     co_await ctx.store.lease(rebalancing::kLease, holder, 1);  // given back
     if (failure) std::rethrow_exception(failure);
-    if (missed) {
-        log::info("reshard switch waits for hints to be replayed",
-                  {{"index", state["uid"].get<std::string>()}});
-    }
+    if (missed) log::info("reshard switch waits for hints to be replayed", {{"index", uid}});
     co_return !missed;
 }
 

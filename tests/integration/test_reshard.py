@@ -29,7 +29,8 @@ QUERIES = [{"q": "editor", "limit": 30}, {"q": "server library", "limit": 20, "o
 # The same, each ending with a sort by id, so that no two hits tie: a rebalance copies the shards a
 # node gains after the documents it holds, so complete ties may come in another order than one
 # node's from then on (docs/operations.md, "Rebalancing").
-UNTIED = [{**q, "sort": q.get("sort", []) + ["id:asc"]} for q in QUERIES]
+UNTIED = [q if "id:asc" in q.get("sort", []) else {**q, "sort": q.get("sort", []) + ["id:asc"]}
+          for q in QUERIES]
 
 
 def document(rng, i):
@@ -247,6 +248,8 @@ class Reshard(unittest.TestCase):
         self.cluster.nodes.append(added)  # stopped with the fleet
         d3 = {"id": "d3", "address": f"http://127.0.0.1:{added.port}", "group": 0}
         r = self.admin("POST", "/_miroir/nodes", d3)
+        self.assertEqual((r.status, r.json()["code"]), (409, "miroir_reshard_in_progress"), r.body)
+        r = self.admin("POST", "/_miroir/rebalance")
         self.assertEqual((r.status, r.json()["code"]), (409, "miroir_reshard_in_progress"), r.body)
         self.traffic_until(lambda: self.status()["phase"] == "switched")
         # switched, the old copy (8 shards) kept: a fourth node, then one drained

@@ -73,8 +73,11 @@ TEST(TopologyLayouts, ShardCountsOfIndexesAndShadows) {
     EXPECT_EQ(t.shards_on_nodes("books__miroir_reshard"), 4u);
     EXPECT_EQ(t.shards_on_nodes("movies"), 16u);
     EXPECT_EQ(t.shard_counts(), (std::vector<std::uint32_t>{16, 4, 8, 32, 64}));
-    EXPECT_TRUE(miroir::fleet::named_as_shadow(miroir::fleet::shadow_name("movies")));
-    EXPECT_FALSE(miroir::fleet::named_as_shadow("movies"));
+    EXPECT_EQ(miroir::fleet::shadow_name("movies"), "movies__miroir_reshard");
+    ASSERT_NE(t.filling_shadow(), nullptr);
+    EXPECT_EQ(*t.filling_shadow(), "books");
+    t.layouts["books"].phase = "switched";
+    EXPECT_EQ(t.filling_shadow(), nullptr);
     const miroir::fleet::Fleet fleet(t);
     EXPECT_EQ(fleet.for_index("packages__miroir_reshard").shards(), 16u);
     EXPECT_EQ(fleet.for_index("books__miroir_reshard").shards(), 4u);

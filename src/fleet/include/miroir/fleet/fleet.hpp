@@ -112,7 +112,6 @@ struct IlmPolicy {
 inline std::string shadow_name(std::string_view uid) {
     return std::string(uid) + "__miroir_reshard";
 }
-inline bool named_as_shadow(std::string_view uid) { return uid.ends_with("__miroir_reshard"); }
 
 struct IndexLayout {
     std::uint32_t shards = 0;
@@ -172,6 +171,8 @@ struct Topology {
     std::uint32_t shards_on_nodes(std::string_view uid) const;
     // Every shard count the nodes' indexes are routed with, the fleet's first.
     std::vector<std::uint32_t> shard_counts() const;
+    // The index whose shadow a reshard is filling (no rebalance may start meanwhile), if any.
+    const std::string* filling_shadow() const;
 };
 
 struct Group {

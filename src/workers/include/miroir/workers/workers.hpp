@@ -12,6 +12,7 @@ namespace miroir::fleet {
 struct Context;
 class Fleet;
 struct IlmPolicy;
+struct Topology;
 }  // namespace miroir::fleet
 namespace miroir::tasks {
 struct Task;
@@ -71,8 +72,13 @@ boost::asio::awaitable<void> follow_shared_gate(Context& ctx);
 boost::asio::awaitable<void> drive_rebalances(Context& ctx);
 
 // Starts the rebalance of the first group whose nodes differ from its target (joining or
-// draining nodes); false when every group is balanced. Throws 409 while one is running.
+// draining nodes); false when every group is balanced. Throws 409 while one is running, or
+// while a reshard fills a shadow.
 boost::asio::awaitable<bool> start_rebalance(Context& ctx);
+
+// Throws 409 miroir_reshard_in_progress while a reshard fills a shadow: its places are the
+// reshard's alone, so the nodes change (and a rebalance starts) once it has switched.
+void refuse_while_filling(const fleet::Topology& t);
 
 // One step of the write-gate job: called once before serving, so that a pod starting during a
 // copy holds its writes from the first one.
