@@ -41,6 +41,8 @@ struct State {
     json settings;                               // the committed settings, as the nodes show them
     std::map<std::string, std::uint64_t> nodes;  // node id → version verified on it
     bool frozen = false;
+    // the text this state was read from (not stored): what its save expects to replace
+    std::optional<std::string> read;
 
     static State parse(const std::string& text) {
         State s;
@@ -100,12 +102,17 @@ void publish(Context& ctx, const std::string& uid, const State& state) {
 
 asio::awaitable<State> load(Context& ctx, const std::string& uid) {
     const auto text = co_await ctx.store.settings_state(uid);
-    co_return text ? State::parse(*text) : State{};
+    auto state = text ? State::parse(*text) : State{};
+    state.read = text;
+    co_return state;
 }
 
-asio::awaitable<void> save(Context& ctx, const std::string& uid, const State& state) {
-    co_await ctx.store.put_settings_state(uid, state.dump());
-    publish(ctx, uid, state);
+// Stores `state` unless another pod (or another check of this one) stored a state since it was
+// read; false then, storing nothing.
+asio::awaitable<bool> save(Context& ctx, const std::string& uid, const State& state) {
+    const bool saved = co_await ctx.store.put_settings_state(uid, state.read, state.dump());
+    if (saved) publish(ctx, uid, state);
+    co_return saved;
 }
 
 // Every node slot's settings of `uid` (of `fleet`): null where the node did not answer 200
@@ -143,20 +150,16 @@ asio::awaitable<bool> change_in_flight(Context& ctx, const std::string& uid) {
     co_return page.total > 0;
 }
 
-// Commits what the nodes that applied a change agree on as the next version.
-asio::awaitable<void> verify(Context& ctx, const tasks::Task& task) {
-    const auto& uid = task.index_uid;
-    auto state = co_await load(ctx, uid);
-    const auto fleet = ctx.fleet();
-    const auto answers = co_await read_back(ctx, *fleet, uid);
-    std::vector<std::string> hashes;
-    for (const auto& a : answers)
-        hashes.push_back(a.is_object() && !a.empty() ? settings_hash(a) : "");
+// The next state of `state` after `task` changed the settings: what the nodes that applied it
+// agree on (their settings `answers`, hashed in `hashes`) as the next version; false when no
+// node answered.
+bool commit(Context& ctx, State& state, const Fleet& fleet, const tasks::Task& task,
+            const std::vector<json>& answers, const std::vector<std::string>& hashes) {
     // the candidates: the nodes whose task succeeded, else every node that answered
     std::vector<std::size_t> voters;
     for (std::size_t i = 0; i < answers.size(); ++i) {
         if (hashes[i].empty()) continue;
-        const auto& id = fleet->node_id(i);
+        const auto& id = fleet.node_id(i);
         const bool applied = std::any_of(
             task.node_tasks.begin(), task.node_tasks.end(),
             [&id](const tasks::NodeTask& n) { return n.node == id && n.status == "succeeded"; });
@@ -177,24 +180,43 @@ asio::awaitable<void> verify(Context& ctx, const tasks::Task& task) {
             target = hashes[i];
         }
     }
-    if (target.empty()) {  // no node answered: the drift checker will come back to it
-        ctx.settings.set_pending(uid, false);
-        co_return;
-    }
+    if (target.empty()) return false;  // no node answered: the drift checker comes back to it
     if (target != state.hash) {
         for (std::size_t i = 0; i < answers.size(); ++i) {
             if (hashes[i] == target) state.settings = answers[i];
         }
         state.hash = target;
         ++state.version;
-        log::info("settings committed",
-                  {{"index", uid}, {"version", static_cast<std::int64_t>(state.version)}});
     }
     for (std::size_t i = 0; i < answers.size(); ++i) {
         ctx.metrics.settings_checked();
-        if (hashes[i] == target) state.nodes[fleet->node_id(i)] = state.version;
+        if (hashes[i] == target) state.nodes[fleet.node_id(i)] = state.version;
     }
-    co_await save(ctx, uid, state);
+    return true;
+}
+
+// Commits what the nodes that applied a change agree on as the next version. Two pods may
+// verify changes of one index at once: a commit is stored only over the state it was computed
+// from, else computed again from the newer one.
+asio::awaitable<void> verify(Context& ctx, const tasks::Task& task) {
+    const auto& uid = task.index_uid;
+    const auto fleet = ctx.fleet();
+    const auto answers = co_await read_back(ctx, *fleet, uid);
+    std::vector<std::string> hashes;
+    for (const auto& a : answers)
+        hashes.push_back(a.is_object() && !a.empty() ? settings_hash(a) : "");
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        auto state = co_await load(ctx, uid);
+        const auto before = state.version;
+        if (!commit(ctx, state, *fleet, task, answers, hashes)) break;
+        const bool saved = co_await save(ctx, uid, state);
+        if (!saved) continue;
+        if (state.version != before) {
+            log::info("settings committed",
+                      {{"index", uid}, {"version", static_cast<std::int64_t>(state.version)}});
+        }
+        break;
+    }
     ctx.settings.set_pending(uid, false);
 }
 
@@ -266,8 +288,7 @@ asio::awaitable<void> check_index(Context& ctx, const std::string& uid) {
         log::info("writes unfrozen: every node holds the committed settings", {{"index", uid}});
     }
     if (!changed) co_return;
-    // a change committed meanwhile wins over this pass
-    if ((co_await load(ctx, uid)).version != state.version) co_return;
+    // a state stored meanwhile (a change committed, another pod's pass) wins over this pass
     co_await save(ctx, uid, state);
 }
 

@@ -39,6 +39,18 @@ if stored ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
 return 1)";
 
+// Sets a hash field when it holds what the caller read: KEYS[1] the hash, ARGV the field,
+// whether it was there ('1' or '0'), its value then, the new value.
+const std::string kPutIfSame = R"(
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then
+  if stored ~= ARGV[3] then return 0 end
+elseif stored then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return 1)";
+
 // Takes or extends a lease: KEYS[1] the lease, ARGV holder, ttl in ms.
 const std::string kLease = R"(
 local holder = redis.call('GET', KEYS[1])
@@ -193,8 +205,13 @@ class RedisStore final : public Store {
         co_return out;
     }
 
-    Async<void> put_settings_state(const std::string& uid, const std::string& state) override {
-        co_await call("HSET", kSettings, uid, state);
+    Async<bool> put_settings_state(const std::string& uid,
+                                   const std::optional<std::string>& expected,
+                                   const std::string& state) override {
+        const auto r =
+            co_await call("EVAL", kPutIfSame, "1", kSettings, uid,
+                          std::string(expected ? "1" : "0"), expected.value_or(""), state);
+        co_return r.type == Type::integer&& r.integer == 1;
     }
 
     Async<void> erase_settings_state(const std::string& uid) override {

@@ -312,13 +312,20 @@ class SqliteStore final : public Store {
         co_return out;
     }
 
-    Async<void> put_settings_state(const std::string& uid, const std::string& state) override {
-        std::lock_guard lock(mutex_);
+    Async<bool> put_settings_state(const std::string& uid,
+                                   const std::optional<std::string>& expected,
+                                   const std::string& state) override {
+        std::lock_guard lock(mutex_);  // one process: the read and the write are one step
+        Statement read(db_, "SELECT state FROM settings WHERE uid = ?");
+        read.bind(1, uid);
+        const auto stored =
+            read.step() ? std::optional<std::string>(read.text_at(0)) : std::nullopt;
+        if (stored != expected) co_return false;
         Statement s(db_, "INSERT OR REPLACE INTO settings VALUES (?, ?)");
         s.bind(1, uid);
         s.bind(2, state);
         s.step();
-        co_return;
+        co_return true;
     }
 
     Async<void> erase_settings_state(const std::string& uid) override {

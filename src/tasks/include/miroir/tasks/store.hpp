@@ -127,7 +127,11 @@ class Store {
     // version), as an opaque JSON text owned by the settings code.
     virtual Async<std::optional<std::string>> settings_state(const std::string& uid) = 0;
     virtual Async<std::vector<std::pair<std::string, std::string>>> settings_states() = 0;
-    virtual Async<void> put_settings_state(const std::string& uid, const std::string& state) = 0;
+    // Stores `state` when the stored state is still `expected` (nullopt: none), atomically
+    // across pods; false, storing nothing, when another pod changed it meanwhile.
+    virtual Async<bool> put_settings_state(const std::string& uid,
+                                           const std::optional<std::string>& expected,
+                                           const std::string& state) = 0;
     virtual Async<void> erase_settings_state(const std::string& uid) = 0;
 
     // The topology (JSON text owned by the topology code) and its version; nullopt before it

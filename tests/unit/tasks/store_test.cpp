@@ -1,0 +1,165 @@
+// The task store's compare-and-set of an index's settings state, in SQLite and in a real
+// redis-server (started on a free port; skipped where there is none): a state is stored only
+// over the one it was computed from, and of two pods storing over the same state at once,
+// exactly one does.
+#include <arpa/inet.h>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <future>
+#include <memory>
+#include <netinet/in.h>
+#include <optional>
+#include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include <miroir/tasks/store.hpp>
+
+namespace asio = boost::asio;
+using miroir::tasks::Store;
+using namespace std::chrono_literals;
+
+namespace {
+
+// An io_context run on its own thread: the stores' coroutines are awaited from the test.
+class Loop {
+  public:
+    Loop() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+    ~Loop() {
+        work_.reset();
+        io_.stop();
+        thread_.join();
+    }
+    template <typename T>
+    T run(asio::awaitable<T> a) {
+        return asio::co_spawn(io_, std::move(a), asio::use_future).get();
+    }
+    asio::io_context& io() { return io_; }
+
+  private:
+    asio::io_context io_;
+    asio::executor_work_guard<asio::io_context::executor_type> work_;
+    std::thread thread_;
+};
+
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// A redis-server of its own, without persistence; stopped with the test.
+class RedisServer {
+  public:
+    RedisServer() : port_(free_port()) {
+        if (std::system("command -v redis-server > /dev/null") != 0) return;
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            const int quiet = ::open("/dev/null", O_WRONLY);
+            ::dup2(quiet, STDOUT_FILENO);
+            ::dup2(quiet, STDERR_FILENO);
+            const auto port = std::to_string(port_);
+            ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--save", "",
+                     "--appendonly", "no", "--bind", "127.0.0.1", "--loglevel", "warning",
+                     static_cast<char*>(nullptr));
+            std::_Exit(127);
+        }
+        for (int i = 0; i < 200; ++i) {  // until it listens
+            const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_port = htons(port_);
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+            ::close(fd);
+            if (up) return;
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    ~RedisServer() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    bool running() const { return pid_ > 0; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    std::uint16_t port_;
+    pid_t pid_ = -1;
+};
+
+// Each put only over the state it read; the stored state is the last put that succeeded.
+void expect_compare_and_set(Loop& loop, Store& store) {
+    const std::string uid = "movies";
+    EXPECT_EQ(loop.run(store.settings_state(uid)), std::nullopt);
+    EXPECT_TRUE(loop.run(store.put_settings_state(uid, std::nullopt, "v1")));
+    EXPECT_FALSE(loop.run(store.put_settings_state(uid, std::nullopt, "v1 again")));
+    EXPECT_TRUE(loop.run(store.put_settings_state(uid, std::string("v1"), "v2")));
+    EXPECT_FALSE(loop.run(store.put_settings_state(uid, std::string("v1"), "v2 from v1")));
+    EXPECT_FALSE(loop.run(store.put_settings_state(uid, std::string(), "v3")));
+    EXPECT_EQ(loop.run(store.settings_state(uid)), std::optional<std::string>("v2"));
+    EXPECT_TRUE(loop.run(store.put_settings_state(uid, std::string("v2"), "")));
+    EXPECT_TRUE(loop.run(store.put_settings_state(uid, std::string(), "v4")));  // "" is a state
+    loop.run(store.erase_settings_state(uid));
+    EXPECT_TRUE(loop.run(store.put_settings_state(uid, std::nullopt, "v5")));
+}
+
+}  // namespace
+
+TEST(SettingsStateStore, SqliteStoresOnlyOverTheStateItRead) {
+    Loop loop;
+    auto store = miroir::tasks::open_sqlite(":memory:");
+    expect_compare_and_set(loop, *store);
+}
+
+TEST(SettingsStateStore, RedisStoresOnlyOverTheStateItRead) {
+    RedisServer redis;
+    if (!redis.running()) GTEST_SKIP() << "needs redis-server (scripts/bootstrap)";
+    Loop loop;
+    auto store = miroir::tasks::open_redis(redis.url(), loop.io().get_executor());
+    expect_compare_and_set(loop, *store);
+}
+
+TEST(SettingsStateStore, OfTwoPodsStoringOverOneStateOneDoes) {
+    RedisServer redis;
+    if (!redis.running()) GTEST_SKIP() << "needs redis-server (scripts/bootstrap)";
+    Loop loop;
+    // two pods: two stores, two connections
+    auto first = miroir::tasks::open_redis(redis.url(), loop.io().get_executor());
+    auto second = miroir::tasks::open_redis(redis.url(), loop.io().get_executor());
+    // named: the coroutines below hold references to their arguments until they end
+    const std::string uid = "movies";
+    ASSERT_TRUE(loop.run(first->put_settings_state(uid, std::nullopt, "v0")));
+    for (int round = 0; round < 50; ++round) {
+        const auto read = loop.run(first->settings_state(uid));
+        ASSERT_TRUE(read.has_value());
+        const auto mine = "first " + std::to_string(round);
+        const auto theirs = "second " + std::to_string(round);
+        auto a =
+            asio::co_spawn(loop.io(), first->put_settings_state(uid, read, mine), asio::use_future);
+        auto b = asio::co_spawn(loop.io(), second->put_settings_state(uid, read, theirs),
+                                asio::use_future);
+        const bool stored_a = a.get(), stored_b = b.get();
+        EXPECT_NE(stored_a, stored_b) << "round " << round;
+        EXPECT_EQ(loop.run(first->settings_state(uid)),
+                  std::optional<std::string>(stored_a ? mine : theirs));
+    }
+}
