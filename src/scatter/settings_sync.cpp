@@ -4,11 +4,13 @@
 #include <charconv>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <xxhash.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <miroir/config/config.hpp>
@@ -150,10 +152,16 @@ asio::awaitable<bool> change_in_flight(Context& ctx, const std::string& uid) {
     co_return page.total > 0;
 }
 
+asio::awaitable<void> pause(std::chrono::milliseconds ms) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(ms);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
 // The next state of `state` after `task` changed the settings: what the nodes that applied it
 // agree on (their settings `answers`, hashed in `hashes`) as the next version; false when no
 // node answered.
-bool commit(Context& ctx, State& state, const Fleet& fleet, const tasks::Task& task,
+bool commit(State& state, const Fleet& fleet, const tasks::Task& task,
             const std::vector<json>& answers, const std::vector<std::string>& hashes) {
     // the candidates: the nodes whose task succeeded, else every node that answered
     std::vector<std::size_t> voters;
@@ -189,7 +197,6 @@ bool commit(Context& ctx, State& state, const Fleet& fleet, const tasks::Task& t
         ++state.version;
     }
     for (std::size_t i = 0; i < answers.size(); ++i) {
-        ctx.metrics.settings_checked();
         if (hashes[i] == target) state.nodes[fleet.node_id(i)] = state.version;
     }
     return true;
@@ -201,21 +208,31 @@ bool commit(Context& ctx, State& state, const Fleet& fleet, const tasks::Task& t
 asio::awaitable<void> verify(Context& ctx, const tasks::Task& task) {
     const auto& uid = task.index_uid;
     const auto fleet = ctx.fleet();
-    const auto answers = co_await read_back(ctx, *fleet, uid);
-    std::vector<std::string> hashes;
-    for (const auto& a : answers)
-        hashes.push_back(a.is_object() && !a.empty() ? settings_hash(a) : "");
-    for (int attempt = 0; attempt < 20; ++attempt) {
+    bool stored = false;
+    for (int attempt = 0; attempt < 20 && !stored; ++attempt) {
+        if (attempt > 0) co_await pause(std::chrono::milliseconds(10 * attempt));
+        // the nodes are read after the state: a commit stored since makes this one try again
         auto state = co_await load(ctx, uid);
+        const auto answers = co_await read_back(ctx, *fleet, uid);
+        std::vector<std::string> hashes;
+        for (const auto& a : answers)
+            hashes.push_back(a.is_object() && !a.empty() ? settings_hash(a) : "");
         const auto before = state.version;
-        if (!commit(ctx, state, *fleet, task, answers, hashes)) break;
-        const bool saved = co_await save(ctx, uid, state);
-        if (!saved) continue;
+        if (!commit(state, *fleet, task, answers, hashes)) {
+            stored = true;  // no node answered: nothing to commit
+            break;
+        }
+        stored = co_await save(ctx, uid, state);
+        if (!stored) continue;
+        for (std::size_t i = 0; i < answers.size(); ++i) ctx.metrics.settings_checked();
         if (state.version != before) {
             log::info("settings committed",
                       {{"index", uid}, {"version", static_cast<std::int64_t>(state.version)}});
         }
-        break;
+    }
+    if (!stored) {
+        log::error("settings not committed: the stored state kept changing",
+                   {{"index", uid}, {"task", static_cast<std::int64_t>(task.uid)}});
     }
     ctx.settings.set_pending(uid, false);
 }
@@ -278,18 +295,20 @@ asio::awaitable<void> check_index(Context& ctx, const std::string& uid) {
         co_await ctx.nodes[i]->send(
             std::move(repair), std::chrono::milliseconds(ctx.config.upstream.write_timeout_ms));
     }
-    if (freeze && !state.frozen) {
-        state.frozen = changed = true;
-        log::error("writes frozen: a node's settings cannot be repaired", {{"index", uid}});
-    }
-    if (all_match && state.frozen) {
-        state.frozen = false;
+    const bool freezes = freeze && !state.frozen, thaws = all_match && state.frozen;
+    if (freezes || thaws) {
+        state.frozen = freezes;
         changed = true;
-        log::info("writes unfrozen: every node holds the committed settings", {{"index", uid}});
     }
     if (!changed) co_return;
     // a state stored meanwhile (a change committed, another pod's pass) wins over this pass
-    co_await save(ctx, uid, state);
+    const bool saved = co_await save(ctx, uid, state);
+    if (saved && freezes) {
+        log::error("writes frozen: a node's settings cannot be repaired", {{"index", uid}});
+    }
+    if (saved && thaws) {
+        log::info("writes unfrozen: every node holds the committed settings", {{"index", uid}});
+    }
 }
 
 }  // namespace

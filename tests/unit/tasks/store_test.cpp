@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <optional>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -65,23 +66,38 @@ std::uint16_t free_port() {
     return ntohs(addr.sin_port);
 }
 
-// A redis-server of its own, without persistence; stopped with the test.
+// A redis-server of its own, without persistence; stopped with the test (or with this
+// process). `running()` once it answers on its port.
 class RedisServer {
   public:
-    RedisServer() : port_(free_port()) {
+    RedisServer() {
         if (std::system("command -v redis-server > /dev/null") != 0) return;
+        for (int tries = 0; tries < 3 && !ready_; ++tries) start();
+    }
+    ~RedisServer() { stop(); }
+    bool running() const { return ready_; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    void start() {
+        port_ = free_port();
+        const auto port = std::to_string(port_);  // made before the fork: the child only execs
         pid_ = ::fork();
         if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
             const int quiet = ::open("/dev/null", O_WRONLY);
             ::dup2(quiet, STDOUT_FILENO);
             ::dup2(quiet, STDERR_FILENO);
-            const auto port = std::to_string(port_);
             ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--save", "",
                      "--appendonly", "no", "--bind", "127.0.0.1", "--loglevel", "warning",
                      static_cast<char*>(nullptr));
             std::_Exit(127);
         }
-        for (int i = 0; i < 200; ++i) {  // until it listens
+        for (int i = 0; i < 200; ++i) {  // until it listens, unless it exited (port taken)
+            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+                pid_ = -1;
+                return;
+            }
             const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
             sockaddr_in addr{};
             addr.sin_family = AF_INET;
@@ -89,21 +105,24 @@ class RedisServer {
             addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
             ::close(fd);
-            if (up) return;
+            if (up) {
+                ready_ = true;
+                return;
+            }
             std::this_thread::sleep_for(20ms);
         }
+        stop();
     }
-    ~RedisServer() {
+    void stop() {
         if (pid_ <= 0) return;
         ::kill(pid_, SIGTERM);
         ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
     }
-    bool running() const { return pid_ > 0; }
-    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
-  private:
-    std::uint16_t port_;
+    std::uint16_t port_ = 0;
     pid_t pid_ = -1;
+    bool ready_ = false;
 };
 
 // Each put only over the state it read; the stored state is the last put that succeeded.
