@@ -218,6 +218,15 @@ class RedisStore final : public Store {
         co_await call("HDEL", kSettings, uid);
     }
 
+    Async<bool> put_record_if(const std::string& table, const std::string& key,
+                              const std::optional<std::string>& expected,
+                              const std::string& value) override {
+        const auto r =
+            co_await call("EVAL", kPutIfSame, "1", "miroir:records:" + table, key,
+                          std::string(expected ? "1" : "0"), expected.value_or(""), value);
+        co_return r.type == Type::integer&& r.integer == 1;
+    }
+
     Async<std::optional<std::string>> topology() override {
         auto r = co_await call("HGET", kTopology, "state");
         if (r.type != Type::string) co_return std::nullopt;

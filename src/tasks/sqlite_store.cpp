@@ -399,6 +399,24 @@ class SqliteStore final : public Store {
         co_return out;
     }
 
+    Async<bool> put_record_if(const std::string& table, const std::string& key,
+                              const std::optional<std::string>& expected,
+                              const std::string& value) override {
+        std::lock_guard lock(mutex_);  // one process: the read and the write are one step
+        Statement read(db_, "SELECT value FROM records WHERE tbl = ? AND key = ?");
+        read.bind(1, table);
+        read.bind(2, key);
+        const auto stored =
+            read.step() ? std::optional<std::string>(read.text_at(0)) : std::nullopt;
+        if (stored != expected) co_return false;
+        Statement s(db_, "INSERT OR REPLACE INTO records VALUES (?, ?, ?)");
+        s.bind(1, table);
+        s.bind(2, key);
+        s.bind(3, value);
+        s.step();
+        co_return true;
+    }
+
     Async<void> erase_record(const std::string& table, const std::string& key) override {
         std::lock_guard lock(mutex_);
         Statement s(db_, "DELETE FROM records WHERE tbl = ? AND key = ?");

@@ -57,21 +57,38 @@ bool active(const json& state) {
     return status == "enqueued" || status == "processing";
 }
 
-asio::awaitable<std::optional<json>> load(Context& ctx, const std::string& uid) {
-    for (const auto& [key, text] : co_await ctx.store.records(kTable)) {
-        if (key != uid) continue;
-        auto state = json::parse(text, nullptr, false);
-        if (state.is_object()) co_return state;
+// The stored text of index `uid`'s reshard record, if any.
+asio::awaitable<std::optional<std::string>> load_text(Context& ctx, const std::string& uid) {
+    const auto records = co_await ctx.store.records(kTable);
+    for (const auto& [key, text] : records) {
+        if (key == uid) co_return text;
     }
     co_return std::nullopt;
 }
 
-// Saves the driver's record, keeping a rollback asked for meanwhile (through any pod).
+asio::awaitable<std::optional<json>> load(Context& ctx, const std::string& uid) {
+    const auto text = co_await load_text(ctx, uid);
+    if (!text) co_return std::nullopt;
+    auto state = json::parse(*text, nullptr, false);
+    if (!state.is_object()) co_return std::nullopt;
+    co_return state;
+}
+
+// Saves the driver's record, keeping a rollback of this same reshard asked for meanwhile
+// (through any pod): stored only over the record it read, else read again.
 asio::awaitable<void> save(Context& ctx, json& state) {
     const auto uid = state["uid"].get<std::string>();
-    const auto stored = co_await load(ctx, uid);
-    if (stored && stored->value("rollbackRequested", false)) state["rollbackRequested"] = true;
-    co_await ctx.store.put_record(kTable, uid, state.dump());
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        const auto text = co_await load_text(ctx, uid);
+        const auto stored = text ? json::parse(*text, nullptr, false) : json();
+        if (stored.is_object() && stored.value("enqueuedAt", json()) == state["enqueuedAt"] &&
+            stored.value("rollbackRequested", false)) {
+            state["rollbackRequested"] = true;
+        }
+        const bool saved = co_await ctx.store.put_record_if(kTable, uid, text, state.dump());
+        if (saved) co_return;
+    }
+    throw std::runtime_error("the reshard's record kept changing");
 }
 
 http::ApiError conflict(const std::string& code, const std::string& message) {
@@ -358,8 +375,9 @@ asio::awaitable<std::string> start_reshard(Context& ctx, const std::string& uid,
         throw conflict("miroir_rebalance_in_progress",
                        "A rebalance is in progress; reshard once it is done.");
     }
-    const auto existing = co_await load(ctx, uid);
-    if ((existing && active(*existing)) || fleet->shadow_of(uid)) {
+    const auto existing_text = co_await load_text(ctx, uid);
+    const auto existing = existing_text ? json::parse(*existing_text, nullptr, false) : json();
+    if ((existing.is_object() && active(existing)) || fleet->shadow_of(uid)) {
         throw conflict("miroir_reshard_in_progress",
                        "Index `" + uid + "` is being resharded already (`GET /_miroir/indexes/" +
                            uid + "/reshard/status`).");
@@ -392,7 +410,14 @@ asio::awaitable<std::string> start_reshard(Context& ctx, const std::string& uid,
     state["enqueuedAt"] = util::rfc3339(util::now());
     state["startedAt"] = state["switchedAt"] = state["finishedAt"] = state["error"] = nullptr;
     state["rollbackRequested"] = false;
-    co_await save(ctx, state);
+    // over the record read above only: of two reshards asked at once, one starts
+    const auto text = state.dump();
+    const bool saved = co_await ctx.store.put_record_if(kTable, uid, existing_text, text);
+    if (!saved) {
+        throw conflict("miroir_reshard_in_progress",
+                       "Index `" + uid + "` is being resharded already (`GET /_miroir/indexes/" +
+                           uid + "/reshard/status`).");
+    }
     co_return public_view(state).dump();
 }
 
@@ -403,20 +428,26 @@ asio::awaitable<std::optional<std::string>> reshard_status(Context& ctx, const s
 }
 
 asio::awaitable<std::string> rollback_reshard(Context& ctx, const std::string& uid) {
-    auto state = co_await load(ctx, uid);
-    if (!state || !active(*state)) {
-        throw conflict("miroir_reshard_not_running",
-                       "Index `" + uid +
-                           "` has no reshard to roll back: none runs, and a finished one keeps "
-                           "no old copy.");
+    // stored only over the record read: a driver's save meanwhile makes it read again
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        const auto text = co_await load_text(ctx, uid);
+        auto state = text ? json::parse(*text, nullptr, false) : json();
+        if (!state.is_object() || !active(state)) {
+            throw conflict("miroir_reshard_not_running",
+                           "Index `" + uid +
+                               "` has no reshard to roll back: none runs, and a finished one "
+                               "keeps no old copy.");
+        }
+        if (state["phase"] == "rolling_back" || state["phase"] == "switching") {
+            throw conflict("miroir_reshard_in_progress",
+                           "The reshard of `" + uid + "` is switching its copies; retry shortly.");
+        }
+        state["rollbackRequested"] = true;
+        const bool saved = co_await ctx.store.put_record_if(kTable, uid, text, state.dump());
+        if (saved) co_return public_view(state).dump();
     }
-    if ((*state)["phase"] == "rolling_back" || (*state)["phase"] == "switching") {
-        throw conflict("miroir_reshard_in_progress",
-                       "The reshard of `" + uid + "` is switching its copies; retry shortly.");
-    }
-    (*state)["rollbackRequested"] = true;
-    co_await save(ctx, *state);
-    co_return public_view(*state).dump();
+    throw conflict("miroir_reshard_in_progress",
+                   "The reshard of `" + uid + "` is changing too fast; retry shortly.");
 }
 
 asio::awaitable<void> run_reshards(Context& ctx) {

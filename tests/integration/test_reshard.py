@@ -189,6 +189,14 @@ class Reshard(unittest.TestCase):
             self.assertEqual(names, ["packages"], node.port)
         r = self.admin("POST", "/_miroir/indexes/packages/reshard/rollback")
         self.assertEqual((r.status, r.json()["code"]), (409, "miroir_reshard_not_running"))
+        # a reshard after a rolled-back one is not rolled back in turn
+        self.reshard({"new_shards": 8, "retain_old_index_hours": 0})
+        deadline = time.monotonic() + 300
+        while self.status()["status"] not in ("succeeded", "rolled_back", "failed"):
+            self.assertLess(time.monotonic(), deadline, self.status())
+            time.sleep(0.1)
+        self.assertEqual(self.status()["status"], "succeeded", self.status())
+        self.verify(8)
 
     def test_reshard_without_an_old_copy_with_the_cli(self):
         out = run_cli("reshard", "--index", "packages", "--new-shards", "8", "--retain-hours", "0",

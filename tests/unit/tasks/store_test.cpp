@@ -1,8 +1,7 @@
-// The task store's compare-and-set of an index's settings state, in SQLite and in a real
-// redis-server (started on a free port; skipped where there is none): a state is stored only
-// over the one it was computed from, and of two pods storing over the same state at once,
-// exactly one does.
-#include <arpa/inet.h>
+// The task store's compare-and-set of an index's settings state (and of a record), in SQLite
+// and in a real redis-server (started on a free port; skipped where there is none): a value is
+// stored only over the one it was computed from, and of two pods storing over the same state at
+// once, exactly one does.
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -139,6 +138,15 @@ void expect_compare_and_set(Loop& loop, Store& store) {
     EXPECT_TRUE(loop.run(store.put_settings_state(uid, std::string(), "v4")));  // "" is a state
     loop.run(store.erase_settings_state(uid));
     EXPECT_TRUE(loop.run(store.put_settings_state(uid, std::nullopt, "v5")));
+    // a record of a table the same way
+    const std::string table = "reshards";
+    EXPECT_TRUE(loop.run(store.put_record_if(table, uid, std::nullopt, "r1")));
+    EXPECT_FALSE(loop.run(store.put_record_if(table, uid, std::nullopt, "r1 again")));
+    EXPECT_FALSE(loop.run(store.put_record_if(table, uid, std::string("r0"), "r2")));
+    EXPECT_TRUE(loop.run(store.put_record_if(table, uid, std::string("r1"), "r2")));
+    const auto records = loop.run(store.records(table));
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].second, "r2");
 }
 
 }  // namespace

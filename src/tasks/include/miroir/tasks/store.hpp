@@ -153,6 +153,11 @@ class Store {
     virtual Async<std::vector<std::pair<std::string, std::string>>> records(
         const std::string& table) = 0;
     virtual Async<void> erase_record(const std::string& table, const std::string& key) = 0;
+    // Stores `value` under `key` when the stored value is still `expected` (nullopt: none),
+    // atomically across pods; false, storing nothing, when another pod changed it meanwhile.
+    virtual Async<bool> put_record_if(const std::string& table, const std::string& key,
+                                      const std::optional<std::string>& expected,
+                                      const std::string& value) = 0;
 
     // Values that expire (idempotency keys, sessions): `claim` stores `value` under `key` for
     // `ttl_ms` unless a value that has not expired is there, atomically for every pod; it returns
