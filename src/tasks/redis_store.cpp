@@ -208,10 +208,7 @@ class RedisStore final : public Store {
     Async<bool> put_settings_state(const std::string& uid,
                                    const std::optional<std::string>& expected,
                                    const std::string& state) override {
-        const auto r =
-            co_await call("EVAL", kPutIfSame, "1", kSettings, uid,
-                          std::string(expected ? "1" : "0"), expected.value_or(""), state);
-        co_return r.type == Type::integer&& r.integer == 1;
+        return put_if_same(kSettings, uid, expected, state);
     }
 
     Async<void> erase_settings_state(const std::string& uid) override {
@@ -221,10 +218,7 @@ class RedisStore final : public Store {
     Async<bool> put_record_if(const std::string& table, const std::string& key,
                               const std::optional<std::string>& expected,
                               const std::string& value) override {
-        const auto r =
-            co_await call("EVAL", kPutIfSame, "1", "miroir:records:" + table, key,
-                          std::string(expected ? "1" : "0"), expected.value_or(""), value);
-        co_return r.type == Type::integer&& r.integer == 1;
+        return put_if_same("miroir:records:" + table, key, expected, value);
     }
 
     Async<std::optional<std::string>> topology() override {
@@ -307,6 +301,15 @@ class RedisStore final : public Store {
     template <typename... Args>
     Async<RedisReply> call(const Args&... args) {
         return command(std::vector<std::string>{std::string(args)...});
+    }
+
+    // Sets `field` of `hash` to `value` when it still holds `expected` (nullopt: absent).
+    Async<bool> put_if_same(std::string hash, std::string field,
+                            std::optional<std::string> expected, std::string value) {
+        const auto r =
+            co_await call("EVAL", kPutIfSame, "1", hash, field, std::string(expected ? "1" : "0"),
+                          expected.value_or(""), value);
+        co_return r.type == Type::integer&& r.integer == 1;
     }
 
     // A command whose failure is the client's 503: Redis is out of reach.
