@@ -15,54 +15,60 @@ constexpr const char* kAccepted =
     "Accepted values for the Content-Type header are: `application/json`, "
     "`application/x-ndjson`, `text/csv`";
 
-// Splits one CSV line into cells, honouring double quotes.
-std::vector<std::string> csv_cells(std::string_view line, char delimiter, bool& ok) {
+// The records of a CSV payload, each as its cells, read as Rust's csv crate reads them: a quote
+// opens a quoted cell only at the start of a cell (elsewhere it is a byte of the cell), `""` in
+// a quoted cell is a quote and the cell goes on unquoted after the closing quote, a record ends
+// at LF, CR or CRLF outside quotes, empty lines are skipped, and the payload's end closes an
+// open quote.
+std::vector<std::vector<std::string>> csv_records(const std::string& body, char delimiter) {
+    std::vector<std::vector<std::string>> records;
     std::vector<std::string> cells;
     std::string cell;
-    bool quoted = false;
-    ok = true;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-        const char c = line[i];
+    bool in_record = false, quoted = false, at_cell_start = true, after_quote = false;
+    auto end_record = [&] {
+        if (!in_record) return;
+        cells.push_back(std::move(cell));
+        records.push_back(std::move(cells));
+        cells.clear();
+        cell.clear();
+        in_record = false;
+        at_cell_start = true;
+    };
+    for (const char c : body) {
         if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-                cell.push_back('"');
-                ++i;
-            } else if (c == '"') {
+            if (c == '"') {
                 quoted = false;
+                after_quote = true;
             } else {
                 cell.push_back(c);
             }
-        } else if (c == '"') {
+            continue;
+        }
+        if (c == '"' && (at_cell_start || after_quote)) {
+            if (after_quote) cell.push_back('"');
             quoted = true;
-        } else if (c == delimiter) {
+            after_quote = false;
+            at_cell_start = false;
+            in_record = true;
+            continue;
+        }
+        after_quote = false;
+        if (c == '\n' || c == '\r') {
+            end_record();
+            continue;
+        }
+        in_record = true;
+        if (c == delimiter) {
             cells.push_back(std::move(cell));
             cell.clear();
+            at_cell_start = true;
         } else {
             cell.push_back(c);
+            at_cell_start = false;
         }
     }
-    if (quoted) ok = false;
-    cells.push_back(std::move(cell));
-    return cells;
-}
-
-// CSV lines, keeping newlines inside quoted cells.
-std::vector<std::string> csv_lines(const std::string& body) {
-    std::vector<std::string> lines;
-    std::string line;
-    bool quoted = false;
-    for (char c : body) {
-        if (c == '"') quoted = !quoted;
-        if (c == '\n' && !quoted) {
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            lines.push_back(std::move(line));
-            line.clear();
-        } else {
-            line.push_back(c);
-        }
-    }
-    if (!line.empty()) lines.push_back(std::move(line));
-    return lines;
+    end_record();
+    return records;
 }
 
 std::vector<json> parse_csv(const std::string& body, char delimiter) {
@@ -70,15 +76,14 @@ std::vector<json> parse_csv(const std::string& body, char delimiter) {
         return error(400, "malformed_payload",
                      "The `csv` payload provided is malformed: `" + why + "`.");
     };
-    const auto lines = csv_lines(body);
-    if (lines.empty()) return {};
-    bool ok = true;
+    const auto records = csv_records(body, delimiter);
+    if (records.empty()) return {};
     struct Column {
         std::string name;
         std::string type;  // string | number | boolean
     };
     std::vector<Column> columns;
-    for (auto& cell : csv_cells(lines[0], delimiter, ok)) {
+    for (const auto& cell : records[0]) {
         Column col{cell, "string"};
         if (auto colon = cell.rfind(':'); colon != std::string::npos) {
             const auto type = cell.substr(colon + 1);
@@ -90,10 +95,9 @@ std::vector<json> parse_csv(const std::string& body, char delimiter) {
         columns.push_back(col);
     }
     std::vector<json> docs;
-    for (std::size_t i = 1; i < lines.size(); ++i) {
-        if (lines[i].empty()) continue;
-        auto cells = csv_cells(lines[i], delimiter, ok);
-        if (!ok || cells.size() != columns.size()) {
+    for (std::size_t i = 1; i < records.size(); ++i) {
+        const auto& cells = records[i];
+        if (cells.size() != columns.size()) {
             throw malformed("CSV error: record " + std::to_string(i) + " has " +
                             std::to_string(cells.size()) + " fields, but the header has " +
                             std::to_string(columns.size()) + " fields");

@@ -20,28 +20,6 @@ struct CsvColumn {
     std::string type = "string";  // string | number | boolean
 };
 
-// The cells of one record, unquoted.
-std::vector<std::string> csv_cells(std::string_view record, char delimiter) {
-    std::vector<std::string> cells(1);
-    bool quoted = false;
-    for (std::size_t i = 0; i < record.size(); ++i) {
-        const char c = record[i];
-        if (c == '"') {
-            if (quoted && i + 1 < record.size() && record[i + 1] == '"') {
-                cells.back().push_back('"');
-                ++i;
-            } else {
-                quoted = !quoted;
-            }
-        } else if (c == delimiter && !quoted) {
-            cells.emplace_back();
-        } else {
-            cells.back().push_back(c);
-        }
-    }
-    return cells;
-}
-
 bool valid_number(std::string_view v) {
     long long i;
     if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
@@ -53,32 +31,61 @@ bool valid_number(std::string_view v) {
     return ec == std::errc() && p == v.data() + v.size();
 }
 
-// The next record of `body` from `pos` (quoted line ends belong to their cell); false at the end.
-bool next_record(std::string_view body, std::size_t& pos, std::string_view& record) {
-    while (pos < body.size()) {
-        const std::size_t start = pos;
-        bool quoted = false;
-        std::size_t i = start;
-        for (; i < body.size(); ++i) {
-            const char c = body[i];
-            if (c == '"') quoted = !quoted;
-            if (c == '\n' && !quoted) break;
+// One record of a payload: its text (without its line end) and its cells, unquoted.
+struct CsvRecord {
+    std::string_view text;
+    std::vector<std::string> cells;
+    bool open_quote = false;  // the payload ended inside a quoted cell
+};
+
+// The next record of `body` from `pos`, read as Meilisearch's CSV reader (Rust's csv crate)
+// reads it: a quote opens a quoted cell only at the start of a cell (elsewhere it is a byte of
+// the cell), `""` in a quoted cell is a quote and the cell goes on unquoted after its closing
+// quote, a record ends at `\n`, `\r` or `\r\n` outside quotes, and empty lines are skipped.
+// False at the end.
+bool next_record(std::string_view body, std::size_t& pos, char delimiter, CsvRecord& out) {
+    const auto line_end = [](char c) { return c == '\n' || c == '\r'; };
+    while (pos < body.size() && line_end(body[pos])) ++pos;
+    if (pos >= body.size()) return false;
+    enum class State { start, unquoted, quoted, closing } state = State::start;
+    out.cells.assign(1, std::string());
+    std::size_t i = pos;
+    for (; i < body.size(); ++i) {
+        const char c = body[i];
+        if (state == State::quoted) {
+            if (c == '"') {
+                state = State::closing;
+            } else {
+                out.cells.back().push_back(c);
+            }
+            continue;
         }
-        pos = i + 1;
-        std::size_t end = i;
-        if (end > start && body[end - 1] == '\r') --end;
-        record = body.substr(start, end - start);
-        if (!record.empty()) return true;
+        if (c == '"' && state == State::start) {
+            state = State::quoted;
+        } else if (c == '"' && state == State::closing) {
+            out.cells.back().push_back('"');
+            state = State::quoted;
+        } else if (c == delimiter) {
+            out.cells.emplace_back();
+            state = State::start;
+        } else if (line_end(c)) {
+            break;
+        } else {
+            out.cells.back().push_back(c);
+            state = State::unquoted;
+        }
     }
-    return false;
+    out.text = body.substr(pos, i - pos);
+    out.open_quote = state == State::quoted;
+    pos = i + (i + 1 < body.size() && body[i] == '\r' && body[i + 1] == '\n' ? 2 : 1);
+    return true;
 }
 
 // The columns of the header record, with their types (`name:number`); nullopt with
 // `out.failure` set when one is Miroir's.
-std::optional<std::vector<CsvColumn>> csv_columns(std::string_view header, char delimiter,
-                                                  Split& out) {
+std::optional<std::vector<CsvColumn>> csv_columns(const CsvRecord& header, Split& out) {
     std::vector<CsvColumn> columns;
-    for (auto& cell : csv_cells(header, delimiter)) {
+    for (auto& cell : header.cells) {
         CsvColumn column{cell};
         if (auto colon = cell.rfind(':'); colon != std::string::npos) {
             const auto type = cell.substr(colon + 1);
@@ -123,19 +130,21 @@ std::optional<Failure> check_cells(const std::vector<std::string>& cells,
 }
 
 // The record's document id from its primary-key cell (of type `type`), or why it has none.
-std::optional<Failure> read_csv_id(std::string_view record, const std::string& v,
-                                   const std::string& type, Split& out) {
+std::optional<Failure> read_csv_id(const CsvRecord& record, const std::string& type,
+                                   std::size_t column, Split& out) {
+    const std::string& v = record.cells[column];
     if (v.empty()) return invalid_id("null");
     if (type == "number") {
         long long n;
         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
         if (ec != std::errc() || p != v.data() + v.size()) return invalid_id(v);
-        out.documents.push_back(Document{record, std::to_string(n), {}, 0, 0});
+        out.documents.push_back(
+            Document{record.text, std::to_string(n), {}, 0, 0, record.open_quote});
         return std::nullopt;
     }
     if (type == "boolean") return invalid_id(v);
     if (!valid_id_string(v)) return invalid_id("\"" + v + "\"");
-    out.documents.push_back(Document{record, v, {}, 0, 0});
+    out.documents.push_back(Document{record.text, v, {}, 0, 0, record.open_quote});
     return std::nullopt;
 }
 
@@ -147,10 +156,10 @@ void split_csv(std::string& body, const SplitOptions& options, Split& out) {
     const std::string_view text(body);
     const char delim = options.csv_delimiter;
     std::size_t pos = 0;
-    std::string_view header;
-    if (!next_record(text, pos, header)) return;
-    out.csv_header = header;
-    const auto columns = csv_columns(header, delim, out);
+    CsvRecord header;
+    if (!next_record(text, pos, delim, header)) return;
+    out.csv_header = header.text;
+    const auto columns = csv_columns(header, out);
     if (!columns) return;
 
     std::optional<Failure> failure;
@@ -166,22 +175,21 @@ void split_csv(std::string& body, const SplitOptions& options, Split& out) {
         if ((*columns)[c].name == out.primary_key) pk_column = c;
     }
 
-    std::string_view record;
+    CsvRecord record;
     std::size_t line = 1;
-    while (next_record(text, pos, record)) {
+    while (next_record(text, pos, delim, record)) {
         ++line;
-        const auto cells = csv_cells(record, delim);
-        if (auto bad = check_cells(cells, *columns, line)) {
+        if (auto bad = check_cells(record.cells, *columns, line)) {
             out.failure = std::move(bad);
             out.documents.clear();
             return;
         }
         if (failure) continue;
         if (pk_column == columns->size()) {
-            failure = missing_id(out.primary_key, record);
+            failure = missing_id(out.primary_key, record.text);
             continue;
         }
-        failure = read_csv_id(record, cells[pk_column], (*columns)[pk_column].type, out);
+        failure = read_csv_id(record, (*columns)[pk_column].type, pk_column, out);
     }
     if (failure) {
         out.failure = std::move(failure);
@@ -191,19 +199,22 @@ void split_csv(std::string& body, const SplitOptions& options, Split& out) {
 
 }  // namespace detail
 
+// Miroir's cells are quoted, names and numbers too: any ASCII character but a line end or a
+// quote may delimit cells, a letter or a digit among them.
 void begin_csv(std::string& out, std::string_view header, char delimiter, bool with_ord,
                bool with_expiry) {
     out.append(header);
     out.push_back(delimiter);
-    out += "_miroir_shard";
+    out += "\"_miroir_shard\"";
     if (with_ord) {
         out.push_back(delimiter);
-        out += "_miroir_ord";
+        out += "\"_miroir_ord\"";
     }
     if (with_expiry) {
         out.push_back(delimiter);
+        out += '"';
         out += routing::kExpiresField;
-        out += ":number";
+        out += ":number\"";
     }
     out.push_back('\n');
 }
@@ -211,6 +222,7 @@ void begin_csv(std::string& out, std::string_view header, char delimiter, bool w
 void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char delimiter,
                 std::string_view ord, std::optional<std::int64_t> expiry) {
     out.append(doc.text);
+    if (doc.open_quote) out.push_back('"');
     out.push_back(delimiter);
     out.push_back('"');
     out += routing::shard_value(shard);
@@ -223,7 +235,7 @@ void append_csv(std::string& out, const Document& doc, std::uint32_t shard, char
     out += "\"";
     if (expiry) {
         out.push_back(delimiter);
-        out += std::to_string(*expiry);
+        out += '"' + std::to_string(*expiry) + '"';
     }
     out.push_back('\n');
 }

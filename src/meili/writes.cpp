@@ -143,6 +143,13 @@ char csv_delimiter(const http::Query& q, ingest::Format format) {
                           "character, but found the following string of " +
                               std::to_string(d->size()) + " characters: `" + *d + "`");
     }
+    // a line end or a quote as the delimiter leaves records and cells without one reading:
+    // Miroir could not add its cells to a record the way every node reads it back
+    if ((*d)[0] == '\n' || (*d)[0] == '\r' || (*d)[0] == '"') {
+        throw http::error(400, "invalid_document_csv_delimiter",
+                          "Invalid value in parameter `csvDelimiter`: a line end or a quote "
+                          "cannot delimit cells.");
+    }
     return (*d)[0];
 }
 

@@ -346,6 +346,38 @@ class WritePath(unittest.TestCase):
         self.assertEqual(task["error"]["code"], "index_primary_key_already_exists")
         self.assert_placed(index, [])
 
+    def test_csv_records_are_cut_as_meilisearch_cuts_them(self):
+        # a quote opens a quoted cell only at a cell's start; a lone CR ends a record; a quote
+        # left open at the end closes there. Each record lands on its own id's owners.
+        index = "csvcut"
+        self.c.run("POST", "/indexes", {"uid": index, "primaryKey": "id"})
+        task = self.c.run("POST", f"/indexes/{index}/documents",
+                          'id,t\n1,a"b\n2,x"\r3,"q"r\r\n4,"open', "text/csv")
+        self.assertEqual(task["status"], "succeeded", task)
+        self.assertEqual(task["details"]["indexedDocuments"], 4)
+        expected = {"1": 'a"b', "2": 'x"', "3": "qr", "4": "open"}
+        for doc_id, text in expected.items():
+            doc = self.c.call("GET", f"/indexes/{index}/documents/{doc_id}").json()
+            self.assertEqual(doc, {"id": doc_id, "t": text})
+        self.assert_placed(index, list(expected))
+
+        # a letter may delimit cells: Miroir's own cells are quoted, so it does not cut them
+        task = self.c.run("POST", f"/indexes/{index}/documents?csvDelimiter=s",
+                          "idst\n5shello\n", "text/csv")
+        self.assertEqual(task["status"], "succeeded", task)
+        expected["5"] = "hello"
+        doc = self.c.call("GET", f"/indexes/{index}/documents/5").json()
+        self.assertEqual(doc, {"id": "5", "t": "hello"})
+        self.assert_placed(index, list(expected))
+
+        # a delimiter that would leave records without one reading is refused
+        for delimiter in ["%0A", "%0D", "%22"]:
+            r = self.c.call("POST", f"/indexes/{index}/documents?csvDelimiter={delimiter}",
+                            "id\n5\n", "text/csv")
+            self.assertEqual(r.status, 400, r.body)
+            self.assertEqual(r.json()["code"], "invalid_document_csv_delimiter")
+        self.assert_placed(index, list(expected))
+
     def test_a_failing_node_task_fails_the_miroir_task_with_the_node_error(self):
         index = "geo"
         self.c.run("POST", "/indexes", {"uid": index, "primaryKey": "id"})

@@ -194,8 +194,8 @@ TEST(Splitter, CsvGetsTheDefaultExpiryAsANumberColumn) {
     std::string out;
     begin_csv(out, s.csv_header, ',', true, true);
     append_csv(out, s.documents[0], 3, ',', "o", 1700000000);
-    EXPECT_EQ(out, "id,t,_miroir_shard,_miroir_ord,_miroir_expires_at:number\n1,a,\"" +
-                       routing::shard_value(3) + "\",\"o\",1700000000\n");
+    EXPECT_EQ(out, "id,t,\"_miroir_shard\",\"_miroir_ord\",\"_miroir_expires_at:number\"\n1,a,\"" +
+                       routing::shard_value(3) + "\",\"o\",\"1700000000\"\n");
 }
 
 TEST(Splitter, InfersThePrimaryKeyFromTheFirstDocument) {
@@ -240,19 +240,57 @@ TEST(Splitter, CsvRecordsWithQuotedCells) {
     std::string out;
     begin_csv(out, s.csv_header, ',');
     append_csv(out, s.documents[0], 5, ',');
-    EXPECT_EQ(out, "id:number,title,tags,_miroir_shard\n1,\"a, \"\"b\"\"\",x,\"}\"\n");
+    EXPECT_EQ(out, "id:number,title,tags,\"_miroir_shard\"\n1,\"a, \"\"b\"\"\",x,\"}\"\n");
 
     out.clear();
     begin_csv(out, s.csv_header, ',', true);
     append_csv(out, s.documents[0], 5, ',', "()");
-    EXPECT_EQ(
-        out, "id:number,title,tags,_miroir_shard,_miroir_ord\n1,\"a, \"\"b\"\"\",x,\"}\",\"()\"\n");
+    EXPECT_EQ(out,
+              "id:number,title,tags,\"_miroir_shard\",\"_miroir_ord\"\n1,\"a, "
+              "\"\"b\"\"\",x,\"}\",\"()\"\n");
 }
 
 TEST(Splitter, CsvWithDelimiterAndStringIds) {
     const auto s = run("sku;name\nab-1;x\n\"cd_2\";y\n", Format::csv, std::string("sku"), ';');
     ASSERT_FALSE(s.failure) << s.failure->message;
     EXPECT_EQ(ids(s), (std::vector<std::string>{"ab-1", "cd_2"}));
+}
+
+// Records are cut as Meilisearch's reader (the csv crate) cuts them: a quote inside an unquoted
+// cell is a byte of it and opens nothing, a lone \r ends a record, text may follow a closing
+// quote. A document cut otherwise would be routed by the wrong id.
+TEST(Splitter, CsvQuotesOpenOnlyAtTheStartOfACell) {
+    const auto s = run("id,t\n1,a\"b\n2,x\"\r3,\"q\"r\r\n", Format::csv);
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    EXPECT_EQ(ids(s), (std::vector<std::string>{"1", "2", "3"}));
+    EXPECT_EQ(s.documents[1].text, "2,x\"");
+    EXPECT_EQ(s.documents[2].text, "3,\"q\"r");
+}
+
+// A payload that ends inside a quoted cell: the cell ends there, and the record sent on closes
+// it, so that Miroir's cells are not read into the quote.
+TEST(Splitter, CsvQuoteOpenAtTheEndIsClosedWhenSentOn) {
+    const auto s = run("id,t\n1,\"open", Format::csv);
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    ASSERT_EQ(ids(s), (std::vector<std::string>{"1"}));
+    std::string out;
+    begin_csv(out, s.csv_header, ',');
+    append_csv(out, s.documents[0], 5, ',');
+    EXPECT_EQ(out, "id,t,\"_miroir_shard\"\n1,\"open\",\"}\"\n");
+}
+
+// Any ASCII character may delimit cells, a letter or a digit too: Miroir's own cells are quoted,
+// so that the delimiter cannot cut them.
+TEST(Splitter, CsvDelimiterMayBeALetterOrADigit) {
+    const auto s = run("idstsn:number\n1sxs10\n", Format::csv, std::string("id"), 's');
+    ASSERT_FALSE(s.failure) << s.failure->message;
+    ASSERT_EQ(ids(s), (std::vector<std::string>{"1"}));
+    std::string out;
+    begin_csv(out, s.csv_header, 's', true, true);
+    append_csv(out, s.documents[0], 5, 's', "()", 1800000000);
+    EXPECT_EQ(out,
+              "idstsn:numbers\"_miroir_shard\"s\"_miroir_ord\"s\"_miroir_expires_at:number\"\n"
+              "1sxs10s\"}\"s\"()\"s\"1800000000\"\n");
 }
 
 std::string failure_code(const Split& s) { return s.failure ? s.failure->code : "none"; }

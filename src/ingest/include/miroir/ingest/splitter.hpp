@@ -34,6 +34,9 @@ struct Document {
     std::optional<std::int64_t> expires;
     std::uint32_t expires_from = 0;
     std::uint32_t expires_size = 0;
+    // CSV: the record ends inside a quoted cell (at the end of the payload), which its writer
+    // closes before adding cells
+    bool open_quote = false;
 };
 
 struct SplitOptions {
