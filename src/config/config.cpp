@@ -33,7 +33,8 @@ class MapReader {
     ~MapReader() {
         if (!node_ || !node_.IsMap()) return;
         for (const auto& kv : node_) {
-            const auto key = kv.first.as<std::string>();
+            // a key that is not a scalar (`? [a, b]`) is unknown too; a destructor must not throw
+            const auto key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
             if (!known_.contains(key)) unknown_.push_back(path_ + "." + key);
         }
     }
@@ -269,7 +270,10 @@ void read_tenant_affinity(MapReader& m, Config& cfg) {
         throw ConfigError(r.key_path("groups") + ": expected a map of tenant to replica group");
     }
     for (const auto& kv : groups) {
-        const auto tenant = kv.first.as<std::string>();
+        if (!kv.first.IsScalar()) {
+            throw ConfigError(r.key_path("groups") + ": a tenant must be a string");
+        }
+        const auto tenant = kv.first.Scalar();
         ta.groups[tenant] = static_cast<int>(
             MapReader::to_int(kv.second, r.key_path("groups") + "." + tenant, 0, 63));
     }
