@@ -34,6 +34,8 @@
 #include <miroir/http/server.hpp>
 #include <miroir/log/log.hpp>
 
+#include "from_header.hpp"
+
 namespace miroir::http {
 
 namespace asio = boost::asio;
@@ -45,7 +47,6 @@ using boost::system::error_code;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
 struct Session {
     explicit Session(tcp::socket socket) : stream(std::move(socket)) {
@@ -115,27 +116,6 @@ auto log_exception(const char* what) {
             log::error(what, {{"error", ex.what()}});
         }
     };
-}
-
-std::string trim_trailing_slashes(std::string_view path) {
-    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    return std::string(path.empty() ? "/" : path);
-}
-
-template <class Fields>
-Request from_header(const bhttp::header<true, Fields>& in, const std::string& remote_address) {
-    Request out;
-    out.method_text = std::string(in.method_string());
-    out.method = method_from_string(out.method_text);
-    out.target = std::string(in.target());
-    const auto qpos = out.target.find('?');
-    out.path = trim_trailing_slashes(std::string_view(out.target).substr(0, qpos));
-    if (qpos != std::string::npos) out.query = out.target.substr(qpos + 1);
-    for (const auto& field : in) {
-        out.headers.add(std::string(field.name_string()), std::string(field.value()));
-    }
-    out.remote_address = remote_address;
-    return out;
 }
 
 bhttp::response<bhttp::string_body> to_beast(Response&& in, unsigned version, bool head) {
@@ -250,13 +230,21 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
     parser.header_limit(kHeaderLimit);
     parser.body_limit(boost::none);  // the request's limit is known once its header is
     stream.expires_after(options.header_timeout);
-    if (auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow); ec) {
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
+    if (!ec && undetermined_length(parser.get().base(), parser.chunked())) {
+        ec = bhttp::error::bad_transfer_encoding;
+    }
+    if (ec) {
         if (!is_normal_end(ec)) {
             log::debug("bad request header", {{"error", ec.message()}});
             bhttp::response<bhttp::string_body> bad{bhttp::status::bad_request, 11};
             bad.set(bhttp::field::connection, "close");
             bad.prepare_payload();
             co_await bhttp::async_write(stream, bad, use_nothrow);
+            // what the client still sends is read and dropped, so that the answer is not lost
+            // to a reset
+            stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+            co_await linger(stream);
         }
         co_return false;
     }
