@@ -228,7 +228,7 @@ std::optional<std::int64_t> expiry_seconds(od::value v, od::json_type type) {
 // Splits JSON and NDJSON payloads.
 class JsonSplitter {
   public:
-    JsonSplitter(const SplitOptions& options, Split& out) : options_(options), out_(out) {
+    JsonSplitter(const SplitOptions& options, Split& out) : out_(out) {
         if (options.primary_key) out_.primary_key = *options.primary_key;
     }
 
@@ -396,7 +396,6 @@ class JsonSplitter {
         return simdjson::SUCCESS;
     }
 
-    const SplitOptions& options_;
     Split& out_;
     std::optional<Failure> failure_;
     std::optional<Failure> bad_expiry_;
