@@ -34,8 +34,9 @@ TEST(RequestHead, ChunkedBodiesAreJoined) {
 
 // Request smuggling: a body length that two readers could take two ways is never guessed.
 TEST(RequestHead, AmbiguousFramingIsRefused) {
-    EXPECT_FALSE(parse("POST /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "0\r\n\r\n"));
+    EXPECT_FALSE(
+        parse("POST /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "0\r\n\r\n"));
     EXPECT_FALSE(parse("POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"));
     EXPECT_FALSE(parse("POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n"));
     EXPECT_FALSE(parse("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"));
