@@ -80,6 +80,18 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
     }
 }
 
+// Answers 400 to a request whose header cannot be read, then closes the connection; what the
+// client still sends is read and dropped, so that the answer is not lost to a reset.
+asio::awaitable<void> refuse_header(beast::tcp_stream& stream, error_code ec) {
+    log::debug("bad request header", {{"error", ec.message()}});
+    bhttp::response<bhttp::string_body> bad{bhttp::status::bad_request, 11};
+    bad.set(bhttp::field::connection, "close");
+    bad.prepare_payload();
+    co_await bhttp::async_write(stream, bad, use_nothrow);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_await linger(stream);
+}
+
 // Waits until the client closes its end of the connection (true), or sends the next request
 // before this one is answered (false: pipelining; the read loop sees it later).
 asio::awaitable<bool> client_gone(tcp::socket& socket) {
@@ -235,17 +247,7 @@ asio::awaitable<bool> Server::Impl::serve_one(Session& session, beast::flat_buff
         ec = bhttp::error::bad_transfer_encoding;
     }
     if (ec) {
-        if (!is_normal_end(ec)) {
-            log::debug("bad request header", {{"error", ec.message()}});
-            bhttp::response<bhttp::string_body> bad{bhttp::status::bad_request, 11};
-            bad.set(bhttp::field::connection, "close");
-            bad.prepare_payload();
-            co_await bhttp::async_write(stream, bad, use_nothrow);
-            // what the client still sends is read and dropped, so that the answer is not lost
-            // to a reset
-            stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-            co_await linger(stream);
-        }
+        if (!is_normal_end(ec)) co_await refuse_header(stream, ec);
         co_return false;
     }
     const unsigned version = parser.get().version();
