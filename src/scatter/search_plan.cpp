@@ -91,9 +91,13 @@ asio::awaitable<MergeSettings> merge_settings(Context& ctx, const std::string& u
         out.own_words = own_words(settings);
         const auto d = settings.value("distinctAttribute", json());
         if (d.is_string()) out.distinct = d.get<std::string>();
-        if (const auto record = co_await lookup_index(ctx, uid); record && record->primary_key) {
-            out.primary_key = *record->primary_key;
+        // the primary key only narrows searches: without the task store they go on unnarrowed
+        std::optional<tasks::IndexRecord> record;
+        try {
+            record = co_await lookup_index(ctx, uid);
+        } catch (const tasks::Unavailable&) {
         }
+        if (record && record->primary_key) out.primary_key = *record->primary_key;
         std::lock_guard lock(settings_mutex);
         settings_cache[uid] = {now, out};
         break;
