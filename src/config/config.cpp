@@ -140,6 +140,9 @@ void read_task_store(MapReader& m, Config& cfg) {
     r.read("backend", cfg.task_store.backend);
     r.read("path", cfg.task_store.path);
     r.read("url", cfg.task_store.url);
+    r.read("password", cfg.task_store.password);
+    r.read("tls_ca_file", cfg.task_store.tls_ca_file);
+    r.read_int("command_timeout_ms", cfg.task_store.command_timeout_ms, 10);
     r.read_int("poll_interval_ms", cfg.task_store.poll_interval_ms, 10);
     r.read_int("retention_hours", cfg.task_store.retention_hours, 1);
 }
@@ -322,6 +325,7 @@ void apply_env(Config& cfg, EnvLookup env) {
     if (const char* v = get("MIROIR_NODE_MASTER_KEY")) cfg.node_master_key = v;
     if (const char* v = get("MIROIR_ADMIN_API_KEY")) cfg.admin.api_key = v;
     if (const char* v = get("MIROIR_REDIS_URL")) cfg.task_store.url = v;
+    if (const char* v = get("MIROIR_REDIS_PASSWORD")) cfg.task_store.password = v;
     if (const char* v = get("MIROIR_PORT")) {
         cfg.server.port =
             static_cast<std::uint16_t>(MapReader::to_int(YAML::Node(v), "MIROIR_PORT", 0, 65535));
@@ -403,11 +407,7 @@ void validate_store(const Config& cfg) {
     if (cfg.task_store.backend == "sqlite" && cfg.task_store.path.empty()) {
         throw ConfigError("miroir.task_store.path: required by the sqlite backend");
     }
-    if (cfg.task_store.backend == "redis" && cfg.task_store.url.rfind("redis://", 0) != 0) {
-        throw ConfigError(
-            "miroir.task_store.url: the redis backend needs a redis://host:port url "
-            "(or MIROIR_REDIS_URL)");
-    }
+    if (cfg.task_store.backend == "redis") parse_redis_url(cfg.task_store.url);
 }
 
 void validate(Config& cfg) {

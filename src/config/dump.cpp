@@ -119,6 +119,9 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "backend" << YAML::Value << c.task_store.backend;
     out << YAML::Key << "path" << YAML::Value << c.task_store.path;
     out << YAML::Key << "url" << YAML::Value << mask_url(c.task_store.url);
+    out << YAML::Key << "password" << YAML::Value << mask(c.task_store.password);
+    out << YAML::Key << "tls_ca_file" << YAML::Value << c.task_store.tls_ca_file;
+    out << YAML::Key << "command_timeout_ms" << YAML::Value << c.task_store.command_timeout_ms;
     out << YAML::Key << "poll_interval_ms" << YAML::Value << c.task_store.poll_interval_ms;
     out << YAML::Key << "retention_hours" << YAML::Value << c.task_store.retention_hours
         << YAML::EndMap;

@@ -1,21 +1,25 @@
-// hiredis on Asio. hiredis asks for read and write readiness through the ev hooks; each hook
-// arms an async_wait on the connection's descriptor, and the wait's handler lets hiredis read
-// or write. Everything touching the hiredis context runs on one strand. A reply reaches its
-// waiting coroutine through a one-slot concurrent channel, never by resuming it inside hiredis.
+// The pipeline over one RedisConnection. Everything runs on one strand: a command's bytes join
+// the outbox and its waiter the queue; one writer sends the outbox, one reader hands each reply
+// to the oldest waiter (Redis answers in order). A waiter reaches its coroutine through a
+// one-slot concurrent channel. A watchdog drops the connection when the oldest waiter is late,
+// failing every waiter: their commands may or may not have run, and the callers say so.
 #include "redis_client.hpp"
 
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
+#include <deque>
 #include <stdexcept>
 
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <miroir/log/log.hpp>
+
+#include "redis_connection.hpp"
 
 namespace miroir::tasks {
 
@@ -24,7 +28,7 @@ namespace asio = boost::asio;
 namespace {
 
 using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, RedisReply)>;
-using Handler = std::shared_ptr<Channel>;
+using Clock = std::chrono::steady_clock;
 
 RedisReply error_reply(std::string what) {
     RedisReply r;
@@ -33,160 +37,171 @@ RedisReply error_reply(std::string what) {
     return r;
 }
 
-RedisReply convert(const redisReply* r) {
-    RedisReply out;
-    switch (r->type) {
-        case REDIS_REPLY_INTEGER:
-            out.type = RedisReply::Type::integer;
-            out.integer = r->integer;
-            break;
-        case REDIS_REPLY_STRING:
-        case REDIS_REPLY_STATUS:
-        case REDIS_REPLY_ERROR:
-            out.type = r->type == REDIS_REPLY_STRING   ? RedisReply::Type::string
-                       : r->type == REDIS_REPLY_STATUS ? RedisReply::Type::status
-                                                       : RedisReply::Type::error;
-            out.text.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_ARRAY:
-            out.type = RedisReply::Type::array;
-            for (std::size_t i = 0; i < r->elements; ++i) {
-                out.elements.push_back(convert(r->element[i]));
-            }
-            break;
-        default:
-            break;
+asio::ssl::context tls_context(const RedisOptions& options) {
+    asio::ssl::context context(asio::ssl::context::tls_client);
+    if (!options.target.tls) return context;
+    if (options.tls_ca_file.empty()) {
+        context.set_default_verify_paths();
+    } else {
+        context.load_verify_file(options.tls_ca_file);
     }
-    return out;
+    return context;
 }
 
 }  // namespace
 
 struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
-    Impl(asio::any_io_executor executor, std::string h, std::uint16_t p)
-        : io(executor), strand(asio::make_strand(executor)), host(std::move(h)), port(p) {}
+    struct Waiter {
+        std::shared_ptr<Channel> channel;
+        Clock::time_point deadline;
+    };
 
-    ~Impl() {
-        if (ac) redisAsyncFree(ac);
-    }
+    Impl(asio::any_io_executor executor, RedisOptions opts)
+        : io(executor),
+          strand(asio::make_strand(executor)),
+          options(std::move(opts)),
+          tls(tls_context(options)),
+          watchdog(strand) {}
 
     asio::any_io_executor io;
     asio::strand<asio::any_io_executor> strand;
-    std::string host;
-    std::uint16_t port;
-    redisAsyncContext* ac = nullptr;
-    std::unique_ptr<asio::posix::stream_descriptor> fd;
-    bool reading = false;
+    RedisOptions options;
+    asio::ssl::context tls;
+    std::shared_ptr<RedisConnection> connection;
+    bool connecting = false;
+    std::string outbox;  // commands not yet written
     bool writing = false;
-    std::uint64_t generation = 0;  // changes with every connection, so stale waits stop
+    std::deque<Waiter> waiters;    // oldest first
+    std::uint64_t generation = 0;  // changes with every connection, so stale loops stop
+    asio::steady_timer watchdog;
+    bool watching = false;
 
-    static void complete(const Handler& handler, RedisReply reply) {
-        handler->try_send(boost::system::error_code{}, std::move(reply));
-    }
-
-    bool connect() {
-        ac = redisAsyncConnect(host.c_str(), port);
-        if (!ac) return false;
-        if (ac->err) {
-            log::warn("redis connection failed", {{"error", std::string(ac->errstr)}});
-            redisAsyncFree(ac);
-            ac = nullptr;
-            return false;
+    void submit(std::vector<std::string> args, std::shared_ptr<Channel> channel) {
+        outbox += format_command(args);
+        waiters.push_back({std::move(channel), Clock::now() + options.timeout});
+        if (connection) {
+            flush();
+        } else if (!connecting) {
+            connecting = true;
+            asio::co_spawn(strand, connect(shared_from_this()), asio::detached);
         }
-        ++generation;
-        ac->data = this;
-        fd = std::make_unique<asio::posix::stream_descriptor>(strand, ac->c.fd);
-        ac->ev.data = this;
-        ac->ev.addRead = [](void* p) { static_cast<Impl*>(p)->want(true, true); };
-        ac->ev.delRead = [](void* p) { static_cast<Impl*>(p)->reading = false; };
-        ac->ev.addWrite = [](void* p) { static_cast<Impl*>(p)->want(false, true); };
-        ac->ev.delWrite = [](void* p) { static_cast<Impl*>(p)->writing = false; };
-        ac->ev.cleanup = [](void* p) { static_cast<Impl*>(p)->detach(); };
-        redisAsyncSetConnectCallback(ac, [](const redisAsyncContext* c, int status) {
-            if (status != REDIS_OK) {
-                log::warn("redis connection failed", {{"error", std::string(c->errstr)}});
-            }
-        });
-        redisAsyncSetDisconnectCallback(ac, [](const redisAsyncContext* c, int status) {
-            if (status != REDIS_OK) {
-                log::warn("redis connection lost", {{"error", std::string(c->errstr)}});
-            }
-        });
-        return true;
+        watch();
     }
 
-    // hiredis is done with the connection (it frees the context itself).
-    void detach() {
-        reading = writing = false;
-        ++generation;
-        if (fd) {
-            fd->release();  // hiredis closes the descriptor
-            fd.reset();
+    static asio::awaitable<void> connect(std::shared_ptr<Impl> self) {
+        std::shared_ptr<RedisConnection> opened;
+        std::string error;
+        try {
+            opened = co_await open_redis_connection(self->strand, self->tls, self->options);
+        } catch (const std::exception& e) {
+            error = reason(e);
         }
-        ac = nullptr;
+        self->connecting = false;
+        if (!opened) {
+            log::warn("redis connection failed", {{"error", error}});
+            self->drop("cannot reach Redis: " + error);
+            co_return;
+        }
+        self->connection = opened;
+        const auto gen = ++self->generation;
+        // the commands queued meanwhile are sent now: their time starts now
+        for (auto& w : self->waiters) w.deadline = Clock::now() + self->options.timeout;
+        asio::co_spawn(self->strand, read_replies(self, opened, gen), asio::detached);
+        self->flush();
+        self->watch();
     }
 
-    void want(bool read, bool on) {
-        bool& flag = read ? reading : writing;
-        if (flag == on) return;
-        flag = on;
-        if (on) arm(read);
+    void flush() {
+        if (writing || outbox.empty() || !connection) return;
+        writing = true;
+        asio::co_spawn(strand,
+                       write_out(shared_from_this(), connection, generation,
+                                 std::exchange(outbox, std::string())),
+                       asio::detached);
     }
 
-    void arm(bool read) {
-        const auto gen = generation;
-        fd->async_wait(
-            read ? asio::posix::descriptor_base::wait_read
-                 : asio::posix::descriptor_base::wait_write,
-            asio::bind_executor(strand, [self = shared_from_this(), gen,
-                                         read](boost::system::error_code ec) {
-                if (ec || gen != self->generation || !self->ac) return;
-                if (read ? !self->reading : !self->writing) return;
-                if (read) {
-                    redisAsyncHandleRead(self->ac);
-                } else {
-                    redisAsyncHandleWrite(self->ac);
+    static asio::awaitable<void> write_out(std::shared_ptr<Impl> self,
+                                           std::shared_ptr<RedisConnection> c, std::uint64_t gen,
+                                           std::string bytes) {
+        std::string error;
+        try {
+            co_await c->write(std::move(bytes));
+        } catch (const std::exception& e) {
+            error = reason(e);
+        }
+        if (gen != self->generation) co_return;
+        self->writing = false;
+        if (!error.empty()) {
+            self->drop("connection lost: " + error);
+        } else {
+            self->flush();
+        }
+    }
+
+    static asio::awaitable<void> read_replies(std::shared_ptr<Impl> self,
+                                              std::shared_ptr<RedisConnection> c,
+                                              std::uint64_t gen) {
+        std::string error;
+        try {
+            for (;;) {
+                co_await c->read_some();
+                if (gen != self->generation) co_return;
+                while (auto reply = c->next_reply()) {
+                    if (self->waiters.empty()) throw std::runtime_error("an answer to nothing");
+                    auto waiter = std::move(self->waiters.front());
+                    self->waiters.pop_front();
+                    // after a failover the old master is a replica: find the new one
+                    const bool replica = reply->type == RedisReply::Type::error &&
+                                         reply->text.starts_with("READONLY");
+                    waiter.channel->try_send(boost::system::error_code{}, std::move(*reply));
+                    if (replica) throw std::runtime_error("the server is a replica now");
                 }
-                // still wanted on the same connection: wait again
-                if (gen == self->generation && self->ac && (read ? self->reading : self->writing)) {
-                    self->arm(read);
+            }
+        } catch (const std::exception& e) {
+            error = reason(e);
+        }
+        if (gen != self->generation) co_return;
+        log::warn("redis connection lost", {{"error", error}});
+        self->drop("connection lost: " + error);
+    }
+
+    // Fails the oldest command when it is late, with every other on its connection.
+    void watch() {
+        if (watching || waiters.empty()) return;
+        watching = true;
+        watchdog.expires_at(waiters.front().deadline);
+        watchdog.async_wait(
+            asio::bind_executor(strand, [self = shared_from_this()](boost::system::error_code) {
+                self->watching = false;
+                if (self->waiters.empty()) return;
+                if (!self->connecting && Clock::now() >= self->waiters.front().deadline) {
+                    log::warn("redis did not answer in time",
+                              {{"timeout_ms", self->options.timeout.count()}});
+                    self->drop("no answer within " + std::to_string(self->options.timeout.count()) +
+                               " ms");
                 }
+                if (!self->connecting) self->watch();
             }));
     }
 
-    void submit(std::vector<std::string> args, Handler handler) {
-        if (!ac && !connect()) {
-            complete(handler,
-                     error_reply("cannot connect to " + host + ":" + std::to_string(port)));
-            return;
-        }
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lengths;
-        for (const auto& a : args) {
-            argv.push_back(a.data());
-            lengths.push_back(a.size());
-        }
-        auto* pending = new Handler(std::move(handler));
-        const int rc = redisAsyncCommandArgv(
-            ac,
-            [](redisAsyncContext* c, void* reply, void* privdata) {
-                (void)c;
-                std::unique_ptr<Handler> h(static_cast<Handler*>(privdata));
-                complete(*h, reply ? convert(static_cast<redisReply*>(reply))
-                                   : error_reply("connection lost"));
-            },
-            pending, static_cast<int>(argv.size()), argv.data(), lengths.data());
-        if (rc != REDIS_OK) {
-            complete(*pending, error_reply("cannot send a command"));
-            delete pending;
-        }
+    // Closes the connection and fails every waiter; the next command connects again.
+    void drop(const std::string& why) {
+        ++generation;
+        if (connection) connection->close();
+        connection.reset();
+        writing = false;
+        outbox.clear();
+        auto failed = std::exchange(waiters, {});
+        for (auto& w : failed) w.channel->try_send(boost::system::error_code{}, error_reply(why));
     }
 };
 
-RedisClient::RedisClient(asio::any_io_executor executor, std::string host, std::uint16_t port)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(host), port)) {}
+RedisClient::RedisClient(asio::any_io_executor executor, RedisOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
 
-RedisClient::~RedisClient() = default;
+RedisClient::~RedisClient() {
+    asio::post(impl_->strand, [impl = impl_] { impl->drop("closed"); });
+}
 
 asio::awaitable<RedisReply> RedisClient::command(std::vector<std::string> args) {
     auto impl = impl_;

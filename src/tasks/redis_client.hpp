@@ -1,7 +1,11 @@
-// RedisClient: one hiredis asynchronous connection driven by an Asio io_context (hiredis has no
-// Asio adapter; this is one), reconnected on the next command after a failure.
+// RedisClient: one connection to Redis on Asio (plain TCP or TLS), its replies read by hiredis's
+// reader. Commands are pipelined in order; a command unanswered within the timeout fails with
+// every other command on the connection, which is dropped, and the next command connects again:
+// to the server of the URL, or to the master the Sentinels name (a replica's READONLY answer
+// after a failover drops the connection the same way).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,6 +13,8 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+
+#include <miroir/config/config.hpp>
 
 namespace miroir::tasks {
 
@@ -21,15 +27,21 @@ struct RedisReply {
     std::vector<RedisReply> elements;
 };
 
+struct RedisOptions {
+    config::RedisTarget target;
+    std::string tls_ca_file;  // empty: the system's CAs
+    std::chrono::milliseconds timeout{2000};
+};
+
 class RedisClient {
   public:
-    RedisClient(boost::asio::any_io_executor executor, std::string host, std::uint16_t port);
+    RedisClient(boost::asio::any_io_executor executor, RedisOptions options);
     ~RedisClient();
     RedisClient(const RedisClient&) = delete;
     RedisClient& operator=(const RedisClient&) = delete;
 
-    // Sends one command; throws std::runtime_error when the connection fails or Redis
-    // answers an error.
+    // Sends one command; throws std::runtime_error when Redis cannot be reached or answered
+    // an error.
     boost::asio::awaitable<RedisReply> command(std::vector<std::string> args);
 
   private:

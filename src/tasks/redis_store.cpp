@@ -10,8 +10,6 @@
 //   miroir:records:<table> hash: small records the pods coordinate through
 // GET /tasks filters in Miroir over the records (newest first), so its cost grows with the
 // number of retained tasks; task_store.retention_hours bounds it.
-#include <boost/url/parse.hpp>
-
 #include <miroir/tasks/store.hpp>
 #include <miroir/util/time.hpp>
 
@@ -84,8 +82,8 @@ std::string task_key(std::uint64_t uid) { return "miroir:task:" + std::to_string
 
 class RedisStore final : public Store {
   public:
-    RedisStore(boost::asio::any_io_executor executor, std::string host, std::uint16_t port)
-        : redis_(std::move(executor), std::move(host), port) {}
+    RedisStore(boost::asio::any_io_executor executor, RedisOptions options)
+        : redis_(std::move(executor), std::move(options)) {}
 
     Async<std::uint64_t> create(Task& task) override {
         const auto next = co_await call("INCR", kCounter);
@@ -339,13 +337,18 @@ class RedisStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> open_redis(const std::string& url, boost::asio::any_io_executor executor) {
-    const auto parsed = boost::urls::parse_uri(url);
-    if (!parsed || parsed->scheme() != "redis" || parsed->host().empty()) {
-        throw std::runtime_error("task_store.url: `" + url + "` is not a redis://host:port url");
+std::unique_ptr<Store> open_redis(const config::TaskStore& config,
+                                  boost::asio::any_io_executor executor) {
+    RedisOptions options;
+    try {
+        options.target = config::parse_redis_url(config.url);
+    } catch (const config::ConfigError& e) {
+        throw std::runtime_error(e.what());
     }
-    const auto port = parsed->has_port() ? static_cast<std::uint16_t>(parsed->port_number()) : 6379;
-    return std::make_unique<RedisStore>(std::move(executor), std::string(parsed->host()), port);
+    if (!config.password.empty()) options.target.password = config.password;
+    options.tls_ca_file = config.tls_ca_file;
+    options.timeout = std::chrono::milliseconds(config.command_timeout_ms);
+    return std::make_unique<RedisStore>(std::move(executor), std::move(options));
 }
 
 }  // namespace miroir::tasks

@@ -552,7 +552,7 @@ std::unique_ptr<Store> open_sqlite(const std::string& path) {
 
 std::unique_ptr<Store> open_store(const config::TaskStore& config,
                                   boost::asio::any_io_executor executor) {
-    if (config.backend == "redis") return open_redis(config.url, std::move(executor));
+    if (config.backend == "redis") return open_redis(config, std::move(executor));
     return open_sqlite(config.path);
 }
 

@@ -30,6 +30,24 @@ atexit.register(_kill_leftovers)
 _handed_out = set()
 
 
+def make_tls_files(directory):
+    """A CA and a certificate it signed for localhost and 127.0.0.1 (openssl), as the paths of
+    `ca`, `cert` and `key`."""
+    files = {name: os.path.join(directory, f"{name}.pem") for name in ("ca", "ca_key", "cert", "key")}
+    csr = os.path.join(directory, "server.csr")
+    ext = os.path.join(directory, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=miroir test CA", "-keyout", files["ca_key"], "-out", files["ca"])
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", files["key"], "-out", csr)
+    run("openssl", "x509", "-req", "-in", csr, "-CA", files["ca"], "-CAkey", files["ca_key"],
+        "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", files["cert"])
+    return files
+
+
 def free_port():
     """A port nothing listens on, never the same one twice in a process: the
     kernel may hand a just-released port out again, and a pod whose metrics
@@ -116,7 +134,8 @@ class Miroir:
         self.env = env
         self.proc = None
 
-    def start(self):
+    def start(self, wait=True):
+        """Starts the process; with `wait`, until it listens."""
         self._log = open(self.log_path, "a")
         env = dict(os.environ)
         for k in [k for k in env if k.startswith("MIROIR_") and k != "MIROIR_BIN"]:
@@ -126,6 +145,8 @@ class Miroir:
             [MIROIR_BIN, "serve", "--config", self.config_path, "--log-format", self.log_format],
             stdout=self._log, stderr=subprocess.STDOUT, env=env)
         _live.append(self.proc)
+        if not wait:
+            return self
         try:
             wait_for_port(self.port)
         except TimeoutError:
@@ -188,20 +209,46 @@ def run_cli(*args, env=None, timeout=30):
 
 
 class RedisServer:
-    """A private redis-server on a free port, without persistence."""
+    """A private redis-server on a free port, without persistence; `args` are more of its
+    options (a password, TLS, --replicaof). With `tls`, a dict of the files of
+    make_tls_files, it listens with TLS only. With `sentinel`, a Sentinel monitoring
+    `master` (a RedisServer) as `mymaster`."""
 
-    def __init__(self):
+    def __init__(self, args=(), tls=None, sentinel=None, workdir=None):
         self.port = free_port()
         self.proc = None
+        self.args = list(args)
+        self.tls = tls
+        self.sentinel = sentinel
+        self.workdir = workdir
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}"
+
+    def command_line(self):
+        if self.sentinel:
+            conf = os.path.join(self.workdir, f"sentinel-{self.port}.conf")
+            with open(conf, "w") as f:
+                f.write(f"port {self.port}\nbind 127.0.0.1\n"
+                        f"sentinel monitor mymaster 127.0.0.1 {self.sentinel.port} 1\n"
+                        "sentinel down-after-milliseconds mymaster 1000\n"
+                        "sentinel failover-timeout mymaster 4000\n")
+            return ["redis-server", conf, "--sentinel"]
+        line = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if self.workdir:
+            line += ["--dir", self.workdir]
+        if self.tls:
+            line += ["--port", "0", "--tls-port", str(self.port),
+                     "--tls-cert-file", self.tls["cert"], "--tls-key-file", self.tls["key"],
+                     "--tls-ca-cert-file", self.tls["ca"], "--tls-auth-clients", "no"]
+        else:
+            line += ["--port", str(self.port)]
+        return line + self.args
 
     def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command_line(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT)
         _live.append(self.proc)
         wait_for_port(self.port)
         return self
@@ -210,6 +257,17 @@ class RedisServer:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+    def cli(self, *args, password=None):
+        """A redis-cli command's output (stripped)."""
+        line = ["redis-cli", "-p", str(self.port), "--no-auth-warning"]
+        if password:
+            line += ["-a", password]
+        if self.tls:
+            line += ["--tls", "--cacert", self.tls["ca"]]
+        out = subprocess.run(line + [str(a) for a in args], capture_output=True, text=True,
+                             timeout=10)
+        return out.stdout.strip()
 
     def __enter__(self):
         return self.start()

@@ -237,5 +237,49 @@ miroir:
         std::string::npos);
 }
 
+// task_store.url: every form a Redis deployment takes, and a clear error for the others.
+TEST(Config, RedisUrls) {
+    auto plain = parse_redis_url("redis://10.0.0.1");
+    EXPECT_FALSE(plain.tls);
+    ASSERT_EQ(plain.hosts.size(), 1u);
+    EXPECT_EQ(plain.hosts[0], std::make_pair(std::string("10.0.0.1"), std::uint16_t{6379}));
+    EXPECT_EQ(plain.db, 0u);
+
+    auto full = parse_redis_url("rediss://app:p%40ss:w@redis.example:6380/4");
+    EXPECT_TRUE(full.tls);
+    EXPECT_EQ(full.username, "app");
+    EXPECT_EQ(full.password, "p@ss:w");
+    EXPECT_EQ(full.hosts[0].first, "redis.example");
+    EXPECT_EQ(full.hosts[0].second, 6380);
+    EXPECT_EQ(full.db, 4u);
+
+    auto password_only = parse_redis_url("redis://:secret@[::1]:7000");
+    EXPECT_EQ(password_only.username, "");
+    EXPECT_EQ(password_only.password, "secret");
+    EXPECT_EQ(password_only.hosts[0].first, "::1");
+
+    auto sentinel = parse_redis_url("redis+sentinel://s1,s2:5000,s3/mymaster/2");
+    EXPECT_TRUE(sentinel.sentinel);
+    EXPECT_EQ(sentinel.master, "mymaster");
+    EXPECT_EQ(sentinel.db, 2u);
+    ASSERT_EQ(sentinel.hosts.size(), 3u);
+    EXPECT_EQ(sentinel.hosts[0].second, 26379);
+    EXPECT_EQ(sentinel.hosts[1].second, 5000);
+
+    for (const char* bad :
+         {"http://x", "redis://", "redis://x:0", "redis://x:99999", "redis://a,b",
+          "redis+sentinel://s1", "redis://x/db", "redis://x?timeout=1", "redis://[::1"}) {
+        try {
+            parse_redis_url(bad);
+            ADD_FAILURE() << bad << " was taken";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("miroir.task_store.url"), std::string::npos);
+        }
+    }
+    const std::string redis_backend =
+        std::string(kMinimal) + "  task_store: { backend: redis, url: \"redis://x:70000\" }\n";
+    EXPECT_NE(error_of(redis_backend).find("invalid port"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace miroir::config

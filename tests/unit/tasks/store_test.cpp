@@ -24,6 +24,7 @@
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
+#include <miroir/config/config.hpp>
 #include <miroir/tasks/store.hpp>
 
 namespace asio = boost::asio;
@@ -149,6 +150,13 @@ void expect_compare_and_set(Loop& loop, Store& store) {
     EXPECT_EQ(records[0].second, "r2");
 }
 
+std::unique_ptr<Store> open_redis(const std::string& url, boost::asio::any_io_executor executor) {
+    miroir::config::TaskStore config;
+    config.backend = "redis";
+    config.url = url;
+    return miroir::tasks::open_redis(config, std::move(executor));
+}
+
 }  // namespace
 
 TEST(SettingsStateStore, SqliteStoresOnlyOverTheStateItRead) {
@@ -161,7 +169,7 @@ TEST(SettingsStateStore, RedisStoresOnlyOverTheStateItRead) {
     RedisServer redis;
     if (!redis.running()) GTEST_SKIP() << "needs redis-server (scripts/bootstrap)";
     Loop loop;
-    auto store = miroir::tasks::open_redis(redis.url(), loop.io().get_executor());
+    auto store = open_redis(redis.url(), loop.io().get_executor());
     expect_compare_and_set(loop, *store);
 }
 
@@ -170,8 +178,8 @@ TEST(SettingsStateStore, OfTwoPodsStoringOverOneStateOneDoes) {
     if (!redis.running()) GTEST_SKIP() << "needs redis-server (scripts/bootstrap)";
     Loop loop;
     // two pods: two stores, two connections
-    auto first = miroir::tasks::open_redis(redis.url(), loop.io().get_executor());
-    auto second = miroir::tasks::open_redis(redis.url(), loop.io().get_executor());
+    auto first = open_redis(redis.url(), loop.io().get_executor());
+    auto second = open_redis(redis.url(), loop.io().get_executor());
     // named: the coroutines below hold references to their arguments until they end
     const std::string uid = "movies";
     ASSERT_TRUE(loop.run(first->put_settings_state(uid, std::nullopt, "v0")));

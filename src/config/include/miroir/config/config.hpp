@@ -19,12 +19,30 @@ struct Node {
     std::uint16_t port = 0;
 };
 
+// Where Redis is, read from task_store.url:
+//   redis://[[user]:password@]host[:port][/db]         rediss:// for TLS
+//   redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]
+//                                                      rediss+sentinel:// for TLS
+// The credentials are the master's (and its replicas'); Sentinels are asked without them.
+struct RedisTarget {
+    bool tls = false;
+    bool sentinel = false;
+    std::vector<std::pair<std::string, std::uint16_t>> hosts;  // the server, or the Sentinels
+    std::string master;                                        // Sentinel: the master's name
+    std::string username;
+    std::string password;
+    std::uint32_t db = 0;
+};
+
 struct TaskStore {
     std::string backend = "sqlite";  // sqlite | redis
     std::string path = "./miroir-tasks.db";
-    std::string url;                       // redis://host:port
-    std::uint32_t poll_interval_ms = 500;  // how often unfinished tasks are asked of the nodes
-    std::uint32_t retention_hours = 168;   // finished tasks older than this are pruned
+    std::string url;          // redis://host:port (RedisTarget)
+    std::string password;     // Redis AUTH; overrides the URL's (env MIROIR_REDIS_PASSWORD)
+    std::string tls_ca_file;  // rediss: the CAs to trust (empty: the system's)
+    std::uint32_t command_timeout_ms = 2000;  // a Redis command unanswered this long fails
+    std::uint32_t poll_interval_ms = 500;     // how often unfinished tasks are asked of the nodes
+    std::uint32_t retention_hours = 168;      // finished tasks older than this are pruned
 };
 
 struct Admin {
@@ -222,6 +240,9 @@ void validate(Config& config);
 // Checks a node's id and address (http://host:port) and fills its host and port; throws
 // ConfigError naming `where`.
 void check_node(Node& node, const std::string& where);
+
+// task_store.url read (RedisTarget's forms); throws ConfigError naming the setting.
+RedisTarget parse_redis_url(const std::string& url);
 
 // The effective configuration as YAML, secrets masked.
 std::string to_yaml(const Config& config);

@@ -186,7 +186,9 @@ std::unique_ptr<Store> open_store(const config::TaskStore& config,
 // An embedded SQLite store at `path` (":memory:" for a private one).
 std::unique_ptr<Store> open_sqlite(const std::string& path);
 
-// A Redis store at `url` (redis://host:port); keys start with `miroir:`. Connects lazily.
-std::unique_ptr<Store> open_redis(const std::string& url, boost::asio::any_io_executor executor);
+// A Redis store (task_store.url, password, tls_ca_file, command_timeout_ms); keys start with
+// `miroir:`. Connects lazily, and again after a failure.
+std::unique_ptr<Store> open_redis(const config::TaskStore& config,
+                                  boost::asio::any_io_executor executor);
 
 }  // namespace miroir::tasks
