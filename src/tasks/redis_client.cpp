@@ -30,6 +30,9 @@ namespace {
 using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, RedisReply)>;
 using Clock = std::chrono::steady_clock;
 
+// How long after a failed connection the next one is tried.
+constexpr std::chrono::milliseconds kRetryPause{250};
+
 RedisReply error_reply(std::string what) {
     RedisReply r;
     r.type = RedisReply::Type::error;
@@ -75,8 +78,16 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     std::uint64_t generation = 0;  // changes with every connection, so stale loops stop
     asio::steady_timer watchdog;
     bool watching = false;
+    // after a failed connection, commands fail at once for a moment rather than each trying
+    Clock::time_point retry_after;
+    std::string last_error;
 
     void submit(std::vector<std::string> args, std::shared_ptr<Channel> channel) {
+        if (!connection && !connecting && Clock::now() < retry_after) {
+            // Redis just failed to answer a connection: the command fails at once
+            channel->try_send(boost::system::error_code{}, error_reply(last_error));
+            return;
+        }
         outbox += format_command(args);
         waiters.push_back({std::move(channel), Clock::now() + options.timeout});
         if (connection) {
@@ -99,7 +110,9 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
         self->connecting = false;
         if (!opened) {
             log::warn("redis connection failed", {{"error", error}});
-            self->drop("cannot reach Redis: " + error);
+            self->last_error = "cannot reach Redis: " + error;
+            self->retry_after = Clock::now() + kRetryPause;
+            self->drop(self->last_error);
             co_return;
         }
         self->connection = opened;
