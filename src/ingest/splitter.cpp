@@ -21,6 +21,9 @@ using routing::shard_value;
 
 namespace od = simdjson::ondemand;
 
+// The deepest nesting of a document's values: serde_json's recursion limit.
+constexpr int kMaxDepth = 128;
+
 namespace detail {
 
 Failure malformed(Format format, std::string_view why) {
@@ -121,7 +124,10 @@ std::string_view trim(std::string_view s) {
 }
 
 // Visits every value under `v`, which validates it.
-simdjson::error_code walk(od::value v) {
+simdjson::error_code walk(od::value v, int depth = 0) {
+    // nesting as deep as serde_json (Meilisearch's reader) takes, and no deeper: the walk
+    // recurses, so a payload of nested brackets would otherwise end the process
+    if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
     switch (type) {
@@ -133,7 +139,7 @@ simdjson::error_code walk(od::value v) {
                 std::string_view key;
                 if (auto e = std::move(field_result).get(field)) return e;
                 if (auto e = field.unescaped_key().get(key)) return e;
-                if (auto e = walk(field.value())) return e;
+                if (auto e = walk(field.value(), depth + 1)) return e;
             }
             return simdjson::SUCCESS;
         }
@@ -143,7 +149,7 @@ simdjson::error_code walk(od::value v) {
             for (auto element : array) {
                 od::value child;
                 if (auto e = element.get(child)) return e;
-                if (auto e = walk(child)) return e;
+                if (auto e = walk(child, depth + 1)) return e;
             }
             return simdjson::SUCCESS;
         }

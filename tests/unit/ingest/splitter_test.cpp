@@ -293,6 +293,22 @@ TEST(Splitter, CsvDelimiterMayBeALetterOrADigit) {
               "1sxs10s\"}\"s\"()\"s\"1800000000\"\n");
 }
 
+// Nesting as deep as Meilisearch's reader takes is kept; deeper is a malformed payload, not a
+// crash (the walk over a document's values recurses).
+TEST(Splitter, DeepNestingIsRefusedNotFollowed) {
+    const auto nested = [](int depth) {
+        return "[{\"id\":1,\"v\":" + std::string(depth, '[') + std::string(depth, ']') + "}]";
+    };
+    EXPECT_FALSE(run(nested(100)).failure);
+    for (const auto format : {Format::json, Format::ndjson}) {
+        const auto text = nested(100000);
+        const auto deep =
+            run(format == Format::json ? text : text.substr(1, text.size() - 2), format);
+        ASSERT_TRUE(deep.failure);
+        EXPECT_EQ(deep.failure->code, "malformed_payload");
+    }
+}
+
 std::string failure_code(const Split& s) { return s.failure ? s.failure->code : "none"; }
 
 TEST(Splitter, CsvErrors) {
