@@ -26,6 +26,7 @@
 #include <miroir/fleet/context.hpp>
 #include <miroir/fleet/fleet.hpp>
 #include <miroir/metrics/metrics.hpp>
+#include <miroir/routing/shard_field.hpp>
 #include <miroir/scatter/fanout.hpp>
 #include <miroir/scatter/reads.hpp>
 #include <miroir/upstream/gather.hpp>
@@ -112,6 +113,21 @@ std::size_t pick(const Context& ctx, const std::vector<std::size_t>& owners, std
     return best[(shard + turn) % best.size()];
 }
 
+// Whether a node's answer counts as one: below 500, and not a refusal of Miroir's own fields
+// (`_miroir_shard` not filterable, `_miroir_ord` not sortable), which a node Miroir set up
+// never gives. A node that lost its data and had the index created again by a write gives it
+// until the settings checker repairs the index: its shards are asked of another replica.
+bool sound(const upstream::UpstreamResult& result) {
+    if (!result || result->status >= 500) return false;
+    if (result->status != 400) return true;
+    for (const auto field : {routing::kShardField, routing::kOrdField}) {
+        if (result->body.find("`" + std::string(field) + "` is not") != std::string::npos) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // One read request to one node, observed: its latency and outcome feed the adaptive scores and
 // the hedging delay. A request canceled because a hedge won counts as slow, not as failed.
 asio::awaitable<upstream::UpstreamResult> observed_send(Context& ctx, std::size_t node,
@@ -124,7 +140,7 @@ asio::awaitable<upstream::UpstreamResult> observed_send(Context& ctx, std::size_
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
     const bool canceled = !result && result.error() == asio::error::operation_aborted;
-    const bool ok = canceled || (result && result->status < 500);
+    const bool ok = canceled || sound(result);
     ctx.observed.finished(node, ms, ok, util::unix_ms());
     co_return result;
 }
@@ -141,9 +157,8 @@ asio::awaitable<void> stop_if_cancelled() {
 }
 
 bool all_answered(const Answered& answered) {
-    return !answered.empty() && std::all_of(answered.begin(), answered.end(), [](const auto& r) {
-        return r.second && r.second->status < 500;
-    });
+    return !answered.empty() && std::all_of(answered.begin(), answered.end(),
+                                            [](const auto& r) { return sound(r.second); });
 }
 
 // A read and its hedge racing: the first good answer wins and the other side is cancelled
@@ -320,7 +335,11 @@ void collect(Gathered& out, const Assignment& a, upstream::UpstreamResult& resul
     out.status.push_back(result ? result->status : 0);
     out.took_ms.push_back(result ? result->elapsed_ms : -1);
     if (result && result->status >= 400 && result->status < 500) {
-        if (!out.refusal) out.refusal = relay_error(result->status, result->body);
+        if (sound(result)) {  // the query's fault: the client's answer
+            if (!out.refusal) out.refusal = relay_error(result->status, result->body);
+        } else {
+            out.missing.insert(out.missing.end(), a.shards.begin(), a.shards.end());
+        }
         out.answers.emplace_back();
         return;
     }
