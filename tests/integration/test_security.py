@@ -1,10 +1,15 @@
-"""Hostile clients over raw sockets: request smuggling (framing two readers could take two
-ways), bodies far over the limit, and slow clients holding connections."""
+"""Hostile clients: request smuggling (framing two readers could take two ways), bodies far over
+the limit, and slow clients holding connections, over raw sockets; keys used beyond their
+indexes (document fetches, federation, aliases, Miroir's own routes) and tenant token filters a
+client tries to escape."""
+import json
 import socket
 import time
 import unittest
 
 from harness import Miroir
+from test_keys import tenant_token
+from test_search_differential import Cluster, wait_miroir
 
 MASTER = "security-master-key"
 
@@ -124,6 +129,89 @@ class SlowClients(unittest.TestCase):
             self.assertLess(time.monotonic() - started, 4)
             s.close()
             self.assertEqual(m.request("GET", "/health").status, 200)
+
+
+class KeysAndTokens(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster({"nodes": 2, "rf": 1, "shards": 4})
+        for uid in ("books", "films"):
+            r = cls.cluster.call("POST", "/indexes", {"uid": uid, "primaryKey": "id"})
+            wait_miroir(cls.cluster, r.json()["taskUid"])
+            r = cls.cluster.call("POST", f"/indexes/{uid}/documents",
+                                 [{"id": i, "title": f"{uid} {i}"} for i in range(10)])
+            wait_miroir(cls.cluster, r.json()["taskUid"])
+            r = cls.cluster.call("PATCH", f"/indexes/{uid}/settings",
+                                 {"filterableAttributes": ["id", "title"]})
+            wait_miroir(cls.cluster, r.json()["taskUid"])
+        r = cls.cluster.call("POST", "/_miroir/aliases", {"name": "cinema", "target": "films"})
+        assert r.status == 201, r.body
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def with_key(self, key, method, path, body=None):
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        return self.cluster.m.request(method, path,
+                                      json.dumps(body) if body is not None else None, headers)
+
+    def create(self, **body):
+        r = self.cluster.call("POST", "/keys", body)
+        self.assertEqual(r.status, 201, r.body)
+        return r.json()
+
+    def test_a_key_of_one_index_reaches_no_other_on_any_route(self):
+        key = self.create(actions=["search", "documents.get"], indexes=["books"],
+                          expiresAt=None)["key"]
+        self.assertEqual(self.with_key(key, "POST", "/indexes/books/search", {}).status, 200)
+        for method, path, body in [
+            ("POST", "/indexes/films/search", {}),
+            ("GET", "/indexes/films/search?q=a", None),
+            ("POST", "/indexes/films/documents/fetch", {"limit": 5}),
+            ("GET", "/indexes/films/documents", None),
+            ("GET", "/indexes/films/documents/1", None),
+            ("POST", "/indexes/films/facet-search", {"facetName": "title"}),
+            ("POST", "/indexes/cinema/search", {}),  # an alias of films
+            ("POST", "/multi-search", {"federation": {}, "queries": [
+                {"indexUid": "books"}, {"indexUid": "films"}]}),
+            ("POST", "/multi-search", {"queries": [{"indexUid": "cinema"}]}),
+        ]:
+            r = self.with_key(key, method, path, body)
+            self.assertEqual(r.status, 403, (path, body, r.body))
+            self.assertEqual(r.json()["code"], "invalid_api_key", r.body)
+
+    def test_miroirs_routes_refuse_every_client_key(self):
+        everything = self.create(actions=["*"], indexes=["*"], expiresAt=None)["key"]
+        for key in (everything, "0" * 64):
+            for method, path in [("GET", "/_miroir/topology"), ("GET", "/_miroir/aliases"),
+                                 ("POST", "/_miroir/rebalance"), ("GET", "/_miroir/hints")]:
+                r = self.with_key(key, method, path, {} if method == "POST" else None)
+                self.assertEqual(r.status, 403, (path, r.body))
+
+    def test_a_token_filter_cannot_be_escaped(self):
+        key = self.create(actions=["search"], indexes=["books"], expiresAt=None)
+        token = tenant_token(key, {"books": {"filter": "id < 5"}})
+        escapes = ["id > 7 OR id < 100", "NOT id < 5 OR id >= 0", ["id < 100) OR (id > 0"],
+                   [["id > 7", "id <= 9"]], "id IN [5, 6, 7, 8, 9] OR id EXISTS"]
+        for attempt in escapes:
+            for method, path, body in [
+                ("POST", "/indexes/books/search", {"filter": attempt, "limit": 50}),
+                ("POST", "/multi-search", {"queries": [
+                    {"indexUid": "books", "filter": attempt, "limit": 50}]}),
+                ("POST", "/multi-search", {"federation": {"limit": 50}, "queries": [
+                    {"indexUid": "books", "filter": attempt}]}),
+            ]:
+                r = self.with_key(token, method, path, body)
+                if r.status != 200:  # a filter Meilisearch refuses: refused, not widened
+                    self.assertEqual(r.status, 400, r.body)
+                    continue
+                answer = r.json()
+                hits = (answer["results"][0]["hits"] if "results" in answer
+                        else answer["hits"])
+                self.assertTrue(all(h["id"] < 5 for h in hits), (attempt, path, hits))
+        r = self.with_key(token, "GET", "/indexes/books/search?filter=id%20%3E%207%20OR%20id%20%3E%3D%200")
+        self.assertTrue(all(h["id"] < 5 for h in r.json()["hits"]), r.body)
 
 
 if __name__ == "__main__":
