@@ -133,8 +133,8 @@ class Load:
             time.sleep(0.02)
 
     def pod_up(self, pod):
-        return self.fleet.pods[pod].proc.poll() is None and self.phase not in ("pod kill",
-                                                                               "rolling restart")
+        return self.fleet.pods[pod].proc.poll() is None and self.phase not in (
+            "pod kill", "pod kill mid-rebalance", "rolling restart")
 
     def start(self):
         self.threads = [threading.Thread(target=self.writer, args=(i,), daemon=True)
@@ -205,6 +205,10 @@ def schedule(fleet, load, rng):
     fleet.pods[pod].start()
     step("pod back", 3)
 
+    if len(fleet.nodes) == NODES:  # once: a fifth node joins and a pod dies mid-rebalance
+        rebalance_with_a_pod_killed(fleet, load, rng)
+        applied.append("pod kill mid-rebalance")
+
     load.phase = "rolling restart"
     applied.append("rolling restart")
     for p in fleet.pods:
@@ -220,6 +224,37 @@ def schedule(fleet, load, rng):
     fleet.redis.start()
     step("redis back", 5)
     return applied
+
+
+def rebalance_with_a_pod_killed(fleet, load, rng):
+    """A node joins (the rebalance moves shards to it); a pod is SIGKILLed while the shards
+    move and restarted; the rebalance finishes anyway (another pod takes its lease over)."""
+    node = Node(NODE_KEY).start()
+    fleet.nodes.append(node)
+    fleet.ids.append(f"c-{len(fleet.ids)}")
+    load.phase = "rebalance"
+    r = fleet.call(0, "POST", "/_miroir/nodes", {"id": fleet.ids[-1],
+                                                 "address": f"http://127.0.0.1:{node.port}",
+                                                 "group": 0})
+    assert r.status == 201, r.body
+    r = fleet.call(0, "POST", "/_miroir/rebalance")
+    assert r.status == 202, r.body
+    time.sleep(1)
+    pod = rng.randrange(PODS)
+    load.phase = "pod kill mid-rebalance"
+    fleet.pods[pod].proc.kill()
+    fleet.pods[pod].proc.wait()
+    time.sleep(2)
+    fleet.pods[pod]._log.close()
+    fleet.pods[pod].start()
+    load.phase = "rebalance"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        status = fleet.call((pod + 1) % PODS, "GET", "/_miroir/rebalance/status").json()
+        if status.get("state") == "idle" and status.get("balanced"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the rebalance did not finish: {status}")
 
 
 def settle(fleet, load):
