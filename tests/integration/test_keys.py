@@ -31,7 +31,21 @@ def tenant_token(key, rules, exp=None, alg="HS256", sign_with=None, extra=None):
     return signed + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-class ApiKeys(unittest.TestCase):
+class KeyCalls:
+    """Calls with a key, and keys created through Miroir (`self.cluster` is the test's)."""
+
+    def with_key(self, key, method, path, body=None):
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        return self.cluster.m.request(method, path,
+                                      json.dumps(body) if body is not None else None, headers)
+
+    def create(self, **body):
+        r = self.cluster.call("POST", "/keys", body)
+        self.assertEqual(r.status, 201, r.body)
+        return r.json()
+
+
+class ApiKeys(KeyCalls, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8})
@@ -49,15 +63,6 @@ class ApiKeys(unittest.TestCase):
     def tearDownClass(cls):
         cls.cluster.stop()
 
-    def with_key(self, key, method, path, body=None):
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        return self.cluster.m.request(method, path,
-                                      json.dumps(body) if body is not None else None, headers)
-
-    def create(self, **body):
-        r = self.cluster.call("POST", "/keys", body)
-        self.assertEqual(r.status, 201, r.body)
-        return r.json()
 
     def test_a_key_is_on_every_node_with_a_value_from_miroirs_master_key(self):
         key = self.create(name="reader", description=None, actions=["search"],

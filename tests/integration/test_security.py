@@ -2,13 +2,12 @@
 the limit, and slow clients holding connections, over raw sockets; keys used beyond their
 indexes (document fetches, federation, aliases, Miroir's own routes) and tenant token filters a
 client tries to escape."""
-import json
 import socket
 import time
 import unittest
 
 from harness import Miroir
-from test_keys import tenant_token
+from test_keys import KeyCalls, tenant_token
 from test_search_differential import Cluster, wait_miroir
 
 MASTER = "security-master-key"
@@ -131,7 +130,7 @@ class SlowClients(unittest.TestCase):
             self.assertEqual(m.request("GET", "/health").status, 200)
 
 
-class KeysAndTokens(unittest.TestCase):
+class KeysAndTokens(KeyCalls, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = Cluster({"nodes": 2, "rf": 1, "shards": 4})
@@ -151,15 +150,6 @@ class KeysAndTokens(unittest.TestCase):
     def tearDownClass(cls):
         cls.cluster.stop()
 
-    def with_key(self, key, method, path, body=None):
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        return self.cluster.m.request(method, path,
-                                      json.dumps(body) if body is not None else None, headers)
-
-    def create(self, **body):
-        r = self.cluster.call("POST", "/keys", body)
-        self.assertEqual(r.status, 201, r.body)
-        return r.json()
 
     def test_a_key_of_one_index_reaches_no_other_on_any_route(self):
         key = self.create(actions=["search", "documents.get"], indexes=["books"],
