@@ -31,6 +31,19 @@ def tenant_token(key, rules, exp=None, alg="HS256", sign_with=None, extra=None):
     return signed + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
+def fill_indexes(cluster, uids):
+    """Each index created with ten documents (`id`, `title`), both filterable."""
+    for uid in uids:
+        r = cluster.call("POST", "/indexes", {"uid": uid, "primaryKey": "id"})
+        wait_miroir(cluster, r.json()["taskUid"])
+        r = cluster.call("POST", f"/indexes/{uid}/documents",
+                         [{"id": i, "title": f"{uid} {i}"} for i in range(10)])
+        wait_miroir(cluster, r.json()["taskUid"])
+        r = cluster.call("PATCH", f"/indexes/{uid}/settings",
+                         {"filterableAttributes": ["id", "title"]})
+        wait_miroir(cluster, r.json()["taskUid"])
+
+
 class KeyCalls:
     """Calls with a key, and keys created through Miroir (`self.cluster` is the test's)."""
 
@@ -49,15 +62,7 @@ class ApiKeys(KeyCalls, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = Cluster({"nodes": 3, "rf": 2, "shards": 8})
-        for uid in ("books", "books-fr", "films"):
-            r = cls.cluster.call("POST", "/indexes", {"uid": uid, "primaryKey": "id"})
-            wait_miroir(cls.cluster, r.json()["taskUid"])
-            r = cls.cluster.call("POST", f"/indexes/{uid}/documents",
-                                 [{"id": i, "title": f"{uid} {i}"} for i in range(10)])
-            wait_miroir(cls.cluster, r.json()["taskUid"])
-            r = cls.cluster.call("PATCH", f"/indexes/{uid}/settings",
-                                 {"filterableAttributes": ["id", "title"]})
-            wait_miroir(cls.cluster, r.json()["taskUid"])
+        fill_indexes(cls.cluster, ("books", "books-fr", "films"))
 
     @classmethod
     def tearDownClass(cls):

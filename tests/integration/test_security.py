@@ -7,8 +7,8 @@ import time
 import unittest
 
 from harness import Miroir
-from test_keys import KeyCalls, tenant_token
-from test_search_differential import Cluster, wait_miroir
+from test_keys import KeyCalls, fill_indexes, tenant_token
+from test_search_differential import Cluster
 
 MASTER = "security-master-key"
 
@@ -134,15 +134,7 @@ class KeysAndTokens(KeyCalls, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = Cluster({"nodes": 2, "rf": 1, "shards": 4})
-        for uid in ("books", "films"):
-            r = cls.cluster.call("POST", "/indexes", {"uid": uid, "primaryKey": "id"})
-            wait_miroir(cls.cluster, r.json()["taskUid"])
-            r = cls.cluster.call("POST", f"/indexes/{uid}/documents",
-                                 [{"id": i, "title": f"{uid} {i}"} for i in range(10)])
-            wait_miroir(cls.cluster, r.json()["taskUid"])
-            r = cls.cluster.call("PATCH", f"/indexes/{uid}/settings",
-                                 {"filterableAttributes": ["id", "title"]})
-            wait_miroir(cls.cluster, r.json()["taskUid"])
+        fill_indexes(cls.cluster, ("books", "films"))
         r = cls.cluster.call("POST", "/_miroir/aliases", {"name": "cinema", "target": "films"})
         assert r.status == 201, r.body
 
